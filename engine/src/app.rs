@@ -1,0 +1,337 @@
+//! The commands behind the CLI: resolve what the user pointed at, call the
+//! library, map the result to an exit code. `anyhow`-free: every failure is a
+//! [`crate::Error`] with a message naming what to fix.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{BuildArgs, Cli, Command, InspectArgs, MergeArgs, RunArgs, TargetsArgs};
+use crate::plan::{self, Overrides, RawPlan, Stage, parse_duration};
+use crate::run::{RunOptions, run};
+use crate::wasm::{Runtime, RuntimeConfig};
+use crate::{Error, ExitCode};
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn execute(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Run(args) => cmd_run(args),
+        Command::Build(args) => cmd_build(args),
+        Command::Inspect(args) => cmd_inspect(args),
+        Command::Targets(args) => cmd_targets(args),
+        Command::Merge(args) => cmd_merge(args),
+    };
+    match result {
+        Ok(code) => code.code(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code().code()
+        }
+    }
+}
+
+fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        b.worker_threads(n.max(1));
+    }
+    b.enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))
+}
+
+/// What `volley run <target>` points at, resolved to a plan.
+#[derive(Debug)]
+pub struct Resolved {
+    pub raw: RawPlan,
+    pub source: PathBuf,
+    pub base_dir: PathBuf,
+    pub component: Option<PathBuf>,
+}
+
+/// Resolves a component, plan file or scenario folder (building the folder).
+pub fn resolve(target: &Path, plan_name: Option<&str>, build_quiet: bool) -> Result<Resolved, Error> {
+    if !target.exists() {
+        return Err(Error::Config(format!(
+            "{}: no such file or folder (give a component .wasm, a plan .toml or a scenario folder)",
+            target.display()
+        )));
+    }
+    if target.is_dir() {
+        let built = crate::build::build(
+            target,
+            &crate::build::BuildOptions {
+                force: false,
+                quiet: build_quiet,
+            },
+        )?;
+        let plans = target.join("plans");
+        let chosen = match plan_name {
+            Some(name) => {
+                let p = plans.join(format!("{name}.toml"));
+                if !p.exists() {
+                    return Err(Error::Config(format!(
+                        "--plan {name}: {} does not exist (plans here: {})",
+                        p.display(),
+                        list_plans(&plans).join(", ")
+                    )));
+                }
+                Some(p)
+            }
+            None => Some(plans.join("default.toml")).filter(|p| p.exists()),
+        };
+        let (raw, source) = match chosen {
+            Some(p) => (plan::load_plan_file(&p)?, p),
+            None => (RawPlan::default(), target.to_path_buf()),
+        };
+        return Ok(Resolved {
+            raw,
+            source,
+            base_dir: target.to_path_buf(),
+            component: Some(built.component),
+        });
+    }
+    if plan_name.is_some() {
+        return Err(Error::Config(
+            "--plan picks a plan of a scenario folder; pass the folder, or the plan file itself".into(),
+        ));
+    }
+    match target.extension().and_then(|e| e.to_str()) {
+        Some("toml") => {
+            let raw = plan::load_plan_file(target)?;
+            let dir = target.parent().unwrap_or(Path::new(".")).to_path_buf();
+            // A plan inside `<scenario>/plans/` runs that folder's component
+            // unless it names one.
+            let component = match (raw.options.component.is_none(), dir.file_name()) {
+                (true, Some(n)) if n == "plans" => {
+                    let folder = dir.parent().unwrap_or(Path::new("."));
+                    Some(crate::build::build(
+                        folder,
+                        &crate::build::BuildOptions {
+                            force: false,
+                            quiet: build_quiet,
+                        },
+                    )?
+                    .component)
+                }
+                _ => None,
+            };
+            let base_dir = match dir.file_name() {
+                Some(n) if n == "plans" => dir.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                _ => dir,
+            };
+            Ok(Resolved {
+                raw,
+                source: target.to_path_buf(),
+                base_dir,
+                component,
+            })
+        }
+        _ => Ok(Resolved {
+            raw: RawPlan::default(),
+            source: PathBuf::from("<command line>"),
+            base_dir: PathBuf::from("."),
+            component: Some(target.to_path_buf()),
+        }),
+    }
+}
+
+fn list_plans(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            if p.extension()? != "toml" {
+                return None;
+            }
+            Some(p.file_stem()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        names.push("none".into());
+    }
+    names
+}
+
+/// Turns `run` flags into plan overrides.
+pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
+    let bad = |flag: &str, v: &str, why: String| Error::Config(format!("{flag} {v}: {why}"));
+    let mut ov = Overrides {
+        vus: args.vus,
+        iterations: args.iterations,
+        rate: args.rate,
+        only_scenarios: args.scenarios.clone(),
+        allow_hosts: args.allow_hosts.clone(),
+        insecure_skip_tls_verify: args.insecure_skip_tls_verify,
+        ..Default::default()
+    };
+    if let Some(d) = &args.duration {
+        ov.duration = Some(parse_duration(d).map_err(|m| bad("--duration", d, m))?);
+    }
+    if let Some(d) = &args.iteration_timeout {
+        ov.iteration_timeout = Some(parse_duration(d).map_err(|m| bad("--iteration-timeout", d, m))?);
+    }
+    for s in &args.stages {
+        let (d, t) = s
+            .split_once(':')
+            .ok_or_else(|| bad("--stage", s, "write DURATION:TARGET, e.g. 30s:100".into()))?;
+        ov.stages.push(Stage {
+            duration: parse_duration(d).map_err(|m| bad("--stage", s, m))?,
+            target: t
+                .trim()
+                .parse()
+                .map_err(|_| bad("--stage", s, format!("`{t}` is not a VU count")))?,
+        });
+    }
+    for p in &args.params {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| bad("-e", p, "write KEY=VALUE".into()))?;
+        ov.params.push((k.to_string(), v.to_string()));
+    }
+    for t in &args.thresholds {
+        // The metric may carry `{tag:value}`: split at the first `:` outside braces.
+        let mut depth = 0;
+        let split = t.char_indices().find(|&(_, c)| {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            c == ':' && depth == 0
+        });
+        let (m, e) = match split {
+            Some((i, _)) => (&t[..i], &t[i + 1..]),
+            None => return Err(bad("--threshold", t, "write METRIC:EXPR, e.g. http_req_duration:p(99)<500".into())),
+        };
+        ov.thresholds.push((m.trim().to_string(), e.trim().to_string()));
+    }
+    Ok(ov)
+}
+
+fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
+    crate::output::set_log_level(&args.log_level);
+    let mut ov = overrides(&args)?;
+    let resolved = resolve(&args.target, args.plan.as_deref(), args.quiet)?;
+    ov.component = resolved.component.clone();
+    let plan = plan::validate(resolved.raw, &resolved.source, &resolved.base_dir, &ov)?;
+    let opts = RunOptions {
+        summary_export: args.summary_export.clone(),
+        progress: !args.quiet,
+        summary: !args.no_summary,
+        color: !args.no_color && std::env::var_os("NO_COLOR").is_none() && is_terminal(),
+        no_pooling: args.no_pooling,
+    };
+    let rt = runtime(args.threads)?;
+    let outcome = rt.block_on(run(plan, &opts))?;
+    if let Some(p) = &outcome.problem {
+        eprintln!("volley: {p}");
+    }
+    // Iterations still blocked in host calls must not keep the process up.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(outcome.exit)
+}
+
+fn is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}
+
+fn cmd_build(args: BuildArgs) -> Result<ExitCode, Error> {
+    let built = crate::build::build(
+        &args.dir,
+        &crate::build::BuildOptions {
+            force: args.force,
+            quiet: false,
+        },
+    )?;
+    println!("{}", built.component.display());
+    Ok(ExitCode::Ok)
+}
+
+fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
+    let runtime = Runtime::new(RuntimeConfig {
+        max_vus: 1,
+        pooling: false,
+        ..Default::default()
+    })?;
+    let c = runtime.load(&args.component)?;
+    let info = c.info();
+    if args.json {
+        let v = serde_json::json!({
+            "path": args.component,
+            "world": "volley:scenario/scenario@0.1.0",
+            "size": info.size,
+            "imports": info.imports,
+            "exports": info.exports,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!("component: {}", args.component.display());
+        println!("world:     volley:scenario/scenario@0.1.0");
+        println!("size:      {} bytes ({:.1} KiB)", info.size, info.size as f64 / 1024.0);
+        println!("imports:");
+        for i in &info.imports {
+            println!("  {i}");
+        }
+        println!("exports:");
+        for e in &info.exports {
+            println!("  {e}");
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
+    let addr = args
+        .http
+        .parse()
+        .map_err(|_| Error::Config(format!("--http {}: not an address like 127.0.0.1:8080", args.http)))?;
+    let delay = args
+        .delay
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|m| Error::Config(format!("--delay: {m}")))?
+        .unwrap_or_default();
+    if !(0.0..=1.0).contains(&args.error_rate) {
+        return Err(Error::Config("--error-rate: a share between 0.0 and 1.0".into()));
+    }
+    let rt = runtime(None)?;
+    rt.block_on(async {
+        let opts = crate::embedded::http::IngestOptions {
+            delay,
+            error_rate: args.error_rate,
+        };
+        let server = crate::embedded::http::start(addr, opts)
+            .await
+            .map_err(|e| Error::io(format!("binding {addr}"), e))?;
+        println!("http ingest target: {}  (POST /messages, GET /health, GET /stats)", server.url());
+        println!("Ctrl-C to stop");
+        let _ = tokio::signal::ctrl_c().await;
+        server.shutdown().await;
+        Ok(ExitCode::Ok)
+    })
+}
+
+fn cmd_merge(args: MergeArgs) -> Result<ExitCode, Error> {
+    let mut merged: Option<crate::output::Export> = None;
+    for p in &args.inputs {
+        let text = std::fs::read_to_string(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+        let e: crate::output::Export = serde_json::from_str(&text).map_err(|e| Error::Config(format!(
+            "{}: not a volley summary export: {e}",
+            p.display()
+        )))?;
+        merged = Some(match merged {
+            None => e,
+            Some(m) => crate::output::merge_exports(&m, &e)
+                .map_err(|m| Error::Config(format!("{}: {m}", p.display())))?,
+        });
+    }
+    let text = serde_json::to_string_pretty(&merged).unwrap_or_default();
+    std::fs::write(&args.output, text).map_err(|e| Error::io(format!("writing {}", args.output.display()), e))?;
+    println!("merged {} exports into {}", args.inputs.len(), args.output.display());
+    Ok(ExitCode::Ok)
+}

@@ -1,0 +1,135 @@
+//! Command-line types (clap derive only). What the commands do lives in
+//! [`crate::app`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// volley: load tests whose virtual users are WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "volley", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a load test: a component (.wasm), a plan (.toml) or a scenario folder.
+    Run(RunArgs),
+    /// Build a scenario folder into a component (Rust: cargo + the component encoder).
+    Build(BuildArgs),
+    /// Show what a component is: its size, imports and exports.
+    Inspect(InspectArgs),
+    /// Serve the embedded targets standalone until Ctrl-C.
+    Targets(TargetsArgs),
+    /// Merge `--summary-export` files of shards into one, losslessly.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A component (`x.wasm`), a plan (`x.toml`) or a scenario folder
+    /// (built when needed; its `plans/default.toml` unless --plan says otherwise).
+    pub target: PathBuf,
+    /// Which plan of a scenario folder to run (`plans/NAME.toml`).
+    #[arg(long, short = 'p')]
+    pub plan: Option<String>,
+    /// Run only this scenario of the plan (repeatable).
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+    /// Number of VUs (replaces the plan's scenarios, like k6's --vus).
+    #[arg(long, short = 'u')]
+    pub vus: Option<u32>,
+    /// How long to run, e.g. `30s`, `1m30s` (constant-vus, or with --rate).
+    #[arg(long, short = 'd')]
+    pub duration: Option<String>,
+    /// Total iterations shared by the VUs (shared-iterations).
+    #[arg(long, short = 'i')]
+    pub iterations: Option<u64>,
+    /// Iterations per second (constant-arrival-rate; needs --duration; --vus
+    /// sets the pre-allocated VUs).
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// A ramping stage `DURATION:TARGET`, e.g. `30s:100` (repeatable; ramping-vus).
+    #[arg(long = "stage", short = 's', value_name = "DURATION:TARGET")]
+    pub stages: Vec<String>,
+    /// A parameter for the scenario, `KEY=VALUE` (repeatable).
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// A threshold `METRIC:EXPR`, e.g. `http_req_duration:p(99)<500` (repeatable).
+    #[arg(long = "threshold", value_name = "METRIC:EXPR")]
+    pub thresholds: Vec<String>,
+    /// A host scenarios may reach besides the plan's targets (`host`,
+    /// `host:port`, `*.domain`, `*`; repeatable).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Write the summary as JSON (k6's layout plus mergeable histograms).
+    #[arg(long, value_name = "FILE")]
+    pub summary_export: Option<PathBuf>,
+    /// Longest one iteration may run before it is stopped and counted failed.
+    #[arg(long, value_name = "DURATION")]
+    pub iteration_timeout: Option<String>,
+    /// Accept any TLS certificate.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress lines while running.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// No end-of-test summary.
+    #[arg(long)]
+    pub no_summary: bool,
+    /// No colors in the summary.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Lowest level of scenario log lines shown: trace, debug, info, warn, error.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+    /// Allocate instances on demand instead of from the pool.
+    #[arg(long, hide = true)]
+    pub no_pooling: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The scenario folder (with Cargo.toml).
+    pub dir: PathBuf,
+    /// Rebuild even when the sources did not change.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The component file.
+    pub component: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetsArgs {
+    /// Address of the HTTP ingest target.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: String,
+    /// Delay added to every `POST /messages`, e.g. `20ms`.
+    #[arg(long)]
+    pub delay: Option<String>,
+    /// Share of `POST /messages` answered 503, 0.0 to 1.0.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The exports to merge.
+    #[arg(required = true, num_args = 2..)]
+    pub inputs: Vec<PathBuf>,
+    /// Where to write the merged export.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+}

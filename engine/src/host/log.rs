@@ -1,0 +1,24 @@
+//! `log` import: guest log lines go to the engine's stderr, tagged with the
+//! scenario and VU.
+
+use super::VuState;
+use crate::wasm::bindings::volley::scenario::log::{Host, Level};
+
+impl Host for VuState {
+    fn write(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        };
+        if crate::output::log_enabled(level) {
+            eprintln!(
+                "{level:5} [{} vu={} it={}] {message}",
+                self.scenario.name, self.id, self.iteration
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! `metrics` import: custom metrics, checks and correlation marks.
+
+use super::VuState;
+use crate::metrics::{Builtin, Kind};
+use crate::wasm::bindings::volley::scenario::metrics::Host;
+
+impl VuState {
+    fn custom(&mut self, name: &str, kind: Kind, tags: Vec<(String, String)>, sample: f64) {
+        if self.declared.get(name) != Some(&kind) {
+            if let Err(e) = self.shared.metrics.declare(name, kind) {
+                // A misused name is the scenario's bug: say so once per VU and
+                // drop the sample rather than corrupt another metric.
+                if self.declared.insert(name.to_string(), kind).is_none() {
+                    eprintln!("WARN  [{} vu={}] {e}", self.scenario.name, self.id);
+                }
+                return;
+            }
+            self.declared.insert(name.to_string(), kind);
+        }
+        let tags = if tags.is_empty() {
+            self.scenario.tags.clone()
+        } else {
+            self.scenario.tags.with(tags)
+        };
+        self.shared.metrics.add(name, kind, &tags, sample);
+    }
+}
+
+impl Host for VuState {
+    fn counter_add(&mut self, name: String, value: f64, tags: Vec<(String, String)>) -> wasmtime::Result<()> {
+        self.custom(&name, Kind::Counter, tags, value);
+        Ok(())
+    }
+
+    fn gauge_set(&mut self, name: String, value: f64, tags: Vec<(String, String)>) -> wasmtime::Result<()> {
+        self.custom(&name, Kind::Gauge, tags, value);
+        Ok(())
+    }
+
+    fn rate_add(&mut self, name: String, ok: bool, tags: Vec<(String, String)>) -> wasmtime::Result<()> {
+        self.custom(&name, Kind::Rate, tags, if ok { 1.0 } else { 0.0 });
+        Ok(())
+    }
+
+    fn trend_add(&mut self, name: String, value: f64, tags: Vec<(String, String)>) -> wasmtime::Result<()> {
+        // Trend samples are kept in milli-units of what the scenario reports.
+        self.custom(&name, Kind::Trend, tags, value * 1000.0);
+        Ok(())
+    }
+
+    fn check(&mut self, name: String, ok: bool) -> wasmtime::Result<bool> {
+        let tags = self.scenario.tags.with([("check", name.as_str())]);
+        self.shared
+            .metrics
+            .builtin(Builtin::Checks, &tags, if ok { 1.0 } else { 0.0 });
+        Ok(ok)
+    }
+
+    fn mark(&mut self, metric: String, key: String, expected: u32) -> wasmtime::Result<()> {
+        if let Err(e) = self.shared.metrics.declare(&metric, Kind::Trend) {
+            eprintln!("WARN  [{} vu={}] mark: {e}", self.scenario.name, self.id);
+            return Ok(());
+        }
+        self.shared.marks.mark(&metric, &key, expected);
+        Ok(())
+    }
+
+    fn arrive(&mut self, key: String) -> wasmtime::Result<Option<u64>> {
+        Ok(self.shared.marks.arrive(&key).map(|(metric, latency)| {
+            let us = latency.as_micros() as u64;
+            self.shared
+                .metrics
+                .add(&metric, Kind::Trend, &self.scenario.tags, us as f64);
+            us
+        }))
+    }
+}
+

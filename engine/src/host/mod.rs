@@ -1,0 +1,116 @@
+//! Host side of the WIT imports: thin glue from guest calls to `protocol`,
+//! `metrics` and engine state. One file per WIT interface. Protocol logic
+//! does not live here; wasmtime types do not leave here and `wasm/`.
+
+mod http;
+mod log;
+mod metrics;
+mod vu;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::metrics::{Kind, Marks, Metrics, Tags};
+use crate::protocol::http::HttpClient;
+
+pub use self::vu::DataSets;
+
+/// What every VU of a run shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub metrics: Metrics,
+    pub http: HttpClient,
+    pub marks: Marks,
+    pub data: DataSets,
+    /// The run's clock zero.
+    pub start: Instant,
+}
+
+/// What every VU of one scenario shares.
+#[derive(Debug)]
+pub struct ScenarioInfo {
+    pub name: String,
+    /// `scenario` plus the plan's scenario tags, on every sample.
+    pub tags: Tags,
+    pub params: BTreeMap<String, String>,
+}
+
+/// The data of one VU's wasmtime `Store`.
+pub struct VuState {
+    pub id: u32,
+    pub iteration: u64,
+    pub shared: Arc<Shared>,
+    pub scenario: Arc<ScenarioInfo>,
+    /// When the current call must end; the epoch callback traps after it.
+    pub deadline: Instant,
+    pub limits: StoreLimits,
+    rng: SmallRng,
+    /// Custom metric names this VU already declared, with their kind.
+    declared: HashMap<String, Kind>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl VuState {
+    pub fn new(
+        id: u32,
+        shared: Arc<Shared>,
+        scenario: Arc<ScenarioInfo>,
+        memory_limit: usize,
+    ) -> Self {
+        VuState {
+            id,
+            iteration: 0,
+            shared,
+            scenario,
+            deadline: Instant::now(),
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(memory_limit)
+                .trap_on_grow_failure(true)
+                .build(),
+            rng: SmallRng::seed_from_u64(0x5eed_0000 ^ id as u64),
+            declared: HashMap::new(),
+            // No filesystem, no environment, no sockets: only the WIT imports
+            // reach the outside (see DESIGN.md, security model).
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for VuState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VuState")
+            .field("id", &self.id)
+            .field("scenario", &self.scenario.name)
+            .field("iteration", &self.iteration)
+            .finish()
+    }
+}
+
+impl WasiView for VuState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl crate::wasm::bindings::volley::scenario::types::Host for VuState {}
+
+/// Adds every volley import and the (closed-down) WASI imports to `linker`.
+pub fn add_to_linker(linker: &mut wasmtime::component::Linker<VuState>) -> wasmtime::Result<()> {
+    use crate::wasm::bindings::Scenario;
+    use wasmtime::component::HasSelf;
+    Scenario::add_to_linker::<VuState, HasSelf<VuState>>(linker, |s| s)?;
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! The metrics the engine records on its own.
+
+use super::value::Kind;
+
+/// A built-in metric: its name and kind are fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    /// Completed iterations (counter).
+    Iterations,
+    /// Iterations that trapped, timed out, returned an error or were interrupted,
+    /// tagged `class` (counter).
+    IterationsFailed,
+    /// Iteration time; for arrival-rate executors measured from the intended
+    /// start, so queueing delay is included (trend, ms).
+    IterationDuration,
+    /// Iteration time from its actual start, without queueing delay (trend, ms).
+    IterationServiceTime,
+    /// Iterations an arrival-rate executor could not start: no VU was free (counter).
+    DroppedIterations,
+    /// Active VUs (gauge).
+    Vus,
+    /// VUs allocated (gauge).
+    VusMax,
+    /// Checks, tagged `check` (rate).
+    Checks,
+    /// Bytes sent by protocol clients (counter).
+    DataSent,
+    /// Bytes received by protocol clients (counter).
+    DataReceived,
+    /// HTTP requests made (counter).
+    HttpReqs,
+    /// HTTP request time, from the call to the last body byte (trend, ms).
+    HttpReqDuration,
+    /// HTTP time to the response head (trend, ms).
+    HttpReqWaiting,
+    /// HTTP time from the response head to the last body byte (trend, ms).
+    HttpReqReceiving,
+    /// HTTP requests with status >= 400 or no response, tagged `error` (rate).
+    HttpReqFailed,
+}
+
+impl Builtin {
+    pub const ALL: &'static [Builtin] = &[
+        Builtin::Iterations,
+        Builtin::IterationsFailed,
+        Builtin::IterationDuration,
+        Builtin::IterationServiceTime,
+        Builtin::DroppedIterations,
+        Builtin::Vus,
+        Builtin::VusMax,
+        Builtin::Checks,
+        Builtin::DataSent,
+        Builtin::DataReceived,
+        Builtin::HttpReqs,
+        Builtin::HttpReqDuration,
+        Builtin::HttpReqWaiting,
+        Builtin::HttpReqReceiving,
+        Builtin::HttpReqFailed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Iterations => "iterations",
+            Builtin::IterationsFailed => "iterations_failed",
+            Builtin::IterationDuration => "iteration_duration",
+            Builtin::IterationServiceTime => "iteration_service_time",
+            Builtin::DroppedIterations => "dropped_iterations",
+            Builtin::Vus => "vus",
+            Builtin::VusMax => "vus_max",
+            Builtin::Checks => "checks",
+            Builtin::DataSent => "data_sent",
+            Builtin::DataReceived => "data_received",
+            Builtin::HttpReqs => "http_reqs",
+            Builtin::HttpReqDuration => "http_req_duration",
+            Builtin::HttpReqWaiting => "http_req_waiting",
+            Builtin::HttpReqReceiving => "http_req_receiving",
+            Builtin::HttpReqFailed => "http_req_failed",
+        }
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Builtin::Iterations
+            | Builtin::IterationsFailed
+            | Builtin::DroppedIterations
+            | Builtin::DataSent
+            | Builtin::DataReceived
+            | Builtin::HttpReqs => Kind::Counter,
+            Builtin::Vus | Builtin::VusMax => Kind::Gauge,
+            Builtin::Checks | Builtin::HttpReqFailed => Kind::Rate,
+            Builtin::IterationDuration
+            | Builtin::IterationServiceTime
+            | Builtin::HttpReqDuration
+            | Builtin::HttpReqWaiting
+            | Builtin::HttpReqReceiving => Kind::Trend,
+        }
+    }
+
+    /// Whether the trend's samples are times (µs, shown as ms) or data sizes.
+    pub fn is_time(self) -> bool {
+        self.kind() == Kind::Trend
+    }
+}

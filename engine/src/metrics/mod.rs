@@ -1,0 +1,26 @@
+//! Metrics: what the engine measures, kept per worker thread and merged once a
+//! second into one aggregate that outputs and thresholds read.
+//!
+//! Owns metric kinds, tags, per-thread shards, aggregation and thresholds. It
+//! knows nothing about wasm, protocols or output formats: hosts call
+//! [`Metrics::add`], outputs read an [`Aggregate`].
+//!
+//! Samples never go through a channel or a contended lock: each thread writes
+//! into its own shard (an uncontended mutex that only the once-a-second merge
+//! also takes).
+
+mod aggregate;
+mod builtin;
+mod marks;
+mod registry;
+mod tags;
+mod threshold;
+mod value;
+
+pub use aggregate::{Aggregate, Series};
+pub use builtin::Builtin;
+pub use marks::Marks;
+pub use registry::{Metrics, Snapshot};
+pub use tags::{Selector, Tags};
+pub use threshold::{Threshold, ThresholdResult, Thresholds};
+pub use value::{Kind, Trend, Value};

@@ -1,0 +1,269 @@
+//! The per-run metrics registry: metric kinds, one shard per worker thread,
+//! and the once-a-second merge into the run's aggregate.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use super::aggregate::Aggregate;
+use super::builtin::Builtin;
+use super::tags::Tags;
+use super::value::{Kind, Value};
+
+type Shard = HashMap<Box<str>, HashMap<Tags, Value>>;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's shard of each live registry (normally exactly one).
+    static LOCAL: RefCell<Vec<(u64, Weak<Inner>, Arc<Mutex<Shard>>)>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Inner {
+    id: u64,
+    start: Instant,
+    kinds: RwLock<HashMap<String, Kind>>,
+    shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
+    total: Mutex<Aggregate>,
+}
+
+/// A run's metrics. Cheap to clone; every clone writes to the same run.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").field("id", &self.inner.id).finish()
+    }
+}
+
+/// What one merge produced.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Time since the registry was created.
+    pub elapsed: Duration,
+    /// Samples recorded since the previous merge.
+    pub interval: Aggregate,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every built-in metric declared.
+    pub fn new() -> Self {
+        let kinds = Builtin::ALL
+            .iter()
+            .map(|b| (b.name().to_string(), b.kind()))
+            .collect();
+        Metrics {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                start: Instant::now(),
+                kinds: RwLock::new(kinds),
+                shards: Mutex::new(Vec::new()),
+                total: Mutex::new(Aggregate::default()),
+            }),
+        }
+    }
+
+    /// When the registry was created: the zero of the run's clock.
+    pub fn start(&self) -> Instant {
+        self.inner.start
+    }
+
+    /// Declares a custom metric. Declaring the same name with another kind is
+    /// an error naming both kinds.
+    pub fn declare(&self, name: &str, kind: Kind) -> Result<(), String> {
+        if let Some(k) = self.kind_of(name) {
+            return if k == kind {
+                Ok(())
+            } else {
+                Err(format!(
+                    "metric `{name}` is a {}, it cannot also be used as a {}",
+                    k.as_str(),
+                    kind.as_str()
+                ))
+            };
+        }
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        {
+            return Err(format!(
+                "metric name `{name}` may only use letters, digits, `_`, `.` and `-`"
+            ));
+        }
+        let mut kinds = self.inner.kinds.write().unwrap_or_else(|e| e.into_inner());
+        let k = *kinds.entry(name.to_string()).or_insert(kind);
+        if k != kind {
+            return Err(format!("metric `{name}` is a {}", k.as_str()));
+        }
+        Ok(())
+    }
+
+    pub fn kind_of(&self, name: &str) -> Option<Kind> {
+        self.inner
+            .kinds
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .copied()
+    }
+
+    /// Records one sample of a built-in metric on this thread's shard.
+    pub fn builtin(&self, metric: Builtin, tags: &Tags, sample: f64) {
+        self.add(metric.name(), metric.kind(), tags, sample);
+    }
+
+    /// Records one sample on this thread's shard. `kind` must be the declared
+    /// kind of `name` (hosts check once via [`Metrics::declare`]).
+    pub fn add(&self, name: &str, kind: Kind, tags: &Tags, sample: f64) {
+        let at_us = if kind == Kind::Gauge {
+            self.inner.start.elapsed().as_micros() as u64
+        } else {
+            0
+        };
+        self.with_shard(|shard| {
+            let by_tags = match shard.get_mut(name) {
+                Some(m) => m,
+                None => shard.entry(name.into()).or_default(),
+            };
+            match by_tags.get_mut(tags) {
+                Some(v) => v.add(sample, at_us),
+                None => {
+                    let mut v = Value::new(kind);
+                    v.add(sample, at_us);
+                    by_tags.insert(tags.clone(), v);
+                }
+            }
+        });
+    }
+
+    fn with_shard(&self, f: impl FnOnce(&mut Shard)) {
+        let shard = LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if let Some((_, _, s)) = local.iter().find(|(id, _, _)| *id == self.inner.id) {
+                return s.clone();
+            }
+            local.retain(|(_, w, _)| w.strong_count() > 0);
+            let s = Arc::new(Mutex::new(Shard::new()));
+            self.inner
+                .shards
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(s.clone());
+            local.push((self.inner.id, Arc::downgrade(&self.inner), s.clone()));
+            s
+        });
+        let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard);
+    }
+
+    /// Merges every shard into the run's aggregate and returns what arrived
+    /// since the previous merge. Called once a second and at the end.
+    pub fn collect(&self) -> Snapshot {
+        let shards: Vec<_> = self
+            .inner
+            .shards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut interval = Aggregate::default();
+        for shard in shards {
+            let taken = std::mem::take(&mut *shard.lock().unwrap_or_else(|e| e.into_inner()));
+            for (name, by_tags) in taken {
+                for (tags, v) in by_tags {
+                    interval.merge_value(&name, &tags, &v);
+                }
+            }
+        }
+        self.inner
+            .total
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .merge(&interval);
+        Snapshot {
+            elapsed: self.inner.start.elapsed(),
+            interval,
+        }
+    }
+
+    /// Runs `f` on the aggregate as of the last [`Metrics::collect`].
+    pub fn with_total<R>(&self, f: impl FnOnce(&Aggregate) -> R) -> R {
+        f(&self.inner.total.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// A copy of the aggregate as of the last [`Metrics::collect`].
+    pub fn total(&self) -> Aggregate {
+        self.with_total(Aggregate::clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_from_many_threads_merge_exactly() {
+        let m = Metrics::new();
+        let tags = Tags::new([("scenario", "s")]);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let m = m.clone();
+                let tags = tags.clone();
+                s.spawn(move || {
+                    for i in 0..1000u64 {
+                        m.builtin(Builtin::Iterations, &tags, 1.0);
+                        m.builtin(Builtin::IterationDuration, &tags, (t * 1000 + i) as f64);
+                    }
+                });
+            }
+        });
+        let snap = m.collect();
+        assert_eq!(snap.interval.counter("iterations"), 4000.0);
+        let total = m.total();
+        match total.metrics["iteration_duration"].total() {
+            Value::Trend(t) => {
+                assert_eq!(t.count, 4000);
+                assert_eq!(t.min, 0);
+                assert_eq!(t.max, 3999);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A second collect sees nothing new but keeps the total.
+        assert!(m.collect().interval.metrics.is_empty());
+        assert_eq!(m.total().counter("iterations"), 4000.0);
+    }
+
+    #[test]
+    fn declare_rejects_kind_conflicts() {
+        let m = Metrics::new();
+        assert!(m.declare("my_trend", Kind::Trend).is_ok());
+        assert!(m.declare("my_trend", Kind::Trend).is_ok());
+        let err = m.declare("my_trend", Kind::Counter).unwrap_err();
+        assert!(err.contains("trend"), "{err}");
+        assert!(m.declare("http_reqs", Kind::Trend).is_err());
+        assert!(m.declare("bad name", Kind::Counter).is_err());
+    }
+
+    #[test]
+    fn two_registries_on_one_thread_stay_apart() {
+        let a = Metrics::new();
+        let b = Metrics::new();
+        a.builtin(Builtin::Iterations, &Tags::default(), 1.0);
+        b.builtin(Builtin::Iterations, &Tags::default(), 2.0);
+        a.collect();
+        b.collect();
+        assert_eq!(a.total().counter("iterations"), 1.0);
+        assert_eq!(b.total().counter("iterations"), 2.0);
+    }
+}

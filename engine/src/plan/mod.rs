@@ -1,0 +1,168 @@
+//! Plans: what to run, how hard, for how long, and what counts as passing.
+//!
+//! Raw input (a TOML file, CLI flags, defaults) is parsed into [`raw`] types,
+//! then [`validate`] turns it into a [`Plan`] that nothing downstream re-checks.
+//! This module reads files and flags; it starts nothing.
+
+mod duration;
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use duration::{format_duration, parse_duration, parse_size};
+pub use raw::{RawOptions, RawPlan, RawScenario, RawStage, RawThreshold};
+pub use validate::{Overrides, load_plan_file, validate};
+
+use crate::metrics::Thresholds;
+
+/// A validated plan, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The plan file, or `<command line>`.
+    pub source: PathBuf,
+    pub description: Option<String>,
+    pub targets: Vec<Target>,
+    pub scenarios: Vec<Scenario>,
+    pub thresholds: Thresholds,
+    /// Run-wide parameters (targets' URLs are added when they start).
+    pub params: BTreeMap<String, String>,
+    pub allow_hosts: Vec<String>,
+    pub data: Vec<(String, PathBuf)>,
+    pub iteration_timeout: Duration,
+    pub memory_limit: u64,
+    pub setup_timeout: Duration,
+    pub teardown_timeout: Duration,
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl Plan {
+    /// The most VUs all scenarios together can hold at once (pool sizing).
+    pub fn max_vus(&self) -> u32 {
+        self.scenarios.iter().map(|s| s.executor.max_vus()).sum()
+    }
+
+    /// When the last scenario ends at the latest, graceful stops included.
+    pub fn max_end(&self) -> Duration {
+        self.scenarios
+            .iter()
+            .map(|s| s.start_time + s.executor.max_duration() + s.graceful_stop)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub kind: TargetKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetKind {
+    Url(String),
+    Embedded(crate::embedded::Kind),
+}
+
+/// One named scenario of a plan.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub component: PathBuf,
+    pub exec: String,
+    pub start_time: Duration,
+    pub graceful_stop: Duration,
+    pub tags: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
+    pub executor: ExecutorConfig,
+}
+
+/// A stage of a ramping executor: reach `target` linearly over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: u64,
+}
+
+/// k6's executors with their parameters, defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecutorConfig {
+    ConstantVus {
+        vus: u32,
+        duration: Duration,
+    },
+    RampingVus {
+        start_vus: u32,
+        stages: Vec<Stage>,
+        graceful_ramp_down: Duration,
+    },
+    ConstantArrivalRate {
+        rate: u64,
+        time_unit: Duration,
+        duration: Duration,
+        pre_allocated_vus: u32,
+        max_vus: u32,
+    },
+    RampingArrivalRate {
+        start_rate: u64,
+        time_unit: Duration,
+        stages: Vec<Stage>,
+        pre_allocated_vus: u32,
+        max_vus: u32,
+    },
+    PerVuIterations {
+        vus: u32,
+        iterations: u64,
+        max_duration: Duration,
+    },
+    SharedIterations {
+        vus: u32,
+        iterations: u64,
+        max_duration: Duration,
+    },
+}
+
+impl ExecutorConfig {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExecutorConfig::ConstantVus { .. } => "constant-vus",
+            ExecutorConfig::RampingVus { .. } => "ramping-vus",
+            ExecutorConfig::ConstantArrivalRate { .. } => "constant-arrival-rate",
+            ExecutorConfig::RampingArrivalRate { .. } => "ramping-arrival-rate",
+            ExecutorConfig::PerVuIterations { .. } => "per-vu-iterations",
+            ExecutorConfig::SharedIterations { .. } => "shared-iterations",
+        }
+    }
+
+    pub fn max_vus(&self) -> u32 {
+        match self {
+            ExecutorConfig::ConstantVus { vus, .. }
+            | ExecutorConfig::PerVuIterations { vus, .. }
+            | ExecutorConfig::SharedIterations { vus, .. } => *vus,
+            ExecutorConfig::RampingVus {
+                start_vus, stages, ..
+            } => stages
+                .iter()
+                .map(|s| s.target.min(u32::MAX as u64) as u32)
+                .fold(*start_vus, u32::max),
+            ExecutorConfig::ConstantArrivalRate { max_vus, .. }
+            | ExecutorConfig::RampingArrivalRate { max_vus, .. } => *max_vus,
+        }
+    }
+
+    /// The longest the executor runs before its graceful stop.
+    pub fn max_duration(&self) -> Duration {
+        match self {
+            ExecutorConfig::ConstantVus { duration, .. }
+            | ExecutorConfig::ConstantArrivalRate { duration, .. } => *duration,
+            ExecutorConfig::RampingVus { stages, .. }
+            | ExecutorConfig::RampingArrivalRate { stages, .. } => {
+                stages.iter().map(|s| s.duration).sum()
+            }
+            ExecutorConfig::PerVuIterations { max_duration, .. }
+            | ExecutorConfig::SharedIterations { max_duration, .. } => *max_duration,
+        }
+    }
+}

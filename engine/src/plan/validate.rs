@@ -1,0 +1,595 @@
+//! Raw plan + command-line overrides -> [`Plan`]. Every error names the file
+//! and the field to fix.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::duration::{parse_duration, parse_size};
+use super::raw::{RawPlan, RawScenario, RawStage, RawThreshold};
+use super::{ExecutorConfig, Plan, Scenario, Stage, Target, TargetKind};
+use crate::Error;
+use crate::metrics::{Builtin, Selector, Threshold, Thresholds};
+
+/// What the command line adds to or replaces in a plan (k6's shortcuts).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub vus: Option<u32>,
+    pub duration: Option<Duration>,
+    pub iterations: Option<u64>,
+    pub stages: Vec<Stage>,
+    /// Iterations per second: an arrival-rate scenario instead of VU loops.
+    pub rate: Option<u64>,
+    pub params: Vec<(String, String)>,
+    /// `METRIC: EXPR` pairs, added to the plan's thresholds.
+    pub thresholds: Vec<(String, String)>,
+    /// Run only these scenarios of the plan.
+    pub only_scenarios: Vec<String>,
+    /// The component for scenarios that name none.
+    pub component: Option<PathBuf>,
+    pub allow_hosts: Vec<String>,
+    pub iteration_timeout: Option<Duration>,
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl Overrides {
+    fn shapes_load(&self) -> bool {
+        self.vus.is_some()
+            || self.duration.is_some()
+            || self.iterations.is_some()
+            || !self.stages.is_empty()
+            || self.rate.is_some()
+    }
+}
+
+/// Reads and parses a plan file (TOML).
+pub fn load_plan_file(path: &Path) -> Result<RawPlan, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading plan {}", path.display()), e))?;
+    toml::from_str(&text).map_err(|e| Error::Plan {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
+
+/// Validates `raw` (read from `source`; relative paths resolve against
+/// `base_dir`) with command-line `ov` applied.
+pub fn validate(
+    mut raw: RawPlan,
+    source: &Path,
+    base_dir: &Path,
+    ov: &Overrides,
+) -> Result<Plan, Error> {
+    let err = |message: String| Error::Plan {
+        path: source.to_path_buf(),
+        message,
+    };
+
+    // k6: shortcuts at the top of the plan or on the command line replace the
+    // plan's scenarios with one `default` scenario.
+    let top_level_shape = raw.vus.is_some()
+        || raw.duration.is_some()
+        || raw.iterations.is_some()
+        || raw.stages.is_some();
+    if ov.shapes_load() || top_level_shape || raw.scenarios.is_empty() {
+        let kept = raw.scenarios.values().next().cloned().unwrap_or_default();
+        let mut s = RawScenario {
+            component: kept.component,
+            exec: kept.exec,
+            tags: kept.tags,
+            params: kept.params,
+            ..Default::default()
+        };
+        s.vus = ov.vus.or(raw.vus);
+        s.duration = ov
+            .duration
+            .map(|d| format!("{}ms", d.as_millis()))
+            .or(raw.duration.clone());
+        s.iterations = ov.iterations.or(raw.iterations);
+        s.stages = if ov.stages.is_empty() {
+            raw.stages.clone()
+        } else {
+            Some(
+                ov.stages
+                    .iter()
+                    .map(|st| RawStage {
+                        duration: format!("{}ms", st.duration.as_millis()),
+                        target: st.target,
+                    })
+                    .collect(),
+            )
+        };
+        s.executor = Some(shortcut_executor(&s, ov.rate, raw.scenarios.is_empty()).into());
+        if let Some(rate) = ov.rate {
+            s.rate = Some(rate);
+            s.pre_allocated_vus = Some(s.vus.unwrap_or(rate.clamp(1, 1000) as u32));
+            s.max_vus = Some(s.pre_allocated_vus.unwrap_or(1).max(s.vus.unwrap_or(0)));
+            s.vus = None;
+            if s.duration.is_none() {
+                return Err(err("`--rate` needs `--duration`".into()));
+            }
+        }
+        if !ov.only_scenarios.is_empty() {
+            return Err(err(
+                "`--scenario` picks scenarios of a plan; it cannot be combined with --vus/--duration/--iterations/--stage/--rate".into(),
+            ));
+        }
+        raw.scenarios = BTreeMap::from([("default".to_string(), s)]);
+    }
+
+    if !ov.only_scenarios.is_empty() {
+        for name in &ov.only_scenarios {
+            if !raw.scenarios.contains_key(name) {
+                return Err(err(format!(
+                    "--scenario {name}: the plan has no such scenario (it has: {})",
+                    raw.scenarios.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        raw.scenarios.retain(|k, _| ov.only_scenarios.contains(k));
+    }
+
+    let default_component = ov.component.clone().or_else(|| {
+        raw.options
+            .component
+            .as_ref()
+            .map(|c| base_dir.join(c))
+    });
+
+    let mut scenarios = Vec::new();
+    for (name, s) in &raw.scenarios {
+        scenarios.push(
+            scenario(name, s, base_dir, default_component.as_deref())
+                .map_err(|m| err(format!("scenario `{name}`: {m}")))?,
+        );
+    }
+
+    let mut targets = Vec::new();
+    for (name, value) in &raw.targets {
+        let kind = if let Some(kind) = value.strip_prefix("embedded:") {
+            TargetKind::Embedded(kind.parse().map_err(|e: String| {
+                err(format!("targets.{name}: {e}"))
+            })?)
+        } else if value.starts_with("http://") || value.starts_with("https://") {
+            TargetKind::Url(value.trim_end_matches('/').to_string())
+        } else {
+            return Err(err(format!(
+                "targets.{name} = \"{value}\": write a URL (http://host:port) or `embedded:http`"
+            )));
+        };
+        targets.push(Target {
+            name: name.clone(),
+            kind,
+        });
+    }
+
+    let mut thresholds = Thresholds::default();
+    let plan_thresholds = raw.thresholds.iter().flat_map(|(m, list)| {
+        list.iter().map(move |t| (m.clone(), t.clone()))
+    });
+    let cli_thresholds = ov
+        .thresholds
+        .iter()
+        .map(|(m, e)| (m.clone(), RawThreshold::Expr(e.clone())));
+    for (metric, t) in plan_thresholds.chain(cli_thresholds) {
+        let selector =
+            Selector::parse(&metric).map_err(|m| err(format!("thresholds: {m}")))?;
+        let (expr, abort, delay) = match &t {
+            RawThreshold::Expr(e) => (e.clone(), false, None),
+            RawThreshold::Full(f) => (
+                f.threshold.clone(),
+                f.abort_on_fail,
+                f.delay_abort_eval.clone(),
+            ),
+        };
+        let mut th = Threshold::parse(selector, &expr).map_err(|m| err(format!("thresholds: {m}")))?;
+        th.abort_on_fail = abort;
+        if let Some(d) = delay {
+            th.delay_abort_eval = parse_duration(&d)
+                .map_err(|m| err(format!("thresholds.\"{metric}\".delayAbortEval: {m}")))?;
+        }
+        // Built-ins are known now; custom metrics are checked when they appear.
+        if let Some(b) = Builtin::ALL.iter().find(|b| b.name() == th.selector.metric) {
+            th.check_kind(b.kind()).map_err(|m| err(format!("thresholds: {m}")))?;
+        }
+        thresholds.list.push(th);
+    }
+
+    let mut params = raw.options.params.clone();
+    params.extend(ov.params.iter().cloned());
+
+    let opt_duration = |field: &str, v: &Option<String>, default: Duration| {
+        v.as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|m| err(format!("options.{field}: {m}")))
+            .map(|d| d.unwrap_or(default))
+    };
+    let iteration_timeout = match ov.iteration_timeout {
+        Some(d) => d,
+        None => opt_duration(
+            "iterationTimeout",
+            &raw.options.iteration_timeout,
+            Duration::from_secs(60),
+        )?,
+    };
+    let memory_limit = raw
+        .options
+        .memory_limit
+        .as_deref()
+        .map(parse_size)
+        .transpose()
+        .map_err(|m| err(format!("options.memoryLimit: {m}")))?
+        .unwrap_or(64 << 20);
+    if memory_limit < 1 << 16 {
+        return Err(err("options.memoryLimit: at least 64KiB (one wasm page)".into()));
+    }
+
+    let mut allow_hosts = raw.options.allow_hosts.clone();
+    allow_hosts.extend(ov.allow_hosts.iter().cloned());
+
+    Ok(Plan {
+        source: source.to_path_buf(),
+        description: raw.description.clone(),
+        targets,
+        scenarios,
+        thresholds,
+        params,
+        allow_hosts,
+        data: raw
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), base_dir.join(v)))
+            .collect(),
+        iteration_timeout,
+        memory_limit,
+        setup_timeout: opt_duration("setupTimeout", &raw.options.setup_timeout, Duration::from_secs(60))?,
+        teardown_timeout: opt_duration(
+            "teardownTimeout",
+            &raw.options.teardown_timeout,
+            Duration::from_secs(60),
+        )?,
+        insecure_skip_tls_verify: ov.insecure_skip_tls_verify
+            || raw.options.insecure_skip_tls_verify.unwrap_or(false),
+    })
+}
+
+/// k6's rule for which executor the shortcuts mean.
+fn shortcut_executor(s: &RawScenario, rate: Option<u64>, no_scenarios: bool) -> &'static str {
+    if rate.is_some() {
+        "constant-arrival-rate"
+    } else if s.stages.is_some() {
+        "ramping-vus"
+    } else if s.iterations.is_some() {
+        "shared-iterations"
+    } else if s.duration.is_some() {
+        "constant-vus"
+    } else if no_scenarios {
+        // `volley run x.wasm` with nothing else: one iteration, like k6.
+        "per-vu-iterations"
+    } else {
+        "constant-vus"
+    }
+}
+
+fn scenario(
+    name: &str,
+    s: &RawScenario,
+    base_dir: &Path,
+    default_component: Option<&Path>,
+) -> Result<Scenario, String> {
+    let dur = |field: &str, v: &Option<String>| -> Result<Option<Duration>, String> {
+        v.as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|m| format!("{field}: {m}"))
+    };
+    let required = |field: &str, v: &Option<String>| -> Result<Duration, String> {
+        dur(field, v)?.ok_or_else(|| format!("`{field}` is required for this executor"))
+    };
+    let stages = |v: &Option<Vec<RawStage>>| -> Result<Vec<Stage>, String> {
+        let list = v
+            .as_ref()
+            .filter(|l| !l.is_empty())
+            .ok_or("`stages` is required for this executor (e.g. stages = [{ duration = \"30s\", target = 10 }])")?;
+        list.iter()
+            .enumerate()
+            .map(|(i, st)| {
+                Ok(Stage {
+                    duration: parse_duration(&st.duration)
+                        .map_err(|m| format!("stages[{i}].duration: {m}"))?,
+                    target: st.target,
+                })
+            })
+            .collect()
+    };
+    let positive = |field: &str, v: u64| {
+        if v == 0 {
+            Err(format!("`{field}` must be at least 1"))
+        } else {
+            Ok(v)
+        }
+    };
+
+    let executor_name = s.executor.as_deref().ok_or(
+        "`executor` is required: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations or shared-iterations",
+    )?;
+    // Fields that the chosen executor would silently ignore are errors.
+    let mut allowed: Vec<&str> = vec![];
+    let executor = match executor_name {
+        "constant-vus" => {
+            allowed.extend(["vus", "duration"]);
+            ExecutorConfig::ConstantVus {
+                vus: positive("vus", s.vus.unwrap_or(1) as u64)? as u32,
+                duration: required("duration", &s.duration)?,
+            }
+        }
+        "ramping-vus" => {
+            allowed.extend(["startVUs", "stages", "gracefulRampDown"]);
+            ExecutorConfig::RampingVus {
+                start_vus: s.start_vus.unwrap_or(1),
+                stages: stages(&s.stages)?,
+                graceful_ramp_down: dur("gracefulRampDown", &s.graceful_ramp_down)?
+                    .unwrap_or(DEFAULT_GRACEFUL_STOP),
+            }
+        }
+        "constant-arrival-rate" => {
+            allowed.extend(["rate", "timeUnit", "duration", "preAllocatedVUs", "maxVUs"]);
+            let pre = s
+                .pre_allocated_vus
+                .ok_or("`preAllocatedVUs` is required for constant-arrival-rate")?;
+            ExecutorConfig::ConstantArrivalRate {
+                rate: positive("rate", s.rate.ok_or("`rate` is required")?)?,
+                time_unit: dur("timeUnit", &s.time_unit)?.unwrap_or(Duration::from_secs(1)),
+                duration: required("duration", &s.duration)?,
+                pre_allocated_vus: pre,
+                max_vus: s.max_vus.unwrap_or(pre).max(pre),
+            }
+        }
+        "ramping-arrival-rate" => {
+            allowed.extend(["startRate", "timeUnit", "stages", "preAllocatedVUs", "maxVUs"]);
+            let pre = s
+                .pre_allocated_vus
+                .ok_or("`preAllocatedVUs` is required for ramping-arrival-rate")?;
+            ExecutorConfig::RampingArrivalRate {
+                start_rate: s.start_rate.unwrap_or(0),
+                time_unit: dur("timeUnit", &s.time_unit)?.unwrap_or(Duration::from_secs(1)),
+                stages: stages(&s.stages)?,
+                pre_allocated_vus: pre,
+                max_vus: s.max_vus.unwrap_or(pre).max(pre),
+            }
+        }
+        "per-vu-iterations" => {
+            allowed.extend(["vus", "iterations", "maxDuration"]);
+            ExecutorConfig::PerVuIterations {
+                vus: positive("vus", s.vus.unwrap_or(1) as u64)? as u32,
+                iterations: positive("iterations", s.iterations.unwrap_or(1))?,
+                max_duration: dur("maxDuration", &s.max_duration)?.unwrap_or(DEFAULT_MAX_DURATION),
+            }
+        }
+        "shared-iterations" => {
+            allowed.extend(["vus", "iterations", "maxDuration"]);
+            let vus = positive("vus", s.vus.unwrap_or(1) as u64)? as u32;
+            let iterations = positive("iterations", s.iterations.unwrap_or(1))?;
+            if iterations < vus as u64 {
+                return Err(format!(
+                    "`iterations` ({iterations}) must be at least `vus` ({vus}) for shared-iterations"
+                ));
+            }
+            ExecutorConfig::SharedIterations {
+                vus,
+                iterations,
+                max_duration: dur("maxDuration", &s.max_duration)?.unwrap_or(DEFAULT_MAX_DURATION),
+            }
+        }
+        other => {
+            return Err(format!(
+                "unknown executor `{other}` (constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, shared-iterations)"
+            ));
+        }
+    };
+    let present: [(&str, bool); 12] = [
+        ("vus", s.vus.is_some()),
+        ("iterations", s.iterations.is_some()),
+        ("duration", s.duration.is_some()),
+        ("maxDuration", s.max_duration.is_some()),
+        ("startVUs", s.start_vus.is_some()),
+        ("stages", s.stages.is_some()),
+        ("gracefulRampDown", s.graceful_ramp_down.is_some()),
+        ("rate", s.rate.is_some()),
+        ("startRate", s.start_rate.is_some()),
+        ("timeUnit", s.time_unit.is_some()),
+        ("preAllocatedVUs", s.pre_allocated_vus.is_some()),
+        ("maxVUs", s.max_vus.is_some()),
+    ];
+    if let Some((field, _)) = present
+        .iter()
+        .find(|(f, set)| *set && !allowed.contains(f))
+    {
+        return Err(format!(
+            "`{field}` does not apply to executor `{executor_name}` (it takes: {})",
+            allowed.join(", ")
+        ));
+    }
+    if executor.max_vus() == 0 {
+        return Err("the executor never has a VU (raise vus, stages' target or maxVUs)".into());
+    }
+    if executor.max_duration().is_zero() {
+        return Err("the executor's duration is zero".into());
+    }
+
+    let component = match (&s.component, default_component) {
+        (Some(c), _) => base_dir.join(c),
+        (None, Some(c)) => c.to_path_buf(),
+        (None, None) => {
+            return Err(
+                "no component: set `component = \"path.wasm\"` on the scenario or in [options], or pass one to `volley run`".into(),
+            );
+        }
+    };
+    Ok(Scenario {
+        name: name.to_string(),
+        component,
+        exec: s.exec.clone().unwrap_or_else(|| "default".into()),
+        start_time: dur("startTime", &s.start_time)?.unwrap_or_default(),
+        graceful_stop: dur("gracefulStop", &s.graceful_stop)?.unwrap_or(DEFAULT_GRACEFUL_STOP),
+        tags: s.tags.clone(),
+        params: s.params.clone(),
+        executor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str, ov: &Overrides) -> Result<Plan, Error> {
+        let raw: RawPlan = toml::from_str(text).map_err(|e| Error::Other(e.to_string()))?;
+        validate(raw, Path::new("p.toml"), Path::new("/base"), ov)
+    }
+
+    #[test]
+    fn full_plan_validates() {
+        let p = plan(
+            r#"
+            [targets]
+            api = "embedded:http"
+            [options]
+            component = "s.wasm"
+            [scenarios.a]
+            executor = "ramping-arrival-rate"
+            preAllocatedVUs = 5
+            maxVUs = 20
+            stages = [{ duration = "10s", target = 100 }, { duration = "5s", target = 0 }]
+            [scenarios.b]
+            executor = "per-vu-iterations"
+            vus = 3
+            iterations = 7
+            startTime = "2s"
+            exec = "other"
+            [thresholds]
+            "http_req_duration{name:x}" = ["p(99)<200", { threshold = "avg<100", abortOnFail = true, delayAbortEval = "5s" }]
+            "#,
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(p.scenarios.len(), 2);
+        assert_eq!(p.scenarios[0].component, PathBuf::from("/base/s.wasm"));
+        assert_eq!(p.scenarios[0].executor.max_vus(), 20);
+        assert_eq!(p.scenarios[0].executor.max_duration(), Duration::from_secs(15));
+        assert_eq!(p.scenarios[1].exec, "other");
+        assert_eq!(p.max_vus(), 23);
+        assert_eq!(p.thresholds.list.len(), 2);
+        assert!(p.thresholds.list[1].abort_on_fail);
+        assert_eq!(p.thresholds.list[1].delay_abort_eval, Duration::from_secs(5));
+        assert_eq!(p.targets[0].kind, TargetKind::Embedded(crate::embedded::Kind::Http));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = plan(
+            "[scenarios.a]\nexecutor = \"constant-vus\"\nvus = 2\ncomponent = \"x.wasm\"\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("scenario `a`") && e.contains("duration"), "{e}");
+        let e = plan(
+            "[scenarios.a]\nexecutor = \"constant-vus\"\nduration = \"1s\"\niterations = 3\ncomponent = \"x.wasm\"\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`iterations` does not apply"), "{e}");
+        let e = plan(
+            "[scenarios.a]\nexecutor = \"warp\"\ncomponent = \"x.wasm\"\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown executor `warp`"), "{e}");
+        let e = plan(
+            "[options]\ncomponent = \"x.wasm\"\n[thresholds]\nchecks = [\"p(99)<1\"]\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("a rate metric allows rate"), "{e}");
+        let e = plan("bogus = 1\n", &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+        let e = plan(
+            "[targets]\napi = \"ftp://x\"\n[options]\ncomponent = \"x.wasm\"\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("targets.api"), "{e}");
+    }
+
+    #[test]
+    fn cli_shortcuts_replace_scenarios() {
+        let ov = Overrides {
+            vus: Some(10),
+            duration: Some(Duration::from_secs(5)),
+            component: Some(PathBuf::from("/c.wasm")),
+            ..Default::default()
+        };
+        let p = plan("", &ov).unwrap();
+        assert_eq!(
+            p.scenarios[0].executor,
+            ExecutorConfig::ConstantVus {
+                vus: 10,
+                duration: Duration::from_secs(5)
+            }
+        );
+        let ov = Overrides {
+            iterations: Some(100),
+            vus: Some(4),
+            component: Some(PathBuf::from("/c.wasm")),
+            ..Default::default()
+        };
+        assert_eq!(plan("", &ov).unwrap().scenarios[0].executor.name(), "shared-iterations");
+        let ov = Overrides {
+            rate: Some(50),
+            duration: Some(Duration::from_secs(5)),
+            component: Some(PathBuf::from("/c.wasm")),
+            ..Default::default()
+        };
+        let p = plan("", &ov).unwrap();
+        assert_eq!(p.scenarios[0].executor.name(), "constant-arrival-rate");
+        let ov = Overrides {
+            component: Some(PathBuf::from("/c.wasm")),
+            ..Default::default()
+        };
+        let p = plan("", &ov).unwrap();
+        assert_eq!(
+            p.scenarios[0].executor,
+            ExecutorConfig::PerVuIterations {
+                vus: 1,
+                iterations: 1,
+                max_duration: DEFAULT_MAX_DURATION
+            }
+        );
+    }
+
+    #[test]
+    fn only_scenarios_filters() {
+        let text = "[options]\ncomponent = \"x.wasm\"\n[scenarios.a]\nexecutor = \"per-vu-iterations\"\n[scenarios.b]\nexecutor = \"per-vu-iterations\"\n";
+        let ov = Overrides {
+            only_scenarios: vec!["b".into()],
+            ..Default::default()
+        };
+        let p = plan(text, &ov).unwrap();
+        assert_eq!(p.scenarios.len(), 1);
+        assert_eq!(p.scenarios[0].name, "b");
+        let ov = Overrides {
+            only_scenarios: vec!["zz".into()],
+            ..Default::default()
+        };
+        let e = plan(text, &ov).unwrap_err().to_string();
+        assert!(e.contains("no such scenario") && e.contains("a, b"), "{e}");
+    }
+}

@@ -1,0 +1,404 @@
+//! One load test from a validated [`Plan`] to a [`Report`]: start targets,
+//! load components, run setup, drive every scenario, collect metrics once a
+//! second, evaluate thresholds, run teardown.
+//!
+//! Nothing collected is lost on the way out: a failing scenario, an aborting
+//! threshold or Ctrl-C still ends in a final merge, teardown and report.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::embedded;
+use crate::host::{DataSets, ScenarioInfo, Shared, VuState};
+use crate::metrics::{Builtin, Kind, Marks, Metrics, Tags, ThresholdResult};
+use crate::output::{self, Report, ScenarioReport};
+use crate::plan::{Plan, TargetKind};
+use crate::protocol::{Allowlist, http::HttpClient};
+use crate::schedule::{self, Live, Stop, VuFactory};
+use crate::wasm::{Component, Runtime, RuntimeConfig, Vu};
+use crate::{Error, ExitCode};
+
+/// How to run and what to write besides the terminal summary.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub summary_export: Option<PathBuf>,
+    /// Print a progress line every second (stderr).
+    pub progress: bool,
+    /// Print the end-of-test summary (stdout).
+    pub summary: bool,
+    pub color: bool,
+    /// Skip the pooling allocator (for comparison and constrained hosts).
+    pub no_pooling: bool,
+}
+
+/// What a finished run returns.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub exit: ExitCode,
+    /// Why the exit code is not 0, in one line.
+    pub problem: Option<String>,
+}
+
+const MARK_TTL: Duration = Duration::from_secs(300);
+
+/// Runs `plan` to the end.
+pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
+    // Targets first: their URLs become parameters and allowed hosts.
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    let mut allow = plan.allow_hosts.clone();
+    let mut servers = Vec::new();
+    for target in &plan.targets {
+        let url = match &target.kind {
+            TargetKind::Url(u) => u.clone(),
+            TargetKind::Embedded(kind) => {
+                let server = embedded::start(*kind, "127.0.0.1:0".parse().expect("valid address"))
+                    .await
+                    .map_err(|e| Error::io(format!("starting embedded target `{}`", target.name), e))?;
+                let url = server.url();
+                if opts.progress {
+                    eprintln!("embedded target `{}` at {url}", target.name);
+                }
+                servers.push(server);
+                url
+            }
+        };
+        if let Some(host) = host_of(&url) {
+            allow.push(host);
+        }
+        params.insert(target.name.clone(), url);
+    }
+    params.extend(plan.params.clone());
+    let allowlist = Allowlist::parse(&allow).map_err(Error::Config)?;
+    let http = HttpClient::new(allowlist, plan.insecure_skip_tls_verify)
+        .map_err(|e| Error::Other(format!("HTTP client: {e}")))?;
+
+    let metrics = Metrics::new();
+    let shared = Arc::new(Shared {
+        metrics: metrics.clone(),
+        http,
+        marks: Marks::default(),
+        data: DataSets::load(&plan.data)?,
+        start: metrics.start(),
+    });
+
+    let runtime = Runtime::new(RuntimeConfig {
+        max_vus: plan.max_vus(),
+        memory_limit: plan.memory_limit,
+        pooling: !opts.no_pooling,
+        cache: true,
+    })?;
+    let mut components: BTreeMap<PathBuf, Component> = BTreeMap::new();
+    for s in &plan.scenarios {
+        if !components.contains_key(&s.component) {
+            components.insert(s.component.clone(), runtime.load(&s.component)?);
+        }
+    }
+
+    // setup, once per component, in a VU of its own.
+    let live = Arc::new(Live::default());
+    let mut setup_data: BTreeMap<PathBuf, Arc<[u8]>> = BTreeMap::new();
+    for (path, component) in &components {
+        let info = Arc::new(ScenarioInfo {
+            name: "setup".into(),
+            tags: Tags::new([("scenario", "setup")]),
+            params: params.clone(),
+        });
+        let mut vu = new_vu(component, &shared, info, &plan).await.map_err(|message| Error::Setup {
+            scenario: path.display().to_string(),
+            message,
+        })?;
+        let data = vu.setup(plan.setup_timeout).await.map_err(|e| Error::Setup {
+            scenario: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        setup_data.insert(path.clone(), data.into());
+    }
+
+    // Every VU a scenario starts with, instantiated before the clock starts.
+    let mut prepared = Vec::new();
+    for s in &plan.scenarios {
+        let mut tags: Vec<(String, String)> = s.tags.clone().into_iter().collect();
+        tags.push(("scenario".into(), s.name.clone()));
+        let mut scenario_params = params.clone();
+        scenario_params.extend(s.params.clone());
+        let factory = Arc::new(VuFactory {
+            component: components[&s.component].clone(),
+            shared: shared.clone(),
+            info: Arc::new(ScenarioInfo {
+                name: s.name.clone(),
+                tags: Tags::new(tags),
+                params: scenario_params,
+            }),
+            live: live.clone(),
+            setup_data: setup_data[&s.component].clone(),
+            exec: s.exec.clone(),
+            iteration_timeout: plan.iteration_timeout,
+            memory_limit: plan.memory_limit as usize,
+        });
+        let n = schedule::initial_vus(&s.executor);
+        if opts.progress {
+            eprintln!("scenario `{}`: {} ({} VUs to start)", s.name, s.executor.name(), n);
+        }
+        let vus = factory
+            .make_many(n)
+            .await
+            .map_err(|m| Error::Other(format!("scenario `{}`: {m}", s.name)))?;
+        prepared.push((s.clone(), factory, vus));
+    }
+
+    let stop = Stop::default();
+    let started = Instant::now();
+    let abort_reason: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+
+    // Ctrl-C: the first stops new iterations, the second interrupts.
+    let signals = {
+        let stop = stop.clone();
+        let abort_reason = abort_reason.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: finishing iterations in flight (Ctrl-C again to stop now)");
+                abort_reason.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert("interrupted".into());
+                stop.graceful.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    stop.now.cancel();
+                }
+            }
+        })
+    };
+
+    // Once a second: merge recorders, report progress, watch thresholds.
+    let collector = {
+        let metrics = metrics.clone();
+        let live = live.clone();
+        let shared = shared.clone();
+        let stop = stop.clone();
+        let thresholds = plan.thresholds.clone();
+        let abort_reason = abort_reason.clone();
+        let progress = opts.progress;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                record_vus(&metrics, &live);
+                let snap = metrics.collect();
+                shared.marks.expire(MARK_TTL);
+                if progress {
+                    let line = metrics.with_total(|total| {
+                        output::render_progress(
+                            started.elapsed(),
+                            &snap.interval,
+                            total,
+                            live.active.load(Ordering::Relaxed),
+                        )
+                    });
+                    eprintln!("{line}");
+                }
+                let elapsed = started.elapsed();
+                let failed = metrics.with_total(|total| {
+                    thresholds
+                        .evaluate(total, elapsed, |n| metrics.kind_of(n))
+                        .into_iter()
+                        .find(|r| {
+                            r.metric_found
+                                && !r.ok
+                                && r.threshold.abort_on_fail
+                                && elapsed >= r.threshold.delay_abort_eval
+                        })
+                });
+                if let Some(r) = failed {
+                    let why = format!("threshold `{}` failed (abortOnFail)", r.threshold);
+                    eprintln!("aborting: {why}");
+                    abort_reason.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
+                    stop.graceful.cancel();
+                    stop.now.cancel();
+                }
+            }
+        })
+    };
+
+    // Every scenario at its start time.
+    let mut tasks = Vec::new();
+    for (scenario, factory, vus) in prepared {
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(scenario.start_time) => {}
+                _ = stop.graceful.cancelled() => return (scenario.name, schedule::Outcome::default()),
+            }
+            let out = schedule::run_scenario(&scenario, factory, vus, stop).await;
+            (scenario.name, out)
+        }));
+    }
+    let mut problems = Vec::new();
+    let mut interrupted = 0;
+    for t in tasks {
+        match t.await {
+            Ok((name, out)) => {
+                interrupted += out.interrupted;
+                if let Some(e) = out.error {
+                    problems.push(format!("scenario `{name}`: {e}"));
+                }
+            }
+            Err(e) => problems.push(format!("a scenario task failed: {e}")),
+        }
+    }
+    collector.abort();
+    signals.abort();
+    let elapsed = started.elapsed();
+    record_vus(&metrics, &live);
+
+    // teardown, once per component, with its setup data.
+    for (path, component) in &components {
+        let info = Arc::new(ScenarioInfo {
+            name: "teardown".into(),
+            tags: Tags::new([("scenario", "teardown")]),
+            params: params.clone(),
+        });
+        let result = match new_vu(component, &shared, info, &plan).await {
+            Ok(mut vu) => vu
+                .teardown(&setup_data[path], plan.teardown_timeout)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            problems.push(format!("{}: `teardown` {e}", path.display()));
+        }
+    }
+    metrics.collect();
+    for s in servers {
+        s.shutdown().await;
+    }
+
+    let aggregate = metrics.total();
+    let results = final_thresholds(&plan, &metrics, &aggregate, elapsed);
+    let aborted = abort_reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if interrupted > 0 && opts.progress {
+        eprintln!("{interrupted} iterations were interrupted at the end of their graceful stop");
+    }
+    let report = Report {
+        aggregate,
+        elapsed,
+        thresholds: results,
+        scenarios: plan
+            .scenarios
+            .iter()
+            .map(|s| ScenarioReport {
+                name: s.name.clone(),
+                executor: s.executor.name().into(),
+                component: s.component.display().to_string(),
+                max_vus: s.executor.max_vus(),
+            })
+            .collect(),
+        aborted: aborted.clone(),
+    };
+    if opts.summary {
+        let text = output::render_summary(&report, opts.color);
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+    if let Some(path) = &opts.summary_export {
+        output::write_export(&report, path)?;
+    }
+
+    let missing: Vec<String> = report
+        .thresholds
+        .iter()
+        .filter(|r| !r.metric_found)
+        .map(|r| r.threshold.selector.metric.clone())
+        .collect();
+    let failed = report.thresholds.iter().any(|r| !r.ok);
+    let (exit, problem) = if !missing.is_empty() {
+        (
+            ExitCode::InvalidConfig,
+            Some(format!(
+                "{}: thresholds on metrics that do not exist: {} (not built in, and the scenario never recorded them)",
+                plan.source.display(),
+                missing.join(", ")
+            )),
+        )
+    } else if let Some(p) = problems.first() {
+        (ExitCode::ScenarioError, Some(p.clone()))
+    } else if failed {
+        let what = if aborted.as_deref().is_some_and(|a| a.contains("abortOnFail")) {
+            "thresholds failed; the run was aborted"
+        } else {
+            "some thresholds failed"
+        };
+        (ExitCode::ThresholdsFailed, Some(what.into()))
+    } else if aborted.is_some() {
+        (ExitCode::Interrupted, aborted)
+    } else {
+        (ExitCode::Ok, None)
+    };
+    Ok(Outcome {
+        report,
+        exit,
+        problem,
+    })
+}
+
+async fn new_vu(
+    component: &Component,
+    shared: &Arc<Shared>,
+    info: Arc<ScenarioInfo>,
+    plan: &Plan,
+) -> Result<Vu, String> {
+    let state = VuState::new(0, shared.clone(), info, plan.memory_limit as usize);
+    Vu::new(component, state).await.map_err(|(e, _)| e.to_string())
+}
+
+fn record_vus(metrics: &Metrics, live: &Live) {
+    let none = Tags::default();
+    metrics.builtin(Builtin::Vus, &none, live.active.load(Ordering::Relaxed) as f64);
+    metrics.builtin(Builtin::VusMax, &none, live.allocated.load(Ordering::Relaxed) as f64);
+}
+
+/// Final evaluation, with custom metrics' kinds now known.
+fn final_thresholds(
+    plan: &Plan,
+    metrics: &Metrics,
+    aggregate: &crate::metrics::Aggregate,
+    elapsed: Duration,
+) -> Vec<ThresholdResult> {
+    plan.thresholds
+        .evaluate(aggregate, elapsed, |n| metrics.kind_of(n))
+        .into_iter()
+        .map(|mut r| {
+            let kind: Option<Kind> = metrics.kind_of(&r.threshold.selector.metric);
+            if let Some(k) = kind
+                && r.threshold.check_kind(k).is_err()
+            {
+                r.ok = false;
+            }
+            r
+        })
+        .collect()
+}
+
+/// `host:port` of a URL, for the allowlist.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    (!authority.is_empty()).then(|| authority.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_of_urls() {
+        assert_eq!(host_of("http://127.0.0.1:8080/x?y").as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(host_of("https://u:p@api.example.com").as_deref(), Some("api.example.com"));
+        assert_eq!(host_of("nope"), None);
+    }
+}

@@ -1,0 +1,116 @@
+//! The driver of arrival-rate executors: iterations start at the times a
+//! [`Pacer`] gives, each on an idle VU. When none is idle the iteration is
+//! dropped (`dropped_iterations`) and, below `maxVUs`, a VU is added in the
+//! background, as k6 does. Latency counts from the intended start, so a slow
+//! target cannot hide behind a slow generator (coordinated omission).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+
+use super::{Outcome, Pacer, Stop, VuFactory};
+use crate::metrics::Builtin;
+use crate::wasm::Vu;
+
+pub async fn drive(
+    mut pacer: impl Pacer,
+    max_vus: u32,
+    factory: Arc<VuFactory>,
+    initial: Vec<Vu>,
+    start: Instant,
+    graceful_stop: Duration,
+    stop: Stop,
+) -> Outcome {
+    let idle = Arc::new(Mutex::new(initial));
+    let vus = Arc::new(AtomicU32::new(idle.lock().map_or(0, |v| v.len() as u32)));
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let mut running = JoinSet::new();
+    let mut growing = JoinSet::new();
+    let mut outcome = Outcome::default();
+    let dropped_tags = factory.info.tags.clone();
+
+    while let Some(at) = pacer.next() {
+        let intended = start + at;
+        tokio::select! {
+            _ = sleep_until(intended.into()) => {}
+            _ = stop.graceful.cancelled() => break,
+        }
+        let vu = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match vu {
+            Some(vu) => {
+                let (f, idle, vus, in_flight) =
+                    (factory.clone(), idle.clone(), vus.clone(), in_flight.clone());
+                in_flight.fetch_add(1, Ordering::Relaxed);
+                running.spawn(async move {
+                    let back = f.iterate(vu, Some(intended)).await;
+                    in_flight.fetch_sub(1, Ordering::Relaxed);
+                    match back {
+                        Some(vu) => idle.lock().unwrap_or_else(|e| e.into_inner()).push(vu),
+                        None => {
+                            vus.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+            None => {
+                factory
+                    .shared
+                    .metrics
+                    .builtin(Builtin::DroppedIterations, &dropped_tags, 1.0);
+                let grow = vus
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        (n < max_vus).then_some(n + 1)
+                    })
+                    .is_ok();
+                if grow {
+                    let (f, idle, vus) = (factory.clone(), idle.clone(), vus.clone());
+                    growing.spawn(async move {
+                        match f.make().await {
+                            Ok(vu) => {
+                                idle.lock().unwrap_or_else(|e| e.into_inner()).push(vu);
+                                None
+                            }
+                            Err(e) => {
+                                vus.fetch_sub(1, Ordering::Relaxed);
+                                Some(e)
+                            }
+                        }
+                    });
+                }
+            }
+        }
+        // Reap finished tasks so the sets stay small on long runs.
+        while running.try_join_next().is_some() {}
+        while let Some(r) = growing.try_join_next() {
+            if let Ok(Some(e)) = r {
+                outcome.error.get_or_insert(e);
+            }
+        }
+        if outcome.error.is_some() {
+            break;
+        }
+    }
+
+    let hard_stop = start + pacer.end() + graceful_stop;
+    loop {
+        tokio::select! {
+            next = running.join_next() => if next.is_none() { break },
+            _ = sleep_until(hard_stop.into()) => {
+                outcome.interrupted += in_flight.load(Ordering::Relaxed);
+                running.abort_all();
+                break;
+            }
+            _ = stop.now.cancelled() => {
+                outcome.interrupted += in_flight.load(Ordering::Relaxed);
+                running.abort_all();
+                break;
+            }
+        }
+    }
+    growing.abort_all();
+    while running.join_next().await.is_some() {}
+    outcome
+}

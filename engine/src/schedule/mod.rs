@@ -1,0 +1,182 @@
+//! Scheduling: when each VU runs an iteration.
+//!
+//! Two drivers own the loops: [`vu_loop`] (a fixed set of VU slots, each
+//! looping) and [`arrival`] (iterations started at intended times, VUs taken
+//! from a pool). Each k6 executor is a small strategy in its own file: a
+//! [`Gate`] tells a VU slot whether it may start another iteration, a
+//! [`Pacer`] yields intended start times. Neither knows about wasm beyond
+//! [`Vu`]; neither records protocol metrics.
+
+mod arrival;
+mod constant_arrival_rate;
+mod constant_vus;
+mod iteration;
+mod per_vu_iterations;
+mod ramping_arrival_rate;
+mod ramping_vus;
+mod shared_iterations;
+mod vu_loop;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+pub use iteration::VuFactory;
+
+use crate::plan::{ExecutorConfig, Scenario};
+use crate::wasm::Vu;
+
+/// What a VU slot should do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Start an iteration now.
+    Start,
+    /// Not now; ask again at this time since the scenario start.
+    WaitUntil(Duration),
+    /// This slot is finished.
+    Done,
+}
+
+/// The strategy of a VU-looping executor.
+pub trait Gate: Send + Sync {
+    /// How many VU slots the executor uses at most.
+    fn slots(&self) -> u32;
+    /// May `slot`, which has run `done` iterations, start another at `elapsed`?
+    fn decide(&self, slot: u32, done: u64, elapsed: Duration) -> Decision;
+    /// When the executor stops starting iterations (its graceful stop begins).
+    fn end(&self) -> Duration;
+    /// For ramping executors: whether `slot` is still wanted at `elapsed`
+    /// (a slot no longer wanted gets `gracefulRampDown` to finish).
+    fn wanted(&self, _slot: u32, _elapsed: Duration) -> bool {
+        true
+    }
+    fn graceful_ramp_down(&self) -> Duration {
+        Duration::ZERO
+    }
+    /// The next time at or after `elapsed` when [`Gate::wanted`] may change
+    /// for `slot`; none if it never does.
+    fn next_change(&self, _slot: u32, _elapsed: Duration) -> Option<Duration> {
+        None
+    }
+}
+
+/// The strategy of an arrival-rate executor: intended start times.
+pub trait Pacer: Send {
+    /// The next iteration's intended start since the scenario start, or none
+    /// when the schedule is over.
+    fn next(&mut self) -> Option<Duration>;
+    /// When the schedule ends.
+    fn end(&self) -> Duration;
+}
+
+/// Counters the run reads while scenarios execute.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// VUs running an iteration right now.
+    pub active: AtomicU64,
+    /// VUs instantiated.
+    pub allocated: AtomicU64,
+    /// The next VU id.
+    pub next_id: AtomicU32,
+}
+
+impl Live {
+    pub fn next_vu_id(&self) -> u32 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// How a scenario is stopped from outside.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    /// Start no new iterations (graceful).
+    pub graceful: CancellationToken,
+    /// Interrupt iterations in flight.
+    pub now: CancellationToken,
+}
+
+/// What a scenario's executor reports when it is done.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Iterations cut off by the end of the graceful stop or a ramp-down.
+    pub interrupted: u64,
+    /// A fatal error (a VU could not be initialized), if any.
+    pub error: Option<String>,
+}
+
+/// Runs one scenario to completion with its executor.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    factory: Arc<VuFactory>,
+    initial: Vec<Vu>,
+    stop: Stop,
+) -> Outcome {
+    let start = Instant::now();
+    match &scenario.executor {
+        ExecutorConfig::ConstantVus { vus, duration } => {
+            let gate = constant_vus::ConstantVus::new(*vus, *duration);
+            vu_loop::drive(Arc::new(gate), factory, initial, start, scenario.graceful_stop, stop).await
+        }
+        ExecutorConfig::RampingVus {
+            start_vus,
+            stages,
+            graceful_ramp_down,
+        } => {
+            let gate = ramping_vus::RampingVus::new(*start_vus, stages.clone(), *graceful_ramp_down);
+            vu_loop::drive(Arc::new(gate), factory, initial, start, scenario.graceful_stop, stop).await
+        }
+        ExecutorConfig::PerVuIterations {
+            vus,
+            iterations,
+            max_duration,
+        } => {
+            let gate = per_vu_iterations::PerVuIterations::new(*vus, *iterations, *max_duration);
+            vu_loop::drive(Arc::new(gate), factory, initial, start, scenario.graceful_stop, stop).await
+        }
+        ExecutorConfig::SharedIterations {
+            vus,
+            iterations,
+            max_duration,
+        } => {
+            let gate = shared_iterations::SharedIterations::new(*vus, *iterations, *max_duration);
+            vu_loop::drive(Arc::new(gate), factory, initial, start, scenario.graceful_stop, stop).await
+        }
+        ExecutorConfig::ConstantArrivalRate {
+            rate,
+            time_unit,
+            duration,
+            max_vus,
+            ..
+        } => {
+            let pacer = constant_arrival_rate::ConstantRate::new(*rate, *time_unit, *duration);
+            arrival::drive(pacer, *max_vus, factory, initial, start, scenario.graceful_stop, stop).await
+        }
+        ExecutorConfig::RampingArrivalRate {
+            start_rate,
+            time_unit,
+            stages,
+            max_vus,
+            ..
+        } => {
+            let pacer = ramping_arrival_rate::RampingRate::new(*start_rate, *time_unit, stages.clone());
+            arrival::drive(pacer, *max_vus, factory, initial, start, scenario.graceful_stop, stop).await
+        }
+    }
+}
+
+/// How many VUs to instantiate before the scenario starts (k6 initializes
+/// every VU a VU-based executor can use, and `preAllocatedVUs` for
+/// arrival-rate ones).
+pub fn initial_vus(cfg: &ExecutorConfig) -> u32 {
+    match cfg {
+        ExecutorConfig::ConstantArrivalRate {
+            pre_allocated_vus, ..
+        }
+        | ExecutorConfig::RampingArrivalRate {
+            pre_allocated_vus, ..
+        } => *pre_allocated_vus,
+        other => other.max_vus(),
+    }
+}

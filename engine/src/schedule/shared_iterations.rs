@@ -1,0 +1,78 @@
+//! `shared-iterations`: VUs share a fixed number of iterations; whoever is
+//! free takes the next one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::{Decision, Gate};
+
+#[derive(Debug)]
+pub struct SharedIterations {
+    vus: u32,
+    iterations: u64,
+    max_duration: Duration,
+    claimed: AtomicU64,
+}
+
+impl SharedIterations {
+    pub fn new(vus: u32, iterations: u64, max_duration: Duration) -> Self {
+        SharedIterations {
+            vus,
+            iterations,
+            max_duration,
+            claimed: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Gate for SharedIterations {
+    fn slots(&self) -> u32 {
+        self.vus
+    }
+
+    /// Each `Start` claims one of the shared iterations.
+    fn decide(&self, _slot: u32, _done: u64, elapsed: Duration) -> Decision {
+        if elapsed >= self.max_duration {
+            return Decision::Done;
+        }
+        let claimed = self
+            .claimed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                (c < self.iterations).then_some(c + 1)
+            });
+        match claimed {
+            Ok(_) => Decision::Start,
+            Err(_) => Decision::Done,
+        }
+    }
+
+    fn end(&self) -> Duration {
+        self.max_duration
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hands_out_exactly_the_shared_count() {
+        let g = std::sync::Arc::new(SharedIterations::new(4, 1000, Duration::from_secs(60)));
+        let starts: u64 = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|slot| {
+                    let g = g.clone();
+                    s.spawn(move || {
+                        let mut n = 0u64;
+                        while g.decide(slot, n, Duration::ZERO) == Decision::Start {
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(starts, 1000);
+    }
+}

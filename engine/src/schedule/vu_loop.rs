@@ -1,0 +1,134 @@
+//! The driver of VU-looping executors: one task per VU slot, each asking its
+//! [`Gate`] before every iteration.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+
+use super::{Decision, Gate, Outcome, Stop, VuFactory};
+use crate::wasm::Vu;
+
+pub async fn drive(
+    gate: Arc<dyn Gate>,
+    factory: Arc<VuFactory>,
+    initial: Vec<Vu>,
+    start: Instant,
+    graceful_stop: Duration,
+    stop: Stop,
+) -> Outcome {
+    let hard_stop = start + gate.end() + graceful_stop;
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let ramp_interrupts = Arc::new(AtomicU64::new(0));
+    let mut set = JoinSet::new();
+    let mut initial = initial.into_iter();
+    for slot in 0..gate.slots() {
+        let vu = initial.next();
+        set.spawn(slot_loop(
+            slot,
+            vu,
+            gate.clone(),
+            factory.clone(),
+            start,
+            stop.clone(),
+            in_flight.clone(),
+            ramp_interrupts.clone(),
+        ));
+    }
+    let mut outcome = Outcome::default();
+    loop {
+        tokio::select! {
+            next = set.join_next() => match next {
+                None => break,
+                Some(Ok(Some(err))) => {
+                    outcome.error.get_or_insert(err);
+                }
+                Some(_) => {}
+            },
+            _ = sleep_until(hard_stop.into()) => {
+                outcome.interrupted += in_flight.load(Ordering::Relaxed);
+                set.abort_all();
+                break;
+            }
+            _ = stop.now.cancelled() => {
+                outcome.interrupted += in_flight.load(Ordering::Relaxed);
+                set.abort_all();
+                break;
+            }
+        }
+    }
+    while set.join_next().await.is_some() {}
+    outcome.interrupted += ramp_interrupts.load(Ordering::Relaxed);
+    outcome
+}
+
+/// One VU slot. Returns a fatal error if a VU could not be made.
+#[allow(clippy::too_many_arguments, reason = "a task's captured context, spelled out")]
+async fn slot_loop(
+    slot: u32,
+    mut vu: Option<Vu>,
+    gate: Arc<dyn Gate>,
+    factory: Arc<VuFactory>,
+    start: Instant,
+    stop: Stop,
+    in_flight: Arc<AtomicU64>,
+    ramp_interrupts: Arc<AtomicU64>,
+) -> Option<String> {
+    let mut done = 0u64;
+    loop {
+        if stop.graceful.is_cancelled() {
+            return None;
+        }
+        match gate.decide(slot, done, start.elapsed()) {
+            Decision::Done => return None,
+            Decision::WaitUntil(at) => {
+                tokio::select! {
+                    _ = sleep_until((start + at).into()) => {}
+                    _ = stop.graceful.cancelled() => return None,
+                }
+            }
+            Decision::Start => {
+                let v = match vu.take() {
+                    Some(v) => v,
+                    None => match factory.make().await {
+                        Ok(v) => v,
+                        Err(e) => return Some(e),
+                    },
+                };
+                in_flight.fetch_add(1, Ordering::Relaxed);
+                let iteration = factory.iterate(v, None);
+                // Gates that never ramp down leave the second branch pending.
+                vu = tokio::select! {
+                    v = iteration => v,
+                    _ = unwanted_for_grace(gate.as_ref(), slot, start) => {
+                        ramp_interrupts.fetch_add(1, Ordering::Relaxed);
+                        None
+                    }
+                };
+                in_flight.fetch_sub(1, Ordering::Relaxed);
+                done += 1;
+            }
+        }
+    }
+}
+
+/// Resolves once `slot` has been unwanted for the gate's `gracefulRampDown`.
+async fn unwanted_for_grace(gate: &dyn Gate, slot: u32, start: Instant) {
+    let grace = gate.graceful_ramp_down();
+    loop {
+        let now = start.elapsed();
+        if gate.wanted(slot, now) {
+            match gate.next_change(slot, now) {
+                Some(at) => sleep_until((start + at).into()).await,
+                None => std::future::pending::<()>().await,
+            }
+            continue;
+        }
+        sleep_until((start + now + grace).into()).await;
+        if !gate.wanted(slot, start.elapsed()) {
+            return;
+        }
+    }
+}

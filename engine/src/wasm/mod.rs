@@ -1,0 +1,15 @@
+//! The wasm side: one wasmtime `Engine` per run, components loaded (and
+//! precompiled into a cache) once, `InstancePre` per component, and [`Vu`]:
+//! a `Store` plus an instance that runs iterations.
+//!
+//! Owns wasmtime configuration, epoch interruption and memory limits. It does
+//! not decide when to run anything (that is `schedule/`) nor what imports do
+//! (that is `host/`).
+
+pub mod bindings;
+mod cache;
+mod runtime;
+mod vu;
+
+pub use runtime::{Component, ComponentInfo, Runtime, RuntimeConfig};
+pub use vu::{CallError, Vu};

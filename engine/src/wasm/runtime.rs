@@ -1,0 +1,324 @@
+//! The wasmtime engine of a run and the components it has loaded.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{Component as WasmComponent, Linker, types::ComponentItem};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::ScenarioPre;
+use super::cache;
+use crate::Error;
+use crate::host::VuState;
+
+/// How often the epoch ticks: the granularity of iteration deadlines and of
+/// a busy guest yielding its thread.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Sizing of the engine for one run.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Most VUs alive at once (sizes the instance pool).
+    pub max_vus: u32,
+    /// Linear memory limit per VU, bytes.
+    pub memory_limit: u64,
+    /// Use the pooling allocator (copy-on-write images, no mmap per instance).
+    pub pooling: bool,
+    /// Cache precompiled components on disk.
+    pub cache: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_vus: 100,
+            memory_limit: 64 << 20,
+            pooling: true,
+            cache: true,
+        }
+    }
+}
+
+/// The run's wasmtime engine, linker and epoch ticker.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<VuState>,
+    config: RuntimeConfig,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("config", &self.config).finish()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn wasm_config(cfg: &RuntimeConfig) -> Config {
+    let mut c = Config::new();
+    c.wasm_component_model(true)
+        .epoch_interruption(true)
+        // Guests keep their data on their own shadow stack; the native stack
+        // only holds frames, so keep fibers small: 10,000 VUs may sleep at once.
+        .max_wasm_stack(256 << 10)
+        .async_stack_size(512 << 10)
+        .memory_init_cow(true)
+        // Reserve only what a VU may use, so 10,000 pooled memories fit in
+        // the address space; bounds checks are the price.
+        .memory_reservation(cfg.memory_limit.next_power_of_two().max(1 << 20))
+        .memory_guard_size(64 << 10)
+        .memory_reservation_for_growth(0);
+    c
+}
+
+fn pooling(cfg: &RuntimeConfig) -> PoolingAllocationConfig {
+    let vus = cfg.max_vus.max(1);
+    // Re-instantiation after a trap and setup/teardown instances need slack.
+    let slots = vus.saturating_mul(2).saturating_add(16);
+    let mut p = PoolingAllocationConfig::default();
+    p.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(8))
+        .total_memories(slots.saturating_mul(2))
+        .total_tables(slots.saturating_mul(4))
+        .total_stacks(slots)
+        .max_memory_size(cfg.memory_limit as usize)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(8)
+        .max_tables_per_component(16)
+        .table_elements(20_000)
+        .max_component_instance_size(1 << 20)
+        .max_core_instance_size(1 << 20);
+    p
+}
+
+impl Runtime {
+    pub fn new(cfg: RuntimeConfig) -> Result<Self, Error> {
+        let mut wc = wasm_config(&cfg);
+        let engine = if cfg.pooling {
+            wc.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(&cfg)));
+            match Engine::new(&wc) {
+                Ok(e) => e,
+                // The pool reserves address space up front; fall back rather
+                // than refuse to run on a constrained machine.
+                Err(e) => {
+                    eprintln!(
+                        "WARN  pooling allocator unavailable ({e}); using on-demand allocation"
+                    );
+                    Engine::new(&wasm_config(&cfg))
+                        .map_err(|e| Error::Other(format!("wasmtime engine: {e}")))?
+                }
+            }
+        } else {
+            Engine::new(&wc).map_err(|e| Error::Other(format!("wasmtime engine: {e}")))?
+        };
+        let mut linker = Linker::new(&engine);
+        crate::host::add_to_linker(&mut linker)
+            .map_err(|e| Error::Other(format!("linking host imports: {e}")))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let stop = ticker_stop.clone();
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("volley-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(e) => e.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| Error::io("starting the epoch ticker", e))?;
+        Ok(Runtime {
+            engine,
+            linker,
+            config: cfg,
+            ticker_stop,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Loads a component file: precompiled from the cache when possible,
+    /// checked against the `volley:scenario` world, pre-instantiated.
+    pub fn load(&self, path: &Path) -> Result<Component, Error> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::io(format!("reading component {}", path.display()), e))?;
+        self.load_bytes(path, &bytes)
+    }
+
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Component, Error> {
+        let fail = |message: String| Error::Component {
+            path: path.to_path_buf(),
+            message,
+        };
+        check_is_component(bytes).map_err(fail)?;
+        let cached = if self.config.cache {
+            cache::cache_dir().map(|d| cache::entry(&d, &self.engine, bytes))
+        } else {
+            None
+        };
+        let component = match cached.as_deref().filter(|p| p.exists()) {
+            Some(p) => match deserialize(&self.engine, p) {
+                Ok(c) => c,
+                Err(_) => self.compile(bytes, cached.as_deref()).map_err(fail)?,
+            },
+            None => self.compile(bytes, cached.as_deref()).map_err(fail)?,
+        };
+        let info = ComponentInfo::of(&self.engine, &component, bytes.len());
+        info.check_exports().map_err(fail)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| fail(explain_link_error(&e.to_string())))?;
+        let pre = ScenarioPre::new(pre).map_err(|e| {
+            fail(format!(
+                "exports do not match the volley:scenario world ({e}); rebuild it against this volley's wit/"
+            ))
+        })?;
+        Ok(Component(Arc::new(Loaded {
+            path: path.to_path_buf(),
+            pre,
+            info,
+        })))
+    }
+
+    fn compile(&self, bytes: &[u8], cache_to: Option<&Path>) -> Result<WasmComponent, String> {
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(|e| format!("does not compile: {e:#}"))?;
+        if let Some(p) = cache_to {
+            // A cache that cannot be written only costs time next run.
+            let _ = cache::store(p, &compiled);
+        }
+        deserialize_bytes(&self.engine, &compiled).map_err(|e| format!("{e:#}"))
+    }
+}
+
+#[allow(unsafe_code, reason = "wasmtime requires it to trust precompiled code; we only load what this engine wrote into the user's own cache")]
+fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<WasmComponent> {
+    // SAFETY: the file was produced by `Engine::precompile_component` of a
+    // compatible engine (the cache key includes its compatibility hash).
+    unsafe { WasmComponent::deserialize_file(engine, path) }
+}
+
+#[allow(unsafe_code, reason = "the bytes were produced by precompile_component just above")]
+fn deserialize_bytes(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<WasmComponent> {
+    // SAFETY: `bytes` come straight from `Engine::precompile_component`.
+    unsafe { WasmComponent::deserialize(engine, bytes) }
+}
+
+/// Rejects what is not a component with a message that says what it is.
+fn check_is_component(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err("not a WebAssembly file (no `\\0asm` header)".into());
+    }
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        return Err(
+            "is a core wasm module, not a component: build it with `volley build`, or wrap it with `wasm-tools component new`".into(),
+        );
+    }
+    Ok(())
+}
+
+fn explain_link_error(msg: &str) -> String {
+    if let Some(rest) = msg.split("import `").nth(1) {
+        let name = rest.split('`').next().unwrap_or(rest);
+        return format!(
+            "imports `{name}`, which volley does not provide (volley offers volley:scenario/* and a closed-down wasi:*): {msg}"
+        );
+    }
+    format!("cannot be linked: {msg}")
+}
+
+/// What a component is: its size, imports and exports.
+#[derive(Debug, Clone)]
+pub struct ComponentInfo {
+    pub size: usize,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+}
+
+impl ComponentInfo {
+    fn of(engine: &Engine, c: &WasmComponent, size: usize) -> Self {
+        let ty = c.component_type();
+        ComponentInfo {
+            size,
+            imports: ty.imports(engine).map(|(n, i)| describe(n, &i.ty)).collect(),
+            exports: ty.exports(engine).map(|(n, i)| describe(n, &i.ty)).collect(),
+        }
+    }
+
+    fn check_exports(&self) -> Result<(), String> {
+        for want in ["setup", "init-vu", "run", "teardown"] {
+            if !self
+                .exports
+                .iter()
+                .any(|e| e.split(' ').next() == Some(want))
+            {
+                return Err(format!(
+                    "does not export `{want}`: is it built against the volley:scenario world? (exports: {})",
+                    if self.exports.is_empty() {
+                        "none".to_string()
+                    } else {
+                        self.exports.join(", ")
+                    }
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe(name: &str, item: &ComponentItem) -> String {
+    match item {
+        ComponentItem::ComponentFunc(_) => format!("{name} (func)"),
+        ComponentItem::ComponentInstance(_) => format!("{name} (instance)"),
+        _ => name.to_string(),
+    }
+}
+
+struct Loaded {
+    path: PathBuf,
+    pre: ScenarioPre<VuState>,
+    info: ComponentInfo,
+}
+
+/// A loaded, linked component, ready to instantiate VUs from. Cheap to clone.
+#[derive(Clone)]
+pub struct Component(Arc<Loaded>);
+
+impl std::fmt::Debug for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Component").field("path", &self.0.path).finish()
+    }
+}
+
+impl Component {
+    pub fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    pub fn info(&self) -> &ComponentInfo {
+        &self.0.info
+    }
+
+    pub(super) fn pre(&self) -> &ScenarioPre<VuState> {
+        &self.0.pre
+    }
+}

@@ -1,0 +1,212 @@
+//! A virtual user: one wasmtime `Store` and one instance of a component.
+//!
+//! A VU can move to another component at an iteration boundary
+//! ([`Vu::reinstantiate`]): its state (id, iteration count, recorders' tags)
+//! lives in [`VuState`], not in the instance. After a trap or a timeout the
+//! instance is unusable, so the executor re-instantiates the VU the same way.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::bindings::Scenario;
+use super::runtime::{Component, EPOCH_TICK};
+use crate::host::VuState;
+
+/// Why a guest call did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The guest returned `err(message)`.
+    Guest(String),
+    /// The guest trapped (panic, unreachable, out of bounds, out of memory).
+    Trap(String),
+    /// The call ran past its deadline and was stopped.
+    Timeout,
+    /// The VU could not be instantiated.
+    Instantiate(String),
+}
+
+impl CallError {
+    /// The `class` tag of `iterations_failed`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            CallError::Guest(_) => "error",
+            CallError::Trap(_) => "trap",
+            CallError::Timeout => "timeout",
+            CallError::Instantiate(_) => "instantiate",
+        }
+    }
+
+    /// Whether the instance must be replaced before the next call.
+    pub fn poisons(&self) -> bool {
+        !matches!(self, CallError::Guest(_))
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Guest(m) => write!(f, "returned an error: {m}"),
+            CallError::Trap(m) => write!(f, "trapped: {m}"),
+            CallError::Timeout => write!(f, "ran past its deadline and was stopped"),
+            CallError::Instantiate(m) => write!(f, "could not be instantiated: {m}"),
+        }
+    }
+}
+
+/// Marker error the epoch callback raises when a deadline passes.
+#[derive(Debug)]
+struct DeadlineExceeded;
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline exceeded")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+/// One virtual user.
+pub struct Vu {
+    store: Store<VuState>,
+    guest: Scenario,
+    component: Component,
+}
+
+impl std::fmt::Debug for Vu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vu")
+            .field("state", self.store.data())
+            .field("component", &self.component)
+            .finish()
+    }
+}
+
+impl Vu {
+    /// Instantiates `component` for a VU with `state`.
+    pub async fn new(component: &Component, state: VuState) -> Result<Vu, (CallError, VuState)> {
+        let engine = component.pre().engine();
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            } else {
+                // A busy guest gives its thread back every tick.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.data_mut().deadline = Instant::now() + Duration::from_secs(60);
+        match component.pre().instantiate_async(&mut store).await {
+            Ok(guest) => Ok(Vu {
+                store,
+                guest,
+                component: component.clone(),
+            }),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                Err((CallError::Instantiate(msg), store.into_data()))
+            }
+        }
+    }
+
+    /// A fresh instance of `component` (the same one after a trap, another one
+    /// for a hot swap) keeping this VU's identity and counters.
+    pub async fn reinstantiate(self, component: &Component) -> Result<Vu, (CallError, VuState)> {
+        Vu::new(component, self.store.into_data()).await
+    }
+
+    pub fn state(&self) -> &VuState {
+        self.store.data()
+    }
+
+    pub fn state_mut(&mut self) -> &mut VuState {
+        self.store.data_mut()
+    }
+
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    pub fn into_state(self) -> VuState {
+        self.store.into_data()
+    }
+
+    /// Runs `setup` and returns the bytes for every VU.
+    pub async fn setup(&mut self, timeout: Duration) -> Result<Vec<u8>, CallError> {
+        self.arm(timeout);
+        finish(timeout, self.guest.call_setup(&mut self.store)).await
+    }
+
+    pub async fn init(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
+        self.arm(timeout);
+        finish(timeout, self.guest.call_init_vu(&mut self.store, data)).await
+    }
+
+    /// One iteration of entry `entry`.
+    pub async fn iterate(&mut self, entry: &str, timeout: Duration) -> Result<(), CallError> {
+        self.arm(timeout);
+        finish(timeout, self.guest.call_run(&mut self.store, entry)).await
+    }
+
+    pub async fn teardown(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
+        self.arm(timeout);
+        finish(timeout, self.guest.call_teardown(&mut self.store, data)).await
+    }
+
+    fn arm(&mut self, timeout: Duration) {
+        self.store.data_mut().deadline = Instant::now() + timeout;
+        self.store.set_epoch_deadline(1);
+    }
+}
+
+/// Awaits a guest call: the epoch callback stops guest code at the deadline;
+/// the outer timeout also stops a call blocked in a host import (a long sleep).
+async fn finish<T>(
+    timeout: Duration,
+    call: impl Future<Output = wasmtime::Result<Result<T, String>>>,
+) -> Result<T, CallError> {
+    let slack = EPOCH_TICK * 5;
+    match tokio::time::timeout(timeout + slack, call).await {
+        Err(_) => Err(CallError::Timeout),
+        Ok(Ok(Ok(v))) => Ok(v),
+        Ok(Ok(Err(msg))) => Err(CallError::Guest(msg)),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<DeadlineExceeded>().is_some() {
+                Err(CallError::Timeout)
+            } else {
+                Err(CallError::Trap(trap_message(&e)))
+            }
+        }
+    }
+}
+
+fn trap_message(e: &wasmtime::Error) -> String {
+    let base = match e.downcast_ref::<Trap>() {
+        Some(Trap::UnreachableCodeReached) => "unreachable executed (a panic in the guest?)".to_string(),
+        Some(t) => t.to_string(),
+        None => format!("{e}"),
+    };
+    // The first line of the wasm backtrace, if any, locates the fault.
+    let full = format!("{e:?}");
+    match full
+        .lines()
+        .find(|l| l.trim_start().starts_with("0:") || l.contains("wasm backtrace"))
+    {
+        Some(_) => {
+            let frame = full
+                .lines()
+                .skip_while(|l| !l.contains("wasm backtrace"))
+                .nth(1)
+                .map(str::trim)
+                .unwrap_or("");
+            if frame.is_empty() {
+                base
+            } else {
+                format!("{base} at {frame}")
+            }
+        }
+        None => base,
+    }
+}
