@@ -163,6 +163,7 @@ pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
         iterations: args.iterations,
         rate: args.rate,
         only_scenarios: args.scenarios.clone(),
+        exec: args.exec.clone(),
         allow_hosts: args.allow_hosts.clone(),
         insecure_skip_tls_verify: args.insecure_skip_tls_verify,
         ..Default::default()

@@ -54,6 +54,9 @@ pub struct RunArgs {
     /// A ramping stage `DURATION:TARGET`, e.g. `30s:100` (repeatable; ramping-vus).
     #[arg(long = "stage", short = 's', value_name = "DURATION:TARGET")]
     pub stages: Vec<String>,
+    /// The entry name passed to the scenario's `run` (k6's --exec).
+    #[arg(long)]
+    pub exec: Option<String>,
     /// A parameter for the scenario, `KEY=VALUE` (repeatable).
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
     pub params: Vec<String>,

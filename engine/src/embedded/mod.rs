@@ -1,1 +1,54 @@
-//! embedded
+//! Built-in targets a plan can name as `embedded:<kind>`: real servers on
+//! loopback, started for the run (or standalone by `volley targets`).
+//! They share nothing with the engine but the process.
+
+pub mod http;
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+/// The kinds of embedded target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The HTTP ingest service (`POST /messages`, `/health`, `/stats`).
+    Http,
+}
+
+impl FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "http" => Ok(Kind::Http),
+            other => Err(format!("unknown embedded target `embedded:{other}` (available: embedded:http)")),
+        }
+    }
+}
+
+/// A running embedded target.
+#[derive(Debug)]
+pub enum Server {
+    Http(http::EmbeddedServer),
+}
+
+impl Server {
+    /// The URL scenarios get as the target's parameter.
+    pub fn url(&self) -> String {
+        match self {
+            Server::Http(s) => s.url(),
+        }
+    }
+
+    pub async fn shutdown(self) {
+        match self {
+            Server::Http(s) => s.shutdown().await,
+        }
+    }
+}
+
+/// Starts an embedded target of `kind` on `addr` (port 0 picks a free one).
+pub async fn start(kind: Kind, addr: SocketAddr) -> std::io::Result<Server> {
+    match kind {
+        Kind::Http => Ok(Server::Http(http::start(addr, http::IngestOptions::default()).await?)),
+    }
+}

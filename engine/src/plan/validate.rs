@@ -27,6 +27,8 @@ pub struct Overrides {
     pub only_scenarios: Vec<String>,
     /// The component for scenarios that name none.
     pub component: Option<PathBuf>,
+    /// The entry name for every scenario (k6 `--exec`).
+    pub exec: Option<String>,
     pub allow_hosts: Vec<String>,
     pub iteration_timeout: Option<Duration>,
     pub insecure_skip_tls_verify: bool,
@@ -141,10 +143,12 @@ pub fn validate(
 
     let mut scenarios = Vec::new();
     for (name, s) in &raw.scenarios {
-        scenarios.push(
-            scenario(name, s, base_dir, default_component.as_deref())
-                .map_err(|m| err(format!("scenario `{name}`: {m}")))?,
-        );
+        let mut sc = scenario(name, s, base_dir, default_component.as_deref())
+            .map_err(|m| err(format!("scenario `{name}`: {m}")))?;
+        if let Some(exec) = &ov.exec {
+            sc.exec = exec.clone();
+        }
+        scenarios.push(sc);
     }
 
     let mut targets = Vec::new();

@@ -1,1 +1,7 @@
-//! protocol
+//! Protocol clients in plain Rust: no wasmtime types here. `host/` adapts
+//! guest calls to these; tests and benches can use them directly.
+
+mod allow;
+pub mod http;
+
+pub use allow::Allowlist;

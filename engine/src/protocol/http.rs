@@ -1,0 +1,313 @@
+//! The HTTP client every VU shares: hyper with keep-alive pooling, HTTP/2 by
+//! ALPN, TLS by rustls. Times each request and classifies failures.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Uri;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::Allowlist;
+
+/// k6's default request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One request as a scenario describes it.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// From the call until the response head arrived.
+    pub waiting: Duration,
+    /// From the response head until the last body byte.
+    pub receiving: Duration,
+    /// The whole request.
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub protocol: &'static str,
+    pub timings: Timings,
+    /// Approximate bytes on the wire (request line, headers, body).
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// Why a request got no response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    Refused,
+    Timeout,
+    Reset,
+    Tls,
+    Dns,
+    InvalidRequest,
+    NotAllowed,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HttpError {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl HttpError {
+    fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        HttpError {
+            class,
+            message: message.into(),
+        }
+    }
+}
+
+type Inner = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A pooled HTTP client. Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Inner,
+    allow: Arc<Allowlist>,
+    user_agent: Arc<str>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").field("allow", &self.allow).finish()
+    }
+}
+
+impl HttpClient {
+    pub fn new(allow: Allowlist, insecure_skip_tls_verify: bool) -> Result<Self, String> {
+        let mut connector = HttpConnector::new();
+        connector.enforce_http(false);
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(30)));
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = if insecure_skip_tls_verify {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("TLS configuration: {e}"))?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+                .with_no_client_auth();
+            builder.with_tls_config(config)
+        } else {
+            builder.with_webpki_roots()
+        };
+        let https = builder
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(connector);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(usize::MAX)
+            .build(https);
+        Ok(HttpClient {
+            client,
+            allow: Arc::new(allow),
+            user_agent: Arc::from(format!("volley/{}", env!("CARGO_PKG_VERSION"))),
+        })
+    }
+
+    /// Sends `req` and reads the whole response.
+    pub async fn send(&self, req: Request) -> Result<Response, HttpError> {
+        let start = Instant::now();
+        let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let (request, bytes_sent) = self.build(req)?;
+        let exchange = async {
+            let resp = self.client.request(request).await.map_err(classify)?;
+            let head_at = Instant::now();
+            let (parts, body) = resp.into_parts();
+            let body = body.collect().await.map_err(classify)?.to_bytes();
+            Ok::<_, HttpError>((parts, body, head_at))
+        };
+        let (parts, body, head_at) = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| {
+                HttpError::new(
+                    ErrorClass::Timeout,
+                    format!("no complete response within {} ms", timeout.as_millis()),
+                )
+            })??;
+        let end = Instant::now();
+        let mut head_bytes = 15u64;
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                head_bytes += (k.as_str().len() + v.len() + 4) as u64;
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        Ok(Response {
+            status: parts.status.as_u16(),
+            headers,
+            protocol: match parts.version {
+                hyper::Version::HTTP_2 => "HTTP/2.0",
+                hyper::Version::HTTP_10 => "HTTP/1.0",
+                _ => "HTTP/1.1",
+            },
+            bytes_received: head_bytes + 2 + body.len() as u64,
+            body,
+            timings: Timings {
+                waiting: head_at - start,
+                receiving: end - head_at,
+                duration: end - start,
+            },
+            bytes_sent,
+        })
+    }
+
+    fn build(&self, req: Request) -> Result<(hyper::Request<Full<Bytes>>, u64), HttpError> {
+        let invalid = |m: String| HttpError::new(ErrorClass::InvalidRequest, m);
+        let uri: Uri = req
+            .url
+            .parse()
+            .map_err(|e| invalid(format!("`{}` is not a URL: {e}", req.url)))?;
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(invalid(format!("`{}`: use an http:// or https:// URL", req.url))),
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| invalid(format!("`{}` has no host", req.url)))?;
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        if !self.allow.permits(host, port) {
+            return Err(HttpError::new(
+                ErrorClass::NotAllowed,
+                format!(
+                    "{host}:{port} is not an allowed host: list it in the plan's [targets] or pass --allow-host {host}:{port}"
+                ),
+            ));
+        }
+        let method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| invalid(format!("`{}` is not an HTTP method", req.method)))?;
+        let mut sent = (method.as_str().len() + req.url.len() + 12) as u64;
+        let mut builder = hyper::Request::builder().method(method).uri(uri);
+        let mut has_agent = false;
+        for (k, v) in &req.headers {
+            has_agent |= k.eq_ignore_ascii_case("user-agent");
+            sent += (k.len() + v.len() + 4) as u64;
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        if !has_agent {
+            builder = builder.header(hyper::header::USER_AGENT, &*self.user_agent);
+        }
+        sent += req.body.len() as u64;
+        let request = builder
+            .body(Full::new(req.body))
+            .map_err(|e| invalid(format!("bad request: {e}")))?;
+        Ok((request, sent))
+    }
+}
+
+/// Walks an error's sources to name its class.
+fn classify(e: impl StdError + 'static) -> HttpError {
+    let message = chain(&e);
+    let mut class = ErrorClass::Other;
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(&e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            class = match io.kind() {
+                ConnectionRefused => ErrorClass::Refused,
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => ErrorClass::Reset,
+                TimedOut => ErrorClass::Timeout,
+                _ if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => ErrorClass::Tls,
+                _ => class,
+            };
+        }
+        if err.is::<rustls::Error>() {
+            class = ErrorClass::Tls;
+        }
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && class == ErrorClass::Other
+            && (h.is_incomplete_message() || h.is_canceled() || h.is_closed())
+        {
+            class = ErrorClass::Reset;
+        }
+        cur = err.source();
+    }
+    if class == ErrorClass::Other && message.contains("dns error") {
+        class = ErrorClass::Dns;
+    }
+    HttpError { class, message }
+}
+
+fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let m = err.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = err.source();
+    }
+    s
+}
+
+/// `--insecure-skip-tls-verify`: accepts any certificate, checks signatures.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,111 @@
+//! The binary: exit codes and messages a user sees.
+
+use std::process::Command;
+
+use crate::support::*;
+
+fn volley(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("volley runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp(name: &str, text: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("volley-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn a_malformed_plan_names_the_file_and_field() {
+    let p = temp(
+        "bad.toml",
+        b"[options]\ncomponent = \"x.wasm\"\n[scenarios.a]\nexecutor = \"constant-vus\"\nvus = 2\n",
+    );
+    let (code, _, err) = volley(&["run", p.to_str().unwrap()]);
+    assert_eq!(code, 104, "{err}");
+    assert!(err.contains("bad.toml") && err.contains("duration"), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_refused_clearly() {
+    let p = temp("junk.wasm", b"this is not wasm");
+    let (code, _, err) = volley(&["run", p.to_str().unwrap()]);
+    assert_eq!(code, 108, "{err}");
+    assert!(err.contains("junk.wasm") && err.contains("not a WebAssembly file"), "{err}");
+}
+
+#[test]
+fn inspect_lists_the_world_exports() {
+    let c = fixture();
+    let (code, out, err) = volley(&["inspect", c.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for e in ["setup", "init-vu", "run", "teardown", "volley:scenario/http"] {
+        assert!(out.contains(e), "{e} missing in {out}");
+    }
+}
+
+#[test]
+fn run_prints_a_summary_and_exports() {
+    let c = fixture();
+    let export = std::env::temp_dir().join(format!("volley-cli-export-{}.json", std::process::id()));
+    let (code, out, err) = volley(&[
+        "run",
+        c.to_str().unwrap(),
+        "--iterations",
+        "20",
+        "--vus",
+        "2",
+        "--exec",
+        "params",
+        "-e",
+        "expect=x",
+        "-e",
+        "got=x",
+        "--threshold",
+        "checks:rate==1",
+        "--summary-export",
+        export.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("iterations"), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    assert_eq!(doc["metrics"]["iterations"]["values"]["count"], 20.0);
+    std::fs::remove_file(&export).ok();
+}
+
+#[test]
+fn a_failing_threshold_exits_99() {
+    let c = fixture();
+    let (code, out, err) = volley(&[
+        "run",
+        c.to_str().unwrap(),
+        "--iterations",
+        "4",
+        "--threshold",
+        "iterations:count>100",
+        "--quiet",
+    ]);
+    assert_eq!(code, 99, "{out}\n{err}");
+}
+
+#[test]
+fn the_example_scenario_folder_runs_with_a_named_plan() {
+    let dir = repo().join("scripts/http-ingest");
+    let (code, out, err) = volley(&["run", dir.to_str().unwrap(), "--plan", "quick", "--quiet"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("http_req_duration"), "{out}");
+    let (code, _, err) = volley(&["run", dir.to_str().unwrap(), "--plan", "nope"]);
+    assert_eq!(code, 104);
+    assert!(err.contains("quick"), "{err}");
+}

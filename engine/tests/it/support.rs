@@ -1,0 +1,86 @@
+//! Helpers: build guest fixtures once, run plans, start loopback servers.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use volley::plan::{self, Overrides, Plan};
+use volley::run::{Outcome, RunOptions, run};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn build_once(cell: &'static OnceLock<PathBuf>, dir: PathBuf) -> PathBuf {
+    cell.get_or_init(|| {
+        let opts = volley::build::BuildOptions {
+            force: false,
+            quiet: true,
+        };
+        volley::build::build(&dir, &opts)
+            .unwrap_or_else(|e| panic!("building {}: {e}", dir.display()))
+            .component
+    })
+    .clone()
+}
+
+/// The multi-purpose test guest (`engine/tests/guests/fixture`).
+pub fn fixture() -> PathBuf {
+    static CELL: OnceLock<PathBuf> = OnceLock::new();
+    build_once(&CELL, repo().join("engine/tests/guests/fixture"))
+}
+
+/// The http-ingest example scenario.
+pub fn http_ingest() -> PathBuf {
+    static CELL: OnceLock<PathBuf> = OnceLock::new();
+    build_once(&CELL, repo().join("scripts/http-ingest"))
+}
+
+/// Validates a plan written inline (relative paths against the repo).
+pub fn plan(text: &str, component: &Path) -> Plan {
+    plan_with(text, component, Overrides::default())
+}
+
+pub fn plan_with(text: &str, component: &Path, mut ov: Overrides) -> Plan {
+    let raw: plan::RawPlan = toml::from_str(text).expect("test plan parses");
+    ov.component = Some(component.to_path_buf());
+    plan::validate(raw, Path::new("test.toml"), &repo(), &ov).expect("test plan validates")
+}
+
+/// Runs a plan on a fresh multi-thread runtime, quietly.
+pub fn run_plan(plan: Plan) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let opts = RunOptions::default();
+    let out = rt.block_on(run(plan, &opts)).expect("run completes");
+    rt.shutdown_background();
+    out
+}
+
+pub fn counter(out: &Outcome, name: &str) -> f64 {
+    out.report.aggregate.counter(name)
+}
+
+/// Sum of a counter over samples whose tag `key` equals `value`.
+pub fn counter_where(out: &Outcome, name: &str, key: &str, value: &str) -> f64 {
+    match out.report.aggregate.by_tag(name, key).get(value) {
+        Some(volley::metrics::Value::Counter { sum }) => *sum,
+        _ => 0.0,
+    }
+}
+
+pub fn rate_counts(out: &Outcome, name: &str) -> (u64, u64) {
+    match out.report.aggregate.metrics.get(name).map(|s| s.total()) {
+        Some(volley::metrics::Value::Rate { trues, total }) => (trues, total),
+        _ => (0, 0),
+    }
+}
+
+pub fn trend_count(out: &Outcome, name: &str) -> u64 {
+    match out.report.aggregate.metrics.get(name).map(|s| s.total()) {
+        Some(volley::metrics::Value::Trend(t)) => t.count,
+        _ => 0,
+    }
+}
