@@ -1,0 +1,181 @@
+//! HTTP requests. The engine keeps connections alive, speaks HTTP/2 where
+//! the server offers it, and records `http_req_*` metrics for every request.
+
+use std::time::Duration;
+
+use crate::bindings::volley::scenario::http as wit;
+
+pub use wit::ErrorClass;
+
+/// A request under construction.
+#[derive(Debug, Clone)]
+pub struct Request {
+    inner: wit::Request,
+}
+
+impl Request {
+    /// A request with any method.
+    pub fn new(method: &str, url: impl Into<String>) -> Self {
+        Request {
+            inner: wit::Request {
+                method: method.to_string(),
+                url: url.into(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                timeout_ms: None,
+                name: None,
+                tags: Vec::new(),
+            },
+        }
+    }
+
+    /// `GET url`.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new("GET", url)
+    }
+
+    /// `POST url`.
+    pub fn post(url: impl Into<String>) -> Self {
+        Self::new("POST", url)
+    }
+
+    /// `PUT url`.
+    pub fn put(url: impl Into<String>) -> Self {
+        Self::new("PUT", url)
+    }
+
+    /// `DELETE url`.
+    pub fn delete(url: impl Into<String>) -> Self {
+        Self::new("DELETE", url)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.inner.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.inner.body = body.into();
+        self
+    }
+
+    /// Sets a JSON body and `content-type: application/json`.
+    pub fn json<T: serde::Serialize + ?Sized>(self, value: &T) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        self.header("content-type", "application/json").body(body)
+    }
+
+    /// Gives up after `timeout` (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.inner.timeout_ms = Some(timeout.as_millis().min(u32::MAX as u128) as u32);
+        self
+    }
+
+    /// Groups this request's metrics under `name` (the `name` tag; default the URL).
+    pub fn name(mut self, name: &str) -> Self {
+        self.inner.name = Some(name.to_string());
+        self
+    }
+
+    /// Adds a tag to this request's metrics.
+    pub fn tag(mut self, key: &str, value: &str) -> Self {
+        self.inner.tags.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sends the request and waits for the whole response.
+    pub fn send(self) -> Result<Response, Error> {
+        wit::send(&self.inner)
+            .map(|r| Response { inner: r })
+            .map_err(|e| Error {
+                class: e.class,
+                message: e.message,
+            })
+    }
+}
+
+/// A complete response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    inner: wit::Response,
+}
+
+impl Response {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.inner.status
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.inner
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body bytes.
+    pub fn body(&self) -> &[u8] {
+        &self.inner.body
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.inner.body).into_owned()
+    }
+
+    /// The body parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_slice(&self.inner.body).map_err(|e| format!("response is not the expected JSON: {e}"))
+    }
+
+    /// Time to the response head.
+    pub fn waiting(&self) -> Duration {
+        Duration::from_micros(self.inner.timings.waiting_us)
+    }
+
+    /// The whole request's time.
+    pub fn duration(&self) -> Duration {
+        Duration::from_micros(self.inner.timings.duration_us)
+    }
+
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub fn protocol(&self) -> &str {
+        &self.inner.protocol
+    }
+}
+
+/// A request that got no response, with the reason's class.
+#[derive(Debug, Clone)]
+pub struct Error {
+    /// Refused, timeout, reset, TLS, DNS, invalid request, not allowed, other.
+    pub class: ErrorClass,
+    /// What happened, in words.
+    pub message: String,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.class, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `GET url`.
+pub fn get(url: &str) -> Result<Response, Error> {
+    Request::get(url).send()
+}
+
+/// `POST url` with a body.
+pub fn post(url: &str, body: impl Into<Vec<u8>>) -> Result<Response, Error> {
+    Request::post(url).body(body).send()
+}
+
+/// `POST url` with a JSON body.
+pub fn post_json<T: serde::Serialize + ?Sized>(url: &str, value: &T) -> Result<Response, Error> {
+    Request::post(url).json(value).send()
+}
