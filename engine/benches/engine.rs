@@ -29,7 +29,7 @@ fn shared() -> Arc<Shared> {
     Arc::new(Shared {
         start: metrics.start(),
         metrics,
-        http: HttpClient::new(Allowlist::parse(&[]).unwrap(), false).unwrap(),
+        http: HttpClient::new(Allowlist::default(), false).unwrap(),
         marks: Marks::default(),
         data: DataSets::default(),
     })
@@ -60,7 +60,10 @@ fn vu_benches(c: &mut Criterion) {
             for i in 0..iters {
                 let state = VuState::new(i as u32, shared.clone(), info.clone(), limit);
                 let t = Instant::now();
-                let vu = rt.block_on(Vu::new(&component, state)).map_err(|(e, _)| e).unwrap();
+                let vu = rt
+                    .block_on(Vu::new(&component, state))
+                    .map_err(|(e, _)| e)
+                    .unwrap();
                 total += t.elapsed();
                 drop(vu);
             }
@@ -69,7 +72,10 @@ fn vu_benches(c: &mut Criterion) {
     });
 
     let state = VuState::new(1, shared.clone(), info.clone(), limit);
-    let mut vu = rt.block_on(Vu::new(&component, state)).map_err(|(e, _)| e).unwrap();
+    let mut vu = rt
+        .block_on(Vu::new(&component, state))
+        .map_err(|(e, _)| e)
+        .unwrap();
     let timeout = std::time::Duration::from_secs(10);
     c.bench_function("empty_iteration", |b| {
         b.iter(|| rt.block_on(vu.iterate("empty", timeout)).unwrap())

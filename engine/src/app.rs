@@ -14,7 +14,7 @@ use crate::{Error, ExitCode};
 /// Runs a parsed command line; returns the process exit code.
 pub fn execute(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Run(args) => cmd_run(args),
+        Command::Run(args) => cmd_run(*args),
         Command::Build(args) => cmd_build(args),
         Command::Inspect(args) => cmd_inspect(args),
         Command::Targets(args) => cmd_targets(args),
@@ -49,7 +49,11 @@ pub struct Resolved {
 }
 
 /// Resolves a component, plan file or scenario folder (building the folder).
-pub fn resolve(target: &Path, plan_name: Option<&str>, build_quiet: bool) -> Result<Resolved, Error> {
+pub fn resolve(
+    target: &Path,
+    plan_name: Option<&str>,
+    build_quiet: bool,
+) -> Result<Resolved, Error> {
     if !target.exists() {
         return Err(Error::Config(format!(
             "{}: no such file or folder (give a component .wasm, a plan .toml or a scenario folder)",
@@ -92,7 +96,8 @@ pub fn resolve(target: &Path, plan_name: Option<&str>, build_quiet: bool) -> Res
     }
     if plan_name.is_some() {
         return Err(Error::Config(
-            "--plan picks a plan of a scenario folder; pass the folder, or the plan file itself".into(),
+            "--plan picks a plan of a scenario folder; pass the folder, or the plan file itself"
+                .into(),
         ));
     }
     match target.extension().and_then(|e| e.to_str()) {
@@ -104,14 +109,16 @@ pub fn resolve(target: &Path, plan_name: Option<&str>, build_quiet: bool) -> Res
             let component = match (raw.options.component.is_none(), dir.file_name()) {
                 (true, Some(n)) if n == "plans" => {
                     let folder = dir.parent().unwrap_or(Path::new("."));
-                    Some(crate::build::build(
-                        folder,
-                        &crate::build::BuildOptions {
-                            force: false,
-                            quiet: build_quiet,
-                        },
-                    )?
-                    .component)
+                    Some(
+                        crate::build::build(
+                            folder,
+                            &crate::build::BuildOptions {
+                                force: false,
+                                quiet: build_quiet,
+                            },
+                        )?
+                        .component,
+                    )
                 }
                 _ => None,
             };
@@ -172,7 +179,8 @@ pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
         ov.duration = Some(parse_duration(d).map_err(|m| bad("--duration", d, m))?);
     }
     if let Some(d) = &args.iteration_timeout {
-        ov.iteration_timeout = Some(parse_duration(d).map_err(|m| bad("--iteration-timeout", d, m))?);
+        ov.iteration_timeout =
+            Some(parse_duration(d).map_err(|m| bad("--iteration-timeout", d, m))?);
     }
     for s in &args.stages {
         let (d, t) = s
@@ -205,9 +213,16 @@ pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
         });
         let (m, e) = match split {
             Some((i, _)) => (&t[..i], &t[i + 1..]),
-            None => return Err(bad("--threshold", t, "write METRIC:EXPR, e.g. http_req_duration:p(99)<500".into())),
+            None => {
+                return Err(bad(
+                    "--threshold",
+                    t,
+                    "write METRIC:EXPR, e.g. http_req_duration:p(99)<500".into(),
+                ));
+            }
         };
-        ov.thresholds.push((m.trim().to_string(), e.trim().to_string()));
+        ov.thresholds
+            .push((m.trim().to_string(), e.trim().to_string()));
     }
     Ok(ov)
 }
@@ -272,7 +287,11 @@ fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
     } else {
         println!("component: {}", args.component.display());
         println!("world:     volley:scenario/scenario@0.1.0");
-        println!("size:      {} bytes ({:.1} KiB)", info.size, info.size as f64 / 1024.0);
+        println!(
+            "size:      {} bytes ({:.1} KiB)",
+            info.size,
+            info.size as f64 / 1024.0
+        );
         println!("imports:");
         for i in &info.imports {
             println!("  {i}");
@@ -286,10 +305,12 @@ fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
 }
 
 fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
-    let addr = args
-        .http
-        .parse()
-        .map_err(|_| Error::Config(format!("--http {}: not an address like 127.0.0.1:8080", args.http)))?;
+    let addr = args.http.parse().map_err(|_| {
+        Error::Config(format!(
+            "--http {}: not an address like 127.0.0.1:8080",
+            args.http
+        ))
+    })?;
     let delay = args
         .delay
         .as_deref()
@@ -298,7 +319,9 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
         .map_err(|m| Error::Config(format!("--delay: {m}")))?
         .unwrap_or_default();
     if !(0.0..=1.0).contains(&args.error_rate) {
-        return Err(Error::Config("--error-rate: a share between 0.0 and 1.0".into()));
+        return Err(Error::Config(
+            "--error-rate: a share between 0.0 and 1.0".into(),
+        ));
     }
     let rt = runtime(None)?;
     rt.block_on(async {
@@ -309,7 +332,10 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
         let server = crate::embedded::http::start(addr, opts)
             .await
             .map_err(|e| Error::io(format!("binding {addr}"), e))?;
-        println!("http ingest target: {}  (POST /messages, GET /health, GET /stats)", server.url());
+        println!(
+            "http ingest target: {}  (POST /messages, GET /health, GET /stats)",
+            server.url()
+        );
         println!("Ctrl-C to stop");
         let _ = tokio::signal::ctrl_c().await;
         server.shutdown().await;
@@ -320,11 +346,11 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
 fn cmd_merge(args: MergeArgs) -> Result<ExitCode, Error> {
     let mut merged: Option<crate::output::Export> = None;
     for p in &args.inputs {
-        let text = std::fs::read_to_string(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
-        let e: crate::output::Export = serde_json::from_str(&text).map_err(|e| Error::Config(format!(
-            "{}: not a volley summary export: {e}",
-            p.display()
-        )))?;
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+        let e: crate::output::Export = serde_json::from_str(&text).map_err(|e| {
+            Error::Config(format!("{}: not a volley summary export: {e}", p.display()))
+        })?;
         merged = Some(match merged {
             None => e,
             Some(m) => crate::output::merge_exports(&m, &e)
@@ -332,7 +358,12 @@ fn cmd_merge(args: MergeArgs) -> Result<ExitCode, Error> {
         });
     }
     let text = serde_json::to_string_pretty(&merged).unwrap_or_default();
-    std::fs::write(&args.output, text).map_err(|e| Error::io(format!("writing {}", args.output.display()), e))?;
-    println!("merged {} exports into {}", args.inputs.len(), args.output.display());
+    std::fs::write(&args.output, text)
+        .map_err(|e| Error::io(format!("writing {}", args.output.display()), e))?;
+    println!(
+        "merged {} exports into {}",
+        args.inputs.len(),
+        args.output.display()
+    );
     Ok(ExitCode::Ok)
 }

@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a load test: a component (.wasm), a plan (.toml) or a scenario folder.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Build a scenario folder into a component (Rust: cargo + the component encoder).
     Build(BuildArgs),
     /// Show what a component is: its size, imports and exports.

@@ -14,8 +14,8 @@ pub mod host;
 pub mod metrics;
 pub mod output;
 pub mod plan;
-pub mod run;
 pub mod protocol;
+pub mod run;
 pub mod schedule;
 pub mod wasm;
 

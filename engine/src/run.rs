@@ -58,7 +58,9 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             TargetKind::Embedded(kind) => {
                 let server = embedded::start(*kind, "127.0.0.1:0".parse().expect("valid address"))
                     .await
-                    .map_err(|e| Error::io(format!("starting embedded target `{}`", target.name), e))?;
+                    .map_err(|e| {
+                        Error::io(format!("starting embedded target `{}`", target.name), e)
+                    })?;
                 let url = server.url();
                 if opts.progress {
                     eprintln!("embedded target `{}` at {url}", target.name);
@@ -108,14 +110,19 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             tags: Tags::new([("scenario", "setup")]),
             params: params.clone(),
         });
-        let mut vu = new_vu(component, &shared, info, &plan).await.map_err(|message| Error::Setup {
-            scenario: path.display().to_string(),
-            message,
-        })?;
-        let data = vu.setup(plan.setup_timeout).await.map_err(|e| Error::Setup {
-            scenario: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let mut vu = new_vu(component, &shared, info, &plan)
+            .await
+            .map_err(|message| Error::Setup {
+                scenario: path.display().to_string(),
+                message,
+            })?;
+        let data = vu
+            .setup(plan.setup_timeout)
+            .await
+            .map_err(|e| Error::Setup {
+                scenario: path.display().to_string(),
+                message: e.to_string(),
+            })?;
         setup_data.insert(path.clone(), data.into());
     }
 
@@ -142,7 +149,12 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         });
         let n = schedule::initial_vus(&s.executor);
         if opts.progress {
-            eprintln!("scenario `{}`: {} ({} VUs to start)", s.name, s.executor.name(), n);
+            eprintln!(
+                "scenario `{}`: {} ({} VUs to start)",
+                s.name,
+                s.executor.name(),
+                n
+            );
         }
         let vus = factory
             .make_many(n)
@@ -161,8 +173,13 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         let abort_reason = abort_reason.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: finishing iterations in flight (Ctrl-C again to stop now)");
-                abort_reason.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert("interrupted".into());
+                eprintln!(
+                    "\ninterrupted: finishing iterations in flight (Ctrl-C again to stop now)"
+                );
+                abort_reason
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert("interrupted".into());
                 stop.graceful.cancel();
                 if tokio::signal::ctrl_c().await.is_ok() {
                     stop.now.cancel();
@@ -214,7 +231,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 if let Some(r) = failed {
                     let why = format!("threshold `{}` failed (abortOnFail)", r.threshold);
                     eprintln!("aborting: {why}");
-                    abort_reason.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
+                    abort_reason
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(why);
                     stop.graceful.cancel();
                     stop.now.cancel();
                 }
@@ -278,7 +298,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
 
     let aggregate = metrics.total();
     let results = final_thresholds(&plan, &metrics, &aggregate, elapsed);
-    let aborted = abort_reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let aborted = abort_reason
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     if interrupted > 0 && opts.progress {
         eprintln!("{interrupted} iterations were interrupted at the end of their graceful stop");
     }
@@ -327,7 +350,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     } else if let Some(p) = problems.first() {
         (ExitCode::ScenarioError, Some(p.clone()))
     } else if failed {
-        let what = if aborted.as_deref().is_some_and(|a| a.contains("abortOnFail")) {
+        let what = if aborted
+            .as_deref()
+            .is_some_and(|a| a.contains("abortOnFail"))
+        {
             "thresholds failed; the run was aborted"
         } else {
             "some thresholds failed"
@@ -352,13 +378,25 @@ async fn new_vu(
     plan: &Plan,
 ) -> Result<Vu, String> {
     let state = VuState::new(0, shared.clone(), info, plan.memory_limit as usize);
-    Vu::new(component, state).await.map_err(|(e, _)| e.to_string())
+    Vu::new(component, state)
+        .await
+        .map_err(|(e, _)| e.to_string())
 }
 
 fn record_vus(metrics: &Metrics, live: &Live) {
     let none = Tags::default();
-    metrics.builtin(Builtin::Vus, &none, live.active.load(Ordering::Relaxed) as f64);
-    metrics.builtin(Builtin::VusMax, &none, live.allocated.load(Ordering::Relaxed) as f64);
+    // The peak first, so the gauge's max sees it; the current count last wins.
+    metrics.builtin(Builtin::Vus, &none, live.take_peak() as f64);
+    metrics.builtin(
+        Builtin::Vus,
+        &none,
+        live.active.load(Ordering::Relaxed) as f64,
+    );
+    metrics.builtin(
+        Builtin::VusMax,
+        &none,
+        live.allocated.load(Ordering::Relaxed) as f64,
+    );
 }
 
 /// Final evaluation, with custom metrics' kinds now known.
@@ -397,8 +435,14 @@ mod tests {
 
     #[test]
     fn host_of_urls() {
-        assert_eq!(host_of("http://127.0.0.1:8080/x?y").as_deref(), Some("127.0.0.1:8080"));
-        assert_eq!(host_of("https://u:p@api.example.com").as_deref(), Some("api.example.com"));
+        assert_eq!(
+            host_of("http://127.0.0.1:8080/x?y").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(
+            host_of("https://u:p@api.example.com").as_deref(),
+            Some("api.example.com")
+        );
         assert_eq!(host_of("nope"), None);
     }
 }

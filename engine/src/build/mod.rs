@@ -65,13 +65,21 @@ pub fn guest_target_dir() -> PathBuf {
 /// Writes `<dir>/target/volley/<name>.wasm` from the toolchain output `wasm`
 /// (a core module is encoded as a component), unless the hash of `wasm`
 /// matches the last build.
-fn finish(dir: &Path, name: &str, wasm: &Path, toolchain: String, opts: &BuildOptions) -> Result<Built, Error> {
-    let bytes = std::fs::read(wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
+fn finish(
+    dir: &Path,
+    name: &str,
+    wasm: &Path,
+    toolchain: String,
+    opts: &BuildOptions,
+) -> Result<Built, Error> {
+    let bytes =
+        std::fs::read(wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
     let out_dir = dir.join("target").join("volley");
     let component = out_dir.join(format!("{name}.wasm"));
     let stamp = out_dir.join(format!("{name}.sha256"));
     let hash = hex(&Sha256::digest(&bytes));
-    let fresh = component.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == hash);
+    let fresh =
+        component.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == hash);
     if fresh && !opts.force {
         return Ok(Built {
             component,
@@ -84,9 +92,12 @@ fn finish(dir: &Path, name: &str, wasm: &Path, toolchain: String, opts: &BuildOp
     } else {
         to_component(&bytes).map_err(|e| Error::Build(format!("{}: {e}", wasm.display())))?
     };
-    std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(format!("creating {}", out_dir.display()), e))?;
-    std::fs::write(&component, encoded).map_err(|e| Error::io(format!("writing {}", component.display()), e))?;
-    std::fs::write(&stamp, &hash).map_err(|e| Error::io(format!("writing {}", stamp.display()), e))?;
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| Error::io(format!("creating {}", out_dir.display()), e))?;
+    std::fs::write(&component, encoded)
+        .map_err(|e| Error::io(format!("writing {}", component.display()), e))?;
+    std::fs::write(&stamp, &hash)
+        .map_err(|e| Error::io(format!("writing {}", stamp.display()), e))?;
     Ok(Built {
         component,
         toolchain,
@@ -98,7 +109,9 @@ fn finish(dir: &Path, name: &str, wasm: &Path, toolchain: String, opts: &BuildOp
 pub fn to_component(core: &[u8]) -> Result<Vec<u8>, String> {
     wit_component::ComponentEncoder::default()
         .module(core)
-        .map_err(|e| format!("not a core module with embedded WIT (built with wit-bindgen?): {e:#}"))?
+        .map_err(|e| {
+            format!("not a core module with embedded WIT (built with wit-bindgen?): {e:#}")
+        })?
         .validate(true)
         .encode()
         .map_err(|e| format!("cannot be encoded as a component: {e:#}"))
@@ -116,7 +129,9 @@ mod tests {
     fn refuses_what_is_not_a_scenario() {
         let dir = std::env::temp_dir().join(format!("volley-build-empty-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let e = build(&dir, &BuildOptions::default()).unwrap_err().to_string();
+        let e = build(&dir, &BuildOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no scenario source"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
         let e = build(Path::new("/definitely/not/here"), &BuildOptions::default()).unwrap_err();

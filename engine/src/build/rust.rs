@@ -35,7 +35,10 @@ fn has_wasip2() -> bool {
         return false;
     };
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    !sysroot.is_empty() && Path::new(&sysroot).join("lib/rustlib/wasm32-wasip2").is_dir()
+    !sysroot.is_empty()
+        && Path::new(&sysroot)
+            .join("lib/rustlib/wasm32-wasip2")
+            .is_dir()
 }
 
 fn has_debian() -> bool {
@@ -72,8 +75,10 @@ fn choose() -> Result<Toolchain, Error> {
 
 fn package_name(dir: &Path) -> Result<String, Error> {
     let manifest = dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).map_err(|e| Error::io(format!("reading {}", manifest.display()), e))?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| Error::Build(format!("{}: {e}", manifest.display())))?;
+    let text = std::fs::read_to_string(&manifest)
+        .map_err(|e| Error::io(format!("reading {}", manifest.display()), e))?;
+    let doc: toml::Table =
+        toml::from_str(&text).map_err(|e| Error::Build(format!("{}: {e}", manifest.display())))?;
     let package = doc.get("package").and_then(|p| p.as_table());
     let name = package
         .and_then(|p| p.get("name"))
@@ -122,7 +127,11 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Output, Error> {
                 .env_remove("RUSTUP_TOOLCHAIN")
                 .env_remove("RUSTC_WRAPPER")
                 .env_remove("RUSTDOC");
-            (c, "wasm32-unknown-unknown", "Debian rustc-web (-Zbuild-std)")
+            (
+                c,
+                "wasm32-unknown-unknown",
+                "Debian rustc-web (-Zbuild-std)",
+            )
         }
     };
     cmd.current_dir(dir)
@@ -133,24 +142,36 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Output, Error> {
         .env_remove("MAKEFLAGS")
         .env_remove("MFLAGS");
     if opts.quiet {
-        cmd.arg("--quiet").stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.arg("--quiet")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
     } else {
         cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
         eprintln!("building {} with {label}", dir.display());
     }
-    let out = cmd
-        .output()
-        .map_err(|e| Error::Build(format!("running cargo for {}: {e}\n{INSTALL_HELP}", dir.display())))?;
+    let out = cmd.output().map_err(|e| {
+        Error::Build(format!(
+            "running cargo for {}: {e}\n{INSTALL_HELP}",
+            dir.display()
+        ))
+    })?;
     if !out.status.success() {
         let log = String::from_utf8_lossy(&out.stderr);
         return Err(Error::Build(format!(
             "{}: cargo failed ({}){}",
             dir.display(),
             out.status,
-            if log.is_empty() { String::new() } else { format!(":\n{log}") }
+            if log.is_empty() {
+                String::new()
+            } else {
+                format!(":\n{log}")
+            }
         )));
     }
-    let wasm = target_dir.join(triple).join("release").join(format!("{name}.wasm"));
+    let wasm = target_dir
+        .join(triple)
+        .join("release")
+        .join(format!("{name}.wasm"));
     if !wasm.exists() {
         return Err(Error::Build(format!(
             "{}: cargo succeeded but {} is missing (is the crate a cdylib?)",
@@ -173,7 +194,11 @@ mod tests {
     fn a_crate_that_is_not_a_cdylib_is_explained() {
         let dir = std::env::temp_dir().join(format!("volley-rust-lib-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"x-y\"\nversion = \"0.1.0\"\n").unwrap();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"x-y\"\nversion = \"0.1.0\"\n",
+        )
+        .unwrap();
         let e = package_name(&dir).unwrap_err().to_string();
         assert!(e.contains("cdylib"), "{e}");
         std::fs::write(

@@ -145,7 +145,11 @@ fn query_delay(req: &Request<Incoming>) -> Option<Duration> {
     })
 }
 
-async fn handle(req: Request<Incoming>, opts: &IngestOptions, c: &Counters) -> Response<Full<Bytes>> {
+async fn handle(
+    req: Request<Incoming>,
+    opts: &IngestOptions,
+    c: &Counters,
+) -> Response<Full<Bytes>> {
     c.requests.fetch_add(1, Ordering::Relaxed);
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
@@ -157,14 +161,22 @@ async fn handle(req: Request<Incoming>, opts: &IngestOptions, c: &Counters) -> R
             let delay = query_delay(&req).unwrap_or(opts.delay);
             let body = match req.into_body().collect().await {
                 Ok(b) => b.to_bytes(),
-                Err(_) => return json(StatusCode::BAD_REQUEST, r#"{"error":"unreadable body"}"#.into()),
+                Err(_) => {
+                    return json(
+                        StatusCode::BAD_REQUEST,
+                        r#"{"error":"unreadable body"}"#.into(),
+                    );
+                }
             };
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             if opts.error_rate > 0.0 && rand::random::<f64>() < opts.error_rate {
                 c.injected_errors.fetch_add(1, Ordering::Relaxed);
-                return json(StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"injected failure"}"#.into());
+                return json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"error":"injected failure"}"#.into(),
+                );
             }
             match validate(&body) {
                 Ok(()) => {
@@ -188,24 +200,32 @@ fn validate(body: &[u8]) -> Result<(), (StatusCode, String)> {
     let v: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| (StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
     let unprocessable = |m: &str| (StatusCode::UNPROCESSABLE_ENTITY, m.to_string());
-    let obj = v.as_object().ok_or_else(|| unprocessable("body must be a JSON object"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| unprocessable("body must be a JSON object"))?;
     for field in ["user_id", "channel_id"] {
         match obj.get(field).and_then(|x| x.as_u64()) {
             Some(n) if n > 0 => {}
-            _ => return Err(unprocessable(&format!("`{field}` must be a positive integer"))),
+            _ => {
+                return Err(unprocessable(&format!(
+                    "`{field}` must be a positive integer"
+                )));
+            }
         }
     }
     match obj.get("content").and_then(|x| x.as_str()) {
         Some(s) if !s.is_empty() && s.len() <= 4096 => Ok(()),
-        _ => Err(unprocessable("`content` must be a non-empty string of at most 4096 bytes")),
+        _ => Err(unprocessable(
+            "`content` must be a non-empty string of at most 4096 bytes",
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::http::{HttpClient, Request as Req};
     use crate::protocol::Allowlist;
+    use crate::protocol::http::{HttpClient, Request as Req};
 
     async fn post(client: &HttpClient, url: &str, body: &str) -> u16 {
         client
@@ -223,15 +243,28 @@ mod tests {
 
     #[tokio::test]
     async fn validates_and_counts() {
-        let s = start("127.0.0.1:0".parse().unwrap(), IngestOptions::default()).await.unwrap();
+        let s = start("127.0.0.1:0".parse().unwrap(), IngestOptions::default())
+            .await
+            .unwrap();
         let client = HttpClient::new(Allowlist::parse(&["127.0.0.1"]).unwrap(), false).unwrap();
         let url = s.url();
         for i in 1..=20 {
             let body = format!(r#"{{"user_id":{i},"channel_id":3,"content":"m{i}"}}"#);
             assert_eq!(post(&client, &url, &body).await, 201);
         }
-        assert_eq!(post(&client, &url, r#"{"user_id":1,"channel_id":3}"#).await, 422);
-        assert_eq!(post(&client, &url, r#"{"user_id":"x","channel_id":3,"content":"a"}"#).await, 422);
+        assert_eq!(
+            post(&client, &url, r#"{"user_id":1,"channel_id":3}"#).await,
+            422
+        );
+        assert_eq!(
+            post(
+                &client,
+                &url,
+                r#"{"user_id":"x","channel_id":3,"content":"a"}"#
+            )
+            .await,
+            422
+        );
         assert_eq!(post(&client, &url, "{not json").await, 400);
         let st = s.stats();
         assert_eq!((st.requests, st.messages, st.rejected), (23, 20, 3));

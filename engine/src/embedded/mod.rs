@@ -20,7 +20,9 @@ impl FromStr for Kind {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "http" => Ok(Kind::Http),
-            other => Err(format!("unknown embedded target `embedded:{other}` (available: embedded:http)")),
+            other => Err(format!(
+                "unknown embedded target `embedded:{other}` (available: embedded:http)"
+            )),
         }
     }
 }
@@ -49,6 +51,8 @@ impl Server {
 /// Starts an embedded target of `kind` on `addr` (port 0 picks a free one).
 pub async fn start(kind: Kind, addr: SocketAddr) -> std::io::Result<Server> {
     match kind {
-        Kind::Http => Ok(Server::Http(http::start(addr, http::IngestOptions::default()).await?)),
+        Kind::Http => Ok(Server::Http(
+            http::start(addr, http::IngestOptions::default()).await?,
+        )),
     }
 }

@@ -63,12 +63,36 @@ impl Host for VuState {
                     .with(base.into_iter().chain([("status", status.as_str())]))
                     .with(req.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 metrics.builtin(Builtin::HttpReqs, &tags, 1.0);
-                metrics.builtin(Builtin::HttpReqDuration, &tags, micros(resp.timings.duration) as f64);
-                metrics.builtin(Builtin::HttpReqWaiting, &tags, micros(resp.timings.waiting) as f64);
-                metrics.builtin(Builtin::HttpReqReceiving, &tags, micros(resp.timings.receiving) as f64);
-                metrics.builtin(Builtin::HttpReqFailed, &tags, if resp.status >= 400 { 1.0 } else { 0.0 });
-                metrics.builtin(Builtin::DataSent, &self.scenario.tags, resp.bytes_sent as f64);
-                metrics.builtin(Builtin::DataReceived, &self.scenario.tags, resp.bytes_received as f64);
+                metrics.builtin(
+                    Builtin::HttpReqDuration,
+                    &tags,
+                    micros(resp.timings.duration) as f64,
+                );
+                metrics.builtin(
+                    Builtin::HttpReqWaiting,
+                    &tags,
+                    micros(resp.timings.waiting) as f64,
+                );
+                metrics.builtin(
+                    Builtin::HttpReqReceiving,
+                    &tags,
+                    micros(resp.timings.receiving) as f64,
+                );
+                metrics.builtin(
+                    Builtin::HttpReqFailed,
+                    &tags,
+                    if resp.status >= 400 { 1.0 } else { 0.0 },
+                );
+                metrics.builtin(
+                    Builtin::DataSent,
+                    &self.scenario.tags,
+                    resp.bytes_sent as f64,
+                );
+                metrics.builtin(
+                    Builtin::DataReceived,
+                    &self.scenario.tags,
+                    resp.bytes_received as f64,
+                );
                 Ok(Ok(Response {
                     status: resp.status,
                     headers: resp.headers,

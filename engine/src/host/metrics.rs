@@ -27,22 +27,42 @@ impl VuState {
 }
 
 impl Host for VuState {
-    fn counter_add(&mut self, name: String, value: f64, tags: Vec<(String, String)>) -> wasmtime::Result<()> {
+    fn counter_add(
+        &mut self,
+        name: String,
+        value: f64,
+        tags: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
         self.custom(&name, Kind::Counter, tags, value);
         Ok(())
     }
 
-    fn gauge_set(&mut self, name: String, value: f64, tags: Vec<(String, String)>) -> wasmtime::Result<()> {
+    fn gauge_set(
+        &mut self,
+        name: String,
+        value: f64,
+        tags: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
         self.custom(&name, Kind::Gauge, tags, value);
         Ok(())
     }
 
-    fn rate_add(&mut self, name: String, ok: bool, tags: Vec<(String, String)>) -> wasmtime::Result<()> {
+    fn rate_add(
+        &mut self,
+        name: String,
+        ok: bool,
+        tags: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
         self.custom(&name, Kind::Rate, tags, if ok { 1.0 } else { 0.0 });
         Ok(())
     }
 
-    fn trend_add(&mut self, name: String, value: f64, tags: Vec<(String, String)>) -> wasmtime::Result<()> {
+    fn trend_add(
+        &mut self,
+        name: String,
+        value: f64,
+        tags: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
         // Trend samples are kept in milli-units of what the scenario reports.
         self.custom(&name, Kind::Trend, tags, value * 1000.0);
         Ok(())
@@ -75,4 +95,3 @@ impl Host for VuState {
         }))
     }
 }
-

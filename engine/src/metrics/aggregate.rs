@@ -76,7 +76,9 @@ impl Aggregate {
 
     /// The value a selector picks, if its metric has any samples.
     pub fn select(&self, sel: &Selector) -> Option<Value> {
-        self.metrics.get(&sel.metric).map(|s| s.matching(&sel.filter))
+        self.metrics
+            .get(&sel.metric)
+            .map(|s| s.matching(&sel.filter))
     }
 
     pub fn kind_of(&self, name: &str) -> Option<Kind> {

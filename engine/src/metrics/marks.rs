@@ -98,7 +98,12 @@ mod tests {
     #[test]
     fn fan_out_counts_expected_arrivals() {
         let m = Marks::default();
-        m.mark_at("fanout", "bid-1", 3, Instant::now() - Duration::from_millis(5));
+        m.mark_at(
+            "fanout",
+            "bid-1",
+            3,
+            Instant::now() - Duration::from_millis(5),
+        );
         for _ in 0..3 {
             let (metric, lat) = m.arrive("bid-1").unwrap();
             assert_eq!(&*metric, "fanout");

@@ -22,5 +22,5 @@ pub use builtin::Builtin;
 pub use marks::Marks;
 pub use registry::{Metrics, Snapshot};
 pub use tags::{Selector, Tags};
-pub use threshold::{Threshold, ThresholdResult, Thresholds};
+pub use threshold::{Agg, Op, Threshold, ThresholdResult, Thresholds};
 pub use value::{Kind, Trend, Value};

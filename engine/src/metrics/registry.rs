@@ -16,9 +16,12 @@ type Shard = HashMap<Box<str>, HashMap<Tags, Value>>;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A thread's shard of one registry: (registry id, registry, shard).
+type LocalShard = (u64, Weak<Inner>, Arc<Mutex<Shard>>);
+
 thread_local! {
     /// This thread's shard of each live registry (normally exactly one).
-    static LOCAL: RefCell<Vec<(u64, Weak<Inner>, Arc<Mutex<Shard>>)>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: RefCell<Vec<LocalShard>> = const { RefCell::new(Vec::new()) };
 }
 
 struct Inner {
@@ -37,7 +40,9 @@ pub struct Metrics {
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics").field("id", &self.inner.id).finish()
+        f.debug_struct("Metrics")
+            .field("id", &self.inner.id)
+            .finish()
     }
 }
 

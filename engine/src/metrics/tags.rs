@@ -28,7 +28,10 @@ impl Tags {
     }
 
     /// This set plus `extra` (extra wins on equal keys).
-    pub fn with<K: AsRef<str>, V: AsRef<str>>(&self, extra: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn with<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        extra: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         let mut pairs: Vec<(Arc<str>, Arc<str>)> = self.0.to_vec();
         pairs.extend(
             extra
@@ -167,7 +170,11 @@ mod tests {
                 ("name".to_string(), "login".to_string())
             ]
         );
-        assert!(s.matches(&Tags::new([("name", "login"), ("method", "POST"), ("x", "y")])));
+        assert!(s.matches(&Tags::new([
+            ("name", "login"),
+            ("method", "POST"),
+            ("x", "y")
+        ])));
         assert!(!s.matches(&Tags::new([("name", "login")])));
         assert_eq!(s.to_string(), "http_req_duration{method:POST,name:login}");
         assert!(Selector::parse("bad name").is_err());

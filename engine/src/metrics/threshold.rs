@@ -227,9 +227,7 @@ impl Thresholds {
             .iter()
             .map(|t| {
                 let kind = kind_of(&t.selector.metric);
-                let value = total
-                    .select(&t.selector)
-                    .or_else(|| kind.map(Value::new));
+                let value = total.select(&t.selector).or_else(|| kind.map(Value::new));
                 match value {
                     Some(v) => {
                         let observed = t.observe(&v, elapsed);

@@ -202,7 +202,11 @@ impl Value {
                     *trues += 1;
                 }
             }
-            Value::Trend(t) => t.record(if sample <= 0.0 { 0 } else { sample.round() as u64 }),
+            Value::Trend(t) => t.record(if sample <= 0.0 {
+                0
+            } else {
+                sample.round() as u64
+            }),
         }
     }
 
@@ -348,7 +352,9 @@ mod tests {
         b.add(9.0, 5);
         a.merge(&b);
         match a {
-            Value::Gauge { value, min, max, .. } => {
+            Value::Gauge {
+                value, min, max, ..
+            } => {
                 assert_eq!((value, min, max), (2.0, 2.0, 9.0));
             }
             _ => unreachable!(),

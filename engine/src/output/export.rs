@@ -1,17 +1,444 @@
-//! PLACEHOLDER until the export lands.
-use super::Report;
+//! `--summary-export`: the summary as JSON in k6's layout
+//! (`metrics.<name>.type/contains/values/thresholds`, `root_group.checks`),
+//! plus what k6 lacks: every (metric, tag set) value in raw, mergeable form
+//! (`series`, with each trend's HdrHistogram), so shards of a distributed
+//! run combine without loss (`volley merge`).
+//!
+//! The layout is described by `engine/schema/summary-export.schema.json`.
+
+use std::collections::BTreeMap;
 use std::path::Path;
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Report;
+use super::summary::describe;
+use crate::metrics::{
+    Aggregate, Kind, Selector, Tags, Threshold, ThresholdResult, Thresholds, Trend, Value,
+};
+
+/// A whole export file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Export {
-    pub metrics: serde_json::Value,
+    /// k6's view: one entry per metric and per thresholded sub-metric.
+    pub metrics: BTreeMap<String, MetricEntry>,
+    pub root_group: Group,
+    pub state: State,
+    /// Raw values per metric and tag set: the lossless part.
+    pub series: Vec<SeriesEntry>,
 }
-pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
-    let mut m = serde_json::Map::new();
-    for name in report.aggregate.metrics.keys() {
-        m.insert(name.clone(), serde_json::json!({"values": {"count": report.aggregate.counter(name)}}));
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricEntry {
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    /// `time`, `data` or `default`.
+    pub contains: String,
+    pub values: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub thresholds: BTreeMap<String, ThresholdOutcome>,
+    /// The one-line rendering the terminal summary shows.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThresholdOutcome {
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    pub path: String,
+    pub checks: BTreeMap<String, CheckEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckEntry {
+    pub name: String,
+    pub passes: u64,
+    pub fails: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    #[serde(rename = "testRunDurationMs")]
+    pub test_run_duration_ms: f64,
+    /// Why the run stopped early, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
+}
+
+/// One metric's value for one tag set, exactly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeriesEntry {
+    pub metric: String,
+    pub tags: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub value: RawValue,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum RawValue {
+    Counter {
+        sum: f64,
+    },
+    Gauge {
+        value: f64,
+        min: f64,
+        max: f64,
+        at_us: u64,
+    },
+    Rate {
+        trues: u64,
+        total: u64,
+    },
+    Trend {
+        /// HdrHistogram V2 deflate encoding, base64.
+        hdr: String,
+        count: u64,
+        /// Exact sum, as a decimal string (it can exceed 2^53).
+        sum: String,
+        min: u64,
+        max: u64,
+    },
+}
+
+impl RawValue {
+    fn of(v: &Value) -> RawValue {
+        match v {
+            Value::Counter { sum } => RawValue::Counter { sum: *sum },
+            Value::Gauge {
+                value,
+                min,
+                max,
+                at_us,
+            } => RawValue::Gauge {
+                value: *value,
+                min: if min.is_finite() { *min } else { 0.0 },
+                max: if max.is_finite() { *max } else { 0.0 },
+                at_us: *at_us,
+            },
+            Value::Rate { trues, total } => RawValue::Rate {
+                trues: *trues,
+                total: *total,
+            },
+            Value::Trend(t) => RawValue::Trend {
+                hdr: t.encode(),
+                count: t.count,
+                sum: t.sum.to_string(),
+                min: t.min_or_zero(),
+                max: t.max,
+            },
+        }
     }
-    std::fs::write(path, serde_json::json!({"metrics": m}).to_string()).map_err(|e| crate::Error::io("export", e))
+
+    fn value(&self) -> Result<Value, String> {
+        Ok(match self {
+            RawValue::Counter { sum } => Value::Counter { sum: *sum },
+            RawValue::Gauge {
+                value,
+                min,
+                max,
+                at_us,
+            } => Value::Gauge {
+                value: *value,
+                min: *min,
+                max: *max,
+                at_us: *at_us,
+            },
+            RawValue::Rate { trues, total } => Value::Rate {
+                trues: *trues,
+                total: *total,
+            },
+            RawValue::Trend {
+                hdr,
+                count,
+                sum,
+                min,
+                max,
+            } => {
+                let sum: u128 = sum
+                    .parse()
+                    .map_err(|_| format!("trend sum `{sum}` is not an integer"))?;
+                Value::Trend(Box::new(Trend::decode(hdr, *count, sum, *min, *max)?))
+            }
+        })
+    }
 }
-pub fn merge_exports(a: &Export, _b: &Export) -> Result<Export, String> {
-    Ok(a.clone())
+
+fn contains(name: &str, kind: Kind) -> &'static str {
+    match kind {
+        Kind::Trend => "time",
+        Kind::Counter if name.starts_with("data_") => "data",
+        _ => "default",
+    }
+}
+
+/// k6's value keys for one aggregated value.
+fn values(v: &Value, elapsed: Duration) -> BTreeMap<String, f64> {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let mut m = BTreeMap::new();
+    match v {
+        Value::Counter { sum } => {
+            m.insert("count".into(), *sum);
+            m.insert("rate".into(), sum / secs);
+        }
+        Value::Gauge {
+            value, min, max, ..
+        } => {
+            m.insert("value".into(), *value);
+            m.insert("min".into(), if min.is_finite() { *min } else { 0.0 });
+            m.insert("max".into(), if max.is_finite() { *max } else { 0.0 });
+        }
+        Value::Rate { trues, total } => {
+            m.insert("rate".into(), v.rate());
+            m.insert("passes".into(), *trues as f64);
+            m.insert("fails".into(), (total - trues) as f64);
+        }
+        Value::Trend(t) => {
+            // Times in milliseconds, as k6 exports them.
+            let ms = |us: f64| us / 1000.0;
+            m.insert("avg".into(), ms(t.avg()));
+            m.insert("min".into(), ms(t.min_or_zero() as f64));
+            m.insert("med".into(), ms(t.percentile(50.0)));
+            m.insert("max".into(), ms(t.max as f64));
+            m.insert("p(90)".into(), ms(t.percentile(90.0)));
+            m.insert("p(95)".into(), ms(t.percentile(95.0)));
+            m.insert("p(99)".into(), ms(t.percentile(99.0)));
+            m.insert("count".into(), t.count as f64);
+        }
+    }
+    m
+}
+
+/// Builds the export of an aggregate with its threshold results.
+pub fn build_export(
+    agg: &Aggregate,
+    elapsed: Duration,
+    thresholds: &[ThresholdResult],
+    aborted: Option<String>,
+) -> Export {
+    let mut metrics = BTreeMap::new();
+    for (name, series) in &agg.metrics {
+        let v = series.total();
+        metrics.insert(
+            name.clone(),
+            MetricEntry {
+                kind: series.kind,
+                contains: contains(name, series.kind).into(),
+                values: values(&v, elapsed),
+                thresholds: BTreeMap::new(),
+                summary: describe(name, &v, elapsed),
+            },
+        );
+    }
+    for r in thresholds {
+        let key = r.threshold.selector.to_string();
+        let entry = metrics.entry(key).or_insert_with(|| {
+            let kind = agg
+                .kind_of(&r.threshold.selector.metric)
+                .unwrap_or(Kind::Counter);
+            let v = agg
+                .select(&r.threshold.selector)
+                .unwrap_or_else(|| Value::new(kind));
+            MetricEntry {
+                kind,
+                contains: contains(&r.threshold.selector.metric, kind).into(),
+                values: values(&v, elapsed),
+                thresholds: BTreeMap::new(),
+                summary: describe(&r.threshold.selector.metric, &v, elapsed),
+            }
+        });
+        entry
+            .thresholds
+            .insert(r.threshold.source.clone(), ThresholdOutcome { ok: r.ok });
+    }
+    let checks = agg
+        .by_tag("checks", "check")
+        .into_iter()
+        .filter_map(|(name, v)| match v {
+            Value::Rate { trues, total } => Some((
+                name.clone(),
+                CheckEntry {
+                    name,
+                    passes: trues,
+                    fails: total - trues,
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut series = Vec::new();
+    for (name, s) in &agg.metrics {
+        let mut entries: Vec<_> = s.by_tags.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (tags, v) in entries {
+            series.push(SeriesEntry {
+                metric: name.clone(),
+                tags: tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                value: RawValue::of(v),
+            });
+        }
+    }
+    Export {
+        metrics,
+        root_group: Group {
+            name: String::new(),
+            path: String::new(),
+            checks,
+        },
+        state: State {
+            test_run_duration_ms: elapsed.as_secs_f64() * 1000.0,
+            aborted,
+        },
+        series,
+    }
+}
+
+/// Writes `report` to `path` as JSON.
+pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
+    let export = build_export(
+        &report.aggregate,
+        report.elapsed,
+        &report.thresholds,
+        report.aborted.clone(),
+    );
+    let text = serde_json::to_string_pretty(&export)
+        .map_err(|e| crate::Error::Other(format!("encoding the summary export: {e}")))?;
+    std::fs::write(path, text)
+        .map_err(|e| crate::Error::io(format!("writing {}", path.display()), e))
+}
+
+/// The aggregate an export's `series` hold.
+pub fn aggregate_of(e: &Export) -> Result<Aggregate, String> {
+    let mut agg = Aggregate::default();
+    for (i, s) in e.series.iter().enumerate() {
+        let v = s
+            .value
+            .value()
+            .map_err(|m| format!("series[{i}] ({}): {m}", s.metric))?;
+        agg.merge_value(&s.metric, &Tags::new(s.tags.iter()), &v);
+    }
+    Ok(agg)
+}
+
+/// Merges two exports losslessly and re-evaluates their thresholds on the
+/// merged data. The merged duration is the longer of the two (shards run
+/// side by side).
+pub fn merge_exports(a: &Export, b: &Export) -> Result<Export, String> {
+    let mut agg = aggregate_of(a)?;
+    agg.merge(&aggregate_of(b)?);
+    let elapsed = Duration::from_secs_f64(
+        a.state
+            .test_run_duration_ms
+            .max(b.state.test_run_duration_ms)
+            / 1000.0,
+    );
+    let mut list: Vec<Threshold> = Vec::new();
+    for (key, entry) in a.metrics.iter().chain(&b.metrics) {
+        for expr in entry.thresholds.keys() {
+            let sel = Selector::parse(key)?;
+            if !list.iter().any(|t| t.selector == sel && t.source == *expr) {
+                list.push(Threshold::parse(sel, expr)?);
+            }
+        }
+    }
+    let results = Thresholds { list }.evaluate(&agg, elapsed, |n| agg.kind_of(n));
+    let aborted = a.state.aborted.clone().or_else(|| b.state.aborted.clone());
+    Ok(build_export(&agg, elapsed, &results, aborted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agg_of(samples: &[u64], checks: (u64, u64)) -> Aggregate {
+        let mut agg = Aggregate::default();
+        let mut t = Value::new(Kind::Trend);
+        for s in samples {
+            t.add(*s as f64, 0);
+        }
+        agg.merge_value("http_req_duration", &Tags::new([("name", "a")]), &t);
+        let mut c = Value::new(Kind::Counter);
+        c.add(samples.len() as f64, 0);
+        agg.merge_value("http_reqs", &Tags::default(), &c);
+        let mut r = Value::new(Kind::Rate);
+        for i in 0..checks.1 {
+            r.add(if i < checks.0 { 1.0 } else { 0.0 }, 0);
+        }
+        agg.merge_value("checks", &Tags::new([("check", "ok")]), &r);
+        agg
+    }
+
+    fn results(agg: &Aggregate) -> Vec<ThresholdResult> {
+        Thresholds {
+            list: vec![
+                Threshold::parse(
+                    Selector::parse("http_req_duration{name:a}").unwrap(),
+                    "p(99)<100",
+                )
+                .unwrap(),
+            ],
+        }
+        .evaluate(agg, Duration::from_secs(1), |n| agg.kind_of(n))
+    }
+
+    #[test]
+    fn export_has_k6_keys() {
+        let agg = agg_of(&[1000, 2000, 3000], (2, 3));
+        let e = build_export(&agg, Duration::from_secs(1), &results(&agg), None);
+        let d = &e.metrics["http_req_duration"];
+        assert_eq!(d.contains, "time");
+        assert!((d.values["avg"] - 2.0).abs() < 1e-9);
+        assert_eq!(e.metrics["http_reqs"].values["count"], 3.0);
+        assert_eq!(e.metrics["checks"].values["passes"], 2.0);
+        assert!(e.metrics["http_req_duration{name:a}"].thresholds["p(99)<100"].ok);
+        assert_eq!(e.root_group.checks["ok"].fails, 1);
+    }
+
+    #[test]
+    fn merging_two_exports_equals_one_aggregate_of_both() {
+        let a_samples: Vec<u64> = (1..=500).map(|i| i * 37).collect();
+        let b_samples: Vec<u64> = (1..=700).map(|i| i * 91 + 5).collect();
+        let a = agg_of(&a_samples, (10, 12));
+        let b = agg_of(&b_samples, (3, 3));
+        let ea = build_export(&a, Duration::from_secs(2), &results(&a), None);
+        let eb = build_export(&b, Duration::from_secs(3), &results(&b), None);
+        // Through JSON, as files would go.
+        let ea: Export = serde_json::from_str(&serde_json::to_string(&ea).unwrap()).unwrap();
+        let eb: Export = serde_json::from_str(&serde_json::to_string(&eb).unwrap()).unwrap();
+        let merged = merge_exports(&ea, &eb).unwrap();
+        let mut both = a.clone();
+        both.merge(&b);
+        let direct = build_export(&both, Duration::from_secs(3), &results(&both), None);
+        assert_eq!(
+            merged.metrics["http_req_duration"].values,
+            direct.metrics["http_req_duration"].values
+        );
+        assert_eq!(merged.metrics["http_reqs"].values["count"], 1200.0);
+        assert_eq!(merged.root_group.checks["ok"].passes, 13);
+        assert_eq!(
+            merged.metrics["http_req_duration{name:a}"].thresholds["p(99)<100"].ok,
+            direct.metrics["http_req_duration{name:a}"].thresholds["p(99)<100"].ok
+        );
+    }
+
+    #[test]
+    fn a_corrupt_histogram_is_reported() {
+        let agg = agg_of(&[5], (1, 1));
+        let mut e = build_export(&agg, Duration::from_secs(1), &[], None);
+        for s in &mut e.series {
+            if let RawValue::Trend { hdr, .. } = &mut s.value {
+                *hdr = "!!!".into();
+            }
+        }
+        let err = merge_exports(&e, &e).unwrap_err();
+        assert!(err.contains("http_req_duration"), "{err}");
+    }
 }

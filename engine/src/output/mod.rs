@@ -4,12 +4,13 @@
 //! Reads [`crate::metrics::Aggregate`]; never records samples.
 
 mod export;
+mod format;
 mod summary;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-pub use export::{Export, merge_exports, write_export};
+pub use export::{Export, aggregate_of, build_export, merge_exports, write_export};
 pub use summary::{render_progress, render_summary};
 
 use crate::metrics::{Aggregate, ThresholdResult};

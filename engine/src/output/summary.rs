@@ -1,15 +1,333 @@
-//! PLACEHOLDER until the summary lands.
-use super::Report;
-use crate::metrics::Aggregate;
+//! The end-of-test summary and the once-a-second progress line, in k6's
+//! layout: thresholds, checks, then every metric with its aggregates.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::time::Duration;
-pub fn render_summary(report: &Report, _color: bool) -> String {
-    let mut s = String::new();
-    for name in report.aggregate.metrics.keys() {
-        s.push_str(name);
-        s.push('\n');
-    }
-    s
+
+use super::Report;
+use super::format::{bytes, number, time_us};
+use crate::metrics::{Aggregate, Kind, Selector, Value};
+
+const WIDTH: usize = 32;
+
+struct Style {
+    color: bool,
 }
-pub fn render_progress(elapsed: Duration, _i: &Aggregate, total: &Aggregate, vus: u64) -> String {
-    format!("{:?} vus={vus} iterations={}", elapsed, total.counter("iterations"))
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn ok(&self, ok: bool) -> String {
+        if ok {
+            self.paint("32", "✓")
+        } else {
+            self.paint("31", "✗")
+        }
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+fn is_data(name: &str) -> bool {
+    name.starts_with("data_") || name.ends_with("_bytes")
+}
+
+/// One metric's aggregates in k6's words, e.g. `avg=1.2ms min=...`.
+pub(super) fn describe(name: &str, v: &Value, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    match v {
+        Value::Counter { sum } if is_data(name) => {
+            format!("{:<10} {}/s", bytes(*sum), bytes(sum / secs))
+        }
+        Value::Counter { sum } => format!("{:<10} {:.2}/s", number(*sum), sum / secs),
+        Value::Gauge {
+            value, min, max, ..
+        } => format!(
+            "{:<10} min={} max={}",
+            number(*value),
+            number(if min.is_finite() { *min } else { 0.0 }),
+            number(if max.is_finite() { *max } else { 0.0 })
+        ),
+        Value::Rate { trues, total } => format!(
+            "{:>6.2}% {} {:<8} {} {}",
+            v.rate() * 100.0,
+            "✓",
+            trues,
+            "✗",
+            total - trues
+        ),
+        Value::Trend(t) => {
+            let stats = [
+                ("avg", t.avg()),
+                ("min", t.min_or_zero() as f64),
+                ("med", t.percentile(50.0)),
+                ("max", t.max as f64),
+                ("p(90)", t.percentile(90.0)),
+                ("p(95)", t.percentile(95.0)),
+                ("p(99)", t.percentile(99.0)),
+            ];
+            stats
+                .iter()
+                .map(|(k, us)| format!("{k}={}", time_us(*us)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    }
+}
+
+fn dotted(label: &str, indent: usize) -> String {
+    let pad = WIDTH.saturating_sub(label.chars().count() + indent);
+    format!("{}{label}{}:", " ".repeat(indent), ".".repeat(pad.max(2)))
+}
+
+/// Renders the end-of-test summary.
+pub fn render_summary(report: &Report, color: bool) -> String {
+    let st = Style { color };
+    let agg = &report.aggregate;
+    let mut out = String::new();
+    let total_vus: u32 = report.scenarios.iter().map(|s| s.max_vus).sum();
+    let _ = writeln!(
+        out,
+        "\n  scenarios: {} scenario{}, {} max VUs, {}",
+        report.scenarios.len(),
+        if report.scenarios.len() == 1 { "" } else { "s" },
+        total_vus,
+        super::super::plan::format_duration(report.elapsed)
+    );
+    for s in &report.scenarios {
+        let _ = writeln!(
+            out,
+            "           * {}: {}, {} max VUs ({})",
+            s.name, s.executor, s.max_vus, s.component
+        );
+    }
+    if let Some(why) = &report.aborted {
+        let _ = writeln!(out, "\n  {} run stopped early: {why}", st.paint("33", "!"));
+    }
+
+    if !report.thresholds.is_empty() {
+        let _ = writeln!(out, "\n  THRESHOLDS");
+        let mut by_selector: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in &report.thresholds {
+            let t = &r.threshold;
+            let line = if !r.metric_found {
+                format!(
+                    "{} '{}' no such metric: not built in and never recorded",
+                    st.ok(false),
+                    t.source
+                )
+            } else {
+                let shown = match agg.kind_of(&t.selector.metric) {
+                    Some(Kind::Rate) => format!("{:.2}%", r.observed * 100.0),
+                    Some(Kind::Trend) => time_us(r.observed * 1000.0),
+                    _ => number(r.observed),
+                };
+                let lhs = t
+                    .source
+                    .split(['<', '>', '=', '!'])
+                    .next()
+                    .unwrap_or("")
+                    .trim();
+                format!("{} '{}' {lhs}={shown}", st.ok(r.ok), t.source)
+            };
+            by_selector
+                .entry(t.selector.to_string())
+                .or_default()
+                .push(line);
+        }
+        for (sel, lines) in by_selector {
+            let _ = writeln!(out, "    {sel}");
+            for l in lines {
+                let _ = writeln!(out, "    {l}");
+            }
+        }
+    }
+
+    let checks = agg.by_tag("checks", "check");
+    if !checks.is_empty() {
+        let _ = writeln!(out, "\n  CHECKS");
+        for (name, v) in &checks {
+            if let Value::Rate { trues, total } = v {
+                let ok = trues == total;
+                let _ = writeln!(out, "    {} {name}", st.ok(ok));
+                if !ok {
+                    let _ = writeln!(
+                        out,
+                        "      {}",
+                        st.dim(&format!(
+                            "↳ {:.0}% — ✓ {trues} / ✗ {}",
+                            v.rate() * 100.0,
+                            total - trues
+                        ))
+                    );
+                }
+            }
+        }
+    }
+
+    // Sub-metrics that thresholds name are listed under their metric.
+    let mut subs: BTreeMap<String, Vec<Selector>> = BTreeMap::new();
+    for r in &report.thresholds {
+        if !r.threshold.selector.filter.is_empty() {
+            let list = subs.entry(r.threshold.selector.metric.clone()).or_default();
+            if !list.contains(&r.threshold.selector) {
+                list.push(r.threshold.selector.clone());
+            }
+        }
+    }
+    let _ = writeln!(out);
+    for (name, series) in &agg.metrics {
+        let v = series.total();
+        let _ = writeln!(
+            out,
+            "    {} {}",
+            dotted(name, 0),
+            describe(name, &v, report.elapsed)
+        );
+        for sel in subs.get(name).into_iter().flatten() {
+            let label = format!(
+                "{{ {} }}",
+                sel.filter
+                    .iter()
+                    .map(|(k, v)| format!("{k}:{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let v = series.matching(&sel.filter);
+            let _ = writeln!(
+                out,
+                "    {} {}",
+                dotted(&label, 2),
+                describe(name, &v, report.elapsed)
+            );
+        }
+    }
+    let _ = writeln!(out);
+    out
+}
+
+/// One progress line: elapsed, VUs, iterations (total and per second),
+/// requests per second, failures, and a recent p95.
+pub fn render_progress(
+    elapsed: Duration,
+    interval: &Aggregate,
+    total: &Aggregate,
+    vus: u64,
+) -> String {
+    let its = total.counter("iterations");
+    let its_s = interval.counter("iterations");
+    let reqs_s = interval.counter("http_reqs");
+    let failed = total.counter("iterations_failed");
+    let p95 = ["http_req_duration", "iteration_duration"]
+        .iter()
+        .find_map(|m| match interval.metrics.get(*m).map(|s| s.total()) {
+            Some(Value::Trend(t)) if t.count > 0 => {
+                Some(format!("{m} p(95)={}", time_us(t.percentile(95.0))))
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut line = format!(
+        "[{:>6.1}s] vus={vus:<5} iterations={} ({its_s:.0}/s)",
+        elapsed.as_secs_f64(),
+        number(its)
+    );
+    if reqs_s > 0.0 || total.counter("http_reqs") > 0.0 {
+        let _ = write!(line, " http_reqs={reqs_s:.0}/s");
+    }
+    if failed > 0.0 {
+        let _ = write!(line, " failed={}", number(failed));
+    }
+    if !p95.is_empty() {
+        let _ = write!(line, " {p95}");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Tags, Threshold, ThresholdResult, Thresholds};
+    use crate::output::ScenarioReport;
+
+    fn report() -> Report {
+        let mut agg = Aggregate::default();
+        let login = Tags::new([("name", "login")]);
+        let mut d = Value::new(Kind::Trend);
+        for us in [1000.0, 2000.0, 3000.0, 4000.0] {
+            d.add(us, 0);
+        }
+        agg.merge_value("http_req_duration", &login, &d);
+        let mut c = Value::new(Kind::Counter);
+        c.add(4.0, 0);
+        agg.merge_value("http_reqs", &login, &c);
+        let mut pass = Value::new(Kind::Rate);
+        for _ in 0..3 {
+            pass.add(1.0, 0);
+        }
+        agg.merge_value("checks", &Tags::new([("check", "status is 200")]), &pass);
+        let mut half = Value::new(Kind::Rate);
+        half.add(1.0, 0);
+        half.add(0.0, 0);
+        agg.merge_value("checks", &Tags::new([("check", "body ok")]), &half);
+        let sel = Selector::parse("http_req_duration{name:login}").unwrap();
+        let ts = Thresholds {
+            list: vec![
+                Threshold::parse(sel.clone(), "p(95)<10").unwrap(),
+                Threshold::parse(Selector::parse("checks").unwrap(), "rate>0.9").unwrap(),
+            ],
+        };
+        let results: Vec<ThresholdResult> =
+            ts.evaluate(&agg, Duration::from_secs(2), |n| agg.kind_of(n));
+        Report {
+            aggregate: agg,
+            elapsed: Duration::from_secs(2),
+            thresholds: results,
+            scenarios: vec![ScenarioReport {
+                name: "s".into(),
+                executor: "constant-vus".into(),
+                component: "x.wasm".into(),
+                max_vus: 3,
+            }],
+            aborted: None,
+        }
+    }
+
+    #[test]
+    fn summary_shows_thresholds_checks_and_metrics() {
+        let text = render_summary(&report(), false);
+        assert!(text.contains("✓ 'p(95)<10'"), "{text}");
+        assert!(text.contains("✗ 'rate>0.9' rate=80.00%"), "{text}");
+        assert!(text.contains("✓ status is 200"), "{text}");
+        assert!(
+            text.contains("✗ body ok") && text.contains("↳ 50% — ✓ 1 / ✗ 1"),
+            "{text}"
+        );
+        assert!(text.contains("avg=2.50ms min=1.00ms"), "{text}");
+        assert!(text.contains("{ name:login }"), "{text}");
+        assert!(
+            text.contains("http_reqs") && text.contains("2.00/s"),
+            "{text}"
+        );
+        assert!(!text.contains('\x1b'));
+        assert!(render_summary(&report(), true).contains('\x1b'));
+    }
+
+    #[test]
+    fn progress_is_one_line() {
+        let r = report();
+        let line = render_progress(Duration::from_secs(3), &r.aggregate, &r.aggregate, 7);
+        assert!(!line.contains('\n'));
+        assert!(
+            line.contains("vus=7") && line.contains("http_reqs=4/s"),
+            "{line}"
+        );
+    }
 }

@@ -18,7 +18,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| format!("`{t}` needs a unit (h, m, s, ms, us)"))?;
         if num_len == 0 {
-            return Err(format!("`{t}` is not a duration (write e.g. `30s`, `1m30s`, `500ms`)"));
+            return Err(format!(
+                "`{t}` is not a duration (write e.g. `30s`, `1m30s`, `500ms`)"
+            ));
         }
         let n: f64 = rest[..num_len]
             .parse()
@@ -65,7 +67,7 @@ pub fn format_duration(d: Duration) -> String {
     if ms == 0 {
         return "0s".into();
     }
-    if ms % 1000 != 0 && ms < 60_000 {
+    if !ms.is_multiple_of(1000) && ms < 60_000 {
         return if ms < 1000 {
             format!("{ms}ms")
         } else {

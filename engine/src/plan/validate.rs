@@ -134,12 +134,10 @@ pub fn validate(
         raw.scenarios.retain(|k, _| ov.only_scenarios.contains(k));
     }
 
-    let default_component = ov.component.clone().or_else(|| {
-        raw.options
-            .component
-            .as_ref()
-            .map(|c| base_dir.join(c))
-    });
+    let default_component = ov
+        .component
+        .clone()
+        .or_else(|| raw.options.component.as_ref().map(|c| base_dir.join(c)));
 
     let mut scenarios = Vec::new();
     for (name, s) in &raw.scenarios {
@@ -154,9 +152,10 @@ pub fn validate(
     let mut targets = Vec::new();
     for (name, value) in &raw.targets {
         let kind = if let Some(kind) = value.strip_prefix("embedded:") {
-            TargetKind::Embedded(kind.parse().map_err(|e: String| {
-                err(format!("targets.{name}: {e}"))
-            })?)
+            TargetKind::Embedded(
+                kind.parse()
+                    .map_err(|e: String| err(format!("targets.{name}: {e}")))?,
+            )
         } else if value.starts_with("http://") || value.starts_with("https://") {
             TargetKind::Url(value.trim_end_matches('/').to_string())
         } else {
@@ -171,16 +170,16 @@ pub fn validate(
     }
 
     let mut thresholds = Thresholds::default();
-    let plan_thresholds = raw.thresholds.iter().flat_map(|(m, list)| {
-        list.iter().map(move |t| (m.clone(), t.clone()))
-    });
+    let plan_thresholds = raw
+        .thresholds
+        .iter()
+        .flat_map(|(m, list)| list.iter().map(move |t| (m.clone(), t.clone())));
     let cli_thresholds = ov
         .thresholds
         .iter()
         .map(|(m, e)| (m.clone(), RawThreshold::Expr(e.clone())));
     for (metric, t) in plan_thresholds.chain(cli_thresholds) {
-        let selector =
-            Selector::parse(&metric).map_err(|m| err(format!("thresholds: {m}")))?;
+        let selector = Selector::parse(&metric).map_err(|m| err(format!("thresholds: {m}")))?;
         let (expr, abort, delay) = match &t {
             RawThreshold::Expr(e) => (e.clone(), false, None),
             RawThreshold::Full(f) => (
@@ -189,7 +188,8 @@ pub fn validate(
                 f.delay_abort_eval.clone(),
             ),
         };
-        let mut th = Threshold::parse(selector, &expr).map_err(|m| err(format!("thresholds: {m}")))?;
+        let mut th =
+            Threshold::parse(selector, &expr).map_err(|m| err(format!("thresholds: {m}")))?;
         th.abort_on_fail = abort;
         if let Some(d) = delay {
             th.delay_abort_eval = parse_duration(&d)
@@ -197,7 +197,8 @@ pub fn validate(
         }
         // Built-ins are known now; custom metrics are checked when they appear.
         if let Some(b) = Builtin::ALL.iter().find(|b| b.name() == th.selector.metric) {
-            th.check_kind(b.kind()).map_err(|m| err(format!("thresholds: {m}")))?;
+            th.check_kind(b.kind())
+                .map_err(|m| err(format!("thresholds: {m}")))?;
         }
         thresholds.list.push(th);
     }
@@ -229,7 +230,9 @@ pub fn validate(
         .map_err(|m| err(format!("options.memoryLimit: {m}")))?
         .unwrap_or(64 << 20);
     if memory_limit < 1 << 16 {
-        return Err(err("options.memoryLimit: at least 64KiB (one wasm page)".into()));
+        return Err(err(
+            "options.memoryLimit: at least 64KiB (one wasm page)".into()
+        ));
     }
 
     let mut allow_hosts = raw.options.allow_hosts.clone();
@@ -250,7 +253,11 @@ pub fn validate(
             .collect(),
         iteration_timeout,
         memory_limit,
-        setup_timeout: opt_duration("setupTimeout", &raw.options.setup_timeout, Duration::from_secs(60))?,
+        setup_timeout: opt_duration(
+            "setupTimeout",
+            &raw.options.setup_timeout,
+            Duration::from_secs(60),
+        )?,
         teardown_timeout: opt_duration(
             "teardownTimeout",
             &raw.options.teardown_timeout,
@@ -354,7 +361,13 @@ fn scenario(
             }
         }
         "ramping-arrival-rate" => {
-            allowed.extend(["startRate", "timeUnit", "stages", "preAllocatedVUs", "maxVUs"]);
+            allowed.extend([
+                "startRate",
+                "timeUnit",
+                "stages",
+                "preAllocatedVUs",
+                "maxVUs",
+            ]);
             let pre = s
                 .pre_allocated_vus
                 .ok_or("`preAllocatedVUs` is required for ramping-arrival-rate")?;
@@ -409,10 +422,7 @@ fn scenario(
         ("preAllocatedVUs", s.pre_allocated_vus.is_some()),
         ("maxVUs", s.max_vus.is_some()),
     ];
-    if let Some((field, _)) = present
-        .iter()
-        .find(|(f, set)| *set && !allowed.contains(f))
-    {
+    if let Some((field, _)) = present.iter().find(|(f, set)| *set && !allowed.contains(f)) {
         return Err(format!(
             "`{field}` does not apply to executor `{executor_name}` (it takes: {})",
             allowed.join(", ")
@@ -483,13 +493,22 @@ mod tests {
         assert_eq!(p.scenarios.len(), 2);
         assert_eq!(p.scenarios[0].component, PathBuf::from("/base/s.wasm"));
         assert_eq!(p.scenarios[0].executor.max_vus(), 20);
-        assert_eq!(p.scenarios[0].executor.max_duration(), Duration::from_secs(15));
+        assert_eq!(
+            p.scenarios[0].executor.max_duration(),
+            Duration::from_secs(15)
+        );
         assert_eq!(p.scenarios[1].exec, "other");
         assert_eq!(p.max_vus(), 23);
         assert_eq!(p.thresholds.list.len(), 2);
         assert!(p.thresholds.list[1].abort_on_fail);
-        assert_eq!(p.thresholds.list[1].delay_abort_eval, Duration::from_secs(5));
-        assert_eq!(p.targets[0].kind, TargetKind::Embedded(crate::embedded::Kind::Http));
+        assert_eq!(
+            p.thresholds.list[1].delay_abort_eval,
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            p.targets[0].kind,
+            TargetKind::Embedded(crate::embedded::Kind::Http)
+        );
     }
 
     #[test]
@@ -522,7 +541,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("a rate metric allows rate"), "{e}");
-        let e = plan("bogus = 1\n", &Overrides::default()).unwrap_err().to_string();
+        let e = plan("bogus = 1\n", &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bogus"), "{e}");
         let e = plan(
             "[targets]\napi = \"ftp://x\"\n[options]\ncomponent = \"x.wasm\"\n",
@@ -555,7 +576,10 @@ mod tests {
             component: Some(PathBuf::from("/c.wasm")),
             ..Default::default()
         };
-        assert_eq!(plan("", &ov).unwrap().scenarios[0].executor.name(), "shared-iterations");
+        assert_eq!(
+            plan("", &ov).unwrap().scenarios[0].executor.name(),
+            "shared-iterations"
+        );
         let ov = Overrides {
             rate: Some(50),
             duration: Some(Duration::from_secs(5)),

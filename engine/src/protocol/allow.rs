@@ -6,7 +6,11 @@
 enum Pattern {
     Any,
     /// `host` (any port) or `host:port`; `*.domain` matches subdomains.
-    Host { host: String, port: Option<u16>, wildcard: bool },
+    Host {
+        host: String,
+        port: Option<u16>,
+        wildcard: bool,
+    },
 }
 
 /// Hosts scenarios may connect to.
@@ -25,7 +29,8 @@ impl Allowlist {
                 out.push(Pattern::Any);
                 continue;
             }
-            let bad = || format!("allowed host `{p}`: write `host`, `host:port`, `*.domain` or `*`");
+            let bad =
+                || format!("allowed host `{p}`: write `host`, `host:port`, `*.domain` or `*`");
             if p.is_empty() || p.contains('/') || p.contains(' ') {
                 return Err(bad());
             }
@@ -47,7 +52,10 @@ impl Allowlist {
     }
 
     pub fn permits(&self, host: &str, port: u16) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         self.patterns.iter().any(|p| match p {
             Pattern::Any => true,
             Pattern::Host {
@@ -89,7 +97,8 @@ mod tests {
 
     #[test]
     fn patterns() {
-        let a = Allowlist::parse(&["127.0.0.1:8080", "*.example.com", "api.test", "[::1]:9"]).unwrap();
+        let a =
+            Allowlist::parse(&["127.0.0.1:8080", "*.example.com", "api.test", "[::1]:9"]).unwrap();
         assert!(a.permits("127.0.0.1", 8080));
         assert!(!a.permits("127.0.0.1", 8081));
         assert!(a.permits("x.example.com", 443));

@@ -91,7 +91,9 @@ pub struct HttpClient {
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpClient").field("allow", &self.allow).finish()
+        f.debug_struct("HttpClient")
+            .field("allow", &self.allow)
+            .finish()
     }
 }
 
@@ -142,14 +144,15 @@ impl HttpClient {
             let body = body.collect().await.map_err(classify)?.to_bytes();
             Ok::<_, HttpError>((parts, body, head_at))
         };
-        let (parts, body, head_at) = tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| {
-                HttpError::new(
-                    ErrorClass::Timeout,
-                    format!("no complete response within {} ms", timeout.as_millis()),
-                )
-            })??;
+        let (parts, body, head_at) =
+            tokio::time::timeout(timeout, exchange)
+                .await
+                .map_err(|_| {
+                    HttpError::new(
+                        ErrorClass::Timeout,
+                        format!("no complete response within {} ms", timeout.as_millis()),
+                    )
+                })??;
         let end = Instant::now();
         let mut head_bytes = 15u64;
         let headers = parts
@@ -191,7 +194,12 @@ impl HttpClient {
         let https = match uri.scheme_str() {
             Some("http") => false,
             Some("https") => true,
-            _ => return Err(invalid(format!("`{}`: use an http:// or https:// URL", req.url))),
+            _ => {
+                return Err(invalid(format!(
+                    "`{}`: use an http:// or https:// URL",
+                    req.url
+                )));
+            }
         };
         let host = uri
             .host()
@@ -236,7 +244,9 @@ fn classify(e: impl StdError + 'static) -> HttpError {
             use std::io::ErrorKind::*;
             class = match io.kind() {
                 ConnectionRefused => ErrorClass::Refused,
-                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => ErrorClass::Reset,
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                    ErrorClass::Reset
+                }
                 TimedOut => ErrorClass::Timeout,
                 _ if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => ErrorClass::Tls,
                 _ => class,
@@ -295,7 +305,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -304,7 +319,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {

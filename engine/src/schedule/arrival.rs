@@ -41,8 +41,12 @@ pub async fn drive(
         let vu = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match vu {
             Some(vu) => {
-                let (f, idle, vus, in_flight) =
-                    (factory.clone(), idle.clone(), vus.clone(), in_flight.clone());
+                let (f, idle, vus, in_flight) = (
+                    factory.clone(),
+                    idle.clone(),
+                    vus.clone(),
+                    in_flight.clone(),
+                );
                 in_flight.fetch_add(1, Ordering::Relaxed);
                 running.spawn(async move {
                     let back = f.iterate(vu, Some(intended)).await;

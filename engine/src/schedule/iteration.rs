@@ -28,7 +28,12 @@ impl VuFactory {
     /// A new VU: instantiated and through `init-vu`.
     pub async fn make(&self) -> Result<Vu, String> {
         let id = self.live.next_vu_id();
-        let state = VuState::new(id, self.shared.clone(), self.info.clone(), self.memory_limit);
+        let state = VuState::new(
+            id,
+            self.shared.clone(),
+            self.info.clone(),
+            self.memory_limit,
+        );
         let mut vu = Vu::new(&self.component, state)
             .await
             .map_err(|(e, _)| format!("VU {id}: {e}"))?;
@@ -68,9 +73,9 @@ impl VuFactory {
     /// trapped or timed out; none if even that failed.
     pub async fn iterate(&self, mut vu: Vu, intended: Option<Instant>) -> Option<Vu> {
         let started = Instant::now();
-        self.live.active.fetch_add(1, Ordering::Relaxed);
+        self.live.enter();
         let result = vu.iterate(&self.exec, self.iteration_timeout).await;
-        self.live.active.fetch_sub(1, Ordering::Relaxed);
+        self.live.leave();
         let ended = Instant::now();
         let metrics = &self.shared.metrics;
         let tags = &self.info.tags;
@@ -117,12 +122,17 @@ impl VuFactory {
             Ok(mut vu) => match vu.init(&self.setup_data, self.iteration_timeout).await {
                 Ok(()) => Some(vu),
                 Err(e) => {
-                    eprintln!("ERROR [{} vu={id}] re-initialization: `init-vu` {e}", self.info.name);
+                    eprintln!(
+                        "ERROR [{} vu={id}] re-initialization: `init-vu` {e}",
+                        self.info.name
+                    );
+                    self.live.allocated.fetch_sub(1, Ordering::Relaxed);
                     None
                 }
             },
             Err((e, _)) => {
                 eprintln!("ERROR [{} vu={id}] re-instantiation {e}", self.info.name);
+                self.live.allocated.fetch_sub(1, Ordering::Relaxed);
                 None
             }
         }

@@ -76,6 +76,8 @@ pub trait Pacer: Send {
 pub struct Live {
     /// VUs running an iteration right now.
     pub active: AtomicU64,
+    /// The most VUs active at once since the last [`Live::take_peak`].
+    pub peak: AtomicU64,
     /// VUs instantiated.
     pub allocated: AtomicU64,
     /// The next VU id.
@@ -83,6 +85,23 @@ pub struct Live {
 }
 
 impl Live {
+    /// A VU starts an iteration.
+    pub fn enter(&self) {
+        let now = self.active.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// A VU ends an iteration.
+    pub fn leave(&self) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The peak since the last call, reset to the current count.
+    pub fn take_peak(&self) -> u64 {
+        self.peak
+            .swap(self.active.load(Ordering::Relaxed), Ordering::Relaxed)
+    }
+
     pub fn next_vu_id(&self) -> u32 {
         self.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -117,15 +136,32 @@ pub async fn run_scenario(
     match &scenario.executor {
         ExecutorConfig::ConstantVus { vus, duration } => {
             let gate = constant_vus::ConstantVus::new(*vus, *duration);
-            vu_loop::drive(Arc::new(gate), factory, initial, start, scenario.graceful_stop, stop).await
+            vu_loop::drive(
+                Arc::new(gate),
+                factory,
+                initial,
+                start,
+                scenario.graceful_stop,
+                stop,
+            )
+            .await
         }
         ExecutorConfig::RampingVus {
             start_vus,
             stages,
             graceful_ramp_down,
         } => {
-            let gate = ramping_vus::RampingVus::new(*start_vus, stages.clone(), *graceful_ramp_down);
-            vu_loop::drive(Arc::new(gate), factory, initial, start, scenario.graceful_stop, stop).await
+            let gate =
+                ramping_vus::RampingVus::new(*start_vus, stages.clone(), *graceful_ramp_down);
+            vu_loop::drive(
+                Arc::new(gate),
+                factory,
+                initial,
+                start,
+                scenario.graceful_stop,
+                stop,
+            )
+            .await
         }
         ExecutorConfig::PerVuIterations {
             vus,
@@ -133,7 +169,15 @@ pub async fn run_scenario(
             max_duration,
         } => {
             let gate = per_vu_iterations::PerVuIterations::new(*vus, *iterations, *max_duration);
-            vu_loop::drive(Arc::new(gate), factory, initial, start, scenario.graceful_stop, stop).await
+            vu_loop::drive(
+                Arc::new(gate),
+                factory,
+                initial,
+                start,
+                scenario.graceful_stop,
+                stop,
+            )
+            .await
         }
         ExecutorConfig::SharedIterations {
             vus,
@@ -141,7 +185,15 @@ pub async fn run_scenario(
             max_duration,
         } => {
             let gate = shared_iterations::SharedIterations::new(*vus, *iterations, *max_duration);
-            vu_loop::drive(Arc::new(gate), factory, initial, start, scenario.graceful_stop, stop).await
+            vu_loop::drive(
+                Arc::new(gate),
+                factory,
+                initial,
+                start,
+                scenario.graceful_stop,
+                stop,
+            )
+            .await
         }
         ExecutorConfig::ConstantArrivalRate {
             rate,
@@ -151,7 +203,16 @@ pub async fn run_scenario(
             ..
         } => {
             let pacer = constant_arrival_rate::ConstantRate::new(*rate, *time_unit, *duration);
-            arrival::drive(pacer, *max_vus, factory, initial, start, scenario.graceful_stop, stop).await
+            arrival::drive(
+                pacer,
+                *max_vus,
+                factory,
+                initial,
+                start,
+                scenario.graceful_stop,
+                stop,
+            )
+            .await
         }
         ExecutorConfig::RampingArrivalRate {
             start_rate,
@@ -160,8 +221,18 @@ pub async fn run_scenario(
             max_vus,
             ..
         } => {
-            let pacer = ramping_arrival_rate::RampingRate::new(*start_rate, *time_unit, stages.clone());
-            arrival::drive(pacer, *max_vus, factory, initial, start, scenario.graceful_stop, stop).await
+            let pacer =
+                ramping_arrival_rate::RampingRate::new(*start_rate, *time_unit, stages.clone());
+            arrival::drive(
+                pacer,
+                *max_vus,
+                factory,
+                initial,
+                start,
+                scenario.graceful_stop,
+                stop,
+            )
+            .await
         }
     }
 }

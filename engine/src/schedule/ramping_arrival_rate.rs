@@ -88,7 +88,11 @@ mod tests {
     #[test]
     fn counts_follow_the_integral() {
         // 0 -> 100/s over 10 s: 500 arrivals; then 100/s for 5 s: 500 more.
-        let mut p = RampingRate::new(0, Duration::from_secs(1), vec![stage(10, 100), stage(5, 100)]);
+        let mut p = RampingRate::new(
+            0,
+            Duration::from_secs(1),
+            vec![stage(10, 100), stage(5, 100)],
+        );
         let times: Vec<_> = std::iter::from_fn(|| p.next()).collect();
         assert!((999..=1001).contains(&times.len()), "{}", times.len());
         assert!(times.windows(2).all(|w| w[0] <= w[1]));

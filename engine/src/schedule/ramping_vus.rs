@@ -127,7 +127,11 @@ mod tests {
 
     #[test]
     fn follows_stages_linearly() {
-        let g = RampingVus::new(0, vec![stage(10, 10), stage(10, 10), stage(10, 0)], Duration::from_secs(5));
+        let g = RampingVus::new(
+            0,
+            vec![stage(10, 10), stage(10, 10), stage(10, 0)],
+            Duration::from_secs(5),
+        );
         assert_eq!(g.slots(), 10);
         assert_eq!(g.end(), Duration::from_secs(30));
         assert!((g.target(Duration::from_secs(5)) - 5.0).abs() < 1e-9);
@@ -141,7 +145,10 @@ mod tests {
             Decision::WaitUntil(Duration::from_secs(5))
         );
         let drop = g.next_change(4, Duration::from_secs(12)).unwrap();
-        assert!(drop > Duration::from_secs(25) && drop < Duration::from_millis(25_010), "{drop:?}");
+        assert!(
+            drop > Duration::from_secs(25) && drop < Duration::from_millis(25_010),
+            "{drop:?}"
+        );
         assert!(!g.wanted(4, drop));
         assert_eq!(g.decide(4, 0, Duration::from_secs(30)), Decision::Done);
         // Slot 9 is wanted only at the plateau.

@@ -65,7 +65,10 @@ pub async fn drive(
 }
 
 /// One VU slot. Returns a fatal error if a VU could not be made.
-#[allow(clippy::too_many_arguments, reason = "a task's captured context, spelled out")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a task's captured context, spelled out"
+)]
 async fn slot_loop(
     slot: u32,
     mut vu: Option<Vu>,

@@ -22,7 +22,9 @@ pub fn cache_dir() -> Option<PathBuf> {
 /// Where the precompiled form of `bytes` for `engine` lives.
 pub fn entry(dir: &Path, engine: &Engine, bytes: &[u8]) -> PathBuf {
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
     let mut h = Sha256::new();
     h.update(bytes);
     h.update(engine_hash.finish().to_le_bytes());

@@ -51,7 +51,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("config", &self.config).finish()
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -210,14 +212,20 @@ impl Runtime {
     }
 }
 
-#[allow(unsafe_code, reason = "wasmtime requires it to trust precompiled code; we only load what this engine wrote into the user's own cache")]
+#[allow(
+    unsafe_code,
+    reason = "wasmtime requires it to trust precompiled code; we only load what this engine wrote into the user's own cache"
+)]
 fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<WasmComponent> {
     // SAFETY: the file was produced by `Engine::precompile_component` of a
     // compatible engine (the cache key includes its compatibility hash).
     unsafe { WasmComponent::deserialize_file(engine, path) }
 }
 
-#[allow(unsafe_code, reason = "the bytes were produced by precompile_component just above")]
+#[allow(
+    unsafe_code,
+    reason = "the bytes were produced by precompile_component just above"
+)]
 fn deserialize_bytes(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<WasmComponent> {
     // SAFETY: `bytes` come straight from `Engine::precompile_component`.
     unsafe { WasmComponent::deserialize(engine, bytes) }
@@ -259,8 +267,14 @@ impl ComponentInfo {
         let ty = c.component_type();
         ComponentInfo {
             size,
-            imports: ty.imports(engine).map(|(n, i)| describe(n, &i.ty)).collect(),
-            exports: ty.exports(engine).map(|(n, i)| describe(n, &i.ty)).collect(),
+            imports: ty
+                .imports(engine)
+                .map(|(n, i)| describe(n, &i.ty))
+                .collect(),
+            exports: ty
+                .exports(engine)
+                .map(|(n, i)| describe(n, &i.ty))
+                .collect(),
         }
     }
 
@@ -305,7 +319,9 @@ pub struct Component(Arc<Loaded>);
 
 impl std::fmt::Debug for Component {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Component").field("path", &self.0.path).finish()
+        f.debug_struct("Component")
+            .field("path", &self.0.path)
+            .finish()
     }
 }
 

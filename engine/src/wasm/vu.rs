@@ -184,7 +184,9 @@ async fn finish<T>(
 
 fn trap_message(e: &wasmtime::Error) -> String {
     let base = match e.downcast_ref::<Trap>() {
-        Some(Trap::UnreachableCodeReached) => "unreachable executed (a panic in the guest?)".to_string(),
+        Some(Trap::UnreachableCodeReached) => {
+            "unreachable executed (a panic in the guest?)".to_string()
+        }
         Some(t) => t.to_string(),
         None => format!("{e}"),
     };

@@ -33,7 +33,10 @@ fn a_malformed_plan_names_the_file_and_field() {
     );
     let (code, _, err) = volley(&["run", p.to_str().unwrap()]);
     assert_eq!(code, 104, "{err}");
-    assert!(err.contains("bad.toml") && err.contains("duration"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("duration"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -41,7 +44,10 @@ fn a_file_that_is_not_wasm_is_refused_clearly() {
     let p = temp("junk.wasm", b"this is not wasm");
     let (code, _, err) = volley(&["run", p.to_str().unwrap()]);
     assert_eq!(code, 108, "{err}");
-    assert!(err.contains("junk.wasm") && err.contains("not a WebAssembly file"), "{err}");
+    assert!(
+        err.contains("junk.wasm") && err.contains("not a WebAssembly file"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -49,7 +55,13 @@ fn inspect_lists_the_world_exports() {
     let c = fixture();
     let (code, out, err) = volley(&["inspect", c.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    for e in ["setup", "init-vu", "run", "teardown", "volley:scenario/http"] {
+    for e in [
+        "setup",
+        "init-vu",
+        "run",
+        "teardown",
+        "volley:scenario/http",
+    ] {
         assert!(out.contains(e), "{e} missing in {out}");
     }
 }
@@ -57,7 +69,8 @@ fn inspect_lists_the_world_exports() {
 #[test]
 fn run_prints_a_summary_and_exports() {
     let c = fixture();
-    let export = std::env::temp_dir().join(format!("volley-cli-export-{}.json", std::process::id()));
+    let export =
+        std::env::temp_dir().join(format!("volley-cli-export-{}.json", std::process::id()));
     let (code, out, err) = volley(&[
         "run",
         c.to_str().unwrap(),
@@ -79,7 +92,8 @@ fn run_prints_a_summary_and_exports() {
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("iterations"), "{out}");
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     assert_eq!(doc["metrics"]["iterations"]["values"]["count"], 20.0);
     std::fs::remove_file(&export).ok();
 }

@@ -53,7 +53,11 @@ fn constant_arrival_rate_starts_or_drops_every_arrival() {
     let out = run_plan(p);
     let started = counter(&out, "iterations");
     let dropped = counter(&out, "dropped_iterations");
-    assert_eq!(started + dropped, 50.0, "started {started} dropped {dropped}");
+    assert_eq!(
+        started + dropped,
+        50.0,
+        "started {started} dropped {dropped}"
+    );
     assert!(started > 0.0);
 }
 
@@ -176,7 +180,12 @@ fn scenarios_run_side_by_side_with_their_own_tags_and_params() {
     let by_scenario = out.report.aggregate.by_tag("iterations", "scenario");
     assert!(matches!(by_scenario.get("first"), Some(Value::Counter { sum }) if *sum == 1.0));
     assert!(matches!(by_scenario.get("second"), Some(Value::Counter { sum }) if *sum == 4.0));
-    assert!(out.report.aggregate.by_tag("iterations", "team").contains_key("one"));
+    assert!(
+        out.report
+            .aggregate
+            .by_tag("iterations", "team")
+            .contains_key("one")
+    );
     let (passes, total) = rate_counts(&out, "checks");
     assert_eq!((passes, total), (5, 5));
 }

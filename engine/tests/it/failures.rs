@@ -25,7 +25,10 @@ fn failing(exec: &str, extra: &str) -> volley::run::Outcome {
 fn a_trapping_scenario_fails_each_iteration_and_keeps_running() {
     let out = failing("trap", "");
     assert_eq!(counter(&out, "iterations"), 6.0);
-    assert_eq!(counter_where(&out, "iterations_failed", "class", "trap"), 6.0);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "trap"),
+        6.0
+    );
     assert_eq!(out.exit, volley::ExitCode::Ok);
 }
 
@@ -33,30 +36,45 @@ fn a_trapping_scenario_fails_each_iteration_and_keeps_running() {
 fn a_trapped_vu_is_reinstantiated_and_recovers() {
     // `trap-first` traps on a VU's first iteration only, then passes a check.
     let out = failing("trap-first", "");
-    assert_eq!(counter_where(&out, "iterations_failed", "class", "trap"), 2.0);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "trap"),
+        2.0
+    );
     assert_eq!(rate_counts(&out, "checks"), (4, 4));
 }
 
 #[test]
 fn a_looping_scenario_is_stopped_at_its_deadline() {
     let out = failing("spin", "");
-    assert_eq!(counter_where(&out, "iterations_failed", "class", "timeout"), 6.0);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "timeout"),
+        6.0
+    );
 }
 
 #[test]
 fn a_scenario_blocked_in_a_host_call_is_stopped_at_its_deadline() {
     let out = failing("sleep", "params = { sleep_ms = \"5000\" }");
-    assert_eq!(counter_where(&out, "iterations_failed", "class", "timeout"), 6.0);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "timeout"),
+        6.0
+    );
 }
 
 #[test]
 fn an_error_return_is_a_failed_iteration() {
     let out = failing("err", "");
-    assert_eq!(counter_where(&out, "iterations_failed", "class", "error"), 6.0);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "error"),
+        6.0
+    );
 }
 
 #[test]
 fn running_out_of_memory_traps_instead_of_growing() {
     let out = failing("alloc", "memoryLimit = \"4MiB\"");
-    assert_eq!(counter_where(&out, "iterations_failed", "class", "trap"), 6.0);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "trap"),
+        6.0
+    );
 }

@@ -7,7 +7,10 @@ use volley::plan::{self, Overrides, Plan};
 use volley::run::{Outcome, RunOptions, run};
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn build_once(cell: &'static OnceLock<PathBuf>, dir: PathBuf) -> PathBuf {

@@ -30,7 +30,13 @@ fn with_thresholds(exec: &str, thresholds: &[(&str, &str)]) -> volley::run::Outc
 
 #[test]
 fn passing_thresholds_exit_zero() {
-    let out = with_thresholds("empty", &[("iterations", "count==10"), ("iteration_duration", "p(99)<60000")]);
+    let out = with_thresholds(
+        "empty",
+        &[
+            ("iterations", "count==10"),
+            ("iteration_duration", "p(99)<60000"),
+        ],
+    );
     assert_eq!(out.exit, ExitCode::Ok);
     assert!(out.report.thresholds.iter().all(|r| r.ok));
 }
@@ -41,14 +47,21 @@ fn failing_thresholds_exit_99() {
     assert_eq!(out.exit, ExitCode::ThresholdsFailed);
     let r = &out.report.thresholds[0];
     assert!(!r.ok);
-    assert!((r.observed - 0.5).abs() < 1e-9, "checks rate {}", r.observed);
+    assert!(
+        (r.observed - 0.5).abs() < 1e-9,
+        "checks rate {}",
+        r.observed
+    );
 }
 
 #[test]
 fn sub_metric_thresholds_select_by_tag() {
     let out = with_thresholds(
         "checks",
-        &[("checks{check:always passes}", "rate==1"), ("checks{check:always fails}", "rate==0")],
+        &[
+            ("checks{check:always passes}", "rate==1"),
+            ("checks{check:always fails}", "rate==0"),
+        ],
     );
     assert_eq!(out.exit, ExitCode::Ok, "{:?}", out.report.thresholds);
 }
@@ -76,7 +89,13 @@ fn abort_on_fail_stops_the_run_early() {
     );
     let out = run_plan(p);
     assert_eq!(out.exit, ExitCode::ThresholdsFailed);
-    assert!(out.report.aborted.as_deref().unwrap_or("").contains("abortOnFail"));
+    assert!(
+        out.report
+            .aborted
+            .as_deref()
+            .unwrap_or("")
+            .contains("abortOnFail")
+    );
     // Stopped by the threshold, long before the 60 s duration.
     assert!(out.report.elapsed < std::time::Duration::from_secs(60));
 }
@@ -86,7 +105,8 @@ fn summary_export_matches_its_schema() {
     let out = with_thresholds("checks", &[("checks", "rate>0.1")]);
     let path = std::env::temp_dir().join(format!("volley-export-{}.json", std::process::id()));
     volley::output::write_export(&out.report, &path).unwrap();
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("engine/schema/summary-export.schema.json")).unwrap(),
     )

@@ -51,7 +51,9 @@ impl Request {
 
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.inner.headers.push((name.to_string(), value.to_string()));
+        self.inner
+            .headers
+            .push((name.to_string(), value.to_string()));
         self
     }
 
@@ -129,7 +131,8 @@ impl Response {
 
     /// The body parsed as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_slice(&self.inner.body).map_err(|e| format!("response is not the expected JSON: {e}"))
+        serde_json::from_slice(&self.inner.body)
+            .map_err(|e| format!("response is not the expected JSON: {e}"))
     }
 
     /// Time to the response head.

@@ -132,9 +132,9 @@ pub mod log {
 
 /// Everything a scenario usually needs.
 pub mod prelude {
+    pub use crate::Scenario;
     pub use crate::http;
     pub use crate::log;
     pub use crate::metrics::{self, Counter, Gauge, Rate, Trend, arrive, check, mark};
     pub use crate::vu::{self, data};
-    pub use crate::Scenario;
 }

@@ -8,7 +8,9 @@ pub fn check(name: &str, ok: bool) -> bool {
 }
 
 fn pairs(tags: &[(&str, &str)]) -> Vec<(String, String)> {
-    tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    tags.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 macro_rules! handle {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what volley's build, tests and benchmarks need, from Debian's
+# packages only. Idempotent: a second run checks and returns in about a second.
+#
+#   ./setup.sh            # as root (or with sudo available)
+#
+# What and why:
+#   rustc-web cargo-web rust-web-src lld-16  Rust -> wasm without a rustup target
+#                                            (volley build's offline route)
+#   nginx wrk                                neutral target and peer for benchmarks
+#   pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev
+#                                            native builds (librdkafka, TLS)
+set -euo pipefail
+
+PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all packages present"
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: need root to install: ${missing[*]}" >&2; exit 1; }
+    SUDO="sudo"
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # nginx starts a service on install in some images; tests start their own.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+    $SUDO systemctl stop nginx || true
+  fi
+fi
+
+# The offline Rust route needs these exact paths (see engine/src/build/rust.rs).
+for f in /usr/bin/cargo /usr/bin/rustc /usr/bin/wasm-ld-16; do
+  [ -x "$f" ] || { echo "setup: $f is missing after install" >&2; exit 1; }
+done
+[ -d /usr/lib/rustlib/src/rust/library ] || { echo "setup: rust-web-src did not install the std sources" >&2; exit 1; }
+echo "setup: ok ($(/usr/bin/rustc --version))"
