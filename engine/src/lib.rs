@@ -17,6 +17,7 @@ pub mod plan;
 pub mod protocol;
 pub mod run;
 pub mod schedule;
+mod sys;
 pub mod wasm;
 
 pub use error::{Error, ExitCode};

@@ -48,6 +48,7 @@ const MARK_TTL: Duration = Duration::from_secs(300);
 
 /// Runs `plan` to the end.
 pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
+    crate::sys::raise_open_files();
     // Targets first: their URLs become parameters and allowed hosts.
     let mut params: BTreeMap<String, String> = BTreeMap::new();
     let mut allow = plan.allow_hosts.clone();

@@ -51,7 +51,18 @@ impl Host for VuState {
             body: req.body.into(),
             timeout: req.timeout_ms.map(|ms| Duration::from_millis(ms as u64)),
         };
-        let result = self.shared.http.send(request).await;
+        // The request runs as its own task: hyper's deep poll stack then lives
+        // on the worker thread, not on this VU's fiber, so the fiber stays
+        // shallow (resident memory per VU) and switches once per request.
+        let client = self.shared.http.clone();
+        let result = tokio::spawn(async move { client.send(request).await })
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::protocol::http::HttpError {
+                    class: ErrorClass::Other,
+                    message: format!("request task failed: {e}"),
+                })
+            });
         let metrics = &self.shared.metrics;
         let base = [("name", name.as_str()), ("method", method.as_str())];
         match result {

@@ -102,6 +102,9 @@ fn pooling(cfg: &RuntimeConfig) -> PoolingAllocationConfig {
 
 impl Runtime {
     pub fn new(cfg: RuntimeConfig) -> Result<Self, Error> {
+        // Each live instance maps its memory, image, tables and fiber stack
+        // (with guards): about a dozen regions.
+        crate::sys::ensure_map_count(cfg.max_vus as u64 * 24 + 65_536);
         let mut wc = wasm_config(&cfg);
         let engine = if cfg.pooling {
             wc.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(&cfg)));
