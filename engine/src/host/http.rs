@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::VuState;
-use crate::metrics::Builtin;
+use crate::metrics::{Builtin, Tags};
 use crate::protocol::http::{ErrorClass, Request};
 use crate::wasm::bindings::volley::scenario::http::{
     self as wit, ErrorClass as WitClass, Host, HttpError, Response, Timings,
@@ -40,6 +40,45 @@ fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
+/// Most scenarios send a handful of distinct requests; their tag sets are
+/// built once per VU, not once per request.
+const TAG_CACHE: usize = 32;
+
+impl VuState {
+    fn request_tags(
+        &mut self,
+        name: &str,
+        method: &str,
+        outcome: (&str, &str),
+        extra: &[(String, String)],
+    ) -> Tags {
+        let key = (name, method, outcome.0, outcome.1);
+        if extra.is_empty()
+            && let Some((_, tags)) = self
+                .http_tags
+                .iter()
+                .find(|(k, _)| (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str()) == key)
+        {
+            return tags.clone();
+        }
+        let tags = self
+            .scenario
+            .tags
+            .with([("name", name), ("method", method), outcome])
+            .with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if extra.is_empty() && self.http_tags.len() < TAG_CACHE {
+            let owned = (
+                name.to_string(),
+                method.to_string(),
+                outcome.0.to_string(),
+                outcome.1.to_string(),
+            );
+            self.http_tags.push((owned, tags.clone()));
+        }
+        tags
+    }
+}
+
 impl Host for VuState {
     async fn send(&mut self, req: wit::Request) -> wasmtime::Result<Result<Response, HttpError>> {
         let name = req.name.unwrap_or_else(|| req.url.clone());
@@ -63,16 +102,11 @@ impl Host for VuState {
                     message: format!("request task failed: {e}"),
                 })
             });
-        let metrics = &self.shared.metrics;
-        let base = [("name", name.as_str()), ("method", method.as_str())];
         match result {
             Ok(resp) => {
                 let status = resp.status.to_string();
-                let tags = self
-                    .scenario
-                    .tags
-                    .with(base.into_iter().chain([("status", status.as_str())]))
-                    .with(req.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let tags = self.request_tags(&name, &method, ("status", &status), &req.tags);
+                let metrics = &self.shared.metrics;
                 metrics.builtin(Builtin::HttpReqs, &tags, 1.0);
                 metrics.builtin(
                     Builtin::HttpReqDuration,
@@ -117,11 +151,9 @@ impl Host for VuState {
                 }))
             }
             Err(e) => {
-                let tags = self
-                    .scenario
-                    .tags
-                    .with(base.into_iter().chain([("error", class_name(e.class))]))
-                    .with(req.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let tags =
+                    self.request_tags(&name, &method, ("error", class_name(e.class)), &req.tags);
+                let metrics = &self.shared.metrics;
                 // A request that never left (bad URL, not allowed) is the
                 // scenario's mistake, not the target's: it is not a request.
                 if !matches!(e.class, ErrorClass::InvalidRequest | ErrorClass::NotAllowed) {

@@ -54,6 +54,8 @@ pub struct VuState {
     rng: SmallRng,
     /// Custom metric names this VU already declared, with their kind.
     declared: HashMap<String, Kind>,
+    /// Tag sets of this VU's recent requests: (name, method, key, value).
+    http_tags: Vec<((String, String, String, String), Tags)>,
     /// Made on the first WASI call: Rust guests built by `volley build` import
     /// no WASI, and 10,000 VUs should not each carry an unused context.
     wasi: Option<Box<WasiCtx>>,
@@ -79,6 +81,7 @@ impl VuState {
                 .build(),
             rng: SmallRng::seed_from_u64(0x5eed_0000 ^ id as u64),
             declared: HashMap::new(),
+            http_tags: Vec::new(),
             wasi: None,
             table: ResourceTable::new(),
         }

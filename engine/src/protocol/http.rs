@@ -17,8 +17,6 @@ use super::Allowlist;
 
 /// Idle keep-alive connections kept per host.
 const MAX_IDLE_PER_HOST: usize = 1024;
-/// hyper's HTTP/1 read chunk.
-const READ_BUF: usize = 4096;
 
 /// k6's default request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -127,12 +125,10 @@ impl HttpClient {
             .enable_http2()
             .wrap_connector(connector);
         // Idle connections are memory: a burst of 10,000 VUs opens as many,
-        // but a steady load needs far fewer. Small fixed read buffers keep
-        // each connection cheap; large bodies are still read whole.
+        // but a steady load needs far fewer.
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
-            .http1_read_buf_exact_size(READ_BUF)
             .build(https);
         Ok(HttpClient {
             client,
