@@ -27,7 +27,7 @@ pub fn raise_open_files() -> u64 {
             }
         }
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 const MAP_COUNT: &str = "/proc/sys/vm/max_map_count";

@@ -336,3 +336,137 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn client() -> HttpClient {
+        HttpClient::new(Allowlist::parse(&["127.0.0.1"]).unwrap(), false).unwrap()
+    }
+
+    fn get(url: String, timeout: Option<Duration>) -> Request {
+        Request {
+            method: "get".into(),
+            url,
+            timeout,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_refused() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = client()
+            .send(get(format!("http://127.0.0.1:{port}/"), None))
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Refused, "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        });
+        let e = client()
+            .send(get(
+                format!("http://{addr}/"),
+                Some(Duration::from_millis(200)),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Timeout, "{e:?}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_dropped_connection_is_a_reset() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort")
+                .await;
+        });
+        let e = client()
+            .send(get(format!("http://{addr}/"), None))
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Reset, "{e:?}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn bad_urls_and_methods_are_invalid_requests() {
+        let c = client();
+        for (method, url) in [
+            ("GET", "not a url"),
+            ("GET", "ftp://127.0.0.1/"),
+            ("BAD METHOD", "http://127.0.0.1/"),
+        ] {
+            let e = c
+                .send(Request {
+                    method: method.into(),
+                    url: url.into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(e.class, ErrorClass::InvalidRequest, "{method} {url}: {e:?}");
+        }
+        let e = c
+            .send(get("http://10.1.2.3:9/".into(), None))
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::NotAllowed);
+        assert!(
+            e.message.contains("--allow-host 10.1.2.3:9"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[tokio::test]
+    async fn responses_carry_status_headers_body_and_timings() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 2048];
+            let n = s.read(&mut buf).await.unwrap();
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let agent_ok = req.to_ascii_lowercase().contains("user-agent: volley/");
+            let body = if agent_ok { "agent ok" } else { "no agent" };
+            let resp = format!(
+                "HTTP/1.1 418 I'm a teapot\r\nx-test: yes\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            s.write_all(resp.as_bytes()).await.unwrap();
+        });
+        let r = client()
+            .send(get(format!("http://{addr}/x"), None))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 418);
+        assert_eq!(&r.body[..], b"agent ok");
+        assert!(r.headers.iter().any(|(k, v)| k == "x-test" && v == "yes"));
+        assert_eq!(r.protocol, "HTTP/1.1");
+        assert!(r.timings.duration >= r.timings.waiting);
+        assert!(r.bytes_sent > 0 && r.bytes_received > 8);
+        server.abort();
+    }
+}
