@@ -275,6 +275,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     record_vus(&metrics, &live);
 
     // teardown, once per component, with its setup data.
+    let mut teardown_failed = None;
     for (path, component) in &components {
         let info = Arc::new(ScenarioInfo {
             name: "teardown".into(),
@@ -289,7 +290,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            problems.push(format!("{}: `teardown` {e}", path.display()));
+            teardown_failed.get_or_insert(format!("{}: `teardown` {e}", path.display()));
         }
     }
     metrics.collect();
@@ -350,6 +351,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         )
     } else if let Some(p) = problems.first() {
         (ExitCode::ScenarioError, Some(p.clone()))
+    } else if let Some(t) = teardown_failed {
+        (ExitCode::TeardownFailed, Some(t))
     } else if failed {
         let what = if aborted
             .as_deref()

@@ -123,3 +123,34 @@ fn the_example_scenario_folder_runs_with_a_named_plan() {
     assert_eq!(code, 104);
     assert!(err.contains("quick"), "{err}");
 }
+
+#[test]
+fn setup_and_teardown_failures_have_their_exit_codes() {
+    let c = fixture();
+    let (code, _, err) = volley(&[
+        "run",
+        c.to_str().unwrap(),
+        "--exec",
+        "empty",
+        "-e",
+        "fail_setup=1",
+        "--quiet",
+    ]);
+    assert_eq!(code, 107, "{err}");
+    assert!(err.contains("setup") && err.contains("fail_setup"), "{err}");
+    let (code, out, err) = volley(&[
+        "run",
+        c.to_str().unwrap(),
+        "--exec",
+        "empty",
+        "--iterations",
+        "3",
+        "-e",
+        "fail_teardown=1",
+        "--quiet",
+    ]);
+    assert_eq!(code, 100, "{out}\n{err}");
+    assert!(err.contains("teardown"), "{err}");
+    // The summary is still printed: nothing collected is lost.
+    assert!(out.contains("iterations"), "{out}");
+}

@@ -35,6 +35,9 @@ fn per_vu_iterations_run_per_vu() {
     );
     let out = run_plan(p);
     assert_eq!(counter(&out, "iterations"), 21.0);
+    // teardown ran once, with the bytes setup returned (else exit 100).
+    assert_eq!(counter(&out, "fixture_teardowns"), 1.0);
+    assert_eq!(out.exit, volley::ExitCode::Ok, "{:?}", out.problem);
 }
 
 #[test]
