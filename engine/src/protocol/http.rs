@@ -268,8 +268,18 @@ fn classify(e: impl StdError + 'static) -> HttpError {
         }
         cur = err.source();
     }
-    if class == ErrorClass::Other && message.contains("dns error") {
-        class = ErrorClass::Dns;
+    // Connectors box their errors, which can hide the typed cause from
+    // downcasting; their messages still name it.
+    if class == ErrorClass::Other {
+        let lower = message.to_ascii_lowercase();
+        if lower.contains("dns error") || lower.contains("failed to lookup address") {
+            class = ErrorClass::Dns;
+        } else if ["certificate", "tls", "handshake", "received fatal alert"]
+            .iter()
+            .any(|w| lower.contains(w))
+        {
+            class = ErrorClass::Tls;
+        }
     }
     HttpError { class, message }
 }
@@ -438,6 +448,59 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[tokio::test]
+    async fn tls_speaks_http2_by_alpn_and_rejects_unknown_issuers() {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = ck.cert.der().clone();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            for _ in 0..8 {
+                let Ok((s, _)) = l.accept().await else { return };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(s).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(|_req| async {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            Bytes::from_static(b"secure"),
+                        )))
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+        let url = format!("https://127.0.0.1:{port}/");
+        let allow = || Allowlist::parse(&["127.0.0.1"]).unwrap();
+        let r = HttpClient::new(allow(), true)
+            .unwrap()
+            .send(get(url.clone(), None))
+            .await
+            .unwrap();
+        assert_eq!(r.protocol, "HTTP/2.0");
+        assert_eq!(&r.body[..], b"secure");
+        let e = HttpClient::new(allow(), false)
+            .unwrap()
+            .send(get(url, None))
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Tls, "{e:?}");
+        server.abort();
     }
 
     #[tokio::test]
