@@ -16,7 +16,7 @@ use crate::metrics::Builtin;
 use crate::wasm::Vu;
 
 pub async fn drive(
-    mut pacer: impl Pacer,
+    mut pacer: Box<dyn Pacer>,
     max_vus: u32,
     factory: Arc<VuFactory>,
     initial: Vec<Vu>,

@@ -125,6 +125,73 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+/// An executor as the strategy its driver runs.
+enum Strategy {
+    Loop(Arc<dyn Gate>),
+    Arrival(Box<dyn Pacer>, u32),
+}
+
+fn strategy(cfg: &ExecutorConfig) -> Strategy {
+    match cfg {
+        ExecutorConfig::ConstantVus { vus, duration } => {
+            Strategy::Loop(Arc::new(constant_vus::ConstantVus::new(*vus, *duration)))
+        }
+        ExecutorConfig::RampingVus {
+            start_vus,
+            stages,
+            graceful_ramp_down,
+        } => Strategy::Loop(Arc::new(ramping_vus::RampingVus::new(
+            *start_vus,
+            stages.clone(),
+            *graceful_ramp_down,
+        ))),
+        ExecutorConfig::PerVuIterations {
+            vus,
+            iterations,
+            max_duration,
+        } => Strategy::Loop(Arc::new(per_vu_iterations::PerVuIterations::new(
+            *vus,
+            *iterations,
+            *max_duration,
+        ))),
+        ExecutorConfig::SharedIterations {
+            vus,
+            iterations,
+            max_duration,
+        } => Strategy::Loop(Arc::new(shared_iterations::SharedIterations::new(
+            *vus,
+            *iterations,
+            *max_duration,
+        ))),
+        ExecutorConfig::ConstantArrivalRate {
+            rate,
+            time_unit,
+            duration,
+            max_vus,
+            ..
+        } => Strategy::Arrival(
+            Box::new(constant_arrival_rate::ConstantRate::new(
+                *rate, *time_unit, *duration,
+            )),
+            *max_vus,
+        ),
+        ExecutorConfig::RampingArrivalRate {
+            start_rate,
+            time_unit,
+            stages,
+            max_vus,
+            ..
+        } => Strategy::Arrival(
+            Box::new(ramping_arrival_rate::RampingRate::new(
+                *start_rate,
+                *time_unit,
+                stages.clone(),
+            )),
+            *max_vus,
+        ),
+    }
+}
+
 /// Runs one scenario to completion with its executor.
 pub async fn run_scenario(
     scenario: &Scenario,
@@ -133,106 +200,11 @@ pub async fn run_scenario(
     stop: Stop,
 ) -> Outcome {
     let start = Instant::now();
-    match &scenario.executor {
-        ExecutorConfig::ConstantVus { vus, duration } => {
-            let gate = constant_vus::ConstantVus::new(*vus, *duration);
-            vu_loop::drive(
-                Arc::new(gate),
-                factory,
-                initial,
-                start,
-                scenario.graceful_stop,
-                stop,
-            )
-            .await
-        }
-        ExecutorConfig::RampingVus {
-            start_vus,
-            stages,
-            graceful_ramp_down,
-        } => {
-            let gate =
-                ramping_vus::RampingVus::new(*start_vus, stages.clone(), *graceful_ramp_down);
-            vu_loop::drive(
-                Arc::new(gate),
-                factory,
-                initial,
-                start,
-                scenario.graceful_stop,
-                stop,
-            )
-            .await
-        }
-        ExecutorConfig::PerVuIterations {
-            vus,
-            iterations,
-            max_duration,
-        } => {
-            let gate = per_vu_iterations::PerVuIterations::new(*vus, *iterations, *max_duration);
-            vu_loop::drive(
-                Arc::new(gate),
-                factory,
-                initial,
-                start,
-                scenario.graceful_stop,
-                stop,
-            )
-            .await
-        }
-        ExecutorConfig::SharedIterations {
-            vus,
-            iterations,
-            max_duration,
-        } => {
-            let gate = shared_iterations::SharedIterations::new(*vus, *iterations, *max_duration);
-            vu_loop::drive(
-                Arc::new(gate),
-                factory,
-                initial,
-                start,
-                scenario.graceful_stop,
-                stop,
-            )
-            .await
-        }
-        ExecutorConfig::ConstantArrivalRate {
-            rate,
-            time_unit,
-            duration,
-            max_vus,
-            ..
-        } => {
-            let pacer = constant_arrival_rate::ConstantRate::new(*rate, *time_unit, *duration);
-            arrival::drive(
-                pacer,
-                *max_vus,
-                factory,
-                initial,
-                start,
-                scenario.graceful_stop,
-                stop,
-            )
-            .await
-        }
-        ExecutorConfig::RampingArrivalRate {
-            start_rate,
-            time_unit,
-            stages,
-            max_vus,
-            ..
-        } => {
-            let pacer =
-                ramping_arrival_rate::RampingRate::new(*start_rate, *time_unit, stages.clone());
-            arrival::drive(
-                pacer,
-                *max_vus,
-                factory,
-                initial,
-                start,
-                scenario.graceful_stop,
-                stop,
-            )
-            .await
+    let grace = scenario.graceful_stop;
+    match strategy(&scenario.executor) {
+        Strategy::Loop(gate) => vu_loop::drive(gate, factory, initial, start, grace, stop).await,
+        Strategy::Arrival(pacer, max_vus) => {
+            arrival::drive(pacer, max_vus, factory, initial, start, grace, stop).await
         }
     }
 }
