@@ -98,11 +98,16 @@ pub async fn drive(
         }
     }
 
-    let hard_stop = start + pacer.end() + graceful_stop;
+    // Planned end plus the graceful stop, or the graceful stop from an
+    // outside stop (Ctrl-C), whichever comes first.
+    let mut deadline = start + pacer.end() + graceful_stop;
+    if stop.graceful.is_cancelled() {
+        deadline = deadline.min(Instant::now() + graceful_stop);
+    }
     loop {
         tokio::select! {
             next = running.join_next() => if next.is_none() { break },
-            _ = sleep_until(hard_stop.into()) => {
+            _ = sleep_until(deadline.into()) => {
                 outcome.interrupted += in_flight.load(Ordering::Relaxed);
                 running.abort_all();
                 break;

@@ -38,6 +38,10 @@ pub async fn drive(
         ));
     }
     let mut outcome = Outcome::default();
+    // A stop from outside (Ctrl-C) grants in-flight iterations the graceful
+    // stop from that moment, not from the scenario's planned end.
+    let mut deadline = hard_stop;
+    let mut stopping = false;
     loop {
         tokio::select! {
             next = set.join_next() => match next {
@@ -47,7 +51,11 @@ pub async fn drive(
                 }
                 Some(_) => {}
             },
-            _ = sleep_until(hard_stop.into()) => {
+            _ = stop.graceful.cancelled(), if !stopping => {
+                stopping = true;
+                deadline = deadline.min(Instant::now() + graceful_stop);
+            }
+            _ = sleep_until(deadline.into()) => {
                 outcome.interrupted += in_flight.load(Ordering::Relaxed);
                 set.abort_all();
                 break;

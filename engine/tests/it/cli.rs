@@ -154,3 +154,62 @@ fn setup_and_teardown_failures_have_their_exit_codes() {
     // The summary is still printed: nothing collected is lost.
     assert!(out.contains("iterations"), "{out}");
 }
+
+#[test]
+fn ctrl_c_finishes_iterations_in_flight_and_still_reports() {
+    let c = fixture();
+    let export = std::env::temp_dir().join(format!("volley-cli-int-{}.json", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "run",
+            c.to_str().unwrap(),
+            "--exec",
+            "sleep",
+            "-e",
+            "sleep_ms=500",
+            "--vus",
+            "3",
+            "--duration",
+            "60s",
+            "--quiet",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Bounded wait: the iterations in flight need at most 500 ms.
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("volley did not stop within 10 s of Ctrl-C");
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(status.code(), Some(105), "{stdout}");
+    assert!(stdout.contains("iterations"), "{stdout}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    // About three iterations per VU ran before the interrupt; none was cut off.
+    let n = doc["metrics"]["iterations"]["values"]["count"]
+        .as_f64()
+        .unwrap();
+    assert!(n >= 3.0, "{n}");
+    assert!(doc["metrics"].get("iterations_failed").is_none(), "{doc}");
+    std::fs::remove_file(&export).ok();
+}
