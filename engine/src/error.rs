@@ -14,12 +14,10 @@ pub enum ExitCode {
     Generic = 1,
     /// A scenario failed in `setup` (k6 107).
     SetupFailed = 107,
-    /// A scenario failed in `teardown` (k6 100 is teardown; we keep 100).
+    /// A scenario failed in `teardown`.
     TeardownFailed = 100,
-    /// Thresholds failed at the end of the run (k6 99).
+    /// Thresholds failed, at the end or by `abortOnFail` during the run (k6 99).
     ThresholdsFailed = 99,
-    /// A threshold with `abortOnFail` stopped the run (k6 99 too).
-    ThresholdsAborted = 98,
     /// The plan, a flag or a component is invalid (k6 104 invalid config).
     InvalidConfig = 104,
     /// The scenario could not be built or loaded (k6 107 script exception).
