@@ -353,10 +353,13 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
 fn cmd_merge(args: MergeArgs) -> Result<ExitCode, Error> {
     let mut merged: Option<crate::output::Export> = None;
     for p in &args.inputs {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
-        let e: crate::output::Export = serde_json::from_str(&text).map_err(|e| {
-            Error::Config(format!("{}: not a volley summary export: {e}", p.display()))
+        let bytes =
+            std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+        let e: crate::output::Export = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Config(format!(
+                "{}: not a volley summary export (write one with `volley run --summary-export`): {e}",
+                p.display()
+            ))
         })?;
         merged = Some(match merged {
             None => e,

@@ -213,3 +213,51 @@ fn ctrl_c_finishes_iterations_in_flight_and_still_reports() {
     assert!(doc["metrics"].get("iterations_failed").is_none(), "{doc}");
     std::fs::remove_file(&export).ok();
 }
+
+#[test]
+fn merge_adds_shards_exactly() {
+    let c = fixture();
+    let dir = std::env::temp_dir().join(format!("volley-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b, m) = (dir.join("a.json"), dir.join("b.json"), dir.join("m.json"));
+    for (path, n) in [(&a, "30"), (&b, "12")] {
+        let (code, _, err) = volley(&[
+            "run",
+            c.to_str().unwrap(),
+            "--exec",
+            "empty",
+            "-i",
+            n,
+            "-q",
+            "--no-summary",
+            "--summary-export",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, err) = volley(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-o",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    assert_eq!(doc["metrics"]["iterations"]["values"]["count"], 42.0);
+    assert_eq!(
+        doc["metrics"]["iteration_duration"]["values"]["count"],
+        42.0
+    );
+    let (code, _, err) = volley(&[
+        "merge",
+        a.to_str().unwrap(),
+        c.to_str().unwrap(),
+        "-o",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 104, "{err}");
+    assert!(err.contains("not a volley summary export"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
