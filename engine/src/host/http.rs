@@ -81,7 +81,15 @@ impl VuState {
 
 impl Host for VuState {
     async fn send(&mut self, req: wit::Request) -> wasmtime::Result<Result<Response, HttpError>> {
-        let name = req.name.unwrap_or_else(|| req.url.clone());
+        // Without a name, group by the URL minus its query: ids in query
+        // strings would otherwise make a series (and histogram) per request.
+        let name = req.name.unwrap_or_else(|| {
+            req.url
+                .split(['?', '#'])
+                .next()
+                .unwrap_or(&req.url)
+                .to_string()
+        });
         let method = req.method.to_ascii_uppercase();
         let request = Request {
             method: method.clone(),

@@ -105,3 +105,32 @@ fn hosts_outside_the_allowlist_are_refused() {
     assert_eq!(server.stats().requests, 0);
     server_rt.block_on(server.shutdown());
 }
+
+#[test]
+fn unnamed_requests_are_grouped_by_url_without_query() {
+    let (server_rt, server) = ingest();
+    let p = plan(
+        &format!(
+            r#"
+            [targets]
+            api = "{url}"
+            [scenarios.h]
+            executor = "per-vu-iterations"
+            exec = "get"
+            iterations = 3
+            params = {{ url = "{url}/health?request=unique" }}
+            "#,
+            url = server.url()
+        ),
+        &fixture(),
+    );
+    let out = run_plan(p);
+    let names = out.report.aggregate.by_tag("http_reqs", "name");
+    let want = format!("{}/health", server.url());
+    assert!(
+        matches!(names.get(&want), Some(volley::metrics::Value::Counter { sum }) if *sum == 3.0),
+        "{names:?}"
+    );
+    assert_eq!(names.len(), 1, "{names:?}");
+    server_rt.block_on(server.shutdown());
+}

@@ -75,7 +75,8 @@ impl Request {
         self
     }
 
-    /// Groups this request's metrics under `name` (the `name` tag; default the URL).
+    /// Groups this request's metrics under `name` (the `name` tag; default the
+    /// URL without its query string).
     pub fn name(mut self, name: &str) -> Self {
         self.inner.name = Some(name.to_string());
         self
