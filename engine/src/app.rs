@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{BuildArgs, Cli, Command, InspectArgs, MergeArgs, RunArgs, TargetsArgs};
+use crate::cli::{BuildArgs, Cli, Command, InspectArgs, MergeArgs, NewArgs, RunArgs, TargetsArgs};
 use crate::plan::{self, Overrides, RawPlan, Stage, parse_duration};
 use crate::run::{RunOptions, run};
 use crate::wasm::{Runtime, RuntimeConfig};
@@ -16,6 +16,7 @@ pub fn execute(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Run(args) => cmd_run(*args),
         Command::Build(args) => cmd_build(args),
+        Command::New(args) => cmd_new(args),
         Command::Inspect(args) => cmd_inspect(args),
         Command::Targets(args) => cmd_targets(args),
         Command::Merge(args) => cmd_merge(args),
@@ -271,6 +272,15 @@ fn cmd_build(args: BuildArgs) -> Result<ExitCode, Error> {
         },
     )?;
     println!("{}", built.component.display());
+    Ok(ExitCode::Ok)
+}
+
+fn cmd_new(args: NewArgs) -> Result<ExitCode, Error> {
+    let files = crate::build::scaffold(&args.dir, &args.lang)?;
+    for f in &files {
+        println!("created {}", f.display());
+    }
+    println!("run it: volley run {}", args.dir.display());
     Ok(ExitCode::Ok)
 }
 

@@ -19,6 +19,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Build a scenario folder into a component (Rust: cargo + the component encoder).
     Build(BuildArgs),
+    /// Create a scenario folder that builds and runs against the embedded targets.
+    New(NewArgs),
     /// Show what a component is: its size, imports and exports.
     Inspect(InspectArgs),
     /// Serve the embedded targets standalone until Ctrl-C.
@@ -103,6 +105,15 @@ pub struct BuildArgs {
     /// Rebuild even when the sources did not change.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The folder to create (its name becomes the crate name).
+    pub dir: PathBuf,
+    /// The scenario's language.
+    #[arg(long, default_value = "rust")]
+    pub lang: String,
 }
 
 #[derive(Debug, Args)]

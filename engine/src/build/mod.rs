@@ -6,7 +6,10 @@
 //! toolchain produced, and names what to install when a toolchain is missing.
 //! It runs compilers; it never loads or runs the result.
 
+mod new;
 mod rust;
+
+pub use new::scaffold;
 
 use std::path::{Path, PathBuf};
 

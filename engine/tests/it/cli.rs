@@ -261,3 +261,20 @@ fn merge_adds_shards_exactly() {
     assert!(err.contains("not a volley summary export"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn new_scaffolds_a_scenario_that_builds_and_runs() {
+    let dir = std::env::temp_dir()
+        .join(format!("volley-cli-new-{}", std::process::id()))
+        .join("first-test");
+    let (code, out, err) = volley(&["new", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("plans/default.toml"), "{out}");
+    // Its default plan runs against the embedded target; -i keeps it short.
+    let (code, out, err) = volley(&["run", dir.to_str().unwrap(), "-i", "5", "-u", "1", "-q"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✓ status is 201"), "{out}");
+    let (code, _, err) = volley(&["new", dir.to_str().unwrap()]);
+    assert_eq!(code, 104, "{err}");
+    std::fs::remove_dir_all(dir.parent().unwrap()).ok();
+}
