@@ -114,38 +114,25 @@ impl Host for VuState {
             Ok(resp) => {
                 let status = resp.status.to_string();
                 let tags = self.request_tags(&name, &method, ("status", &status), &req.tags);
-                let metrics = &self.shared.metrics;
-                metrics.builtin(Builtin::HttpReqs, &tags, 1.0);
-                metrics.builtin(
-                    Builtin::HttpReqDuration,
-                    &tags,
-                    micros(resp.timings.duration) as f64,
-                );
-                metrics.builtin(
-                    Builtin::HttpReqWaiting,
-                    &tags,
-                    micros(resp.timings.waiting) as f64,
-                );
-                metrics.builtin(
-                    Builtin::HttpReqReceiving,
-                    &tags,
-                    micros(resp.timings.receiving) as f64,
-                );
-                metrics.builtin(
-                    Builtin::HttpReqFailed,
-                    &tags,
-                    if resp.status >= 400 { 1.0 } else { 0.0 },
-                );
-                metrics.builtin(
-                    Builtin::DataSent,
-                    &self.scenario.tags,
-                    resp.bytes_sent as f64,
-                );
-                metrics.builtin(
-                    Builtin::DataReceived,
-                    &self.scenario.tags,
-                    resp.bytes_received as f64,
-                );
+                let t = &resp.timings;
+                let failed = if resp.status >= 400 { 1.0 } else { 0.0 };
+                self.shared.metrics.builtins(&[
+                    (Builtin::HttpReqs, &tags, 1.0),
+                    (Builtin::HttpReqDuration, &tags, micros(t.duration) as f64),
+                    (Builtin::HttpReqWaiting, &tags, micros(t.waiting) as f64),
+                    (Builtin::HttpReqReceiving, &tags, micros(t.receiving) as f64),
+                    (Builtin::HttpReqFailed, &tags, failed),
+                    (
+                        Builtin::DataSent,
+                        &self.scenario.tags,
+                        resp.bytes_sent as f64,
+                    ),
+                    (
+                        Builtin::DataReceived,
+                        &self.scenario.tags,
+                        resp.bytes_received as f64,
+                    ),
+                ]);
                 Ok(Ok(Response {
                     status: resp.status,
                     headers: resp.headers,

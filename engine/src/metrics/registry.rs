@@ -91,6 +91,21 @@ pub struct Snapshot {
     pub interval: Aggregate,
 }
 
+fn record(shard: &mut Shard, name: &str, kind: Kind, tags: &Tags, sample: f64, at_us: u64) {
+    let by_tags = match shard.get_mut(name) {
+        Some(m) => m,
+        None => shard.entry(name.into()).or_default(),
+    };
+    match by_tags.get_mut(tags) {
+        Some(v) => v.add(sample, at_us),
+        None => {
+            let mut v = Value::new(kind);
+            v.add(sample, at_us);
+            by_tags.insert(tags.clone(), v);
+        }
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -168,25 +183,27 @@ impl Metrics {
     /// Records one sample on this thread's shard. `kind` must be the declared
     /// kind of `name` (hosts check once via [`Metrics::declare`]).
     pub fn add(&self, name: &str, kind: Kind, tags: &Tags, sample: f64) {
-        let at_us = if kind == Kind::Gauge {
+        let at_us = self.gauge_time(kind);
+        self.with_shard(|shard| record(shard, name, kind, tags, sample, at_us));
+    }
+
+    /// Records several built-in samples under one shard lock (a request's or
+    /// an iteration's worth).
+    pub fn builtins(&self, samples: &[(Builtin, &Tags, f64)]) {
+        let at_us = self.gauge_time(Kind::Gauge);
+        self.with_shard(|shard| {
+            for (metric, tags, sample) in samples {
+                record(shard, metric.name(), metric.kind(), tags, *sample, at_us);
+            }
+        });
+    }
+
+    fn gauge_time(&self, kind: Kind) -> u64 {
+        if kind == Kind::Gauge {
             self.inner.start.elapsed().as_micros() as u64
         } else {
             0
-        };
-        self.with_shard(|shard| {
-            let by_tags = match shard.get_mut(name) {
-                Some(m) => m,
-                None => shard.entry(name.into()).or_insert_with(HashMap::default),
-            };
-            match by_tags.get_mut(tags) {
-                Some(v) => v.add(sample, at_us),
-                None => {
-                    let mut v = Value::new(kind);
-                    v.add(sample, at_us);
-                    by_tags.insert(tags.clone(), v);
-                }
-            }
-        });
+        }
     }
 
     fn with_shard(&self, f: impl FnOnce(&mut Shard)) {

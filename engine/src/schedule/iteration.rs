@@ -77,20 +77,21 @@ impl VuFactory {
         let result = vu.iterate(&self.exec, self.iteration_timeout).await;
         self.live.leave();
         let ended = Instant::now();
-        let metrics = &self.shared.metrics;
         let tags = &self.info.tags;
-        metrics.builtin(Builtin::Iterations, tags, 1.0);
         let from = intended.unwrap_or(started).min(started);
-        metrics.builtin(
-            Builtin::IterationDuration,
-            tags,
-            ended.duration_since(from).as_micros() as f64,
-        );
-        metrics.builtin(
-            Builtin::IterationServiceTime,
-            tags,
-            ended.duration_since(started).as_micros() as f64,
-        );
+        self.shared.metrics.builtins(&[
+            (Builtin::Iterations, tags, 1.0),
+            (
+                Builtin::IterationDuration,
+                tags,
+                ended.duration_since(from).as_micros() as f64,
+            ),
+            (
+                Builtin::IterationServiceTime,
+                tags,
+                ended.duration_since(started).as_micros() as f64,
+            ),
+        ]);
         vu.state_mut().iteration += 1;
         match result {
             Ok(()) => Some(vu),
