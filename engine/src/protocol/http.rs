@@ -366,6 +366,26 @@ mod tests {
         }
     }
 
+    /// A server for one request: reads it, answers what `reply` makes of it
+    /// (nothing if none), then holds the connection open for `hold`.
+    async fn one_request_server(
+        reply: impl FnOnce(&str) -> Option<Vec<u8>> + Send + 'static,
+        hold: Duration,
+    ) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 2048];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            if let Some(bytes) = reply(&String::from_utf8_lossy(&buf[..n])) {
+                let _ = s.write_all(&bytes).await;
+            }
+            tokio::time::sleep(hold).await;
+        });
+        (addr, server)
+    }
+
     #[tokio::test]
     async fn a_closed_port_is_refused() {
         let port = {
@@ -381,14 +401,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_silent_server_times_out() {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf).await;
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        });
+        let (addr, server) = one_request_server(|_| None, Duration::from_secs(2)).await;
         let e = client()
             .send(get(
                 format!("http://{addr}/"),
@@ -402,16 +415,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_connection_is_a_reset() {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf).await;
-            let _ = s
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort")
-                .await;
-        });
+        let (addr, server) = one_request_server(
+            |_| Some(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort".to_vec()),
+            Duration::ZERO,
+        )
+        .await;
         let e = client()
             .send(get(format!("http://{addr}/"), None))
             .await
@@ -505,21 +513,21 @@ mod tests {
 
     #[tokio::test]
     async fn responses_carry_status_headers_body_and_timings() {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut buf = [0u8; 2048];
-            let n = s.read(&mut buf).await.unwrap();
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            let agent_ok = req.to_ascii_lowercase().contains("user-agent: volley/");
-            let body = if agent_ok { "agent ok" } else { "no agent" };
-            let resp = format!(
-                "HTTP/1.1 418 I'm a teapot\r\nx-test: yes\r\ncontent-length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            s.write_all(resp.as_bytes()).await.unwrap();
-        });
+        let (addr, server) = one_request_server(
+            |req| {
+                let agent_ok = req.to_ascii_lowercase().contains("user-agent: volley/");
+                let body = if agent_ok { "agent ok" } else { "no agent" };
+                Some(
+                    format!(
+                        "HTTP/1.1 418 I'm a teapot\r\nx-test: yes\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .into_bytes(),
+                )
+            },
+            Duration::ZERO,
+        )
+        .await;
         let r = client()
             .send(get(format!("http://{addr}/x"), None))
             .await
