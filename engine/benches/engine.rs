@@ -8,7 +8,7 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group, criterion_main};
 use volley::host::{DataSets, ScenarioInfo, Shared, VuState};
 use volley::metrics::{Builtin, Marks, Metrics, Tags, Trend};
-use volley::protocol::{Allowlist, http::HttpClient};
+use volley::protocol::{Allowlist, http::HttpClient, ws::WsClient};
 use volley::wasm::{Runtime, RuntimeConfig, Vu};
 
 fn fixture() -> std::path::PathBuf {
@@ -30,6 +30,7 @@ fn shared() -> Arc<Shared> {
         start: metrics.start(),
         metrics,
         http: HttpClient::new(Allowlist::default(), false).unwrap(),
+        ws: WsClient::new(Allowlist::default(), false).unwrap(),
         marks: Marks::default(),
         data: DataSets::default(),
     })

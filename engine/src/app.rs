@@ -322,10 +322,16 @@ fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
 }
 
 fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
-    let addr = args.http.parse().map_err(|_| {
+    let addr: std::net::SocketAddr = args.http.parse().map_err(|_| {
         Error::Config(format!(
             "--http {}: not an address like 127.0.0.1:8080",
             args.http
+        ))
+    })?;
+    let auction_addr: std::net::SocketAddr = args.auction.parse().map_err(|_| {
+        Error::Config(format!(
+            "--auction {}: not an address like 127.0.0.1:8081",
+            args.auction
         ))
     })?;
     let delay = args
@@ -349,13 +355,21 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
         let server = crate::embedded::http::start(addr, opts)
             .await
             .map_err(|e| Error::io(format!("binding {addr}"), e))?;
+        let auction = crate::embedded::auction::start(auction_addr)
+            .await
+            .map_err(|e| Error::io(format!("binding {auction_addr}"), e))?;
         println!(
             "http ingest target: {}  (POST /messages, GET /health, GET /stats)",
             server.url()
         );
+        println!(
+            "auction target:     {}  (POST /items/ID/bids, GET /items/ID, WS /ws/items/ID, GET /stats)",
+            auction.url()
+        );
         println!("Ctrl-C to stop");
         let _ = tokio::signal::ctrl_c().await;
         server.shutdown().await;
+        auction.shutdown().await;
         Ok(ExitCode::Ok)
     })
 }

@@ -130,6 +130,9 @@ pub struct TargetsArgs {
     /// Address of the HTTP ingest target.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http: String,
+    /// Address of the auction target (bids over HTTP, WebSocket fan-out).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub auction: String,
     /// Delay added to every `POST /messages`, e.g. `20ms`.
     #[arg(long)]
     pub delay: Option<String>,

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use crate::embedded;
 use crate::host::{DataSets, ScenarioInfo, Shared, VuState};
-use crate::metrics::{Builtin, Kind, Marks, Metrics, Tags, ThresholdResult};
+use crate::metrics::{Builtin, Kind, Marks, Metrics, Tags, ThresholdResult, mark};
 use crate::output::{self, Report, ScenarioReport};
 use crate::plan::{Plan, TargetKind};
-use crate::protocol::{Allowlist, http::HttpClient};
+use crate::protocol::{Allowlist, http::HttpClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
 use crate::wasm::{Component, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
@@ -43,8 +43,6 @@ pub struct Outcome {
     /// Why the exit code is not 0, in one line.
     pub problem: Option<String>,
 }
-
-const MARK_TTL: Duration = Duration::from_secs(300);
 
 /// Runs `plan` to the end.
 pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
@@ -77,6 +75,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     }
     params.extend(plan.params.clone());
     let allowlist = Allowlist::parse(&allow).map_err(Error::Config)?;
+    let ws = WsClient::new(allowlist.clone(), plan.insecure_skip_tls_verify)
+        .map_err(|e| Error::Other(format!("WebSocket client: {e}")))?;
     let http = HttpClient::new(allowlist, plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("HTTP client: {e}")))?;
 
@@ -84,6 +84,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
         http,
+        ws,
         marks: Marks::default(),
         data: DataSets::load(&plan.data)?,
         start: metrics.start(),
@@ -196,6 +197,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         let shared = shared.clone();
         let stop = stop.clone();
         let thresholds = plan.thresholds.clone();
+        let mark_timeout = plan.mark_timeout;
         let abort_reason = abort_reason.clone();
         let progress = opts.progress;
         tokio::spawn(async move {
@@ -205,7 +207,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 tick.tick().await;
                 record_vus(&metrics, &live);
                 let snap = metrics.collect();
-                shared.marks.expire(MARK_TTL);
+                mark::record_incomplete(&metrics, &shared.marks.expire(mark_timeout));
                 if progress {
                     let line = metrics.with_total(|total| {
                         output::render_progress(
@@ -293,6 +295,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             teardown_failed.get_or_insert(format!("{}: `teardown` {e}", path.display()));
         }
     }
+    // Fan-out events still open now lost their missing receivers.
+    mark::record_incomplete(&metrics, &shared.marks.finish());
     metrics.collect();
     for s in servers {
         s.shutdown().await;

@@ -2,6 +2,7 @@
 //! loopback, started for the run (or standalone by `volley targets`).
 //! They share nothing with the engine but the process.
 
+pub mod auction;
 pub mod http;
 
 use std::net::SocketAddr;
@@ -12,6 +13,8 @@ use std::str::FromStr;
 pub enum Kind {
     /// The HTTP ingest service (`POST /messages`, `/health`, `/stats`).
     Http,
+    /// The auction service: contended bids over HTTP, WebSocket fan-out.
+    Auction,
 }
 
 impl FromStr for Kind {
@@ -20,8 +23,9 @@ impl FromStr for Kind {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "http" => Ok(Kind::Http),
+            "auction" => Ok(Kind::Auction),
             other => Err(format!(
-                "unknown embedded target `embedded:{other}` (available: embedded:http)"
+                "unknown embedded target `embedded:{other}` (available: embedded:http, embedded:auction)"
             )),
         }
     }
@@ -31,6 +35,7 @@ impl FromStr for Kind {
 #[derive(Debug)]
 pub enum Server {
     Http(http::EmbeddedServer),
+    Auction(auction::AuctionServer),
 }
 
 impl Server {
@@ -38,12 +43,14 @@ impl Server {
     pub fn url(&self) -> String {
         match self {
             Server::Http(s) => s.url(),
+            Server::Auction(s) => s.url(),
         }
     }
 
     pub async fn shutdown(self) {
         match self {
             Server::Http(s) => s.shutdown().await,
+            Server::Auction(s) => s.shutdown().await,
         }
     }
 }
@@ -54,5 +61,6 @@ pub async fn start(kind: Kind, addr: SocketAddr) -> std::io::Result<Server> {
         Kind::Http => Ok(Server::Http(
             http::start(addr, http::IngestOptions::default()).await?,
         )),
+        Kind::Auction => Ok(Server::Auction(auction::start(addr).await?)),
     }
 }

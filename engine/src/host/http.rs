@@ -115,7 +115,11 @@ impl Host for VuState {
                 let status = resp.status.to_string();
                 let tags = self.request_tags(&name, &method, ("status", &status), &req.tags);
                 let t = &resp.timings;
-                let failed = if resp.status >= 400 { 1.0 } else { 0.0 };
+                let expected = match &self.expected_statuses {
+                    Some(list) => list.contains(&resp.status),
+                    None => resp.status < 400,
+                };
+                let failed = if expected { 0.0 } else { 1.0 };
                 self.shared.metrics.builtins(&[
                     (Builtin::HttpReqs, &tags, 1.0),
                     (Builtin::HttpReqDuration, &tags, micros(t.duration) as f64),
@@ -161,5 +165,10 @@ impl Host for VuState {
                 }))
             }
         }
+    }
+
+    fn expect_statuses(&mut self, statuses: Vec<u16>) -> wasmtime::Result<()> {
+        self.expected_statuses = (!statuses.is_empty()).then_some(statuses);
+        Ok(())
     }
 }

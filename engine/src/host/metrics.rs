@@ -1,7 +1,7 @@
 //! `metrics` import: custom metrics, checks and correlation marks.
 
 use super::VuState;
-use crate::metrics::{Builtin, Kind};
+use crate::metrics::{Builtin, Kind, mark};
 use crate::wasm::bindings::volley::scenario::metrics::Host;
 
 impl VuState {
@@ -77,7 +77,7 @@ impl Host for VuState {
     }
 
     fn mark(&mut self, metric: String, key: String, expected: u32) -> wasmtime::Result<()> {
-        if let Err(e) = self.shared.metrics.declare(&metric, Kind::Trend) {
+        if let Err(e) = mark::declare(&self.shared.metrics, &metric, expected) {
             eprintln!("WARN  [{} vu={}] mark: {e}", self.scenario.name, self.id);
             return Ok(());
         }
@@ -86,12 +86,9 @@ impl Host for VuState {
     }
 
     fn arrive(&mut self, key: String) -> wasmtime::Result<Option<u64>> {
-        Ok(self.shared.marks.arrive(&key).map(|(metric, latency)| {
-            let us = latency.as_micros() as u64;
-            self.shared
-                .metrics
-                .add(&metric, Kind::Trend, &self.scenario.tags, us as f64);
-            us
+        Ok(self.shared.marks.arrive(&key).map(|a| {
+            mark::record_arrival(&self.shared.metrics, &self.scenario.tags, &a);
+            a.latency.as_micros() as u64
         }))
     }
 }

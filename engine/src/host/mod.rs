@@ -6,6 +6,7 @@ mod http;
 mod log;
 mod metrics;
 mod vu;
+pub mod ws;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::metrics::{Kind, Marks, Metrics, Tags};
 use crate::protocol::http::HttpClient;
+use crate::protocol::ws::WsClient;
 
 pub use self::vu::DataSets;
 
@@ -27,6 +29,7 @@ pub use self::vu::DataSets;
 pub struct Shared {
     pub metrics: Metrics,
     pub http: HttpClient,
+    pub ws: WsClient,
     pub marks: Marks,
     pub data: DataSets,
     /// The run's clock zero.
@@ -60,6 +63,10 @@ pub struct VuState {
     /// no WASI, and 10,000 VUs should not each carry an unused context.
     wasi: Option<Box<WasiCtx>>,
     table: ResourceTable,
+    /// Woken by this VU's WebSocket sockets; made on the first connect.
+    ws_wake: Option<Arc<tokio::sync::Notify>>,
+    /// `http.expect-statuses`; none means 200-399.
+    expected_statuses: Option<Vec<u16>>,
 }
 
 impl VuState {
@@ -84,6 +91,8 @@ impl VuState {
             http_tags: Vec::new(),
             wasi: None,
             table: ResourceTable::new(),
+            ws_wake: None,
+            expected_statuses: None,
         }
     }
 }

@@ -37,6 +37,23 @@ pub enum Builtin {
     HttpReqReceiving,
     /// HTTP requests with status >= 400 or no response, tagged `error` (rate).
     HttpReqFailed,
+    /// WebSocket connect plus upgrade handshake time (trend, ms).
+    WsConnecting,
+    /// WebSocket sessions opened (counter).
+    WsSessions,
+    /// WebSocket session time, from open until closed or dropped (trend, ms).
+    WsSessionDuration,
+    /// WebSocket messages sent (counter).
+    WsMsgsSent,
+    /// WebSocket messages taken by the scenario (counter).
+    WsMsgsReceived,
+    /// WebSocket messages dropped because the scenario did not take them
+    /// before 4,096 more arrived (counter).
+    WsMsgsDropped,
+    /// WebSocket ping to pong time (trend, ms).
+    WsPing,
+    /// Failed WebSocket calls, tagged `class` (counter).
+    WsErrors,
 }
 
 impl Builtin {
@@ -56,6 +73,14 @@ impl Builtin {
         Builtin::HttpReqWaiting,
         Builtin::HttpReqReceiving,
         Builtin::HttpReqFailed,
+        Builtin::WsConnecting,
+        Builtin::WsSessions,
+        Builtin::WsSessionDuration,
+        Builtin::WsMsgsSent,
+        Builtin::WsMsgsReceived,
+        Builtin::WsMsgsDropped,
+        Builtin::WsPing,
+        Builtin::WsErrors,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +100,14 @@ impl Builtin {
             Builtin::HttpReqWaiting => "http_req_waiting",
             Builtin::HttpReqReceiving => "http_req_receiving",
             Builtin::HttpReqFailed => "http_req_failed",
+            Builtin::WsConnecting => "ws_connecting",
+            Builtin::WsSessions => "ws_sessions",
+            Builtin::WsSessionDuration => "ws_session_duration",
+            Builtin::WsMsgsSent => "ws_msgs_sent",
+            Builtin::WsMsgsReceived => "ws_msgs_received",
+            Builtin::WsMsgsDropped => "ws_msgs_dropped",
+            Builtin::WsPing => "ws_ping",
+            Builtin::WsErrors => "ws_errors",
         }
     }
 
@@ -85,14 +118,22 @@ impl Builtin {
             | Builtin::DroppedIterations
             | Builtin::DataSent
             | Builtin::DataReceived
-            | Builtin::HttpReqs => Kind::Counter,
+            | Builtin::HttpReqs
+            | Builtin::WsSessions
+            | Builtin::WsMsgsSent
+            | Builtin::WsMsgsReceived
+            | Builtin::WsMsgsDropped
+            | Builtin::WsErrors => Kind::Counter,
             Builtin::Vus | Builtin::VusMax => Kind::Gauge,
             Builtin::Checks | Builtin::HttpReqFailed => Kind::Rate,
             Builtin::IterationDuration
             | Builtin::IterationServiceTime
             | Builtin::HttpReqDuration
             | Builtin::HttpReqWaiting
-            | Builtin::HttpReqReceiving => Kind::Trend,
+            | Builtin::HttpReqReceiving
+            | Builtin::WsConnecting
+            | Builtin::WsSessionDuration
+            | Builtin::WsPing => Kind::Trend,
         }
     }
 

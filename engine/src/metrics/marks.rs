@@ -7,13 +7,86 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::{Kind, Metrics, Tags};
+
 const SHARDS: usize = 16;
 
 #[derive(Debug)]
 struct Mark {
     at: Instant,
     metric: Arc<str>,
+    expected: u32,
     remaining: u32,
+}
+
+/// One observation of a marked event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    /// The trend the latency goes to.
+    pub metric: Arc<str>,
+    pub latency: Duration,
+    /// A fan-out event's (`expected` > 1) time until its last expected
+    /// arrival, on that arrival.
+    pub completed: Option<Duration>,
+    /// Whether the mark expects more than one arrival.
+    pub fan_out: bool,
+}
+
+/// A fan-out event that did not see all its expected arrivals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incomplete {
+    pub metric: Arc<str>,
+    pub missing: u32,
+}
+
+/// The metrics a fan-out mark on `metric` feeds besides `metric` itself:
+/// (`<base>_complete`, `<base>_delivered`, `<base>_incomplete`), `<base>`
+/// being `metric` without a `_latency` suffix.
+pub fn fan_out_names(metric: &str) -> [String; 3] {
+    let base = metric.strip_suffix("_latency").unwrap_or(metric);
+    [
+        format!("{base}_complete"),
+        format!("{base}_delivered"),
+        format!("{base}_incomplete"),
+    ]
+}
+
+/// Declares the metrics a mark on `metric` feeds (fan-out ones when
+/// `expected` > 1); an error names a name already used with another kind.
+pub fn declare(metrics: &Metrics, metric: &str, expected: u32) -> Result<(), String> {
+    metrics.declare(metric, Kind::Trend)?;
+    if expected > 1 {
+        let [complete, delivered, incomplete] = fan_out_names(metric);
+        metrics.declare(&complete, Kind::Trend)?;
+        metrics.declare(&delivered, Kind::Rate)?;
+        metrics.declare(&incomplete, Kind::Counter)?;
+    }
+    Ok(())
+}
+
+/// Records one arrival: its latency and, for fan-out, delivery and completion.
+pub fn record_arrival(metrics: &Metrics, tags: &Tags, a: &Arrival) {
+    metrics.add(&a.metric, Kind::Trend, tags, a.latency.as_micros() as f64);
+    if a.fan_out {
+        let [complete, delivered, _] = fan_out_names(&a.metric);
+        metrics.add(&delivered, Kind::Rate, tags, 1.0);
+        if let Some(d) = a.completed {
+            metrics.add(&complete, Kind::Trend, tags, d.as_micros() as f64);
+        }
+    }
+}
+
+/// Records fan-out events that lost receivers: one false `_delivered`
+/// sample per missing arrival, one `_incomplete` per event.
+pub fn record_incomplete(metrics: &Metrics, gone: &[Incomplete]) {
+    let tags = Tags::default();
+    for g in gone {
+        let [_, delivered, incomplete] = fan_out_names(&g.metric);
+        for _ in 0..g.missing {
+            metrics.add(&delivered, Kind::Rate, &tags, 0.0);
+        }
+        metrics.add(&incomplete, Kind::Counter, &tags, 1.0);
+    }
 }
 
 /// The run's open marks, sharded by key so VUs rarely share a lock.
@@ -45,42 +118,69 @@ impl Marks {
     }
 
     pub fn mark_at(&self, metric: &str, key: &str, expected: u32, at: Instant) {
+        let expected = expected.max(1);
         self.shard(key).insert(
             key.to_string(),
             Mark {
                 at,
                 metric: Arc::from(metric),
-                remaining: expected.max(1),
+                expected,
+                remaining: expected,
             },
         );
     }
 
-    /// Event `key` observed now: the trend to record in and the latency.
-    pub fn arrive(&self, key: &str) -> Option<(Arc<str>, Duration)> {
+    /// Event `key` observed now.
+    pub fn arrive(&self, key: &str) -> Option<Arrival> {
         let now = Instant::now();
         let mut shard = self.shard(key);
         let mark = shard.get_mut(key)?;
-        let out = (mark.metric.clone(), now.saturating_duration_since(mark.at));
+        let latency = now.saturating_duration_since(mark.at);
         mark.remaining -= 1;
-        if mark.remaining == 0 {
-            shard.remove(key);
-        }
-        Some(out)
+        let fan_out = mark.expected > 1;
+        let done = mark.remaining == 0;
+        let metric = if done {
+            shard.remove(key).map(|m| m.metric)?
+        } else {
+            mark.metric.clone()
+        };
+        Some(Arrival {
+            metric,
+            latency,
+            completed: (done && fan_out).then_some(latency),
+            fan_out,
+        })
     }
 
-    /// Drops marks older than `ttl`; returns how many never saw all arrivals.
-    pub fn expire(&self, ttl: Duration) -> usize {
+    /// Drops marks older than `ttl`; returns the fan-out ones among them.
+    pub fn expire(&self, ttl: Duration) -> Vec<Incomplete> {
         let now = Instant::now();
-        let mut n = 0;
+        self.drain(|m| now.saturating_duration_since(m.at) >= ttl)
+    }
+
+    /// Drops every open mark (the run ended); returns the fan-out ones.
+    pub fn finish(&self) -> Vec<Incomplete> {
+        self.drain(|_| true)
+    }
+
+    fn drain(&self, drop: impl Fn(&Mark) -> bool) -> Vec<Incomplete> {
+        let mut out = Vec::new();
         for shard in &self.shards {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             shard.retain(|_, m| {
-                let keep = now.saturating_duration_since(m.at) < ttl;
-                n += usize::from(!keep);
-                keep
+                if !drop(m) {
+                    return true;
+                }
+                if m.expected > 1 {
+                    out.push(Incomplete {
+                        metric: m.metric.clone(),
+                        missing: m.remaining,
+                    });
+                }
+                false
             });
         }
-        n
+        out
     }
 
     pub fn open(&self) -> usize {
@@ -104,10 +204,12 @@ mod tests {
             3,
             Instant::now() - Duration::from_millis(5),
         );
-        for _ in 0..3 {
-            let (metric, lat) = m.arrive("bid-1").unwrap();
-            assert_eq!(&*metric, "fanout");
-            assert!(lat >= Duration::from_millis(5));
+        for i in 0..3 {
+            let a = m.arrive("bid-1").unwrap();
+            assert_eq!(&*a.metric, "fanout");
+            assert!(a.fan_out);
+            assert!(a.latency >= Duration::from_millis(5));
+            assert_eq!(a.completed.is_some(), i == 2);
         }
         assert!(m.arrive("bid-1").is_none());
         assert!(m.arrive("never").is_none());
@@ -118,8 +220,37 @@ mod tests {
     fn expire_drops_old_marks() {
         let m = Marks::default();
         m.mark_at("x", "old", 1, Instant::now() - Duration::from_secs(10));
+        m.mark_at("f", "old-fan", 4, Instant::now() - Duration::from_secs(10));
         m.mark("x", "new", 1);
-        assert_eq!(m.expire(Duration::from_secs(5)), 1);
+        m.arrive("old-fan").unwrap();
+        let gone = m.expire(Duration::from_secs(5));
+        // Only the fan-out mark reports what it missed.
+        assert_eq!(
+            gone,
+            vec![Incomplete {
+                metric: "f".into(),
+                missing: 3
+            }]
+        );
         assert_eq!(m.open(), 1);
+        assert!(m.finish().is_empty());
+        assert_eq!(m.open(), 0);
+    }
+
+    #[test]
+    fn single_arrival_marks_are_not_fan_out() {
+        let m = Marks::default();
+        m.mark("e2e", "k", 0);
+        let a = m.arrive("k").unwrap();
+        assert!(!a.fan_out && a.completed.is_none());
+        assert_eq!(
+            fan_out_names("ws_fanout_latency"),
+            [
+                "ws_fanout_complete".to_string(),
+                "ws_fanout_delivered".into(),
+                "ws_fanout_incomplete".into()
+            ]
+        );
+        assert_eq!(fan_out_names("bids")[0], "bids_complete");
     }
 }

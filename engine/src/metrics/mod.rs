@@ -19,7 +19,11 @@ mod value;
 
 pub use aggregate::{Aggregate, Series};
 pub use builtin::Builtin;
-pub use marks::Marks;
+pub use marks::{Arrival, Incomplete, Marks, fan_out_names};
+pub mod mark {
+    //! Recording helpers for correlation marks.
+    pub use super::marks::{declare, record_arrival, record_incomplete};
+}
 pub use registry::{Metrics, Snapshot};
 pub use tags::{Selector, Tags};
 pub use threshold::{Agg, Op, Threshold, ThresholdResult, Thresholds};

@@ -35,6 +35,8 @@ pub struct Plan {
     pub memory_limit: u64,
     pub setup_timeout: Duration,
     pub teardown_timeout: Duration,
+    /// How long a correlation mark waits for its arrivals.
+    pub mark_timeout: Duration,
     pub insecure_skip_tls_verify: bool,
 }
 

@@ -46,6 +46,8 @@ pub struct RawOptions {
     pub memory_limit: Option<String>,
     pub setup_timeout: Option<String>,
     pub teardown_timeout: Option<String>,
+    /// How long a correlation mark waits for its arrivals (default 60s).
+    pub mark_timeout: Option<String>,
     #[serde(rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: Option<bool>,
 }

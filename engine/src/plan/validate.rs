@@ -263,6 +263,11 @@ pub fn validate(
             &raw.options.teardown_timeout,
             Duration::from_secs(60),
         )?,
+        mark_timeout: opt_duration(
+            "markTimeout",
+            &raw.options.mark_timeout,
+            Duration::from_secs(60),
+        )?,
         insecure_skip_tls_verify: ov.insecure_skip_tls_verify
             || raw.options.insecure_skip_tls_verify.unwrap_or(false),
     })

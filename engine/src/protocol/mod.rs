@@ -3,5 +3,7 @@
 
 mod allow;
 pub mod http;
+mod tls;
+pub mod ws;
 
 pub use allow::Allowlist;

@@ -6,7 +6,17 @@ wasmtime::component::bindgen!({
     imports: {
         "volley:scenario/http.send": async | trappable,
         "volley:scenario/vu.sleep-ms": async | trappable,
+        "volley:scenario/ws.[static]socket.connect": async | trappable,
+        "volley:scenario/ws.[method]socket.send-text": async | trappable,
+        "volley:scenario/ws.[method]socket.send-binary": async | trappable,
+        "volley:scenario/ws.[method]socket.recv": async | trappable,
+        "volley:scenario/ws.[method]socket.ping": async | trappable,
+        "volley:scenario/ws.[method]socket.close": async | trappable,
+        "volley:scenario/ws.poll": async | trappable,
         default: trappable,
     },
     exports: { default: async },
+    with: {
+        "volley:scenario/ws.socket": crate::host::ws::WsSocket,
+    },
 });
