@@ -169,6 +169,13 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Which statuses this VU's later requests expect (k6 `expectedStatuses`);
+/// others count as failed in `http_req_failed`. An empty slice restores the
+/// default, 200 to 399.
+pub fn expect_statuses(statuses: &[u16]) {
+    wit::expect_statuses(statuses);
+}
+
 /// `GET url`.
 pub fn get(url: &str) -> Result<Response, Error> {
     Request::get(url).send()

@@ -50,6 +50,7 @@ pub mod bindings {
 pub mod http;
 pub mod metrics;
 pub mod vu;
+pub mod ws;
 
 pub use metrics::check;
 
@@ -137,4 +138,5 @@ pub mod prelude {
     pub use crate::log;
     pub use crate::metrics::{self, Counter, Gauge, Rate, Trend, arrive, check, mark};
     pub use crate::vu::{self, data};
+    pub use crate::ws;
 }

@@ -1,0 +1,185 @@
+//! auction: contended writes and broadcast fan-out against an auction
+//! service (the embedded `embedded:auction` target by default, as `api`).
+//!
+//! Entries (the plan scenario's `exec`):
+//! - `contended-bidder`: bids a little above the highest bid it knows on
+//!   item `item`; 201 (accepted) and 409 (outbid) are both valid answers.
+//! - `viewer`: keeps a WebSocket on `/ws/items/{item}` and reports every bid
+//!   it receives as an arrival of that bid's fan-out event.
+//! - `fanout`: the publisher: marks a bid's fan-out event for the expected
+//!   viewers (`expected_viewers`, else the service's viewer count), then
+//!   places the bid over HTTP. The engine records `ws_fanout_latency` (every
+//!   viewer), `ws_fanout_complete` (last viewer) and `ws_fanout_delivered`.
+//! - `mixed`: bidders and viewers in one scenario, by `bidder_weight` and
+//!   `viewer_weight` (VU ids are dealt out in that ratio).
+//!
+//! Run: `volley run scripts/auction` (plans: default, contended, fanout,
+//! fanout-10k, mixed).
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use volley_sdk::prelude::*;
+
+thread_local! {
+    /// This VU's viewer socket, kept across iterations.
+    static SOCKET: RefCell<Option<ws::Socket>> = const { RefCell::new(None) };
+    /// The highest bid this VU has seen on its item.
+    static HIGHEST: Cell<u64> = const { Cell::new(0) };
+}
+
+fn param_u64(name: &str, default: u64) -> Result<u64, String> {
+    match vu::param(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("param `{name}` = `{v}`: not a whole number")),
+    }
+}
+
+fn api() -> Result<String, String> {
+    vu::param("api").ok_or_else(|| "param `api` is missing: add it to [targets]".to_string())
+}
+
+fn item() -> Result<u64, String> {
+    param_u64("item", 1)
+}
+
+/// The fan-out event key of a bid: viewers and the publisher agree on it.
+fn bid_key(item: u64, amount: u64) -> String {
+    format!("bid:{item}:{amount}")
+}
+
+struct Auction;
+
+impl Scenario for Auction {
+    fn init_vu(_setup: &[u8]) -> Result<(), String> {
+        // Being outbid is a valid answer, not a failed request.
+        http::expect_statuses(&[200, 201, 409]);
+        Ok(())
+    }
+
+    fn run(entry: &str) -> Result<(), String> {
+        match entry {
+            "contended-bidder" | "default" => bid(),
+            "viewer" => view(),
+            "fanout" => publish(),
+            "mixed" => {
+                let bidders = param_u64("bidder_weight", 1)?;
+                let viewers = param_u64("viewer_weight", 4)?;
+                if bidders + viewers == 0 {
+                    return Err("bidder_weight + viewer_weight must be above 0".into());
+                }
+                if u64::from(vu::id()) % (bidders + viewers) < bidders {
+                    bid()
+                } else {
+                    view()
+                }
+            }
+            other => Err(format!(
+                "unknown entry `{other}`: use contended-bidder, viewer, fanout or mixed"
+            )),
+        }
+    }
+}
+
+fn bid() -> Result<(), String> {
+    let (api, item) = (api()?, item()?);
+    let amount = HIGHEST.get() + vu::random_range(1..=5);
+    let res = http::Request::post(format!("{api}/items/{item}/bids"))
+        .json(&serde_json::json!({ "amount": amount, "bidder": format!("vu-{}", vu::id()) }))
+        .name("bid")
+        .send()
+        .map_err(|e| format!("POST /items/{item}/bids: {e}"))?;
+    let answered = check("bid answered 201 or 409", matches!(res.status(), 201 | 409));
+    let accepted = res.status() == 201;
+    Rate::new("bid_accepted").add(accepted);
+    if accepted {
+        HIGHEST.set(amount);
+    } else if let Ok(body) = res.json::<serde_json::Value>() {
+        // Outbid: start from the current bid next time.
+        HIGHEST.set(body["current"].as_u64().unwrap_or(amount));
+    }
+    let think = param_u64("think_ms", 0)?;
+    if think > 0 {
+        vu::sleep(Duration::from_millis(think));
+    }
+    if answered {
+        Ok(())
+    } else {
+        Err(format!("bid answered {}", res.status()))
+    }
+}
+
+fn view() -> Result<(), String> {
+    let (api, item) = (api()?, item()?);
+    let window = Duration::from_millis(param_u64("window_ms", 1000)?);
+    SOCKET.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            let url = format!("{}/ws/items/{item}", api.replacen("http", "ws", 1));
+            *slot = Some(
+                ws::Connect::new(url)
+                    .tag("role", "viewer")
+                    .open()
+                    .map_err(|e| format!("viewer connect: {e}"))?,
+            );
+        }
+        let socket = slot.as_ref().expect("connected above");
+        let end = vu::now() + window;
+        loop {
+            let left = end.saturating_sub(vu::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            match socket.recv(left) {
+                Ok(Some(ws::Message::Text(text))) => {
+                    let event: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+                    let amount = event.as_ref().and_then(|e| e["amount"].as_u64());
+                    if check("bid message has an amount", amount.is_some()) {
+                        arrive(&bid_key(item, amount.unwrap_or_default()));
+                    }
+                }
+                Ok(Some(ws::Message::Close(_))) => {
+                    *slot = None;
+                    return Ok(());
+                }
+                Ok(Some(ws::Message::Binary(_))) | Ok(None) => {}
+                Err(e) => {
+                    *slot = None;
+                    return Err(format!("viewer socket: {e}"));
+                }
+            }
+        }
+    })
+}
+
+fn publish() -> Result<(), String> {
+    let (api, item) = (api()?, item()?);
+    let state: serde_json::Value = http::Request::get(format!("{api}/items/{item}"))
+        .name("item")
+        .send()
+        .map_err(|e| format!("GET /items/{item}: {e}"))?
+        .json()?;
+    let current = state["current"].as_u64().unwrap_or(0);
+    let expected = match vu::param("expected_viewers") {
+        Some(_) => param_u64("expected_viewers", 0)?,
+        None => state["viewers"].as_u64().unwrap_or(0),
+    };
+    let amount = current + 1;
+    // Mark before sending: the broadcast may reach viewers before our
+    // response reaches us.
+    mark(
+        "ws_fanout_latency",
+        &bid_key(item, amount),
+        expected.min(u32::MAX as u64) as u32,
+    );
+    let res = http::Request::post(format!("{api}/items/{item}/bids"))
+        .json(&serde_json::json!({ "amount": amount, "bidder": "publisher" }))
+        .name("publish bid")
+        .send()
+        .map_err(|e| format!("POST /items/{item}/bids: {e}"))?;
+    check("published bid accepted", res.status() == 201);
+    Ok(())
+}
+
+volley_sdk::export_scenario!(Auction);
