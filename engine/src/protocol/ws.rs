@@ -618,3 +618,252 @@ async fn drain_until_close(ws: &mut Stream, inbox: &Inbox) {
     })
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+    /// An echo server: `close-me` closes with 4001, `flood N` sends N
+    /// messages at once, `whoami` answers the peer's address.
+    async fn echo_server() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, peer)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let pick = |req: &Request, mut resp: Response| {
+                        let offered = req
+                            .headers()
+                            .get("sec-websocket-protocol")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
+                        if offered.split(", ").any(|p| p == "v2") {
+                            resp.headers_mut()
+                                .insert("sec-websocket-protocol", "v2".parse().unwrap());
+                        }
+                        Ok(resp)
+                    };
+                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, pick).await else {
+                        return;
+                    };
+                    while let Some(Ok(m)) = ws.next().await {
+                        let reply = match &m {
+                            Frame::Text(t) if t.as_str() == "close-me" => {
+                                let frame = CloseFrame {
+                                    code: coding::CloseCode::from(4001),
+                                    reason: "bye".into(),
+                                };
+                                let _ = ws.close(Some(frame)).await;
+                                continue;
+                            }
+                            Frame::Text(t) if t.as_str() == "whoami" => {
+                                vec![Frame::text(peer.ip().to_string())]
+                            }
+                            Frame::Text(t) if t.as_str().starts_with("flood ") => {
+                                let n: usize = t.as_str()[6..].parse().unwrap();
+                                (0..n).map(|i| Frame::text(i.to_string())).collect()
+                            }
+                            Frame::Text(_) | Frame::Binary(_) => vec![m.clone()],
+                            _ => vec![],
+                        };
+                        for r in reply {
+                            if ws.feed(r).await.is_err() {
+                                return;
+                            }
+                        }
+                        let _ = ws.flush().await;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn client() -> WsClient {
+        WsClient::new(Allowlist::parse(&["127.0.0.1"]).unwrap(), false).unwrap()
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn echoes_negotiates_subprotocols_and_pings() {
+        let addr = echo_server().await;
+        let opts = ConnectOptions {
+            subprotocols: vec!["v1".into(), "v2".into()],
+            headers: vec![("x-test".into(), "1".into())],
+            ..Default::default()
+        };
+        let s = client()
+            .connect(&format!("ws://{addr}/echo"), opts)
+            .await
+            .unwrap();
+        assert_eq!(s.protocol(), Some("v2"));
+        s.send_text("hello".into()).await.unwrap();
+        s.send_binary(vec![1, 2, 3]).await.unwrap();
+        assert_eq!(
+            s.recv(WAIT).await.unwrap(),
+            Some(Message::Text("hello".into()))
+        );
+        assert_eq!(
+            s.recv(WAIT).await.unwrap(),
+            Some(Message::Binary(vec![1, 2, 3]))
+        );
+        assert_eq!(s.recv(Duration::from_millis(20)).await.unwrap(), None);
+        let rtt = s.ping(WAIT).await.unwrap();
+        assert!(rtt < WAIT);
+    }
+
+    #[tokio::test]
+    async fn a_peer_close_is_a_message_then_closed() {
+        let addr = echo_server().await;
+        let s = client()
+            .connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        s.send_text("close-me".into()).await.unwrap();
+        assert_eq!(
+            s.recv(WAIT).await.unwrap(),
+            Some(Message::Close {
+                code: 4001,
+                reason: "bye".into()
+            })
+        );
+        assert_eq!(s.recv(WAIT).await.unwrap_err().class, ErrorClass::Closed);
+        let e = s.send_text("late".into()).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Closed);
+    }
+
+    #[tokio::test]
+    async fn reads_go_on_without_recv_and_overflow_drops_the_oldest() {
+        let addr = echo_server().await;
+        let s = client()
+            .connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        let n = INBOX_LIMIT + 904;
+        s.send_text(format!("flood {n}")).await.unwrap();
+        // The socket's task reads everything while nobody calls recv.
+        let deadline = Instant::now() + WAIT;
+        while s.dropped() < 904 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(s.dropped(), 904);
+        assert_eq!(
+            s.recv(WAIT).await.unwrap(),
+            Some(Message::Text("904".into()))
+        );
+        // A ping still gets through: the connection never stalled.
+        s.ping(WAIT).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn closing_checks_the_code_and_ends_the_socket() {
+        let addr = echo_server().await;
+        let s = client()
+            .connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        let e = s.close(1006, "").await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::InvalidRequest);
+        s.close(1000, "done").await.unwrap();
+        assert_eq!(
+            s.send_text("x".into()).await.unwrap_err().class,
+            ErrorClass::Closed
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_are_classified() {
+        let c = client();
+        let opts = ConnectOptions::default;
+        // Nothing listens on a port we just released.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = c
+            .connect(&format!("ws://127.0.0.1:{port}/"), opts())
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Refused, "{e}");
+        let e = c.connect("ws://10.1.2.3/", opts()).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::NotAllowed, "{e}");
+        assert!(e.message.contains("--allow-host 10.1.2.3:80"), "{e}");
+        for bad in ["http://127.0.0.1/", "not a url"] {
+            let e = c.connect(bad, opts()).await.unwrap_err();
+            assert_eq!(e.class, ErrorClass::InvalidRequest, "{bad}: {e}");
+        }
+        // An HTTP server that does not upgrade.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = tokio::io::AsyncReadExt::read(&mut tcp, &mut buf).await;
+            let _ = tcp
+                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        });
+        let e = c
+            .connect(&format!("ws://{addr}/nope"), opts())
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Handshake, "{e}");
+        assert!(e.message.contains("404"), "{e}");
+        // A server that accepts and never answers.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move { listener.accept().await });
+        let short = ConnectOptions {
+            timeout: Duration::from_millis(100),
+            ..opts()
+        };
+        let e = c
+            .connect(&format!("ws://{addr}/"), short)
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Timeout, "{e}");
+        hold.abort();
+    }
+
+    #[tokio::test]
+    async fn spread_sources_use_other_loopback_addresses() {
+        let addr = echo_server().await;
+        let c = client();
+        c.spread_sources();
+        let s = c
+            .connect(&format!("ws://{addr}/"), ConnectOptions::default())
+            .await
+            .unwrap();
+        s.send_text("whoami".into()).await.unwrap();
+        let Some(Message::Text(ip)) = s.recv(WAIT).await.unwrap() else {
+            panic!("no answer");
+        };
+        let ip: Ipv4Addr = ip.parse().unwrap();
+        assert!(ip.is_loopback() && ip != Ipv4Addr::LOCALHOST, "{ip}");
+    }
+
+    #[tokio::test]
+    async fn poll_reports_which_sockets_are_ready() {
+        let addr = echo_server().await;
+        let c = client();
+        let wake = Arc::new(Notify::new());
+        let opts = || ConnectOptions {
+            wake: wake.clone(),
+            ..Default::default()
+        };
+        let url = format!("ws://{addr}/");
+        let a = c.connect(&url, opts()).await.unwrap();
+        let b = c.connect(&url, opts()).await.unwrap();
+        assert!(poll(&[&a, &b], Duration::from_millis(20)).await.is_empty());
+        b.send_text("x".into()).await.unwrap();
+        assert_eq!(poll(&[&a, &b], WAIT).await, vec![1]);
+        assert_eq!(b.try_recv().unwrap(), Some(Message::Text("x".into())));
+        assert!(poll(&[&a, &b], Duration::from_millis(20)).await.is_empty());
+    }
+}
