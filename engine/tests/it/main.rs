@@ -7,3 +7,4 @@ mod failures;
 mod http_run;
 mod support;
 mod thresholds;
+mod ws_run;

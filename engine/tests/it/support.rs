@@ -87,3 +87,16 @@ pub fn trend_count(out: &Outcome, name: &str) -> u64 {
         _ => 0,
     }
 }
+
+/// The auction example scenario.
+pub fn auction() -> PathBuf {
+    static CELL: OnceLock<PathBuf> = OnceLock::new();
+    build_once(&CELL, repo().join("scripts/auction"))
+}
+
+pub fn rate_where(out: &Outcome, name: &str, key: &str, value: &str) -> (u64, u64) {
+    match out.report.aggregate.by_tag(name, key).get(value) {
+        Some(volley::metrics::Value::Rate { trues, total }) => (*trues, *total),
+        _ => (0, 0),
+    }
+}
