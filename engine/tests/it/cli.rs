@@ -278,3 +278,26 @@ fn new_scaffolds_a_scenario_that_builds_and_runs() {
     assert_eq!(code, 104, "{err}");
     std::fs::remove_dir_all(dir.parent().unwrap()).ok();
 }
+
+#[test]
+fn every_example_plan_validates() {
+    let mut seen = 0;
+    for script in std::fs::read_dir(repo().join("scripts")).unwrap() {
+        let plans = script.unwrap().path().join("plans");
+        let Ok(entries) = std::fs::read_dir(&plans) else {
+            continue;
+        };
+        for p in entries {
+            let p = p.unwrap().path();
+            let raw = volley::plan::load_plan_file(&p).unwrap_or_else(|e| panic!("{e}"));
+            let ov = volley::plan::Overrides {
+                component: Some("x.wasm".into()),
+                ..Default::default()
+            };
+            volley::plan::validate(raw, &p, p.parent().unwrap(), &ov)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 9, "only {seen} plans found");
+}
