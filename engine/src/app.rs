@@ -208,6 +208,12 @@ pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
             .ok_or_else(|| bad("-e", p, "write KEY=VALUE".into()))?;
         ov.params.push((k.to_string(), v.to_string()));
     }
+    for t in &args.targets {
+        let (k, v) = t
+            .split_once('=')
+            .ok_or_else(|| bad("--target", t, "write NAME=URL".into()))?;
+        ov.targets.push((k.to_string(), v.to_string()));
+    }
     for t in &args.thresholds {
         // The metric may carry `{tag:value}`: split at the first `:` outside braces.
         let mut depth = 0;

@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// A parameter for the scenario, `KEY=VALUE` (repeatable).
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
     pub params: Vec<String>,
+    /// Point the plan's target NAME elsewhere, `NAME=URL` or
+    /// `NAME=embedded:KIND` (repeatable), e.g. at a `volley targets` process.
+    #[arg(long = "target", value_name = "NAME=URL")]
+    pub targets: Vec<String>,
     /// A threshold `METRIC:EXPR`, e.g. `http_req_duration:p(99)<500` (repeatable).
     #[arg(long = "threshold", value_name = "METRIC:EXPR")]
     pub thresholds: Vec<String>,

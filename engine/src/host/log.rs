@@ -13,12 +13,13 @@ impl Host for VuState {
             Level::Warn => "WARN",
             Level::Error => "ERROR",
         };
-        if crate::output::log_enabled(level) {
-            eprintln!(
+        crate::output::log(
+            level,
+            format_args!(
                 "{level:5} [{} vu={} it={}] {message}",
                 self.scenario.name, self.id, self.iteration
-            );
-        }
+            ),
+        );
         Ok(())
     }
 }

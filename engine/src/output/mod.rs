@@ -55,3 +55,37 @@ pub fn set_log_level(level: &str) {
 pub fn log_enabled(level: &str) -> bool {
     level_num(level) >= LOG_LEVEL.load(Ordering::Relaxed)
 }
+
+/// Log lines shown per second before the rest are only counted: 10,000
+/// VUs failing at once must not bury the progress lines (or the disk).
+const LOG_LINES_PER_SECOND: u32 = 20;
+
+/// (second since the epoch, lines shown in it, lines suppressed in it)
+static LOG_BUDGET: std::sync::Mutex<(u64, u32, u64)> = std::sync::Mutex::new((0, 0, 0));
+
+/// Writes one log line to stderr if `level` is enabled, at most 20 a
+/// second; the count of suppressed lines is reported the next second.
+pub fn log(level: &str, line: std::fmt::Arguments<'_>) {
+    if !log_enabled(level) {
+        return;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut budget = LOG_BUDGET.lock().unwrap_or_else(|e| e.into_inner());
+    if budget.0 != now {
+        if budget.2 > 0 {
+            eprintln!(
+                "WARN  {} more log lines were suppressed (at most {LOG_LINES_PER_SECOND} a second)",
+                budget.2
+            );
+        }
+        *budget = (now, 0, 0);
+    }
+    if budget.1 < LOG_LINES_PER_SECOND {
+        budget.1 += 1;
+        eprintln!("{line}");
+    } else {
+        budget.2 += 1;
+    }
+}

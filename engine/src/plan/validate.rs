@@ -21,6 +21,8 @@ pub struct Overrides {
     /// Iterations per second: an arrival-rate scenario instead of VU loops.
     pub rate: Option<u64>,
     pub params: Vec<(String, String)>,
+    /// `--target NAME=URL`: replaces (or adds) the plan's target `NAME`.
+    pub targets: Vec<(String, String)>,
     /// `METRIC: EXPR` pairs, added to the plan's thresholds.
     pub thresholds: Vec<(String, String)>,
     /// Run only these scenarios of the plan.
@@ -150,7 +152,14 @@ pub fn validate(
     }
 
     let mut targets = Vec::new();
-    for (name, value) in &raw.targets {
+    let mut target_list: Vec<(String, String)> = raw
+        .targets
+        .iter()
+        .filter(|(name, _)| !ov.targets.iter().any(|(n, _)| n == *name))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    target_list.extend(ov.targets.iter().cloned());
+    for (name, value) in &target_list {
         let kind = if let Some(kind) = value.strip_prefix("embedded:") {
             TargetKind::Embedded(
                 kind.parse()
@@ -513,6 +522,38 @@ mod tests {
         assert_eq!(
             p.targets[0].kind,
             TargetKind::Embedded(crate::embedded::Kind::Http)
+        );
+    }
+
+    #[test]
+    fn target_overrides_replace_or_add_targets() {
+        let ov = Overrides {
+            targets: vec![
+                ("api".into(), "http://127.0.0.1:9000/".into()),
+                ("extra".into(), "embedded:auction".into()),
+            ],
+            ..Default::default()
+        };
+        let p = plan(
+            "[targets]\napi = \"embedded:http\"\nother = \"http://127.0.0.1:1\"\n[options]\ncomponent = \"s.wasm\"\n",
+            &ov,
+        )
+        .unwrap();
+        let kinds: Vec<(&str, &TargetKind)> = p
+            .targets
+            .iter()
+            .map(|t| (t.name.as_str(), &t.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("other", &TargetKind::Url("http://127.0.0.1:1".into())),
+                ("api", &TargetKind::Url("http://127.0.0.1:9000".into())),
+                (
+                    "extra",
+                    &TargetKind::Embedded(crate::embedded::Kind::Auction)
+                ),
+            ]
         );
     }
 

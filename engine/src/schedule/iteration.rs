@@ -111,9 +111,10 @@ impl VuFactory {
         self.shared
             .metrics
             .builtin(Builtin::IterationsFailed, &tags, 1.0);
-        if crate::output::log_enabled("WARN") {
-            eprintln!("WARN  [{} vu={id}] iteration {e}", self.info.name);
-        }
+        crate::output::log(
+            "WARN",
+            format_args!("WARN  [{} vu={id}] iteration {e}", self.info.name),
+        );
     }
 
     /// A fresh instance for a VU whose instance is unusable.

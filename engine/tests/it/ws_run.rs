@@ -143,6 +143,8 @@ fn a_dead_target_counts_ws_errors_by_class() {
             exec = "viewer"
             vus = 2
             iterations = 3
+            [scenarios.viewers.params]
+            reconnect_ms = "50"
             "#
         ),
         &auction(),

@@ -5,7 +5,9 @@
 //! - `contended-bidder`: bids a little above the highest bid it knows on
 //!   item `item`; 201 (accepted) and 409 (outbid) are both valid answers.
 //! - `viewer`: keeps a WebSocket on `/ws/items/{item}` and reports every bid
-//!   it receives as an arrival of that bid's fan-out event.
+//!   it receives as an arrival of that bid's fan-out event. Each iteration
+//!   listens for `window_ms` (1000); a failed connection waits `reconnect_ms`
+//!   (1000) before the iteration fails.
 //! - `fanout`: the publisher: marks a bid's fan-out event for the expected
 //!   viewers (`expected_viewers`, else the service's viewer count), then
 //!   places the bid over HTTP. The engine records `ws_fanout_latency` (every
@@ -117,12 +119,14 @@ fn view() -> Result<(), String> {
     SOCKET.with_borrow_mut(|slot| {
         if slot.is_none() {
             let url = format!("{}/ws/items/{item}", api.replacen("http", "ws", 1));
-            *slot = Some(
-                ws::Connect::new(url)
-                    .tag("role", "viewer")
-                    .open()
-                    .map_err(|e| format!("viewer connect: {e}"))?,
-            );
+            match ws::Connect::new(url).tag("role", "viewer").open() {
+                Ok(s) => *slot = Some(s),
+                Err(e) => {
+                    // Don't hammer a target that refuses: wait, then fail.
+                    vu::sleep(Duration::from_millis(param_u64("reconnect_ms", 1000)?));
+                    return Err(format!("viewer connect: {e}"));
+                }
+            }
         }
         let socket = slot.as_ref().expect("connected above");
         let end = vu::now() + window;
@@ -146,6 +150,7 @@ fn view() -> Result<(), String> {
                 Ok(Some(ws::Message::Binary(_))) | Ok(None) => {}
                 Err(e) => {
                     *slot = None;
+                    vu::sleep(Duration::from_millis(param_u64("reconnect_ms", 1000)?));
                     return Err(format!("viewer socket: {e}"));
                 }
             }
