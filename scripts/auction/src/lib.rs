@@ -7,7 +7,8 @@
 //! - `viewer`: keeps a WebSocket on `/ws/items/{item}` and reports every bid
 //!   it receives as an arrival of that bid's fan-out event. Each iteration
 //!   listens for `window_ms` (1000); a failed connection waits `reconnect_ms`
-//!   (1000) before the iteration fails.
+//!   (1000) before the iteration fails. With `sockets` = K, each VU holds K
+//!   viewer sockets and waits on all of them at once (`ws::poll`).
 //! - `fanout`: the publisher: marks a bid's fan-out event for the expected
 //!   viewers (`expected_viewers`, else the service's viewer count), then
 //!   places the bid over HTTP. The engine records `ws_fanout_latency` (every
@@ -24,8 +25,8 @@ use std::time::Duration;
 use volley_sdk::prelude::*;
 
 thread_local! {
-    /// This VU's viewer socket, kept across iterations.
-    static SOCKET: RefCell<Option<ws::Socket>> = const { RefCell::new(None) };
+    /// This VU's viewer sockets, kept across iterations.
+    static SOCKETS: RefCell<Vec<ws::Socket>> = const { RefCell::new(Vec::new()) };
     /// The highest bid this VU has seen on its item.
     static HIGHEST: Cell<u64> = const { Cell::new(0) };
 }
@@ -116,11 +117,12 @@ fn bid() -> Result<(), String> {
 fn view() -> Result<(), String> {
     let (api, item) = (api()?, item()?);
     let window = Duration::from_millis(param_u64("window_ms", 1000)?);
-    SOCKET.with_borrow_mut(|slot| {
-        if slot.is_none() {
+    let wanted = param_u64("sockets", 1)?.max(1) as usize;
+    SOCKETS.with_borrow_mut(|sockets| {
+        while sockets.len() < wanted {
             let url = format!("{}/ws/items/{item}", api.replacen("http", "ws", 1));
             match ws::Connect::new(url).tag("role", "viewer").open() {
-                Ok(s) => *slot = Some(s),
+                Ok(s) => sockets.push(s),
                 Err(e) => {
                     // Don't hammer a target that refuses: wait, then fail.
                     vu::sleep(Duration::from_millis(param_u64("reconnect_ms", 1000)?));
@@ -128,34 +130,56 @@ fn view() -> Result<(), String> {
                 }
             }
         }
-        let socket = slot.as_ref().expect("connected above");
         let end = vu::now() + window;
-        loop {
+        let mut failed = None;
+        while failed.is_none() {
             let left = end.saturating_sub(vu::now());
             if left.is_zero() {
-                return Ok(());
+                break;
             }
-            match socket.recv(left) {
-                Ok(Some(ws::Message::Text(text))) => {
-                    let event: Option<serde_json::Value> = serde_json::from_str(&text).ok();
-                    let amount = event.as_ref().and_then(|e| e["amount"].as_u64());
-                    if check("bid message has an amount", amount.is_some()) {
-                        arrive(&bid_key(item, amount.unwrap_or_default()));
+            let refs: Vec<&ws::Socket> = sockets.iter().collect();
+            let mut gone = Vec::new();
+            for i in ws::poll(&refs, left) {
+                match take(refs[i], item) {
+                    Ok(true) => {}
+                    Ok(false) => gone.push(i),
+                    Err(e) => {
+                        gone.push(i);
+                        failed = Some(e);
                     }
                 }
-                Ok(Some(ws::Message::Close(_))) => {
-                    *slot = None;
-                    return Ok(());
-                }
-                Ok(Some(ws::Message::Binary(_))) | Ok(None) => {}
-                Err(e) => {
-                    *slot = None;
-                    vu::sleep(Duration::from_millis(param_u64("reconnect_ms", 1000)?));
-                    return Err(format!("viewer socket: {e}"));
-                }
+            }
+            // Closed sockets are reopened next iteration.
+            for i in gone.into_iter().rev() {
+                sockets.remove(i);
             }
         }
+        match failed {
+            Some(e) => {
+                vu::sleep(Duration::from_millis(param_u64("reconnect_ms", 1000)?));
+                Err(format!("viewer socket: {e}"))
+            }
+            None => Ok(()),
+        }
     })
+}
+
+/// Takes what a ready socket has; false once the server closed it.
+fn take(socket: &ws::Socket, item: u64) -> Result<bool, ws::Error> {
+    while let Some(m) = socket.recv(Duration::ZERO)? {
+        match m {
+            ws::Message::Text(text) => {
+                let event: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+                let amount = event.as_ref().and_then(|e| e["amount"].as_u64());
+                if check("bid message has an amount", amount.is_some()) {
+                    arrive(&bid_key(item, amount.unwrap_or_default()));
+                }
+            }
+            ws::Message::Close(_) => return Ok(false),
+            ws::Message::Binary(_) => {}
+        }
+    }
+    Ok(true)
 }
 
 fn publish() -> Result<(), String> {
