@@ -66,10 +66,14 @@ measure() {
   local name=$1; shift
   local sent0; sent0=$(stat broadcasts_sent)
   publisher & PUB_PID=$!
-  taskset -c 0 /usr/bin/time -f '%U %S %M' -o "$OUT/$name.time" "$@" >"$OUT/$name.log" 2>&1 || true
+  local status=0
+  taskset -c 0 /usr/bin/time -f '%U %S %M' -o "$OUT/$name.time" "$@" >"$OUT/$name.log" 2>&1 || status=$?
   kill "$PUB_PID" 2>/dev/null || true; wait "$PUB_PID" 2>/dev/null || true; PUB_PID=
+  if [ "$status" != 0 ]; then
+    echo "$name exited with $status:"; tail -20 "$OUT/$name.log"; exit 1
+  fi
   local sent1; sent1=$(stat broadcasts_sent)
-  read -r user sys rss < "$OUT/$name.time"
+  read -r user sys rss < <(tail -1 "$OUT/$name.time")
   echo "$name $user $sys $rss $((sent1 - sent0))" >> "$OUT/results"
   awk -v n="$name" -v u="$user" -v s="$sys" -v r="$rss" -v m="$((sent1 - sent0))" 'BEGIN {
     printf "%-15s cpu %6.2fs (user %s + sys %s)  peak RSS %7.1f MiB  messages the target sent %s\n", n, u + s, u, s, r / 1024, m }'
