@@ -93,26 +93,26 @@ export default function () {
 JS
 measure k6 "$K6" run -q "$OUT/k6.js"
 
+# Like k6's script: one iteration per VU that holds its socket HOLD seconds.
 cat > "$OUT/viewers.toml" <<TOML
 [options]
 component = "$COMPONENT"
+iterationTimeout = "$((HOLD + 30))s"
 [targets]
 api = "$API"
 [scenarios.viewers]
-executor = "constant-vus"
+executor = "per-vu-iterations"
 exec = "viewer"
 vus = $VIEWERS
-duration = "${HOLD}s"
+iterations = 1
+maxDuration = "$((HOLD + 30))s"
+[scenarios.viewers.params]
+window_ms = "$((HOLD * 1000))"
 TOML
 measure volley "$VOLLEY" run -q --no-summary "$OUT/viewers.toml"
 
-python3 - "$OUT/results" <<'PY'
-import sys
-r = {l.split()[0]: l.split()[1:] for l in open(sys.argv[1])}
-cpu = {k: float(v[0]) + float(v[1]) for k, v in r.items()}
-rss = {k: int(v[2]) for k, v in r.items()}
-print(f"volley/k6: cpu {cpu['volley']/cpu['k6']:.2f}, memory {rss['volley']/rss['k6']:.2f}")
-PY
+awk '{ cpu[$1] = $2 + $3; rss[$1] = $4 }
+  END { printf "volley/k6: cpu %.2f, memory %.2f\n", cpu["volley"] / cpu["k6"], rss["volley"] / rss["k6"] }' "$OUT/results"
 
 [ -n "${SKIP_10K:-}" ] && exit 0
 echo "== volley, 10,000 connections for 60 s, a bid a second"
@@ -136,10 +136,4 @@ base_toml 100 100 > "$OUT/k100.toml"
 base_toml 10000 1 > "$OUT/k1.toml"
 measure volley-100x100 "$VOLLEY" run -q --no-summary "$OUT/k100.toml"
 measure volley-10000x1 "$VOLLEY" run -q --no-summary "$OUT/k1.toml"
-python3 - "$OUT/results" <<'PY'
-import sys
-r = {l.split()[0]: l.split()[1:] for l in open(sys.argv[1])}
-for k in ("volley-100x100", "volley-10000x1"):
-    rss = int(r[k][2])
-    print(f"{k}: {rss/10000:.1f} KiB per connection (peak RSS / 10,000, engine included)")
-PY
+awk '$1 ~ /^volley-/ { printf "%s: %.1f KiB per connection (peak RSS / 10,000, engine included)\n", $1, $4 / 10000 }' "$OUT/results"

@@ -849,6 +849,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn wss_works_over_rustls_and_rejects_unknown_issuers() {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = ck.cert.der().clone();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut ws) = tokio_tungstenite::accept_async(tls).await else {
+                        return;
+                    };
+                    while let Some(Ok(m)) = ws.next().await {
+                        if m.is_text() && ws.send(m).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let url = format!("wss://localhost:{port}/secure");
+        let allow = || Allowlist::parse(&["localhost"]).unwrap();
+        let s = WsClient::new(allow(), true)
+            .unwrap()
+            .connect(&url, ConnectOptions::default())
+            .await
+            .unwrap();
+        s.send_text("over tls".into()).await.unwrap();
+        assert_eq!(
+            s.recv(WAIT).await.unwrap(),
+            Some(Message::Text("over tls".into()))
+        );
+        let e = WsClient::new(allow(), false)
+            .unwrap()
+            .connect(&url, ConnectOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Tls, "{e}");
+        server.abort();
+    }
+
+    #[tokio::test]
     async fn poll_reports_which_sockets_are_ready() {
         let addr = echo_server().await;
         let c = client();

@@ -154,3 +154,42 @@ fn a_dead_target_counts_ws_errors_by_class() {
     assert_eq!(counter(&out, "ws_sessions"), 0.0);
     assert_eq!(counter(&out, "iterations_failed"), 6.0);
 }
+
+#[test]
+fn mixed_deals_vus_out_to_bidders_and_viewers_by_weight() {
+    let (rt, server) = auction_target();
+    let p = plan(
+        &format!(
+            r#"
+            [targets]
+            api = "{}"
+            [scenarios.mixed]
+            executor = "constant-vus"
+            exec = "mixed"
+            vus = 10
+            duration = "2s"
+            [scenarios.mixed.params]
+            bidder_weight = "1"
+            viewer_weight = "4"
+            think_ms = "100"
+            window_ms = "300"
+            "#,
+            server.url()
+        ),
+        &auction(),
+    );
+    let out = run_plan(p);
+    let stats = server.stats();
+    // VU ids 1..=10: id % 5 == 0 bids (ids 5 and 10), the other 8 watch.
+    assert_eq!(counter(&out, "ws_sessions"), 8.0);
+    assert_eq!(stats.viewer_sessions, 8);
+    let bids = counter_where(&out, "http_reqs", "name", "bid");
+    assert!(bids > 0.0);
+    assert_eq!(bids as u64, stats.bids_accepted + stats.bids_rejected);
+    // Viewers took bids the service broadcast (some may land after a
+    // viewer's last iteration, so not necessarily all).
+    let received = counter(&out, "ws_msgs_received");
+    assert!(received > 0.0 && received <= stats.broadcasts_sent as f64);
+    assert_eq!(out.exit, volley::ExitCode::Ok, "{:?}", out.problem);
+    rt.block_on(server.shutdown());
+}
