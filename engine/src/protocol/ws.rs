@@ -486,6 +486,9 @@ impl Socket {
 
     /// The next message, waiting up to `timeout`; `None` if none came.
     pub async fn recv(&self, timeout: Duration) -> Result<Option<Message>, WsError> {
+        if timeout.is_zero() {
+            return self.try_recv();
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.inbox.wake.notified();
@@ -522,7 +525,10 @@ pub async fn poll(sockets: &[&Socket], timeout: Duration) -> Vec<u32> {
         let ready: Vec<u32> = (0..sockets.len() as u32)
             .filter(|&i| sockets[i as usize].ready())
             .collect();
-        if !ready.is_empty() || tokio::time::timeout_at(deadline, notified).await.is_err() {
+        if !ready.is_empty()
+            || timeout.is_zero()
+            || tokio::time::timeout_at(deadline, notified).await.is_err()
+        {
             return ready;
         }
     }
