@@ -630,7 +630,25 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
-    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+
+    /// Chooses subprotocol `v2` when the client offers it.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the signature tungstenite's handshake callback requires"
+    )]
+    fn pick_v2(req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+        let offered = req
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if offered.split(", ").any(|p| p == "v2") {
+            resp.headers_mut()
+                .insert("sec-websocket-protocol", "v2".parse().unwrap());
+        }
+        Ok(resp)
+    }
 
     /// An echo server: `close-me` closes with 4001, `flood N` sends N
     /// messages at once, `whoami` answers the peer's address.
@@ -640,19 +658,7 @@ mod tests {
         tokio::spawn(async move {
             while let Ok((tcp, peer)) = listener.accept().await {
                 tokio::spawn(async move {
-                    let pick = |req: &Request, mut resp: Response| {
-                        let offered = req
-                            .headers()
-                            .get("sec-websocket-protocol")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("");
-                        if offered.split(", ").any(|p| p == "v2") {
-                            resp.headers_mut()
-                                .insert("sec-websocket-protocol", "v2".parse().unwrap());
-                        }
-                        Ok(resp)
-                    };
-                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, pick).await else {
+                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, pick_v2).await else {
                         return;
                     };
                     while let Some(Ok(m)) = ws.next().await {
