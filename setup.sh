@@ -8,11 +8,11 @@
 #   rustc-web cargo-web rust-web-src lld-16  Rust -> wasm without a rustup target
 #                                            (volley build's offline route)
 #   nginx wrk                                neutral target and peer for benchmarks
-#   pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev
+#   pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
 #                                            native builds (librdkafka, TLS)
 set -euo pipefail
 
-PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev)
+PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -8,7 +8,7 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group, criterion_main};
 use volley::host::{DataSets, ScenarioInfo, Shared, VuState};
 use volley::metrics::{Builtin, Marks, Metrics, Tags, Trend};
-use volley::protocol::{Allowlist, http::HttpClient, ws::WsClient};
+use volley::protocol::{Allowlist, http::HttpClient, kafka::KafkaClient, ws::WsClient};
 use volley::wasm::{Runtime, RuntimeConfig, Vu};
 
 fn fixture() -> std::path::PathBuf {
@@ -31,6 +31,7 @@ fn shared() -> Arc<Shared> {
         metrics,
         http: HttpClient::new(Allowlist::default(), false).unwrap(),
         ws: WsClient::new(Allowlist::default(), false).unwrap(),
+        kafka: KafkaClient::new(Allowlist::default(), Arc::new(|_: &_| {})),
         marks: Marks::default(),
         data: DataSets::default(),
     })

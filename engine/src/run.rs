@@ -17,7 +17,7 @@ use crate::host::{DataSets, ScenarioInfo, Shared, VuState};
 use crate::metrics::{Builtin, Kind, Marks, Metrics, Tags, ThresholdResult, mark};
 use crate::output::{self, Report, ScenarioReport};
 use crate::plan::{Plan, TargetKind};
-use crate::protocol::{Allowlist, http::HttpClient, ws::WsClient};
+use crate::protocol::{Allowlist, http::HttpClient, kafka::KafkaClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
 use crate::wasm::{Component, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
@@ -68,23 +68,32 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 url
             }
         };
-        if let Some(host) = host_of(&url) {
-            allow.push(host);
+        // A Kafka target's parameter is its bootstrap list; every broker
+        // in it is allowed.
+        if let Some(list) = url.strip_prefix("kafka://") {
+            allow.extend(list.split(',').map(|s| s.trim().to_string()));
+            params.insert(target.name.clone(), list.to_string());
+        } else {
+            if let Some(host) = host_of(&url) {
+                allow.push(host);
+            }
+            params.insert(target.name.clone(), url);
         }
-        params.insert(target.name.clone(), url);
     }
     params.extend(plan.params.clone());
     let allowlist = Allowlist::parse(&allow).map_err(Error::Config)?;
     let ws = WsClient::new(allowlist.clone(), plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("WebSocket client: {e}")))?;
+    let metrics = Metrics::new();
+    let kafka = KafkaClient::new(allowlist.clone(), crate::host::kafka_deliveries(&metrics));
     let http = HttpClient::new(allowlist, plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("HTTP client: {e}")))?;
 
-    let metrics = Metrics::new();
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
         http,
         ws,
+        kafka,
         marks: Marks::default(),
         data: DataSets::load(&plan.data)?,
         start: metrics.start(),
@@ -271,6 +280,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Err(e) => problems.push(format!("a scenario task failed: {e}")),
         }
     }
+    // Acks of messages still in flight belong to this run.
+    shared.kafka.flush_all(Duration::from_secs(30)).await;
     collector.abort();
     signals.abort();
     let elapsed = started.elapsed();

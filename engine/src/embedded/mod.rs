@@ -4,6 +4,7 @@
 
 pub mod auction;
 pub mod http;
+pub mod kafka;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -15,6 +16,8 @@ pub enum Kind {
     Http,
     /// The auction service: contended bids over HTTP, WebSocket fan-out.
     Auction,
+    /// librdkafka's mock cluster (3 brokers) with the enricher pipeline.
+    Kafka,
 }
 
 impl FromStr for Kind {
@@ -24,8 +27,9 @@ impl FromStr for Kind {
         match s {
             "http" => Ok(Kind::Http),
             "auction" => Ok(Kind::Auction),
+            "kafka" => Ok(Kind::Kafka),
             other => Err(format!(
-                "unknown embedded target `embedded:{other}` (available: embedded:http, embedded:auction)"
+                "unknown embedded target `embedded:{other}` (available: embedded:http, embedded:auction, embedded:kafka)"
             )),
         }
     }
@@ -36,14 +40,17 @@ impl FromStr for Kind {
 pub enum Server {
     Http(http::EmbeddedServer),
     Auction(auction::AuctionServer),
+    Kafka(kafka::KafkaServer),
 }
 
 impl Server {
-    /// The URL scenarios get as the target's parameter.
+    /// The URL scenarios get as the target's parameter (`kafka://` + the
+    /// bootstrap list for Kafka; the parameter is then the list alone).
     pub fn url(&self) -> String {
         match self {
             Server::Http(s) => s.url(),
             Server::Auction(s) => s.url(),
+            Server::Kafka(s) => format!("kafka://{}", s.bootstrap()),
         }
     }
 
@@ -51,6 +58,7 @@ impl Server {
         match self {
             Server::Http(s) => s.shutdown().await,
             Server::Auction(s) => s.shutdown().await,
+            Server::Kafka(s) => s.shutdown().await,
         }
     }
 }
@@ -62,5 +70,9 @@ pub async fn start(kind: Kind, addr: SocketAddr) -> std::io::Result<Server> {
             http::start(addr, http::IngestOptions::default()).await?,
         )),
         Kind::Auction => Ok(Server::Auction(auction::start(addr).await?)),
+        // The mock cluster picks its own loopback ports.
+        Kind::Kafka => Ok(Server::Kafka(
+            kafka::start(kafka::PipelineOptions::default()).await?,
+        )),
     }
 }

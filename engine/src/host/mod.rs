@@ -3,6 +3,7 @@
 //! does not live here; wasmtime types do not leave here and `wasm/`.
 
 mod http;
+pub mod kafka;
 mod log;
 mod metrics;
 mod vu;
@@ -20,8 +21,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::metrics::{Kind, Marks, Metrics, Tags};
 use crate::protocol::http::HttpClient;
+use crate::protocol::kafka::KafkaClient;
 use crate::protocol::ws::WsClient;
 
+pub use self::kafka::kafka_deliveries;
 pub use self::vu::DataSets;
 
 /// What every VU of a run shares.
@@ -30,6 +33,7 @@ pub struct Shared {
     pub metrics: Metrics,
     pub http: HttpClient,
     pub ws: WsClient,
+    pub kafka: KafkaClient,
     pub marks: Marks,
     pub data: DataSets,
     /// The run's clock zero.

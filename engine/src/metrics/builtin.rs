@@ -54,6 +54,21 @@ pub enum Builtin {
     WsPing,
     /// Failed WebSocket calls, tagged `class` (counter).
     WsErrors,
+    /// Kafka messages enqueued by scenarios, tagged `topic` (counter).
+    KafkaProduced,
+    /// Kafka enqueue to broker ack, from the delivery report (trend, ms).
+    KafkaProduceAck,
+    /// Kafka messages that failed to enqueue or were not acked, tagged
+    /// `topic` and `class` (counter).
+    KafkaProduceFailed,
+    /// Kafka messages consumed by scenarios, tagged `topic` (counter).
+    KafkaConsumed,
+    /// Kafka key plus value bytes acked (counter).
+    KafkaBytesProduced,
+    /// Kafka key plus value bytes consumed (counter).
+    KafkaBytesConsumed,
+    /// Time a consumer poll waited for its batch (trend, ms).
+    KafkaPollWait,
 }
 
 impl Builtin {
@@ -81,6 +96,13 @@ impl Builtin {
         Builtin::WsMsgsDropped,
         Builtin::WsPing,
         Builtin::WsErrors,
+        Builtin::KafkaProduced,
+        Builtin::KafkaProduceAck,
+        Builtin::KafkaProduceFailed,
+        Builtin::KafkaConsumed,
+        Builtin::KafkaBytesProduced,
+        Builtin::KafkaBytesConsumed,
+        Builtin::KafkaPollWait,
     ];
 
     pub fn name(self) -> &'static str {
@@ -108,6 +130,13 @@ impl Builtin {
             Builtin::WsMsgsDropped => "ws_msgs_dropped",
             Builtin::WsPing => "ws_ping",
             Builtin::WsErrors => "ws_errors",
+            Builtin::KafkaProduced => "kafka_produced",
+            Builtin::KafkaProduceAck => "kafka_produce_ack",
+            Builtin::KafkaProduceFailed => "kafka_produce_failed",
+            Builtin::KafkaConsumed => "kafka_consumed",
+            Builtin::KafkaBytesProduced => "kafka_bytes_produced",
+            Builtin::KafkaBytesConsumed => "kafka_bytes_consumed",
+            Builtin::KafkaPollWait => "kafka_poll_wait",
         }
     }
 
@@ -123,7 +152,12 @@ impl Builtin {
             | Builtin::WsMsgsSent
             | Builtin::WsMsgsReceived
             | Builtin::WsMsgsDropped
-            | Builtin::WsErrors => Kind::Counter,
+            | Builtin::WsErrors
+            | Builtin::KafkaProduced
+            | Builtin::KafkaProduceFailed
+            | Builtin::KafkaConsumed
+            | Builtin::KafkaBytesProduced
+            | Builtin::KafkaBytesConsumed => Kind::Counter,
             Builtin::Vus | Builtin::VusMax => Kind::Gauge,
             Builtin::Checks | Builtin::HttpReqFailed => Kind::Rate,
             Builtin::IterationDuration
@@ -133,7 +167,9 @@ impl Builtin {
             | Builtin::HttpReqReceiving
             | Builtin::WsConnecting
             | Builtin::WsSessionDuration
-            | Builtin::WsPing => Kind::Trend,
+            | Builtin::WsPing
+            | Builtin::KafkaProduceAck
+            | Builtin::KafkaPollWait => Kind::Trend,
         }
     }
 

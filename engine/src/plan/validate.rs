@@ -165,11 +165,14 @@ pub fn validate(
                 kind.parse()
                     .map_err(|e: String| err(format!("targets.{name}: {e}")))?,
             )
-        } else if value.starts_with("http://") || value.starts_with("https://") {
+        } else if value.starts_with("http://")
+            || value.starts_with("https://")
+            || value.starts_with("kafka://")
+        {
             TargetKind::Url(value.trim_end_matches('/').to_string())
         } else {
             return Err(err(format!(
-                "targets.{name} = \"{value}\": write a URL (http://host:port) or `embedded:http`"
+                "targets.{name} = \"{value}\": write a URL (http://host:port, kafka://host:port,host:port) or `embedded:http|auction|kafka`"
             )));
         };
         targets.push(Target {

@@ -3,6 +3,7 @@
 
 mod allow;
 pub mod http;
+pub mod kafka;
 mod tls;
 pub mod ws;
 

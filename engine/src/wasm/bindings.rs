@@ -13,10 +13,15 @@ wasmtime::component::bindgen!({
         "volley:scenario/ws.[method]socket.ping": async | trappable,
         "volley:scenario/ws.[method]socket.close": async | trappable,
         "volley:scenario/ws.poll": async | trappable,
+        "volley:scenario/kafka.[method]producer.produce-wait": async | trappable,
+        "volley:scenario/kafka.[method]producer.flush": async | trappable,
+        "volley:scenario/kafka.[method]consumer.poll": async | trappable,
         default: trappable,
     },
     exports: { default: async },
     with: {
         "volley:scenario/ws.socket": crate::host::ws::WsSocket,
+        "volley:scenario/kafka.producer": crate::host::kafka::KafkaProducer,
+        "volley:scenario/kafka.consumer": crate::host::kafka::KafkaConsumer,
     },
 });

@@ -1,0 +1,318 @@
+//! `kafka` import: producers and consumers as guest resources over
+//! `protocol::kafka`, and the built-in Kafka metrics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::Resource;
+
+use super::VuState;
+use crate::metrics::{Builtin, Metrics, Tags};
+use crate::protocol::kafka::{self as proto, Delivery, ErrorClass, OnDelivery, Position};
+use crate::wasm::bindings::volley::scenario::kafka::{
+    self as wit, ClientConfig, ErrorClass as WitClass, Host, HostConsumer, HostProducer, KafkaError,
+};
+
+/// A guest's producer: the run's shared producer for its configuration.
+pub struct KafkaProducer(proto::Producer);
+
+/// A guest's consumer.
+pub struct KafkaConsumer(proto::Consumer);
+
+/// Records every delivery report: `kafka_produce_ack` and
+/// `kafka_bytes_produced`, or `kafka_produce_failed{class}`.
+pub fn kafka_deliveries(metrics: &Metrics) -> OnDelivery {
+    let metrics = metrics.clone();
+    Arc::new(move |d: &Delivery| {
+        let tags = Tags::new([("topic", d.topic.as_str())]);
+        match &d.result {
+            Ok(_) => metrics.builtins(&[
+                (Builtin::KafkaProduceAck, &tags, d.ack.as_micros() as f64),
+                (Builtin::KafkaBytesProduced, &tags, d.bytes as f64),
+            ]),
+            Err(e) => {
+                let tags = tags.with([("class", e.class.as_str())]);
+                metrics.builtin(Builtin::KafkaProduceFailed, &tags, 1.0);
+            }
+        }
+    })
+}
+
+fn wit_class(c: ErrorClass) -> WitClass {
+    match c {
+        ErrorClass::Timeout => WitClass::Timeout,
+        ErrorClass::QueueFull => WitClass::QueueFull,
+        ErrorClass::UnknownTopic => WitClass::UnknownTopic,
+        ErrorClass::TooLarge => WitClass::TooLarge,
+        ErrorClass::Auth => WitClass::Auth,
+        ErrorClass::Transport => WitClass::Transport,
+        ErrorClass::Config => WitClass::Config,
+        ErrorClass::NotAllowed => WitClass::NotAllowed,
+        ErrorClass::Other => WitClass::Other,
+    }
+}
+
+fn to_wit(e: proto::Error) -> KafkaError {
+    KafkaError {
+        class: wit_class(e.class),
+        message: e.message,
+    }
+}
+
+fn config(c: ClientConfig) -> proto::Config {
+    proto::Config {
+        bootstrap: c.bootstrap,
+        properties: c.properties,
+    }
+}
+
+fn outgoing(m: wit::Outgoing) -> proto::Outgoing {
+    proto::Outgoing {
+        topic: m.topic,
+        key: m.key,
+        value: m.value,
+        headers: m.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+        partition: m.partition,
+        timestamp_ms: m.timestamp_ms,
+    }
+}
+
+fn position(p: wit::Position) -> Position {
+    match p {
+        wit::Position::Earliest => Position::Earliest,
+        wit::Position::Latest => Position::Latest,
+        wit::Position::Offset(o) => Position::Offset(o),
+        wit::Position::Timestamp(t) => Position::Timestamp(t),
+    }
+}
+
+impl VuState {
+    fn produced(&self, topic: &str) {
+        let tags = self.scenario.tags.with([("topic", topic)]);
+        self.shared
+            .metrics
+            .builtin(Builtin::KafkaProduced, &tags, 1.0);
+    }
+
+    fn produce_failed(&self, topic: &str, e: &proto::Error) {
+        let tags = self
+            .scenario
+            .tags
+            .with([("topic", topic), ("class", e.class.as_str())]);
+        self.shared
+            .metrics
+            .builtin(Builtin::KafkaProduceFailed, &tags, 1.0);
+    }
+}
+
+impl HostProducer for VuState {
+    fn open(
+        &mut self,
+        c: ClientConfig,
+    ) -> wasmtime::Result<Result<Resource<KafkaProducer>, KafkaError>> {
+        Ok(match self.shared.kafka.producer(&config(c)) {
+            Ok(p) => Ok(self.table.push(KafkaProducer(p))?),
+            Err(e) => Err(to_wit(e)),
+        })
+    }
+
+    fn produce(
+        &mut self,
+        r: Resource<KafkaProducer>,
+        m: wit::Outgoing,
+    ) -> wasmtime::Result<Result<(), KafkaError>> {
+        let m = outgoing(m);
+        let topic = m.topic.clone();
+        let result = self.table.get(&r)?.0.produce(m);
+        Ok(match result {
+            Ok(()) => {
+                self.produced(&topic);
+                Ok(())
+            }
+            Err(e) => {
+                self.produce_failed(&topic, &e);
+                Err(to_wit(e))
+            }
+        })
+    }
+
+    async fn produce_wait(
+        &mut self,
+        r: Resource<KafkaProducer>,
+        m: wit::Outgoing,
+    ) -> wasmtime::Result<Result<wit::Delivery, KafkaError>> {
+        let m = outgoing(m);
+        let topic = m.topic.clone();
+        let producer = self.table.get(&r)?.0.clone();
+        let result = producer.produce_wait(m).await;
+        let result = result.and_then(|d| {
+            let (partition, offset) = d.result?;
+            Ok(wit::Delivery {
+                partition,
+                offset,
+                ack_us: d.ack.as_micros() as u64,
+            })
+        });
+        Ok(match result {
+            Ok(d) => {
+                self.produced(&topic);
+                Ok(d)
+            }
+            Err(e) => {
+                // A failed delivery report was recorded by the callback.
+                if e.class == ErrorClass::QueueFull || e.class == ErrorClass::NotAllowed {
+                    self.produce_failed(&topic, &e);
+                }
+                Err(to_wit(e))
+            }
+        })
+    }
+
+    async fn flush(
+        &mut self,
+        r: Resource<KafkaProducer>,
+        timeout_ms: u32,
+    ) -> wasmtime::Result<Result<(), KafkaError>> {
+        let producer = self.table.get(&r)?.0.clone();
+        Ok(producer
+            .flush(Duration::from_millis(timeout_ms as u64))
+            .await
+            .map_err(to_wit))
+    }
+
+    fn drop(&mut self, r: Resource<KafkaProducer>) -> wasmtime::Result<()> {
+        // The producer itself is the run's and outlives this handle.
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl HostConsumer for VuState {
+    fn subscribe(
+        &mut self,
+        c: ClientConfig,
+        group: String,
+        topics: Vec<String>,
+    ) -> wasmtime::Result<Result<Resource<KafkaConsumer>, KafkaError>> {
+        Ok(
+            match self.shared.kafka.subscribe(&config(c), &group, &topics) {
+                Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
+                Err(e) => Err(to_wit(e)),
+            },
+        )
+    }
+
+    fn assign(
+        &mut self,
+        c: ClientConfig,
+        topic: String,
+        partitions: Vec<i32>,
+        from: wit::Position,
+    ) -> wasmtime::Result<Result<Resource<KafkaConsumer>, KafkaError>> {
+        let made = self
+            .shared
+            .kafka
+            .assign(&config(c), &topic, &partitions, position(from));
+        Ok(match made {
+            Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
+            Err(e) => Err(to_wit(e)),
+        })
+    }
+
+    async fn poll(
+        &mut self,
+        r: Resource<KafkaConsumer>,
+        max: u32,
+        timeout_ms: u32,
+    ) -> wasmtime::Result<Result<Vec<wit::Incoming>, KafkaError>> {
+        let started = Instant::now();
+        let c = &self.table.get(&r)?.0;
+        let result = c
+            .poll(max as usize, Duration::from_millis(timeout_ms as u64))
+            .await;
+        let waited = started.elapsed().as_micros() as f64;
+        let messages = match result {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(to_wit(e))),
+        };
+        let metrics = &self.shared.metrics;
+        metrics.builtin(Builtin::KafkaPollWait, &self.scenario.tags, waited);
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            let tags = self.scenario.tags.with([("topic", m.topic.as_str())]);
+            let bytes = m.value.len() + m.key.as_ref().map_or(0, Vec::len);
+            metrics.builtins(&[
+                (Builtin::KafkaConsumed, &tags, 1.0),
+                (Builtin::KafkaBytesConsumed, &tags, bytes as f64),
+            ]);
+            out.push(wit::Incoming {
+                topic: m.topic,
+                partition: m.partition,
+                offset: m.offset,
+                key: m.key,
+                value: m.value,
+                headers: m
+                    .headers
+                    .into_iter()
+                    .map(|(key, value)| wit::Header { key, value })
+                    .collect(),
+                timestamp_ms: m.timestamp_ms,
+            });
+        }
+        Ok(Ok(out))
+    }
+
+    fn commit(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<Result<(), KafkaError>> {
+        Ok(self.table.get(&r)?.0.commit().map_err(to_wit))
+    }
+
+    fn seek(
+        &mut self,
+        r: Resource<KafkaConsumer>,
+        topic: String,
+        partition: i32,
+        to: wit::Position,
+    ) -> wasmtime::Result<Result<(), KafkaError>> {
+        Ok(self
+            .table
+            .get(&r)?
+            .0
+            .seek(&topic, partition, position(to))
+            .map_err(to_wit))
+    }
+
+    fn pause(
+        &mut self,
+        r: Resource<KafkaConsumer>,
+        topic: String,
+        partitions: Vec<i32>,
+    ) -> wasmtime::Result<Result<(), KafkaError>> {
+        Ok(self
+            .table
+            .get(&r)?
+            .0
+            .pause(&topic, &partitions)
+            .map_err(to_wit))
+    }
+
+    fn resume(
+        &mut self,
+        r: Resource<KafkaConsumer>,
+        topic: String,
+        partitions: Vec<i32>,
+    ) -> wasmtime::Result<Result<(), KafkaError>> {
+        Ok(self
+            .table
+            .get(&r)?
+            .0
+            .resume(&topic, &partitions)
+            .map_err(to_wit))
+    }
+
+    fn drop(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl Host for VuState {}

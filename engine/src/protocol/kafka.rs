@@ -1,0 +1,504 @@
+//! Kafka clients over librdkafka. Producers are shared per configuration
+//! (librdkafka batches across every VU using one) and report each delivery,
+//! with its enqueue time, to a callback the owner gives; consumers poll in
+//! batches. Plain Rust: no wasmtime types, no metrics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as RdHeader, Headers, Message as _, OwnedHeaders};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
+};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::oneshot;
+
+use super::Allowlist;
+
+/// Why a Kafka call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    Timeout,
+    QueueFull,
+    UnknownTopic,
+    TooLarge,
+    Auth,
+    Transport,
+    Config,
+    NotAllowed,
+    Other,
+}
+
+impl ErrorClass {
+    /// The `class` tag value on `kafka_produce_failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::QueueFull => "queue_full",
+            ErrorClass::UnknownTopic => "unknown_topic",
+            ErrorClass::TooLarge => "too_large",
+            ErrorClass::Auth => "auth",
+            ErrorClass::Transport => "transport",
+            ErrorClass::Config => "config",
+            ErrorClass::NotAllowed => "not_allowed",
+            ErrorClass::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.class.as_str())
+    }
+}
+
+fn classify(e: &KafkaError) -> Error {
+    use RDKafkaErrorCode as C;
+    let class = match e.rdkafka_error_code() {
+        Some(C::MessageTimedOut | C::RequestTimedOut | C::OperationTimedOut) => ErrorClass::Timeout,
+        Some(C::QueueFull) => ErrorClass::QueueFull,
+        Some(C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition) => {
+            ErrorClass::UnknownTopic
+        }
+        Some(C::MessageSizeTooLarge | C::InvalidMessageSize) => ErrorClass::TooLarge,
+        Some(C::Authentication | C::SaslAuthenticationFailed | C::SSL) => ErrorClass::Auth,
+        Some(C::BrokerTransportFailure | C::AllBrokersDown | C::NetworkException) => {
+            ErrorClass::Transport
+        }
+        _ if matches!(e, KafkaError::ClientCreation(_)) => ErrorClass::Config,
+        _ => ErrorClass::Other,
+    };
+    Error {
+        class,
+        message: e.to_string(),
+    }
+}
+
+/// Client settings: bootstrap servers plus librdkafka properties.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Config {
+    pub bootstrap: String,
+    pub properties: Vec<(String, String)>,
+}
+
+impl Config {
+    fn client(&self, allow: &Allowlist) -> Result<ClientConfig, Error> {
+        for server in self.bootstrap.split(',').map(str::trim) {
+            let (host, port) = server.rsplit_once(':').unwrap_or((server, "9092"));
+            let port: u16 = port.parse().map_err(|_| Error {
+                class: ErrorClass::Config,
+                message: format!("bootstrap `{server}`: write host:port"),
+            })?;
+            if !allow.permits(host, port) {
+                return Err(Error {
+                    class: ErrorClass::NotAllowed,
+                    message: format!(
+                        "{host}:{port} is not an allowed host: add it to the plan's targets or pass --allow-host {host}:{port}"
+                    ),
+                });
+            }
+        }
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.bootstrap);
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        Ok(c)
+    }
+}
+
+/// One produced message.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    pub topic: String,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub partition: Option<i32>,
+    pub timestamp_ms: Option<i64>,
+}
+
+/// One consumed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub timestamp_ms: Option<i64>,
+}
+
+/// What a delivery report says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub topic: String,
+    pub bytes: usize,
+    /// Enqueue to ack.
+    pub ack: Duration,
+    pub result: Result<(i32, i64), Error>,
+}
+
+/// Called on librdkafka's thread for every delivery report.
+pub type OnDelivery = Arc<dyn Fn(&Delivery) + Send + Sync>;
+
+/// Carried through librdkafka with each message.
+struct Pending {
+    enqueued: Instant,
+    bytes: usize,
+    waiter: Option<oneshot::Sender<Delivery>>,
+}
+
+struct Reports(OnDelivery);
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, p: Box<Pending>) {
+        let (topic, result) = match result {
+            Ok(m) => (m.topic().to_string(), Ok((m.partition(), m.offset()))),
+            Err((e, m)) => (m.topic().to_string(), Err(classify(e))),
+        };
+        let d = Delivery {
+            topic,
+            bytes: p.bytes,
+            ack: p.enqueued.elapsed(),
+            result,
+        };
+        (self.0)(&d);
+        if let Some(w) = p.waiter {
+            let _ = w.send(d);
+        }
+    }
+}
+
+/// A producer shared by every VU that asked for the same configuration.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<ThreadedProducer<Reports>>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").finish_non_exhaustive()
+    }
+}
+
+impl Producer {
+    fn enqueue(&self, m: Outgoing, waiter: Option<oneshot::Sender<Delivery>>) -> Result<(), Error> {
+        let bytes = m.value.len() + m.key.as_ref().map_or(0, Vec::len);
+        let mut record = BaseRecord::with_opaque_to(
+            &m.topic,
+            Box::new(Pending {
+                enqueued: Instant::now(),
+                bytes,
+                waiter,
+            }),
+        )
+        .payload(&m.value);
+        if let Some(k) = &m.key {
+            record = record.key(k);
+        }
+        if let Some(p) = m.partition {
+            record = record.partition(p);
+        }
+        if let Some(t) = m.timestamp_ms {
+            record = record.timestamp(t);
+        }
+        if !m.headers.is_empty() {
+            let mut h = OwnedHeaders::new_with_capacity(m.headers.len());
+            for (key, value) in &m.headers {
+                h = h.insert(RdHeader {
+                    key,
+                    value: Some(value),
+                });
+            }
+            record = record.headers(h);
+        }
+        self.inner.send(record).map_err(|(e, _)| classify(&e))
+    }
+
+    /// Enqueues `m`; its delivery goes to the producer's callback.
+    pub fn produce(&self, m: Outgoing) -> Result<(), Error> {
+        self.enqueue(m, None)
+    }
+
+    /// Enqueues `m` and waits for its delivery report.
+    pub async fn produce_wait(&self, m: Outgoing) -> Result<Delivery, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(m, Some(tx))?;
+        rx.await.map_err(|_| Error {
+            class: ErrorClass::Other,
+            message: "the producer closed before the delivery report".into(),
+        })
+    }
+
+    /// Waits until everything enqueued was acked or failed.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        let p = self.inner.clone();
+        tokio::task::spawn_blocking(move || p.flush(timeout))
+            .await
+            .map_err(|e| Error {
+                class: ErrorClass::Other,
+                message: e.to_string(),
+            })?
+            .map_err(|e| classify(&e))
+    }
+
+    /// Messages enqueued and not yet acked or failed.
+    pub fn in_flight(&self) -> i32 {
+        self.inner.in_flight_count()
+    }
+}
+
+/// The run's Kafka clients: the allowlist, the delivery callback and the
+/// shared producers.
+#[derive(Clone)]
+pub struct KafkaClient {
+    allow: Arc<Allowlist>,
+    on_delivery: OnDelivery,
+    producers: Arc<Mutex<HashMap<Config, Producer>>>,
+}
+
+impl std::fmt::Debug for KafkaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaClient").finish_non_exhaustive()
+    }
+}
+
+impl KafkaClient {
+    pub fn new(allow: Allowlist, on_delivery: OnDelivery) -> Self {
+        KafkaClient {
+            allow: Arc::new(allow),
+            on_delivery,
+            producers: Arc::default(),
+        }
+    }
+
+    /// The shared producer for `config`, made on first use.
+    pub fn producer(&self, config: &Config) -> Result<Producer, Error> {
+        let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = producers.get(config) {
+            return Ok(p.clone());
+        }
+        let mut c = config.client(&self.allow)?;
+        // Throughput defaults; the scenario's properties override them.
+        for (k, v) in [
+            ("linger.ms", "5"),
+            ("queue.buffering.max.messages", "1000000"),
+        ] {
+            if !config.properties.iter().any(|(pk, _)| pk == k) {
+                c.set(k, v);
+            }
+        }
+        let inner: ThreadedProducer<Reports> = c
+            .create_with_context(Reports(self.on_delivery.clone()))
+            .map_err(|e| classify(&e))?;
+        let p = Producer {
+            inner: Arc::new(inner),
+        };
+        producers.insert(config.clone(), p.clone());
+        Ok(p)
+    }
+
+    /// Waits for every shared producer's queue to drain (end of the run).
+    pub async fn flush_all(&self, timeout: Duration) {
+        let all: Vec<Producer> = self
+            .producers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for p in all {
+            let _ = p.flush(timeout).await;
+        }
+    }
+
+    fn consumer_config(&self, config: &Config, group: &str) -> Result<ClientConfig, Error> {
+        let mut c = config.client(&self.allow)?;
+        c.set("group.id", group);
+        for (k, v) in [
+            ("enable.auto.commit", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("enable.partition.eof", "false"),
+        ] {
+            if !config.properties.iter().any(|(pk, _)| pk == k) {
+                c.set(k, v);
+            }
+        }
+        Ok(c)
+    }
+
+    /// A consumer in group `group` on `topics`.
+    pub fn subscribe(
+        &self,
+        config: &Config,
+        group: &str,
+        topics: &[String],
+    ) -> Result<Consumer, Error> {
+        let c: StreamConsumer = self
+            .consumer_config(config, group)?
+            .create()
+            .map_err(|e| classify(&e))?;
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        c.subscribe(&topics).map_err(|e| classify(&e))?;
+        Ok(Consumer::new(c))
+    }
+
+    /// A consumer of `partitions` of `topic` from `from`, outside any group.
+    pub fn assign(
+        &self,
+        config: &Config,
+        topic: &str,
+        partitions: &[i32],
+        from: Position,
+    ) -> Result<Consumer, Error> {
+        let group = format!("volley-assign-{}", std::process::id());
+        let c: StreamConsumer = self
+            .consumer_config(config, &group)?
+            .create()
+            .map_err(|e| classify(&e))?;
+        let mut tpl = TopicPartitionList::new();
+        for &p in partitions {
+            tpl.add_partition_offset(topic, p, from.offset(&c, topic, p)?)
+                .map_err(|e| classify(&e))?;
+        }
+        c.assign(&tpl).map_err(|e| classify(&e))?;
+        Ok(Consumer::new(c))
+    }
+}
+
+/// Where to read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    Earliest,
+    Latest,
+    Offset(i64),
+    Timestamp(i64),
+}
+
+impl Position {
+    fn offset(self, c: &StreamConsumer, topic: &str, partition: i32) -> Result<Offset, Error> {
+        Ok(match self {
+            Position::Earliest => Offset::Beginning,
+            Position::Latest => Offset::End,
+            Position::Offset(o) => Offset::Offset(o),
+            Position::Timestamp(ms) => {
+                let found = c
+                    .offsets_for_timestamp(ms, Duration::from_secs(10))
+                    .map_err(|e| classify(&e))?;
+                found
+                    .find_partition(topic, partition)
+                    .map(|e| e.offset())
+                    .unwrap_or(Offset::End)
+            }
+        })
+    }
+}
+
+/// A consumer; polls in batches.
+pub struct Consumer {
+    inner: StreamConsumer,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer").finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    fn new(inner: StreamConsumer) -> Self {
+        Consumer { inner }
+    }
+
+    /// Up to `max` messages, waiting up to `timeout` for the first.
+    pub async fn poll(&self, max: usize, timeout: Duration) -> Result<Vec<Incoming>, Error> {
+        let mut out = Vec::new();
+        let first = match tokio::time::timeout(timeout, self.inner.recv()).await {
+            Err(_) => return Ok(out),
+            Ok(m) => m.map_err(|e| classify(&e))?,
+        };
+        out.push(owned(&first));
+        drop(first);
+        while out.len() < max.max(1) {
+            match self.inner.recv().now_or_never() {
+                Some(Ok(m)) => out.push(owned(&m)),
+                Some(Err(e)) => return Err(classify(&e)),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Commits the positions of what `poll` returned.
+    pub fn commit(&self) -> Result<(), Error> {
+        match self.inner.commit_consumer_state(CommitMode::Sync) {
+            // Nothing consumed yet: nothing to commit.
+            Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => Ok(()),
+            r => r.map_err(|e| classify(&e)),
+        }
+    }
+
+    pub fn seek(&self, topic: &str, partition: i32, to: Position) -> Result<(), Error> {
+        let offset = to.offset(&self.inner, topic, partition)?;
+        self.inner
+            .seek(topic, partition, offset, Duration::from_secs(10))
+            .map_err(|e| classify(&e))
+    }
+
+    fn partitions(topic: &str, partitions: &[i32]) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        for &p in partitions {
+            tpl.add_partition(topic, p);
+        }
+        tpl
+    }
+
+    pub fn pause(&self, topic: &str, partitions: &[i32]) -> Result<(), Error> {
+        self.inner
+            .pause(&Self::partitions(topic, partitions))
+            .map_err(|e| classify(&e))
+    }
+
+    pub fn resume(&self, topic: &str, partitions: &[i32]) -> Result<(), Error> {
+        self.inner
+            .resume(&Self::partitions(topic, partitions))
+            .map_err(|e| classify(&e))
+    }
+}
+
+fn owned(m: &rdkafka::message::BorrowedMessage<'_>) -> Incoming {
+    let headers = m
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Incoming {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().unwrap_or_default().to_vec(),
+        headers,
+        timestamp_ms: m.timestamp().to_millis(),
+    }
+}
