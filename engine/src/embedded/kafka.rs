@@ -13,10 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use rdkafka::ClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -148,10 +150,13 @@ async fn enrich(
             return;
         }
     };
-    let producer: FutureProducer = match ClientConfig::new()
+    // Forwarding never waits for an ack: deliveries are counted as they
+    // come back (awaiting each one would cap the pipeline at ~1/RTT).
+    let producer: ThreadedProducer<Forwarded> = match ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .set("linger.ms", "2")
-        .create()
+        .set("queue.buffering.max.messages", "1000000")
+        .create_with_context(Forwarded(c.clone()))
     {
         Ok(p) => p,
         Err(e) => {
@@ -177,20 +182,28 @@ async fn enrich(
             c.dropped.fetch_add(1, Ordering::Relaxed);
         } else {
             let value = enriched(m.payload().unwrap_or_default(), m.partition(), m.offset());
-            let mut record = FutureRecord::to(ENRICHED_TOPIC).payload(&value);
+            let mut record: BaseRecord<'_, [u8], Vec<u8>> =
+                BaseRecord::to(ENRICHED_TOPIC).payload(&value);
             if let Some(k) = m.key() {
                 record = record.key(k);
             }
             if let Some(h) = m.headers() {
                 record = record.headers(h.detach());
             }
-            match producer.send(record, Duration::from_secs(30)).await {
-                Ok(_) => {
-                    c.processed.fetch_add(1, Ordering::Relaxed);
-                }
-                Err((e, _)) => {
-                    eprintln!("WARN  embedded Kafka enricher: {e}");
-                    c.dropped.fetch_add(1, Ordering::Relaxed);
+            let mut record = record;
+            // A full local queue: wait for acks to drain it, then retry.
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                        record = r;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((e, _)) => {
+                        eprintln!("WARN  embedded Kafka enricher: {e}");
+                        c.dropped.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
                 }
             }
         }
@@ -201,6 +214,23 @@ async fn enrich(
         }
     }
     let _ = consumer.commit_consumer_state(CommitMode::Sync);
+    let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+}
+
+/// Counts the enricher's deliveries.
+struct Forwarded(Arc<Counters>);
+
+impl ClientContext for Forwarded {}
+
+impl ProducerContext for Forwarded {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => self.0.processed.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.0.dropped.fetch_add(1, Ordering::Relaxed),
+        };
+    }
 }
 
 /// The input JSON object with the pipeline's fields added; anything else

@@ -1,7 +1,7 @@
 //! `metrics` import: custom metrics, checks and correlation marks.
 
 use super::VuState;
-use crate::metrics::{Builtin, Kind, mark};
+use crate::metrics::{Builtin, Kind, fan_out_names, lost_name, mark};
 use crate::wasm::bindings::volley::scenario::metrics::Host;
 
 impl VuState {
@@ -77,9 +77,23 @@ impl Host for VuState {
     }
 
     fn mark(&mut self, metric: String, key: String, expected: u32) -> wasmtime::Result<()> {
-        if let Err(e) = mark::declare(&self.shared.metrics, &metric, expected) {
-            eprintln!("WARN  [{} vu={}] mark: {e}", self.scenario.name, self.id);
-            return Ok(());
+        let first = self.declared.get(&metric) != Some(&Kind::Trend);
+        if first {
+            if let Err(e) = mark::declare(&self.shared.metrics, &metric, expected) {
+                eprintln!("WARN  [{} vu={}] mark: {e}", self.scenario.name, self.id);
+                return Ok(());
+            }
+            self.declared.insert(metric.clone(), Kind::Trend);
+            // The loss counter exists (at 0) from the first mark, so a
+            // threshold like `count==0` on it holds when nothing was lost.
+            let loss = if expected > 1 {
+                fan_out_names(&metric)[2].clone()
+            } else {
+                lost_name(&metric)
+            };
+            self.shared
+                .metrics
+                .add(&loss, Kind::Counter, &self.scenario.tags, 0.0);
         }
         self.shared.marks.mark(&metric, &key, expected);
         Ok(())

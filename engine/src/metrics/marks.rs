@@ -32,11 +32,19 @@ pub struct Arrival {
     pub fan_out: bool,
 }
 
-/// A fan-out event that did not see all its expected arrivals.
+/// An event that did not see all its expected arrivals.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incomplete {
     pub metric: Arc<str>,
     pub missing: u32,
+    /// Whether the mark expected more than one arrival.
+    pub fan_out: bool,
+}
+
+/// The counter a single-arrival mark on `metric` counts its losses in:
+/// `<base>_lost`, `<base>` being `metric` without a `_latency` suffix.
+pub fn lost_name(metric: &str) -> String {
+    format!("{}_lost", metric.strip_suffix("_latency").unwrap_or(metric))
 }
 
 /// The metrics a fan-out mark on `metric` feeds besides `metric` itself:
@@ -55,7 +63,9 @@ pub fn fan_out_names(metric: &str) -> [String; 3] {
 /// `expected` > 1); an error names a name already used with another kind.
 pub fn declare(metrics: &Metrics, metric: &str, expected: u32) -> Result<(), String> {
     metrics.declare(metric, Kind::Trend)?;
-    if expected > 1 {
+    if expected <= 1 {
+        metrics.declare(&lost_name(metric), Kind::Counter)?;
+    } else {
         let [complete, delivered, incomplete] = fan_out_names(metric);
         metrics.declare(&complete, Kind::Trend)?;
         metrics.declare(&delivered, Kind::Rate)?;
@@ -76,11 +86,16 @@ pub fn record_arrival(metrics: &Metrics, tags: &Tags, a: &Arrival) {
     }
 }
 
-/// Records fan-out events that lost receivers: one false `_delivered`
-/// sample per missing arrival, one `_incomplete` per event.
+/// Records events that lost arrivals: a single-arrival event counts in
+/// `<base>_lost`; a fan-out event adds one false `_delivered` sample per
+/// missing arrival and one `_incomplete`.
 pub fn record_incomplete(metrics: &Metrics, gone: &[Incomplete]) {
     let tags = Tags::default();
     for g in gone {
+        if !g.fan_out {
+            metrics.add(&lost_name(&g.metric), Kind::Counter, &tags, 1.0);
+            continue;
+        }
         let [_, delivered, incomplete] = fan_out_names(&g.metric);
         for _ in 0..g.missing {
             metrics.add(&delivered, Kind::Rate, &tags, 0.0);
@@ -152,13 +167,13 @@ impl Marks {
         })
     }
 
-    /// Drops marks older than `ttl`; returns the fan-out ones among them.
+    /// Drops marks older than `ttl`; returns them.
     pub fn expire(&self, ttl: Duration) -> Vec<Incomplete> {
         let now = Instant::now();
         self.drain(|m| now.saturating_duration_since(m.at) >= ttl)
     }
 
-    /// Drops every open mark (the run ended); returns the fan-out ones.
+    /// Drops every open mark (the run ended); returns them.
     pub fn finish(&self) -> Vec<Incomplete> {
         self.drain(|_| true)
     }
@@ -171,12 +186,11 @@ impl Marks {
                 if !drop(m) {
                     return true;
                 }
-                if m.expected > 1 {
-                    out.push(Incomplete {
-                        metric: m.metric.clone(),
-                        missing: m.remaining,
-                    });
-                }
+                out.push(Incomplete {
+                    metric: m.metric.clone(),
+                    missing: m.remaining,
+                    fan_out: m.expected > 1,
+                });
                 false
             });
         }
@@ -223,18 +237,27 @@ mod tests {
         m.mark_at("f", "old-fan", 4, Instant::now() - Duration::from_secs(10));
         m.mark("x", "new", 1);
         m.arrive("old-fan").unwrap();
-        let gone = m.expire(Duration::from_secs(5));
-        // Only the fan-out mark reports what it missed.
+        let mut gone = m.expire(Duration::from_secs(5));
+        gone.sort_by(|a, b| a.metric.cmp(&b.metric));
         assert_eq!(
             gone,
-            vec![Incomplete {
-                metric: "f".into(),
-                missing: 3
-            }]
+            vec![
+                Incomplete {
+                    metric: "f".into(),
+                    missing: 3,
+                    fan_out: true
+                },
+                Incomplete {
+                    metric: "x".into(),
+                    missing: 1,
+                    fan_out: false
+                }
+            ]
         );
         assert_eq!(m.open(), 1);
-        assert!(m.finish().is_empty());
+        assert_eq!(m.finish().len(), 1);
         assert_eq!(m.open(), 0);
+        assert_eq!(lost_name("kafka_e2e_latency"), "kafka_e2e_lost");
     }
 
     #[test]

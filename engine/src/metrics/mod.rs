@@ -19,7 +19,7 @@ mod value;
 
 pub use aggregate::{Aggregate, Series};
 pub use builtin::Builtin;
-pub use marks::{Arrival, Incomplete, Marks, fan_out_names};
+pub use marks::{Arrival, Incomplete, Marks, fan_out_names, lost_name};
 pub mod mark {
     //! Recording helpers for correlation marks.
     pub use super::marks::{declare, record_arrival, record_incomplete};

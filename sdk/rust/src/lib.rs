@@ -48,6 +48,7 @@ pub mod bindings {
 }
 
 pub mod http;
+pub mod kafka;
 pub mod metrics;
 pub mod vu;
 pub mod ws;
@@ -135,6 +136,7 @@ pub mod log {
 pub mod prelude {
     pub use crate::Scenario;
     pub use crate::http;
+    pub use crate::kafka;
     pub use crate::log;
     pub use crate::metrics::{self, Counter, Gauge, Rate, Trend, arrive, check, mark};
     pub use crate::vu::{self, data};
