@@ -76,7 +76,13 @@ fn classify(e: &KafkaError) -> Error {
         Some(C::BrokerTransportFailure | C::AllBrokersDown | C::NetworkException) => {
             ErrorClass::Transport
         }
-        _ if matches!(e, KafkaError::ClientCreation(_)) => ErrorClass::Config,
+        _ if matches!(
+            e,
+            KafkaError::ClientCreation(_) | KafkaError::ClientConfig(..)
+        ) =>
+        {
+            ErrorClass::Config
+        }
         _ => ErrorClass::Other,
     };
     Error {
@@ -500,5 +506,115 @@ fn owned(m: &rdkafka::message::BorrowedMessage<'_>) -> Incoming {
         value: m.payload().unwrap_or_default().to_vec(),
         headers,
         timestamp_ms: m.timestamp().to_millis(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn mock() -> (
+        rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+        String,
+    ) {
+        let c = rdkafka::mocking::MockCluster::new(1).unwrap();
+        c.create_topic("t", 2, 1).unwrap();
+        let b = c.bootstrap_servers();
+        (c, b)
+    }
+
+    fn client(acked: Arc<AtomicU64>) -> KafkaClient {
+        KafkaClient::new(
+            Allowlist::parse(&["127.0.0.1"]).unwrap(),
+            Arc::new(move |d: &Delivery| {
+                if d.result.is_ok() {
+                    acked.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn produces_shares_producers_and_consumes_batches() {
+        let (_cluster, bootstrap) = mock();
+        let acked = Arc::new(AtomicU64::new(0));
+        let k = client(acked.clone());
+        let cfg = Config {
+            bootstrap: bootstrap.clone(),
+            properties: vec![],
+        };
+        let p = k.producer(&cfg).unwrap();
+        // The same settings give the same (shared) producer.
+        assert!(Arc::ptr_eq(&p.inner, &k.producer(&cfg).unwrap().inner));
+        for i in 0..99 {
+            p.produce(Outgoing {
+                topic: "t".into(),
+                key: Some(format!("k{i}").into_bytes()),
+                value: format!("v{i}").into_bytes(),
+                headers: vec![("id".into(), i.to_string().into_bytes())],
+                partition: Some(i % 2),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let d = p
+            .produce_wait(Outgoing {
+                topic: "t".into(),
+                value: b"last".to_vec(),
+                partition: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(d.result.as_ref().unwrap().0, 1);
+        p.flush(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(acked.load(Ordering::Relaxed), 100);
+
+        let c = k.assign(&cfg, "t", &[0, 1], Position::Earliest).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..50 {
+            got.extend(c.poll(1000, Duration::from_millis(500)).await.unwrap());
+            if got.len() >= 100 {
+                break;
+            }
+        }
+        assert_eq!(got.len(), 100);
+        let first = got
+            .iter()
+            .find(|m| m.key.as_deref() == Some(b"k0"))
+            .unwrap();
+        assert_eq!(first.value, b"v0");
+        assert_eq!(first.partition, 0);
+        assert_eq!(first.headers, vec![("id".to_string(), b"0".to_vec())]);
+        // Seeking back replays a partition.
+        c.seek("t", 0, Position::Offset(0)).unwrap();
+        let again = c.poll(1000, Duration::from_secs(5)).await.unwrap();
+        assert!(again.iter().any(|m| m.key.as_deref() == Some(b"k0")));
+        c.pause("t", &[0]).unwrap();
+        c.resume("t", &[0]).unwrap();
+    }
+
+    #[test]
+    fn bootstrap_hosts_must_be_allowed() {
+        let k = KafkaClient::new(Allowlist::default(), Arc::new(|_: &Delivery| {}));
+        let cfg = Config {
+            bootstrap: "10.9.9.9:9092".into(),
+            properties: vec![],
+        };
+        let e = k.producer(&cfg).unwrap_err();
+        assert_eq!(e.class, ErrorClass::NotAllowed);
+        assert!(e.message.contains("--allow-host 10.9.9.9:9092"), "{e}");
+        let bad = Config {
+            bootstrap: "127.0.0.1:x".into(),
+            properties: vec![],
+        };
+        let k = client(Arc::default());
+        assert_eq!(k.producer(&bad).unwrap_err().class, ErrorClass::Config);
+        let unknown = Config {
+            bootstrap: "127.0.0.1:9".into(),
+            properties: vec![("no.such.property".into(), "1".into())],
+        };
+        assert_eq!(k.producer(&unknown).unwrap_err().class, ErrorClass::Config);
     }
 }

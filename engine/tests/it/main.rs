@@ -5,6 +5,7 @@ mod cli;
 mod executors;
 mod failures;
 mod http_run;
+mod kafka_run;
 mod support;
 mod thresholds;
 mod ws_run;

@@ -100,3 +100,9 @@ pub fn rate_where(out: &Outcome, name: &str, key: &str, value: &str) -> (u64, u6
         _ => (0, 0),
     }
 }
+
+/// The kafka-roundtrip example scenario.
+pub fn kafka_roundtrip() -> PathBuf {
+    static CELL: OnceLock<PathBuf> = OnceLock::new();
+    build_once(&CELL, repo().join("scripts/kafka-roundtrip"))
+}
