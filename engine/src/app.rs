@@ -5,8 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{BuildArgs, Cli, Command, InspectArgs, MergeArgs, NewArgs, RunArgs, TargetsArgs};
+use crate::cli::{
+    BuildArgs, Cli, Command, InspectArgs, KafkaCommand, KafkaConn, KafkaLagArgs, KafkaResetArgs,
+    MergeArgs, NewArgs, RunArgs, TargetsArgs,
+};
 use crate::plan::{self, Overrides, RawPlan, Stage, parse_duration};
+use crate::protocol::{Allowlist, kafka};
 use crate::run::{RunOptions, run};
 use crate::wasm::{Runtime, RuntimeConfig};
 use crate::{Error, ExitCode};
@@ -20,6 +24,8 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Inspect(args) => cmd_inspect(args),
         Command::Targets(args) => cmd_targets(args),
         Command::Merge(args) => cmd_merge(args),
+        Command::Kafka(KafkaCommand::Lag(args)) => cmd_kafka_lag(args),
+        Command::Kafka(KafkaCommand::ResetOffsets(args)) => cmd_kafka_reset(args),
     };
     match result {
         Ok(code) => code.code(),
@@ -352,6 +358,24 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
             "--error-rate: a share between 0.0 and 1.0".into(),
         ));
     }
+    if !(0.0..=1.0).contains(&args.kafka_drop_rate) {
+        return Err(Error::Config(
+            "--kafka-drop-rate: a share between 0.0 and 1.0".into(),
+        ));
+    }
+    let kafka_opts = match args.kafka {
+        false => None,
+        true => Some(crate::embedded::kafka::PipelineOptions {
+            delay: args
+                .kafka_delay
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|m| Error::Config(format!("--kafka-delay: {m}")))?
+                .unwrap_or_default(),
+            failure_rate: args.kafka_drop_rate,
+        }),
+    };
     let rt = runtime(None)?;
     rt.block_on(async {
         let opts = crate::embedded::http::IngestOptions {
@@ -372,10 +396,28 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
             "auction target:     {}  (POST /items/ID/bids, GET /items/ID, WS /ws/items/ID, GET /stats)",
             auction.url()
         );
+        let kafka = match kafka_opts {
+            Some(opts) => {
+                let k = crate::embedded::kafka::start(opts)
+                    .await
+                    .map_err(|e| Error::io("starting the Kafka mock cluster", e))?;
+                println!(
+                    "kafka target:       {}  (topics orders.raw, orders.enriched; enricher group `enricher`)",
+                    k.bootstrap()
+                );
+                Some(k)
+            }
+            None => None,
+        };
         println!("Ctrl-C to stop");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
         let _ = tokio::signal::ctrl_c().await;
         server.shutdown().await;
         auction.shutdown().await;
+        if let Some(k) = kafka {
+            k.shutdown().await;
+        }
         Ok(ExitCode::Ok)
     })
 }
@@ -405,5 +447,92 @@ fn cmd_merge(args: MergeArgs) -> Result<ExitCode, Error> {
         args.inputs.len(),
         args.output.display()
     );
+    Ok(ExitCode::Ok)
+}
+
+/// The connection the user named on the command line: its brokers are
+/// allowed because the user named them.
+fn kafka_conn(c: &KafkaConn) -> Result<(Allowlist, kafka::Config), Error> {
+    let mut properties = Vec::new();
+    for p in &c.properties {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| Error::Config(format!("-X {p}: write KEY=VALUE")))?;
+        properties.push((k.to_string(), v.to_string()));
+    }
+    let allow = Allowlist::parse(&["*"]).map_err(Error::Config)?;
+    Ok((
+        allow,
+        kafka::Config {
+            bootstrap: c.bootstrap.clone(),
+            properties,
+        },
+    ))
+}
+
+fn kafka_failed(what: &str, e: kafka::Error) -> Error {
+    Error::Other(format!("{what}: {e}"))
+}
+
+fn cmd_kafka_lag(args: KafkaLagArgs) -> Result<ExitCode, Error> {
+    let (allow, config) = kafka_conn(&args.conn)?;
+    let lag = kafka::group_lag(&allow, &config, &args.group, &args.topic)
+        .map_err(|e| kafka_failed(&format!("lag of group `{}`", args.group), e))?;
+    let total: i64 = lag.iter().map(kafka::PartitionLag::lag).sum();
+    if args.json {
+        let parts: Vec<serde_json::Value> = lag
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "partition": l.partition, "committed": l.committed,
+                    "high": l.high, "lag": l.lag(),
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "group": args.group, "topic": args.topic, "lag": total, "partitions": parts,
+        });
+        println!("{out}");
+        return Ok(ExitCode::Ok);
+    }
+    println!("group `{}` on `{}`", args.group, args.topic);
+    println!(
+        "{:>9}  {:>12}  {:>12}  {:>10}",
+        "partition", "committed", "high", "lag"
+    );
+    for l in &lag {
+        let committed = l.committed.map_or("-".to_string(), |c| c.to_string());
+        println!(
+            "{:>9}  {:>12}  {:>12}  {:>10}",
+            l.partition,
+            committed,
+            l.high,
+            l.lag()
+        );
+    }
+    println!("total lag: {total}");
+    Ok(ExitCode::Ok)
+}
+
+fn cmd_kafka_reset(args: KafkaResetArgs) -> Result<ExitCode, Error> {
+    let (allow, config) = kafka_conn(&args.conn)?;
+    let to = match (args.to_earliest, args.to_latest, args.to_offset) {
+        (true, _, _) => kafka::Position::Earliest,
+        (_, true, _) => kafka::Position::Latest,
+        (_, _, Some(n)) => kafka::Position::Offset(n),
+        _ => {
+            return Err(Error::Config(
+                "say where to: --to-earliest, --to-latest or --to-offset N".into(),
+            ));
+        }
+    };
+    let done = kafka::reset_offsets(&allow, &config, &args.group, &args.topic, to)
+        .map_err(|e| kafka_failed(&format!("resetting group `{}`", args.group), e))?;
+    for (p, o) in &done {
+        println!(
+            "{}/{p}: group `{}` now at offset {o}",
+            args.topic, args.group
+        );
+    }
     Ok(ExitCode::Ok)
 }

@@ -27,6 +27,64 @@ pub enum Command {
     Targets(TargetsArgs),
     /// Merge `--summary-export` files of shards into one, losslessly.
     Merge(MergeArgs),
+    /// Kafka consumer groups of the system under test: lag, offset resets.
+    #[command(subcommand)]
+    Kafka(KafkaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KafkaCommand {
+    /// Show a consumer group's committed offsets, high watermarks and lag.
+    Lag(KafkaLagArgs),
+    /// Set a consumer group's offsets on a topic (stop its consumers first).
+    ResetOffsets(KafkaResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KafkaConn {
+    /// Bootstrap servers, `host:port[,host:port]`.
+    #[arg(long, short = 'b')]
+    pub bootstrap: String,
+    /// A librdkafka property `KEY=VALUE` (SASL, TLS, ...; repeatable).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub properties: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KafkaLagArgs {
+    #[command(flatten)]
+    pub conn: KafkaConn,
+    /// The consumer group.
+    #[arg(long, short = 'g')]
+    pub group: String,
+    /// The topic the group consumes.
+    #[arg(long, short = 't')]
+    pub topic: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "to", required = true, multiple = false, args = ["to_earliest", "to_latest", "to_offset"])]
+pub struct KafkaResetArgs {
+    #[command(flatten)]
+    pub conn: KafkaConn,
+    /// The consumer group.
+    #[arg(long, short = 'g')]
+    pub group: String,
+    /// The topic whose partitions are reset.
+    #[arg(long, short = 't')]
+    pub topic: String,
+    /// Every partition to its first offset (replay everything).
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// Every partition to its end (skip everything).
+    #[arg(long)]
+    pub to_latest: bool,
+    /// Every partition to this offset (clamped to what exists).
+    #[arg(long, value_name = "N")]
+    pub to_offset: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +195,16 @@ pub struct TargetsArgs {
     /// Address of the auction target (bids over HTTP, WebSocket fan-out).
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub auction: String,
+    /// Also start the Kafka mock cluster (3 brokers on free loopback ports)
+    /// with the enricher pipeline (orders.raw -> orders.enriched).
+    #[arg(long)]
+    pub kafka: bool,
+    /// Delay the enricher adds per message, e.g. `5ms` (its lag grows).
+    #[arg(long, value_name = "DURATION")]
+    pub kafka_delay: Option<String>,
+    /// Share of messages the enricher drops, 0.0 to 1.0.
+    #[arg(long, default_value_t = 0.0)]
+    pub kafka_drop_rate: f64,
     /// Delay added to every `POST /messages`, e.g. `20ms`.
     #[arg(long)]
     pub delay: Option<String>,

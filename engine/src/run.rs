@@ -82,6 +82,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     }
     params.extend(plan.params.clone());
     let allowlist = Allowlist::parse(&allow).map_err(Error::Config)?;
+    let allow_for_lag = allowlist.clone();
     let ws = WsClient::new(allowlist.clone(), plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("WebSocket client: {e}")))?;
     let metrics = Metrics::new();
@@ -199,6 +200,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         })
     };
 
+    let lag_watch = watch_lag(&plan, &params, &allow_for_lag, &metrics);
+
     // Once a second: merge recorders, report progress, watch thresholds.
     let collector = {
         let metrics = metrics.clone();
@@ -284,6 +287,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     shared.kafka.flush_all(Duration::from_secs(30)).await;
     collector.abort();
     signals.abort();
+    lag_watch.abort();
     let elapsed = started.elapsed();
     record_vus(&metrics, &live);
 
@@ -441,6 +445,61 @@ fn final_thresholds(
 }
 
 /// `host:port` of a URL, for the allowlist.
+/// Samples every `[[lag]]` group once a second as `kafka_consumer_lag`, off
+/// the async threads (the admin calls block).
+fn watch_lag(
+    plan: &Plan,
+    params: &BTreeMap<String, String>,
+    allow: &Allowlist,
+    metrics: &Metrics,
+) -> tokio::task::JoinHandle<()> {
+    let watches: Vec<(crate::protocol::kafka::Config, String, String)> = plan
+        .lag
+        .iter()
+        .filter_map(|l| {
+            let bootstrap = params.get(&l.target)?.clone();
+            let config = crate::protocol::kafka::Config {
+                bootstrap,
+                properties: Vec::new(),
+            };
+            Some((config, l.group.clone(), l.topic.clone()))
+        })
+        .collect();
+    let allow = allow.clone();
+    let metrics = metrics.clone();
+    tokio::spawn(async move {
+        if watches.is_empty() {
+            return;
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut warned = false;
+        loop {
+            tick.tick().await;
+            for (config, group, topic) in &watches {
+                let (allow, config, g, t) =
+                    (allow.clone(), config.clone(), group.clone(), topic.clone());
+                let lag = tokio::task::spawn_blocking(move || {
+                    crate::protocol::kafka::group_lag(&allow, &config, &g, &t)
+                })
+                .await;
+                match lag {
+                    Ok(Ok(parts)) => {
+                        let total: i64 = parts.iter().map(|p| p.lag()).sum();
+                        let tags =
+                            Tags::new([("group", group.as_str()), ("topic", topic.as_str())]);
+                        metrics.builtin(Builtin::KafkaConsumerLag, &tags, total as f64);
+                    }
+                    Ok(Err(e)) if !warned => {
+                        warned = true;
+                        eprintln!("WARN  lag of group `{group}` on `{topic}`: {e}");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    })
+}
+
 fn host_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let authority = rest.split(['/', '?', '#']).next()?;

@@ -69,6 +69,9 @@ pub enum Builtin {
     KafkaBytesConsumed,
     /// Time a consumer poll waited for its batch (trend, ms).
     KafkaPollWait,
+    /// A watched consumer group's lag, committed offset to high watermark,
+    /// summed over partitions, tagged `group` and `topic` (gauge).
+    KafkaConsumerLag,
 }
 
 impl Builtin {
@@ -103,6 +106,7 @@ impl Builtin {
         Builtin::KafkaBytesProduced,
         Builtin::KafkaBytesConsumed,
         Builtin::KafkaPollWait,
+        Builtin::KafkaConsumerLag,
     ];
 
     pub fn name(self) -> &'static str {
@@ -137,6 +141,7 @@ impl Builtin {
             Builtin::KafkaBytesProduced => "kafka_bytes_produced",
             Builtin::KafkaBytesConsumed => "kafka_bytes_consumed",
             Builtin::KafkaPollWait => "kafka_poll_wait",
+            Builtin::KafkaConsumerLag => "kafka_consumer_lag",
         }
     }
 
@@ -158,7 +163,7 @@ impl Builtin {
             | Builtin::KafkaConsumed
             | Builtin::KafkaBytesProduced
             | Builtin::KafkaBytesConsumed => Kind::Counter,
-            Builtin::Vus | Builtin::VusMax => Kind::Gauge,
+            Builtin::Vus | Builtin::VusMax | Builtin::KafkaConsumerLag => Kind::Gauge,
             Builtin::Checks | Builtin::HttpReqFailed => Kind::Rate,
             Builtin::IterationDuration
             | Builtin::IterationServiceTime

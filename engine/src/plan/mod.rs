@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration, parse_size};
-pub use raw::{RawOptions, RawPlan, RawScenario, RawStage, RawThreshold};
+pub use raw::{RawLag, RawOptions, RawPlan, RawScenario, RawStage, RawThreshold};
 pub use validate::{Overrides, load_plan_file, validate};
 
 use crate::metrics::Thresholds;
@@ -37,6 +37,8 @@ pub struct Plan {
     pub teardown_timeout: Duration,
     /// How long a correlation mark waits for its arrivals.
     pub mark_timeout: Duration,
+    /// Consumer groups whose lag is sampled every second (`[[lag]]`).
+    pub lag: Vec<RawLag>,
     pub insecure_skip_tls_verify: bool,
 }
 

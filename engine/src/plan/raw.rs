@@ -23,11 +23,24 @@ pub struct RawPlan {
     /// Shared data sets: name -> CSV or JSON file, loaded once.
     #[serde(default)]
     pub data: BTreeMap<String, String>,
+    /// Kafka consumer groups whose lag is sampled every second.
+    #[serde(default)]
+    pub lag: Vec<RawLag>,
     // k6-style shortcuts for a single `default` scenario.
     pub vus: Option<u32>,
     pub duration: Option<String>,
     pub iterations: Option<u64>,
     pub stages: Option<Vec<RawStage>>,
+}
+
+/// `[[lag]]`: a consumer group to watch, on a Kafka target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawLag {
+    /// The Kafka target (its name in `[targets]`).
+    pub target: String,
+    pub group: String,
+    pub topic: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -181,6 +181,15 @@ pub fn validate(
         });
     }
 
+    for (i, l) in raw.lag.iter().enumerate() {
+        if !targets.iter().any(|t| t.name == l.target) {
+            return Err(err(format!(
+                "lag[{i}].target = \"{}\": no such target in [targets]",
+                l.target
+            )));
+        }
+    }
+
     let mut thresholds = Thresholds::default();
     let plan_thresholds = raw
         .thresholds
@@ -275,6 +284,7 @@ pub fn validate(
             &raw.options.teardown_timeout,
             Duration::from_secs(60),
         )?,
+        lag: raw.lag.clone(),
         mark_timeout: opt_duration(
             "markTimeout",
             &raw.options.mark_timeout,

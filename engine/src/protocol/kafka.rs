@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as RdHeader, Headers, Message as _, OwnedHeaders};
 use rdkafka::producer::{
@@ -489,6 +489,125 @@ impl Consumer {
     }
 }
 
+/// One partition's consumer-group position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub partition: i32,
+    /// The group's committed offset; none if it never committed.
+    pub committed: Option<i64>,
+    /// The partition's high watermark (next offset to be written).
+    pub high: i64,
+}
+
+impl PartitionLag {
+    /// Messages the group has yet to process (all of them if it never
+    /// committed).
+    pub fn lag(&self) -> i64 {
+        (self.high - self.committed.unwrap_or(0)).max(0)
+    }
+}
+
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A consumer handle for group administration: it never subscribes, so it
+/// never joins (or disturbs) the group.
+fn admin(allow: &Allowlist, config: &Config, group: &str) -> Result<BaseConsumer, Error> {
+    let mut c = config.client(allow)?;
+    c.set("group.id", group).set("enable.auto.commit", "false");
+    c.create().map_err(|e| classify(&e))
+}
+
+fn partitions_of(c: &BaseConsumer, topic: &str) -> Result<Vec<i32>, Error> {
+    let md = c
+        .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+        .map_err(|e| classify(&e))?;
+    let t = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .ok_or_else(|| Error {
+            class: ErrorClass::UnknownTopic,
+            message: format!("topic `{topic}` does not exist"),
+        })?;
+    Ok(t.partitions().iter().map(|p| p.id()).collect())
+}
+
+/// Committed offset against high watermark for each partition of `topic`,
+/// for consumer group `group` (blocking: call off the async threads).
+pub fn group_lag(
+    allow: &Allowlist,
+    config: &Config,
+    group: &str,
+    topic: &str,
+) -> Result<Vec<PartitionLag>, Error> {
+    let c = admin(allow, config, group)?;
+    let parts = partitions_of(&c, topic)?;
+    let mut tpl = TopicPartitionList::new();
+    for &p in &parts {
+        tpl.add_partition(topic, p);
+    }
+    let committed = c
+        .committed_offsets(tpl, ADMIN_TIMEOUT)
+        .map_err(|e| classify(&e))?;
+    parts
+        .into_iter()
+        .map(|p| {
+            let (_, high) = c
+                .fetch_watermarks(topic, p, ADMIN_TIMEOUT)
+                .map_err(|e| classify(&e))?;
+            let committed = committed
+                .find_partition(topic, p)
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                });
+            Ok(PartitionLag {
+                partition: p,
+                committed,
+                high,
+            })
+        })
+        .collect()
+}
+
+/// Commits `to` as group `group`'s offset on every partition of `topic`
+/// (blocking). Like kafka-consumer-groups, it takes effect for the group's
+/// next assignment: stop or pause its consumers first.
+pub fn reset_offsets(
+    allow: &Allowlist,
+    config: &Config,
+    group: &str,
+    topic: &str,
+    to: Position,
+) -> Result<Vec<(i32, i64)>, Error> {
+    let c = admin(allow, config, group)?;
+    let parts = partitions_of(&c, topic)?;
+    let mut tpl = TopicPartitionList::new();
+    let mut out = Vec::new();
+    for p in parts {
+        let (low, high) = c
+            .fetch_watermarks(topic, p, ADMIN_TIMEOUT)
+            .map_err(|e| classify(&e))?;
+        let offset = match to {
+            Position::Earliest => low,
+            Position::Latest => high,
+            Position::Offset(o) => o.clamp(low, high),
+            Position::Timestamp(_) => {
+                return Err(Error {
+                    class: ErrorClass::Config,
+                    message: "resetting to a timestamp is not supported; use --to-offset".into(),
+                });
+            }
+        };
+        tpl.add_partition_offset(topic, p, Offset::Offset(offset))
+            .map_err(|e| classify(&e))?;
+        out.push((p, offset));
+    }
+    c.commit(&tpl, CommitMode::Sync).map_err(|e| classify(&e))?;
+    Ok(out)
+}
+
 fn owned(m: &rdkafka::message::BorrowedMessage<'_>) -> Incoming {
     let headers = m
         .headers()
@@ -593,6 +712,43 @@ mod tests {
         assert!(again.iter().any(|m| m.key.as_deref() == Some(b"k0")));
         c.pause("t", &[0]).unwrap();
         c.resume("t", &[0]).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lag_follows_commits_and_resets() {
+        let (_cluster, bootstrap) = mock();
+        let k = client(Arc::default());
+        let cfg = Config {
+            bootstrap,
+            properties: vec![],
+        };
+        let p = k.producer(&cfg).unwrap();
+        for i in 0..10 {
+            p.produce(Outgoing {
+                topic: "t".into(),
+                value: vec![i],
+                partition: Some(i32::from(i % 2)),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        p.flush(Duration::from_secs(10)).await.unwrap();
+        let allow = Allowlist::parse(&["127.0.0.1"]).unwrap();
+        let total = |lag: &[PartitionLag]| lag.iter().map(PartitionLag::lag).sum::<i64>();
+        let lag = group_lag(&allow, &cfg, "g", "t").unwrap();
+        assert_eq!(total(&lag), 10);
+        assert!(lag.iter().all(|l| l.committed.is_none() && l.high == 5));
+        let done = reset_offsets(&allow, &cfg, "g", "t", Position::Latest).unwrap();
+        assert_eq!(done, vec![(0, 5), (1, 5)]);
+        assert_eq!(total(&group_lag(&allow, &cfg, "g", "t").unwrap()), 0);
+        reset_offsets(&allow, &cfg, "g", "t", Position::Offset(3)).unwrap();
+        assert_eq!(total(&group_lag(&allow, &cfg, "g", "t").unwrap()), 4);
+        reset_offsets(&allow, &cfg, "g", "t", Position::Earliest).unwrap();
+        let lag = group_lag(&allow, &cfg, "g", "t").unwrap();
+        assert_eq!(total(&lag), 10);
+        assert!(lag.iter().all(|l| l.committed == Some(0)));
+        let e = group_lag(&allow, &cfg, "g", "missing").unwrap_err();
+        assert_eq!(e.class, ErrorClass::UnknownTopic, "{e}");
     }
 
     #[test]

@@ -92,3 +92,50 @@ fn a_broker_outside_the_allowlist_is_refused() {
     assert_eq!(counter(&out, "iterations_failed"), 2.0);
     assert_eq!(counter(&out, "kafka_produced"), 0.0);
 }
+
+#[test]
+fn a_throttled_groups_lag_is_watched() {
+    // The enricher takes 20 ms per message: 400 orders pile up.
+    let (rt, server) = pipeline(PipelineOptions {
+        delay: std::time::Duration::from_millis(20),
+        ..Default::default()
+    });
+    let p = plan(
+        &format!(
+            r#"
+            [targets]
+            kafka = "kafka://{}"
+            [[lag]]
+            target = "kafka"
+            group = "enricher"
+            topic = "orders.raw"
+            [scenarios.producers]
+            executor = "shared-iterations"
+            exec = "produce"
+            vus = 4
+            iterations = 400
+            [scenarios.wait]
+            executor = "constant-vus"
+            exec = "track"
+            vus = 1
+            duration = "6s"
+            "#,
+            server.bootstrap()
+        ),
+        &kafka_roundtrip(),
+    );
+    let out = run_plan(p);
+    let lag = out
+        .report
+        .aggregate
+        .metrics
+        .get("kafka_consumer_lag")
+        .map(|s| s.total());
+    let Some(volley::metrics::Value::Gauge { max, .. }) = lag else {
+        panic!("no kafka_consumer_lag gauge: {lag:?}");
+    };
+    // Offsets are committed every 100 messages; at 20 ms each the group
+    // is hundreds behind for seconds.
+    assert!(max >= 100.0, "max lag {max}");
+    rt.block_on(server.shutdown());
+}
