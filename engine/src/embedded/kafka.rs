@@ -1,6 +1,6 @@
 //! The embedded Kafka target: librdkafka's mock cluster (3 brokers, real
 //! protocol on loopback) with topics `orders.raw` and `orders.enriched`
-//! (3 partitions each), and a demo pipeline: an enricher in consumer group
+//! (32 partitions each), and a demo pipeline: an enricher in consumer group
 //! `enricher` that reads `orders.raw`, adds fields to each JSON object and
 //! produces it to `orders.enriched` with the same key and headers.
 //!
@@ -25,7 +25,9 @@ use tokio::sync::watch;
 pub const RAW_TOPIC: &str = "orders.raw";
 pub const ENRICHED_TOPIC: &str = "orders.enriched";
 pub const ENRICHER_GROUP: &str = "enricher";
-const PARTITIONS: i32 = 3;
+/// The mock cluster keeps only ~5 MiB per partition and drops older
+/// messages: 32 partitions hold a million-order backlog (~70 MB raw).
+pub const PARTITIONS: i32 = 32;
 
 /// Behaviour of the demo pipeline.
 #[derive(Debug, Clone, Default)]

@@ -73,7 +73,7 @@ fn produce() -> Result<(), String> {
 
 fn track() -> Result<(), String> {
     let topic = param_or("output", "orders.enriched");
-    let partitions: i32 = param_or("partitions", "3")
+    let partitions: i32 = param_or("partitions", "32")
         .parse()
         .map_err(|_| "param `partitions`: not a number")?;
     CONSUMER.with_borrow_mut(|slot| {
