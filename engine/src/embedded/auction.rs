@@ -135,37 +135,23 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<AuctionServer> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let state = Arc::new(State::default());
-    let (stop, mut stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
     let task = {
         let state = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok(a) => a,
-                        Err(_) => {
-                            // Out of descriptors, say: back off, don't spin.
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                            continue;
-                        }
-                    },
-                    _ = stopped.changed() => break,
-                };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let stopped = stopped.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let state = state.clone();
-                        let stopped = stopped.clone();
-                        async move { Ok::<_, Infallible>(handle(req, state, stopped).await) }
-                    });
-                    let builder = auto::Builder::new(TokioExecutor::new());
-                    let _ = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .await;
+        super::accept_loop(listener, stopped.clone(), move |stream| {
+            let state = state.clone();
+            let stopped = stopped.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let state = state.clone();
+                    let stopped = stopped.clone();
+                    async move { Ok::<_, Infallible>(handle(req, state, stopped).await) }
                 });
-            }
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let _ = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .await;
+            });
         })
     };
     Ok(AuctionServer {

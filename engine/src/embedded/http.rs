@@ -93,34 +93,24 @@ pub async fn start(addr: SocketAddr, opts: IngestOptions) -> std::io::Result<Emb
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let counters = Arc::new(Counters::default());
-    let (stop, mut stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
     let state = Arc::new((opts, counters.clone()));
-    let task = tokio::spawn(async move {
-        loop {
-            let (stream, _) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(_) => continue,
-                },
-                _ = stopped.changed() => break,
-            };
-            let _ = stream.set_nodelay(true);
-            state.1.connections.fetch_add(1, Ordering::Relaxed);
-            let state = state.clone();
-            let mut stopped = stopped.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(req, &state.0, &state.1).await) }
-                });
-                let builder = auto::Builder::new(TokioExecutor::new());
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                tokio::select! {
-                    _ = conn => {}
-                    _ = stopped.changed() => {}
-                }
+    let task = super::accept_loop(listener, stopped.clone(), move |stream| {
+        state.1.connections.fetch_add(1, Ordering::Relaxed);
+        let state = state.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(req, &state.0, &state.1).await) }
             });
-        }
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = stopped.changed() => {}
+            }
+        });
     });
     Ok(EmbeddedServer {
         addr,

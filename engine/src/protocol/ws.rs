@@ -319,15 +319,18 @@ async fn connect_from(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Resu
     socket.connect(addr).await
 }
 
-fn io_error(e: &std::io::Error, addr: SocketAddr) -> WsError {
+fn io_class(e: &std::io::Error) -> ErrorClass {
     use std::io::ErrorKind::*;
-    let class = match e.kind() {
+    match e.kind() {
         ConnectionRefused => ErrorClass::Refused,
         ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => ErrorClass::Reset,
         TimedOut => ErrorClass::Timeout,
         _ => ErrorClass::Other,
-    };
-    WsError::new(class, format!("{addr}: {e}"))
+    }
+}
+
+fn io_error(e: &std::io::Error, addr: SocketAddr) -> WsError {
+    WsError::new(io_class(e), format!("{addr}: {e}"))
 }
 
 fn classify(e: tungstenite::Error) -> WsError {
@@ -341,11 +344,7 @@ fn classify(e: tungstenite::Error) -> WsError {
                 resp.status()
             ),
         ),
-        E::Io(io) => {
-            let mut err = io_error(&io, SocketAddr::from(([0, 0, 0, 0], 0)));
-            err.message = io.to_string();
-            err
-        }
+        E::Io(io) => WsError::new(io_class(&io), io.to_string()),
         E::ConnectionClosed | E::AlreadyClosed => WsError::closed(),
         E::Url(u) => WsError::new(ErrorClass::InvalidRequest, u.to_string()),
         E::Protocol(P::ResetWithoutClosingHandshake) => {
@@ -862,17 +861,7 @@ mod tests {
 
     #[tokio::test]
     async fn wss_works_over_rustls_and_rejects_unknown_issuers() {
-        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let cert = ck.cert.der().clone();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let cfg = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert], key)
-            .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let acceptor = crate::protocol::tls::test_acceptor(&[]);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = tokio::spawn(async move {
