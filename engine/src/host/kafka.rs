@@ -23,8 +23,16 @@ pub struct KafkaConsumer(proto::Consumer);
 /// `kafka_bytes_produced`, or `kafka_produce_failed{class}`.
 pub fn kafka_deliveries(metrics: &Metrics) -> OnDelivery {
     let metrics = metrics.clone();
+    // Reports arrive per message on librdkafka's thread: build each topic's
+    // tags once.
+    let by_topic: std::sync::Mutex<std::collections::HashMap<String, Tags>> = Default::default();
     Arc::new(move |d: &Delivery| {
-        let tags = Tags::new([("topic", d.topic.as_str())]);
+        let tags = by_topic
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(d.topic.clone())
+            .or_insert_with(|| Tags::new([("topic", d.topic.as_str())]))
+            .clone();
         match &d.result {
             Ok(_) => metrics.builtins(&[
                 (Builtin::KafkaProduceAck, &tags, d.ack.as_micros() as f64),
@@ -87,8 +95,18 @@ fn position(p: wit::Position) -> Position {
 }
 
 impl VuState {
-    fn produced(&self, topic: &str) {
-        let tags = self.scenario.tags.with([("topic", topic)]);
+    /// This VU's scenario tags plus `topic`, built once per topic.
+    fn topic_tags(&mut self, topic: &str) -> Tags {
+        if let Some((_, t)) = self.kafka_tags.iter().find(|(name, _)| name == topic) {
+            return t.clone();
+        }
+        let t = self.scenario.tags.with([("topic", topic)]);
+        self.kafka_tags.push((topic.to_string(), t.clone()));
+        t
+    }
+
+    fn produced(&mut self, topic: &str) {
+        let tags = self.topic_tags(topic);
         self.shared
             .metrics
             .builtin(Builtin::KafkaProduced, &tags, 1.0);
@@ -235,11 +253,11 @@ impl HostConsumer for VuState {
             Ok(m) => m,
             Err(e) => return Ok(Err(to_wit(e))),
         };
-        let metrics = &self.shared.metrics;
+        let metrics = self.shared.metrics.clone();
         metrics.builtin(Builtin::KafkaPollWait, &self.scenario.tags, waited);
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
-            let tags = self.scenario.tags.with([("topic", m.topic.as_str())]);
+            let tags = self.topic_tags(&m.topic);
             let bytes = m.value.len() + m.key.as_ref().map_or(0, Vec::len);
             metrics.builtins(&[
                 (Builtin::KafkaConsumed, &tags, 1.0),

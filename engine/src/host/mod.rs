@@ -71,6 +71,8 @@ pub struct VuState {
     ws_wake: Option<Arc<tokio::sync::Notify>>,
     /// `http.expect-statuses`; none means 200-399.
     expected_statuses: Option<Vec<u16>>,
+    /// Tag sets of the Kafka topics this VU used: (topic, tags).
+    kafka_tags: Vec<(String, Tags)>,
 }
 
 impl VuState {
@@ -97,6 +99,7 @@ impl VuState {
             table: ResourceTable::new(),
             ws_wake: None,
             expected_statuses: None,
+            kafka_tags: Vec::new(),
         }
     }
 }
