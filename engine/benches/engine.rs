@@ -33,6 +33,7 @@ fn shared() -> Arc<Shared> {
         ws: WsClient::new(Allowlist::default(), false).unwrap(),
         kafka: KafkaClient::new(Allowlist::default(), Arc::new(|_: &_| {})),
         marks: Marks::default(),
+        tracks: Default::default(),
         data: DataSets::default(),
     })
 }

@@ -19,6 +19,7 @@ use crate::output::{self, Report, ScenarioReport};
 use crate::plan::{Plan, TargetKind};
 use crate::protocol::{Allowlist, http::HttpClient, kafka::KafkaClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
+use crate::track::Trackers;
 use crate::wasm::{Component, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
 
@@ -51,6 +52,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let mut params: BTreeMap<String, String> = BTreeMap::new();
     let mut allow = plan.allow_hosts.clone();
     let mut servers = Vec::new();
+    let mut kafka_targets = Vec::new();
     for target in &plan.targets {
         let url = match &target.kind {
             TargetKind::Url(u) => u.clone(),
@@ -73,6 +75,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         if let Some(list) = url.strip_prefix("kafka://") {
             allow.extend(list.split(',').map(|s| s.trim().to_string()));
             params.insert(target.name.clone(), list.to_string());
+            kafka_targets.push(target.name.clone());
         } else {
             if let Some(host) = host_of(&url) {
                 allow.push(host);
@@ -86,7 +89,23 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let ws = WsClient::new(allowlist.clone(), plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("WebSocket client: {e}")))?;
     let metrics = Metrics::new();
-    let kafka = KafkaClient::new(allowlist.clone(), crate::host::kafka_deliveries(&metrics));
+    let tracks = Arc::new(
+        Trackers::new(
+            &plan.track,
+            |name| {
+                kafka_targets
+                    .contains(&name.to_string())
+                    .then(|| params.get(name).cloned())
+                    .flatten()
+            },
+            plan.mark_timeout,
+        )
+        .map_err(|m| Error::Config(format!("{}: {m}", plan.source.display())))?,
+    );
+    let kafka = KafkaClient::new(
+        allowlist.clone(),
+        crate::host::kafka_deliveries(&metrics, tracks.clone()),
+    );
     let http = HttpClient::new(allowlist, plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("HTTP client: {e}")))?;
 
@@ -96,6 +115,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         ws,
         kafka,
         marks: Marks::default(),
+        tracks: tracks.clone(),
         data: DataSets::load(&plan.data)?,
         start: metrics.start(),
     });
@@ -175,6 +195,26 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         prepared.push((s.clone(), factory, vus));
     }
 
+    // Tracking consumers start at the output topics' current ends: before
+    // anything is produced.
+    let mut watches = Vec::new();
+    for t in tracks.all() {
+        let (t, allow, metrics, start) = (
+            t.clone(),
+            allow_for_lag.clone(),
+            metrics.clone(),
+            shared.start,
+        );
+        let watch = tokio::task::spawn_blocking(move || t.watch(&allow, &metrics, start))
+            .await
+            .map_err(|e| Error::Other(format!("track: {e}")))?
+            .map_err(Error::Other)?;
+        if opts.progress {
+            eprintln!("tracking {}", watch.tracker().name());
+        }
+        watches.push(watch);
+    }
+
     let stop = Stop::default();
     let started = Instant::now();
     let abort_reason: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
@@ -201,6 +241,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     };
 
     let lag_watch = watch_lag(&plan, &params, &allow_for_lag, &metrics);
+    let track_goal = watch_goals(&tracks, &stop, started);
 
     // Once a second: merge recorders, report progress, watch thresholds.
     let collector = {
@@ -230,6 +271,9 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                         )
                     });
                     eprintln!("{line}");
+                    for t in shared.tracks.all() {
+                        eprintln!("  {}", t.progress());
+                    }
                 }
                 let elapsed = started.elapsed();
                 let failed = metrics.with_total(|total| {
@@ -285,6 +329,9 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     }
     // Acks of messages still in flight belong to this run.
     shared.kafka.flush_all(Duration::from_secs(30)).await;
+    track_goal.abort();
+    let track_failed =
+        finish_tracking(watches, &tracks, &metrics, started, &stop, opts.progress).await;
     collector.abort();
     signals.abort();
     lag_watch.abort();
@@ -372,6 +419,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         (ExitCode::ScenarioError, Some(p.clone()))
     } else if let Some(t) = teardown_failed {
         (ExitCode::TeardownFailed, Some(t))
+    } else if let Some(t) = track_failed {
+        (ExitCode::ThresholdsFailed, Some(t))
     } else if failed {
         let what = if aborted
             .as_deref()
@@ -444,7 +493,105 @@ fn final_thresholds(
         .collect()
 }
 
-/// `host:port` of a URL, for the allowlist.
+/// Ends the scenarios gracefully once every `[[track]]` with `until` saw
+/// its count, or (failing) when one's timeout passes first.
+fn watch_goals(
+    tracks: &Arc<Trackers>,
+    stop: &Stop,
+    started: Instant,
+) -> tokio::task::JoinHandle<()> {
+    let (tracks, stop) = (tracks.clone(), stop.clone());
+    tokio::spawn(async move {
+        let goals: Vec<_> = tracks
+            .all()
+            .iter()
+            .filter(|t| t.spec.until.is_some())
+            .cloned()
+            .collect();
+        if goals.is_empty() {
+            return;
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            let timed_out = goals
+                .iter()
+                .any(|t| !t.reached() && t.spec.timeout.is_some_and(|d| started.elapsed() >= d));
+            if timed_out || goals.iter().all(|t| t.reached()) {
+                stop.graceful.cancel();
+                return;
+            }
+        }
+    })
+}
+
+/// After the scenarios: waits up to each track's grace period for messages
+/// still in flight (and for `until`, within its timeout), stops the
+/// consumers and counts what never arrived as lost. Returns why the run
+/// fails, if a goal was missed or tracking broke.
+async fn finish_tracking(
+    watches: Vec<crate::track::Watch>,
+    tracks: &Trackers,
+    metrics: &Metrics,
+    started: Instant,
+    stop: &Stop,
+    progress: bool,
+) -> Option<String> {
+    if watches.is_empty() {
+        return None;
+    }
+    // The collector keeps printing each track's progress meanwhile.
+    let ended = Instant::now();
+    loop {
+        let waiting = tracks.all().iter().any(|t| {
+            let deadline = match (t.spec.until, t.spec.timeout) {
+                (Some(_), Some(timeout)) if !t.reached() => started + timeout,
+                _ => ended + t.spec.grace,
+            };
+            let pending = t.in_flight() > 0 || !t.reached();
+            pending && Instant::now() < deadline
+        });
+        if !waiting || stop.now.is_cancelled() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut problem = None;
+    for w in watches {
+        let metrics = metrics.clone();
+        let done = tokio::task::spawn_blocking(move || w.finish(&metrics)).await;
+        match done {
+            Ok(Ok(Some(hgrm))) if progress => {
+                eprintln!("latency histogram written to {}", hgrm.display())
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                problem.get_or_insert(e);
+            }
+            Err(e) => {
+                problem.get_or_insert(format!("track: {e}"));
+            }
+        }
+    }
+    for t in tracks.all() {
+        if let Some(n) = t.spec.until.filter(|_| !t.reached()) {
+            let by = t
+                .spec
+                .timeout
+                .map(|d| format!("its timeout ({})", crate::plan::format_duration(d)))
+                .unwrap_or_else(|| "the end of the run and its grace period".into());
+            problem.get_or_insert(format!(
+                "track {}: {} of {n} tracked messages seen by {by} ({} lost, {} duplicates)",
+                t.name(),
+                t.seen(),
+                t.lost(),
+                t.duplicates()
+            ));
+        }
+    }
+    problem
+}
+
 /// Samples every `[[lag]]` group once a second as `kafka_consumer_lag`, off
 /// the async threads (the admin calls block).
 fn watch_lag(
@@ -500,6 +647,7 @@ fn watch_lag(
     })
 }
 
+/// `host:port` of a URL, for the allowlist.
 fn host_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let authority = rest.split(['/', '?', '#']).next()?;

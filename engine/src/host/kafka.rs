@@ -9,6 +9,7 @@ use wasmtime::component::Resource;
 use super::VuState;
 use crate::metrics::{Builtin, Metrics, Tags};
 use crate::protocol::kafka::{self as proto, Delivery, ErrorClass, OnDelivery, Position};
+use crate::track::Trackers;
 use crate::wasm::bindings::volley::scenario::kafka::{
     self as wit, ClientConfig, ErrorClass as WitClass, Host, HostConsumer, HostProducer, KafkaError,
 };
@@ -20,8 +21,9 @@ pub struct KafkaProducer(proto::Producer);
 pub struct KafkaConsumer(proto::Consumer);
 
 /// Records every delivery report: `kafka_produce_ack` and
-/// `kafka_bytes_produced`, or `kafka_produce_failed{class}`.
-pub fn kafka_deliveries(metrics: &Metrics) -> OnDelivery {
+/// `kafka_bytes_produced`, or `kafka_produce_failed{class}` (and a failed
+/// tracked message is no longer awaited).
+pub fn kafka_deliveries(metrics: &Metrics, tracks: Arc<Trackers>) -> OnDelivery {
     let metrics = metrics.clone();
     // Reports arrive per message on librdkafka's thread: build each topic's
     // tags once.
@@ -39,6 +41,9 @@ pub fn kafka_deliveries(metrics: &Metrics) -> OnDelivery {
                 (Builtin::KafkaBytesProduced, &tags, d.bytes as f64),
             ]),
             Err(e) => {
+                if let Some(id) = &d.tracked {
+                    tracks.forget(&d.topic, id);
+                }
                 let tags = tags.with([("class", e.class.as_str())]);
                 metrics.builtin(Builtin::KafkaProduceFailed, &tags, 1.0);
             }
@@ -82,6 +87,7 @@ fn outgoing(m: wit::Outgoing) -> proto::Outgoing {
         headers: m.headers.into_iter().map(|h| (h.key, h.value)).collect(),
         partition: m.partition,
         timestamp_ms: m.timestamp_ms,
+        tracked: None,
     }
 }
 
@@ -103,6 +109,23 @@ impl VuState {
         let t = self.scenario.tags.with([("topic", topic)]);
         self.kafka_tags.push((topic.to_string(), t.clone()));
         t
+    }
+
+    /// `m` as it goes out: stamped with a correlation id if its topic is
+    /// tracked.
+    fn outgoing(&self, m: wit::Outgoing) -> proto::Outgoing {
+        let mut m = outgoing(m);
+        if let Some(t) = self.shared.tracks.for_input(&m.topic) {
+            t.stamp(&mut m);
+        }
+        m
+    }
+
+    /// A tracked message that did not go out is not awaited.
+    fn not_sent(&self, topic: &str, tracked: Option<&str>) {
+        if let Some(id) = tracked {
+            self.shared.tracks.forget(topic, id);
+        }
     }
 
     fn produced(&mut self, topic: &str) {
@@ -139,8 +162,8 @@ impl HostProducer for VuState {
         r: Resource<KafkaProducer>,
         m: wit::Outgoing,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
-        let m = outgoing(m);
-        let topic = m.topic.clone();
+        let m = self.outgoing(m);
+        let (topic, tracked) = (m.topic.clone(), m.tracked.clone());
         let result = self.table.get(&r)?.0.produce(m);
         Ok(match result {
             Ok(()) => {
@@ -148,6 +171,7 @@ impl HostProducer for VuState {
                 Ok(())
             }
             Err(e) => {
+                self.not_sent(&topic, tracked.as_deref());
                 self.produce_failed(&topic, &e);
                 Err(to_wit(e))
             }
@@ -159,8 +183,8 @@ impl HostProducer for VuState {
         r: Resource<KafkaProducer>,
         m: wit::Outgoing,
     ) -> wasmtime::Result<Result<wit::Delivery, KafkaError>> {
-        let m = outgoing(m);
-        let topic = m.topic.clone();
+        let m = self.outgoing(m);
+        let (topic, tracked) = (m.topic.clone(), m.tracked.clone());
         let producer = self.table.get(&r)?.0.clone();
         let result = producer.produce_wait(m).await;
         let result = result.and_then(|d| {
@@ -179,6 +203,7 @@ impl HostProducer for VuState {
             Err(e) => {
                 // A failed delivery report was recorded by the callback.
                 if e.class == ErrorClass::QueueFull || e.class == ErrorClass::NotAllowed {
+                    self.not_sent(&topic, tracked.as_deref());
                     self.produce_failed(&topic, &e);
                 }
                 Err(to_wit(e))

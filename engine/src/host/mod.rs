@@ -35,6 +35,8 @@ pub struct Shared {
     pub ws: WsClient,
     pub kafka: KafkaClient,
     pub marks: Marks,
+    /// Kafka end-to-end tracking (`[[track]]`).
+    pub tracks: Arc<crate::track::Trackers>,
     pub data: DataSets,
     /// The run's clock zero.
     pub start: Instant,

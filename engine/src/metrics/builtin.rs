@@ -72,6 +72,19 @@ pub enum Builtin {
     /// A watched consumer group's lag, committed offset to high watermark,
     /// summed over partitions, tagged `group` and `topic` (gauge).
     KafkaConsumerLag,
+    /// Produce (enqueue) to seen on the tracked output topic, `[[track]]`
+    /// (trend, ms).
+    KafkaE2eLatency,
+    /// Tracked messages seen on their output topic (counter).
+    KafkaTrackedSeen,
+    /// Tracked messages not seen by the end of the run plus its grace
+    /// period, or within `markTimeout` (counter).
+    KafkaTrackedLost,
+    /// Tracked messages seen more than once (counter).
+    KafkaTrackedDuplicates,
+    /// Messages on a tracked output topic without an id of this run
+    /// (another producer's, or seen after being counted lost) (counter).
+    KafkaTrackedUnmatched,
 }
 
 impl Builtin {
@@ -107,6 +120,11 @@ impl Builtin {
         Builtin::KafkaBytesConsumed,
         Builtin::KafkaPollWait,
         Builtin::KafkaConsumerLag,
+        Builtin::KafkaE2eLatency,
+        Builtin::KafkaTrackedSeen,
+        Builtin::KafkaTrackedLost,
+        Builtin::KafkaTrackedDuplicates,
+        Builtin::KafkaTrackedUnmatched,
     ];
 
     pub fn name(self) -> &'static str {
@@ -142,6 +160,11 @@ impl Builtin {
             Builtin::KafkaBytesConsumed => "kafka_bytes_consumed",
             Builtin::KafkaPollWait => "kafka_poll_wait",
             Builtin::KafkaConsumerLag => "kafka_consumer_lag",
+            Builtin::KafkaE2eLatency => "kafka_e2e_latency",
+            Builtin::KafkaTrackedSeen => "kafka_tracked_seen",
+            Builtin::KafkaTrackedLost => "kafka_tracked_lost",
+            Builtin::KafkaTrackedDuplicates => "kafka_tracked_duplicates",
+            Builtin::KafkaTrackedUnmatched => "kafka_tracked_unmatched",
         }
     }
 
@@ -162,7 +185,11 @@ impl Builtin {
             | Builtin::KafkaProduceFailed
             | Builtin::KafkaConsumed
             | Builtin::KafkaBytesProduced
-            | Builtin::KafkaBytesConsumed => Kind::Counter,
+            | Builtin::KafkaBytesConsumed
+            | Builtin::KafkaTrackedSeen
+            | Builtin::KafkaTrackedLost
+            | Builtin::KafkaTrackedDuplicates
+            | Builtin::KafkaTrackedUnmatched => Kind::Counter,
             Builtin::Vus | Builtin::VusMax | Builtin::KafkaConsumerLag => Kind::Gauge,
             Builtin::Checks | Builtin::HttpReqFailed => Kind::Rate,
             Builtin::IterationDuration
@@ -174,7 +201,8 @@ impl Builtin {
             | Builtin::WsSessionDuration
             | Builtin::WsPing
             | Builtin::KafkaProduceAck
-            | Builtin::KafkaPollWait => Kind::Trend,
+            | Builtin::KafkaPollWait
+            | Builtin::KafkaE2eLatency => Kind::Trend,
         }
     }
 

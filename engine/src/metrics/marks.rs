@@ -145,6 +145,11 @@ impl Marks {
         );
     }
 
+    /// Drops event `key` without counting it: it never started after all.
+    pub fn forget(&self, key: &str) {
+        self.shard(key).remove(key);
+    }
+
     /// Event `key` observed now.
     pub fn arrive(&self, key: &str) -> Option<Arrival> {
         let now = Instant::now();

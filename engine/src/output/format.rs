@@ -39,6 +39,19 @@ pub fn number(v: f64) -> String {
     }
 }
 
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +67,7 @@ mod tests {
         assert_eq!(bytes(1_234_567.0), "1.2 MB");
         assert_eq!(number(3.0), "3");
         assert_eq!(number(1.234), "1.23");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(12), "12");
     }
 }

@@ -4,7 +4,7 @@
 //! Reads [`crate::metrics::Aggregate`]; never records samples.
 
 mod export;
-mod format;
+pub mod format;
 mod summary;
 
 use std::sync::atomic::{AtomicU8, Ordering};

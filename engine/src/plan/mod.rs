@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration, parse_size};
-pub use raw::{RawLag, RawOptions, RawPlan, RawScenario, RawStage, RawThreshold};
+pub use raw::{RawLag, RawOptions, RawPlan, RawScenario, RawStage, RawThreshold, RawTrack};
 pub use validate::{Overrides, load_plan_file, validate};
 
 use crate::metrics::Thresholds;
@@ -39,6 +39,8 @@ pub struct Plan {
     pub mark_timeout: Duration,
     /// Consumer groups whose lag is sampled every second (`[[lag]]`).
     pub lag: Vec<RawLag>,
+    /// Kafka end-to-end tracking (`[[track]]`).
+    pub track: Vec<Track>,
     pub insecure_skip_tls_verify: bool,
 }
 
@@ -68,6 +70,46 @@ pub struct Target {
 pub enum TargetKind {
     Url(String),
     Embedded(crate::embedded::Kind),
+}
+
+/// `[[track]]`, validated: messages produced to `input` on `target` are
+/// matched on `output` by an engine-owned consumer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    pub target: String,
+    pub input: String,
+    pub output: String,
+    pub id: IdSource,
+    pub until: Option<u64>,
+    /// From the run's start; only with `until`.
+    pub timeout: Option<Duration>,
+    pub grace: Duration,
+    pub samples: Option<PathBuf>,
+}
+
+/// Where a tracked message carries its correlation id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdSource {
+    /// A header; the engine adds it (a unique id) when the scenario did not.
+    Header(String),
+    /// The message key; the engine sets one when the scenario did not.
+    Key,
+    /// A top-level field of a JSON object value, set by the scenario.
+    Json(String),
+}
+
+impl IdSource {
+    pub fn parse(s: &str) -> Result<IdSource, String> {
+        match s.split_once(':') {
+            None if s == "header" => Ok(IdSource::Header("volley-id".into())),
+            None if s == "key" => Ok(IdSource::Key),
+            Some(("header", name)) if !name.is_empty() => Ok(IdSource::Header(name.into())),
+            Some(("json", field)) if !field.is_empty() => Ok(IdSource::Json(field.into())),
+            _ => Err(format!(
+                "`{s}`: write `header`, `header:NAME`, `key` or `json:FIELD`"
+            )),
+        }
+    }
 }
 
 /// One named scenario of a plan.

@@ -26,6 +26,10 @@ pub struct RawPlan {
     /// Kafka consumer groups whose lag is sampled every second.
     #[serde(default)]
     pub lag: Vec<RawLag>,
+    /// Kafka end-to-end tracking: messages produced to one topic, matched
+    /// on another by the engine's own consumer.
+    #[serde(default)]
+    pub track: Vec<RawTrack>,
     // k6-style shortcuts for a single `default` scenario.
     pub vus: Option<u32>,
     pub duration: Option<String>,
@@ -41,6 +45,28 @@ pub struct RawLag {
     pub target: String,
     pub group: String,
     pub topic: String,
+}
+
+/// `[[track]]`: messages produced to `input` are matched on `output`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawTrack {
+    /// The Kafka target (its name in `[targets]`).
+    pub target: String,
+    pub input: String,
+    pub output: String,
+    /// Where the correlation id travels: `header` (the engine stamps
+    /// `volley-id`), `header:NAME`, `key`, or `json:FIELD` (a top-level
+    /// field of a JSON value, for pipelines that drop headers).
+    pub id: Option<String>,
+    /// End the run once this many tracked messages were seen.
+    pub until: Option<u64>,
+    /// With `until`: the longest the run may take to see them (from its start).
+    pub timeout: Option<String>,
+    /// After the scenarios end, how long to wait for messages still in flight.
+    pub grace: Option<String>,
+    /// A CSV file for every end-to-end latency sample (and a histogram beside it).
+    pub samples: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::duration::{parse_duration, parse_size};
-use super::raw::{RawPlan, RawScenario, RawStage, RawThreshold};
-use super::{ExecutorConfig, Plan, Scenario, Stage, Target, TargetKind};
+use super::raw::{RawPlan, RawScenario, RawStage, RawThreshold, RawTrack};
+use super::{ExecutorConfig, IdSource, Plan, Scenario, Stage, Target, TargetKind, Track};
 use crate::Error;
 use crate::metrics::{Builtin, Selector, Threshold, Thresholds};
 
@@ -190,6 +190,11 @@ pub fn validate(
         }
     }
 
+    let mut track = Vec::new();
+    for (i, t) in raw.track.iter().enumerate() {
+        track.push(validate_track(t, &targets).map_err(|m| err(format!("track[{i}]{m}")))?);
+    }
+
     let mut thresholds = Thresholds::default();
     let plan_thresholds = raw
         .thresholds
@@ -285,6 +290,7 @@ pub fn validate(
             Duration::from_secs(60),
         )?,
         lag: raw.lag.clone(),
+        track,
         mark_timeout: opt_duration(
             "markTimeout",
             &raw.options.mark_timeout,
@@ -292,6 +298,48 @@ pub fn validate(
         )?,
         insecure_skip_tls_verify: ov.insecure_skip_tls_verify
             || raw.options.insecure_skip_tls_verify.unwrap_or(false),
+    })
+}
+
+/// One `[[track]]`; an error starts with the field (`.id: ...`).
+fn validate_track(t: &RawTrack, targets: &[Target]) -> Result<Track, String> {
+    if !targets.iter().any(|x| x.name == t.target) {
+        return Err(format!(
+            ".target = \"{}\": no such target in [targets]",
+            t.target
+        ));
+    }
+    if t.input.is_empty() || t.output.is_empty() {
+        return Err(": `input` and `output` name topics; neither may be empty".into());
+    }
+    let id =
+        t.id.as_deref()
+            .map(IdSource::parse)
+            .transpose()
+            .map_err(|m| format!(".id = {m}"))?
+            .unwrap_or(IdSource::Header("volley-id".into()));
+    let duration = |field: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|m| format!(".{field}: {m}"))
+    };
+    let timeout = duration("timeout", &t.timeout)?;
+    if timeout.is_some() && t.until.is_none() {
+        return Err(".timeout: applies to `until` (the run ends when `until` messages were seen, or fails at the timeout); add `until`".into());
+    }
+    if t.until == Some(0) {
+        return Err(".until: at least 1".into());
+    }
+    Ok(Track {
+        target: t.target.clone(),
+        input: t.input.clone(),
+        output: t.output.clone(),
+        id,
+        until: t.until,
+        timeout,
+        grace: duration("grace", &t.grace)?.unwrap_or(Duration::from_secs(30)),
+        samples: t.samples.as_ref().map(PathBuf::from),
     })
 }
 
@@ -611,6 +659,44 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("targets.api"), "{e}");
+    }
+
+    #[test]
+    fn track_tables_validate() {
+        let base = "[options]\ncomponent = \"x.wasm\"\n[targets]\nkafka = \"kafka://127.0.0.1:9092\"\n[[track]]\ninput = \"a\"\noutput = \"b\"\n";
+        let p = plan(
+            &format!(
+                "{base}target = \"kafka\"\nid = \"json:order_id\"\nuntil = 5\ntimeout = \"1m\"\n"
+            ),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(p.track[0].id, IdSource::Json("order_id".into()));
+        assert_eq!(p.track[0].grace, Duration::from_secs(30));
+        assert_eq!(p.track[0].timeout, Some(Duration::from_secs(60)));
+        for (extra, want) in [
+            (
+                "target = \"nope\"\n",
+                "track[0].target = \"nope\": no such target",
+            ),
+            (
+                "target = \"kafka\"\nid = \"body\"\n",
+                "track[0].id = `body`: write `header`",
+            ),
+            (
+                "target = \"kafka\"\ntimeout = \"1m\"\n",
+                "track[0].timeout: applies to `until`",
+            ),
+            (
+                "target = \"kafka\"\nuntil = 0\n",
+                "track[0].until: at least 1",
+            ),
+        ] {
+            let e = plan(&format!("{base}{extra}"), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{e}");
+        }
     }
 
     #[test]

@@ -133,6 +133,8 @@ pub struct Outgoing {
     pub headers: Vec<(String, Vec<u8>)>,
     pub partition: Option<i32>,
     pub timestamp_ms: Option<i64>,
+    /// A correlation id the owner wants back in the delivery report.
+    pub tracked: Option<Arc<str>>,
 }
 
 /// One consumed message.
@@ -155,6 +157,8 @@ pub struct Delivery {
     /// Enqueue to ack.
     pub ack: Duration,
     pub result: Result<(i32, i64), Error>,
+    /// The message's [`Outgoing::tracked`].
+    pub tracked: Option<Arc<str>>,
 }
 
 /// Called on librdkafka's thread for every delivery report.
@@ -164,6 +168,7 @@ pub type OnDelivery = Arc<dyn Fn(&Delivery) + Send + Sync>;
 struct Pending {
     enqueued: Instant,
     bytes: usize,
+    tracked: Option<Arc<str>>,
     waiter: Option<oneshot::Sender<Delivery>>,
 }
 
@@ -184,6 +189,7 @@ impl ProducerContext for Reports {
             bytes: p.bytes,
             ack: p.enqueued.elapsed(),
             result,
+            tracked: p.tracked,
         };
         (self.0)(&d);
         if let Some(w) = p.waiter {
@@ -212,6 +218,7 @@ impl Producer {
             Box::new(Pending {
                 enqueued: Instant::now(),
                 bytes,
+                tracked: m.tracked.clone(),
                 waiter,
             }),
         )
@@ -486,6 +493,50 @@ impl Consumer {
         self.inner
             .resume(&Self::partitions(topic, partitions))
             .map_err(|e| classify(&e))
+    }
+}
+
+/// Every partition of one topic read from where it ended when opened,
+/// outside any group: how the engine watches a pipeline's output without
+/// joining (or disturbing) its groups. Blocking: poll it on a thread of its own.
+pub struct Tail {
+    inner: BaseConsumer,
+}
+
+impl std::fmt::Debug for Tail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tail").finish_non_exhaustive()
+    }
+}
+
+impl Tail {
+    /// Assigns every partition of `topic` at its high watermark now, so
+    /// what is produced after this returns is read and nothing before it.
+    pub fn open(allow: &Allowlist, config: &Config, topic: &str) -> Result<Tail, Error> {
+        let mut c = config.client(allow)?;
+        c.set("group.id", format!("volley-tail-{}", std::process::id()))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false");
+        let inner: BaseConsumer = c.create().map_err(|e| classify(&e))?;
+        let mut tpl = TopicPartitionList::new();
+        for p in partitions_of(&inner, topic)? {
+            let (_, high) = inner
+                .fetch_watermarks(topic, p, ADMIN_TIMEOUT)
+                .map_err(|e| classify(&e))?;
+            tpl.add_partition_offset(topic, p, Offset::Offset(high))
+                .map_err(|e| classify(&e))?;
+        }
+        inner.assign(&tpl).map_err(|e| classify(&e))?;
+        Ok(Tail { inner })
+    }
+
+    /// The next message, waiting up to `timeout`.
+    pub fn poll(&self, timeout: Duration) -> Result<Option<Incoming>, Error> {
+        match self.inner.poll(timeout) {
+            None => Ok(None),
+            Some(Ok(m)) => Ok(Some(owned(&m))),
+            Some(Err(e)) => Err(classify(&e)),
+        }
     }
 }
 

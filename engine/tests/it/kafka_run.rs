@@ -15,21 +15,23 @@ fn pipeline(opts: PipelineOptions) -> (tokio::runtime::Runtime, KafkaServer) {
     (rt, server)
 }
 
-fn roundtrip_plan(bootstrap: &str, orders: u32) -> String {
+/// `orders` orders from 10 VUs, tracked from orders.raw to orders.enriched
+/// (`track` adds lines to the `[[track]]` table).
+fn roundtrip_plan(bootstrap: &str, orders: u32, track: &str) -> String {
     format!(
         r#"
         [targets]
         kafka = "kafka://{bootstrap}"
+        [[track]]
+        target = "kafka"
+        input = "orders.raw"
+        output = "orders.enriched"
+        {track}
         [scenarios.producers]
         executor = "shared-iterations"
         exec = "produce"
         vus = 10
         iterations = {orders}
-        [scenarios.tracker]
-        executor = "constant-vus"
-        exec = "track"
-        vus = 1
-        duration = "8s"
         "#
     )
 }
@@ -37,21 +39,54 @@ fn roundtrip_plan(bootstrap: &str, orders: u32) -> String {
 #[test]
 fn every_order_is_acked_enriched_and_tracked() {
     let (rt, server) = pipeline(PipelineOptions::default());
+    let csv = std::env::temp_dir().join(format!("volley-e2e-{}.csv", std::process::id()));
+    let track = format!(
+        "until = 2000\ntimeout = \"30s\"\nsamples = \"{}\"",
+        csv.display()
+    );
     let out = run_plan(plan(
-        &roundtrip_plan(server.bootstrap(), 2000),
+        &roundtrip_plan(server.bootstrap(), 2000, &track),
         &kafka_roundtrip(),
     ));
+    assert_eq!(out.exit, volley::ExitCode::Ok, "{:?}", out.problem);
     assert_eq!(counter(&out, "kafka_produced"), 2000.0);
     assert_eq!(trend_count(&out, "kafka_produce_ack"), 2000);
     assert_eq!(counter(&out, "kafka_produce_failed"), 0.0);
     assert_eq!(trend_count(&out, "kafka_e2e_latency"), 2000);
-    assert_eq!(counter(&out, "kafka_e2e_lost"), 0.0);
-    assert_eq!(counter(&out, "kafka_e2e_unmatched"), 0.0);
-    assert_eq!(counter(&out, "kafka_consumed"), 2000.0);
+    assert_eq!(counter(&out, "kafka_tracked_seen"), 2000.0);
+    assert_eq!(counter(&out, "kafka_tracked_lost"), 0.0);
+    assert_eq!(counter(&out, "kafka_tracked_duplicates"), 0.0);
+    assert_eq!(counter(&out, "kafka_tracked_unmatched"), 0.0);
     assert!(counter(&out, "kafka_bytes_produced") > 0.0);
     // The pipeline's own count matches.
     assert_eq!(server.stats().processed, 2000);
-    assert_eq!(out.exit, volley::ExitCode::Ok, "{:?}", out.problem);
+    // One CSV row per sample, and the histogram beside it.
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = rows.lines();
+    assert_eq!(lines.next(), Some("seen_ms,latency_us,partition,offset,id"));
+    let ids: std::collections::HashSet<&str> =
+        lines.map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert_eq!(ids.len(), 2000);
+    let hgrm = std::fs::read_to_string(csv.with_extension("hgrm")).unwrap();
+    assert!(hgrm.contains("Total count = 2000"), "{hgrm}");
+    let _ = std::fs::remove_file(csv.with_extension("hgrm"));
+    let _ = std::fs::remove_file(&csv);
+    rt.block_on(server.shutdown());
+}
+
+#[test]
+fn ids_in_the_key_or_a_json_field_are_tracked_too() {
+    let (rt, server) = pipeline(PipelineOptions::default());
+    for id in ["key", "json:order_id"] {
+        let track = format!("id = \"{id}\"\nuntil = 300\ntimeout = \"30s\"");
+        let out = run_plan(plan(
+            &roundtrip_plan(server.bootstrap(), 300, &track),
+            &kafka_roundtrip(),
+        ));
+        assert_eq!(out.exit, volley::ExitCode::Ok, "{id}: {:?}", out.problem);
+        assert_eq!(counter(&out, "kafka_tracked_seen"), 300.0, "{id}");
+        assert_eq!(counter(&out, "kafka_tracked_lost"), 0.0, "{id}");
+    }
     rt.block_on(server.shutdown());
 }
 
@@ -62,13 +97,27 @@ fn orders_the_pipeline_drops_are_counted_lost() {
         ..Default::default()
     });
     let out = run_plan(plan(
-        &roundtrip_plan(server.bootstrap(), 300),
+        &roundtrip_plan(server.bootstrap(), 300, "grace = \"6s\""),
         &kafka_roundtrip(),
     ));
     assert_eq!(trend_count(&out, "kafka_produce_ack"), 300);
     assert_eq!(trend_count(&out, "kafka_e2e_latency"), 0);
-    assert_eq!(counter(&out, "kafka_e2e_lost"), 300.0);
+    assert_eq!(counter(&out, "kafka_tracked_seen"), 0.0);
+    assert_eq!(counter(&out, "kafka_tracked_lost"), 300.0);
     assert_eq!(server.stats().dropped, 300);
+    assert_eq!(out.exit, volley::ExitCode::Ok, "no goal, no threshold");
+
+    // With a goal, the timeout fails the run and says how far it got.
+    let out = run_plan(plan(
+        &roundtrip_plan(server.bootstrap(), 50, "until = 50\ntimeout = \"3s\""),
+        &kafka_roundtrip(),
+    ));
+    assert_eq!(out.exit, volley::ExitCode::ThresholdsFailed);
+    let problem = out.problem.unwrap_or_default();
+    assert!(
+        problem.contains("0 of 50 tracked messages seen by its timeout (3s) (50 lost"),
+        "{problem}"
+    );
     rt.block_on(server.shutdown());
 }
 
@@ -109,16 +158,17 @@ fn a_throttled_groups_lag_is_watched() {
             target = "kafka"
             group = "enricher"
             topic = "orders.raw"
+            # Keeps the run going while the enricher lags.
+            [[track]]
+            target = "kafka"
+            input = "orders.raw"
+            output = "orders.enriched"
+            grace = "6s"
             [scenarios.producers]
             executor = "shared-iterations"
             exec = "produce"
             vus = 4
             iterations = 400
-            [scenarios.wait]
-            executor = "constant-vus"
-            exec = "track"
-            vus = 1
-            duration = "6s"
             "#,
             server.bootstrap()
         ),

@@ -2,28 +2,22 @@
 //! The target `kafka` (the embedded mock cluster and its enricher by
 //! default) gives the bootstrap servers.
 //!
-//! Entries (the plan scenario's `exec`):
-//! - `produce`: one order per iteration to `input` (`orders.raw`), carrying
-//!   a `volley-id` header; the event is marked (`kafka_e2e_latency`) just
-//!   before it is enqueued. The producer is shared by every VU and batches.
-//! - `track`: polls `output` (`orders.enriched`, partitions 0..`partitions`,
-//!   from the earliest offset, no group) in batches and reports each
-//!   `volley-id` it sees as the arrival of its mark. The engine records
-//!   `kafka_e2e_latency` per message and counts `kafka_e2e_lost` for marks
-//!   still open when the run ends (or after `markTimeout`);
-//!   `kafka_e2e_unmatched` counts messages whose id was not open (duplicates,
-//!   or another run's messages).
+//! Entry `produce` (the default): one order per iteration to `input`
+//! (`orders.raw`), keyed by its id, through the producer every VU shares
+//! (librdkafka batches across them). The plan's `[[track]]` does the rest:
+//! the engine stamps each order with a `volley-id` header, reads
+//! `orders.enriched` with a consumer of its own and records
+//! `kafka_e2e_latency`, `kafka_tracked_seen`, `kafka_tracked_lost` and
+//! `kafka_tracked_duplicates`.
 //!
 //! Run: `volley run scripts/kafka-roundtrip` (plans: default, million).
 
 use std::cell::RefCell;
-use std::time::Duration;
 
 use volley_sdk::prelude::*;
 
 thread_local! {
     static PRODUCER: RefCell<Option<kafka::Producer>> = const { RefCell::new(None) };
-    static CONSUMER: RefCell<Option<kafka::Consumer>> = const { RefCell::new(None) };
 }
 
 fn param_or(name: &str, default: &str) -> String {
@@ -41,8 +35,7 @@ impl Scenario for Roundtrip {
     fn run(entry: &str) -> Result<(), String> {
         match entry {
             "produce" | "default" => produce(),
-            "track" => track(),
-            other => Err(format!("unknown entry `{other}`: use produce or track")),
+            other => Err(format!("unknown entry `{other}`: use produce")),
         }
     }
 }
@@ -60,48 +53,12 @@ fn produce() -> Result<(), String> {
             "customer": vu::random_range(1..=100_000),
             "amount_cents": vu::random_range(100..=50_000),
         });
-        mark("kafka_e2e_latency", &id, 1);
         producer
             .send(
                 kafka::Record::new(&topic, serde_json::to_vec(&order).unwrap_or_default())
-                    .key(id.as_bytes())
-                    .header("volley-id", id.as_bytes()),
+                    .key(id.as_bytes()),
             )
             .map_err(|e| format!("produce to {topic}: {e}"))
-    })
-}
-
-fn track() -> Result<(), String> {
-    let topic = param_or("output", "orders.enriched");
-    let partitions: i32 = param_or("partitions", "32")
-        .parse()
-        .map_err(|_| "param `partitions`: not a number")?;
-    CONSUMER.with_borrow_mut(|slot| {
-        if slot.is_none() {
-            let all: Vec<i32> = (0..partitions).collect();
-            *slot = Some(
-                config()?
-                    .assign(&topic, &all, kafka::Position::Earliest)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        let consumer = slot.as_ref().expect("opened above");
-        let batch = consumer
-            .poll(1000, Duration::from_millis(200))
-            .map_err(|e| format!("poll {topic}: {e}"))?;
-        let unmatched = Counter::new("kafka_e2e_unmatched");
-        for m in batch {
-            let id = m
-                .headers
-                .iter()
-                .find(|h| h.key == "volley-id")
-                .map(|h| String::from_utf8_lossy(&h.value).into_owned());
-            match id {
-                Some(id) if arrive(&id).is_some() => {}
-                _ => unmatched.add(1.0),
-            }
-        }
-        Ok(())
     })
 }
 
