@@ -526,8 +526,37 @@ fn cmd_kafka_reset(args: KafkaResetArgs) -> Result<ExitCode, Error> {
             ));
         }
     };
-    let done = kafka::reset_offsets(&allow, &config, &args.group, &args.topic, to)
-        .map_err(|e| kafka_failed(&format!("resetting group `{}`", args.group), e))?;
+    let wait = args
+        .wait
+        .as_deref()
+        .map(crate::plan::parse_duration)
+        .transpose()
+        .map_err(|m| Error::Config(format!("--wait: {m}")))?
+        .unwrap_or_default();
+    let deadline = std::time::Instant::now() + wait;
+    let mut said = false;
+    let done = loop {
+        match kafka::reset_offsets(&allow, &config, &args.group, &args.topic, to, args.join) {
+            Err(e)
+                if e.class == kafka::ErrorClass::GroupActive
+                    && std::time::Instant::now() < deadline =>
+            {
+                if !said {
+                    said = true;
+                    eprintln!(
+                        "group `{}` still has members; retrying for up to {}",
+                        args.group,
+                        crate::plan::format_duration(wait)
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            r => {
+                break r
+                    .map_err(|e| kafka_failed(&format!("resetting group `{}`", args.group), e))?;
+            }
+        }
+    };
     for (p, o) in &done {
         println!(
             "{}/{p}: group `{}` now at offset {o}",

@@ -85,6 +85,17 @@ pub struct KafkaResetArgs {
     /// Every partition to this offset (clamped to what exists).
     #[arg(long, value_name = "N")]
     pub to_offset: Option<i64>,
+    /// While the group still has members, retry for up to this long
+    /// (e.g. `60s`: the broker drops a stopped consumer after its session
+    /// timeout); without it an active group is an error at once.
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+    /// Commit as a member of the group instead of from outside: for brokers
+    /// that refuse outside commits on a group they know, such as the
+    /// embedded mock cluster (`volley targets --kafka`). Stop the group's
+    /// consumers first: joining rebalances it.
+    #[arg(long)]
+    pub join: bool,
 }
 
 #[derive(Debug, Args)]

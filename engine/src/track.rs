@@ -278,7 +278,9 @@ impl Samples {
         Ok(Samples {
             path: path.to_path_buf(),
             out,
-            histogram: hdrhistogram::Histogram::new(3).expect("3 significant digits is valid"),
+            // 1 µs to an hour; later arrivals saturate at the hour.
+            histogram: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("valid bounds"),
         })
     }
 

@@ -61,7 +61,7 @@ fn wit_class(c: ErrorClass) -> WitClass {
         ErrorClass::Transport => WitClass::Transport,
         ErrorClass::Config => WitClass::Config,
         ErrorClass::NotAllowed => WitClass::NotAllowed,
-        ErrorClass::Other => WitClass::Other,
+        ErrorClass::GroupActive | ErrorClass::Other => WitClass::Other,
     }
 }
 

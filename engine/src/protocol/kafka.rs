@@ -31,6 +31,8 @@ pub enum ErrorClass {
     Transport,
     Config,
     NotAllowed,
+    /// An offset reset on a group that has members (admin calls only).
+    GroupActive,
     Other,
 }
 
@@ -46,6 +48,7 @@ impl ErrorClass {
             ErrorClass::Transport => "transport",
             ErrorClass::Config => "config",
             ErrorClass::NotAllowed => "not_allowed",
+            ErrorClass::GroupActive => "group_active",
             ErrorClass::Other => "other",
         }
     }
@@ -540,6 +543,57 @@ impl Tail {
     }
 }
 
+/// Joins `group` on `topic`, waits until it holds every partition, commits
+/// `tpl` and leaves.
+fn commit_as_member(
+    allow: &Allowlist,
+    config: &Config,
+    group: &str,
+    topic: &str,
+    tpl: &TopicPartitionList,
+) -> Result<(), Error> {
+    let mut cc = config.client(allow)?;
+    cc.set("group.id", group).set("enable.auto.commit", "false");
+    // The shortest session brokers allow: one that misses the leave (the
+    // mock cluster) frees the group soon after.
+    if !config
+        .properties
+        .iter()
+        .any(|(k, _)| k == "session.timeout.ms")
+    {
+        cc.set("session.timeout.ms", "6000");
+    }
+    let c: BaseConsumer = cc.create().map_err(|e| classify(&e))?;
+    c.subscribe(&[topic]).map_err(|e| classify(&e))?;
+    let deadline = Instant::now() + JOIN_TIMEOUT;
+    loop {
+        // Polling drives the join; what it fetches is not committed.
+        let _ = c.poll(Duration::from_millis(100));
+        let held = c.assignment().map(|a| a.count()).unwrap_or(0);
+        if held == tpl.count() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(Error {
+                class: ErrorClass::GroupActive,
+                message: format!(
+                    "joining group `{group}` gave {held} of {} partitions of `{topic}` within {} s: other members hold the rest; stop them first",
+                    tpl.count(),
+                    JOIN_TIMEOUT.as_secs()
+                ),
+            });
+        }
+    }
+    c.commit(tpl, CommitMode::Sync).map_err(|e| classify(&e))?;
+    c.unsubscribe();
+    Ok(())
+}
+
+/// How long joining a group for a reset may take: a first rebalance on the
+/// mock cluster takes about 3 s, and the mock keeps a stopped member until
+/// its session times out (45 s by default).
+const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// One partition's consumer-group position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionLag {
@@ -625,12 +679,18 @@ pub fn group_lag(
 /// Commits `to` as group `group`'s offset on every partition of `topic`
 /// (blocking). Like kafka-consumer-groups, it takes effect for the group's
 /// next assignment: stop or pause its consumers first.
+///
+/// `join` commits as a member of the group instead of from outside it: for
+/// brokers that refuse outside commits on a group they know, like
+/// librdkafka's mock cluster (real brokers accept them once the group is
+/// empty). Joining rebalances the group, so its consumers must be stopped.
 pub fn reset_offsets(
     allow: &Allowlist,
     config: &Config,
     group: &str,
     topic: &str,
     to: Position,
+    join: bool,
 ) -> Result<Vec<(i32, i64)>, Error> {
     let c = admin(allow, config, group)?;
     let parts = partitions_of(&c, topic)?;
@@ -655,7 +715,25 @@ pub fn reset_offsets(
             .map_err(|e| classify(&e))?;
         out.push((p, offset));
     }
-    c.commit(&tpl, CommitMode::Sync).map_err(|e| classify(&e))?;
+    if join {
+        commit_as_member(allow, config, group, topic, &tpl)?;
+        return Ok(out);
+    }
+    c.commit(&tpl, CommitMode::Sync).map_err(|e| {
+        match e.rdkafka_error_code() {
+            Some(
+                RDKafkaErrorCode::UnknownMemberId
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::RebalanceInProgress,
+            ) => Error {
+                class: ErrorClass::GroupActive,
+                message: format!(
+                    "group `{group}` still has members (the broker keeps a stopped consumer until its session times out, 45 s by default): stop its consumers and retry (--wait 60s retries); on the embedded mock cluster, which refuses these commits while it remembers the group, pass --join"
+                ),
+            },
+            _ => classify(&e),
+        }
+    })?;
     Ok(out)
 }
 
@@ -789,15 +867,37 @@ mod tests {
         let lag = group_lag(&allow, &cfg, "g", "t").unwrap();
         assert_eq!(total(&lag), 10);
         assert!(lag.iter().all(|l| l.committed.is_none() && l.high == 5));
-        let done = reset_offsets(&allow, &cfg, "g", "t", Position::Latest).unwrap();
+        let done = reset_offsets(&allow, &cfg, "g", "t", Position::Latest, false).unwrap();
         assert_eq!(done, vec![(0, 5), (1, 5)]);
         assert_eq!(total(&group_lag(&allow, &cfg, "g", "t").unwrap()), 0);
-        reset_offsets(&allow, &cfg, "g", "t", Position::Offset(3)).unwrap();
+        reset_offsets(&allow, &cfg, "g", "t", Position::Offset(3), false).unwrap();
         assert_eq!(total(&group_lag(&allow, &cfg, "g", "t").unwrap()), 4);
-        reset_offsets(&allow, &cfg, "g", "t", Position::Earliest).unwrap();
+        reset_offsets(&allow, &cfg, "g", "t", Position::Earliest, false).unwrap();
         let lag = group_lag(&allow, &cfg, "g", "t").unwrap();
         assert_eq!(total(&lag), 10);
         assert!(lag.iter().all(|l| l.committed == Some(0)));
+        // Once a member has been in the group, the mock refuses outside
+        // commits (a real broker takes them when the group is empty), and
+        // keeps the member until its session times out even after it
+        // closed; committing as a member works on both.
+        {
+            let short = Config {
+                properties: vec![("session.timeout.ms".into(), "6000".into())],
+                ..cfg.clone()
+            };
+            let member = k.subscribe(&short, "g", &["t".to_string()]).unwrap();
+            let got = member.poll(10, Duration::from_secs(15)).await.unwrap();
+            assert!(!got.is_empty());
+        }
+        let e = reset_offsets(&allow, &cfg, "g", "t", Position::Latest, false).unwrap_err();
+        assert_eq!(e.class, ErrorClass::GroupActive, "{e}");
+        assert!(e.message.contains("still has members"), "{e}");
+        let (a, c, g) = (allow.clone(), cfg.clone(), "g");
+        tokio::task::spawn_blocking(move || reset_offsets(&a, &c, g, "t", Position::Latest, true))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(total(&group_lag(&allow, &cfg, "g", "t").unwrap()), 0);
         let e = group_lag(&allow, &cfg, "g", "missing").unwrap_err();
         assert_eq!(e.class, ErrorClass::UnknownTopic, "{e}");
     }

@@ -69,6 +69,14 @@ fn every_order_is_acked_enriched_and_tracked() {
     assert_eq!(ids.len(), 2000);
     let hgrm = std::fs::read_to_string(csv.with_extension("hgrm")).unwrap();
     assert!(hgrm.contains("Total count = 2000"), "{hgrm}");
+    // The histogram holds the latencies the summary shows (ms, not clamped).
+    let max_ms: f64 = hgrm
+        .lines()
+        .find_map(|l| l.strip_prefix("#[Max = "))
+        .and_then(|l| l.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(max_ms > 0.05, "{hgrm}");
     let _ = std::fs::remove_file(csv.with_extension("hgrm"));
     let _ = std::fs::remove_file(&csv);
     rt.block_on(server.shutdown());
