@@ -197,3 +197,86 @@ fn a_throttled_groups_lag_is_watched() {
     assert!(max >= 100.0, "max lag {max}");
     rt.block_on(server.shutdown());
 }
+
+/// `volley kafka ...` against the pipeline: (exit code, stdout + stderr).
+fn kafka_cli(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .arg("kafka")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("volley runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_burst_is_replayed_after_a_reset_with_the_same_totals() {
+    let (rt, server) = pipeline(PipelineOptions::default());
+    let b = server.bootstrap().to_string();
+    let analytics = |duration: &str| {
+        format!(
+            r#"
+            [scenarios.analytics]
+            executor = "constant-vus"
+            exec = "analytics"
+            vus = 1
+            duration = "{duration}"
+            [scenarios.analytics.params]
+            events = "2000"
+            throttle_ms = "20"
+            "#
+        )
+    };
+    let head = format!(
+        r#"
+        [targets]
+        kafka = "kafka://{b}"
+        [[lag]]
+        target = "kafka"
+        group = "analytics"
+        topic = "orders.raw"
+        "#
+    );
+    let burst = r#"
+        [scenarios.burst]
+        executor = "per-vu-iterations"
+        exec = "burst"
+        vus = 1
+        iterations = 1
+        [scenarios.burst.params]
+        events = "2000"
+        "#;
+    let first = run_plan(plan(
+        &format!("{head}{burst}{}", analytics("12s")),
+        &kafka_burst(),
+    ));
+    let want_amount: f64 = (0..2000u64)
+        .map(|i| (100 + (i * 7919) % 50_000) as f64)
+        .sum();
+    assert_eq!(counter(&first, "kafka_produced"), 2000.0);
+    assert_eq!(counter(&first, "analytics_orders"), 2000.0);
+    assert_eq!(counter(&first, "analytics_amount_cents"), want_amount);
+
+    let conn = ["-b", b.as_str(), "-g", "analytics", "-t", "orders.raw"];
+    let (code, text) = kafka_cli(&[&["lag"], &conn[..]].concat());
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("total lag: 0"), "{text}");
+    // The mock refuses an outside commit on a group it knows, and says how.
+    let (code, text) = kafka_cli(&[&["reset-offsets"], &conn[..], &["--to-earliest"]].concat());
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("--join"), "{text}");
+    let (code, text) =
+        kafka_cli(&[&["reset-offsets"], &conn[..], &["--to-earliest", "--join"]].concat());
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = kafka_cli(&[&["lag", "--json"], &conn[..]].concat());
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("2000"), "{text}");
+
+    let replay = run_plan(plan(&format!("{head}{}", analytics("25s")), &kafka_burst()));
+    assert_eq!(counter(&replay, "kafka_produced"), 0.0);
+    assert_eq!(counter(&replay, "analytics_orders"), 2000.0);
+    assert_eq!(counter(&replay, "analytics_amount_cents"), want_amount);
+    rt.block_on(server.shutdown());
+}

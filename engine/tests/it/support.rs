@@ -106,3 +106,9 @@ pub fn kafka_roundtrip() -> PathBuf {
     static CELL: OnceLock<PathBuf> = OnceLock::new();
     build_once(&CELL, repo().join("scripts/kafka-roundtrip"))
 }
+
+/// The kafka-burst example scenario.
+pub fn kafka_burst() -> PathBuf {
+    static CELL: OnceLock<PathBuf> = OnceLock::new();
+    build_once(&CELL, repo().join("scripts/kafka-burst"))
+}
