@@ -10,6 +10,10 @@
 //! `kafka_e2e_latency`, `kafka_tracked_seen`, `kafka_tracked_lost` and
 //! `kafka_tracked_duplicates`.
 //!
+//! Entry `raw`: one fixed `bytes`-byte (100) message without key per
+//! iteration to `topic` (`bench`): the produce-throughput benchmark against
+//! kcat (`bench/kafka-compare.sh`).
+//!
 //! Run: `volley run scripts/kafka-roundtrip` (plans: default, million).
 
 use std::cell::RefCell;
@@ -18,6 +22,17 @@ use volley_sdk::prelude::*;
 
 thread_local! {
     static PRODUCER: RefCell<Option<kafka::Producer>> = const { RefCell::new(None) };
+    static PAYLOAD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The VU's producer (the run's shared one), opened on first use.
+fn with_producer<R>(f: impl FnOnce(&kafka::Producer) -> Result<R, String>) -> Result<R, String> {
+    PRODUCER.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            *slot = Some(config()?.producer().map_err(|e| e.to_string())?);
+        }
+        f(slot.as_ref().expect("opened above"))
+    })
 }
 
 fn param_or(name: &str, default: &str) -> String {
@@ -35,18 +50,15 @@ impl Scenario for Roundtrip {
     fn run(entry: &str) -> Result<(), String> {
         match entry {
             "produce" | "default" => produce(),
-            other => Err(format!("unknown entry `{other}`: use produce")),
+            "raw" => raw(),
+            other => Err(format!("unknown entry `{other}`: use produce or raw")),
         }
     }
 }
 
 fn produce() -> Result<(), String> {
     let topic = param_or("input", "orders.raw");
-    PRODUCER.with_borrow_mut(|slot| {
-        if slot.is_none() {
-            *slot = Some(config()?.producer().map_err(|e| e.to_string())?);
-        }
-        let producer = slot.as_ref().expect("opened above");
+    with_producer(|producer| {
         let id = format!("{}-{}", vu::id(), vu::iteration());
         let order = serde_json::json!({
             "order_id": id,
@@ -59,6 +71,23 @@ fn produce() -> Result<(), String> {
                     .key(id.as_bytes()),
             )
             .map_err(|e| format!("produce to {topic}: {e}"))
+    })
+}
+
+fn raw() -> Result<(), String> {
+    let topic = param_or("topic", "bench");
+    PAYLOAD.with_borrow_mut(|payload| {
+        if payload.is_empty() {
+            let n: usize = param_or("bytes", "100")
+                .parse()
+                .map_err(|_| "param `bytes`: not a number")?;
+            *payload = vec![b'x'; n.max(1)];
+        }
+        with_producer(|producer| {
+            producer
+                .send(kafka::Record::new(&topic, payload.clone()))
+                .map_err(|e| format!("produce to {topic}: {e}"))
+        })
     })
 }
 
