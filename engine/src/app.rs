@@ -396,18 +396,32 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
             "auction target:     {}  (POST /items/ID/bids, GET /items/ID, WS /ws/items/ID, GET /stats)",
             auction.url()
         );
-        let kafka = match kafka_opts {
-            Some(opts) => {
-                let k = crate::embedded::kafka::start(opts)
+        use crate::embedded::kafka as ek;
+        enum Kafka {
+            Mock(ek::KafkaServer),
+            Broker(ek::Pipeline),
+        }
+        let kafka = match (kafka_opts, &args.kafka_broker) {
+            (Some(opts), None) => {
+                let k = ek::start(opts)
                     .await
                     .map_err(|e| Error::io("starting the Kafka mock cluster", e))?;
                 println!(
                     "kafka target:       {}  (topics orders.raw, orders.enriched; enricher group `enricher`)",
                     k.bootstrap()
                 );
-                Some(k)
+                Some(Kafka::Mock(k))
             }
-            None => None,
+            (Some(opts), Some(bootstrap)) => {
+                ek::create_topics(bootstrap).await.map_err(|m| {
+                    Error::Other(format!("--kafka-broker: {m} (is the broker up?)"))
+                })?;
+                println!(
+                    "kafka target:       {bootstrap}  (your broker; enricher group `enricher` on orders.raw -> orders.enriched)"
+                );
+                Some(Kafka::Broker(ek::Pipeline::start(bootstrap, opts)))
+            }
+            (None, _) => None,
         };
         println!("Ctrl-C to stop");
         use std::io::Write;
@@ -415,8 +429,10 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
         let _ = tokio::signal::ctrl_c().await;
         server.shutdown().await;
         auction.shutdown().await;
-        if let Some(k) = kafka {
-            k.shutdown().await;
+        match kafka {
+            Some(Kafka::Mock(k)) => k.shutdown().await,
+            Some(Kafka::Broker(p)) => p.shutdown().await,
+            None => {}
         }
         Ok(ExitCode::Ok)
     })

@@ -216,6 +216,11 @@ pub struct TargetsArgs {
     /// Share of messages the enricher drops, 0.0 to 1.0.
     #[arg(long, default_value_t = 0.0)]
     pub kafka_drop_rate: f64,
+    /// With --kafka: run the enricher pipeline on this broker
+    /// (`host:port,...`, e.g. tansu or Kafka) instead of starting the mock
+    /// cluster; its topics are created when missing.
+    #[arg(long, value_name = "BOOTSTRAP", requires = "kafka")]
+    pub kafka_broker: Option<String>,
     /// Delay added to every `POST /messages`, e.g. `20ms`.
     #[arg(long)]
     pub delay: Option<String>,

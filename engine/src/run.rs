@@ -361,6 +361,9 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     mark::record_incomplete(&metrics, &shared.marks.finish());
     metrics.collect();
     for s in servers {
+        if let Some(line) = s.report().filter(|_| opts.progress) {
+            eprintln!("{line}");
+        }
         s.shutdown().await;
     }
 

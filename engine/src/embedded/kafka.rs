@@ -51,21 +51,31 @@ struct Counters {
     dropped: AtomicU64,
 }
 
-/// A running mock cluster and its pipeline.
+/// The demo pipeline (the enricher) on some broker.
 #[derive(Debug)]
-pub struct KafkaServer {
-    bootstrap: String,
+pub struct Pipeline {
     counters: Arc<Counters>,
     stop: watch::Sender<bool>,
-    cluster: Option<std::thread::JoinHandle<()>>,
-    cluster_stop: Option<std::sync::mpsc::Sender<()>>,
     enricher: tokio::task::JoinHandle<()>,
 }
 
-impl KafkaServer {
-    /// `host:port,host:port,host:port`.
-    pub fn bootstrap(&self) -> &str {
-        &self.bootstrap
+impl Pipeline {
+    /// Starts the enricher on the broker at `bootstrap`, whose topics
+    /// `orders.raw` and `orders.enriched` exist (see [`create_topics`]).
+    pub fn start(bootstrap: &str, opts: PipelineOptions) -> Pipeline {
+        let counters = Arc::new(Counters::default());
+        let (stop, stopped) = watch::channel(false);
+        let enricher = tokio::spawn(enrich(
+            bootstrap.to_string(),
+            opts,
+            counters.clone(),
+            stopped,
+        ));
+        Pipeline {
+            counters,
+            stop,
+            enricher,
+        }
     }
 
     pub fn stats(&self) -> Stats {
@@ -75,9 +85,61 @@ impl KafkaServer {
         }
     }
 
+    /// Stops the enricher after committing its position and flushing.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         let _ = (&mut self.enricher).await;
+    }
+}
+
+/// Creates `orders.raw` and `orders.enriched` ([`PARTITIONS`] partitions,
+/// replication 1) on a broker that lacks them; existing ones are kept.
+pub async fn create_topics(bootstrap: &str) -> Result<(), String> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .map_err(|e| e.to_string())?;
+    let topics: Vec<NewTopic<'_>> = [RAW_TOPIC, ENRICHED_TOPIC]
+        .iter()
+        .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(1)))
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(&topics, &opts)
+        .await
+        .map_err(|e| format!("creating topics on {bootstrap}: {e}"))?;
+    for r in results {
+        match r {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => return Err(format!("creating topic {t} on {bootstrap}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// A running mock cluster and its pipeline.
+#[derive(Debug)]
+pub struct KafkaServer {
+    bootstrap: String,
+    pipeline: Pipeline,
+    cluster: Option<std::thread::JoinHandle<()>>,
+    cluster_stop: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl KafkaServer {
+    /// `host:port,host:port,host:port`.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.pipeline.stats()
+    }
+
+    pub async fn shutdown(mut self) {
+        self.pipeline.shutdown().await;
         if let Some(tx) = self.cluster_stop.take() {
             let _ = tx.send(());
         }
@@ -120,16 +182,11 @@ pub async fn start(opts: PipelineOptions) -> std::io::Result<KafkaServer> {
         .map_err(std::io::Error::other)?
         .map_err(std::io::Error::other)?
         .map_err(|e| std::io::Error::other(format!("mock Kafka cluster: {e}")))?;
-    let counters = Arc::new(Counters::default());
-    let (stop, stopped) = watch::channel(false);
-    let enricher = tokio::spawn(enrich(bootstrap.clone(), opts, counters.clone(), stopped));
     Ok(KafkaServer {
+        pipeline: Pipeline::start(&bootstrap, opts),
         bootstrap,
-        counters,
-        stop,
         cluster: Some(cluster),
         cluster_stop: Some(stop_tx),
-        enricher,
     })
 }
 

@@ -82,6 +82,22 @@ impl Server {
         }
     }
 
+    /// One line on what the target did, for the end of a run (the Kafka
+    /// pipeline's own counts, to hold against the tracked ones).
+    pub fn report(&self) -> Option<String> {
+        match self {
+            Server::Kafka(s) => {
+                let st = s.stats();
+                Some(format!(
+                    "embedded kafka pipeline: enricher processed {} orders, dropped {}",
+                    crate::output::format::thousands(st.processed),
+                    crate::output::format::thousands(st.dropped)
+                ))
+            }
+            _ => None,
+        }
+    }
+
     pub async fn shutdown(self) {
         match self {
             Server::Http(s) => s.shutdown().await,
