@@ -167,6 +167,8 @@ pub enum ExecutorConfig {
         vus: u32,
         iterations: u64,
         max_duration: Duration,
+        /// VUs started per second (Locust's spawn rate); all at once if none.
+        spawn_rate: Option<f64>,
     },
 }
 

@@ -119,6 +119,8 @@ pub struct RawScenario {
     pub pre_allocated_vus: Option<u32>,
     #[serde(rename = "maxVUs")]
     pub max_vus: Option<u32>,
+    /// shared-iterations: VUs started per second (Locust's spawn rate).
+    pub spawn_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

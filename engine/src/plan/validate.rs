@@ -463,7 +463,7 @@ fn scenario(
             }
         }
         "shared-iterations" => {
-            allowed.extend(["vus", "iterations", "maxDuration"]);
+            allowed.extend(["vus", "iterations", "maxDuration", "spawnRate"]);
             let vus = positive("vus", s.vus.unwrap_or(1) as u64)? as u32;
             let iterations = positive("iterations", s.iterations.unwrap_or(1))?;
             if iterations < vus as u64 {
@@ -471,10 +471,18 @@ fn scenario(
                     "`iterations` ({iterations}) must be at least `vus` ({vus}) for shared-iterations"
                 ));
             }
+            if let Some(r) = s.spawn_rate
+                && !(r.is_finite() && r > 0.0)
+            {
+                return Err(format!(
+                    "`spawnRate` ({r}): VUs started per second, more than 0"
+                ));
+            }
             ExecutorConfig::SharedIterations {
                 vus,
                 iterations,
                 max_duration: dur("maxDuration", &s.max_duration)?.unwrap_or(DEFAULT_MAX_DURATION),
+                spawn_rate: s.spawn_rate,
             }
         }
         other => {
@@ -483,7 +491,7 @@ fn scenario(
             ));
         }
     };
-    let present: [(&str, bool); 12] = [
+    let present: [(&str, bool); 13] = [
         ("vus", s.vus.is_some()),
         ("iterations", s.iterations.is_some()),
         ("duration", s.duration.is_some()),
@@ -496,6 +504,7 @@ fn scenario(
         ("timeUnit", s.time_unit.is_some()),
         ("preAllocatedVUs", s.pre_allocated_vus.is_some()),
         ("maxVUs", s.max_vus.is_some()),
+        ("spawnRate", s.spawn_rate.is_some()),
     ];
     if let Some((field, _)) = present.iter().find(|(f, set)| *set && !allowed.contains(f)) {
         return Err(format!(

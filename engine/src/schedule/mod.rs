@@ -158,11 +158,11 @@ fn strategy(cfg: &ExecutorConfig) -> Strategy {
             vus,
             iterations,
             max_duration,
-        } => Strategy::Loop(Arc::new(shared_iterations::SharedIterations::new(
-            *vus,
-            *iterations,
-            *max_duration,
-        ))),
+            spawn_rate,
+        } => Strategy::Loop(Arc::new(
+            shared_iterations::SharedIterations::new(*vus, *iterations, *max_duration)
+                .spawning(*spawn_rate),
+        )),
         ExecutorConfig::ConstantArrivalRate {
             rate,
             time_unit,

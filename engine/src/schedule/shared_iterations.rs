@@ -11,6 +11,8 @@ pub struct SharedIterations {
     vus: u32,
     iterations: u64,
     max_duration: Duration,
+    /// VUs started per second; all at once if none.
+    spawn_rate: Option<f64>,
     claimed: AtomicU64,
 }
 
@@ -20,8 +22,15 @@ impl SharedIterations {
             vus,
             iterations,
             max_duration,
+            spawn_rate: None,
             claimed: AtomicU64::new(0),
         }
+    }
+
+    /// Starts VU `n` at `n / rate` seconds instead of all at once.
+    pub fn spawning(mut self, rate: Option<f64>) -> Self {
+        self.spawn_rate = rate;
+        self
     }
 }
 
@@ -31,9 +40,15 @@ impl Gate for SharedIterations {
     }
 
     /// Each `Start` claims one of the shared iterations.
-    fn decide(&self, _slot: u32, _done: u64, elapsed: Duration) -> Decision {
+    fn decide(&self, slot: u32, done: u64, elapsed: Duration) -> Decision {
         if elapsed >= self.max_duration {
             return Decision::Done;
+        }
+        if let Some(rate) = self.spawn_rate.filter(|_| done == 0) {
+            let due = Duration::from_secs_f64(slot as f64 / rate);
+            if elapsed < due {
+                return Decision::WaitUntil(due);
+            }
         }
         let claimed = self
             .claimed
@@ -74,5 +89,18 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).sum()
         });
         assert_eq!(starts, 1000);
+    }
+
+    #[test]
+    fn a_spawn_rate_staggers_first_starts() {
+        let g = SharedIterations::new(50, 1000, Duration::from_secs(60)).spawning(Some(5.0));
+        assert_eq!(g.decide(0, 0, Duration::ZERO), Decision::Start);
+        assert_eq!(
+            g.decide(10, 0, Duration::from_millis(100)),
+            Decision::WaitUntil(Duration::from_secs(2))
+        );
+        assert_eq!(g.decide(10, 0, Duration::from_secs(2)), Decision::Start);
+        // Once started, a VU goes on at once.
+        assert_eq!(g.decide(49, 1, Duration::from_millis(1)), Decision::Start);
     }
 }
