@@ -10,6 +10,10 @@
 #   nginx wrk                                neutral target and peer for benchmarks
 #   pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
 #                                            native builds (librdkafka, TLS)
+#
+# VOLLEY_TANSU=1 also installs tansu, a Kafka-compatible broker built from
+# crates.io (the second, real broker of the Kafka tests), into
+# ~/.cache/volley/tansu: about 15 minutes on 2 cores, once.
 set -euo pipefail
 
 PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev)
@@ -43,3 +47,15 @@ for f in /usr/bin/cargo /usr/bin/rustc /usr/bin/wasm-ld-16; do
 done
 [ -d /usr/lib/rustlib/src/rust/library ] || { echo "setup: rust-web-src did not install the std sources" >&2; exit 1; }
 echo "setup: ok ($(/usr/bin/rustc --version))"
+
+TANSU_ROOT="${VOLLEY_TANSU_ROOT:-$HOME/.cache/volley/tansu}"
+if [ "${VOLLEY_TANSU:-0}" = 1 ]; then
+  if [ -x "$TANSU_ROOT/bin/tansu" ]; then
+    echo "setup: tansu present ($TANSU_ROOT/bin/tansu)"
+  else
+    echo "setup: building tansu 0.6.0 from crates.io into $TANSU_ROOT (about 15 minutes, once)"
+    # Its own target dir: tansu's dependencies must not churn volley's cache.
+    CARGO_TARGET_DIR="$TANSU_ROOT/build" "$(command -v "$HOME/.cargo/bin/cargo" || command -v cargo)" install tansu --version 0.6.0 --locked --root "$TANSU_ROOT" --quiet
+    rm -rf "$TANSU_ROOT/build"
+  fi
+fi

@@ -17,6 +17,15 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --release --workspace -- --test-threads="${VOLLEY_TEST_THREADS:-2}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The second, real Kafka broker's tests, where tansu is installed.
+TANSU_BIN="${VOLLEY_TANSU_BIN:-$HOME/.cache/volley/tansu/bin/tansu}"
+if [ -x "$TANSU_BIN" ]; then
+  echo "== tansu tests ($TANSU_BIN)"
+  VOLLEY_TANSU_BIN="$TANSU_BIN" cargo test --release -p volley --test it -- --ignored tansu 2>&1 | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+else
+  echo "== tansu tests skipped: $TANSU_BIN is missing (VOLLEY_TANSU=1 ./setup.sh installs it)"
+fi
 set -e
 # One closing line for the whole suite (cargo ends on the doc-test binary's).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i == "passed;") p += $(i-1); if ($i == "failed;") f += $(i-1) } }

@@ -280,3 +280,142 @@ fn a_burst_is_replayed_after_a_reset_with_the_same_totals() {
     assert_eq!(counter(&replay, "analytics_amount_cents"), want_amount);
     rt.block_on(server.shutdown());
 }
+
+/// A tansu broker (Kafka-compatible, its own process, memory storage) on a
+/// free loopback port. Installed by `VOLLEY_TANSU=1 ./setup.sh` (`cargo
+/// install tansu`, about 15 minutes); `$VOLLEY_TANSU_BIN` overrides where.
+struct Tansu {
+    child: std::process::Child,
+    bootstrap: String,
+}
+
+impl Tansu {
+    fn start() -> Tansu {
+        let bin = std::env::var("VOLLEY_TANSU_BIN").unwrap_or_else(|_| {
+            format!(
+                "{}/.cache/volley/tansu/bin/tansu",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        assert!(
+            std::path::Path::new(&bin).exists(),
+            "{bin} is missing: run `VOLLEY_TANSU=1 ./setup.sh` (cargo install tansu)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        // Output to null: a child holding the test's pipes can hang cargo.
+        let child = std::process::Command::new(&bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        let bootstrap = format!("127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&bootstrap).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Tansu { child, bootstrap }
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs tansu: `VOLLEY_TANSU=1 ./setup.sh`; test.sh runs it when installed"]
+fn tansu_roundtrip_burst_and_replay() {
+    let broker = Tansu::start();
+    let b = broker.bootstrap.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(kafka::create_topics(&b)).unwrap();
+    let pipeline = rt.block_on(async { kafka::Pipeline::start(&b, PipelineOptions::default()) });
+
+    // The million-order plan's shape, smaller: every order seen, none lost.
+    let out = run_plan(plan(
+        &roundtrip_plan(&b, 2000, "until = 2000\ntimeout = \"60s\""),
+        &kafka_roundtrip(),
+    ));
+    assert_eq!(out.exit, volley::ExitCode::Ok, "{:?}", out.problem);
+    assert_eq!(counter(&out, "kafka_tracked_seen"), 2000.0);
+    assert_eq!(counter(&out, "kafka_tracked_lost"), 0.0);
+    assert_eq!(counter(&out, "kafka_tracked_duplicates"), 0.0);
+    assert_eq!(pipeline.stats().processed, 2000);
+
+    // Burst, lag, reset (a real broker takes the outside commit once the
+    // group is empty), replay.
+    let analytics = format!(
+        r#"
+        [targets]
+        kafka = "kafka://{b}"
+        [[lag]]
+        target = "kafka"
+        group = "analytics"
+        topic = "orders.raw"
+        [scenarios.analytics]
+        executor = "constant-vus"
+        exec = "analytics"
+        vus = 1
+        duration = "20s"
+        [scenarios.analytics.params]
+        events = "3000"
+        throttle_ms = "10"
+        "#
+    );
+    let burst = r#"
+        [scenarios.burst]
+        executor = "per-vu-iterations"
+        exec = "burst"
+        vus = 1
+        iterations = 1
+        [scenarios.burst.params]
+        events = "1000"
+        "#;
+    let first = run_plan(plan(&format!("{analytics}{burst}"), &kafka_burst()));
+    // The group reads orders.raw from the start: the round trip's 2,000
+    // orders and the burst's 1,000.
+    assert_eq!(counter(&first, "analytics_orders"), 3000.0);
+    let conn = ["-b", b.as_str(), "-g", "analytics", "-t", "orders.raw"];
+    let (code, text) = kafka_cli(&[&["lag"], &conn[..]].concat());
+    assert!(code == 0 && text.contains("total lag: 0"), "{text}");
+    let (code, text) = kafka_cli(
+        &[
+            &["reset-offsets"],
+            &conn[..],
+            &["--to-earliest", "--wait", "60s"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = kafka_cli(&[&["lag"], &conn[..]].concat());
+    assert!(code == 0 && text.contains("total lag: 3000"), "{text}");
+    let replay = run_plan(plan(&analytics, &kafka_burst()));
+    assert_eq!(counter(&replay, "analytics_orders"), 3000.0);
+    assert_eq!(
+        counter(&replay, "analytics_amount_cents"),
+        counter(&first, "analytics_amount_cents")
+    );
+    rt.block_on(pipeline.shutdown());
+}
