@@ -53,9 +53,9 @@ if [ "${VOLLEY_TANSU:-0}" = 1 ]; then
   if [ -x "$TANSU_ROOT/bin/tansu" ]; then
     echo "setup: tansu present ($TANSU_ROOT/bin/tansu)"
   else
-    echo "setup: building tansu 0.6.0 from crates.io into $TANSU_ROOT (about 15 minutes, once)"
+    echo "setup: building tansu 0.6.0 (memory storage: feature dynostore) from crates.io into $TANSU_ROOT (about 15 minutes, once)"
     # Its own target dir: tansu's dependencies must not churn volley's cache.
-    CARGO_TARGET_DIR="$TANSU_ROOT/build" "$(command -v "$HOME/.cargo/bin/cargo" || command -v cargo)" install tansu --version 0.6.0 --locked --root "$TANSU_ROOT" --quiet
+    CARGO_TARGET_DIR="$TANSU_ROOT/build" "$(command -v "$HOME/.cargo/bin/cargo" || command -v cargo)" install tansu --version 0.6.0 --features dynostore --locked --root "$TANSU_ROOT" --quiet
     rm -rf "$TANSU_ROOT/build"
   fi
 fi
