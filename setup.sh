@@ -13,7 +13,7 @@
 #
 # VOLLEY_TANSU=1 also installs tansu, a Kafka-compatible broker built from
 # crates.io (the second, real broker of the Kafka tests), into
-# ~/.cache/volley/tansu: about 15 minutes on 2 cores, once.
+# ~/.cache/volley/tansu: about 8 minutes on 2 cores, once.
 set -euo pipefail
 
 PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev)
@@ -53,7 +53,7 @@ if [ "${VOLLEY_TANSU:-0}" = 1 ]; then
   if [ -x "$TANSU_ROOT/bin/tansu" ]; then
     echo "setup: tansu present ($TANSU_ROOT/bin/tansu)"
   else
-    echo "setup: building tansu 0.6.0 (memory storage: feature dynostore) from crates.io into $TANSU_ROOT (about 15 minutes, once)"
+    echo "setup: building tansu 0.6.0 (memory storage: feature dynostore) from crates.io into $TANSU_ROOT (about 8 minutes, once)"
     # Its own target dir: tansu's dependencies must not churn volley's cache.
     CARGO_TARGET_DIR="$TANSU_ROOT/build" "$(command -v "$HOME/.cargo/bin/cargo" || command -v cargo)" install tansu --version 0.6.0 --features dynostore --locked --root "$TANSU_ROOT" --quiet
     rm -rf "$TANSU_ROOT/build"

@@ -283,7 +283,7 @@ fn a_burst_is_replayed_after_a_reset_with_the_same_totals() {
 
 /// A tansu broker (Kafka-compatible, its own process, memory storage) on a
 /// free loopback port. Installed by `VOLLEY_TANSU=1 ./setup.sh` (`cargo
-/// install tansu`, about 15 minutes); `$VOLLEY_TANSU_BIN` overrides where.
+/// install tansu`, about 8 minutes); `$VOLLEY_TANSU_BIN` overrides where.
 struct Tansu {
     child: std::process::Child,
     bootstrap: String,
@@ -409,8 +409,15 @@ fn tansu_roundtrip_burst_and_replay() {
         .concat(),
     );
     assert_eq!(code, 0, "{text}");
-    let (code, text) = kafka_cli(&[&["lag"], &conn[..]].concat());
-    assert!(code == 0 && text.contains("total lag: 3000"), "{text}");
+    // Every partition back at 0. (tansu 0.6.0's memory storage reports
+    // high watermarks below the records it holds, so the total lag it
+    // shows is not 3,000; the replay below counts them all.)
+    let (code, text) = kafka_cli(&[&["lag", "--json"], &conn[..]].concat());
+    assert_eq!(code, 0, "{text}");
+    let lag: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let parts = lag["partitions"].as_array().expect("partitions");
+    assert_eq!(parts.len(), 32, "{text}");
+    assert!(parts.iter().all(|p| p["committed"] == 0), "{text}");
     let replay = run_plan(plan(&analytics, &kafka_burst()));
     assert_eq!(counter(&replay, "analytics_orders"), 3000.0);
     assert_eq!(
