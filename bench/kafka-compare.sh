@@ -3,7 +3,9 @@
 # of BYTES (100) bytes each to one topic of the same broker, librdkafka
 # settings alike (linger.ms=5, a queue that holds them all). volley sends
 # from a wasm scenario (scripts/kafka-roundtrip, entry `raw`, VUS VUs
-# sharing one producer); kcat reads them from a file. The broker is the
+# sharing one producer) twice: one message per iteration (k6's shape, every
+# iteration timed) and BATCH (1,000) per iteration; kcat reads them from a
+# file. The broker is the
 # embedded mock cluster in a process of its own (`volley targets --kafka`),
 # pinned to core 1; each tool is pinned to core 0. Both wait for every ack.
 # Prints messages/s and CPU seconds (user+sys) per tool, and the ratios of
@@ -64,20 +66,27 @@ measure() {
 run_kcat() {
   measure "$OUT/kcat-$1" kcat -P -b "$B" -t "bench-kcat-$1" "${PROPS[@]}" -l "$OUT/msgs"
 }
+BATCH=${BATCH:-1000}
+# run_volley ROUND NAME VUS ITERATIONS PER_ITERATION
 run_volley() {
-  measure "$OUT/volley-$1" "$VOLLEY" run "$COMPONENT" --exec raw -u "$VUS" -i "$N" \
-    -e "kafka=$B" -e "topic=bench-volley-$1" -e "bytes=$BYTES" --allow-host 127.0.0.1 \
+  measure "$OUT/$2-$1" "$VOLLEY" run "$COMPONENT" --exec raw -u "$3" -i "$4" -e "batch=$5" \
+    -e "kafka=$B" -e "topic=bench-$2-$1" -e "bytes=$BYTES" --allow-host 127.0.0.1 \
     --threads 1 -q --threshold 'kafka_produce_failed:count==0' \
-    --summary-export "$OUT/volley-$1.json"
+    --summary-export "$OUT/$2-$1.json"
+  local acked want=$(($4 * $5))
+  acked=$(python3 -c "import json;print(int(json.load(open('$OUT/$2-$1.json'))['metrics']['kafka_produce_ack']['values']['count']))")
+  [ "$acked" -eq "$want" ] || { echo "volley: $acked of $want acked" >&2; return 1; }
 }
 
 echo "round tool    wall_s cpu_s peak_rss_kb"
 for r in $(seq "$ROUNDS"); do
   echo "$r kcat   $(run_kcat "$r")" | tee -a "$OUT/results"
-  echo "$r volley $(run_volley "$r")" | tee -a "$OUT/results"
-  acked=$(python3 -c "import json;print(int(json.load(open('$OUT/volley-$r.json'))['metrics']['kafka_produce_ack']['values']['count']))")
-  [ "$acked" -eq "$N" ] || { echo "volley: $acked of $N acked" >&2; exit 1; }
+  echo "$r volley $(run_volley "$r" volley "$VUS" "$N" 1)" | tee -a "$OUT/results"
+  echo "$r volley-batch $(run_volley "$r" volley-batch 1 $((N / BATCH)) "$BATCH")" | tee -a "$OUT/results"
 done
+
+# What starting volley costs (engine, component, broker connection).
+echo "startup (1 message): $(run_volley 0 startup 1 1 1)"
 
 python3 - "$OUT/results" "$N" <<'PY'
 import statistics, sys
@@ -85,11 +94,11 @@ rows = [l.split() for l in open(sys.argv[1])]
 n = int(sys.argv[2])
 def med(tool, col):
     return statistics.median(float(r[col]) for r in rows if r[1] == tool)
-k_wall, v_wall = med("kcat", 2), med("volley", 2)
-k_cpu, v_cpu = med("kcat", 3), med("volley", 3)
-k_rss, v_rss = med("kcat", 4), med("volley", 4)
-print(f"\nmedian of {len(rows)//2} rounds, {n} messages each")
-print(f"kcat:   {n/k_wall:>10,.0f} msg/s  cpu {k_cpu:.2f}s  peak rss {k_rss/1024:.0f} MiB")
-print(f"volley: {n/v_wall:>10,.0f} msg/s  cpu {v_cpu:.2f}s  peak rss {v_rss/1024:.0f} MiB")
-print(f"volley/kcat: throughput {k_wall/v_wall:.2f}x, cpu {v_cpu/k_cpu:.2f}x, memory {v_rss/k_rss:.2f}x")
+k_wall, k_cpu, k_rss = med("kcat", 2), med("kcat", 3), med("kcat", 4)
+print(f"\nmedian of {len(rows)//3} rounds, {n} messages each")
+print(f"kcat:         {n/k_wall:>10,.0f} msg/s  cpu {k_cpu:.2f}s  peak rss {k_rss/1024:.0f} MiB")
+for tool in ("volley", "volley-batch"):
+    wall, cpu, rss = med(tool, 2), med(tool, 3), med(tool, 4)
+    print(f"{tool + ':':<13} {n/wall:>10,.0f} msg/s  cpu {cpu:.2f}s  peak rss {rss/1024:.0f} MiB"
+          f"  (vs kcat: throughput {k_wall/wall:.2f}x, cpu {cpu/k_cpu:.2f}x)")
 PY

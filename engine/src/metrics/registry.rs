@@ -190,7 +190,11 @@ impl Metrics {
     /// Records several built-in samples under one shard lock (a request's or
     /// an iteration's worth).
     pub fn builtins(&self, samples: &[(Builtin, &Tags, f64)]) {
-        let at_us = self.gauge_time(Kind::Gauge);
+        // The clock only when a gauge needs it: this is a per-message path.
+        let at_us = match samples.iter().any(|(m, _, _)| m.kind() == Kind::Gauge) {
+            true => self.gauge_time(Kind::Gauge),
+            false => 0,
+        };
         self.with_shard(|shard| {
             for (metric, tags, sample) in samples {
                 record(shard, metric.name(), metric.kind(), tags, *sample, at_us);

@@ -10,9 +10,9 @@
 //! `kafka_e2e_latency`, `kafka_tracked_seen`, `kafka_tracked_lost` and
 //! `kafka_tracked_duplicates`.
 //!
-//! Entry `raw`: one fixed `bytes`-byte (100) message without key per
-//! iteration to `topic` (`bench`): the produce-throughput benchmark against
-//! kcat (`bench/kafka-compare.sh`).
+//! Entry `raw`: `batch` (1) fixed `bytes`-byte (100) messages without key
+//! per iteration to `topic` (`bench`): the produce-throughput benchmark
+//! against kcat (`bench/kafka-compare.sh`).
 //!
 //! Run: `volley run scripts/kafka-roundtrip` (plans: default, million).
 
@@ -76,6 +76,9 @@ fn produce() -> Result<(), String> {
 
 fn raw() -> Result<(), String> {
     let topic = param_or("topic", "bench");
+    let batch: u32 = param_or("batch", "1")
+        .parse()
+        .map_err(|_| "param `batch`: not a number")?;
     PAYLOAD.with_borrow_mut(|payload| {
         if payload.is_empty() {
             let n: usize = param_or("bytes", "100")
@@ -84,9 +87,12 @@ fn raw() -> Result<(), String> {
             *payload = vec![b'x'; n.max(1)];
         }
         with_producer(|producer| {
-            producer
-                .send(kafka::Record::new(&topic, payload.clone()))
-                .map_err(|e| format!("produce to {topic}: {e}"))
+            for _ in 0..batch.max(1) {
+                producer
+                    .send(kafka::Record::new(&topic, payload.clone()))
+                    .map_err(|e| format!("produce to {topic}: {e}"))?;
+            }
+            Ok(())
         })
     })
 }
