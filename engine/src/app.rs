@@ -381,6 +381,7 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
         let opts = crate::embedded::http::IngestOptions {
             delay,
             error_rate: args.error_rate,
+            seats: args.seats,
         };
         let server = crate::embedded::http::start(addr, opts)
             .await
@@ -389,7 +390,7 @@ fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
             .await
             .map_err(|e| Error::io(format!("binding {auction_addr}"), e))?;
         println!(
-            "http ingest target: {}  (POST /messages, GET /health, GET /stats)",
+            "http ingest target: {}  (POST /messages, GET /health, GET /stats; booking: POST /users, POST /login, GET /events?q=, POST /events/ID/bookings)",
             server.url()
         );
         println!(

@@ -227,6 +227,10 @@ pub struct TargetsArgs {
     /// Share of `POST /messages` answered 503, 0.0 to 1.0.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
+    /// Seats of each event of the booking API (default 100,000); a
+    /// sold-out event answers 409.
+    #[arg(long, value_name = "N")]
+    pub seats: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,9 @@
 //! The embedded HTTP target: an ingest service in the spirit of a message
 //! API. `POST /messages` takes `{user_id, channel_id, content}` and answers
 //! 201, or 422 naming the bad field; `GET /health`; `GET /stats` counts what
-//! it saw so tests can check volley's numbers against the target's.
+//! it saw so tests can check volley's numbers against the target's. It also
+//! serves a ticket shop's API (users, login, event search, bookings with
+//! limited seats: [`super::booking`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,6 +29,8 @@ pub struct IngestOptions {
     pub delay: Duration,
     /// Share of `POST /messages` answered 503 (0.0 to 1.0).
     pub error_rate: f64,
+    /// Seats of each event of the booking API (default 100,000).
+    pub seats: Option<u64>,
 }
 
 /// What the target saw.
@@ -37,18 +41,31 @@ pub struct Stats {
     pub rejected: u64,
     pub injected_errors: u64,
     pub connections: u64,
+    pub booking: super::booking::BookingStats,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Counters {
     requests: AtomicU64,
     messages: AtomicU64,
     rejected: AtomicU64,
     injected_errors: AtomicU64,
     connections: AtomicU64,
+    booking: super::booking::Booking,
 }
 
 impl Counters {
+    fn new(opts: &IngestOptions) -> Counters {
+        Counters {
+            requests: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            injected_errors: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            booking: super::booking::Booking::new(opts.seats.unwrap_or(100_000)),
+        }
+    }
+
     fn snapshot(&self) -> Stats {
         Stats {
             requests: self.requests.load(Ordering::Relaxed),
@@ -56,6 +73,7 @@ impl Counters {
             rejected: self.rejected.load(Ordering::Relaxed),
             injected_errors: self.injected_errors.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
+            booking: self.booking.stats(),
         }
     }
 }
@@ -92,7 +110,7 @@ impl EmbeddedServer {
 pub async fn start(addr: SocketAddr, opts: IngestOptions) -> std::io::Result<EmbeddedServer> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let counters = Arc::new(Counters::default());
+    let counters = Arc::new(Counters::new(&opts));
     let (stop, stopped) = watch::channel(false);
     let state = Arc::new((opts, counters.clone()));
     let task = super::accept_loop(listener, stopped.clone(), move |stream| {
@@ -180,8 +198,28 @@ async fn handle(
             }
         }
         _ => {
-            c.rejected.fetch_add(1, Ordering::Relaxed);
-            json(StatusCode::NOT_FOUND, r#"{"error":"not found"}"#.into())
+            let method = req.method().clone();
+            let path = req.uri().path().to_string();
+            let query = req.uri().query().map(str::to_string);
+            let auth = req
+                .headers()
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => Bytes::new(),
+            };
+            match c
+                .booking
+                .handle(&method, &path, query.as_deref(), auth.as_deref(), &body)
+            {
+                Some((status, body)) => json(status, body),
+                None => {
+                    c.rejected.fetch_add(1, Ordering::Relaxed);
+                    json(StatusCode::NOT_FOUND, r#"{"error":"not found"}"#.into())
+                }
+            }
         }
     }
 }
@@ -264,10 +302,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn serves_the_booking_api() {
+        let opts = IngestOptions {
+            seats: Some(1),
+            ..Default::default()
+        };
+        let s = start("127.0.0.1:0".parse().unwrap(), opts).await.unwrap();
+        let client = HttpClient::new(Allowlist::parse(&["127.0.0.1"]).unwrap(), false).unwrap();
+        let call = |method: &str, path: &str, auth: Option<String>, body: &str| {
+            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+            headers.extend(auth.map(|a| ("authorization".to_string(), a)));
+            client.send(Req {
+                method: method.into(),
+                url: format!("{}{path}", s.url()),
+                headers,
+                body: Bytes::from(body.to_string()),
+                timeout: None,
+            })
+        };
+        let user = r#"{"username":"bo","password":"pw"}"#;
+        assert_eq!(
+            call("POST", "/users", None, user).await.unwrap().status,
+            201
+        );
+        let login = call("POST", "/login", None, user).await.unwrap();
+        assert_eq!(login.status, 200);
+        let token: serde_json::Value = serde_json::from_slice(&login.body).unwrap();
+        let auth = Some(format!("Bearer {}", token["token"].as_str().unwrap()));
+        let found = call("GET", "/events?q=vienna", None, "").await.unwrap();
+        assert_eq!(found.status, 200);
+        assert!(String::from_utf8_lossy(&found.body).contains("Opera Gala"));
+        let book = |a| call("POST", "/events/4/bookings", a, r#"{"seats":1}"#);
+        assert_eq!(book(auth.clone()).await.unwrap().status, 201);
+        assert_eq!(book(auth).await.unwrap().status, 409);
+        assert_eq!(book(None).await.unwrap().status, 401);
+        let st = s.stats().booking;
+        assert_eq!((st.users, st.bookings, st.sold_out), (1, 1, 1));
+        s.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn injects_errors_and_delay() {
         let opts = IngestOptions {
             delay: Duration::from_millis(30),
             error_rate: 1.0,
+            ..Default::default()
         };
         let s = start("127.0.0.1:0".parse().unwrap(), opts).await.unwrap();
         let client = HttpClient::new(Allowlist::parse(&["127.0.0.1"]).unwrap(), false).unwrap();

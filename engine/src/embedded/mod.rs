@@ -3,6 +3,7 @@
 //! They share nothing with the engine but the process.
 
 pub mod auction;
+pub mod booking;
 pub mod http;
 pub mod kafka;
 
