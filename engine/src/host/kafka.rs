@@ -29,12 +29,16 @@ pub fn kafka_deliveries(metrics: &Metrics, tracks: Arc<Trackers>) -> OnDelivery 
     // tags once.
     let by_topic: std::sync::Mutex<std::collections::HashMap<String, Tags>> = Default::default();
     Arc::new(move |d: &Delivery| {
-        let tags = by_topic
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(d.topic.clone())
-            .or_insert_with(|| Tags::new([("topic", d.topic.as_str())]))
-            .clone();
+        let tags = {
+            let mut known = by_topic.lock().unwrap_or_else(|e| e.into_inner());
+            match known.get(d.topic.as_str()) {
+                Some(t) => t.clone(),
+                None => known
+                    .entry(d.topic.clone())
+                    .or_insert_with(|| Tags::new([("topic", d.topic.as_str())]))
+                    .clone(),
+            }
+        };
         match &d.result {
             Ok(_) => metrics.builtins(&[
                 (Builtin::KafkaProduceAck, &tags, d.ack.as_micros() as f64),
@@ -163,14 +167,21 @@ impl HostProducer for VuState {
         m: wit::Outgoing,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         let m = self.outgoing(m);
-        let (topic, tracked) = (m.topic.clone(), m.tracked.clone());
-        let result = self.table.get(&r)?.0.produce(m);
-        Ok(match result {
+        // Tags now, so the message (and its topic) can move into librdkafka
+        // without a copy: this is the per-message path.
+        let tags = self.topic_tags(&m.topic);
+        let tracked = m.tracked.clone();
+        let producer = self.table.get(&r)?.0.clone();
+        let topic_on_error = tracked.is_some().then(|| m.topic.clone());
+        Ok(match producer.produce_owned(m) {
             Ok(()) => {
-                self.produced(&topic);
+                self.shared
+                    .metrics
+                    .builtin(Builtin::KafkaProduced, &tags, 1.0);
                 Ok(())
             }
-            Err(e) => {
+            Err((e, topic)) => {
+                let topic = topic_on_error.unwrap_or(topic);
                 self.not_sent(&topic, tracked.as_deref());
                 self.produce_failed(&topic, &e);
                 Err(to_wit(e))

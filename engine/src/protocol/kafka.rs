@@ -215,6 +215,15 @@ impl std::fmt::Debug for Producer {
 
 impl Producer {
     fn enqueue(&self, m: Outgoing, waiter: Option<oneshot::Sender<Delivery>>) -> Result<(), Error> {
+        self.enqueue_owned(m, waiter).map_err(|(e, _)| e)
+    }
+
+    /// Enqueues `m`; on failure, the error and `m`'s topic.
+    fn enqueue_owned(
+        &self,
+        m: Outgoing,
+        waiter: Option<oneshot::Sender<Delivery>>,
+    ) -> Result<(), (Error, String)> {
         let bytes = m.value.len() + m.key.as_ref().map_or(0, Vec::len);
         let mut record = BaseRecord::with_opaque_to(
             &m.topic,
@@ -245,12 +254,19 @@ impl Producer {
             }
             record = record.headers(h);
         }
-        self.inner.send(record).map_err(|(e, _)| classify(&e))
+        let sent = self.inner.send(record).map_err(|(e, _)| classify(&e));
+        sent.map_err(|e| (e, m.topic))
     }
 
     /// Enqueues `m`; its delivery goes to the producer's callback.
     pub fn produce(&self, m: Outgoing) -> Result<(), Error> {
         self.enqueue(m, None)
+    }
+
+    /// [`Producer::produce`], handing back the topic on failure (so the
+    /// caller need not copy it first).
+    pub fn produce_owned(&self, m: Outgoing) -> Result<(), (Error, String)> {
+        self.enqueue_owned(m, None)
     }
 
     /// Enqueues `m` and waits for its delivery report.
