@@ -338,10 +338,18 @@ impl Samples {
 }
 
 /// A tracker's consumer, running on a thread of its own.
+/// Dropped without [`Watch::finish`] (a run that failed to start), it
+/// still stops its thread.
 pub struct Watch {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Result<Option<PathBuf>, String>>,
+    thread: Option<std::thread::JoinHandle<Result<Option<PathBuf>, String>>>,
     tracker: Arc<Tracker>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Tracker {
@@ -391,7 +399,7 @@ impl Tracker {
         };
         Ok(Watch {
             stop,
-            thread,
+            thread: Some(thread),
             tracker: self.clone(),
         })
     }
@@ -460,12 +468,14 @@ impl Watch {
 
     /// Stops the consumer; every id still open is lost. Returns the
     /// histogram file written beside the samples, if any.
-    pub fn finish(self, metrics: &Metrics) -> Result<Option<PathBuf>, String> {
+    pub fn finish(mut self, metrics: &Metrics) -> Result<Option<PathBuf>, String> {
         self.stop.store(true, Ordering::Relaxed);
-        let written = self
-            .thread
-            .join()
-            .map_err(|_| format!("track {}: its consumer panicked", self.tracker.name()))?;
+        let written = match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| format!("track {}: its consumer panicked", self.tracker.name()))?,
+            None => Ok(None),
+        };
         let open = self.tracker.marks.finish().len();
         self.tracker.record_lost(metrics, open);
         written

@@ -426,3 +426,28 @@ fn tansu_roundtrip_burst_and_replay() {
     );
     rt.block_on(pipeline.shutdown());
 }
+
+#[test]
+fn a_dead_broker_fails_tracking_with_a_clear_error() {
+    // Nothing listens on port 1.
+    let p = plan(
+        &roundtrip_plan("127.0.0.1:1", 10, "until = 10"),
+        &kafka_roundtrip(),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt
+        .block_on(volley::run::run(p, &volley::run::RunOptions::default()))
+        .expect_err("no broker");
+    let e = e.to_string();
+    assert!(
+        e.contains(
+            "track orders.raw -> orders.enriched: cannot read `orders.enriched` on 127.0.0.1:1"
+        ),
+        "{e}"
+    );
+    rt.shutdown_background();
+}
