@@ -269,7 +269,9 @@ async fn enrich(
         since_commit += 1;
         if since_commit >= 100 {
             since_commit = 0;
-            let _ = consumer.commit_message(&m, CommitMode::Async);
+            // Every partition's position, not just this message's: the
+            // group's lag must reach 0 once everything is processed.
+            let _ = consumer.commit_consumer_state(CommitMode::Async);
         }
     }
     let _ = consumer.commit_consumer_state(CommitMode::Sync);
