@@ -93,10 +93,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         Trackers::new(
             &plan.track,
             |name| {
-                kafka_targets
-                    .contains(&name.to_string())
-                    .then(|| params.get(name).cloned())
-                    .flatten()
+                params
+                    .get(name)
+                    .filter(|_| kafka_targets.iter().any(|t| t == name))
+                    .cloned()
             },
             plan.mark_timeout,
         )

@@ -172,7 +172,6 @@ impl HostProducer for VuState {
         let tags = self.topic_tags(&m.topic);
         let tracked = m.tracked.clone();
         let producer = self.table.get(&r)?.0.clone();
-        let topic_on_error = tracked.is_some().then(|| m.topic.clone());
         Ok(match producer.produce_owned(m) {
             Ok(()) => {
                 self.shared
@@ -181,7 +180,6 @@ impl HostProducer for VuState {
                 Ok(())
             }
             Err((e, topic)) => {
-                let topic = topic_on_error.unwrap_or(topic);
                 self.not_sent(&topic, tracked.as_deref());
                 self.produce_failed(&topic, &e);
                 Err(to_wit(e))
