@@ -5,12 +5,17 @@
 use crate::support::*;
 use volley::embedded::kafka::{self, KafkaServer, PipelineOptions};
 
-fn pipeline(opts: PipelineOptions) -> (tokio::runtime::Runtime, KafkaServer) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// A runtime for the broker side (the pipeline), apart from the run's.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn pipeline(opts: PipelineOptions) -> (tokio::runtime::Runtime, KafkaServer) {
+    let rt = runtime();
     let server = rt.block_on(kafka::start(opts)).unwrap();
     (rt, server)
 }
@@ -211,45 +216,66 @@ fn kafka_cli(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-#[test]
-fn a_burst_is_replayed_after_a_reset_with_the_same_totals() {
-    let (rt, server) = pipeline(PipelineOptions::default());
-    let b = server.bootstrap().to_string();
-    let analytics = |duration: &str| {
-        format!(
-            r#"
-            [scenarios.analytics]
-            executor = "constant-vus"
-            exec = "analytics"
-            vus = 1
-            duration = "{duration}"
-            [scenarios.analytics.params]
-            events = "2000"
-            throttle_ms = "20"
-            "#
-        )
-    };
-    let head = format!(
+/// scripts/kafka-burst's `analytics` entry as the whole plan: the target,
+/// the group's lag watch, one throttled consumer counting up to `events`.
+fn analytics_plan(bootstrap: &str, events: u32, throttle_ms: u32, duration: &str) -> String {
+    format!(
         r#"
         [targets]
-        kafka = "kafka://{b}"
+        kafka = "kafka://{bootstrap}"
         [[lag]]
         target = "kafka"
         group = "analytics"
         topic = "orders.raw"
+        [scenarios.analytics]
+        executor = "constant-vus"
+        exec = "analytics"
+        vus = 1
+        duration = "{duration}"
+        [scenarios.analytics.params]
+        events = "{events}"
+        throttle_ms = "{throttle_ms}"
         "#
-    );
-    let burst = r#"
+    )
+}
+
+/// The `burst` scenario, to add to [`analytics_plan`].
+fn burst_scenario(events: u32) -> String {
+    format!(
+        r#"
         [scenarios.burst]
         executor = "per-vu-iterations"
         exec = "burst"
         vus = 1
         iterations = 1
         [scenarios.burst.params]
-        events = "2000"
-        "#;
+        events = "{events}"
+        "#
+    )
+}
+
+/// `volley kafka lag --json` for group `analytics` on orders.raw.
+fn analytics_lag(bootstrap: &str) -> serde_json::Value {
+    let (code, text) = kafka_cli(&[
+        "lag",
+        "--json",
+        "-b",
+        bootstrap,
+        "-g",
+        "analytics",
+        "-t",
+        "orders.raw",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn a_burst_is_replayed_after_a_reset_with_the_same_totals() {
+    let (rt, server) = pipeline(PipelineOptions::default());
+    let b = server.bootstrap().to_string();
     let first = run_plan(plan(
-        &format!("{head}{burst}{}", analytics("12s")),
+        &(analytics_plan(&b, 2000, 20, "12s") + &burst_scenario(2000)),
         &kafka_burst(),
     ));
     let want_amount: f64 = (0..2000u64)
@@ -260,9 +286,7 @@ fn a_burst_is_replayed_after_a_reset_with_the_same_totals() {
     assert_eq!(counter(&first, "analytics_amount_cents"), want_amount);
 
     let conn = ["-b", b.as_str(), "-g", "analytics", "-t", "orders.raw"];
-    let (code, text) = kafka_cli(&[&["lag"], &conn[..]].concat());
-    assert_eq!(code, 0, "{text}");
-    assert!(text.contains("total lag: 0"), "{text}");
+    assert_eq!(analytics_lag(&b)["lag"], 0);
     // The mock refuses an outside commit on a group it knows, and says how.
     let (code, text) = kafka_cli(&[&["reset-offsets"], &conn[..], &["--to-earliest"]].concat());
     assert_ne!(code, 0, "{text}");
@@ -270,11 +294,9 @@ fn a_burst_is_replayed_after_a_reset_with_the_same_totals() {
     let (code, text) =
         kafka_cli(&[&["reset-offsets"], &conn[..], &["--to-earliest", "--join"]].concat());
     assert_eq!(code, 0, "{text}");
-    let (code, text) = kafka_cli(&[&["lag", "--json"], &conn[..]].concat());
-    assert_eq!(code, 0, "{text}");
-    assert!(text.contains("2000"), "{text}");
+    assert_eq!(analytics_lag(&b)["lag"], 2000);
 
-    let replay = run_plan(plan(&format!("{head}{}", analytics("25s")), &kafka_burst()));
+    let replay = run_plan(plan(&analytics_plan(&b, 2000, 20, "25s"), &kafka_burst()));
     assert_eq!(counter(&replay, "kafka_produced"), 0.0);
     assert_eq!(counter(&replay, "analytics_orders"), 2000.0);
     assert_eq!(counter(&replay, "analytics_amount_cents"), want_amount);
@@ -345,11 +367,7 @@ impl Drop for Tansu {
 fn tansu_roundtrip_burst_and_replay() {
     let broker = Tansu::start();
     let b = broker.bootstrap.clone();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(kafka::create_topics(&b)).unwrap();
     let pipeline = rt.block_on(async { kafka::Pipeline::start(&b, PipelineOptions::default()) });
 
@@ -366,40 +384,16 @@ fn tansu_roundtrip_burst_and_replay() {
 
     // Burst, lag, reset (a real broker takes the outside commit once the
     // group is empty), replay.
-    let analytics = format!(
-        r#"
-        [targets]
-        kafka = "kafka://{b}"
-        [[lag]]
-        target = "kafka"
-        group = "analytics"
-        topic = "orders.raw"
-        [scenarios.analytics]
-        executor = "constant-vus"
-        exec = "analytics"
-        vus = 1
-        duration = "20s"
-        [scenarios.analytics.params]
-        events = "3000"
-        throttle_ms = "10"
-        "#
-    );
-    let burst = r#"
-        [scenarios.burst]
-        executor = "per-vu-iterations"
-        exec = "burst"
-        vus = 1
-        iterations = 1
-        [scenarios.burst.params]
-        events = "1000"
-        "#;
-    let first = run_plan(plan(&format!("{analytics}{burst}"), &kafka_burst()));
+    let analytics = analytics_plan(&b, 3000, 10, "20s");
+    let first = run_plan(plan(
+        &(analytics.clone() + &burst_scenario(1000)),
+        &kafka_burst(),
+    ));
     // The group reads orders.raw from the start: the round trip's 2,000
     // orders and the burst's 1,000.
     assert_eq!(counter(&first, "analytics_orders"), 3000.0);
     let conn = ["-b", b.as_str(), "-g", "analytics", "-t", "orders.raw"];
-    let (code, text) = kafka_cli(&[&["lag"], &conn[..]].concat());
-    assert!(code == 0 && text.contains("total lag: 0"), "{text}");
+    assert_eq!(analytics_lag(&b)["lag"], 0);
     let (code, text) = kafka_cli(
         &[
             &["reset-offsets"],
@@ -412,12 +406,10 @@ fn tansu_roundtrip_burst_and_replay() {
     // Every partition back at 0. (tansu 0.6.0's memory storage reports
     // high watermarks below the records it holds, so the total lag it
     // shows is not 3,000; the replay below counts them all.)
-    let (code, text) = kafka_cli(&[&["lag", "--json"], &conn[..]].concat());
-    assert_eq!(code, 0, "{text}");
-    let lag: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let lag = analytics_lag(&b);
     let parts = lag["partitions"].as_array().expect("partitions");
-    assert_eq!(parts.len(), 32, "{text}");
-    assert!(parts.iter().all(|p| p["committed"] == 0), "{text}");
+    assert_eq!(parts.len(), 32, "{lag}");
+    assert!(parts.iter().all(|p| p["committed"] == 0), "{lag}");
     let replay = run_plan(plan(&analytics, &kafka_burst()));
     assert_eq!(counter(&replay, "analytics_orders"), 3000.0);
     assert_eq!(
@@ -434,20 +426,11 @@ fn a_dead_broker_fails_tracking_with_a_clear_error() {
         &roundtrip_plan("127.0.0.1:1", 10, "until = 10"),
         &kafka_roundtrip(),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let e = rt
-        .block_on(volley::run::run(p, &volley::run::RunOptions::default()))
-        .expect_err("no broker");
-    let e = e.to_string();
+    let e = try_run_plan(p).expect_err("no broker").to_string();
     assert!(
         e.contains(
             "track orders.raw -> orders.enriched: cannot read `orders.enriched` on 127.0.0.1:1"
         ),
         "{e}"
     );
-    rt.shutdown_background();
 }

@@ -51,13 +51,17 @@ pub fn plan_with(text: &str, component: &Path, mut ov: Overrides) -> Plan {
 
 /// Runs a plan on a fresh multi-thread runtime, quietly.
 pub fn run_plan(plan: Plan) -> Outcome {
+    try_run_plan(plan).expect("run completes")
+}
+
+/// [`run_plan`] for runs that may fail to start.
+pub fn try_run_plan(plan: Plan) -> Result<Outcome, volley::Error> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let opts = RunOptions::default();
-    let out = rt.block_on(run(plan, &opts)).expect("run completes");
+    let out = rt.block_on(run(plan, &RunOptions::default()));
     rt.shutdown_background();
     out
 }
