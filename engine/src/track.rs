@@ -203,18 +203,17 @@ impl Tracker {
         }
     }
 
-    fn id_of(&self, m: &Incoming) -> Option<String> {
+    /// The id `m` carries; borrowed from it unless it sits in JSON (this
+    /// runs once per message on the output topic).
+    fn id_of<'m>(&self, m: &'m Incoming) -> Option<std::borrow::Cow<'m, str>> {
         match &self.spec.id {
             IdSource::Header(name) => m
                 .headers
                 .iter()
                 .find(|(k, _)| k == name)
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned()),
-            IdSource::Key => m
-                .key
-                .as_ref()
-                .map(|k| String::from_utf8_lossy(k).into_owned()),
-            IdSource::Json(field) => json_id(&m.value, field),
+                .map(|(_, v)| String::from_utf8_lossy(v)),
+            IdSource::Key => m.key.as_deref().map(String::from_utf8_lossy),
+            IdSource::Json(field) => json_id(&m.value, field).map(Into::into),
         }
     }
 }

@@ -532,11 +532,12 @@ impl Tail {
     /// Assigns every partition of `topic` at its high watermark now, so
     /// what is produced after this returns is read and nothing before it.
     pub fn open(allow: &Allowlist, config: &Config, topic: &str) -> Result<Tail, Error> {
-        let mut c = config.client(allow)?;
-        c.set("group.id", format!("volley-tail-{}", std::process::id()))
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false");
-        let inner: BaseConsumer = c.create().map_err(|e| classify(&e))?;
+        // It never commits: a group id of its own is only a formality.
+        let inner = admin(
+            allow,
+            config,
+            &format!("volley-tail-{}", std::process::id()),
+        )?;
         let mut tpl = TopicPartitionList::new();
         for p in partitions_of(&inner, topic)? {
             let (_, high) = inner
