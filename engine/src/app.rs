@@ -74,7 +74,12 @@ pub fn resolve(
             target.display()
         )));
     }
-    if target.is_dir() {
+    let is_source = target.is_file()
+        && target
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ["js", "mjs", "py", "c"].contains(&e));
+    if target.is_dir() || is_source {
         let built = crate::build::build(
             target,
             &crate::build::BuildOptions {
@@ -82,7 +87,16 @@ pub fn resolve(
                 quiet: build_quiet,
             },
         )?;
-        let plans = target.join("plans");
+        // A source file's plans are its folder's.
+        let folder = if is_source {
+            match target.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            }
+        } else {
+            target
+        };
+        let plans = folder.join("plans");
         let chosen = match plan_name {
             Some(name) => {
                 let p = plans.join(format!("{name}.toml"));
@@ -104,7 +118,7 @@ pub fn resolve(
         return Ok(Resolved {
             raw,
             source,
-            base_dir: target.to_path_buf(),
+            base_dir: folder.to_path_buf(),
             component: Some(built.component),
         });
     }
@@ -283,6 +297,13 @@ fn cmd_build(args: BuildArgs) -> Result<ExitCode, Error> {
             quiet: false,
         },
     )?;
+    eprintln!(
+        "{} ({}, {}{})",
+        built.component.display(),
+        built.lang.as_str(),
+        built.toolchain,
+        if built.rebuilt { "" } else { ", up to date" }
+    );
     println!("{}", built.component.display());
     Ok(ExitCode::Ok)
 }
@@ -304,10 +325,14 @@ fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
     })?;
     let c = runtime.load(&args.component)?;
     let info = c.info();
+    let meta = std::fs::read(&args.component)
+        .map(|b| crate::build::read_metadata(&b))
+        .unwrap_or_default();
     if args.json {
         let v = serde_json::json!({
             "path": args.component,
             "world": "volley:scenario/scenario@0.1.0",
+            "metadata": meta,
             "size": info.size,
             "imports": info.imports,
             "exports": info.exports,
@@ -316,6 +341,18 @@ fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
     } else {
         println!("component: {}", args.component.display());
         println!("world:     volley:scenario/scenario@0.1.0");
+        let show = |label: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                println!("{label:<10} {v}");
+            }
+        };
+        show("name:", &meta.name);
+        show("version:", &meta.version);
+        show("language:", &meta.language);
+        show("sdk:", &meta.sdk);
+        if !meta.processed_by.is_empty() {
+            println!("built by:  {}", meta.processed_by.join(", "));
+        }
         println!(
             "size:      {} bytes ({:.1} KiB)",
             info.size,

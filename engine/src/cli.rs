@@ -17,9 +17,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a load test: a component (.wasm), a plan (.toml) or a scenario folder.
     Run(Box<RunArgs>),
-    /// Build a scenario folder into a component (Rust: cargo + the component encoder).
+    /// Build a scenario (Rust, Python, JavaScript or C; a folder or one file) into a component.
     Build(BuildArgs),
-    /// Create a scenario folder that builds and runs against the embedded targets.
+    /// Create a scenario folder (--lang rust|python|js|c) that builds and runs against the embedded targets.
     New(NewArgs),
     /// Show what a component is: its size, imports and exports.
     Inspect(InspectArgs),
@@ -100,8 +100,9 @@ pub struct KafkaResetArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A component (`x.wasm`), a plan (`x.toml`) or a scenario folder
-    /// (built when needed; its `plans/default.toml` unless --plan says otherwise).
+    /// A component (`x.wasm`), a plan (`x.toml`), a scenario folder or a
+    /// scenario source file (`x.js`, `x.py`, `x.c`); sources are built when
+    /// needed, and a folder's `plans/default.toml` runs unless --plan says otherwise.
     pub target: PathBuf,
     /// Which plan of a scenario folder to run (`plans/NAME.toml`).
     #[arg(long, short = 'p')]
@@ -173,7 +174,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The scenario folder (with Cargo.toml).
+    /// The scenario folder (Cargo.toml, *.js, *.py or *.c) or one source file.
     pub dir: PathBuf,
     /// Rebuild even when the sources did not change.
     #[arg(long)]
@@ -182,9 +183,9 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct NewArgs {
-    /// The folder to create (its name becomes the crate name).
+    /// The folder to create (its name becomes the component's name).
     pub dir: PathBuf,
-    /// The scenario's language.
+    /// The scenario's language: rust, python, js or c.
     #[arg(long, default_value = "rust")]
     pub lang: String,
 }

@@ -3,7 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Lang;
 use crate::Error;
+
+const PLAN: (&str, &str) = (
+    "plans/default.toml",
+    include_str!("../../templates/default-plan.toml.tmpl"),
+);
 
 const RUST: &[(&str, &str)] = &[
     (
@@ -14,10 +20,31 @@ const RUST: &[(&str, &str)] = &[
         "src/lib.rs",
         include_str!("../../templates/rust/src/lib.rs.tmpl"),
     ),
+    PLAN,
+];
+
+const PYTHON: &[(&str, &str)] = &[
     (
-        "plans/default.toml",
-        include_str!("../../templates/rust/plans/default.toml.tmpl"),
+        "scenario.py",
+        include_str!("../../templates/python/scenario.py.tmpl"),
     ),
+    PLAN,
+];
+
+const JS: &[(&str, &str)] = &[
+    (
+        "scenario.js",
+        include_str!("../../templates/js/scenario.js.tmpl"),
+    ),
+    PLAN,
+];
+
+const C: &[(&str, &str)] = &[
+    (
+        "scenario.c",
+        include_str!("../../templates/c/scenario.c.tmpl"),
+    ),
+    PLAN,
 ];
 
 /// The SDK this engine was built with (a path dependency until it is published).
@@ -25,13 +52,16 @@ fn sdk_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/rust")
 }
 
-/// Writes a new scenario folder at `dir` in `lang` (only `rust` for now).
+/// Writes a new scenario folder at `dir` in `lang` (rust, python, js or c).
 pub fn scaffold(dir: &Path, lang: &str) -> Result<Vec<PathBuf>, Error> {
-    let files = match lang {
-        "rust" => RUST,
-        other => {
+    let files = match Lang::parse(lang) {
+        Some(Lang::Rust) => RUST,
+        Some(Lang::Python) => PYTHON,
+        Some(Lang::Js) => JS,
+        Some(Lang::C) => C,
+        None => {
             return Err(Error::Config(format!(
-                "--lang {other}: only `rust` is available in this version"
+                "--lang {lang}: pick one of rust, python, js, c"
             )));
         }
     };
@@ -100,7 +130,7 @@ mod tests {
         let e = scaffold(&dir.with_file_name("other"), "cobol")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("only `rust`"), "{e}");
+        assert!(e.contains("rust, python, js, c"), "{e}");
         std::fs::remove_dir_all(dir.parent().unwrap()).ok();
     }
 }

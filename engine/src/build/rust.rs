@@ -10,6 +10,7 @@ use crate::Error;
 
 pub struct Output {
     pub name: String,
+    pub version: String,
     pub wasm: PathBuf,
     pub toolchain: String,
 }
@@ -73,7 +74,8 @@ fn choose() -> Result<Toolchain, Error> {
     }
 }
 
-fn package_name(dir: &Path) -> Result<String, Error> {
+/// The crate's name (as the wasm file is called) and version.
+fn package_name(dir: &Path) -> Result<(String, String), Error> {
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| Error::io(format!("reading {}", manifest.display()), e))?;
@@ -95,11 +97,16 @@ fn package_name(dir: &Path) -> Result<String, Error> {
             manifest.display()
         )));
     }
-    Ok(name.replace('-', "_"))
+    let version = package
+        .and_then(|p| p.get("version"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("0.1.0")
+        .to_string();
+    Ok((name.replace('-', "_"), version))
 }
 
 pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Output, Error> {
-    let name = package_name(dir)?;
+    let (name, version) = package_name(dir)?;
     let toolchain = choose()?;
     let target_dir = guest_target_dir();
     let (mut cmd, triple, label) = match toolchain {
@@ -181,6 +188,7 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Output, Error> {
     }
     Ok(Output {
         name,
+        version,
         wasm,
         toolchain: label.to_string(),
     })
@@ -206,7 +214,7 @@ mod tests {
             "[package]\nname = \"x-y\"\nversion = \"0.1.0\"\n[lib]\ncrate-type = [\"cdylib\"]\n",
         )
         .unwrap();
-        assert_eq!(package_name(&dir).unwrap(), "x_y");
+        assert_eq!(package_name(&dir).unwrap(), ("x_y".into(), "0.1.0".into()));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

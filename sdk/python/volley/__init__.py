@@ -1,0 +1,351 @@
+"""volley: write load-test scenarios in Python.
+
+A scenario is a module with plain functions, the way k6 scripts are:
+
+    from volley import http, check, vu
+
+    def setup():                 # optional, once per run; returns JSON-able data
+        return {"token": "t-1"}
+
+    def default(data):           # one iteration (the plan's `exec`, default `default`)
+        r = http.get(vu.param("api") + "/health")
+        check("healthy", r.status == 200)
+
+    def teardown(data):          # optional, once after all VUs stopped
+        pass
+
+Other entry names are other functions (`exec = "browse"` calls `browse(data)`).
+An exception fails the iteration (counted in `iterations_failed`, logged);
+the VU goes on. `volley build` compiles the module with componentize-py.
+"""
+
+import json as _json
+import traceback as _traceback
+
+from wit_world.imports import http as _http
+from wit_world.imports import kafka as _kafka
+from wit_world.imports import log as _log
+from wit_world.imports import metrics as _metrics
+from wit_world.imports import vu as _vu
+from wit_world.imports import ws as _ws
+from componentize_py_types import Err as _Err
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "http", "vu", "log", "random", "check", "sleep", "fail",
+    "Counter", "Gauge", "Rate", "Trend", "mark", "arrive",
+    "HttpError", "Response", "kafka", "ws",
+]
+
+
+class Fail(Exception):
+    """Raise (or call `fail(msg)`) to fail the iteration with a message."""
+
+
+def fail(message):
+    raise Fail(message)
+
+
+# ---------------------------------------------------------------- metrics
+
+def _tags(tags):
+    if not tags:
+        return []
+    return [(str(k), str(v)) for k, v in tags.items()]
+
+
+def check(name, ok):
+    """Records a check (`checks` rate, tag `check=name`) and returns `ok`.
+
+    `ok` may be a value and a dict of named predicates, as in k6:
+    `check(r, {"status 200": lambda r: r.status == 200})` (all must pass).
+    """
+    if isinstance(ok, dict):
+        value, all_ok = name, True
+        for label, pred in ok.items():
+            try:
+                passed = bool(pred(value))
+            except Exception:
+                passed = False
+            _metrics.check(label, passed)
+            all_ok = all_ok and passed
+        return all_ok
+    return _metrics.check(name, bool(ok))
+
+
+class Counter:
+    def __init__(self, name):
+        self.name = name
+
+    def add(self, value=1, tags=None):
+        _metrics.counter_add(self.name, float(value), _tags(tags))
+
+
+class Gauge:
+    def __init__(self, name):
+        self.name = name
+
+    def set(self, value, tags=None):
+        _metrics.gauge_set(self.name, float(value), _tags(tags))
+
+
+class Rate:
+    def __init__(self, name):
+        self.name = name
+
+    def add(self, ok, tags=None):
+        _metrics.rate_add(self.name, bool(ok), _tags(tags))
+
+
+class Trend:
+    """A distribution (HdrHistogram in the engine); values in milliseconds by convention."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def add(self, value, tags=None):
+        _metrics.trend_add(self.name, float(value), _tags(tags))
+
+
+def mark(metric, key, expected=1):
+    """An event `key` starts now; its latency goes to trend `metric` when it `arrive`s."""
+    _metrics.mark(metric, str(key), int(expected))
+
+
+def arrive(key):
+    """The event `key` was observed: returns its latency in microseconds, or None."""
+    return _metrics.arrive(str(key))
+
+
+# ---------------------------------------------------------------- vu, time, log
+
+class _Vu:
+    """This virtual user: `vu.id`, `vu.iteration`, `vu.scenario`, `vu.param(name)`."""
+
+    @property
+    def id(self):
+        return _vu.id()
+
+    @property
+    def iteration(self):
+        return _vu.iteration()
+
+    @property
+    def scenario(self):
+        return _vu.scenario()
+
+    def param(self, name, default=None):
+        v = _vu.param(name)
+        return default if v is None else v
+
+    def params(self):
+        return dict(_vu.params())
+
+    def now_us(self):
+        return _vu.now_us()
+
+    def data_len(self, name):
+        return _vu.data_len(name)
+
+    def data_row(self, name, index):
+        row = _vu.data_row(name, int(index))
+        return None if row is None else _json.loads(row)
+
+
+vu = _Vu()
+
+
+def sleep(seconds):
+    """Pauses this VU (k6 `sleep`): the engine's timer, no thread is held."""
+    _vu.sleep_ms(max(0, int(seconds * 1000)))
+
+
+class _Log:
+    def debug(self, msg):
+        _log.write(_log.Level.DEBUG, str(msg))
+
+    def info(self, msg):
+        _log.write(_log.Level.INFO, str(msg))
+
+    def warn(self, msg):
+        _log.write(_log.Level.WARN, str(msg))
+
+    def error(self, msg):
+        _log.write(_log.Level.ERROR, str(msg))
+
+
+log = _Log()
+
+
+# ---------------------------------------------------------------- random test data
+
+class _Random:
+    """Random test data from the engine's per-VU generator (seeded per run)."""
+
+    _FIRST = ("ada", "alan", "grace", "linus", "barbara", "ken", "margaret", "dennis", "edsger", "frances")
+    _LAST = ("lovelace", "turing", "hopper", "torvalds", "liskov", "thompson", "hamilton", "ritchie", "dijkstra", "allen")
+
+    def u64(self):
+        return _vu.random_u64()
+
+    def int(self, lo, hi):
+        """A uniform integer in [lo, hi]."""
+        if hi < lo:
+            raise ValueError(f"random.int({lo}, {hi}): hi < lo")
+        return lo + _vu.random_u64() % (hi - lo + 1)
+
+    def float(self):
+        return (_vu.random_u64() >> 11) / float(1 << 53)
+
+    def choice(self, seq):
+        if not seq:
+            raise ValueError("random.choice of an empty sequence")
+        return seq[self.int(0, len(seq) - 1)]
+
+    def string(self, n=12, alphabet="abcdefghijklmnopqrstuvwxyz0123456789"):
+        return "".join(alphabet[_vu.random_u64() % len(alphabet)] for _ in range(n))
+
+    def name(self):
+        return f"{self.choice(self._FIRST).title()} {self.choice(self._LAST).title()}"
+
+    def email(self):
+        return f"{self.choice(self._FIRST)}.{self.string(8)}@example.test"
+
+    def uuid(self):
+        a, b = _vu.random_u64(), _vu.random_u64()
+        h = f"{a:016x}{b:016x}"
+        return f"{h[0:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[b % 4]}{h[17:20]}-{h[20:32]}"
+
+
+random = _Random()
+
+
+# ---------------------------------------------------------------- http
+
+class HttpError(Exception):
+    """A request that got no response. `kind`: refused, timeout, reset, tls,
+    dns, invalid-request, not-allowed or other."""
+
+    def __init__(self, kind, message):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+class Response:
+    def __init__(self, raw):
+        self.status = raw.status
+        self.body = raw.body
+        self.protocol = raw.protocol
+        self.headers = {k.lower(): v for k, v in raw.headers}
+        self.duration_ms = raw.timings.duration_us / 1000.0
+        self.waiting_ms = raw.timings.waiting_us / 1000.0
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return _json.loads(self.body)
+
+    @property
+    def ok(self):
+        return 200 <= self.status < 400
+
+    def __repr__(self):
+        return f"<Response {self.status} {len(self.body)} bytes>"
+
+
+class _Http:
+    def request(self, method, url, body=None, json=None, headers=None,
+                name=None, tags=None, timeout=None):
+        """Sends one request; returns a `Response` or raises `HttpError`.
+
+        `json=` serializes a body and sets content-type; `timeout` in seconds;
+        `name` groups URLs with ids in one metric series."""
+        hdrs = [(str(k), str(v)) for k, v in (headers or {}).items()]
+        if json is not None:
+            body = _json.dumps(json, separators=(",", ":")).encode()
+            if not any(k.lower() == "content-type" for k, _ in hdrs):
+                hdrs.append(("content-type", "application/json"))
+        elif isinstance(body, str):
+            body = body.encode()
+        req = _http.Request(
+            method, url, hdrs, body or b"",
+            None if timeout is None else int(timeout * 1000),
+            name, _tags(tags))
+        try:
+            return Response(_http.send(req))
+        except _Err as e:
+            raise HttpError(e.value.class_.name.lower().replace("_", "-"), e.value.message) from None
+
+    def get(self, url, **kw):
+        return self.request("GET", url, **kw)
+
+    def post(self, url, **kw):
+        return self.request("POST", url, **kw)
+
+    def put(self, url, **kw):
+        return self.request("PUT", url, **kw)
+
+    def patch(self, url, **kw):
+        return self.request("PATCH", url, **kw)
+
+    def delete(self, url, **kw):
+        return self.request("DELETE", url, **kw)
+
+    def expect_statuses(self, *statuses):
+        """Statuses this VU's later requests expect (others count in http_req_failed)."""
+        _http.expect_statuses([int(s) for s in statuses])
+
+
+http = _Http()
+
+# Kafka and WebSocket: the generated bindings, as they are (see the SDK README).
+kafka = _kafka
+ws = _ws
+
+
+# ---------------------------------------------------------------- the runner
+
+class _Runner:
+    """Turns a module of functions into the component's exports."""
+
+    def __init__(self, module):
+        self.module = module
+        self.data = None
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args[: fn.__code__.co_argcount]) if hasattr(fn, "__code__") else fn(*args)
+        except _Err:
+            raise
+        except Fail as e:
+            raise _Err(str(e)) from None
+        except HttpError as e:
+            raise _Err(f"HttpError {e}") from None
+        except Exception as e:
+            raise _Err("".join(_traceback.format_exception_only(type(e), e)).strip()) from None
+
+    def setup(self):
+        fn = getattr(self.module, "setup", None)
+        data = self._call(fn) if fn else None
+        return _json.dumps(data).encode()
+
+    def init_vu(self, setup_data):
+        self.data = _json.loads(setup_data) if setup_data else None
+        fn = getattr(self.module, "init_vu", None)
+        if fn:
+            self._call(fn, self.data)
+
+    def run(self, entry):
+        fn = getattr(self.module, entry.replace("-", "_"), None)
+        if not callable(fn):
+            raise _Err(f"no entry `{entry}`: define `def {entry.replace('-', '_')}(data):` in the scenario module")
+        self._call(fn, self.data)
+
+    def teardown(self, setup_data):
+        fn = getattr(self.module, "teardown", None)
+        if fn:
+            self._call(fn, _json.loads(setup_data) if setup_data else None)
