@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what volley's build, tests and benchmarks need, from Debian's
-# packages only. Idempotent: a second run checks and returns in about a second.
+# packages, PyPI and npm. Idempotent: a second run checks and returns in
+# about a second.
 #
 #   ./setup.sh            # as root (or with sudo available)
 #
@@ -10,13 +11,22 @@
 #   nginx wrk                                neutral target and peer for benchmarks
 #   pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
 #                                            native builds (librdkafka, TLS)
+#   clang-16 wasi-libc libclang-rt-16-dev-wasm32
+#                                            C scenarios (volley build)
+#   componentize-py (PyPI, a venv)           Python scenarios
+#   componentize-js (npm; needs node)        JavaScript scenarios
+# The guest toolchains go to ~/.cache/volley/toolchains (VOLLEY_TOOLCHAINS),
+# where `volley build` looks for them.
 #
 # VOLLEY_TANSU=1 also installs tansu, a Kafka-compatible broker built from
 # crates.io (the second, real broker of the Kafka tests), into
 # ~/.cache/volley/tansu: about 8 minutes on 2 cores, once.
 set -euo pipefail
 
-PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev)
+PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
+  clang-16 wasi-libc libclang-rt-16-dev-wasm32 python3-venv)
+# Node.js: the machine's own when it has one (any 18+), else Debian's.
+command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -47,6 +57,29 @@ for f in /usr/bin/cargo /usr/bin/rustc /usr/bin/wasm-ld-16; do
 done
 [ -d /usr/lib/rustlib/src/rust/library ] || { echo "setup: rust-web-src did not install the std sources" >&2; exit 1; }
 echo "setup: ok ($(/usr/bin/rustc --version))"
+
+# Guest toolchains for Python and JavaScript scenarios, pinned: the versions
+# engine/src/build/{python,js}.rs name in their install hints.
+TOOLCHAINS="${VOLLEY_TOOLCHAINS:-$HOME/.cache/volley/toolchains}"
+PY_VERSION=0.25.1
+JS_VERSION=0.23.0
+mkdir -p "$TOOLCHAINS"
+if [ "$("$TOOLCHAINS/py/bin/componentize-py" --version 2>/dev/null)" = "componentize-py $PY_VERSION" ]; then
+  echo "setup: componentize-py $PY_VERSION present"
+else
+  echo "setup: installing componentize-py $PY_VERSION into $TOOLCHAINS/py"
+  python3 -m venv "$TOOLCHAINS/py"
+  "$TOOLCHAINS/py/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$PY_VERSION"
+fi
+js_pkg="$TOOLCHAINS/js/node_modules/@bytecodealliance/componentize-js/package.json"
+if [ -f "$js_pkg" ] && grep -q "\"version\": \"$JS_VERSION\"" "$js_pkg"; then
+  echo "setup: componentize-js $JS_VERSION present"
+else
+  echo "setup: installing componentize-js $JS_VERSION into $TOOLCHAINS/js"
+  mkdir -p "$TOOLCHAINS/js"
+  [ -f "$TOOLCHAINS/js/package.json" ] || echo '{"name":"volley-toolchains","private":true}' > "$TOOLCHAINS/js/package.json"
+  npm install --prefix "$TOOLCHAINS/js" --no-audit --no-fund --loglevel=error "@bytecodealliance/componentize-js@$JS_VERSION"
+fi
 
 TANSU_ROOT="${VOLLEY_TANSU_ROOT:-$HOME/.cache/volley/tansu}"
 if [ "${VOLLEY_TANSU:-0}" = 1 ]; then
