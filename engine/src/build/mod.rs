@@ -422,7 +422,10 @@ fn run_tool(mut cmd: Command, what: &str, opts: &BuildOptions) -> Result<(), Err
     if opts.quiet {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     } else {
-        cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        // stdout is the component's path (scripts read it): the
+        // toolchain's chatter goes to stderr.
+        cmd.stdout(Stdio::from(std::io::stderr()))
+            .stderr(Stdio::inherit());
     }
     let out = cmd
         .output()

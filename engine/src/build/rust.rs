@@ -153,7 +153,8 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Output, Error> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
     } else {
-        cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        cmd.stdout(Stdio::from(std::io::stderr()))
+            .stderr(Stdio::inherit());
         eprintln!("building {} with {label}", dir.display());
     }
     let out = cmd.output().map_err(|e| {

@@ -6,6 +6,7 @@ mod executors;
 mod failures;
 mod http_run;
 mod kafka_run;
+mod languages;
 mod support;
 mod thresholds;
 mod ws_run;

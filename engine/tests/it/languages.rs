@@ -1,0 +1,258 @@
+//! Scenarios in every language, built from source by `volley build` and run
+//! against the embedded targets through the binary: the examples, a fresh
+//! `volley new` per language, the build cache and the metadata.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::support::*;
+
+fn volley(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_volley"));
+    cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("volley runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("volley-lang-{}-{name}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `volley build --force` then `volley run` with a summary export: the
+/// exported summary, after the run passed its thresholds.
+fn build_and_run(target: &Path, run_args: &[&str]) -> serde_json::Value {
+    let t = target.to_str().unwrap();
+    let (code, out, err) = volley(&["build", "--force", t], &[]);
+    assert_eq!(code, 0, "building {t}:\n{out}\n{err}");
+    let component = PathBuf::from(out.trim());
+    assert!(component.is_file(), "{t}: build printed {out}");
+    let export = std::env::temp_dir().join(format!(
+        "volley-lang-{}-{}.json",
+        std::process::id(),
+        component.file_stem().unwrap().to_string_lossy()
+    ));
+    let mut args = vec![
+        "run",
+        t,
+        "--quiet",
+        "--summary-export",
+        export.to_str().unwrap(),
+    ];
+    args.extend_from_slice(run_args);
+    let (code, out, err) = volley(&args, &[]);
+    assert_eq!(code, 0, "running {t}:\n{out}\n{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    std::fs::remove_file(&export).ok();
+    doc
+}
+
+fn value(doc: &serde_json::Value, metric: &str, field: &str) -> f64 {
+    doc["metrics"][metric]["values"][field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {metric}.{field} in {}", doc["metrics"]))
+}
+
+#[test]
+fn booking_in_javascript_registers_logs_in_searches_and_books() {
+    let doc = build_and_run(&repo().join("scripts/booking"), &["-p", "quick"]);
+    // Every iteration makes three requests, each checked; setup made 100.
+    let iterations = value(&doc, "iterations", "count");
+    assert!(iterations >= 10.0, "{}", doc["metrics"]);
+    assert_eq!(value(&doc, "checks", "fails"), 0.0);
+    assert!(value(&doc, "checks", "passes") >= 4.0 * iterations);
+    assert!(value(&doc, "http_reqs", "count") >= 100.0 + 3.0 * iterations);
+    assert!(value(&doc, "seats_booked", "count") >= iterations);
+    let check_names: Vec<&str> = doc["root_group"]["checks"]
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    for name in [
+        "logged in",
+        "search answered",
+        "events found",
+        "booked or sold out",
+    ] {
+        assert!(check_names.contains(&name), "{check_names:?}");
+    }
+}
+
+#[test]
+fn http_ingest_in_python_and_in_c_posts_every_message() {
+    for dir in ["scripts/http-ingest-py", "scripts/http-ingest-c"] {
+        let doc = build_and_run(&repo().join(dir), &["-p", "quick"]);
+        assert_eq!(value(&doc, "iterations", "count"), 1000.0, "{dir}");
+        assert_eq!(value(&doc, "http_reqs", "count"), 1000.0, "{dir}");
+        assert_eq!(value(&doc, "checks", "passes"), 1000.0, "{dir}");
+        assert_eq!(value(&doc, "http_req_failed", "passes"), 0.0, "{dir}");
+    }
+}
+
+#[test]
+fn volley_new_scaffolds_a_scenario_that_runs_in_every_language() {
+    let root = scratch("new");
+    for lang in ["rust", "python", "js", "c"] {
+        let dir = root.join(format!("{lang}-shop"));
+        let (code, out, err) = volley(&["new", dir.to_str().unwrap(), "--lang", lang], &[]);
+        assert_eq!(code, 0, "{lang}: {out}\n{err}");
+        let doc = build_and_run(&dir, &["--vus", "2", "--iterations", "6"]);
+        assert_eq!(value(&doc, "iterations", "count"), 6.0, "{lang}");
+        assert_eq!(value(&doc, "checks", "passes"), 6.0, "{lang}");
+        // What the build embedded.
+        let component = dir.join("target/volley").join(format!("{lang}_shop.wasm"));
+        let (code, out, err) = volley(&["inspect", "--json", component.to_str().unwrap()], &[]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let meta = &v["metadata"];
+        assert_eq!(meta["name"], format!("{lang}_shop"), "{meta}");
+        assert_eq!(meta["version"], "0.1.0", "{meta}");
+        assert_eq!(meta["sdk"], format!("volley-sdk-{lang} 0.1.0"), "{meta}");
+        let language = meta["language"].as_str().unwrap_or_default();
+        let expected = match lang {
+            "rust" => "Rust",
+            "python" => "Python",
+            "js" => "JavaScript",
+            _ => "C11",
+        };
+        assert_eq!(language, expected);
+    }
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
+    let dir = scratch("file");
+    let script = dir.join("hello.js");
+    let text = "import { check, vu } from 'volley';\n\
+                export default function () { check('first', vu.iteration >= 0); }\n\
+                export function other() { check('other', true); }\n";
+    std::fs::write(&script, text).unwrap();
+    let s = script.to_str().unwrap();
+    let (code, out, err) = volley(&["run", s, "--iterations", "3", "--exec", "other"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✓ other"), "{out}");
+    let built = dir.join("target/volley/hello.wasm");
+    let first = std::fs::metadata(&built).unwrap().modified().unwrap();
+    // Unchanged: the cached component, not rebuilt.
+    let (code, _, err) = volley(&["build", s], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("up to date"), "{err}");
+    assert_eq!(
+        std::fs::metadata(&built).unwrap().modified().unwrap(),
+        first
+    );
+    // A changed source is rebuilt.
+    std::fs::write(&script, text.replace("'first'", "'second'")).unwrap();
+    let (code, out, err) = volley(&["run", s, "--iterations", "2"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✓ second"), "{out}");
+    // A thrown error fails the iteration with the script's message and line.
+    std::fs::write(&script, "export default function () { null.x; }\n").unwrap();
+    let (code, out, err) = volley(&["run", s, "--iterations", "2"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("TypeError") && err.contains("hello.js:1"),
+        "{err}"
+    );
+    assert!(out.contains("iterations_failed"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_python_exception_fails_the_iteration_with_its_message() {
+    let dir = scratch("py");
+    std::fs::write(
+        dir.join("scenario.py"),
+        "from volley import check, http, HttpError\n\
+         def default(data):\n    raise ValueError('no such seat')\n\
+         def refused(data):\n    try:\n        http.get('http://127.0.0.1:1/x')\n    except HttpError as e:\n        check('refused', e.kind == 'refused')\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = volley(&["run", d, "--iterations", "2"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("ValueError: no such seat"), "{err}");
+    let (code, out, err) = volley(
+        &[
+            "run",
+            d,
+            "--iterations",
+            "1",
+            "--exec",
+            "refused",
+            "--allow-host",
+            "127.0.0.1:1",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✓ refused"), "{out}");
+    let (code, _, err) = volley(&["run", d, "--iterations", "1", "--exec", "nope"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no entry `nope`"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_missing_toolchain_names_the_command_that_installs_it() {
+    let dir = scratch("missing");
+    std::fs::write(dir.join("scenario.py"), "def default(data):\n    pass\n").unwrap();
+    std::fs::write(dir.join("main.js"), "export default function () {}\n").unwrap();
+    let d = dir.to_str().unwrap();
+    // Two languages in one folder: pick one.
+    let (code, _, err) = volley(&["build", d], &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("more than one language"), "{err}");
+    let empty = scratch("no-tools");
+    let nothing = [
+        ("PATH", "/nonexistent"),
+        ("VOLLEY_TOOLCHAINS", empty.to_str().unwrap()),
+    ];
+    let py = dir.join("scenario.py");
+    let (code, _, err) = volley(&["build", py.to_str().unwrap()], &nothing);
+    assert_ne!(code, 0);
+    assert!(err.contains("pip install componentize-py==0.25.1"), "{err}");
+    let js = dir.join("main.js");
+    let (code, _, err) = volley(&["build", js.to_str().unwrap()], &nothing);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("npm install --prefix") && err.contains("componentize-js@0.23.0"),
+        "{err}"
+    );
+    let c = dir.join("x.c");
+    std::fs::write(&c, "const char *volley_run(const char *e) { return 0; }\n").unwrap();
+    let (code, _, err) = volley(
+        &["build", c.to_str().unwrap()],
+        &[("VOLLEY_CLANG", "/nonexistent/clang")],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("apt-get install clang-16"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&empty).ok();
+}
+
+#[test]
+fn the_c_bindings_match_the_wit() {
+    use sha2::Digest;
+    let wit = std::fs::read(repo().join("wit/scenario.wit")).unwrap();
+    let recorded = std::fs::read_to_string(repo().join("sdk/c/gen/WIT_SHA256")).unwrap();
+    let hash: String = sha2::Sha256::digest(&wit)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        recorded.trim(),
+        hash,
+        "wit/scenario.wit changed: run sdk/c/regen.sh to regenerate the C bindings"
+    );
+}
