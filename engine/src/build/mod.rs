@@ -112,6 +112,9 @@ pub struct Source {
     /// The component's name (file stem or folder name, or the crate's).
     pub name: String,
     pub version: String,
+    /// What `target/volley/<output>.wasm` is called: the name, and for a
+    /// single file also its extension (`a.js` and `a.py` may sit side by side).
+    pub output: String,
 }
 
 fn sanitize(raw: &str) -> String {
@@ -210,6 +213,7 @@ pub fn detect(path: &Path) -> Result<Source, Error> {
             entry: Some(path.to_path_buf()),
             name: sanitize(stem),
             version: "0.1.0".into(),
+            output: format!("{}.{ext}", sanitize(stem)),
         });
     }
     if !path.is_dir() {
@@ -225,6 +229,7 @@ pub fn detect(path: &Path) -> Result<Source, Error> {
         entry,
         name: sanitize(&folder_name),
         version: "0.1.0".into(),
+        output: sanitize(&folder_name),
     };
     if path.join("Cargo.toml").exists() {
         return Ok(source(Lang::Rust, None));
@@ -283,6 +288,7 @@ fn read_package_json(s: &mut Source) {
     };
     if let Some(n) = v.get("name").and_then(|n| n.as_str()) {
         s.name = sanitize(n.rsplit('/').next().unwrap_or(n));
+        s.output = s.name.clone();
     }
     if let Some(ver) = v.get("version").and_then(|n| n.as_str()) {
         s.version = ver.to_string();
@@ -302,6 +308,7 @@ pub fn build(path: &Path, opts: &BuildOptions) -> Result<Built, Error> {
         let out = rust::build(&src.dir, opts)?;
         let src = Source {
             name: out.name.clone(),
+            output: out.name.clone(),
             version: out.version.clone(),
             ..src
         };
@@ -572,8 +579,8 @@ fn finish(
     produce: impl FnOnce() -> Result<Vec<u8>, Error>,
 ) -> Result<Built, Error> {
     let out_dir = out_dir(src);
-    let component = out_dir.join(format!("{}.wasm", src.name));
-    let stamp = out_dir.join(format!("{}.sha256", src.name));
+    let component = out_dir.join(format!("{}.wasm", src.output));
+    let stamp = out_dir.join(format!("{}.sha256", src.output));
     let fresh =
         component.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == hash);
     if fresh && !opts.force {
@@ -703,6 +710,74 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
         let e = build(Path::new("/definitely/not/here"), &BuildOptions::default()).unwrap_err();
         assert!(e.to_string().contains("not a folder"));
+    }
+
+    fn folder(name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("volley-detect-{}-{name}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        for (rel, text) in files {
+            write_file(&dir, rel, text.as_bytes()).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn the_language_and_entry_are_found_from_the_folder_or_the_file() {
+        let d = folder("rust", &[("Cargo.toml", ""), ("helper.py", "")]);
+        assert_eq!(detect(&d).unwrap().lang, Lang::Rust);
+        let d = folder(
+            "js",
+            &[("scenario.js", ""), ("lib.js", ""), ("plans/x.py", "")],
+        );
+        let s = detect(&d).unwrap();
+        assert_eq!((s.lang, s.entry), (Lang::Js, Some(d.join("scenario.js"))));
+        let d = folder("two", &[("a.js", ""), ("b.js", "")]);
+        let e = detect(&d).unwrap_err().to_string();
+        assert!(
+            e.contains("a.js, b.js") && e.contains("pass the entry file"),
+            "{e}"
+        );
+        let d = folder("py", &[("load_test.py", "")]);
+        let s = detect(&d).unwrap();
+        assert_eq!(
+            (s.lang, s.entry),
+            (Lang::Python, Some(d.join("load_test.py")))
+        );
+        let d = folder("c", &[("a.c", ""), ("b.c", ""), ("x.h", "")]);
+        let s = detect(&d).unwrap();
+        assert_eq!((s.lang, s.entry), (Lang::C, None));
+        let d = folder(
+            "pkg",
+            &[
+                (
+                    "package.json",
+                    r#"{"name":"@acme/shop-test","version":"2.1.0","main":"src/run.js"}"#,
+                ),
+                ("src/run.js", ""),
+                ("other.js", ""),
+            ],
+        );
+        let s = detect(&d).unwrap();
+        assert_eq!(s.name, "shop_test");
+        assert_eq!(s.version, "2.1.0");
+        assert_eq!(s.entry, Some(d.join("src/run.js")));
+        // A single file: named after its stem, output kept apart per language.
+        let s = detect(&d.join("other.js")).unwrap();
+        assert_eq!((s.name.as_str(), s.output.as_str()), ("other", "other.js"));
+        let e = detect(&d.join("package.json")).unwrap_err().to_string();
+        assert!(e.contains("not a scenario source"), "{e}");
+    }
+
+    #[test]
+    fn the_content_hash_follows_the_sources_not_the_plans() {
+        let d = folder("hash", &[("scenario.js", "a"), ("plans/default.toml", "x")]);
+        let s = detect(&d).unwrap();
+        let first = input_hash(&s, "tool 1").unwrap();
+        write_file(&d, "plans/default.toml", b"y").unwrap();
+        assert_eq!(input_hash(&s, "tool 1").unwrap(), first);
+        assert_ne!(input_hash(&s, "tool 2").unwrap(), first);
+        write_file(&d, "lib/util.js", b"b").unwrap();
+        assert_ne!(input_hash(&s, "tool 1").unwrap(), first);
     }
 
     #[test]

@@ -141,7 +141,7 @@ fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
     let (code, out, err) = volley(&["run", s, "--iterations", "3", "--exec", "other"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✓ other"), "{out}");
-    let built = dir.join("target/volley/hello.wasm");
+    let built = dir.join("target/volley/hello.js.wasm");
     let first = std::fs::metadata(&built).unwrap().modified().unwrap();
     // Unchanged: the cached component, not rebuilt.
     let (code, _, err) = volley(&["build", s], &[]);
