@@ -77,6 +77,10 @@ fn wasm_config(cfg: &RuntimeConfig) -> Config {
         .memory_reservation(cfg.memory_limit.next_power_of_two().max(1 << 20))
         .memory_guard_size(64 << 10)
         .memory_reservation_for_growth(0);
+    // `perf record` can name JIT-compiled guest functions with a perf map.
+    if std::env::var_os("VOLLEY_PERFMAP").is_some() {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     c
 }
 
