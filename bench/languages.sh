@@ -69,9 +69,11 @@ for lang in rust python js c; do
   component=$("$VOLLEY" build --force "$dir" 2>/dev/null | tail -1)
   build_s=$(python3 -c "import time;print(f'{time.time()-$start:.1f}')")
   size=$(stat -c %s "$component")
-  # Cold precompile cache: the first run pays Cranelift.
-  read -r cold _ < <(VOLLEY_CACHE_DIR="$OUT/cold-$lang" measure taskset -c 0 "$VOLLEY" run "$component" --exec empty --iterations 1 --threads 1 "${NET[@]}")
-  read -r warm _ < <(VOLLEY_CACHE_DIR="$OUT/cold-$lang" measure taskset -c 0 "$VOLLEY" run "$component" --exec empty --iterations 1 --threads 1 "${NET[@]}")
+  # A cold precompile cache: the first run pays Cranelift; every later run
+  # of this language reads the cache it filled.
+  export VOLLEY_CACHE_DIR="$OUT/cache-$lang"
+  read -r cold _ < <(measure taskset -c 0 "$VOLLEY" run "$component" --exec empty --iterations 1 --threads 1 "${NET[@]}")
+  read -r warm _ < <(measure taskset -c 0 "$VOLLEY" run "$component" --exec empty --iterations 1 --threads 1 "${NET[@]}")
   native=$(python3 -c "print(f'{$cold-$warm:.1f}')")
   read -r w1 r1 < <(measure taskset -c 0 "$VOLLEY" run "$component" --exec empty --vus 1 --iterations 1 --threads 1 "${NET[@]}")
   read -r wn rn < <(measure taskset -c 0 "$VOLLEY" run "$component" --exec empty --vus "$VUS" --iterations "$VUS" --threads 1 "${NET[@]}")
@@ -82,6 +84,7 @@ for lang in rust python js c; do
   fails=$(metric "$OUT/http-$lang.json" checks fails)
   [ "${fails%.*}" = 0 ] || { echo "$lang: $fails failed checks" >&2; exit 1; }
   rows+=("$lang $size $build_s $native $w1 $wn $r1 $rn $empty_rate $http_rate")
+  unset VOLLEY_CACHE_DIR
 done
 
 echo "== k6: $HTTP_VUS VUs, $DURATION, the same script, core 0" >&2
@@ -89,6 +92,7 @@ URL="$URL" taskset -c 0 "$K6" run -q --vus "$HTTP_VUS" --duration "$DURATION" --
 k6_rate=$(python3 -c "import json;print(json.load(open('$OUT/k6.json'))['metrics']['http_reqs']['rate'])")
 
 echo "== soak: one JavaScript VU, $SOAK iterations" >&2
+export VOLLEY_CACHE_DIR="$OUT/cache-js"
 js=$(ls bench/lang/js/target/volley/*.wasm | head -1)
 /usr/bin/time -f "%M" -o "$OUT/soak.rss" taskset -c 0 "$VOLLEY" run "$js" --exec soak --vus 1 --iterations "$SOAK" --threads 1 \
   -e "url=$URL" --allow-host "127.0.0.1:$PORT" --no-summary 2>"$OUT/soak.log" >/dev/null
