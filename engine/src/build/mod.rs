@@ -425,7 +425,9 @@ fn version_of(program: &Path, args: &[&str]) -> Option<String> {
 /// Runs a toolchain command; its output is shown live, or only when it
 /// fails with `quiet`.
 fn run_tool(mut cmd: Command, what: &str, opts: &BuildOptions) -> Result<(), Error> {
-    cmd.stdin(Stdio::null());
+    // componentize-py is Rust: a scenario's SyntaxError should not come
+    // with the tool's own stack backtrace.
+    cmd.stdin(Stdio::null()).env("RUST_BACKTRACE", "0");
     if opts.quiet {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     } else {

@@ -256,3 +256,59 @@ fn the_c_bindings_match_the_wit() {
         "wit/scenario.wit changed: run sdk/c/regen.sh to regenerate the C bindings"
     );
 }
+
+#[test]
+fn a_syntax_error_fails_the_build_with_its_file_and_line() {
+    let dir = scratch("syntax");
+    let py = dir.join("broken.py");
+    std::fs::write(&py, "def default(data)\n    pass\n").unwrap();
+    let (code, out, err) = volley(&["build", py.to_str().unwrap()], &[]);
+    assert_ne!(code, 0);
+    assert!(
+        out.is_empty(),
+        "stdout is only ever the component path: {out}"
+    );
+    assert!(
+        err.contains("SyntaxError") && err.contains("broken.py, line 1"),
+        "{err}"
+    );
+    assert!(!err.contains("Stack backtrace"), "{err}");
+    let js = dir.join("broken.js");
+    std::fs::write(&js, "export default function () { let x = ; }\n").unwrap();
+    let (code, _, err) = volley(&["build", js.to_str().unwrap()], &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("broken.js:1:"), "{err}");
+    assert!(err.contains("componentize-js for"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn every_plan_of_every_example_is_valid() {
+    let mut checked = Vec::new();
+    for example in std::fs::read_dir(repo().join("scripts")).unwrap().flatten() {
+        let Ok(plans) = std::fs::read_dir(example.path().join("plans")) else {
+            continue;
+        };
+        for p in plans.flatten() {
+            let path = p.path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let raw: volley::plan::RawPlan =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let ov = volley::plan::Overrides {
+                component: Some(PathBuf::from("example.wasm")),
+                ..Default::default()
+            };
+            volley::plan::validate(raw, &path, &example.path(), &ov)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            checked.push(path);
+        }
+    }
+    // booking's load, spike, stress, quick and default among them.
+    for name in ["load", "spike", "stress", "quick"] {
+        let p = repo().join(format!("scripts/booking/plans/{name}.toml"));
+        assert!(checked.contains(&p), "{} not checked", p.display());
+    }
+}
