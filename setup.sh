@@ -14,7 +14,9 @@
 #   clang-16 wasi-libc libclang-rt-16-dev-wasm32
 #                                            C scenarios (volley build)
 #   componentize-py (PyPI, a venv)           Python scenarios
-#   componentize-js (npm; needs node)        JavaScript scenarios
+#   componentize-qjs, componentize-js (npm; need node)
+#                                            JavaScript scenarios (QuickJS, the
+#                                            default; SpiderMonkey)
 # The guest toolchains go to ~/.cache/volley/toolchains (VOLLEY_TOOLCHAINS),
 # where `volley build` looks for them.
 #
@@ -63,6 +65,7 @@ echo "setup: ok ($(/usr/bin/rustc --version))"
 TOOLCHAINS="${VOLLEY_TOOLCHAINS:-$HOME/.cache/volley/toolchains}"
 PY_VERSION=0.25.1
 JS_VERSION=0.23.0
+QJS_VERSION=0.4.5
 mkdir -p "$TOOLCHAINS"
 if [ "$("$TOOLCHAINS/py/bin/componentize-py" --version 2>/dev/null)" = "componentize-py $PY_VERSION" ]; then
   echo "setup: componentize-py $PY_VERSION present"
@@ -71,24 +74,14 @@ else
   python3 -m venv "$TOOLCHAINS/py"
   "$TOOLCHAINS/py/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$PY_VERSION"
 fi
-js_pkg="$TOOLCHAINS/js/node_modules/@bytecodealliance/componentize-js/package.json"
-if [ -f "$js_pkg" ] && grep -q "\"version\": \"$JS_VERSION\"" "$js_pkg"; then
-  echo "setup: componentize-js $JS_VERSION present"
+has_npm() { [ -f "$TOOLCHAINS/js/node_modules/$1/package.json" ] && grep -q "\"version\": \"$2\"" "$TOOLCHAINS/js/node_modules/$1/package.json"; }
+if has_npm @bytecodealliance/componentize-js "$JS_VERSION" && has_npm componentize-qjs "$QJS_VERSION" \
+    && [ -x "$TOOLCHAINS/js/node_modules/.bin/componentize-qjs" ]; then
+  echo "setup: componentize-qjs $QJS_VERSION and componentize-js $JS_VERSION present"
 else
-  echo "setup: installing componentize-js $JS_VERSION into $TOOLCHAINS/js"
+  echo "setup: installing componentize-qjs $QJS_VERSION and componentize-js $JS_VERSION into $TOOLCHAINS/js"
   mkdir -p "$TOOLCHAINS/js"
   [ -f "$TOOLCHAINS/js/package.json" ] || echo '{"name":"volley-toolchains","private":true}' > "$TOOLCHAINS/js/package.json"
-  npm install --prefix "$TOOLCHAINS/js" --no-audit --no-fund --loglevel=error "@bytecodealliance/componentize-js@$JS_VERSION"
-fi
-
-TANSU_ROOT="${VOLLEY_TANSU_ROOT:-$HOME/.cache/volley/tansu}"
-if [ "${VOLLEY_TANSU:-0}" = 1 ]; then
-  if [ -x "$TANSU_ROOT/bin/tansu" ]; then
-    echo "setup: tansu present ($TANSU_ROOT/bin/tansu)"
-  else
-    echo "setup: building tansu 0.6.0 (memory storage: feature dynostore) from crates.io into $TANSU_ROOT (about 8 minutes, once)"
-    # Its own target dir: tansu's dependencies must not churn volley's cache.
-    CARGO_TARGET_DIR="$TANSU_ROOT/build" "$(command -v "$HOME/.cargo/bin/cargo" || command -v cargo)" install tansu --version 0.6.0 --features dynostore --locked --root "$TANSU_ROOT" --quiet
-    rm -rf "$TANSU_ROOT/build"
-  fi
+  npm install --prefix "$TOOLCHAINS/js" --no-audit --no-fund --loglevel=error \
+    "componentize-qjs@$QJS_VERSION" "@bytecodealliance/componentize-js@$JS_VERSION"
 fi

@@ -23,8 +23,36 @@ import * as wws from 'volley:scenario/ws@0.1.0';
 
 export const VERSION = '0.1.0';
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// QuickJS has no TextEncoder/TextDecoder: UTF-8 by hand there.
+const encoder = typeof TextEncoder === 'function' ? new TextEncoder() : {
+  encode(text) {
+    const bytes = [];
+    for (let i = 0; i < text.length; i++) {
+      let c = text.codePointAt(i);
+      if (c > 0xffff) i++;
+      if (c < 0x80) bytes.push(c);
+      else if (c < 0x800) bytes.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+      else if (c < 0x10000) bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+      else bytes.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    }
+    return new Uint8Array(bytes);
+  },
+};
+const decoder = typeof TextDecoder === 'function' ? new TextDecoder() : {
+  decode(bytes) {
+    let out = '';
+    for (let i = 0; i < bytes.length;) {
+      const b = bytes[i++];
+      let c;
+      if (b < 0x80) c = b;
+      else if (b < 0xe0) c = ((b & 31) << 6) | (bytes[i++] & 63);
+      else if (b < 0xf0) c = ((b & 15) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
+      else c = ((b & 7) << 18) | ((bytes[i++] & 63) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
+      out += String.fromCodePoint(c);
+    }
+    return out;
+  },
+};
 
 function tagList(tags) {
   return tags ? Object.entries(tags).map(([k, v]) => [String(k), String(v)]) : [];
@@ -41,7 +69,8 @@ export function check(value, checks) {
     return wmetrics.check(value, checks);
   }
   let all = true;
-  for (const [name, pred] of Object.entries(checks || {})) {
+  for (const name in checks) {
+    const pred = checks[name];
     let ok;
     try {
       ok = typeof pred === 'function' ? !!pred(value) : !!pred;
@@ -113,22 +142,30 @@ export function fail(message) { throw new Error(message); }
 const FIRST = ['ada', 'alan', 'grace', 'linus', 'barbara', 'ken', 'margaret', 'dennis', 'edsger', 'frances'];
 const LAST = ['lovelace', 'turing', 'hopper', 'torvalds', 'liskov', 'thompson', 'hamilton', 'ritchie', 'dijkstra', 'allen'];
 
+// 53 random bits: the host's u64 is a BigInt in SpiderMonkey but a number
+// (a double: only its top 53 bits are exact) in QuickJS.
+const TWO53 = 2 ** 53;
+function bits53() {
+  const v = wvu.randomU64();
+  return typeof v === 'bigint' ? Number(v >> 11n) : Math.floor(v / 2048);
+}
+
 /** Random test data from the engine's per-VU generator. */
 export const random = {
-  u64() { return wvu.randomU64(); },
+  /** A uniform float in [0, 1). */
+  float() { return bits53() / TWO53; },
   /** A uniform integer in [lo, hi]. */
   int(lo, hi) {
     if (hi < lo) throw new RangeError(`random.int(${lo}, ${hi}): hi < lo`);
-    return lo + Number(wvu.randomU64() % BigInt(hi - lo + 1));
+    return lo + Math.floor(random.float() * (hi - lo + 1));
   },
-  float() { return Number(wvu.randomU64() >> 11n) / 2 ** 53; },
   choice(items) {
     if (!items.length) throw new RangeError('random.choice of an empty array');
     return items[random.int(0, items.length - 1)];
   },
   string(n = 12, alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789') {
     let s = '';
-    for (let i = 0; i < n; i++) s += alphabet[Number(wvu.randomU64() % BigInt(alphabet.length))];
+    for (let i = 0; i < n; i++) s += alphabet[random.int(0, alphabet.length - 1)];
     return s;
   },
   name() {
@@ -137,7 +174,8 @@ export const random = {
   },
   email() { return `${random.choice(FIRST)}.${random.string(8)}@example.test`; },
   uuid() {
-    const h = (wvu.randomU64().toString(16).padStart(16, '0') + wvu.randomU64().toString(16).padStart(16, '0'));
+    let h = '';
+    for (let i = 0; i < 4; i++) h += Math.floor(bits53() / 2 ** 21).toString(16).padStart(8, '0');
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${'89ab'[random.int(0, 3)]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
   },
 };
@@ -153,56 +191,85 @@ export class HttpError extends Error {
   }
 }
 
+const NONE = new Uint8Array(0);
+const NO_PAIRS = Object.freeze([]);
+
+/** A response; headers, body text and timings are decoded on first use. */
 export class Response {
   constructor(raw) {
     this.status = raw.status;
-    this.protocol = raw.protocol;
-    this.bodyBytes = raw.body;
-    this.timings = {
-      duration: Number(raw.timings.durationUs) / 1000,
-      waiting: Number(raw.timings.waitingUs) / 1000,
-      receiving: Number(raw.timings.receivingUs) / 1000,
-    };
-    this.headers = {};
-    for (const [k, v] of raw.headers) this.headers[k.toLowerCase()] = v;
+    this._raw = raw;
     this._text = undefined;
+    this._headers = undefined;
   }
+  get protocol() { return this._raw.protocol; }
+  get bodyBytes() { return this._raw.body; }
   get body() {
-    if (this._text === undefined) this._text = decoder.decode(this.bodyBytes);
+    if (this._text === undefined) this._text = decoder.decode(this._raw.body);
     return this._text;
+  }
+  /** Header names in lower case. */
+  get headers() {
+    if (this._headers === undefined) {
+      this._headers = {};
+      for (const [k, v] of this._raw.headers) this._headers[k.toLowerCase()] = v;
+    }
+    return this._headers;
+  }
+  /** In milliseconds. */
+  get timings() {
+    const t = this._raw.timings;
+    return {
+      duration: Number(t.durationUs) / 1000,
+      waiting: Number(t.waitingUs) / 1000,
+      receiving: Number(t.receivingUs) / 1000,
+    };
   }
   json() { return JSON.parse(this.body); }
   get ok() { return this.status >= 200 && this.status < 400; }
 }
 
-function request(method, url, body, params = {}) {
-  const headers = Object.entries(params.headers || {}).map(([k, v]) => [String(k), String(v)]);
-  let bytes;
+function request(method, url, body, params) {
+  let headers = NO_PAIRS;
+  let bytes = NONE;
+  if (params && params.headers) {
+    headers = [];
+    for (const k in params.headers) headers.push([k, String(params.headers[k])]);
+  }
   if (body === undefined || body === null) {
-    bytes = new Uint8Array(0);
+    // no body
   } else if (body instanceof Uint8Array) {
     bytes = body;
   } else if (typeof body === 'string') {
     bytes = encoder.encode(body);
   } else {
     bytes = encoder.encode(JSON.stringify(body));
-    if (!headers.some(([k]) => k.toLowerCase() === 'content-type')) headers.push(['content-type', 'application/json']);
+    if (!headers.some(([k]) => k.toLowerCase() === 'content-type')) {
+      if (headers === NO_PAIRS) headers = [];
+      headers.push(['content-type', 'application/json']);
+    }
   }
-  const tags = tagList(params.tags);
-  const name = params.name ?? (params.tags && params.tags.name);
+  const req = {
+    method,
+    url,
+    headers,
+    body: bytes,
+    timeoutMs: undefined,
+    name: undefined,
+    tags: NO_PAIRS,
+  };
+  if (params) {
+    if (params.timeout !== undefined) req.timeoutMs = Math.round(params.timeout * 1000);
+    if (params.tags) req.tags = tagList(params.tags);
+    req.name = params.name ?? (params.tags && params.tags.name);
+  }
   try {
-    return new Response(whttp.send({
-      method,
-      url,
-      headers,
-      body: bytes,
-      timeoutMs: params.timeout === undefined ? undefined : Math.round(params.timeout * 1000),
-      name,
-      tags,
-    }));
+    return new Response(whttp.send(req));
   } catch (e) {
-    const p = e && e.payload;
-    if (p && p.tag === undefined && p.message !== undefined) throw new HttpError(p.class, p.message);
+    const p = e && e.payload !== undefined ? e.payload : e;
+    if (p && typeof p === 'object' && p.message !== undefined && p.class !== undefined) {
+      throw new HttpError(p.class, p.message);
+    }
     throw e;
   }
 }
@@ -232,6 +299,7 @@ export const ws = wws;
 
 function describe(e) {
   if (e instanceof Error) return e.stack ? `${e.name}: ${e.message}\n${e.stack}`.trim() : `${e.name}: ${e.message}`;
+  if (e && typeof e === 'object') return JSON.stringify(e);
   return String(e);
 }
 

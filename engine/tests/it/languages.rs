@@ -133,9 +133,16 @@ fn volley_new_scaffolds_a_scenario_that_runs_in_every_language() {
 fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
     let dir = scratch("file");
     let script = dir.join("hello.js");
-    let text = "import { check, vu } from 'volley';\n\
+    // `other` also checks the SDK's random data: every value of a small
+    // range comes up (QuickJS hands a u64 over as a double: low bits are 0).
+    let text = "import { check, vu, random } from 'volley';\n\
                 export default function () { check('first', vu.iteration >= 0); }\n\
-                export function other() { check('other', true); }\n";
+                export function other() {\n\
+                  const seen = new Set();\n\
+                  for (let i = 0; i < 400; i++) seen.add(random.int(0, 7));\n\
+                  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;\n\
+                  check('other', seen.size === 8 && uuid.test(random.uuid()) && random.string(5).length === 5);\n\
+                }\n";
     std::fs::write(&script, text).unwrap();
     let s = script.to_str().unwrap();
     let (code, out, err) = volley(&["run", s, "--iterations", "3", "--exec", "other"], &[]);
@@ -226,7 +233,7 @@ fn a_missing_toolchain_names_the_command_that_installs_it() {
     let (code, _, err) = volley(&["build", js.to_str().unwrap()], &nothing);
     assert_ne!(code, 0);
     assert!(
-        err.contains("npm install --prefix") && err.contains("componentize-js@0.23.0"),
+        err.contains("npm install --prefix") && err.contains("componentize-qjs@0.4.5"),
         "{err}"
     );
     let c = dir.join("x.c");
@@ -278,7 +285,7 @@ fn a_syntax_error_fails_the_build_with_its_file_and_line() {
     let (code, _, err) = volley(&["build", js.to_str().unwrap()], &[]);
     assert_ne!(code, 0);
     assert!(err.contains("broken.js:1:"), "{err}");
-    assert!(err.contains("componentize-js for"), "{err}");
+    assert!(err.contains("componentize-qjs for"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -311,4 +318,33 @@ fn every_plan_of_every_example_is_valid() {
         let p = repo().join(format!("scripts/booking/plans/{name}.toml"));
         assert!(checked.contains(&p), "{} not checked", p.display());
     }
+}
+
+#[test]
+fn the_spidermonkey_engine_runs_the_same_script() {
+    let dir = scratch("spidermonkey");
+    let script = dir.join("shop.js");
+    std::fs::write(
+        &script,
+        "import { check, random, vu } from 'volley';\n\
+         export default function () {\n\
+           check('spidermonkey', new TextEncoder().encode('é').length === 2 && random.int(1, 1) === 1 && vu.id > 0);\n\
+         }\n",
+    )
+    .unwrap();
+    let s = script.to_str().unwrap();
+    let sm = [("VOLLEY_JS_ENGINE", "spidermonkey")];
+    let (code, out, err) = volley(&["run", s, "--iterations", "3"], &sm);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✓ spidermonkey"), "{out}");
+    let component = dir.join("target/volley/shop.js.wasm");
+    let (_, meta, _) = volley(&["inspect", "--json", component.to_str().unwrap()], &[]);
+    assert!(meta.contains("ComponentizeJS"), "{meta}");
+    let (code, _, err) = volley(&["build", s], &[("VOLLEY_JS_ENGINE", "v8")]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("`quickjs` (the default) or `spidermonkey`"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
