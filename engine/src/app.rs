@@ -74,11 +74,7 @@ pub fn resolve(
             target.display()
         )));
     }
-    let is_source = target.is_file()
-        && target
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| ["js", "mjs", "py", "c"].contains(&e));
+    let is_source = target.is_file() && crate::build::source_lang(target).is_some();
     if target.is_dir() || is_source {
         let built = crate::build::build(
             target,

@@ -178,21 +178,30 @@ fn pick_entry(dir: &Path, files: &[PathBuf], conventional: &[&str]) -> Result<Pa
     }
 }
 
+/// The language of a scenario source file, by its extension (`.js`,
+/// `.mjs`, `.py`, `.c`); none for anything else.
+pub fn source_lang(path: &Path) -> Option<Lang> {
+    match path.extension().and_then(|e| e.to_str())? {
+        "js" | "mjs" => Some(Lang::Js),
+        "py" => Some(Lang::Python),
+        "c" => Some(Lang::C),
+        _ => None,
+    }
+}
+
 /// Finds what `path` (a folder or a source file) is written in.
 pub fn detect(path: &Path) -> Result<Source, Error> {
     if path.is_file() {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        let lang = match ext {
-            "js" | "mjs" => Lang::Js,
-            "py" => Lang::Python,
-            "c" => Lang::C,
-            "rs" | "toml" => {
+        let lang = match (source_lang(path), ext) {
+            (Some(lang), _) => lang,
+            (None, "rs" | "toml") => {
                 return Err(Error::Build(format!(
                     "{}: a Rust scenario builds from its folder (the one with Cargo.toml)",
                     path.display()
                 )));
             }
-            _ => {
+            (None, _) => {
                 return Err(Error::Build(format!(
                     "{}: not a scenario source (.js, .mjs, .py or .c; a Rust scenario is a folder with Cargo.toml)",
                     path.display()
