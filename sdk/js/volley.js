@@ -212,7 +212,10 @@ export class Response {
   get headers() {
     if (this._headers === undefined) {
       this._headers = {};
-      for (const [k, v] of this._raw.headers) this._headers[k.toLowerCase()] = v;
+      for (const line of this._raw.headers.split('\n')) {
+        const at = line.indexOf(': ');
+        if (at > 0) this._headers[line.slice(0, at)] = line.slice(at + 2);
+      }
     }
     return this._headers;
   }

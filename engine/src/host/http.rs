@@ -139,7 +139,7 @@ impl Host for VuState {
                 ]);
                 Ok(Ok(Response {
                     status: resp.status,
-                    headers: resp.headers,
+                    headers: header_lines(&resp.headers),
                     body: resp.body.to_vec(),
                     timings: Timings {
                         waiting_us: micros(resp.timings.waiting),
@@ -170,5 +170,38 @@ impl Host for VuState {
     fn expect_statuses(&mut self, statuses: Vec<u16>) -> wasmtime::Result<()> {
         self.expected_statuses = (!statuses.is_empty()).then_some(statuses);
         Ok(())
+    }
+}
+
+/// Response headers as the WIT carries them: `name: value` lines.
+fn header_lines(headers: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(headers.iter().map(|(k, v)| k.len() + v.len() + 3).sum());
+    for (i, (k, v)) in headers.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(k);
+        out.push_str(": ");
+        out.push_str(v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lines_keep_order_and_repeats() {
+        let h = [
+            ("content-type".to_string(), "text/plain".to_string()),
+            ("set-cookie".to_string(), "a=1".to_string()),
+            ("set-cookie".to_string(), "b=2; Path=/".to_string()),
+        ];
+        assert_eq!(
+            header_lines(&h),
+            "content-type: text/plain\nset-cookie: a=1\nset-cookie: b=2; Path=/"
+        );
+        assert_eq!(header_lines(&[]), "");
     }
 }

@@ -348,3 +348,45 @@ fn the_spidermonkey_engine_runs_the_same_script() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn response_headers_reach_the_javascript_and_python_sdks() {
+    let plan = "[targets]\napi = \"embedded:http\"\n\
+                [scenarios.h]\nexecutor = \"shared-iterations\"\nvus = 1\niterations = 2\n";
+    let root = scratch("headers");
+    let js = root.join("js");
+    std::fs::create_dir_all(js.join("plans")).unwrap();
+    std::fs::write(js.join("plans/default.toml"), plan).unwrap();
+    std::fs::write(
+        js.join("scenario.js"),
+        "import { http, check, vu } from 'volley';\n\
+         export default function () {\n\
+           const r = http.get(`${vu.param('api')}/health`);\n\
+           check(r, { 'content-type': (r) => r.headers['content-type'].startsWith('application/json'),\n\
+                      'content-length': (r) => Number(r.headers['content-length']) === r.bodyBytes.length });\n\
+         }\n",
+    )
+    .unwrap();
+    let py = root.join("py");
+    std::fs::create_dir_all(py.join("plans")).unwrap();
+    std::fs::write(py.join("plans/default.toml"), plan).unwrap();
+    std::fs::write(
+        py.join("scenario.py"),
+        "from volley import check, http, vu\n\
+         def default(data):\n\
+         \x20   r = http.get(vu.param('api') + '/health')\n\
+         \x20   check('content-type', r.headers['content-type'].startswith('application/json'))\n\
+         \x20   check('content-length', int(r.headers['content-length']) == len(r.body))\n",
+    )
+    .unwrap();
+    for dir in [&js, &py] {
+        let (code, out, err) = volley(&["run", dir.to_str().unwrap()], &[]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(
+            out.contains("✓ content-type") && out.contains("✓ content-length"),
+            "{}: {out}\n{err}",
+            dir.display()
+        );
+    }
+    std::fs::remove_dir_all(&root).ok();
+}

@@ -271,7 +271,7 @@ void volley_scenario_http_request_free(volley_scenario_http_request_t *ptr) {
 }
 
 void volley_scenario_http_response_free(volley_scenario_http_response_t *ptr) {
-  volley_scenario_http_list_pair_free(&ptr->headers);
+  scenario_string_free(&ptr->headers);
   scenario_list_u8_free(&ptr->body);
   scenario_string_free(&ptr->protocol);
 }
@@ -708,7 +708,7 @@ bool volley_scenario_http_send(volley_scenario_http_request_t *req, volley_scena
       result.is_err = false;
       result.val.ok = (volley_scenario_http_response_t) {
         (uint16_t) (uint16_t) ((int32_t) *((uint16_t*) (ptr + 8))),
-        (volley_scenario_http_list_pair_t) (volley_scenario_http_list_pair_t) { (volley_scenario_http_pair_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
         (scenario_list_u8_t) (scenario_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+3*sizeof(void*))))), (*((size_t*) (ptr + (8+4*sizeof(void*))))) },
         (volley_scenario_http_timings_t) (volley_scenario_http_timings_t) {
           (uint64_t) (uint64_t) (*((int64_t*) (ptr + (16+4*sizeof(void*))))),

@@ -238,9 +238,19 @@ class Response:
         self.status = raw.status
         self.body = raw.body
         self.protocol = raw.protocol
-        self.headers = {k.lower(): v for k, v in raw.headers}
+        self._raw_headers = raw.headers
+        self._headers = None
         self.duration_ms = raw.timings.duration_us / 1000.0
         self.waiting_ms = raw.timings.waiting_us / 1000.0
+
+    @property
+    def headers(self):
+        """Header names in lower case (parsed on first use)."""
+        if self._headers is None:
+            self._headers = dict(
+                line.split(": ", 1) for line in self._raw_headers.split("\n") if ": " in line
+            )
+        return self._headers
 
     @property
     def text(self):

@@ -113,11 +113,17 @@ impl Response {
 
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every header, in the order received (names in lower case).
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
         self.inner
             .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .lines()
+            .filter_map(|line| line.split_once(": "))
     }
 
     /// The body bytes.
