@@ -87,23 +87,30 @@ for lang in rust python js c; do
   unset VOLLEY_CACHE_DIR
 done
 
-echo "== k6: $HTTP_VUS VUs, $DURATION, the same script, core 0" >&2
-URL="$URL" taskset -c 0 "$K6" run -q --vus "$HTTP_VUS" --duration "$DURATION" --summary-export "$OUT/k6.json" bench/k6/get-check.js >/dev/null 2>&1
-k6_rate=$(python3 -c "import json;print(json.load(open('$OUT/k6.json'))['metrics']['http_reqs']['rate'])")
+# JavaScript against k6, alternating ROUNDS times (both vary run to run on a
+# shared machine): the median of the per-round ratios.
+js=$(ls bench/lang/js/target/volley/*.wasm | head -1)
+pairs=()
+for round in $(seq "${ROUNDS:-3}"); do
+  echo "== round $round: k6 then volley JavaScript, $HTTP_VUS VUs, $DURATION, the same script, core 0" >&2
+  URL="$URL" taskset -c 0 "$K6" run -q --vus "$HTTP_VUS" --duration "$DURATION" --summary-export "$OUT/k6.json" bench/k6/get-check.js >/dev/null 2>&1
+  k6_rate=$(python3 -c "import json;print(json.load(open('$OUT/k6.json'))['metrics']['http_reqs']['rate'])")
+  VOLLEY_CACHE_DIR="$OUT/cache-js" taskset -c 0 "$VOLLEY" run "$js" --vus "$HTTP_VUS" --duration "$DURATION" --threads 1 "${NET[@]}" --summary-export "$OUT/js-round.json"
+  pairs+=("$k6_rate:$(metric "$OUT/js-round.json" http_reqs rate)")
+done
 
 echo "== soak: one JavaScript VU, $SOAK iterations" >&2
 export VOLLEY_CACHE_DIR="$OUT/cache-js"
-js=$(ls bench/lang/js/target/volley/*.wasm | head -1)
 /usr/bin/time -f "%M" -o "$OUT/soak.rss" taskset -c 0 "$VOLLEY" run "$js" --exec soak --vus 1 --iterations "$SOAK" --threads 1 \
   -e "url=$URL" --allow-host "127.0.0.1:$PORT" --no-summary 2>"$OUT/soak.log" >/dev/null
 
-python3 - "$VUS" "$k6_rate" "$(tail -1 "$OUT/soak.rss")" "$OUT/soak.log" "${rows[@]}" <<'PY'
-import re, sys
-vus = int(sys.argv[1]); k6 = float(sys.argv[2]); soak_kib = float(sys.argv[3]); soak_log = sys.argv[4]
+python3 - "$VUS" "${pairs[*]}" "$(tail -1 "$OUT/soak.rss")" "$OUT/soak.log" "${rows[@]}" <<'PY'
+import re, statistics, sys
+vus = int(sys.argv[1]); pairs = [tuple(map(float, p.split(":"))) for p in sys.argv[2].split()]
+soak_kib = float(sys.argv[3]); soak_log = sys.argv[4]
 names = {"rust": "Rust", "python": "Python", "js": "JavaScript", "c": "C"}
 print(f"\n| language | size | build | native compile | instantiate/VU | RSS/VU | VUs/GiB | empty iteration | HTTP req/s (1 core) |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-js_rate = None
 for row in sys.argv[5:]:
     lang, size, build, native, w1, wn, r1, rn, empty, http = row.split()
     size = int(size); w1, wn, r1, rn = map(float, (w1, wn, r1, rn))
@@ -112,11 +119,12 @@ for row in sys.argv[5:]:
     per_gib = 1024 * 1024 / rss_kib if rss_kib > 0 else float("inf")
     empty_us = 1e6 / float(empty)
     http = float(http)
-    if lang == "js":
-        js_rate = http
     size_s = f"{size/1024:.0f} KiB" if size < 1 << 20 else f"{size/(1<<20):.1f} MiB"
     print(f"| {names[lang]} | {size_s} | {build} s | {native} s | {inst_ms:.2f} ms | {rss_kib/1024:.2f} MiB | {per_gib:,.0f} | {empty_us:.1f} µs | {http:,.0f} |")
-print(f"\nk6, the same script on one core: {k6:,.0f} req/s; volley JavaScript / k6 = {js_rate/k6:.2f}")
+print(f"\nJavaScript vs k6, the same script on one core, {len(pairs)} alternating rounds:")
+for i, (k6, js) in enumerate(pairs, 1):
+    print(f"  round {i}: k6 {k6:,.0f} req/s, volley {js:,.0f} req/s, ratio {js/k6:.2f}")
+print(f"  median ratio volley/k6 = {statistics.median(js / k6 for k6, js in pairs):.2f}")
 rates = [int(m.group(2)) for m in re.finditer(r"soak iterations=(\d+) rate=(\d+)/s", open(soak_log).read())]
 if rates:
     print(f"JavaScript soak: {len(rates)} blocks of 10,000 iterations: first {rates[0]:,}/s, last {rates[-1]:,}/s "
