@@ -252,6 +252,13 @@ fn check_is_component(bytes: &[u8]) -> Result<(), String> {
 }
 
 fn explain_link_error(msg: &str) -> String {
+    // Our own interface with other types: built by an older or newer volley.
+    if let Some(rest) = msg.split("`volley:scenario/").nth(1) {
+        let name = rest.split('`').next().unwrap_or(rest);
+        return format!(
+            "imports `volley:scenario/{name}` with types this volley does not have: it was built against another version of the volley:scenario WIT; rebuild it with this volley (`volley build --force <its folder>`): {msg}"
+        );
+    }
     if let Some(rest) = msg.split("import `").nth(1) {
         let name = rest.split('`').next().unwrap_or(rest);
         return format!(
@@ -343,5 +350,23 @@ impl Component {
 
     pub(super) fn pre(&self) -> &ScenarioPre<VuState> {
         &self.0.pre
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain_link_error;
+
+    #[test]
+    fn a_component_of_another_wit_version_is_told_to_rebuild() {
+        let e = explain_link_error(
+            "component imports instance `volley:scenario/http@0.1.0`, but a matching implementation was not found in the linker",
+        );
+        assert!(
+            e.contains("`volley:scenario/http@0.1.0`") && e.contains("volley build --force"),
+            "{e}"
+        );
+        let e = explain_link_error("component imports import `wasi:http/types@0.2.0`, not found");
+        assert!(e.contains("which volley does not provide"), "{e}");
     }
 }
