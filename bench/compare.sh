@@ -31,21 +31,8 @@ cargo build --release -q -p volley
 VOLLEY="$CARGO_TARGET_DIR/release/volley"
 FIXTURE=$("$VOLLEY" build engine/tests/guests/fixture 2>/dev/null | tail -1)
 
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-cat > "$OUT/nginx.conf" <<NGINX
-worker_processes 1;
-pid $OUT/nginx.pid;
-error_log $OUT/error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$PORT; location / { return 200 "ok"; } }
-}
-NGINX
-taskset -c 1 nginx -c "$OUT/nginx.conf" -p "$OUT"
-sleep 0.5
-URL="http://127.0.0.1:$PORT/"
+. bench/nginx.sh
+start_nginx "$OUT"
 secs=${DURATION%s}
 
 echo "== wrk: 1 thread, $VUS connections, $DURATION"

@@ -85,10 +85,7 @@ pub fn resolve(
         )?;
         // A source file's plans are its folder's.
         let folder = if is_source {
-            match target.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            }
+            crate::build::folder_of(target)
         } else {
             target
         };

@@ -55,11 +55,7 @@ pub fn toolchain() -> Result<Tool, Error> {
             "wasi-libc is missing.\n{INSTALL_HELP}"
         )));
     }
-    Ok(Tool {
-        label: version.clone(),
-        identity: version,
-        program,
-    })
+    Ok(Tool::versioned(program, version))
 }
 
 pub fn build(

@@ -142,10 +142,7 @@ pub fn build(
         .entry
         .as_ref()
         .ok_or_else(|| Error::Build(format!("{}: no JavaScript entry file", src.dir.display())))?;
-    let root = entry
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let root = super::folder_of(entry);
     let src_dir = stage.join("src");
     for rel in source_files(root, &["js", "mjs", "json"]) {
         let from = root.join(&rel);

@@ -178,6 +178,14 @@ fn pick_entry(dir: &Path, files: &[PathBuf], conventional: &[&str]) -> Result<Pa
     }
 }
 
+/// The folder `file` is in (`.` for a bare file name).
+pub fn folder_of(file: &Path) -> &Path {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// The language of a scenario source file, by its extension (`.js`,
 /// `.mjs`, `.py`, `.c`); none for anything else.
 pub fn source_lang(path: &Path) -> Option<Lang> {
@@ -208,10 +216,7 @@ pub fn detect(path: &Path) -> Result<Source, Error> {
                 )));
             }
         };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = folder_of(path).to_path_buf();
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -374,14 +379,21 @@ pub struct Tool {
     pub identity: String,
 }
 
+impl Tool {
+    /// A toolchain whose version line is both its label and its identity.
+    fn versioned(program: PathBuf, version: String) -> Tool {
+        Tool {
+            label: version.clone(),
+            identity: version,
+            program,
+        }
+    }
+}
+
 /// The cache folder shared by guest builds (`$XDG_CACHE_HOME/volley` or
 /// `~/.cache/volley`).
 fn cache_root() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("volley")
+    crate::wasm::cache::user_cache_dir().unwrap_or_else(|| std::env::temp_dir().join("volley"))
 }
 
 /// Where `./setup.sh` installs guest toolchains (`VOLLEY_TOOLCHAINS` overrides).

@@ -40,11 +40,7 @@ pub fn toolchain() -> Result<Tool, Error> {
             install_help()
         ))
     })?;
-    Ok(Tool {
-        label: version.clone(),
-        identity: version,
-        program,
-    })
+    Ok(Tool::versioned(program, version))
 }
 
 pub fn build(
@@ -94,10 +90,7 @@ pub fn build(
     );
     write_file(stage, "volley_main.py", glue.as_bytes())?;
     let out = stage.join("out.wasm");
-    let source_dir = entry
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let source_dir = super::folder_of(entry);
     let mut cmd = Command::new(&tool.program);
     cmd.arg("-d")
         .arg(stage.join("wit"))

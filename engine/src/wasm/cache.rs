@@ -13,6 +13,12 @@ pub fn cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("VOLLEY_CACHE_DIR") {
         return Some(PathBuf::from(d));
     }
+    user_cache_dir()
+}
+
+/// `$XDG_CACHE_HOME/volley`, else `~/.cache/volley`: where volley keeps what
+/// outlives a run (precompiled components, guest builds, toolchains).
+pub fn user_cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
         return Some(PathBuf::from(d).join("volley"));
     }

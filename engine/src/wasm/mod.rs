@@ -7,7 +7,7 @@
 //! (that is `host/`).
 
 pub mod bindings;
-mod cache;
+pub(crate) mod cache;
 mod runtime;
 mod vu;
 

@@ -1,0 +1,21 @@
+# Sourced by the bench scripts: start_nginx OUT starts nginx on a free
+# loopback port, pinned to core 1, with its files in OUT (the caller's trap
+# kills $(cat OUT/nginx.pid)); sets PORT and URL.
+start_nginx() {
+  local out=$1
+  PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  cat > "$out/nginx.conf" <<NGINX
+worker_processes 1;
+pid $out/nginx.pid;
+error_log $out/error.log;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$PORT; location / { return 200 "ok"; } }
+}
+NGINX
+  taskset -c 1 nginx -c "$out/nginx.conf" -p "$out"
+  sleep 0.5
+  URL="http://127.0.0.1:$PORT/"
+}
