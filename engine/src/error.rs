@@ -56,6 +56,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// SIGINT or SIGTERM stopped the run before it started its scenarios.
+    #[error("{0}")]
+    Interrupted(String),
     #[error("{0}")]
     Other(String),
 }
@@ -68,6 +71,7 @@ impl Error {
             Error::Setup { .. } => ExitCode::SetupFailed,
             Error::Teardown { .. } => ExitCode::TeardownFailed,
             Error::Build(_) => ExitCode::BuildFailed,
+            Error::Interrupted(_) => ExitCode::Interrupted,
             Error::Io { .. } | Error::Other(_) => ExitCode::Generic,
         }
     }

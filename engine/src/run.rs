@@ -17,11 +17,17 @@ use crate::host::{DataSets, ScenarioInfo, Shared, VuState};
 use crate::metrics::{Builtin, Kind, Marks, Metrics, Tags, ThresholdResult, mark};
 use crate::output::{self, Report, ScenarioReport};
 use crate::plan::{Plan, TargetKind};
-use crate::protocol::{Allowlist, http::HttpClient, kafka::KafkaClient, ws::WsClient};
+use crate::protocol::kafka::{KafkaClient, Target as KafkaTarget};
+use crate::protocol::{Allowlist, http::HttpClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
 use crate::track::Trackers;
 use crate::wasm::{Component, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
+
+/// Open correlation marks scenarios may hold at once (about 100 bytes each
+/// plus the key): far more than any real fan-out has in flight, far less
+/// than would hurt the engine.
+const GUEST_MARKS: usize = 1_000_000;
 
 /// How to run and what to write besides the terminal summary.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +54,11 @@ pub struct Outcome {
 /// Runs `plan` to the end.
 pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     crate::sys::raise_open_files();
+    // Signals first, so setup and teardown can be interrupted too.
+    let stop = Stop::default();
+    let abort_reason: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let signals = watch_signals(stop.clone(), abort_reason.clone());
+    let _signals = AbortOnDrop(signals);
     // Targets first: their URLs become parameters and allowed hosts.
     let mut params: BTreeMap<String, String> = BTreeMap::new();
     let mut allow = plan.allow_hosts.clone();
@@ -72,10 +83,12 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         };
         // A Kafka target's parameter is its bootstrap list; every broker
         // in it is allowed.
-        if let Some(list) = url.strip_prefix("kafka://") {
-            allow.extend(list.split(',').map(|s| s.trim().to_string()));
-            params.insert(target.name.clone(), list.to_string());
-            kafka_targets.push(target.name.clone());
+        if let Some(rest) = url.strip_prefix("kafka://") {
+            let t = KafkaTarget::parse(rest)
+                .map_err(|m| Error::Config(format!("targets.{}: {m}", target.name)))?;
+            allow.extend(t.brokers.split(',').map(|s| s.trim().to_string()));
+            params.insert(target.name.clone(), t.brokers.clone());
+            kafka_targets.push((target.name.clone(), t));
         } else {
             if let Some(host) = host_of(&url) {
                 allow.push(host);
@@ -92,12 +105,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let tracks = Arc::new(
         Trackers::new(
             &plan.track,
-            |name| {
-                params
-                    .get(name)
-                    .filter(|_| kafka_targets.iter().any(|t| t == name))
-                    .cloned()
-            },
+            |name| kafka_config(&kafka_targets, name),
             plan.mark_timeout,
         )
         .map_err(|m| Error::Config(format!("{}: {m}", plan.source.display())))?,
@@ -105,7 +113,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let kafka = KafkaClient::new(
         allowlist.clone(),
         crate::host::kafka_deliveries(&metrics, tracks.clone()),
-    );
+    )
+    .with_targets(kafka_targets.iter().map(|(_, t)| t.clone()).collect());
     let http = HttpClient::new(allowlist, plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("HTTP client: {e}")))?;
 
@@ -114,10 +123,11 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         http,
         ws,
         kafka,
-        marks: Marks::default(),
+        marks: Marks::with_limit(GUEST_MARKS),
         tracks: tracks.clone(),
         data: DataSets::load(&plan.data)?,
         start: metrics.start(),
+        warned: Default::default(),
     });
 
     let runtime = Runtime::new(RuntimeConfig {
@@ -148,13 +158,15 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 scenario: path.display().to_string(),
                 message,
             })?;
-        let data = vu
-            .setup(plan.setup_timeout)
-            .await
-            .map_err(|e| Error::Setup {
+        let data = tokio::select! {
+            r = vu.setup(plan.setup_timeout) => r.map_err(|e| Error::Setup {
                 scenario: path.display().to_string(),
                 message: e.to_string(),
-            })?;
+            })?,
+            () = stop.now.cancelled() => {
+                return Err(Error::Interrupted(format!("{}: `setup` interrupted", path.display())));
+            }
+        };
         setup_data.insert(path.clone(), data.into());
     }
 
@@ -215,32 +227,9 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         watches.push(watch);
     }
 
-    let stop = Stop::default();
     let started = Instant::now();
-    let abort_reason: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
 
-    // Ctrl-C: the first stops new iterations, the second interrupts.
-    let signals = {
-        let stop = stop.clone();
-        let abort_reason = abort_reason.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\ninterrupted: finishing iterations in flight (Ctrl-C again to stop now)"
-                );
-                abort_reason
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert("interrupted".into());
-                stop.graceful.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stop.now.cancel();
-                }
-            }
-        })
-    };
-
-    let lag_watch = watch_lag(&plan, &params, &allow_for_lag, &metrics);
+    let lag_watch = watch_lag(&plan, &kafka_targets, &allow_for_lag, &metrics);
     let track_goal = watch_goals(&tracks, &stop, started);
 
     // Once a second: merge recorders, report progress, watch thresholds.
@@ -253,6 +242,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         let mark_timeout = plan.mark_timeout;
         let abort_reason = abort_reason.clone();
         let progress = opts.progress;
+        let checkpoint = opts.summary_export.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.tick().await;
@@ -260,6 +250,15 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 tick.tick().await;
                 record_vus(&metrics, &live);
                 let snap = metrics.collect();
+                for m in &snap.overflowed {
+                    crate::output::log(
+                        "WARN",
+                        format_args!(
+                            "WARN  metric `{m}` has more than {} tag sets (a tag with a new value every time?): samples with new tag sets are counted under {{overflow:true}}",
+                            crate::metrics::MAX_SERIES
+                        ),
+                    );
+                }
                 mark::record_incomplete(&metrics, &shared.marks.expire(mark_timeout));
                 if progress {
                     let line = metrics.with_total(|total| {
@@ -276,6 +275,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                     }
                 }
                 let elapsed = started.elapsed();
+                if let Some(path) = &checkpoint {
+                    // Built under the lock, written outside it.
+                    let export =
+                        metrics.with_total(|total| output::build_export(total, elapsed, &[], None));
+                    if let Err(e) = output::write_checkpoint(export, path) {
+                        eprintln!("checkpoint: {e}");
+                    }
+                }
                 let failed = metrics.with_total(|total| {
                     thresholds
                         .evaluate(total, elapsed, |n| metrics.kind_of(n))
@@ -333,7 +340,6 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let track_failed =
         finish_tracking(watches, &tracks, &metrics, started, &stop, opts.progress).await;
     collector.abort();
-    signals.abort();
     lag_watch.abort();
     let elapsed = started.elapsed();
     record_vus(&metrics, &live);
@@ -347,10 +353,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             params: params.clone(),
         });
         let result = match new_vu(component, &shared, info, &plan).await {
-            Ok(mut vu) => vu
-                .teardown(&setup_data[path], plan.teardown_timeout)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(mut vu) => tokio::select! {
+                r = vu.teardown(&setup_data[path], plan.teardown_timeout) => r.map_err(|e| e.to_string()),
+                () = stop.now.cancelled() => Err("interrupted".to_string()),
+            },
             Err(e) => Err(e),
         };
         if let Err(e) = result {
@@ -444,6 +450,64 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         exit,
         problem,
     })
+}
+
+/// SIGINT or SIGTERM (how Kubernetes, systemd and CI stop a job): the first
+/// stops starting iterations and lets those in flight finish; the second
+/// interrupts them, and setup or teardown, at once; a third exits on the spot.
+fn watch_signals(
+    stop: Stop,
+    abort_reason: Arc<std::sync::Mutex<Option<String>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(mut signals) = Signals::new() else {
+            return;
+        };
+        let name = signals.next().await;
+        eprintln!("\ninterrupted ({name}): finishing iterations in flight (again to stop now)");
+        abort_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(format!("interrupted ({name})"));
+        stop.graceful.cancel();
+        let name = signals.next().await;
+        eprintln!("interrupted ({name}) again: stopping now (a third time exits at once)");
+        stop.now.cancel();
+        signals.next().await;
+        std::process::exit(ExitCode::Interrupted.code());
+    })
+}
+
+/// The two signals that ask a run to stop.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Option<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Some(Signals {
+            int: signal(SignalKind::interrupt()).ok()?,
+            term: signal(SignalKind::terminate()).ok()?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
+}
+
+/// Aborts a background task when the run ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn new_vu(
@@ -595,11 +659,23 @@ async fn finish_tracking(
     problem
 }
 
+/// The engine's own client settings for the Kafka target `name`.
+fn kafka_config(
+    kafka_targets: &[(String, KafkaTarget)],
+    name: &str,
+) -> Option<crate::protocol::kafka::Config> {
+    let (_, t) = kafka_targets.iter().find(|(n, _)| n == name)?;
+    Some(crate::protocol::kafka::Config {
+        bootstrap: t.brokers.clone(),
+        properties: t.properties.clone(),
+    })
+}
+
 /// Samples every `[[lag]]` group once a second as `kafka_consumer_lag`, off
 /// the async threads (the admin calls block).
 fn watch_lag(
     plan: &Plan,
-    params: &BTreeMap<String, String>,
+    kafka_targets: &[(String, KafkaTarget)],
     allow: &Allowlist,
     metrics: &Metrics,
 ) -> tokio::task::JoinHandle<()> {
@@ -607,11 +683,7 @@ fn watch_lag(
         .lag
         .iter()
         .filter_map(|l| {
-            let bootstrap = params.get(&l.target)?.clone();
-            let config = crate::protocol::kafka::Config {
-                bootstrap,
-                properties: Vec::new(),
-            };
+            let config = kafka_config(kafka_targets, &l.target)?;
             Some((config, l.group.clone(), l.topic.clone()))
         })
         .collect();

@@ -33,22 +33,22 @@ pub struct Trackers {
 }
 
 impl Trackers {
-    /// Trackers for `tracks`; `bootstrap` gives each one's target's
-    /// bootstrap list (the run's parameters).
+    /// Trackers for `tracks`; `client` gives each one's Kafka target's
+    /// client settings (its brokers and the runner's properties).
     pub fn new(
         tracks: &[Track],
-        bootstrap: impl Fn(&str) -> Option<String>,
+        client: impl Fn(&str) -> Option<Config>,
         mark_timeout: Duration,
     ) -> Result<Trackers, String> {
         let mut list = Vec::new();
         for t in tracks {
-            let servers = bootstrap(&t.target).ok_or_else(|| {
+            let config = client(&t.target).ok_or_else(|| {
                 format!(
                     "track `{}` -> `{}`: target `{}` is not a Kafka target (write kafka://host:port or embedded:kafka)",
                     t.input, t.output, t.target
                 )
             })?;
-            list.push(Arc::new(Tracker::new(t.clone(), servers, mark_timeout)));
+            list.push(Arc::new(Tracker::new(t.clone(), config, mark_timeout)));
         }
         Ok(Trackers { list })
     }
@@ -89,14 +89,11 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    fn new(spec: Track, bootstrap: String, mark_timeout: Duration) -> Tracker {
+    fn new(spec: Track, config: Config, mark_timeout: Duration) -> Tracker {
         let nonce = format!("{:08x}", RandomState::new().hash_one(Instant::now()) as u32);
         let tags = Tags::new([("topic", spec.output.as_str())]);
         Tracker {
-            config: Config {
-                bootstrap,
-                properties: Vec::new(),
-            },
+            config,
             marks: Marks::default(),
             nonce,
             next: AtomicU64::new(0),
@@ -497,7 +494,10 @@ mod tests {
                 grace: Duration::from_secs(1),
                 samples: None,
             },
-            "127.0.0.1:9092".into(),
+            Config {
+                bootstrap: "127.0.0.1:9092".into(),
+                properties: vec![],
+            },
             Duration::from_secs(60),
         )
     }
@@ -577,7 +577,10 @@ mod tests {
         (spec.input, spec.output, spec.until) = ("t".into(), "t".into(), None);
         let t = Arc::new(Tracker::new(
             spec,
-            cluster.bootstrap_servers(),
+            Config {
+                bootstrap: cluster.bootstrap_servers(),
+                properties: vec![],
+            },
             Duration::from_secs(60),
         ));
         let metrics = Metrics::new();

@@ -76,13 +76,6 @@ fn to_wit(e: proto::Error) -> KafkaError {
     }
 }
 
-fn config(c: ClientConfig) -> proto::Config {
-    proto::Config {
-        bootstrap: c.bootstrap,
-        properties: c.properties,
-    }
-}
-
 fn outgoing(m: wit::Outgoing) -> proto::Outgoing {
     proto::Outgoing {
         topic: m.topic,
@@ -155,7 +148,12 @@ impl HostProducer for VuState {
         &mut self,
         c: ClientConfig,
     ) -> wasmtime::Result<Result<Resource<KafkaProducer>, KafkaError>> {
-        Ok(match self.shared.kafka.producer(&config(c)) {
+        let made = self
+            .shared
+            .kafka
+            .guest_config(c.bootstrap, c.properties)
+            .and_then(|c| self.shared.kafka.producer(&c));
+        Ok(match made {
             Ok(p) => Ok(self.table.push(KafkaProducer(p))?),
             Err(e) => Err(to_wit(e)),
         })
@@ -246,12 +244,14 @@ impl HostConsumer for VuState {
         group: String,
         topics: Vec<String>,
     ) -> wasmtime::Result<Result<Resource<KafkaConsumer>, KafkaError>> {
-        Ok(
-            match self.shared.kafka.subscribe(&config(c), &group, &topics) {
-                Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
-                Err(e) => Err(to_wit(e)),
-            },
-        )
+        let kafka = &self.shared.kafka;
+        let made = kafka
+            .guest_config(c.bootstrap, c.properties)
+            .and_then(|c| kafka.subscribe(&c, &group, &topics));
+        Ok(match made {
+            Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
+            Err(e) => Err(to_wit(e)),
+        })
     }
 
     fn assign(
@@ -261,10 +261,10 @@ impl HostConsumer for VuState {
         partitions: Vec<i32>,
         from: wit::Position,
     ) -> wasmtime::Result<Result<Resource<KafkaConsumer>, KafkaError>> {
-        let made = self
-            .shared
-            .kafka
-            .assign(&config(c), &topic, &partitions, position(from));
+        let kafka = &self.shared.kafka;
+        let made = kafka
+            .guest_config(c.bootstrap, c.properties)
+            .and_then(|c| kafka.assign(&c, &topic, &partitions, position(from)));
         Ok(match made {
             Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
             Err(e) => Err(to_wit(e)),

@@ -1,8 +1,12 @@
 //! `log` import: guest log lines go to the engine's stderr, tagged with the
-//! scenario and VU.
+//! scenario and VU; rate-limited, cut at 4 KiB and with control characters
+//! shown, not acted on.
 
 use super::VuState;
 use crate::wasm::bindings::volley::scenario::log::{Host, Level};
+
+/// The most of one guest log line that is printed, in bytes.
+const MAX_LINE: usize = 4096;
 
 impl Host for VuState {
     fn write(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
@@ -16,8 +20,11 @@ impl Host for VuState {
         crate::output::log(
             level,
             format_args!(
-                "{level:5} [{} vu={} it={}] {message}",
-                self.scenario.name, self.id, self.iteration
+                "{level:5} [{} vu={} it={}] {}",
+                self.scenario.name,
+                self.id,
+                self.iteration,
+                crate::output::format::printable(&message, MAX_LINE)
             ),
         );
         Ok(())

@@ -95,7 +95,21 @@ impl Host for VuState {
                 .metrics
                 .add(&loss, Kind::Counter, &self.scenario.tags, 0.0);
         }
-        self.shared.marks.mark(&metric, &key, expected);
+        if let Err(why) = self.shared.marks.try_mark(&metric, &key, expected) {
+            // Not held, so never measured: it counts as lost at once.
+            mark::record_incomplete(
+                &self.shared.metrics,
+                &[mark::Incomplete {
+                    metric: metric.as_str().into(),
+                    missing: expected.max(1),
+                    fan_out: expected > 1,
+                }],
+            );
+            self.shared.warn_once(match why {
+                mark::Refused::Full => "marks: too many open marks; new ones count as lost until some arrive or expire (markTimeout)",
+                mark::Refused::KeyTooLong => "marks: a key longer than 1024 bytes was refused and counted as lost",
+            });
+        }
         Ok(())
     }
 

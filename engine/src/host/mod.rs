@@ -40,6 +40,22 @@ pub struct Shared {
     pub data: DataSets,
     /// The run's clock zero.
     pub start: Instant,
+    /// Warnings already given: a bound hit by every VU warns once.
+    pub warned: Warned,
+}
+
+/// Warnings given once per run.
+#[derive(Debug, Default)]
+pub struct Warned(std::sync::Mutex<std::collections::HashSet<&'static str>>);
+
+impl Shared {
+    /// Prints `message` the first time it is given in this run.
+    pub fn warn_once(&self, message: &'static str) {
+        let mut seen = self.warned.0.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.insert(message) {
+            crate::output::log("WARN", format_args!("WARN  {message}"));
+        }
+    }
 }
 
 /// What every VU of one scenario shares.

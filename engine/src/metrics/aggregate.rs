@@ -36,14 +36,36 @@ impl Series {
         out
     }
 
-    pub fn merge_value(&mut self, tags: &Tags, v: &Value) {
+    /// Merges `v` into the tag set `tags`; a tag set beyond [`MAX_SERIES`]
+    /// goes to [`overflow_tags`] instead, and `true` says so.
+    pub fn merge_value(&mut self, tags: &Tags, v: &Value) -> bool {
+        // A shard's own overflow series counts as an overflow too.
+        let overflowed = tags == overflow_tags();
+        if let Some(mine) = self.by_tags.get_mut(tags) {
+            mine.merge(v);
+            return overflowed;
+        }
+        let overflow = overflowed || self.by_tags.len() >= MAX_SERIES;
+        let tags = if overflow { overflow_tags() } else { tags };
         match self.by_tags.get_mut(tags) {
             Some(mine) => mine.merge(v),
             None => {
                 self.by_tags.insert(tags.clone(), v.clone());
             }
         }
+        overflow
     }
+}
+
+/// Tag sets one metric may have. Tag values come from scenarios, and a
+/// value per iteration (an id, a timestamp) would grow the engine and the
+/// export without a bound; past this, samples land in one overflow series.
+pub const MAX_SERIES: usize = 10_000;
+
+/// The tag set of a metric's overflow series: `{overflow:true}`.
+pub fn overflow_tags() -> &'static Tags {
+    static TAGS: std::sync::OnceLock<Tags> = std::sync::OnceLock::new();
+    TAGS.get_or_init(|| Tags::new([("overflow", "true")]))
 }
 
 /// Every metric seen so far, by name.
@@ -53,7 +75,9 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
-    pub fn merge_value(&mut self, name: &str, tags: &Tags, v: &Value) {
+    /// Merges one value; `true` when its tag set overflowed (see
+    /// [`MAX_SERIES`]).
+    pub fn merge_value(&mut self, name: &str, tags: &Tags, v: &Value) -> bool {
         let series = match self.metrics.get_mut(name) {
             Some(s) => s,
             None => self
@@ -61,17 +85,20 @@ impl Aggregate {
                 .entry(name.to_string())
                 .or_insert_with(|| Series::new(v.kind())),
         };
-        if series.kind == v.kind() {
-            series.merge_value(tags, v);
-        }
+        series.kind == v.kind() && series.merge_value(tags, v)
     }
 
-    pub fn merge(&mut self, other: &Aggregate) {
+    /// Merges `other` in; returns the metrics whose tag sets overflowed.
+    pub fn merge(&mut self, other: &Aggregate) -> Vec<String> {
+        let mut overflowed = Vec::new();
         for (name, series) in &other.metrics {
             for (tags, v) in &series.by_tags {
-                self.merge_value(name, tags, v);
+                if self.merge_value(name, tags, v) && overflowed.last() != Some(name) {
+                    overflowed.push(name.clone());
+                }
             }
         }
+        overflowed
     }
 
     /// The value a selector picks, if its metric has any samples.

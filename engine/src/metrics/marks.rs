@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -109,18 +110,42 @@ pub fn record_incomplete(metrics: &Metrics, gone: &[Incomplete]) {
 pub struct Marks {
     shards: Vec<Mutex<HashMap<String, Mark>>>,
     hasher: RandomState,
+    /// How many may be open at once (shared by the shards, so approximate
+    /// by at most one per shard).
+    limit: usize,
+    open: AtomicUsize,
 }
 
 impl Default for Marks {
     fn default() -> Self {
-        Marks {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
-        }
+        Marks::with_limit(usize::MAX)
     }
 }
 
+/// Why a mark was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// As many marks as the limit are open already.
+    Full,
+    /// The key is longer than [`MAX_KEY`].
+    KeyTooLong,
+}
+
+/// The longest key a mark may have, in bytes.
+pub const MAX_KEY: usize = 1024;
+
 impl Marks {
+    /// Marks of which at most `limit` are open at once: guest data must
+    /// not grow the engine without a bound.
+    pub fn with_limit(limit: usize) -> Self {
+        Marks {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+            limit,
+            open: AtomicUsize::new(0),
+        }
+    }
+
     fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, HashMap<String, Mark>> {
         let i = self.hasher.hash_one(key) as usize % SHARDS;
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
@@ -129,12 +154,42 @@ impl Marks {
     /// Starts event `key` now; its latency goes to trend `metric` on each of
     /// up to `expected` arrivals (0 counts as 1). Re-marking restarts it.
     pub fn mark(&self, metric: &str, key: &str, expected: u32) {
-        self.mark_at(metric, key, expected, Instant::now());
+        let _ = self.try_mark(metric, key, expected);
     }
 
-    pub fn mark_at(&self, metric: &str, key: &str, expected: u32, at: Instant) {
+    /// [`Marks::mark`], refused when the limit is reached or the key is
+    /// too long.
+    pub fn try_mark(&self, metric: &str, key: &str, expected: u32) -> Result<(), Refused> {
+        if key.len() > MAX_KEY {
+            return Err(Refused::KeyTooLong);
+        }
+        self.mark_at(metric, key, expected, Instant::now())
+    }
+
+    pub fn mark_at(
+        &self,
+        metric: &str,
+        key: &str,
+        expected: u32,
+        at: Instant,
+    ) -> Result<(), Refused> {
         let expected = expected.max(1);
-        self.shard(key).insert(
+        let mut shard = self.shard(key);
+        if let Some(m) = shard.get_mut(key) {
+            // Re-marking restarts the event.
+            *m = Mark {
+                at,
+                metric: Arc::from(metric),
+                expected,
+                remaining: expected,
+            };
+            return Ok(());
+        }
+        if self.open.load(Ordering::Relaxed) >= self.limit {
+            return Err(Refused::Full);
+        }
+        self.open.fetch_add(1, Ordering::Relaxed);
+        shard.insert(
             key.to_string(),
             Mark {
                 at,
@@ -143,11 +198,14 @@ impl Marks {
                 remaining: expected,
             },
         );
+        Ok(())
     }
 
     /// Drops event `key` without counting it: it never started after all.
     pub fn forget(&self, key: &str) {
-        self.shard(key).remove(key);
+        if self.shard(key).remove(key).is_some() {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Event `key` observed now.
@@ -160,6 +218,7 @@ impl Marks {
         let fan_out = mark.expected > 1;
         let done = mark.remaining == 0;
         let metric = if done {
+            self.open.fetch_sub(1, Ordering::Relaxed);
             shard.remove(key).map(|m| m.metric)?
         } else {
             mark.metric.clone()
@@ -196,6 +255,7 @@ impl Marks {
                     missing: m.remaining,
                     fan_out: m.expected > 1,
                 });
+                self.open.fetch_sub(1, Ordering::Relaxed);
                 false
             });
         }
@@ -203,10 +263,7 @@ impl Marks {
     }
 
     pub fn open(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
-            .sum()
+        self.open.load(Ordering::Relaxed)
     }
 }
 
@@ -222,7 +279,8 @@ mod tests {
             "bid-1",
             3,
             Instant::now() - Duration::from_millis(5),
-        );
+        )
+        .unwrap();
         for i in 0..3 {
             let a = m.arrive("bid-1").unwrap();
             assert_eq!(&*a.metric, "fanout");
@@ -238,8 +296,10 @@ mod tests {
     #[test]
     fn expire_drops_old_marks() {
         let m = Marks::default();
-        m.mark_at("x", "old", 1, Instant::now() - Duration::from_secs(10));
-        m.mark_at("f", "old-fan", 4, Instant::now() - Duration::from_secs(10));
+        m.mark_at("x", "old", 1, Instant::now() - Duration::from_secs(10))
+            .unwrap();
+        m.mark_at("f", "old-fan", 4, Instant::now() - Duration::from_secs(10))
+            .unwrap();
         m.mark("x", "new", 1);
         m.arrive("old-fan").unwrap();
         let mut gone = m.expire(Duration::from_secs(5));
@@ -280,5 +340,25 @@ mod tests {
             ]
         );
         assert_eq!(fan_out_names("bids")[0], "bids_complete");
+    }
+
+    #[test]
+    fn a_limit_bounds_open_marks_and_long_keys_are_refused() {
+        let m = Marks::with_limit(3);
+        for k in ["a", "b", "c"] {
+            m.try_mark("x", k, 1).unwrap();
+        }
+        assert_eq!(m.try_mark("x", "d", 1), Err(Refused::Full));
+        // Re-marking an open key is no new mark.
+        m.try_mark("x", "a", 1).unwrap();
+        assert_eq!(m.open(), 3);
+        m.arrive("a").unwrap();
+        m.try_mark("x", "d", 1).unwrap();
+        m.forget("b");
+        assert_eq!(m.open(), 2);
+        assert_eq!(m.finish().len(), 2);
+        assert_eq!(m.open(), 0);
+        let long = "k".repeat(MAX_KEY + 1);
+        assert_eq!(m.try_mark("x", &long, 1), Err(Refused::KeyTooLong));
     }
 }

@@ -17,12 +17,14 @@ mod tags;
 mod threshold;
 mod value;
 
-pub use aggregate::{Aggregate, Series};
+pub use aggregate::{Aggregate, MAX_SERIES, Series, overflow_tags};
 pub use builtin::Builtin;
 pub use marks::{Arrival, Incomplete, Marks, fan_out_names, lost_name};
 pub mod mark {
     //! Recording helpers for correlation marks.
-    pub use super::marks::{declare, record_arrival, record_incomplete};
+    pub use super::marks::{
+        Incomplete, MAX_KEY, Refused, declare, record_arrival, record_incomplete,
+    };
 }
 pub use registry::{Metrics, Snapshot};
 pub use tags::{Selector, Tags};

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use super::aggregate::Aggregate;
+use super::aggregate::{Aggregate, MAX_SERIES, overflow_tags};
 use super::builtin::Builtin;
 use super::tags::Tags;
 use super::value::{Kind, Value};
@@ -50,6 +50,9 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
+/// Custom metric names a run may declare: names come from scenarios.
+pub const MAX_CUSTOM_METRICS: usize = 1_000;
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A thread's shard of one registry: (registry id, registry, shard).
@@ -66,6 +69,8 @@ struct Inner {
     kinds: RwLock<HashMap<String, Kind>>,
     shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
     total: Mutex<Aggregate>,
+    /// Metrics whose tag sets overflowed, each reported once.
+    overflowed: Mutex<Vec<String>>,
 }
 
 /// A run's metrics. Cheap to clone; every clone writes to the same run.
@@ -89,12 +94,24 @@ pub struct Snapshot {
     pub elapsed: Duration,
     /// Samples recorded since the previous merge.
     pub interval: Aggregate,
+    /// Metrics whose tag sets overflowed for the first time in this merge.
+    pub overflowed: Vec<String>,
 }
 
 fn record(shard: &mut Shard, name: &str, kind: Kind, tags: &Tags, sample: f64, at_us: u64) {
     let by_tags = match shard.get_mut(name) {
         Some(m) => m,
         None => shard.entry(name.into()).or_default(),
+    };
+    if let Some(v) = by_tags.get_mut(tags) {
+        v.add(sample, at_us);
+        return;
+    }
+    // A shard holds one second of samples: bounded like the aggregate.
+    let tags = if by_tags.len() >= MAX_SERIES {
+        overflow_tags()
+    } else {
+        tags
     };
     match by_tags.get_mut(tags) {
         Some(v) => v.add(sample, at_us),
@@ -126,6 +143,7 @@ impl Metrics {
                 kinds: RwLock::new(kinds),
                 shards: Mutex::new(Vec::new()),
                 total: Mutex::new(Aggregate::default()),
+                overflowed: Mutex::default(),
             }),
         }
     }
@@ -159,6 +177,11 @@ impl Metrics {
             ));
         }
         let mut kinds = self.inner.kinds.write().unwrap_or_else(|e| e.into_inner());
+        if !kinds.contains_key(name) && kinds.len() >= Builtin::ALL.len() + MAX_CUSTOM_METRICS {
+            return Err(format!(
+                "metric `{name}`: a run may declare at most {MAX_CUSTOM_METRICS} custom metrics (put what varies in a tag, not in the name)"
+            ));
+        }
         let k = *kinds.entry(name.to_string()).or_insert(kind);
         if k != kind {
             return Err(format!("metric `{name}` is a {}", k.as_str()));
@@ -248,14 +271,26 @@ impl Metrics {
                 }
             }
         }
-        self.inner
+        let overflowed = self
+            .inner
             .total
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .merge(&interval);
+        let mut seen = self
+            .inner
+            .overflowed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let overflowed: Vec<String> = overflowed
+            .into_iter()
+            .filter(|m| !seen.contains(m))
+            .collect();
+        seen.extend(overflowed.iter().cloned());
         Snapshot {
             elapsed: self.inner.start.elapsed(),
             interval,
+            overflowed,
         }
     }
 
@@ -315,6 +350,13 @@ mod tests {
         assert!(err.contains("trend"), "{err}");
         assert!(m.declare("http_reqs", Kind::Trend).is_err());
         assert!(m.declare("bad name", Kind::Counter).is_err());
+        for i in 0..MAX_CUSTOM_METRICS - 1 {
+            m.declare(&format!("m{i}"), Kind::Counter).unwrap();
+        }
+        let err = m.declare("one_too_many", Kind::Counter).unwrap_err();
+        assert!(err.contains("at most 1000 custom metrics"), "{err}");
+        // Names already declared stay usable.
+        m.declare("m0", Kind::Counter).unwrap();
     }
 
     #[test]
@@ -327,5 +369,32 @@ mod tests {
         b.collect();
         assert_eq!(a.total().counter("iterations"), 1.0);
         assert_eq!(b.total().counter("iterations"), 2.0);
+    }
+
+    #[test]
+    fn tag_sets_beyond_the_bound_go_to_one_overflow_series() {
+        let m = Metrics::new();
+        m.declare("flood", Kind::Counter).unwrap();
+        for round in 0..2 {
+            for i in 0..MAX_SERIES + 500 {
+                let tags = Tags::new([("id", format!("{round}-{i}"))]);
+                m.add("flood", Kind::Counter, &tags, 1.0);
+            }
+            let snap = m.collect();
+            // Reported once, at the merge where it first happened.
+            let want: &[&str] = if round == 0 { &["flood"] } else { &[] };
+            assert_eq!(snap.overflowed, want);
+        }
+        let total = m.total();
+        let series = &total.metrics["flood"];
+        let kept = series.by_tags.len() - 1;
+        assert!((MAX_SERIES - 1..=MAX_SERIES).contains(&kept), "{kept}");
+        // Nothing is lost: every sample is counted somewhere.
+        let all = 2.0 * (MAX_SERIES + 500) as f64;
+        assert_eq!(total.counter("flood"), all);
+        match &series.by_tags[overflow_tags()] {
+            Value::Counter { sum } => assert_eq!(*sum, all - kept as f64),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -68,6 +68,9 @@ pub struct State {
     /// Why the run stopped early, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<String>,
+    /// Written while the run was still going: what was collected up to then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checkpoint: bool,
 }
 
 /// One metric's value for one tag set, exactly.
@@ -296,6 +299,7 @@ pub fn build_export(
         state: State {
             test_run_duration_ms: elapsed.as_secs_f64() * 1000.0,
             aborted,
+            checkpoint: false,
         },
         series,
     }
@@ -309,9 +313,28 @@ pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
         &report.thresholds,
         report.aborted.clone(),
     );
-    let text = serde_json::to_string_pretty(&export)
+    write_atomically(&export, path)
+}
+
+/// Writes what has been collected so far to `path` while the run goes on,
+/// marked `state.checkpoint`: a run killed outright (SIGKILL, OOM) leaves
+/// its results up to the last checkpoint, which `volley merge` reads like
+/// any export. The final export replaces it.
+pub fn write_checkpoint(mut export: Export, path: &Path) -> Result<(), crate::Error> {
+    export.state.checkpoint = true;
+    write_atomically(&export, path)
+}
+
+/// Writes beside `path`, then renames over it: a reader sees the old file
+/// or the new one, never half of one.
+fn write_atomically(export: &Export, path: &Path) -> Result<(), crate::Error> {
+    let text = serde_json::to_string_pretty(export)
         .map_err(|e| crate::Error::Other(format!("encoding the summary export: {e}")))?;
-    std::fs::write(path, text)
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| crate::Error::io(format!("writing {}", path.display()), e))
 }
 

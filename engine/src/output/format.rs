@@ -71,3 +71,45 @@ mod tests {
         assert_eq!(thousands(12), "12");
     }
 }
+
+/// Guest text made safe for a terminal: control characters (escape
+/// sequences, carriage returns, bells) shown as `\u{..}` instead of acting,
+/// and at most `max` bytes kept, the cut said. A scenario may come from
+/// anyone: what it prints must not rewrite the screen or flood it.
+pub fn printable(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let clean = s.len() <= max && !s.chars().any(|c| c.is_control() && c != '\t');
+    if clean {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len().min(max) + 32);
+    for (i, c) in s.char_indices() {
+        if out.len() >= max {
+            out.push_str(&format!("… ({} more bytes)", s.len() - i));
+            break;
+        }
+        if c.is_control() && c != '\t' {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn escapes_and_floods_are_defused() {
+        assert_eq!(printable("plain text", 100), "plain text");
+        assert_eq!(printable("a\x1b[2Jb", 100), "a\\u{1b}[2Jb");
+        assert_eq!(printable("line\rover", 100), "line\\u{d}over");
+        let long = "x".repeat(5000);
+        let p = printable(&long, 100);
+        assert!(p.starts_with(&"x".repeat(100)));
+        assert!(p.ends_with("… (4900 more bytes)"), "{p}");
+        // A cut never splits a character.
+        assert_eq!(printable("ééé", 3), "éé… (2 more bytes)");
+    }
+}

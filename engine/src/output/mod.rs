@@ -10,7 +10,9 @@ mod summary;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-pub use export::{Export, aggregate_of, build_export, merge_exports, write_export};
+pub use export::{
+    Export, aggregate_of, build_export, merge_exports, write_checkpoint, write_export,
+};
 pub use summary::{render_progress, render_summary};
 
 use crate::metrics::{Aggregate, ThresholdResult};

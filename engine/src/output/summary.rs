@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::Report;
-use super::format::{bytes, number, time_us};
+use super::format::{bytes, number, printable, time_us};
 use crate::metrics::{Aggregate, Kind, Selector, Value};
 
 const WIDTH: usize = 32;
@@ -156,7 +156,7 @@ pub fn render_summary(report: &Report, color: bool) -> String {
         for (name, v) in &checks {
             if let Value::Rate { trues, total } = v {
                 let ok = trues == total;
-                let _ = writeln!(out, "    {} {name}", st.ok(ok));
+                let _ = writeln!(out, "    {} {}", st.ok(ok), printable(name, 200));
                 if !ok {
                     let _ = writeln!(
                         out,

@@ -7,6 +7,8 @@ mod failures;
 mod http_run;
 mod kafka_run;
 mod languages;
+mod sandbox;
+mod signals;
 mod support;
 mod thresholds;
 mod ws_run;

@@ -20,6 +20,9 @@ use tokio::sync::oneshot;
 
 use super::Allowlist;
 
+mod properties;
+pub use properties::{Target, check_guest};
+
 /// Why a Kafka call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -125,6 +128,54 @@ impl Config {
         }
         Ok(c)
     }
+}
+
+/// How long a new client waits for the cluster's broker list.
+const ADVERTISED_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Refuses a client whose cluster advertises a broker off the allowlist:
+/// the bootstrap list was checked, but brokers name their peers themselves,
+/// and librdkafka would connect to them when it first needs them (it
+/// connects sparsely, so none is reached before this returns). A cluster
+/// that does not answer in time is let through: its clients learn no
+/// broker until it does, and their calls fail on their own.
+fn check_advertised<C: ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    allow: &Allowlist,
+    bootstrap: &str,
+) -> Result<(), Error> {
+    let Ok(meta) = client.fetch_metadata(None, ADVERTISED_TIMEOUT) else {
+        return Ok(());
+    };
+    for b in meta.brokers() {
+        let port = u16::try_from(b.port()).unwrap_or(0);
+        if !allow.permits(b.host(), port) {
+            return Err(Error {
+                class: ErrorClass::NotAllowed,
+                message: format!(
+                    "the Kafka cluster at {bootstrap} advertises broker {} at {}:{}, which is not an allowed host: add it to the plan's Kafka target or pass --allow-host {}:{}",
+                    b.id(),
+                    b.host(),
+                    b.port(),
+                    b.host(),
+                    b.port()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `properties` followed by those of the target serving `bootstrap`.
+pub fn with_runner(
+    mut properties: Vec<(String, String)>,
+    targets: &[Target],
+    bootstrap: &str,
+) -> Vec<(String, String)> {
+    if let Some(t) = targets.iter().find(|t| t.serves(bootstrap)) {
+        properties.extend(t.properties.iter().cloned());
+    }
+    properties
 }
 
 /// One produced message.
@@ -302,6 +353,8 @@ impl Producer {
 #[derive(Clone)]
 pub struct KafkaClient {
     allow: Arc<Allowlist>,
+    /// The plan's Kafka targets with the runner's own properties.
+    targets: Arc<Vec<Target>>,
     on_delivery: OnDelivery,
     producers: Arc<Mutex<HashMap<Config, Producer>>>,
 }
@@ -316,9 +369,34 @@ impl KafkaClient {
     pub fn new(allow: Allowlist, on_delivery: OnDelivery) -> Self {
         KafkaClient {
             allow: Arc::new(allow),
+            targets: Arc::default(),
             on_delivery,
             producers: Arc::default(),
         }
+    }
+
+    /// The plan's Kafka targets: a client whose bootstrap list is one of
+    /// theirs gets the runner's properties for it (TLS, SASL, ...).
+    pub fn with_targets(mut self, targets: Vec<Target>) -> Self {
+        self.targets = Arc::new(targets);
+        self
+    }
+
+    /// The client settings for what a scenario asked: its properties must
+    /// be client tuning ([`check_guest`]); the runner's properties for the
+    /// target it connects to come after them, so they win.
+    pub fn guest_config(
+        &self,
+        bootstrap: String,
+        properties: Vec<(String, String)>,
+    ) -> Result<Config, Error> {
+        for (k, _) in &properties {
+            check_guest(k)?;
+        }
+        Ok(Config {
+            properties: with_runner(properties, &self.targets, &bootstrap),
+            bootstrap,
+        })
     }
 
     /// The shared producer for `config`, made on first use.
@@ -340,6 +418,7 @@ impl KafkaClient {
         let inner: ThreadedProducer<Reports> = c
             .create_with_context(Reports(self.on_delivery.clone()))
             .map_err(|e| classify(&e))?;
+        check_advertised(inner.client(), &self.allow, &config.bootstrap)?;
         let p = Producer {
             inner: Arc::new(inner),
         };
@@ -387,6 +466,7 @@ impl KafkaClient {
             .consumer_config(config, group)?
             .create()
             .map_err(|e| classify(&e))?;
+        check_advertised(c.client(), &self.allow, &config.bootstrap)?;
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         c.subscribe(&topics).map_err(|e| classify(&e))?;
         Ok(Consumer::new(c))
@@ -405,6 +485,7 @@ impl KafkaClient {
             .consumer_config(config, &group)?
             .create()
             .map_err(|e| classify(&e))?;
+        check_advertised(c.client(), &self.allow, &config.bootstrap)?;
         let mut tpl = TopicPartitionList::new();
         for &p in partitions {
             tpl.add_partition_offset(topic, p, from.offset(&c, topic, p)?)
@@ -940,5 +1021,67 @@ mod tests {
             properties: vec![("no.such.property".into(), "1".into())],
         };
         assert_eq!(k.producer(&unknown).unwrap_err().class, ErrorClass::Config);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn brokers_the_cluster_advertises_must_be_allowed_too() {
+        let cluster = rdkafka::mocking::MockCluster::new(3).unwrap();
+        let all = cluster.bootstrap_servers();
+        let first = all.split(',').next().unwrap().to_string();
+        // Only the bootstrap broker is allowed: its peers are not.
+        let k = KafkaClient::new(
+            Allowlist::parse(std::slice::from_ref(&first)).unwrap(),
+            Arc::new(|_: &Delivery| {}),
+        );
+        let cfg = Config {
+            bootstrap: first.clone(),
+            properties: vec![],
+        };
+        let e = k.producer(&cfg).unwrap_err();
+        assert_eq!(e.class, ErrorClass::NotAllowed);
+        assert!(e.message.contains("advertises broker"), "{e}");
+        assert!(e.message.contains("--allow-host 127.0.0.1:"), "{e}");
+        let e = k.subscribe(&cfg, "g", &["t".into()]).unwrap_err();
+        assert_eq!(e.class, ErrorClass::NotAllowed);
+        // Every broker allowed: the same client is made.
+        let k = KafkaClient::new(
+            Allowlist::parse(&["127.0.0.1"]).unwrap(),
+            Arc::new(|_: &Delivery| {}),
+        );
+        k.producer(&cfg).unwrap();
+    }
+
+    #[test]
+    fn a_scenarios_properties_are_filtered_and_the_runners_added() {
+        let k = client(Arc::default()).with_targets(vec![
+            Target::parse("127.0.0.1:9092?security.protocol=plaintext").unwrap(),
+        ]);
+        let e = k
+            .guest_config(
+                "127.0.0.1:9092".into(),
+                vec![("sasl.kerberos.kinit.cmd".into(), "touch /tmp/x".into())],
+            )
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::NotAllowed);
+        let e = k
+            .guest_config(
+                "127.0.0.1:9092".into(),
+                vec![("bootstrap.servers".into(), "127.0.0.3:9092".into())],
+            )
+            .unwrap_err();
+        assert!(e.message.contains("`bootstrap.servers`"), "{e}");
+        let c = k
+            .guest_config("127.0.0.1:9092".into(), vec![("acks".into(), "1".into())])
+            .unwrap();
+        assert_eq!(
+            c.properties,
+            vec![
+                ("acks".into(), "1".into()),
+                ("security.protocol".into(), "plaintext".into())
+            ]
+        );
+        // Another cluster gets none of the target's properties.
+        let c = k.guest_config("127.0.0.1:9999".into(), vec![]).unwrap();
+        assert!(c.properties.is_empty());
     }
 }
