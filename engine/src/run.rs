@@ -57,7 +57,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     // Signals first, so setup and teardown can be interrupted too.
     let stop = Stop::default();
     let abort_reason: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
-    let signals = watch_signals(stop.clone(), abort_reason.clone());
+    // Cancelled by a second signal only (abortOnFail cancels `stop.now`,
+    // which must not cut teardown short).
+    let interrupt = tokio_util::sync::CancellationToken::new();
+    let signals = watch_signals(stop.clone(), interrupt.clone(), abort_reason.clone());
     let _signals = AbortOnDrop(signals);
     // Targets first: their URLs become parameters and allowed hosts.
     let mut params: BTreeMap<String, String> = BTreeMap::new();
@@ -163,7 +166,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 scenario: path.display().to_string(),
                 message: e.to_string(),
             })?,
-            () = stop.now.cancelled() => {
+            () = interrupt.cancelled() => {
                 return Err(Error::Interrupted(format!("{}: `setup` interrupted", path.display())));
             }
         };
@@ -355,7 +358,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         let result = match new_vu(component, &shared, info, &plan).await {
             Ok(mut vu) => tokio::select! {
                 r = vu.teardown(&setup_data[path], plan.teardown_timeout) => r.map_err(|e| e.to_string()),
-                () = stop.now.cancelled() => Err("interrupted".to_string()),
+                () = interrupt.cancelled() => Err("interrupted".to_string()),
             },
             Err(e) => Err(e),
         };
@@ -457,6 +460,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
 /// interrupts them, and setup or teardown, at once; a third exits on the spot.
 fn watch_signals(
     stop: Stop,
+    interrupt: tokio_util::sync::CancellationToken,
     abort_reason: Arc<std::sync::Mutex<Option<String>>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -473,6 +477,7 @@ fn watch_signals(
         let name = signals.next().await;
         eprintln!("interrupted ({name}) again: stopping now (a third time exits at once)");
         stop.now.cancel();
+        interrupt.cancel();
         signals.next().await;
         std::process::exit(ExitCode::Interrupted.code());
     })

@@ -112,3 +112,138 @@ export default function () {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Runs `source` as a JavaScript scenario with `args`, sampling volley's
+/// resident memory; returns (exit code, stderr, export, peak RSS in KiB).
+fn run_js_sampled(
+    name: &str,
+    source: &str,
+    args: &[&str],
+) -> (i32, String, serde_json::Value, u64) {
+    let dir = scratch(name);
+    let script = dir.join("scenario.js");
+    std::fs::write(&script, source).unwrap();
+    let export = dir.join("summary.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .arg("run")
+        .arg(&script)
+        .args([
+            "--quiet",
+            "--no-color",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    // Bounded: the runs below last a few seconds; 5 minutes is a hang.
+    for _ in 0..3000 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if let Some(kb) = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        }) {
+            peak = peak.max(kb);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let size = std::fs::metadata(&export).map(|m| m.len()).unwrap_or(0);
+    assert!(size < 5_000_000, "export is {size} bytes");
+    let doc = serde_json::from_str(&std::fs::read_to_string(&export).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no export ({e}):\n{stderr}"));
+    std::fs::remove_dir_all(&dir).ok();
+    (out.status.code().unwrap_or(-1), stderr, doc, peak)
+}
+
+/// A counter tagged with a new value every iteration grew volley to
+/// 4.7 GiB in 10 s: now its tag sets stop at the bound, every sample still
+/// counts, one warning names the metric, and memory and the export stay
+/// small.
+#[test]
+fn a_cardinality_flood_is_bounded() {
+    let (code, stderr, doc, peak_kb) = run_js_sampled(
+        "cardinality",
+        r#"import { Counter, vu } from 'volley';
+const flood = new Counter('flood');
+export default function () {
+  for (let i = 0; i < 100; i++) flood.add(1, { id: `${vu.id}-${vu.iteration}-${i}` });
+}
+"#,
+        &["-u", "4", "-d", "5s"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let iterations = doc["metrics"]["iterations"]["values"]["count"]
+        .as_f64()
+        .unwrap();
+    let flood = doc["metrics"]["flood"]["values"]["count"].as_f64().unwrap();
+    assert_eq!(flood, 100.0 * iterations, "every sample counts");
+    assert!(flood > 20_000.0, "the flood did not flood: {flood}");
+    let series = doc["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metric"] == "flood")
+        .count();
+    assert!(series <= 10_001, "{series} tag sets kept");
+    assert!(
+        doc["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["metric"] == "flood" && s["tags"]["overflow"] == "true")
+    );
+    assert_eq!(
+        stderr
+            .matches("metric `flood` has more than 10000 tag sets")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(peak_kb < 300 * 1024, "peak RSS {peak_kb} KiB");
+}
+
+/// Marks that never arrive grew volley to 1 GiB in 10 s: now they expire,
+/// count as lost, and stay bounded; 1 MiB log lines are cut.
+#[test]
+fn a_mark_and_log_flood_is_bounded() {
+    let (code, stderr, doc, peak_kb) = run_js_sampled(
+        "marks",
+        r#"import { mark, log, vu } from 'volley';
+export default function () {
+  for (let i = 0; i < 100; i++) mark('never_latency', `${vu.id}-${vu.iteration}-${i}`);
+  if (vu.iteration === 0) log.info('\u001b[2J' + 'x'.repeat(1 << 20));
+}
+"#,
+        &["-u", "4", "-d", "5s"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let iterations = doc["metrics"]["iterations"]["values"]["count"]
+        .as_f64()
+        .unwrap();
+    let lost = doc["metrics"]["never_lost"]["values"]["count"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(lost, 100.0 * iterations, "every mark ends up lost");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "an escape sequence reached the terminal"
+    );
+    assert!(
+        stderr.contains("\\u{1b}[2J"),
+        "{}",
+        &stderr[..stderr.len().min(2000)]
+    );
+    assert!(stderr.contains("more bytes)"));
+    assert!(stderr.len() < 200_000, "stderr is {} bytes", stderr.len());
+    assert!(peak_kb < 300 * 1024, "peak RSS {peak_kb} KiB");
+}
