@@ -35,6 +35,7 @@ fn shared() -> Arc<Shared> {
         marks: Marks::default(),
         tracks: Default::default(),
         data: DataSets::default(),
+        seed: 0,
     })
 }
 
