@@ -137,8 +137,8 @@ fn thresholds_run(thresholds: &str) -> volley::run::Outcome {
 
 #[test]
 fn a_threshold_on_a_metric_with_no_samples_fails_unless_allowed() {
-    // No fan-out ran: ws_fanout_latency is built in but has no sample.
-    let out = thresholds_run(r#"ws_fanout_latency = ["p(99)<2000"]"#);
+    // No socket was opened: ws_connecting is built in but has no sample.
+    let out = thresholds_run(r#"ws_connecting = ["p(99)<2000"]"#);
     assert_eq!(out.exit, ExitCode::ThresholdsFailed, "{:?}", out.problem);
     let r = &out.report.thresholds[0];
     assert!(r.no_data && !r.ok, "{r:?}");
@@ -151,16 +151,22 @@ fn a_threshold_on_a_metric_with_no_samples_fails_unless_allowed() {
 
     // The plan may say that no data is fine.
     let out = thresholds_run(
-        r#"ws_fanout_latency = [{ threshold = "p(99)<2000", noData = "pass" }]
+        r#"ws_connecting = [{ threshold = "p(99)<2000", noData = "pass" }]
             "checks{check:always passes}" = ["rate==1"]"#,
     );
     assert_eq!(out.exit, ExitCode::Ok, "{:?}", out.report.thresholds);
-    assert!(out.report.thresholds[0].no_data && out.report.thresholds[0].ok);
+    let r = out
+        .report
+        .thresholds
+        .iter()
+        .find(|r| r.threshold.selector.metric == "ws_connecting")
+        .unwrap();
+    assert!(r.no_data && r.ok, "{r:?}");
     let dir = scratch("nodata");
     let export = dir.join("e.json");
     volley::output::write_export(&out.report, &export).unwrap();
     let doc = read_json(&export);
-    let t = &doc["metrics"]["ws_fanout_latency"]["thresholds"]["p(99)<2000"];
+    let t = &doc["metrics"]["ws_connecting"]["thresholds"]["p(99)<2000"];
     assert_eq!(
         (&t["ok"], &t["noData"], &t["onNoData"]),
         (
@@ -456,4 +462,29 @@ fn repeated_set_cookie_headers_all_reach_the_guest() {
         rate_where(&out, "checks", "check", "every set-cookie arrives"),
         (2, 2)
     );
+}
+
+#[test]
+fn fan_out_latency_with_no_viewer_is_no_data_not_zero() {
+    // The publisher bids and marks; nobody watches, so ws_fanout_latency is
+    // declared but never gets a sample (k6-style evaluation showed p(99)=0 ✓).
+    let p = plan(
+        r#"
+        [targets]
+        api = "embedded:auction"
+        [scenarios.publisher]
+        executor = "per-vu-iterations"
+        exec = "fanout"
+        iterations = 1
+        [scenarios.publisher.params]
+        expected_viewers = "3"
+        [thresholds]
+        ws_fanout_latency = ["p(99)<2000"]
+        "#,
+        &auction(),
+    );
+    let out = run_plan(p);
+    assert_eq!(out.exit, ExitCode::ThresholdsFailed, "{:?}", out.problem);
+    let r = &out.report.thresholds[0];
+    assert!(r.metric_found && r.no_data && !r.ok, "{r:?}");
 }
