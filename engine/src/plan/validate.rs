@@ -71,11 +71,7 @@ impl Overrides {
         if let Some(r) = self.rate {
             parts.push(format!("--rate {r}"));
         }
-        if parts.is_empty() {
-            "the plan's top-level shortcuts".into()
-        } else {
-            parts.join(" ")
-        }
+        parts.join(" ")
     }
 }
 
@@ -209,9 +205,13 @@ pub fn validate(
             }
         }
         if let Some(was) = raw.scenarios.get(&name).and_then(|k| k.executor.clone()) {
+            let by = if ov.shapes_load() {
+                format!("the command line's load ({})", ov.describe())
+            } else {
+                "the plan's top-level vus/duration/iterations/stages".to_string()
+            };
             notes.push(format!(
-                "scenario `{name}`: the command line's load ({}) replaces its {was} load; it keeps its exec `{}`, component, tags and params",
-                ov.describe(),
+                "scenario `{name}`: {by} replaces its {was} load ({executor} now); it keeps its exec `{}`, component, tags and params",
                 kept.exec.as_deref().unwrap_or("default"),
             ));
         }

@@ -235,7 +235,9 @@ fn load_flags_on_a_multi_scenario_plan_are_refused_with_the_alternative() {
         "{out}"
     );
     assert!(
-        err.contains("replaces its per-vu-iterations load; it keeps its exec `checks`"),
+        err.contains(
+            "replaces its per-vu-iterations load (shared-iterations now); it keeps its exec `checks`"
+        ),
         "{err}"
     );
     let (code, out, err) = volley(&["run", p, "--scenario", "publisher", "-i", "1"]);
