@@ -190,12 +190,23 @@ pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
         vus: args.vus,
         iterations: args.iterations,
         rate: args.rate,
+        seed: args.seed,
         only_scenarios: args.scenarios.clone(),
         exec: args.exec.clone(),
         allow_hosts: args.allow_hosts.clone(),
         insecure_skip_tls_verify: args.insecure_skip_tls_verify,
         ..Default::default()
     };
+    if let Some(r) = args.spawn_rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(bad(
+                "--spawn-rate",
+                &r.to_string(),
+                "VUs started per second, more than 0".into(),
+            ));
+        }
+        ov.spawn_rate = Some(r);
+    }
     if let Some(d) = &args.duration {
         ov.duration = Some(parse_duration(d).map_err(|m| bad("--duration", d, m))?);
     }
@@ -260,6 +271,9 @@ fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
     let resolved = resolve(&args.target, args.plan.as_deref(), args.quiet)?;
     ov.component = resolved.component.clone();
     let plan = plan::validate(resolved.raw, &resolved.source, &resolved.base_dir, &ov)?;
+    for note in &plan.notes {
+        eprintln!("note: {note}");
+    }
     let opts = RunOptions {
         summary_export: args.summary_export.clone(),
         progress: !args.quiet,

@@ -110,12 +110,19 @@ pub struct RunArgs {
     /// Run only this scenario of the plan (repeatable).
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
-    /// Number of VUs (replaces the plan's scenarios, like k6's --vus).
-    #[arg(long, short = 'u')]
+    /// Number of VUs (Locust: --users). With --duration, --iterations,
+    /// --stage or --rate it replaces the load of the plan's one scenario
+    /// (its exec, component, tags and params stay); a plan with several
+    /// scenarios needs --scenario NAME first.
+    #[arg(long, short = 'u', visible_alias = "users")]
     pub vus: Option<u32>,
     /// How long to run, e.g. `30s`, `1m30s` (constant-vus, or with --rate).
     #[arg(long, short = 'd')]
     pub duration: Option<String>,
+    /// VUs started per second instead of all at once (Locust's -r); for
+    /// constant-vus, ramping-vus and shared-iterations.
+    #[arg(long, short = 'r', value_name = "N")]
+    pub spawn_rate: Option<f64>,
     /// Total iterations shared by the VUs (shared-iterations).
     #[arg(long, short = 'i')]
     pub iterations: Option<u64>,
@@ -126,6 +133,10 @@ pub struct RunArgs {
     /// A ramping stage `DURATION:TARGET`, e.g. `30s:100` (repeatable; ramping-vus).
     #[arg(long = "stage", short = 's', value_name = "DURATION:TARGET")]
     pub stages: Vec<String>,
+    /// The random seed: the same seed repeats every VU's random numbers
+    /// (default: a fresh seed per run, shown in the summary).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     /// The entry name passed to the scenario's `run` (k6's --exec).
     #[arg(long)]
     pub exec: Option<String>,

@@ -119,7 +119,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     )
     .with_targets(kafka_targets.iter().map(|(_, t)| t.clone()).collect());
     let http = HttpClient::new(allowlist, plan.insecure_skip_tls_verify)
-        .map_err(|e| Error::Other(format!("HTTP client: {e}")))?;
+        .map_err(|e| Error::Other(format!("HTTP client: {e}")))?
+        .max_redirects(plan.max_redirects);
+    // Random per run unless the plan or --seed fixes it.
+    let seed = plan.seed.unwrap_or_else(rand::random);
 
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
@@ -131,6 +134,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         data: DataSets::load(&plan.data)?,
         start: metrics.start(),
         warned: Default::default(),
+        seed,
     });
 
     let runtime = Runtime::new(RuntimeConfig {
@@ -280,8 +284,9 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 let elapsed = started.elapsed();
                 if let Some(path) = &checkpoint {
                     // Built under the lock, written outside it.
-                    let export =
+                    let mut export =
                         metrics.with_total(|total| output::build_export(total, elapsed, &[], None));
+                    export.state.seed = Some(seed);
                     if let Err(e) = output::write_checkpoint(export, path) {
                         eprintln!("checkpoint: {e}");
                     }
@@ -292,6 +297,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                         .into_iter()
                         .find(|r| {
                             r.metric_found
+                                && !r.no_data
                                 && !r.ok
                                 && r.threshold.abort_on_fail
                                 && elapsed >= r.threshold.delay_abort_eval
@@ -400,6 +406,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             })
             .collect(),
         aborted: aborted.clone(),
+        seed,
     };
     if opts.summary {
         let text = output::render_summary(&report, opts.color);
@@ -418,13 +425,22 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         .map(|r| r.threshold.selector.metric.clone())
         .collect();
     let failed = report.thresholds.iter().any(|r| !r.ok);
+    let http_all_failed = all_requests_failed(&plan, &report.aggregate);
     let (exit, problem) = if !missing.is_empty() {
         (
             ExitCode::InvalidConfig,
             Some(format!(
-                "{}: thresholds on metrics that do not exist: {} (not built in, and the scenario never recorded them)",
+                "{}: thresholds on metrics that do not exist: {} (not built in, and the scenario never recorded them{})",
                 plan.source.display(),
-                missing.join(", ")
+                missing.join(", "),
+                if plan.dropped_scenarios.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; --scenario left out {}, which may record them",
+                        plan.dropped_scenarios.join(", ")
+                    )
+                }
             )),
         )
     } else if let Some(p) = problems.first() {
@@ -442,7 +458,23 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         } else {
             "some thresholds failed"
         };
-        (ExitCode::ThresholdsFailed, Some(what.into()))
+        let empty: Vec<String> = report
+            .thresholds
+            .iter()
+            .filter(|r| r.no_data && !r.ok)
+            .map(|r| r.threshold.to_string())
+            .collect();
+        let what = if empty.is_empty() {
+            what.to_string()
+        } else {
+            format!(
+                "{what}; with no data: {} (nothing was measured: see the run's errors)",
+                empty.join(", ")
+            )
+        };
+        (ExitCode::ThresholdsFailed, Some(what))
+    } else if let Some(why) = http_all_failed {
+        (ExitCode::ThresholdsFailed, Some(why))
     } else if aborted.is_some() {
         (ExitCode::Interrupted, aborted)
     } else {
@@ -563,6 +595,39 @@ fn final_thresholds(
             r
         })
         .collect()
+}
+
+/// A run whose every HTTP request failed is a failed run, thresholds or
+/// not; a plan with its own threshold on `http_req_failed` decides itself.
+fn all_requests_failed(plan: &Plan, agg: &crate::metrics::Aggregate) -> Option<String> {
+    if plan
+        .thresholds
+        .list
+        .iter()
+        .any(|t| t.selector.metric == Builtin::HttpReqFailed.name())
+    {
+        return None;
+    }
+    let series = agg.metrics.get(Builtin::HttpReqFailed.name())?;
+    let crate::metrics::Value::Rate { trues, total } = series.total() else {
+        return None;
+    };
+    if total == 0 || trues < total {
+        return None;
+    }
+    let mut why: Vec<String> = agg
+        .by_tag(Builtin::HttpReqFailed.name(), "error")
+        .into_keys()
+        .collect();
+    why.extend(
+        agg.by_tag(Builtin::HttpReqFailed.name(), "status")
+            .into_keys()
+            .map(|s| format!("status {s}")),
+    );
+    Some(format!(
+        "every HTTP request failed ({total} of {total}: {}); add a threshold on http_req_failed if failures are expected",
+        why.join(", ")
+    ))
 }
 
 /// Ends the scenarios gracefully once every `[[track]]` with `until` saw

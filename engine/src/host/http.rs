@@ -79,17 +79,46 @@ impl VuState {
     }
 }
 
+impl VuState {
+    /// The built-in metrics of one answered request (or redirect hop).
+    fn record_response(
+        &mut self,
+        name: &str,
+        method: &str,
+        status: u16,
+        t: &crate::protocol::http::Timings,
+        (sent, received): (u64, u64),
+        extra: &[(String, String)],
+    ) {
+        let status_text = status.to_string();
+        let tags = self.request_tags(name, method, ("status", &status_text), extra);
+        let expected = match &self.expected_statuses {
+            Some(list) => list.contains(&status),
+            None => status < 400,
+        };
+        let failed = if expected { 0.0 } else { 1.0 };
+        self.shared.metrics.builtins(&[
+            (Builtin::HttpReqs, &tags, 1.0),
+            (Builtin::HttpReqDuration, &tags, micros(t.duration) as f64),
+            (Builtin::HttpReqWaiting, &tags, micros(t.waiting) as f64),
+            (Builtin::HttpReqReceiving, &tags, micros(t.receiving) as f64),
+            (Builtin::HttpReqFailed, &tags, failed),
+            (Builtin::DataSent, &self.scenario.tags, sent as f64),
+            (Builtin::DataReceived, &self.scenario.tags, received as f64),
+        ]);
+    }
+}
+
 impl Host for VuState {
     async fn send(&mut self, req: wit::Request) -> wasmtime::Result<Result<Response, HttpError>> {
         // Without a name, group by the URL minus its query: ids in query
         // strings would otherwise make a series (and histogram) per request.
-        let name = req.name.unwrap_or_else(|| {
-            req.url
-                .split(['?', '#'])
-                .next()
-                .unwrap_or(&req.url)
-                .to_string()
-        });
+        let name_of = |url: &str| -> String {
+            req.name
+                .clone()
+                .unwrap_or_else(|| url.split(['?', '#']).next().unwrap_or(url).to_string())
+        };
+        let name = name_of(&req.url);
         let method = req.method.to_ascii_uppercase();
         let request = Request {
             method: method.clone(),
@@ -105,38 +134,43 @@ impl Host for VuState {
         let result = tokio::spawn(async move { client.send(request).await })
             .await
             .unwrap_or_else(|e| {
-                Err(crate::protocol::http::HttpError {
-                    class: ErrorClass::Other,
-                    message: format!("request task failed: {e}"),
-                })
+                Err(crate::protocol::http::HttpError::new(
+                    ErrorClass::Other,
+                    format!("request task failed: {e}"),
+                ))
             });
+        // Each redirect followed was a request of its own (as in k6).
+        let hops = match &result {
+            Ok(r) => r.hops.clone(),
+            Err(e) => e.hops.clone(),
+        };
+        for hop in &hops {
+            self.record_response(
+                &name_of(&hop.url),
+                &hop.method,
+                hop.status,
+                &hop.timings,
+                (hop.bytes_sent, hop.bytes_received),
+                &req.tags,
+            );
+        }
+        // After a 303 (or a POST's 301/302) the next request was a GET.
+        let method = match hops.last() {
+            Some(h) if h.status == 303 && h.method != "HEAD" => "GET".to_string(),
+            Some(h) if matches!(h.status, 301 | 302) && h.method == "POST" => "GET".to_string(),
+            Some(h) => h.method.clone(),
+            None => method,
+        };
         match result {
             Ok(resp) => {
-                let status = resp.status.to_string();
-                let tags = self.request_tags(&name, &method, ("status", &status), &req.tags);
-                let t = &resp.timings;
-                let expected = match &self.expected_statuses {
-                    Some(list) => list.contains(&resp.status),
-                    None => resp.status < 400,
-                };
-                let failed = if expected { 0.0 } else { 1.0 };
-                self.shared.metrics.builtins(&[
-                    (Builtin::HttpReqs, &tags, 1.0),
-                    (Builtin::HttpReqDuration, &tags, micros(t.duration) as f64),
-                    (Builtin::HttpReqWaiting, &tags, micros(t.waiting) as f64),
-                    (Builtin::HttpReqReceiving, &tags, micros(t.receiving) as f64),
-                    (Builtin::HttpReqFailed, &tags, failed),
-                    (
-                        Builtin::DataSent,
-                        &self.scenario.tags,
-                        resp.bytes_sent as f64,
-                    ),
-                    (
-                        Builtin::DataReceived,
-                        &self.scenario.tags,
-                        resp.bytes_received as f64,
-                    ),
-                ]);
+                self.record_response(
+                    &name_of(&resp.url),
+                    &method,
+                    resp.status,
+                    &resp.timings,
+                    (resp.bytes_sent, resp.bytes_received),
+                    &req.tags,
+                );
                 Ok(Ok(Response {
                     status: resp.status,
                     headers: header_lines(&resp.headers),
@@ -150,6 +184,8 @@ impl Host for VuState {
                 }))
             }
             Err(e) => {
+                // A redirect's failure is named after the hop that failed.
+                let name = e.redirected_to.as_deref().map_or(name, name_of);
                 let tags =
                     self.request_tags(&name, &method, ("error", class_name(e.class)), &req.tags);
                 let metrics = &self.shared.metrics;

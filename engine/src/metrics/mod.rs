@@ -28,5 +28,5 @@ pub mod mark {
 }
 pub use registry::{Metrics, Snapshot};
 pub use tags::{Selector, Tags};
-pub use threshold::{Agg, Op, Threshold, ThresholdResult, Thresholds};
+pub use threshold::{Agg, NoData, Op, Threshold, ThresholdResult, Thresholds, has_data};
 pub use value::{Kind, Trend, Value};

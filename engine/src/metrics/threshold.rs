@@ -2,6 +2,10 @@
 //! `count>0`, `value<10`, with `abortOnFail` and `delayAbortEval`.
 //!
 //! Trend values compare in their displayed unit (milliseconds for times).
+//!
+//! A trend, rate or gauge with no samples has no value to compare: its
+//! thresholds fail with "no data" unless the plan says `noData = "pass"`.
+//! A counter with no samples counts zero, which is a value (`count==0`).
 
 use std::fmt;
 use std::time::Duration;
@@ -100,6 +104,46 @@ pub struct Threshold {
     pub bound: f64,
     pub abort_on_fail: bool,
     pub delay_abort_eval: Duration,
+    /// What a (sub-)metric with no samples means for this threshold.
+    pub no_data: NoData,
+}
+
+/// The outcome of a threshold over a (sub-)metric with no samples
+/// (`noData` in the plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NoData {
+    /// No samples fail the threshold: a run that measured nothing passes nothing.
+    #[default]
+    Fail,
+    /// No samples pass (the metric is recorded only sometimes).
+    Pass,
+}
+
+impl NoData {
+    pub fn parse(s: &str) -> Result<NoData, String> {
+        match s {
+            "fail" => Ok(NoData::Fail),
+            "pass" => Ok(NoData::Pass),
+            _ => Err(format!("`{s}`: write \"fail\" (the default) or \"pass\"")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoData::Fail => "fail",
+            NoData::Pass => "pass",
+        }
+    }
+}
+
+/// Whether `v` holds any sample. Counters always do: no samples count zero.
+pub fn has_data(v: &Value) -> bool {
+    match v {
+        Value::Counter { .. } => true,
+        Value::Gauge { min, .. } => min.is_finite(),
+        Value::Rate { total, .. } => *total > 0,
+        Value::Trend(t) => t.count > 0,
+    }
 }
 
 impl Threshold {
@@ -140,6 +184,7 @@ impl Threshold {
             bound,
             abort_on_fail: false,
             delay_abort_eval: Duration::ZERO,
+            no_data: NoData::Fail,
         })
     }
 
@@ -202,6 +247,9 @@ pub struct ThresholdResult {
     pub ok: bool,
     /// False when the metric never existed: an error, not a pass.
     pub metric_found: bool,
+    /// The (sub-)metric exists but has no samples: `observed` means nothing,
+    /// and `ok` is what the threshold's `noData` says.
+    pub no_data: bool,
 }
 
 /// All thresholds of a run.
@@ -229,6 +277,13 @@ impl Thresholds {
                 let kind = kind_of(&t.selector.metric);
                 let value = total.select(&t.selector).or_else(|| kind.map(Value::new));
                 match value {
+                    Some(v) if !has_data(&v) => ThresholdResult {
+                        threshold: t.clone(),
+                        observed: f64::NAN,
+                        ok: t.no_data == NoData::Pass,
+                        metric_found: true,
+                        no_data: true,
+                    },
                     Some(v) => {
                         let observed = t.observe(&v, elapsed);
                         ThresholdResult {
@@ -236,6 +291,7 @@ impl Thresholds {
                             observed,
                             ok: t.passes(observed),
                             metric_found: true,
+                            no_data: false,
                         }
                     }
                     None => ThresholdResult {
@@ -243,6 +299,7 @@ impl Thresholds {
                         observed: f64::NAN,
                         ok: false,
                         metric_found: false,
+                        no_data: true,
                     },
                 }
             })
@@ -316,7 +373,53 @@ mod tests {
         assert!((r[0].observed - 1.0).abs() < 1e-9);
         assert!(!r[1].ok);
         assert!(!r[2].ok && !r[2].metric_found);
-        // Declared but never recorded: evaluated as zero, so `count>0` fails.
-        assert!(!r[3].ok && r[3].metric_found);
+        // Declared but never recorded: a counter counts zero, so `count>0` fails.
+        assert!(!r[3].ok && r[3].metric_found && !r[3].no_data);
+    }
+
+    #[test]
+    fn no_samples_fail_unless_the_plan_allows_it() {
+        let mut agg = Aggregate::default();
+        let mut d = Value::new(Kind::Trend);
+        d.add(3_000.0, 0);
+        agg.merge_value("http_req_duration", &Tags::new([("name", "a")]), &d);
+        let mut pass = th("ws_fanout_latency", "p(99)<2000");
+        pass.no_data = NoData::Pass;
+        let ts = Thresholds {
+            list: vec![
+                // Declared, never recorded: what every refused request leaves.
+                th("ws_fanout_latency", "p(99)<2000"),
+                pass,
+                // A sub-metric that matches no sample.
+                th("http_req_duration{name:b}", "p(99)<2000"),
+                th("http_req_duration{name:a}", "p(99)<2000"),
+                th("checks", "rate>0.9"),
+                th("vus", "value<10"),
+                th("iterations_failed", "count==0"),
+            ],
+        };
+        let kind_of = |n: &str| match n {
+            "http_req_duration" | "ws_fanout_latency" => Some(Kind::Trend),
+            "checks" => Some(Kind::Rate),
+            "vus" => Some(Kind::Gauge),
+            "iterations_failed" => Some(Kind::Counter),
+            _ => None,
+        };
+        let r = ts.evaluate(&agg, Duration::from_secs(1), kind_of);
+        let seen: Vec<(bool, bool)> = r.iter().map(|r| (r.ok, r.no_data)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                (false, true),
+                (true, true),
+                (false, true),
+                (true, false),
+                (false, true),
+                (false, true),
+                (true, false),
+            ]
+        );
+        assert_eq!(NoData::parse("pass"), Ok(NoData::Pass));
+        assert!(NoData::parse("ignore").unwrap_err().contains("\"pass\""));
     }
 }

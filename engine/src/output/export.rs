@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::Report;
 use super::summary::describe;
 use crate::metrics::{
-    Aggregate, Kind, Selector, Tags, Threshold, ThresholdResult, Thresholds, Trend, Value,
+    Aggregate, Kind, NoData, Selector, Tags, Threshold, ThresholdResult, Thresholds, Trend, Value,
 };
 
 /// A whole export file.
@@ -45,6 +45,12 @@ pub struct MetricEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdOutcome {
     pub ok: bool,
+    /// The (sub-)metric had no samples: `ok` is what `onNoData` says.
+    #[serde(rename = "noData", default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_data: bool,
+    /// The plan's `noData` when it is not the default `fail`.
+    #[serde(rename = "onNoData", default, skip_serializing_if = "Option::is_none")]
+    pub on_no_data: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +77,10 @@ pub struct State {
     /// Written while the run was still going: what was collected up to then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub checkpoint: bool,
+    /// The run's random seed (`volley run --seed` repeats it); absent in
+    /// a merge of shards with different seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 /// One metric's value for one tag set, exactly.
@@ -255,9 +265,16 @@ pub fn build_export(
                 summary: describe(&r.threshold.selector.metric, &v, elapsed),
             }
         });
-        entry
-            .thresholds
-            .insert(r.threshold.source.clone(), ThresholdOutcome { ok: r.ok });
+        let on_no_data =
+            (r.threshold.no_data != NoData::Fail).then(|| r.threshold.no_data.as_str().into());
+        entry.thresholds.insert(
+            r.threshold.source.clone(),
+            ThresholdOutcome {
+                ok: r.ok,
+                no_data: r.no_data,
+                on_no_data,
+            },
+        );
     }
     let checks = agg
         .by_tag("checks", "check")
@@ -300,6 +317,7 @@ pub fn build_export(
             test_run_duration_ms: elapsed.as_secs_f64() * 1000.0,
             aborted,
             checkpoint: false,
+            seed: None,
         },
         series,
     }
@@ -307,12 +325,13 @@ pub fn build_export(
 
 /// Writes `report` to `path` as JSON.
 pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
-    let export = build_export(
+    let mut export = build_export(
         &report.aggregate,
         report.elapsed,
         &report.thresholds,
         report.aborted.clone(),
     );
+    export.state.seed = Some(report.seed);
     write_atomically(&export, path)
 }
 
@@ -365,16 +384,23 @@ pub fn merge_exports(a: &Export, b: &Export) -> Result<Export, String> {
     );
     let mut list: Vec<Threshold> = Vec::new();
     for (key, entry) in a.metrics.iter().chain(&b.metrics) {
-        for expr in entry.thresholds.keys() {
+        for (expr, outcome) in &entry.thresholds {
             let sel = Selector::parse(key)?;
             if !list.iter().any(|t| t.selector == sel && t.source == *expr) {
-                list.push(Threshold::parse(sel, expr)?);
+                let mut t = Threshold::parse(sel, expr)?;
+                if let Some(n) = &outcome.on_no_data {
+                    t.no_data = NoData::parse(n)?;
+                }
+                list.push(t);
             }
         }
     }
     let results = Thresholds { list }.evaluate(&agg, elapsed, |n| agg.kind_of(n));
     let aborted = a.state.aborted.clone().or_else(|| b.state.aborted.clone());
-    Ok(build_export(&agg, elapsed, &results, aborted))
+    let mut merged = build_export(&agg, elapsed, &results, aborted);
+    // Shards with one seed keep it; different seeds have no one seed.
+    merged.state.seed = a.state.seed.filter(|s| b.state.seed == Some(*s));
+    Ok(merged)
 }
 
 #[cfg(test)]

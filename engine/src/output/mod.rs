@@ -27,6 +27,8 @@ pub struct Report {
     pub scenarios: Vec<ScenarioReport>,
     /// Why the run stopped early (`abortOnFail` threshold, Ctrl-C), if it did.
     pub aborted: Option<String>,
+    /// The random seed of the run (`--seed` repeats it).
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone)]

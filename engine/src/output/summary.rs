@@ -108,6 +108,11 @@ pub fn render_summary(report: &Report, color: bool) -> String {
             s.name, s.executor, s.max_vus, s.component
         );
     }
+    let _ = writeln!(
+        out,
+        "       seed: {} (repeat with --seed {})",
+        report.seed, report.seed
+    );
     if let Some(why) = &report.aborted {
         let _ = writeln!(out, "\n  {} run stopped early: {why}", st.paint("33", "!"));
     }
@@ -123,6 +128,17 @@ pub fn render_summary(report: &Report, color: bool) -> String {
                     st.ok(false),
                     t.source
                 )
+            } else if r.no_data {
+                let why = if r.ok {
+                    "no data: no samples (noData = \"pass\")".to_string()
+                } else {
+                    format!(
+                        "no data: no samples of {} in this run (if that is fine, write {{ threshold = \"{}\", noData = \"pass\" }})",
+                        t.selector,
+                        t.source.replace('"', "\\\"")
+                    )
+                };
+                format!("{} '{}' {why}", st.ok(r.ok), t.source)
             } else {
                 let shown = match agg.kind_of(&t.selector.metric) {
                     Some(Kind::Rate) => format!("{:.2}%", r.observed * 100.0),
@@ -297,6 +313,7 @@ mod tests {
                 max_vus: 3,
             }],
             aborted: None,
+            seed: 42,
         }
     }
 
@@ -304,6 +321,7 @@ mod tests {
     fn summary_shows_thresholds_checks_and_metrics() {
         let text = render_summary(&report(), false);
         assert!(text.contains("✓ 'p(95)<10'"), "{text}");
+        assert!(text.contains("seed: 42 (repeat with --seed 42)"), "{text}");
         assert!(text.contains("✗ 'rate>0.9' rate=80.00%"), "{text}");
         assert!(text.contains("✓ status is 200"), "{text}");
         assert!(

@@ -42,6 +42,14 @@ pub struct Plan {
     /// Kafka end-to-end tracking (`[[track]]`).
     pub track: Vec<Track>,
     pub insecure_skip_tls_verify: bool,
+    /// The random seed the plan or `--seed` fixed; none: a fresh one per run.
+    pub seed: Option<u64>,
+    /// Redirects an HTTP request follows (0: none).
+    pub max_redirects: u32,
+    /// What the command line changed in the plan, said before the run.
+    pub notes: Vec<String>,
+    /// Scenarios of the plan that `--scenario` left out.
+    pub dropped_scenarios: Vec<String>,
 }
 
 impl Plan {
@@ -138,11 +146,15 @@ pub enum ExecutorConfig {
     ConstantVus {
         vus: u32,
         duration: Duration,
+        /// VUs started per second (Locust's spawn rate); all at once if none.
+        spawn_rate: Option<f64>,
     },
     RampingVus {
         start_vus: u32,
         stages: Vec<Stage>,
         graceful_ramp_down: Duration,
+        /// At most this many VUs started per second, whatever the stages say.
+        spawn_rate: Option<f64>,
     },
     ConstantArrivalRate {
         rate: u64,

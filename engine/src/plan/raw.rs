@@ -89,6 +89,11 @@ pub struct RawOptions {
     pub mark_timeout: Option<String>,
     #[serde(rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: Option<bool>,
+    /// The run's random seed (`--seed`): the same seed gives every VU the
+    /// same random numbers again. A fresh one per run when absent.
+    pub seed: Option<u64>,
+    /// Redirects an HTTP request follows (default 10; 0: none).
+    pub max_redirects: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -119,7 +124,8 @@ pub struct RawScenario {
     pub pre_allocated_vus: Option<u32>,
     #[serde(rename = "maxVUs")]
     pub max_vus: Option<u32>,
-    /// shared-iterations: VUs started per second (Locust's spawn rate).
+    /// constant-vus, ramping-vus, shared-iterations: VUs started per second
+    /// (Locust's spawn rate).
     pub spawn_rate: Option<f64>,
 }
 
@@ -144,4 +150,7 @@ pub struct RawThresholdFull {
     #[serde(default)]
     pub abort_on_fail: bool,
     pub delay_abort_eval: Option<String>,
+    /// `"pass"` or `"fail"` (default): the outcome when the (sub-)metric
+    /// has no samples.
+    pub no_data: Option<String>,
 }

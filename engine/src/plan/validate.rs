@@ -9,7 +9,7 @@ use super::duration::{parse_duration, parse_size};
 use super::raw::{RawPlan, RawScenario, RawStage, RawThreshold, RawTrack};
 use super::{ExecutorConfig, IdSource, Plan, Scenario, Stage, Target, TargetKind, Track};
 use crate::Error;
-use crate::metrics::{Builtin, Selector, Threshold, Thresholds};
+use crate::metrics::{Builtin, NoData, Selector, Threshold, Thresholds};
 
 /// What the command line adds to or replaces in a plan (k6's shortcuts).
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,10 @@ pub struct Overrides {
     pub stages: Vec<Stage>,
     /// Iterations per second: an arrival-rate scenario instead of VU loops.
     pub rate: Option<u64>,
+    /// VUs started per second (Locust's `--spawn-rate`).
+    pub spawn_rate: Option<f64>,
+    /// `--seed`: replaces the plan's `seed`.
+    pub seed: Option<u64>,
     pub params: Vec<(String, String)>,
     /// `--target NAME=URL`: replaces (or adds) the plan's target `NAME`.
     pub targets: Vec<(String, String)>,
@@ -44,6 +48,31 @@ impl Overrides {
             || !self.stages.is_empty()
             || self.rate.is_some()
     }
+
+    /// The load flags as written, e.g. `--vus 100 --duration 5s`.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(v) = self.vus {
+            parts.push(format!("--vus {v}"));
+        }
+        if let Some(d) = self.duration {
+            parts.push(format!("--duration {}", super::format_duration(d)));
+        }
+        if let Some(i) = self.iterations {
+            parts.push(format!("--iterations {i}"));
+        }
+        for st in &self.stages {
+            parts.push(format!(
+                "--stage {}:{}",
+                super::format_duration(st.duration),
+                st.target
+            ));
+        }
+        if let Some(r) = self.rate {
+            parts.push(format!("--rate {r}"));
+        }
+        parts.join(" ")
+    }
 }
 
 /// Reads and parses a plan file (TOML).
@@ -58,6 +87,8 @@ pub fn load_plan_file(path: &Path) -> Result<RawPlan, Error> {
 
 const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
+/// k6 follows 10 redirects.
+const DEFAULT_MAX_REDIRECTS: u32 = 10;
 
 /// Validates `raw` (read from `source`; relative paths resolve against
 /// `base_dir`) with command-line `ov` applied.
@@ -72,19 +103,72 @@ pub fn validate(
         message,
     };
 
-    // k6: shortcuts at the top of the plan or on the command line replace the
-    // plan's scenarios with one `default` scenario.
+    // `--scenario` first: shortcuts then shape what is left.
+    let mut notes = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    if !ov.only_scenarios.is_empty() {
+        for name in &ov.only_scenarios {
+            if !raw.scenarios.contains_key(name) {
+                return Err(err(format!(
+                    "--scenario {name}: the plan has no such scenario (it has: {})",
+                    raw.scenarios.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        dropped = raw
+            .scenarios
+            .keys()
+            .filter(|k| !ov.only_scenarios.contains(k))
+            .cloned()
+            .collect();
+        raw.scenarios.retain(|k, _| ov.only_scenarios.contains(k));
+    }
+
+    // Shortcuts (top of the plan, or -u/-d/-i/--stage/--rate) replace the
+    // load shape of the plan's one scenario, keeping what it runs (component,
+    // exec, tags, params, start time). With several scenarios there is no one
+    // right answer, so they are refused (k6 quietly ran one of them).
     let top_level_shape = raw.vus.is_some()
         || raw.duration.is_some()
         || raw.iterations.is_some()
         || raw.stages.is_some();
+    if (ov.shapes_load() || top_level_shape) && raw.scenarios.len() > 1 {
+        let names: Vec<String> = raw.scenarios.keys().cloned().collect();
+        let (what, fix) = if ov.shapes_load() {
+            (
+                "--vus/--duration/--iterations/--stage/--rate".to_string(),
+                format!(
+                    "run one of them with its own load: `--scenario {} {}`; or change the load of each in the plan's [scenarios.NAME] tables",
+                    names[0],
+                    ov.describe()
+                ),
+            )
+        } else {
+            (
+                "the top-level vus/duration/iterations/stages".to_string(),
+                "move them into one of the [scenarios.NAME] tables, or remove them".to_string(),
+            )
+        };
+        return Err(err(format!(
+            "{what} would replace {} scenarios ({}) with one, running only one scenario's code; {fix}",
+            names.len(),
+            names.join(", ")
+        )));
+    }
     if ov.shapes_load() || top_level_shape || raw.scenarios.is_empty() {
-        let kept = raw.scenarios.values().next().cloned().unwrap_or_default();
+        let (name, kept) = raw
+            .scenarios
+            .iter()
+            .next()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .unwrap_or_else(|| ("default".to_string(), RawScenario::default()));
         let mut s = RawScenario {
-            component: kept.component,
-            exec: kept.exec,
-            tags: kept.tags,
-            params: kept.params,
+            component: kept.component.clone(),
+            exec: kept.exec.clone(),
+            tags: kept.tags.clone(),
+            params: kept.params.clone(),
+            start_time: kept.start_time.clone(),
+            graceful_stop: kept.graceful_stop.clone(),
             ..Default::default()
         };
         s.vus = ov.vus.or(raw.vus);
@@ -106,7 +190,11 @@ pub fn validate(
                     .collect(),
             )
         };
-        s.executor = Some(shortcut_executor(&s, ov.rate, raw.scenarios.is_empty()).into());
+        let executor = shortcut_executor(&s, ov.rate, raw.scenarios.is_empty());
+        s.executor = Some(executor.into());
+        if executor != "constant-arrival-rate" && executor != "per-vu-iterations" {
+            s.spawn_rate = kept.spawn_rate;
+        }
         if let Some(rate) = ov.rate {
             s.rate = Some(rate);
             s.pre_allocated_vus = Some(s.vus.unwrap_or(rate.clamp(1, 1000) as u32));
@@ -116,24 +204,32 @@ pub fn validate(
                 return Err(err("`--rate` needs `--duration`".into()));
             }
         }
-        if !ov.only_scenarios.is_empty() {
-            return Err(err(
-                "`--scenario` picks scenarios of a plan; it cannot be combined with --vus/--duration/--iterations/--stage/--rate".into(),
+        if let Some(was) = raw.scenarios.get(&name).and_then(|k| k.executor.clone()) {
+            let by = if ov.shapes_load() {
+                format!("the command line's load ({})", ov.describe())
+            } else {
+                "the plan's top-level vus/duration/iterations/stages".to_string()
+            };
+            notes.push(format!(
+                "scenario `{name}`: {by} replaces its {was} load ({executor} now); it keeps its exec `{}`, component, tags and params",
+                kept.exec.as_deref().unwrap_or("default"),
             ));
         }
-        raw.scenarios = BTreeMap::from([("default".to_string(), s)]);
+        raw.scenarios = BTreeMap::from([(name, s)]);
     }
-
-    if !ov.only_scenarios.is_empty() {
-        for name in &ov.only_scenarios {
-            if !raw.scenarios.contains_key(name) {
-                return Err(err(format!(
-                    "--scenario {name}: the plan has no such scenario (it has: {})",
-                    raw.scenarios.keys().cloned().collect::<Vec<_>>().join(", ")
-                )));
-            }
+    // `--spawn-rate`: on the one scenario that is left.
+    if let Some(rate) = ov.spawn_rate {
+        if raw.scenarios.len() != 1 {
+            let names: Vec<String> = raw.scenarios.keys().cloned().collect();
+            return Err(err(format!(
+                "--spawn-rate applies to one scenario; the plan has {} ({}): pick one with `--scenario NAME`, or set `spawnRate` in the plan's [scenarios.NAME] tables",
+                names.len(),
+                names.join(", ")
+            )));
         }
-        raw.scenarios.retain(|k, _| ov.only_scenarios.contains(k));
+        if let Some(s) = raw.scenarios.values_mut().next() {
+            s.spawn_rate = Some(rate);
+        }
     }
 
     let default_component = ov
@@ -206,17 +302,32 @@ pub fn validate(
         .map(|(m, e)| (m.clone(), RawThreshold::Expr(e.clone())));
     for (metric, t) in plan_thresholds.chain(cli_thresholds) {
         let selector = Selector::parse(&metric).map_err(|m| err(format!("thresholds: {m}")))?;
-        let (expr, abort, delay) = match &t {
-            RawThreshold::Expr(e) => (e.clone(), false, None),
+        let (expr, abort, delay, no_data) = match &t {
+            RawThreshold::Expr(e) => (e.clone(), false, None, None),
             RawThreshold::Full(f) => (
                 f.threshold.clone(),
                 f.abort_on_fail,
                 f.delay_abort_eval.clone(),
+                f.no_data.clone(),
             ),
         };
+        if let Some((_, gone)) = selector
+            .filter
+            .iter()
+            .find(|(k, v)| k == "scenario" && dropped.contains(v))
+        {
+            notes.push(format!(
+                "threshold `{metric}: {expr}` is not evaluated: scenario `{gone}` does not run (--scenario)"
+            ));
+            continue;
+        }
         let mut th =
             Threshold::parse(selector, &expr).map_err(|m| err(format!("thresholds: {m}")))?;
         th.abort_on_fail = abort;
+        if let Some(n) = no_data {
+            th.no_data = NoData::parse(&n)
+                .map_err(|m| err(format!("thresholds.\"{metric}\".noData = {m}")))?;
+        }
         if let Some(d) = delay {
             th.delay_abort_eval = parse_duration(&d)
                 .map_err(|m| err(format!("thresholds.\"{metric}\".delayAbortEval: {m}")))?;
@@ -298,6 +409,10 @@ pub fn validate(
         )?,
         insecure_skip_tls_verify: ov.insecure_skip_tls_verify
             || raw.options.insecure_skip_tls_verify.unwrap_or(false),
+        seed: ov.seed.or(raw.options.seed),
+        max_redirects: raw.options.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
+        notes,
+        dropped_scenarios: dropped,
     })
 }
 
@@ -403,23 +518,32 @@ fn scenario(
     let executor_name = s.executor.as_deref().ok_or(
         "`executor` is required: constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations or shared-iterations",
     )?;
+    if let Some(r) = s.spawn_rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(format!(
+            "`spawnRate` ({r}): VUs started per second, more than 0"
+        ));
+    }
     // Fields that the chosen executor would silently ignore are errors.
     let mut allowed: Vec<&str> = vec![];
     let executor = match executor_name {
         "constant-vus" => {
-            allowed.extend(["vus", "duration"]);
+            allowed.extend(["vus", "duration", "spawnRate"]);
             ExecutorConfig::ConstantVus {
                 vus: positive("vus", s.vus.unwrap_or(1) as u64)? as u32,
                 duration: required("duration", &s.duration)?,
+                spawn_rate: s.spawn_rate,
             }
         }
         "ramping-vus" => {
-            allowed.extend(["startVUs", "stages", "gracefulRampDown"]);
+            allowed.extend(["startVUs", "stages", "gracefulRampDown", "spawnRate"]);
             ExecutorConfig::RampingVus {
                 start_vus: s.start_vus.unwrap_or(1),
                 stages: stages(&s.stages)?,
                 graceful_ramp_down: dur("gracefulRampDown", &s.graceful_ramp_down)?
                     .unwrap_or(DEFAULT_GRACEFUL_STOP),
+                spawn_rate: s.spawn_rate,
             }
         }
         "constant-arrival-rate" => {
@@ -469,13 +593,6 @@ fn scenario(
             if iterations < vus as u64 {
                 return Err(format!(
                     "`iterations` ({iterations}) must be at least `vus` ({vus}) for shared-iterations"
-                ));
-            }
-            if let Some(r) = s.spawn_rate
-                && !(r.is_finite() && r > 0.0)
-            {
-                return Err(format!(
-                    "`spawnRate` ({r}): VUs started per second, more than 0"
                 ));
             }
             ExecutorConfig::SharedIterations {
@@ -721,7 +838,8 @@ mod tests {
             p.scenarios[0].executor,
             ExecutorConfig::ConstantVus {
                 vus: 10,
-                duration: Duration::from_secs(5)
+                duration: Duration::from_secs(5),
+                spawn_rate: None,
             }
         );
         let ov = Overrides {
@@ -773,5 +891,140 @@ mod tests {
         };
         let e = plan(text, &ov).unwrap_err().to_string();
         assert!(e.contains("no such scenario") && e.contains("a, b"), "{e}");
+    }
+
+    const TWO: &str = "[options]\ncomponent = \"x.wasm\"\n[scenarios.viewers]\nexecutor = \"constant-vus\"\nexec = \"viewer\"\nvus = 100\nduration = \"40s\"\n[scenarios.publisher]\nexecutor = \"constant-arrival-rate\"\nexec = \"fanout\"\nrate = 1\nduration = \"30s\"\npreAllocatedVUs = 1\nstartTime = \"5s\"\ntags = { role = \"pub\" }\n[thresholds]\n\"checks{scenario:viewers}\" = [\"rate>0.9\"]\nchecks = [\"rate>0.9\"]\n";
+
+    #[test]
+    fn shortcuts_on_several_scenarios_are_refused_with_the_alternative() {
+        let ov = Overrides {
+            vus: Some(100),
+            duration: Some(Duration::from_secs(5)),
+            ..Default::default()
+        };
+        let e = plan(TWO, &ov).unwrap_err().to_string();
+        assert!(
+            e.contains("2 scenarios (publisher, viewers)")
+                && e.contains("`--scenario publisher --vus 100 --duration 5s`"),
+            "{e}"
+        );
+        let e = plan(&format!("duration = \"5s\"\n{TWO}"), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("top-level") && e.contains("[scenarios.NAME]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shortcuts_reshape_the_one_scenario_and_keep_what_it_runs() {
+        let ov = Overrides {
+            vus: Some(3),
+            duration: Some(Duration::from_secs(5)),
+            only_scenarios: vec!["publisher".into()],
+            ..Default::default()
+        };
+        let p = plan(TWO, &ov).unwrap();
+        assert_eq!(p.scenarios.len(), 1);
+        let s = &p.scenarios[0];
+        assert_eq!((s.name.as_str(), s.exec.as_str()), ("publisher", "fanout"));
+        assert_eq!(s.tags.get("role").map(String::as_str), Some("pub"));
+        assert_eq!(s.start_time, Duration::from_secs(5));
+        assert_eq!(
+            s.executor,
+            ExecutorConfig::ConstantVus {
+                vus: 3,
+                duration: Duration::from_secs(5),
+                spawn_rate: None
+            }
+        );
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("replaces its constant-arrival-rate load")),
+            "{:?}",
+            p.notes
+        );
+        // The threshold on the dropped scenario is skipped, with a note.
+        assert_eq!(p.thresholds.list.len(), 1);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("scenario `viewers` does not run")),
+            "{:?}",
+            p.notes
+        );
+        assert_eq!(p.dropped_scenarios, ["viewers"]);
+    }
+
+    #[test]
+    fn spawn_rate_applies_to_vu_executors() {
+        let one = "[options]\ncomponent = \"x.wasm\"\n[scenarios.a]\nexecutor = \"ramping-vus\"\nstages = [{ duration = \"10s\", target = 10 }]\n";
+        let ov = Overrides {
+            spawn_rate: Some(2.5),
+            ..Default::default()
+        };
+        let p = plan(one, &ov).unwrap();
+        assert!(matches!(
+            p.scenarios[0].executor,
+            ExecutorConfig::RampingVus {
+                spawn_rate: Some(r),
+                ..
+            } if r == 2.5
+        ));
+        let p = plan(
+            "[options]\ncomponent = \"x.wasm\"\n[scenarios.a]\nexecutor = \"constant-vus\"\nduration = \"1s\"\nspawnRate = 4\n",
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(matches!(
+            p.scenarios[0].executor,
+            ExecutorConfig::ConstantVus {
+                spawn_rate: Some(r),
+                ..
+            } if r == 4.0
+        ));
+        let e = plan(
+            "[options]\ncomponent = \"x.wasm\"\n[scenarios.a]\nexecutor = \"per-vu-iterations\"\n",
+            &ov,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`spawnRate` does not apply to executor `per-vu-iterations`"),
+            "{e}"
+        );
+        let e = plan(TWO, &ov).unwrap_err().to_string();
+        assert!(e.contains("--spawn-rate applies to one scenario"), "{e}");
+        let e = plan(
+            "[options]\ncomponent = \"x.wasm\"\n[scenarios.a]\nexecutor = \"constant-vus\"\nduration = \"1s\"\nspawnRate = 0\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("more than 0"), "{e}");
+    }
+
+    #[test]
+    fn seed_no_data_and_redirects_come_from_the_plan_or_flags() {
+        let text = "[options]\ncomponent = \"x.wasm\"\nseed = 7\nmaxRedirects = 0\n[thresholds]\nws_fanout_latency = [{ threshold = \"p(99)<1\", noData = \"pass\" }]\n";
+        let p = plan(text, &Overrides::default()).unwrap();
+        assert_eq!((p.seed, p.max_redirects), (Some(7), 0));
+        assert_eq!(p.thresholds.list[0].no_data, NoData::Pass);
+        let ov = Overrides {
+            seed: Some(9),
+            ..Default::default()
+        };
+        assert_eq!(plan(text, &ov).unwrap().seed, Some(9));
+        let p = plan("[options]\ncomponent = \"x.wasm\"\n", &Overrides::default()).unwrap();
+        assert_eq!((p.seed, p.max_redirects), (None, 10));
+        let e = plan(
+            "[options]\ncomponent = \"x.wasm\"\n[thresholds]\nchecks = [{ threshold = \"rate>0\", noData = \"skip\" }]\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("thresholds.\"checks\".noData"), "{e}");
     }
 }

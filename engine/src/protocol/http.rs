@@ -1,5 +1,7 @@
 //! The HTTP client every VU shares: hyper with keep-alive pooling, HTTP/2 by
-//! ALPN, TLS by rustls. Times each request and classifies failures.
+//! ALPN, TLS by rustls. Times each request and classifies failures. Follows
+//! redirects like k6 and browsers, each hop checked against the allowlist
+//! like the first request.
 
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -21,6 +23,9 @@ const MAX_IDLE_PER_HOST: usize = 1024;
 /// k6's default request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// k6 (and Go's client) follow up to 10 redirects.
+pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+
 /// One request as a scenario describes it.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -31,7 +36,7 @@ pub struct Request {
     pub timeout: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timings {
     /// From the call until the response head arrived.
     pub waiting: Duration,
@@ -49,6 +54,22 @@ pub struct Response {
     pub protocol: &'static str,
     pub timings: Timings,
     /// Approximate bytes on the wire (request line, headers, body).
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// The URL that answered (the request's, or the last redirect's).
+    pub url: String,
+    /// The redirects followed before this response, in order.
+    pub hops: Vec<Hop>,
+}
+
+/// One redirect answered on the way to the final response: a request of
+/// its own (k6 records each as an `http_reqs` sample).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub method: String,
+    pub url: String,
+    pub status: u16,
+    pub timings: Timings,
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -71,13 +92,20 @@ pub enum ErrorClass {
 pub struct HttpError {
     pub class: ErrorClass,
     pub message: String,
+    /// Redirects answered before the request failed (a hop to a host off
+    /// the allowlist fails after them).
+    pub hops: Vec<Hop>,
+    /// The URL of the redirect that failed, if a redirect did.
+    pub redirected_to: Option<String>,
 }
 
 impl HttpError {
-    fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
         HttpError {
             class,
             message: message.into(),
+            hops: Vec::new(),
+            redirected_to: None,
         }
     }
 }
@@ -90,6 +118,7 @@ pub struct HttpClient {
     client: Inner,
     allow: Arc<Allowlist>,
     user_agent: Arc<str>,
+    max_redirects: u32,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -127,13 +156,68 @@ impl HttpClient {
             client,
             allow: Arc::new(allow),
             user_agent: Arc::from(format!("volley/{}", env!("CARGO_PKG_VERSION"))),
+            max_redirects: DEFAULT_MAX_REDIRECTS,
         })
     }
 
-    /// Sends `req` and reads the whole response.
-    pub async fn send(&self, req: Request) -> Result<Response, HttpError> {
-        let start = Instant::now();
+    /// How many redirects a request follows (0: none, the 3xx is the answer).
+    pub fn max_redirects(mut self, n: u32) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Sends `req`, follows its redirects and reads the whole response. The
+    /// timeout covers the redirects too. Past `max_redirects` the last
+    /// redirect is the response (as in k6).
+    pub async fn send(&self, mut req: Request) -> Result<Response, HttpError> {
         let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut hops: Vec<Hop> = Vec::new();
+        loop {
+            let mut resp = match self.send_one(&req, deadline, timeout).await {
+                Ok(r) => r,
+                Err(mut e) => {
+                    if let Some(last) = hops.last() {
+                        e.message =
+                            format!("redirect from {} to {}: {}", last.url, req.url, e.message);
+                        e.redirected_to = Some(req.url.clone());
+                    }
+                    e.hops = hops;
+                    return Err(e);
+                }
+            };
+            let next = match resp.status {
+                301 | 302 | 303 | 307 | 308 if (hops.len() as u32) < self.max_redirects => resp
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k == "location")
+                    .and_then(|(_, v)| resolve_location(&req.url, v)),
+                _ => None,
+            };
+            let Some(next) = next else {
+                resp.hops = hops;
+                return Ok(resp);
+            };
+            hops.push(Hop {
+                method: req.method.to_ascii_uppercase(),
+                url: std::mem::take(&mut resp.url),
+                status: resp.status,
+                timings: resp.timings,
+                bytes_sent: resp.bytes_sent,
+                bytes_received: resp.bytes_received,
+            });
+            redirect(&mut req, resp.status, next);
+        }
+    }
+
+    /// One request, no redirects followed.
+    async fn send_one(
+        &self,
+        req: &Request,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<Response, HttpError> {
+        let start = Instant::now();
         let (request, bytes_sent) = self.build(req)?;
         let exchange = async {
             let resp = self.client.request(request).await.map_err(classify)?;
@@ -143,7 +227,7 @@ impl HttpClient {
             Ok::<_, HttpError>((parts, body, head_at))
         };
         let (parts, body, head_at) =
-            tokio::time::timeout(timeout, exchange)
+            tokio::time::timeout_at(deadline, exchange)
                 .await
                 .map_err(|_| {
                     HttpError::new(
@@ -180,10 +264,12 @@ impl HttpClient {
                 duration: end - start,
             },
             bytes_sent,
+            url: req.url.clone(),
+            hops: Vec::new(),
         })
     }
 
-    fn build(&self, req: Request) -> Result<(hyper::Request<Full<Bytes>>, u64), HttpError> {
+    fn build(&self, req: &Request) -> Result<(hyper::Request<Full<Bytes>>, u64), HttpError> {
         let invalid = |m: String| HttpError::new(ErrorClass::InvalidRequest, m);
         let uri: Uri = req
             .url
@@ -226,10 +312,114 @@ impl HttpClient {
         }
         sent += req.body.len() as u64;
         let request = builder
-            .body(Full::new(req.body))
+            .body(Full::new(req.body.clone()))
             .map_err(|e| invalid(format!("bad request: {e}")))?;
         Ok((request, sent))
     }
+}
+
+/// Turns `req` into the request a `status` redirect to `next` asks for,
+/// the way browsers, Go and k6 do: 303 (and 301/302 after a POST) becomes a
+/// GET without a body; 307 and 308 repeat the method and body. Credentials
+/// do not follow to another host.
+fn redirect(req: &mut Request, status: u16, next: String) {
+    let method = req.method.to_ascii_uppercase();
+    let to_get = match status {
+        303 => method != "GET" && method != "HEAD",
+        301 | 302 => method == "POST",
+        _ => false,
+    };
+    if to_get {
+        req.method = "GET".into();
+        req.body = Bytes::new();
+        req.headers.retain(|(k, _)| {
+            ![
+                "content-type",
+                "content-length",
+                "content-encoding",
+                "transfer-encoding",
+            ]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
+        });
+    }
+    if authority(&req.url) != authority(&next) {
+        req.headers.retain(|(k, _)| {
+            !["authorization", "cookie", "proxy-authorization"]
+                .iter()
+                .any(|h| k.eq_ignore_ascii_case(h))
+        });
+    }
+    req.url = next;
+}
+
+/// `scheme://host:port` of a URL, to tell whether a redirect changes host.
+fn authority(url: &str) -> Option<(String, String)> {
+    let uri: Uri = url.parse().ok()?;
+    Some((
+        uri.scheme_str()?.to_ascii_lowercase(),
+        uri.authority()?.as_str().to_ascii_lowercase(),
+    ))
+}
+
+/// The absolute URL a `Location` header names, relative to `base`
+/// (RFC 3986 reference resolution for the forms servers send: absolute,
+/// scheme-relative, absolute path, relative path, query only).
+fn resolve_location(base: &str, location: &str) -> Option<String> {
+    let location = location.trim();
+    let location = location.split('#').next().unwrap_or(location);
+    if location.is_empty() {
+        return None;
+    }
+    let lower = location.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Some(location.to_string());
+    }
+    if lower.contains("://") {
+        // Another scheme (ftp:, ...): not followed, the 3xx is the answer.
+        return None;
+    }
+    let uri: Uri = base.parse().ok()?;
+    let scheme = uri.scheme_str()?;
+    let auth = uri.authority()?.as_str();
+    if let Some(rest) = location.strip_prefix("//") {
+        return Some(format!("{scheme}://{rest}"));
+    }
+    if location.starts_with('/') {
+        return Some(format!("{scheme}://{auth}{location}"));
+    }
+    let path = uri.path();
+    if let Some(query) = location.strip_prefix('?') {
+        return Some(format!("{scheme}://{auth}{path}?{query}"));
+    }
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let mut segments: Vec<&str> = Vec::new();
+    let joined = format!("{dir}{location}");
+    let (joined_path, query) = match joined.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (joined, None),
+    };
+    let parts: Vec<&str> = joined_path.split('/').collect();
+    for (i, seg) in parts.iter().enumerate() {
+        match *seg {
+            "." => {}
+            ".." => {
+                segments.pop();
+            }
+            "" if i != parts.len() - 1 => {}
+            s => segments.push(s),
+        }
+    }
+    let trailing = matches!(parts.last(), Some(&".") | Some(&".."));
+    let mut out = format!("{scheme}://{auth}/{}", segments.join("/"));
+    if trailing && !out.ends_with('/') {
+        out.push('/');
+    }
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(&q);
+    }
+    Some(out)
 }
 
 /// Walks an error's sources to name its class.
@@ -274,7 +464,12 @@ fn classify(e: impl StdError + 'static) -> HttpError {
             class = ErrorClass::Tls;
         }
     }
-    HttpError { class, message }
+    HttpError {
+        class,
+        message,
+        hops: Vec::new(),
+        redirected_to: None,
+    }
 }
 
 fn chain(e: &(dyn StdError + 'static)) -> String {
@@ -472,5 +667,190 @@ mod tests {
         assert!(r.timings.duration >= r.timings.waiting);
         assert!(r.bytes_sent > 0 && r.bytes_received > 8);
         server.abort();
+    }
+
+    /// A server of redirects: `/r/N` sends to `/r/N-1` until `/r/0` (200),
+    /// `/see-other` (303) and `/keep` (307) to `/echo`, which answers the
+    /// method and body it got; `/away` leaves the allowlist; `/cookies`
+    /// sets two cookies.
+    async fn redirect_server() -> (String, tokio::task::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            for _ in 0..64 {
+                let Ok((s, _)) = l.accept().await else { return };
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        |req: hyper::Request<hyper::body::Incoming>| async move {
+                            let path = req.uri().path().to_string();
+                            let method = req.method().to_string();
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let mut r = hyper::Response::builder();
+                            let text = if let Some(n) = path.strip_prefix("/r/") {
+                                let n: u32 = n.parse().unwrap_or(0);
+                                if n > 0 {
+                                    r = r.status(302).header("location", format!("/r/{}", n - 1));
+                                }
+                                format!("r{n}")
+                            } else if path == "/see-other" {
+                                r = r.status(303).header("location", "echo");
+                                String::new()
+                            } else if path == "/keep" {
+                                r = r.status(307).header("location", "/echo");
+                                String::new()
+                            } else if path == "/away" {
+                                r = r.status(302).header("location", "http://10.1.2.3:9/x");
+                                String::new()
+                            } else if path == "/cookies" {
+                                r = r
+                                    .header("set-cookie", "a=1")
+                                    .header("set-cookie", "b=2; Path=/");
+                                "cookies".into()
+                            } else {
+                                format!("{method} {}", String::from_utf8_lossy(&body))
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                r.body(Full::new(Bytes::from(text))).unwrap(),
+                            )
+                        },
+                    );
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                        .await;
+                });
+            }
+        });
+        (base, server)
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_up_to_the_limit() {
+        let (base, server) = redirect_server().await;
+        let r = client()
+            .send(get(format!("{base}/r/3"), None))
+            .await
+            .unwrap();
+        assert_eq!((r.status, &r.body[..]), (200, &b"r0"[..]));
+        assert_eq!(r.url, format!("{base}/r/0"));
+        let hops: Vec<(&str, u16)> = r.hops.iter().map(|h| (h.url.as_str(), h.status)).collect();
+        let want = [
+            format!("{base}/r/3"),
+            format!("{base}/r/2"),
+            format!("{base}/r/1"),
+        ];
+        assert_eq!(
+            hops,
+            want.iter().map(|u| (u.as_str(), 302)).collect::<Vec<_>>()
+        );
+        // Past the limit the last redirect is the answer; 0 follows none.
+        let r = client()
+            .max_redirects(2)
+            .send(get(format!("{base}/r/3"), None))
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.hops.len()), (302, 2));
+        let r = client()
+            .max_redirects(0)
+            .send(get(format!("{base}/r/3"), None))
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.hops.len()), (302, 0));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn redirects_change_the_method_as_the_rfc_says() {
+        let (base, server) = redirect_server().await;
+        let post = |path: &str| Request {
+            method: "POST".into(),
+            url: format!("{base}{path}"),
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: Bytes::from_static(b"payload"),
+            timeout: None,
+        };
+        let r = client().send(post("/see-other")).await.unwrap();
+        assert_eq!(&r.body[..], b"GET ", "303: GET without the body");
+        assert_eq!(r.hops[0].method, "POST");
+        let r = client().send(post("/keep")).await.unwrap();
+        assert_eq!(&r.body[..], b"POST payload", "307: same method and body");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_redirect_off_the_allowlist_is_refused() {
+        let (base, server) = redirect_server().await;
+        let e = client()
+            .send(get(format!("{base}/away"), None))
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::NotAllowed, "{e:?}");
+        assert_eq!(e.hops.len(), 1);
+        assert_eq!(e.redirected_to.as_deref(), Some("http://10.1.2.3:9/x"));
+        assert!(
+            e.message.contains("redirect from") && e.message.contains("--allow-host 10.1.2.3:9"),
+            "{}",
+            e.message
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn repeated_headers_keep_every_value() {
+        let (base, server) = redirect_server().await;
+        let r = client()
+            .send(get(format!("{base}/cookies"), None))
+            .await
+            .unwrap();
+        let cookies: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(cookies, ["a=1", "b=2; Path=/"]);
+        server.abort();
+    }
+
+    #[test]
+    fn locations_resolve_against_the_request_url() {
+        let base = "http://h:1/a/b?q=1";
+        for (loc, want) in [
+            ("http://x:2/y", Some("http://x:2/y")),
+            ("//x:2/y", Some("http://x:2/y")),
+            ("/c", Some("http://h:1/c")),
+            ("c", Some("http://h:1/a/c")),
+            ("../c?z=2#frag", Some("http://h:1/c?z=2")),
+            ("./", Some("http://h:1/a/")),
+            ("?p=3", Some("http://h:1/a/b?p=3")),
+            ("ftp://x/y", None),
+            ("", None),
+        ] {
+            assert_eq!(resolve_location(base, loc).as_deref(), want, "{loc}");
+        }
+    }
+
+    #[test]
+    fn a_redirect_to_another_host_drops_credentials() {
+        let mut req = Request {
+            method: "POST".into(),
+            url: "http://h:1/a".into(),
+            headers: vec![
+                ("Authorization".into(), "Bearer t".into()),
+                ("Content-Type".into(), "text/plain".into()),
+                ("x-keep".into(), "1".into()),
+            ],
+            body: Bytes::from_static(b"x"),
+            timeout: None,
+        };
+        redirect(&mut req, 302, "http://other:1/b".into());
+        assert_eq!(req.method, "GET");
+        assert!(req.body.is_empty());
+        let names: Vec<&str> = req.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["x-keep"]);
     }
 }

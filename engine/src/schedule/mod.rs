@@ -125,6 +125,15 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+/// When slot `slot` may start its first iteration at `rate` VUs a second
+/// (Locust's spawn rate): slot 0 at once, slot n after n / rate seconds.
+fn spawn_due(slot: u32, rate: Option<f64>) -> Duration {
+    match rate {
+        Some(r) if r > 0.0 => Duration::from_secs_f64(slot as f64 / r),
+        _ => Duration::ZERO,
+    }
+}
+
 /// An executor as the strategy its driver runs.
 enum Strategy {
     Loop(Arc<dyn Gate>),
@@ -133,18 +142,22 @@ enum Strategy {
 
 fn strategy(cfg: &ExecutorConfig) -> Strategy {
     match cfg {
-        ExecutorConfig::ConstantVus { vus, duration } => {
-            Strategy::Loop(Arc::new(constant_vus::ConstantVus::new(*vus, *duration)))
-        }
+        ExecutorConfig::ConstantVus {
+            vus,
+            duration,
+            spawn_rate,
+        } => Strategy::Loop(Arc::new(
+            constant_vus::ConstantVus::new(*vus, *duration).spawning(*spawn_rate),
+        )),
         ExecutorConfig::RampingVus {
             start_vus,
             stages,
             graceful_ramp_down,
-        } => Strategy::Loop(Arc::new(ramping_vus::RampingVus::new(
-            *start_vus,
-            stages.clone(),
-            *graceful_ramp_down,
-        ))),
+            spawn_rate,
+        } => Strategy::Loop(Arc::new(
+            ramping_vus::RampingVus::new(*start_vus, stages.clone(), *graceful_ramp_down)
+                .spawning(*spawn_rate),
+        )),
         ExecutorConfig::PerVuIterations {
             vus,
             iterations,

@@ -1,10 +1,12 @@
 //! `ramping-vus`: the number of looping VUs follows stages linearly. Slot `s`
 //! is wanted while the target is above `s`; a slot no longer wanted finishes
-//! its iteration within `gracefulRampDown`.
+//! its iteration within `gracefulRampDown`. With `spawnRate`, slot `s` is
+//! wanted no earlier than `s / spawnRate` seconds, however fast the stages
+//! rise.
 
 use std::time::Duration;
 
-use super::{Decision, Gate};
+use super::{Decision, Gate, spawn_due};
 use crate::plan::Stage;
 
 #[derive(Debug)]
@@ -13,6 +15,7 @@ pub struct RampingVus {
     stages: Vec<Stage>,
     graceful_ramp_down: Duration,
     end: Duration,
+    spawn_rate: Option<f64>,
 }
 
 impl RampingVus {
@@ -23,7 +26,45 @@ impl RampingVus {
             stages,
             graceful_ramp_down,
             end,
+            spawn_rate: None,
         }
+    }
+
+    /// Starts slot `n` no earlier than `n / rate` seconds.
+    pub fn spawning(mut self, rate: Option<f64>) -> Self {
+        self.spawn_rate = rate;
+        self
+    }
+
+    /// Whether the stages alone want `slot` at `t`.
+    fn target_wants(&self, slot: u32, t: Duration) -> bool {
+        self.target(t).floor() >= slot as f64 + 1.0
+    }
+
+    /// When the stages alone next change their mind about `slot` after `from`.
+    fn target_change(&self, slot: u32, from: Duration) -> Option<Duration> {
+        let h = slot as f64 + 1.0;
+        let wanted = self.target_wants(slot, from);
+        for (t0, d, a, b) in self.segments() {
+            if t0 + d <= from {
+                continue;
+            }
+            let cross = |x: f64| {
+                if d.is_zero() || a == b {
+                    t0
+                } else {
+                    t0 + d.mul_f64(((x - a) / (b - a)).clamp(0.0, 1.0))
+                }
+            };
+            if wanted && b < h {
+                // Drops below h just after the crossing.
+                return Some(cross(h).max(from) + Duration::from_millis(1));
+            }
+            if !wanted && b >= h {
+                return Some(cross(h).max(from));
+            }
+        }
+        None
     }
 
     /// Segments as (start, duration, from, to).
@@ -81,7 +122,7 @@ impl Gate for RampingVus {
     }
 
     fn wanted(&self, slot: u32, elapsed: Duration) -> bool {
-        self.target(elapsed).floor() >= slot as f64 + 1.0
+        elapsed >= spawn_due(slot, self.spawn_rate) && self.target_wants(slot, elapsed)
     }
 
     fn graceful_ramp_down(&self) -> Duration {
@@ -89,28 +130,17 @@ impl Gate for RampingVus {
     }
 
     fn next_change(&self, slot: u32, from: Duration) -> Option<Duration> {
-        let h = slot as f64 + 1.0;
-        let wanted = self.wanted(slot, from);
-        for (t0, d, a, b) in self.segments() {
-            if t0 + d <= from {
-                continue;
-            }
-            let cross = |x: f64| {
-                if d.is_zero() || a == b {
-                    t0
-                } else {
-                    t0 + d.mul_f64(((x - a) / (b - a)).clamp(0.0, 1.0))
-                }
+        let due = spawn_due(slot, self.spawn_rate);
+        if from < due {
+            // Not started yet: at its due time if the stages want it then,
+            // else when they first do after it.
+            return if self.target_wants(slot, due) {
+                Some(due)
+            } else {
+                self.target_change(slot, due)
             };
-            if wanted && b < h {
-                // Drops below h just after the crossing.
-                return Some(cross(h).max(from) + Duration::from_millis(1));
-            }
-            if !wanted && b >= h {
-                return Some(cross(h).max(from));
-            }
         }
-        None
+        self.target_change(slot, from)
     }
 }
 
@@ -159,5 +189,25 @@ mod tests {
     fn step_stages_jump() {
         let g = RampingVus::new(2, vec![stage(0, 6), stage(5, 6)], Duration::ZERO);
         assert!(g.wanted(5, Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_spawn_rate_caps_how_fast_slots_start() {
+        // The stages jump to 6 at once; 2 VUs a second start them over 2.5 s.
+        let g =
+            RampingVus::new(0, vec![stage(0, 6), stage(10, 6)], Duration::ZERO).spawning(Some(2.0));
+        assert!(g.wanted(0, Duration::ZERO));
+        assert!(!g.wanted(5, Duration::from_secs(2)));
+        assert_eq!(
+            g.decide(5, 0, Duration::from_secs(1)),
+            Decision::WaitUntil(Duration::from_millis(2500))
+        );
+        assert!(g.wanted(5, Duration::from_millis(2500)));
+        // Slower stages than the spawn rate: the stages decide.
+        let g = RampingVus::new(0, vec![stage(10, 10)], Duration::ZERO).spawning(Some(100.0));
+        assert_eq!(
+            g.decide(4, 0, Duration::ZERO),
+            Decision::WaitUntil(Duration::from_secs(5))
+        );
     }
 }

@@ -199,6 +199,9 @@ fn a_python_exception_fails_the_iteration_with_its_message() {
             "refused",
             "--allow-host",
             "127.0.0.1:1",
+            // Every request fails on purpose: say that is fine.
+            "--threshold",
+            "http_req_failed:rate<=1",
         ],
         &[],
     );

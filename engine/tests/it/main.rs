@@ -9,6 +9,7 @@ mod kafka_run;
 mod languages;
 mod sandbox;
 mod signals;
+mod silent;
 mod support;
 mod thresholds;
 mod ws_run;
