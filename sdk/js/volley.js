@@ -124,7 +124,7 @@ export function mark(metric, key, expected = 1) { wmetrics.mark(metric, String(k
 /** Event `key` observed: its latency in microseconds, or undefined. */
 export function arrive(key) {
   const us = wmetrics.arrive(String(key));
-  return us === undefined ? undefined : Number(us);
+  return us == null ? undefined : Number(us);
 }
 
 // ------------------------------------------------------------------ vu, time, log
@@ -133,13 +133,14 @@ export const vu = {
   get id() { return wvu.id(); },
   get iteration() { return Number(wvu.iteration()); },
   get scenario() { return wvu.scenario(); },
-  param(name, fallback) { const v = wvu.param(name); return v === undefined ? fallback : v; },
+  // An absent option is undefined in SpiderMonkey's bindings, null in QuickJS's.
+  param(name, fallback) { const v = wvu.param(name); return v == null ? fallback : v; },
   params() { return Object.fromEntries(wvu.params()); },
   nowUs() { return Number(wvu.nowUs()); },
   dataLen(name) { return Number(wvu.dataLen(name)); },
   dataRow(name, index) {
     const row = wvu.dataRow(name, u64(index));
-    return row === undefined ? undefined : JSON.parse(row);
+    return row == null ? undefined : JSON.parse(row);
   },
 };
 

@@ -16,8 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{
-    BuildOptions, Source, Tool, find_program, on_path, run_tool, source_files, toolchains_dir,
-    write_file,
+    BuildOptions, Source, Tool, find_program, on_path, run_tool, toolchains_dir, write_file,
 };
 use crate::Error;
 
@@ -126,15 +125,11 @@ pub fn toolchain() -> Result<Tool, Error> {
 /// Where rolldown (the bundler; componentize-js depends on it) is: beside
 /// the chosen toolchain, else in the toolchains folder.
 fn rolldown_dir(tool: &Tool) -> Result<PathBuf, Error> {
-    let beside = tool
-        .program
-        .canonicalize()
-        .ok()
-        .and_then(|p| {
-            p.ancestors()
-                .map(|a| a.join("node_modules/rolldown"))
-                .find(|d| d.join("dist/index.mjs").is_file())
-        });
+    let beside = tool.program.canonicalize().ok().and_then(|p| {
+        p.ancestors()
+            .map(|a| a.join("node_modules/rolldown"))
+            .find(|d| d.join("dist/index.mjs").is_file())
+    });
     let shared = toolchains_dir().join("js/node_modules/rolldown");
     beside
         .or_else(|| shared.join("dist/index.mjs").is_file().then_some(shared))
@@ -168,10 +163,13 @@ pub fn build(
     let node = on_path("node").ok_or_else(|| {
         Error::Build("volley build needs Node.js 18+ on PATH: apt-get install nodejs npm".into())
     })?;
+    // Node runs in the stage: the entry by its whole path.
+    let entry_abs = std::fs::canonicalize(entry)
+        .map_err(|e| Error::io(format!("resolving {}", entry.display()), e))?;
     let mut cmd = Command::new(node);
     cmd.arg(&bundler)
         .arg(rolldown_dir(tool)?)
-        .arg(entry)
+        .arg(&entry_abs)
         .arg(stage)
         .current_dir(stage);
     run_tool(

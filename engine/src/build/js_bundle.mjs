@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 
-const [rolldownDir, entry, stage] = process.argv.slice(2);
+const [rolldownDir, entryArg, stage] = process.argv.slice(2);
+const entry = path.resolve(entryArg);
 const { rolldown } = await import(pathToFileURL(path.join(rolldownDir, 'dist/index.mjs')).href);
 const root = path.dirname(entry);
 
@@ -37,7 +38,7 @@ const plugin = {
   name: 'volley',
   resolveId(id, importer) {
     if (SUPPORTED.has(id)) return { id, external: true };
-    if (id.startsWith('.') || id.startsWith('/')) return null;
+    if (!importer || id.startsWith('.') || id.startsWith('/')) return null;
     problems.push(`${importer ? rel(importer) : entry}: import '${id}': ${unsupported(id)}`);
     return { id, external: true };
   },

@@ -56,24 +56,45 @@ pub fn from_options(options: &Value, script: &Path) -> Result<RawPlan, Error> {
     for (key, v) in obj {
         match key.as_str() {
             "vus" => raw.vus = Some(uint(v).ok_or_else(|| err(key, "a VU count".into()))? as u32),
-            "iterations" => raw.iterations = Some(uint(v).ok_or_else(|| err(key, "a count".into()))?),
-            "duration" => raw.duration = Some(duration(v).ok_or_else(|| err(key, "a duration such as '30s'".into()))?),
+            "iterations" => {
+                raw.iterations = Some(uint(v).ok_or_else(|| err(key, "a count".into()))?)
+            }
+            "duration" => {
+                raw.duration =
+                    Some(duration(v).ok_or_else(|| err(key, "a duration such as '30s'".into()))?)
+            }
             "stages" => raw.stages = Some(stages(v).map_err(|m| err(key, m))?),
             "scenarios" => {
-                for (name, s) in v.as_object().ok_or_else(|| err(key, "an object of named scenarios".into()))? {
-                    let s = scenario(s).map_err(|(f, m)| err(&format!("scenarios.{name}.{f}"), m))?;
+                for (name, s) in v
+                    .as_object()
+                    .ok_or_else(|| err(key, "an object of named scenarios".into()))?
+                {
+                    let s =
+                        scenario(s).map_err(|(f, m)| err(&format!("scenarios.{name}.{f}"), m))?;
                     raw.scenarios.insert(name.clone(), s);
                 }
             }
             "thresholds" => {
-                for (metric, list) in v.as_object().ok_or_else(|| err(key, "an object of metric -> [expressions]".into()))? {
-                    let t = thresholds(list).map_err(|m| err(&format!("thresholds.{metric}"), m))?;
+                for (metric, list) in v
+                    .as_object()
+                    .ok_or_else(|| err(key, "an object of metric -> [expressions]".into()))?
+                {
+                    let t =
+                        thresholds(list).map_err(|m| err(&format!("thresholds.{metric}"), m))?;
                     raw.thresholds.insert(metric.clone(), t);
                 }
             }
-            "tags" => tags = strings(v).ok_or_else(|| err(key, "an object of name -> value".into()))?,
-            "setupTimeout" => raw.options.setup_timeout = Some(duration(v).ok_or_else(|| err(key, "a duration".into()))?),
-            "teardownTimeout" => raw.options.teardown_timeout = Some(duration(v).ok_or_else(|| err(key, "a duration".into()))?),
+            "tags" => {
+                tags = strings(v).ok_or_else(|| err(key, "an object of name -> value".into()))?
+            }
+            "setupTimeout" => {
+                raw.options.setup_timeout =
+                    Some(duration(v).ok_or_else(|| err(key, "a duration".into()))?)
+            }
+            "teardownTimeout" => {
+                raw.options.teardown_timeout =
+                    Some(duration(v).ok_or_else(|| err(key, "a duration".into()))?)
+            }
             "insecureSkipTLSVerify" => raw.options.insecure_skip_tls_verify = v.as_bool(),
             k if INERT.contains(&k) => {}
             _ => {
@@ -92,7 +113,8 @@ pub fn from_options(options: &Value, script: &Path) -> Result<RawPlan, Error> {
         raw.stages = None;
     } else if !tags.is_empty() {
         // The shortcuts' one scenario keeps the first scenario's tags.
-        raw.scenarios.insert("default".into(), RawScenario::default());
+        raw.scenarios
+            .insert("default".into(), RawScenario::default());
     }
     for s in raw.scenarios.values_mut() {
         for (k, v) in &tags {
@@ -103,8 +125,11 @@ pub fn from_options(options: &Value, script: &Path) -> Result<RawPlan, Error> {
 }
 
 fn uint(v: &Value) -> Option<u64> {
-    v.as_u64()
-        .or_else(|| v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64))
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+            .map(|f| f as u64)
+    })
 }
 
 /// k6 durations: a string with units, or a number of milliseconds.
@@ -139,7 +164,9 @@ fn stages(v: &Value) -> Result<Vec<RawStage>, String> {
             let t = s.get("target").and_then(uint);
             match (d, t) {
                 (Some(duration), Some(target)) => Ok(RawStage { duration, target }),
-                _ => Err(format!("stage {i}: needs `duration` (e.g. '30s') and `target` (a number)")),
+                _ => Err(format!(
+                    "stage {i}: needs `duration` (e.g. '30s') and `target` (a number)"
+                )),
             }
         })
         .collect()
@@ -152,7 +179,9 @@ fn thresholds(v: &Value) -> Result<Vec<RawThreshold>, String> {
             Value::Object(o) => {
                 for k in o.keys() {
                     if !["threshold", "abortOnFail", "delayAbortEval"].contains(&k.as_str()) {
-                        return Err(format!("`{k}` is not supported (threshold, abortOnFail, delayAbortEval)"));
+                        return Err(format!(
+                            "`{k}` is not supported (threshold, abortOnFail, delayAbortEval)"
+                        ));
                     }
                 }
                 Ok(RawThreshold::Full(RawThresholdFull {
@@ -161,7 +190,10 @@ fn thresholds(v: &Value) -> Result<Vec<RawThreshold>, String> {
                         .and_then(Value::as_str)
                         .ok_or("an object threshold needs `threshold`")?
                         .to_string(),
-                    abort_on_fail: o.get("abortOnFail").and_then(Value::as_bool).unwrap_or(false),
+                    abort_on_fail: o
+                        .get("abortOnFail")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                     delay_abort_eval: o.get("delayAbortEval").and_then(duration),
                 }))
             }
@@ -187,8 +219,16 @@ fn scenario(v: &Value) -> Result<RawScenario, (String, String)> {
         let count = || uint(v).ok_or_else(|| bad(k, "a number"));
         let dur = || duration(v).ok_or_else(|| bad(k, "a duration such as '30s'"));
         match k.as_str() {
-            "executor" => s.executor = Some(v.as_str().ok_or_else(|| bad(k, "an executor name"))?.into()),
-            "exec" => s.exec = Some(v.as_str().ok_or_else(|| bad(k, "an exported function's name"))?.into()),
+            "executor" => {
+                s.executor = Some(v.as_str().ok_or_else(|| bad(k, "an executor name"))?.into())
+            }
+            "exec" => {
+                s.exec = Some(
+                    v.as_str()
+                        .ok_or_else(|| bad(k, "an exported function's name"))?
+                        .into(),
+                )
+            }
             "startTime" => s.start_time = Some(dur()?),
             "gracefulStop" => s.graceful_stop = Some(dur()?),
             "gracefulRampDown" => s.graceful_ramp_down = Some(dur()?),
@@ -261,7 +301,9 @@ mod tests {
     fn what_cannot_be_mapped_is_named() {
         let e = plan(json!({ "hosts": { "a": "1.2.3.4" } })).unwrap_err();
         assert!(e.contains("`hosts`") && e.contains("script.js"), "{e}");
-        let e = plan(json!({ "scenarios": { "s": { "executor": "constant-vus", "options": {} } } })).unwrap_err();
+        let e =
+            plan(json!({ "scenarios": { "s": { "executor": "constant-vus", "options": {} } } }))
+                .unwrap_err();
         assert!(e.contains("`scenarios.s.options`"), "{e}");
         let e = plan(json!({ "stages": [{ "duration": "1s" }] })).unwrap_err();
         assert!(e.contains("`stages`") && e.contains("target"), "{e}");
