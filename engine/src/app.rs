@@ -104,9 +104,13 @@ pub fn resolve(
             }
             None => Some(plans.join("default.toml")).filter(|p| p.exists()),
         };
+        // No plan file: a k6 script's `export const options` is the plan.
         let (raw, source) = match chosen {
             Some(p) => (plan::load_plan_file(&p)?, p),
-            None => (RawPlan::default(), target.to_path_buf()),
+            None => match crate::build::k6_options(&built.component) {
+                Some(o) => (plan::from_k6_options(&o, target)?, target.to_path_buf()),
+                None => (RawPlan::default(), target.to_path_buf()),
+            },
         };
         return Ok(Resolved {
             raw,

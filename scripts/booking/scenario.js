@@ -11,6 +11,9 @@ import { http, check, sleep, vu, random, Counter, fail } from 'volley';
 const USERS = 100;
 const SEARCHES = ['berlin', 'london', 'paris', 'jazz', 'vienna', 'festival', 'lisbon', 'summit'];
 
+// As in k6, an object body is form-encoded: JSON goes as a string.
+const JSON_BODY = { 'Content-Type': 'application/json' };
+
 const seatsBooked = new Counter('seats_booked');
 const soldOut = new Counter('sold_out');
 
@@ -20,7 +23,7 @@ export function setup() {
   const users = [];
   for (let i = 0; i < USERS; i++) {
     const user = { username: `user${i}-${random.string(8)}`, password: random.string(16) };
-    const r = http.post(`${api}/users`, user, { name: 'register' });
+    const r = http.post(`${api}/users`, JSON.stringify(user), { name: 'register', headers: JSON_BODY });
     if (r.status !== 201) fail(`setup: POST /users answered ${r.status}: ${r.body}`);
     users.push(user);
   }
@@ -32,7 +35,7 @@ export default function (data) {
   http.expectStatuses(200, 201, 409);
   const user = data.users[(vu.id + vu.iteration) % data.users.length];
 
-  const login = http.post(`${data.api}/login`, user, { name: 'login' });
+  const login = http.post(`${data.api}/login`, JSON.stringify(user), { name: 'login', headers: JSON_BODY });
   const token = login.status === 200 ? login.json().token : undefined;
   if (!check(login, { 'logged in': () => token !== undefined })) return;
 
@@ -42,9 +45,9 @@ export default function (data) {
 
   const event = random.choice(events);
   const seats = random.int(1, 4);
-  const book = http.post(`${data.api}/events/${event.id}/bookings`, { seats }, {
+  const book = http.post(`${data.api}/events/${event.id}/bookings`, JSON.stringify({ seats }), {
     name: 'book',
-    headers: { Authorization: `Bearer ${token}` },
+    headers: { ...JSON_BODY, Authorization: `Bearer ${token}` },
   });
   check(book, { 'booked or sold out': (r) => r.status === 201 || r.status === 409 });
   if (book.status === 201) seatsBooked.add(seats);

@@ -54,8 +54,27 @@ const decoder = typeof TextDecoder === 'function' ? new TextDecoder() : {
   },
 };
 
+// A u64 parameter is a BigInt for SpiderMonkey's bindings (componentize-js)
+// but a number for QuickJS's (componentize-qjs traps on a BigInt): the first
+// call tells which, from what the host hands back.
+let bigU64;
+function u64(n) {
+  if (bigU64 === undefined) bigU64 = typeof wvu.nowUs() === 'bigint';
+  return bigU64 ? BigInt(n) : n;
+}
+
+// Tags every sample inside a `group()` carries (k6: `group=::name`).
+let groupTag = '';
+/** @internal the current group path (`::outer::inner`), or '' outside any. */
+export function __group(path) {
+  if (path !== undefined) groupTag = path;
+  return groupTag;
+}
+
 function tagList(tags) {
-  return tags ? Object.entries(tags).map(([k, v]) => [String(k), String(v)]) : [];
+  const out = tags ? Object.entries(tags).map(([k, v]) => [String(k), String(v)]) : [];
+  if (groupTag && !(tags && 'group' in tags)) out.push(['group', groupTag]);
+  return out;
 }
 
 // ------------------------------------------------------------------ metrics
@@ -85,19 +104,19 @@ export function check(value, checks) {
 
 export class Counter {
   constructor(name) { this.name = name; }
-  add(value = 1, tags) { wmetrics.counterAdd(this.name, Number(value), tagList(tags)); }
+  add(value = 1, tags) { wmetrics.counterAdd(this.name, Number(value), tagList(tags)); return true; }
 }
 export class Gauge {
   constructor(name) { this.name = name; }
-  add(value, tags) { wmetrics.gaugeSet(this.name, Number(value), tagList(tags)); }
+  add(value, tags) { wmetrics.gaugeSet(this.name, Number(value), tagList(tags)); return true; }
 }
 export class Rate {
   constructor(name) { this.name = name; }
-  add(ok, tags) { wmetrics.rateAdd(this.name, !!ok, tagList(tags)); }
+  add(ok, tags) { wmetrics.rateAdd(this.name, !!ok, tagList(tags)); return true; }
 }
 export class Trend {
   constructor(name) { this.name = name; }
-  add(value, tags) { wmetrics.trendAdd(this.name, Number(value), tagList(tags)); }
+  add(value, tags) { wmetrics.trendAdd(this.name, Number(value), tagList(tags)); return true; }
 }
 
 /** An event `key` starts now; its latency lands in trend `metric` on `arrive`. */
@@ -105,7 +124,7 @@ export function mark(metric, key, expected = 1) { wmetrics.mark(metric, String(k
 /** Event `key` observed: its latency in microseconds, or undefined. */
 export function arrive(key) {
   const us = wmetrics.arrive(String(key));
-  return us === undefined ? undefined : Number(us);
+  return us == null ? undefined : Number(us);
 }
 
 // ------------------------------------------------------------------ vu, time, log
@@ -114,18 +133,22 @@ export const vu = {
   get id() { return wvu.id(); },
   get iteration() { return Number(wvu.iteration()); },
   get scenario() { return wvu.scenario(); },
-  param(name, fallback) { const v = wvu.param(name); return v === undefined ? fallback : v; },
+  // An absent option is undefined in SpiderMonkey's bindings, null in QuickJS's.
+  param(name, fallback) { const v = wvu.param(name); return v == null ? fallback : v; },
   params() { return Object.fromEntries(wvu.params()); },
   nowUs() { return Number(wvu.nowUs()); },
   dataLen(name) { return Number(wvu.dataLen(name)); },
   dataRow(name, index) {
-    const row = wvu.dataRow(name, BigInt(index));
-    return row === undefined ? undefined : JSON.parse(row);
+    const row = wvu.dataRow(name, u64(index));
+    return row == null ? undefined : JSON.parse(row);
   },
 };
 
 /** Pauses this VU for `seconds` (k6 `sleep`) on the engine's timer. */
-export function sleep(seconds) { wvu.sleepMs(BigInt(Math.max(0, Math.round(seconds * 1000)))); }
+export function sleep(seconds) {
+  const ms = Math.round(Number(seconds) * 1000);
+  wvu.sleepMs(u64(ms > 0 ? ms : 0));
+}
 
 export const log = {
   debug: (m) => wlog.write('debug', String(m)),
@@ -194,80 +217,272 @@ export class HttpError extends Error {
 const NONE = new Uint8Array(0);
 const NO_PAIRS = Object.freeze([]);
 
+/** `content-type` -> `Content-Type`, as k6 (Go) gives header names. */
+function canonical(name) {
+  return String(name).toLowerCase().replace(/(^|-)([a-z])/g, (_, d, c) => d + c.toUpperCase());
+}
+
+/** Header names as k6 gives them, looked up in any case. */
+function headerObject(pairs) {
+  const h = {};
+  for (const [k, v] of pairs) {
+    const c = canonical(k);
+    h[c] = h[c] === undefined ? v : `${h[c]}, ${v}`;
+  }
+  return new Proxy(h, {
+    get(t, p) { return typeof p === 'string' && !(p in t) ? t[canonical(p)] : t[p]; },
+    has(t, p) { return p in t || (typeof p === 'string' && canonical(p) in t); },
+  });
+}
+
+/** One `Set-Cookie` line as k6's `res.cookies` entry. */
+function parseSetCookie(line) {
+  const parts = line.split(';');
+  const at = parts[0].indexOf('=');
+  if (at <= 0) return undefined;
+  const c = {
+    name: parts[0].slice(0, at).trim(), value: parts[0].slice(at + 1).trim(),
+    domain: '', path: '/', http_only: false, secure: false, max_age: 0, expires: 0,
+  };
+  for (const attr of parts.slice(1)) {
+    const eq = attr.indexOf('=');
+    const k = (eq < 0 ? attr : attr.slice(0, eq)).trim().toLowerCase();
+    const v = eq < 0 ? '' : attr.slice(eq + 1).trim();
+    if (k === 'domain') c.domain = v.replace(/^\./, '');
+    else if (k === 'path') c.path = v || '/';
+    else if (k === 'httponly') c.http_only = true;
+    else if (k === 'secure') c.secure = true;
+    else if (k === 'max-age') c.max_age = Number(v) || 0;
+    else if (k === 'expires') c.expires = Date.parse(v) || 0;
+  }
+  return c;
+}
+
+/** `scheme://host[:port]/path?q` -> { host, path } (enough for cookies). */
+function splitUrl(url) {
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)([^?#]*)/.exec(String(url));
+  if (!m) return { host: '', path: '/' };
+  const host = m[1].replace(/^[^@]*@/, '').replace(/:\d+$/, '').toLowerCase();
+  return { host, path: m[2] || '/' };
+}
+
+/**
+ * A per-VU cookie jar (k6's `http.cookieJar()`): cookies a response sets
+ * go back on later requests to the same host and path.
+ */
+export class CookieJar {
+  constructor() { this._byHost = new Map(); }
+  _store(host, c) {
+    const domain = c.domain || host;
+    if (!this._byHost.has(domain)) this._byHost.set(domain, new Map());
+    const gone = c.max_age < 0 || (c.expires && c.expires < Date.now() && c.max_age === 0);
+    if (gone || (c.max_age === 0 && c.value === '' && c.expires)) this._byHost.get(domain).delete(c.name);
+    else this._byHost.get(domain).set(c.name, { value: c.value, path: c.path || '/' });
+  }
+  /** k6: `jar.set(url, name, value, { path, domain })`. */
+  set(url, name, value, opts = {}) {
+    const { host } = splitUrl(url);
+    this._store(host, { name: String(name), value: String(value), path: opts.path || '/', domain: opts.domain || '', max_age: opts.max_age || 0, expires: 0 });
+  }
+  /** k6: `{ name: [value] }` for the cookies a request to `url` sends. */
+  cookiesForURL(url) {
+    const out = {};
+    for (const [name, c] of this._matching(url)) out[name] = [c.value];
+    return out;
+  }
+  clear(url) { this._byHost.delete(splitUrl(url).host); }
+  delete(url, name) { const m = this._byHost.get(splitUrl(url).host); if (m) m.delete(name); }
+  _matching(url) {
+    const { host, path } = splitUrl(url);
+    const out = [];
+    for (const [domain, cookies] of this._byHost) {
+      if (host !== domain && !host.endsWith(`.${domain}`)) continue;
+      for (const [name, c] of cookies) if (path.startsWith(c.path)) out.push([name, c]);
+    }
+    return out;
+  }
+}
+
+let vuJar;
+/** This VU's cookie jar. */
+export function cookieJar() {
+  if (!vuJar) vuJar = new CookieJar();
+  return vuJar;
+}
+
+/** gjson-style selector (`a.b`, `items.0.id`, `items.#`, `items.#.id`) on parsed JSON. */
+function select(value, path) {
+  const keys = [];
+  let cur = '';
+  for (let i = 0; i < path.length; i++) {
+    const ch = path[i];
+    if (ch === '\\' && i + 1 < path.length) cur += path[++i];
+    else if (ch === '.') { keys.push(cur); cur = ''; } else cur += ch;
+  }
+  keys.push(cur);
+  const walk = (v, i) => {
+    if (i === keys.length) return v;
+    if (v === null || typeof v !== 'object') return undefined;
+    const k = keys[i];
+    if (k === '#' && Array.isArray(v)) {
+      return i + 1 === keys.length ? v.length : v.map((x) => walk(x, i + 1)).filter((x) => x !== undefined);
+    }
+    return Object.prototype.hasOwnProperty.call(v, k) ? walk(v[k], i + 1) : undefined;
+  };
+  return walk(value, 0);
+}
+
 /** A response; headers, body text and timings are decoded on first use. */
 export class Response {
-  constructor(raw) {
-    this.status = raw.status;
+  constructor(raw, request, responseType) {
+    this.status = raw ? raw.status : 0;
+    this.request = request;
+    this.url = request ? request.url : '';
+    this.error = '';
+    this.error_code = 0;
     this._raw = raw;
+    this._type = responseType || 'text';
     this._text = undefined;
     this._headers = undefined;
+    this._cookies = undefined;
   }
-  get protocol() { return this._raw.protocol; }
-  get bodyBytes() { return this._raw.body; }
+  get protocol() { return this._raw ? this._raw.protocol : ''; }
+  get proto() { return this.protocol; }
+  get bodyBytes() { return this._raw ? this._raw.body : NONE; }
+  /** Text (k6 `responseType: 'text'`), an ArrayBuffer (`'binary'`) or null (`'none'`, or no response). */
   get body() {
+    if (!this._raw || this._type === 'none') return null;
+    if (this._type === 'binary') {
+      const b = this._raw.body;
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    }
     if (this._text === undefined) this._text = decoder.decode(this._raw.body);
     return this._text;
   }
-  /** Header names in lower case. */
-  get headers() {
-    if (this._headers === undefined) {
-      this._headers = {};
-      for (const line of this._raw.headers.split('\n')) {
-        const at = line.indexOf(': ');
-        if (at > 0) this._headers[line.slice(0, at)] = line.slice(at + 2);
-      }
+  get _lines() {
+    const out = [];
+    if (!this._raw) return out;
+    for (const line of this._raw.headers.split('\n')) {
+      const at = line.indexOf(': ');
+      if (at > 0) out.push([line.slice(0, at), line.slice(at + 2)]);
     }
+    return out;
+  }
+  /** Header names as k6 gives them (`Content-Type`); any case looks them up. */
+  get headers() {
+    if (this._headers === undefined) this._headers = headerObject(this._lines);
     return this._headers;
   }
-  /** In milliseconds. */
+  /** k6: `{ name: [{ name, value, domain, path, http_only, secure, max_age, expires }] }`. */
+  get cookies() {
+    if (this._cookies === undefined) {
+      this._cookies = {};
+      for (const [k, v] of this._lines) {
+        if (k.toLowerCase() !== 'set-cookie') continue;
+        const c = parseSetCookie(v);
+        if (c) (this._cookies[c.name] = this._cookies[c.name] || []).push(c);
+      }
+    }
+    return this._cookies;
+  }
+  /** In milliseconds (k6's `timings`; what the engine does not time is 0). */
   get timings() {
+    if (!this._raw) return { duration: 0, blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 0, receiving: 0 };
     const t = this._raw.timings;
     return {
       duration: Number(t.durationUs) / 1000,
+      blocked: 0,
+      connecting: 0,
+      tls_handshaking: 0,
+      sending: 0,
       waiting: Number(t.waitingUs) / 1000,
       receiving: Number(t.receivingUs) / 1000,
     };
   }
-  json() { return JSON.parse(this.body); }
+  /** The body as JSON; with a selector (`a.b`, `items.0.id`, `items.#`), that part of it. */
+  json(selector) {
+    const v = JSON.parse(this.body);
+    return selector === undefined || selector === '' ? v : select(v, String(selector));
+  }
+  html() {
+    throw new Error('res.html() is not supported by volley: parse res.body (e.g. with a regular expression) instead');
+  }
   get ok() { return this.status >= 200 && this.status < 400; }
 }
 
-function request(method, url, body, params) {
-  let headers = NO_PAIRS;
+/** k6: an object body is form-encoded, keys in order (Go's `url.Values`). */
+function formEncode(obj) {
+  const esc = (v) => encodeURIComponent(String(v)).replace(/%20/g, '+');
+  return Object.keys(obj).sort().map((k) => `${esc(k)}=${esc(obj[k])}`).join('&');
+}
+
+/** The request's fields as they go out; `timeoutMs` already in ms. */
+function send(method, url, body, params, timeoutMs) {
+  url = String(url);
+  const headers = [];
   let bytes = NONE;
+  let hasType = false;
+  let hasCookie = false;
   if (params && params.headers) {
-    headers = [];
-    for (const k in params.headers) headers.push([k, String(params.headers[k])]);
+    for (const k in params.headers) {
+      const lk = k.toLowerCase();
+      if (lk === 'content-type') hasType = true;
+      if (lk === 'cookie') hasCookie = true;
+      headers.push([k, String(params.headers[k])]);
+    }
   }
   if (body === undefined || body === null) {
     // no body
   } else if (body instanceof Uint8Array) {
     bytes = body;
+  } else if (body instanceof ArrayBuffer) {
+    bytes = new Uint8Array(body);
   } else if (typeof body === 'string') {
     bytes = encoder.encode(body);
   } else {
-    bytes = encoder.encode(JSON.stringify(body));
-    if (!headers.some(([k]) => k.toLowerCase() === 'content-type')) {
-      if (headers === NO_PAIRS) headers = [];
-      headers.push(['content-type', 'application/json']);
+    bytes = encoder.encode(formEncode(body));
+    if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
+  }
+  // Cookies: the request's own (`params.cookies`), then the VU's jar.
+  const sent = [];
+  if (params && params.cookies) {
+    for (const k in params.cookies) {
+      const c = params.cookies[k];
+      sent.push(`${k}=${c !== null && typeof c === 'object' ? c.value : c}`);
     }
   }
-  const req = {
-    method,
-    url,
-    headers,
-    body: bytes,
-    timeoutMs: undefined,
-    name: undefined,
-    tags: NO_PAIRS,
-  };
-  if (params) {
-    if (params.timeout !== undefined) req.timeoutMs = Math.round(params.timeout * 1000);
-    if (params.tags) req.tags = tagList(params.tags);
-    req.name = params.name ?? (params.tags && params.tags.name);
+  if (vuJar && !hasCookie) {
+    const own = new Set(sent.map((c) => c.slice(0, c.indexOf('='))));
+    for (const [name, c] of vuJar._matching(url)) if (!own.has(name)) sent.push(`${name}=${c.value}`);
   }
+  if (sent.length && !hasCookie) headers.push(['Cookie', sent.join('; ')]);
+  let tags = NO_PAIRS;
+  let name;
+  if (params) {
+    if (params.tags || groupTag) tags = tagList(params.tags);
+    name = params.name ?? (params.tags && params.tags.name);
+  } else if (groupTag) {
+    tags = tagList();
+  }
+  const req = { method, url, headers, body: bytes, timeoutMs, name, tags };
+  const raw = whttp.send(req);
+  // Cookies the response sets land in the jar for the VU's later requests.
+  if (raw.headers.indexOf('set-cookie') >= 0) {
+    const { host } = splitUrl(url);
+    for (const line of raw.headers.split('\n')) {
+      if (line.slice(0, 12).toLowerCase() !== 'set-cookie: ') continue;
+      const c = parseSetCookie(line.slice(12));
+      if (c) cookieJar()._store(host, c);
+    }
+  }
+  return { raw, req: { method, url, headers: Object.fromEntries(headers), body: body ?? null } };
+}
+
+function request(method, url, body, params) {
+  const timeoutMs = params && params.timeout !== undefined ? Math.round(params.timeout * 1000) : undefined;
   try {
-    return new Response(whttp.send(req));
+    const { raw, req } = send(method, url, body, params, timeoutMs);
+    return new Response(raw, req, params && params.responseType);
   } catch (e) {
     const p = e && e.payload !== undefined ? e.payload : e;
     if (p && typeof p === 'object' && p.message !== undefined && p.class !== undefined) {
@@ -277,21 +492,42 @@ function request(method, url, body, params) {
   }
 }
 
+/** @internal k6/http's request: no response is a Response with status 0 and `error` set. */
+export function __k6Request(method, url, body, params, timeoutMs) {
+  try {
+    const { raw, req } = send(method, url, body, params, timeoutMs);
+    return new Response(raw, req, params && params.responseType);
+  } catch (e) {
+    const p = e && e.payload !== undefined ? e.payload : e;
+    if (p && typeof p === 'object' && p.message !== undefined && p.class !== undefined) {
+      const r = new Response(undefined, { method, url: String(url), headers: {}, body: body ?? null });
+      r.error = `${p.class}: ${p.message}`;
+      r.error_code = { timeout: 1050, refused: 1212, reset: 1220, tls: 1300, dns: 1100, 'not-allowed': 1000 }[p.class] || 1000;
+      return r;
+    }
+    throw e;
+  }
+}
+
 /**
  * HTTP like k6's `http`: `get(url, params)`, `post(url, body, params)`, ...
- * An object body is sent as JSON. `params`: headers, name (metric series),
- * tags, timeout (seconds). Returns a `Response`; throws `HttpError` when
- * there is no response at all.
+ * An object body is form-encoded (as k6 does); send JSON as a string.
+ * `params`: headers, cookies, name (metric series), tags, timeout (seconds),
+ * responseType. Returns a `Response`; throws `HttpError` when there is no
+ * response at all.
  */
 export const http = {
   get: (url, params) => request('GET', url, undefined, params),
+  head: (url, params) => request('HEAD', url, undefined, params),
+  options: (url, body, params) => request('OPTIONS', url, body, params),
   del: (url, body, params) => request('DELETE', url, body, params),
   post: (url, body, params) => request('POST', url, body, params),
   put: (url, body, params) => request('PUT', url, body, params),
   patch: (url, body, params) => request('PATCH', url, body, params),
-  request: (method, url, body, params) => request(method, url, body, params),
+  request: (method, url, body, params) => request(String(method).toUpperCase(), url, body, params),
   /** Statuses this VU's later requests expect (k6 `expectedStatuses`). */
   expectStatuses: (...statuses) => whttp.expectStatuses(statuses),
+  cookieJar,
 };
 
 // Kafka and WebSocket: the generated bindings, as they are (see the SDK README).
@@ -300,14 +536,141 @@ export const ws = wws;
 
 // ------------------------------------------------------------------ the runner (used by volley build's glue)
 
-function describe(e) {
-  if (e instanceof Error) return e.stack ? `${e.name}: ${e.message}\n${e.stack}`.trim() : `${e.name}: ${e.message}`;
-  if (e && typeof e === 'object') return JSON.stringify(e);
-  return String(e);
+// Math.random per VU: a small generator (sfc32) seeded from the engine's
+// per-VU random at init, so VUs and runs differ (and `--seed` repeats them).
+let sfc = [0x9e3779b9, 0x243f6a88, 0xb7e15162, 1];
+function sfc32() {
+  let [a, b, c, d] = sfc;
+  const t = (((a + b) | 0) + d) | 0;
+  d = (d + 1) | 0;
+  a = b ^ (b >>> 9);
+  b = (c + (c << 3)) | 0;
+  c = (c << 21) | (c >>> 11);
+  c = (c + t) | 0;
+  sfc = [a, b, c, d];
+  return (t >>> 0) / 4294967296;
+}
+/** Reseeds this VU's `Math.random` (k6 `randomSeed`). */
+export function randomSeed(seed) {
+  const n = Number(seed);
+  sfc = [n >>> 0, Math.floor(n / 4294967296) >>> 0, 0x6a09e667, 1];
+  for (let i = 0; i < 16; i++) sfc32();
 }
 
-export function __runner(mod) {
+function show(v) {
+  if (typeof v === 'string') return v;
+  if (v instanceof Error) return v.stack ? `${v.name}: ${v.message}\n${v.stack}`.trim() : `${v.name}: ${v.message}`;
+  if (v && typeof v === 'object') {
+    try { return JSON.stringify(v); } catch (_) { return String(v); }
+  }
+  return String(v);
+}
+const say = (level) => (...args) => wlog.write(level, args.map(show).join(' '));
+const console = { log: say('info'), info: say('info'), debug: say('debug'), warn: say('warn'), error: say('error') };
+
+// Stack lines of the bundled script point back at its own files and lines.
+let lineMap;
+function describe(e) {
+  const text = show(e);
+  if (!lineMap) return text;
+  return text.replace(/[\w./-]*__volley_main\.js:(\d+)(?::\d+)?/g, (whole, n) => {
+    const at = lineMap.lines[Number(n) - lineMap.first];
+    return at ? `${lineMap.sources[at[0]]}:${at[1]}` : whole;
+  });
+}
+
+let files = {};
+/** k6 `open(path, mode)`: a file read at build time (`'b'`: an ArrayBuffer). */
+export function open(path, mode) {
+  const key = String(path).replace(/^\.\//, '');
+  const f = files[key];
+  if (f === undefined) {
+    throw new Error(`open(${JSON.stringify(path)}): not embedded; volley embeds the files named by a string literal in open() (files next to the script)`);
+  }
+  if (mode === 'b') {
+    const bytes = f.b64 !== undefined ? b64bytes(f.b64) : encoder.encode(f.text);
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  }
+  return f.text !== undefined ? f.text : decoder.decode(b64bytes(f.b64));
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Base64 (standard or URL alphabet, padding optional) to bytes. */
+export function b64bytes(text) {
+  const clean = String(text).replace(/[\s=]/g, '').replace(/-/g, '+').replace(/_/g, '/');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0;
+  let acc = 0;
+  let n = 0;
+  for (let i = 0; i < clean.length; i++) {
+    const v = B64.indexOf(clean[i]);
+    if (v < 0) throw new Error(`not base64: ${JSON.stringify(clean[i])} at ${i}`);
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = (acc >> bits) & 255;
+    }
+  }
+  return out.subarray(0, n);
+}
+/** Bytes to base64 (standard alphabet, padded). */
+export function bytesB64(bytes) {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const a = bytes[i];
+    const b = i + 1 < bytes.length ? bytes[i + 1] : 0;
+    const c = i + 2 < bytes.length ? bytes[i + 2] : 0;
+    out += B64[a >> 2] + B64[((a & 3) << 4) | (b >> 4)];
+    out += i + 1 < bytes.length ? B64[((b & 15) << 2) | (c >> 6)] : '=';
+    out += i + 2 < bytes.length ? B64[c & 63] : '=';
+  }
+  return out;
+}
+export { encoder as __encoder, decoder as __decoder };
+
+/** What runs once per VU before the script's own top level: k6's init context. */
+function initContext() {
+  const s = [];
+  for (let i = 0; i < 2; i++) {
+    const v = bits53();
+    s.push(v >>> 0, Math.floor(v / 4294967296) >>> 0);
+  }
+  sfc = [s[0], s[1], s[2], s[3] | 1];
+  for (let i = 0; i < 16; i++) sfc32();
+  Math.random = sfc32;
+  const g = globalThis;
+  g.console = console;
+  g.__ENV = Object.fromEntries(wvu.params());
+  Object.defineProperty(g, '__VU', { get: () => wvu.id(), configurable: true });
+  Object.defineProperty(g, '__ITER', { get: () => Number(wvu.iteration()), configurable: true });
+  g.open = open;
+}
+
+/**
+ * The world's exports around a script. `load` evaluates the script's top
+ * level and returns its exports: it runs in each VU at its first call (k6's
+ * init context), never at build time. `embedded` holds the files `open()`
+ * reads and the map from the bundle's lines to the script's.
+ */
+export function __runner(load, embedded) {
+  if (embedded) {
+    files = embedded.files || {};
+    lineMap = embedded.lineMap;
+  }
+  let mod;
   let data;
+  const script = () => {
+    if (mod === undefined) {
+      initContext();
+      try {
+        mod = load();
+      } catch (e) {
+        throw `in the script's init code (its top level): ${describe(e)}`;
+      }
+    }
+    return mod;
+  };
   const call = (fn, arg) => {
     try {
       return fn(arg);
@@ -317,22 +680,26 @@ export function __runner(mod) {
   };
   return {
     setup() {
-      const out = typeof mod.setup === 'function' ? call(mod.setup) : undefined;
+      const m = script();
+      const out = typeof m.setup === 'function' ? call(m.setup) : undefined;
       return encoder.encode(JSON.stringify(out === undefined ? null : out));
     },
     initVu(bytes) {
+      const m = script();
       data = bytes.length ? JSON.parse(decoder.decode(bytes)) : null;
-      if (typeof mod.initVu === 'function') call(mod.initVu, data);
+      if (typeof m.initVu === 'function') call(m.initVu, data);
     },
     run(entry) {
-      const fn = entry === 'default' ? mod.default : mod[entry];
+      const m = script();
+      const fn = entry === 'default' ? m.default : m[entry];
       if (typeof fn !== 'function') {
         throw `no entry \`${entry}\`: export ${entry === 'default' ? 'default function (data) {...}' : `function ${entry}(data) {...}`} from the script`;
       }
       call(fn, data);
     },
     teardown(bytes) {
-      if (typeof mod.teardown === 'function') call(mod.teardown, bytes.length ? JSON.parse(decoder.decode(bytes)) : null);
+      const m = script();
+      if (typeof m.teardown === 'function') call(m.teardown, bytes.length ? JSON.parse(decoder.decode(bytes)) : null);
     },
   };
 }

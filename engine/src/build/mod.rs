@@ -14,6 +14,7 @@ mod new;
 mod python;
 mod rust;
 
+pub use js::options_of as k6_options;
 pub use new::scaffold;
 
 use std::path::{Path, PathBuf};
@@ -95,7 +96,8 @@ impl Lang {
         match self {
             Lang::Rust => &["rs", "toml"],
             Lang::Python => &["py"],
-            Lang::Js => &["js", "mjs", "json"],
+            // And what `open()` may embed.
+            Lang::Js => &["js", "mjs", "json", "csv", "txt", "xml", "html", "bin"],
             Lang::C => &["c", "h"],
         }
     }

@@ -5,6 +5,7 @@
 //! This module reads files and flags; it starts nothing.
 
 mod duration;
+mod k6;
 mod raw;
 mod validate;
 
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration, parse_size};
+pub use k6::from_options as from_k6_options;
 pub use raw::{RawLag, RawOptions, RawPlan, RawScenario, RawStage, RawThreshold, RawTrack};
 pub use validate::{Overrides, load_plan_file, validate};
 

@@ -5,6 +5,7 @@ mod cli;
 mod executors;
 mod failures;
 mod http_run;
+mod k6;
 mod kafka_run;
 mod languages;
 mod sandbox;

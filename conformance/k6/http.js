@@ -1,0 +1,83 @@
+// k6/http as a k6 user writes it: every request kind, params, bodies,
+// responses, selectors, headers, cookies and batches. BASE_URL is the
+// embedded demo service; ECHO_URL a server that echoes what it receives
+// and sets cookies (the test starts it).
+import http from 'k6/http';
+import { check } from 'k6';
+
+export const options = {
+  vus: 1,
+  iterations: 2,
+  thresholds: { checks: ['rate==1'] },
+};
+
+const BASE = __ENV.BASE_URL;
+const ECHO = __ENV.ECHO_URL;
+
+export default function () {
+  const health = http.get(`${BASE}/health`, { tags: { name: 'health' }, timeout: '10s' });
+  check(health, {
+    'get: status 200': (r) => r.status === 200,
+    'get: json()': (r) => r.json().status === 'ok',
+    'get: header canonical': (r) => r.headers['Content-Type'].indexOf('application/json') === 0,
+    'get: timings': (r) => r.timings.duration >= r.timings.waiting && r.timings.waiting >= 0,
+    'get: url': (r) => r.url === `${BASE}/health`,
+  });
+
+  const doc = http.get(`${ECHO}/json`);
+  check(doc, {
+    'json: a.b': (r) => r.json('a.b') === 'c',
+    'json: items.1.id': (r) => r.json('items.1.id') === 2,
+    'json: items.#': (r) => r.json('items.#') === 3,
+    'json: missing': (r) => r.json('a.nope') === undefined,
+  });
+
+  const form = http.post(`${ECHO}/echo`, { b: 'x y', a: '1' });
+  check(form, {
+    'form: encoded': (r) => r.json('body') === 'a=1&b=x+y',
+    'form: content type': (r) => r.json('contentType') === 'application/x-www-form-urlencoded',
+  });
+  const raw = http.post(`${ECHO}/echo`, JSON.stringify({ n: 1 }), { headers: { 'Content-Type': 'application/json', 'X-Trace': 't-1' } });
+  check(raw, {
+    'string body: as is': (r) => r.json('body') === '{"n":1}',
+    'string body: header sent': (r) => r.json('trace') === 't-1',
+    'echo: header canonical': (r) => r.headers['X-Echo'] === 'yes',
+  });
+
+  for (const [name, res] of [
+    ['put', http.put(`${ECHO}/echo`, 'p')],
+    ['patch', http.patch(`${ECHO}/echo`, 'p')],
+    ['del', http.del(`${ECHO}/echo`)],
+    ['options', http.options(`${ECHO}/echo`)],
+    ['request', http.request('POST', `${ECHO}/echo`, 'p')],
+  ]) {
+    check(res, { [`${name}: method`]: (r) => r.json('method') === (name === 'del' ? 'DELETE' : name === 'request' ? 'POST' : name.toUpperCase()) });
+  }
+  check(http.head(`${ECHO}/echo`), { 'head: 200': (r) => r.status === 200 });
+  check(http.get(`${ECHO}/json`, { responseType: 'none' }), { 'responseType none: no body': (r) => r.body === null });
+  check(http.get(`${ECHO}/json`, { responseType: 'binary' }), { 'responseType binary: bytes': (r) => r.body.byteLength > 10 });
+
+  const set = http.get(`${ECHO}/cookies/set?flavour=oat`);
+  check(set, {
+    'cookies: res.cookies': (r) => r.cookies.flavour[0].value === 'oat' && r.cookies.session[0].value === 's-1',
+  });
+  const back = http.get(`${ECHO}/cookies`);
+  check(back, {
+    'cookies: jar sends them back': (r) => r.json('cookie').indexOf('flavour=oat') >= 0 && r.json('cookie').indexOf('session=s-1') >= 0,
+  });
+  const jar = http.cookieJar();
+  jar.set(ECHO, 'extra', 'e1');
+  check(jar.cookiesForURL(ECHO), { 'cookies: jar.set': (c) => c.extra[0] === 'e1' });
+
+  const responses = http.batch([
+    ['GET', `${BASE}/health`],
+    ['POST', `${ECHO}/echo`, 'b'],
+    { method: 'GET', url: `${ECHO}/json` },
+  ]);
+  check(responses, {
+    'batch: three answers': (r) => r.length === 3 && r[0].status === 200 && r[1].json('body') === 'b' && r[2].json('a.b') === 'c',
+  });
+
+  http.setResponseCallback(http.expectedStatuses(200, 404));
+  check(http.get(`${ECHO}/missing`), { 'expected 404': (r) => r.status === 404 });
+}

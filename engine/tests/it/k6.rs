@@ -1,0 +1,414 @@
+//! k6 compatibility: the scripts in `conformance/k6/`, written the way k6
+//! users write them, run unmodified by volley against the embedded target
+//! and an echo server started here; 0 failed iterations and the exact check
+//! counts. With k6 installed (`./setup.sh` puts it in
+//! `~/.cache/volley/k6-venv`), the same scripts run under k6 against the
+//! same servers and must give the same check pass/fail counts.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::support::*;
+
+/// An HTTP/1.1 server on loopback that echoes requests and sets cookies:
+/// `/echo` (method, body, content type, `X-Trace`), `/json`, `/cookies/set`
+/// (two `Set-Cookie` lines), `/cookies` (the `Cookie` header it got), else
+/// 404. One thread per connection, keep-alive; it lives as long as the test
+/// process.
+fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(conn));
+        }
+    });
+    url
+}
+
+fn serve(conn: TcpStream) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut out = conn;
+    // Bounded: a connection serves at most 10,000 requests.
+    for _ in 0..10_000 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let target = parts.next().unwrap_or("").to_string();
+        let (mut length, mut content_type, mut trace, mut cookie) =
+            (0usize, String::new(), String::new(), String::new());
+        for _ in 0..200 {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                break;
+            }
+            let (name, value) = h.split_once(':').unwrap_or((&h, ""));
+            let value = value.trim().to_string();
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.parse().unwrap_or(0),
+                "content-type" => content_type = value,
+                "x-trace" => trace = value,
+                "cookie" => cookie = value,
+                _ => {}
+            }
+        }
+        let mut body = vec![0; length.min(1 << 20)];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let path = target.split('?').next().unwrap_or("");
+        let json = |v: serde_json::Value| v.to_string();
+        let (status, extra, text) = match path {
+            "/echo" => (
+                200,
+                "X-Echo: yes\r\n".to_string(),
+                json(serde_json::json!({
+                    "method": method,
+                    "body": String::from_utf8_lossy(&body),
+                    "contentType": content_type,
+                    "trace": trace,
+                })),
+            ),
+            "/json" => (
+                200,
+                String::new(),
+                r#"{"a":{"b":"c"},"items":[{"id":1},{"id":2},{"id":3}]}"#.to_string(),
+            ),
+            "/cookies/set" => {
+                let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+                (
+                    200,
+                    format!(
+                        "Set-Cookie: {query}; Path=/\r\nSet-Cookie: session=s-1; Path=/; HttpOnly\r\n"
+                    ),
+                    "{}".to_string(),
+                )
+            }
+            "/cookies" => (
+                200,
+                String::new(),
+                json(serde_json::json!({ "cookie": cookie })),
+            ),
+            _ => (404, String::new(), "{}".to_string()),
+        };
+        let body = if method == "HEAD" {
+            String::new()
+        } else {
+            text.clone()
+        };
+        let head = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n",
+            if status == 200 { "OK" } else { "Not Found" },
+            text.len()
+        );
+        if out.write_all(head.as_bytes()).is_err() || out.write_all(body.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn script(name: &str) -> PathBuf {
+    repo().join("conformance/k6").join(name)
+}
+
+/// Check name -> (passes, fails), from a k6-layout summary export.
+type Checks = std::collections::BTreeMap<String, (u64, u64)>;
+
+fn checks_of(doc: &serde_json::Value) -> Checks {
+    let mut out = Checks::new();
+    fn walk(g: &serde_json::Value, out: &mut Checks) {
+        let list: Vec<&serde_json::Value> = match &g["checks"] {
+            serde_json::Value::Object(m) => m.values().collect(),
+            serde_json::Value::Array(a) => a.iter().collect(),
+            _ => Vec::new(),
+        };
+        for c in list {
+            let e = out
+                .entry(c["name"].as_str().unwrap_or("").to_string())
+                .or_default();
+            e.0 += c["passes"].as_u64().unwrap_or(0);
+            e.1 += c["fails"].as_u64().unwrap_or(0);
+        }
+        let groups: Vec<&serde_json::Value> = match &g["groups"] {
+            serde_json::Value::Object(m) => m.values().collect(),
+            serde_json::Value::Array(a) => a.iter().collect(),
+            _ => Vec::new(),
+        };
+        for sub in groups {
+            walk(sub, out);
+        }
+    }
+    walk(&doc["root_group"], &mut out);
+    out
+}
+
+/// `volley run <script>` with no plan: the script's `options` are the plan.
+fn run_volley(script: &Path, base: &str, echo: &str) -> (serde_json::Value, String) {
+    let export = std::env::temp_dir().join(format!(
+        "volley-k6-{}-{}.json",
+        std::process::id(),
+        script.file_stem().unwrap().to_string_lossy()
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "run",
+            script.to_str().unwrap(),
+            "--quiet",
+            "--summary-export",
+        ])
+        .arg(&export)
+        .arg("--target")
+        .arg(format!("BASE_URL={base}"))
+        .arg("--target")
+        .arg(format!("ECHO_URL={echo}"))
+        .args(["-e", "GREETING=hello"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("volley runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}:\n{}\n{err}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let doc = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    std::fs::remove_file(&export).ok();
+    (doc, err)
+}
+
+fn count(doc: &serde_json::Value, metric: &str, field: &str) -> f64 {
+    doc["metrics"][metric]["values"][field]
+        .as_f64()
+        .unwrap_or(0.0)
+}
+
+/// The k6 binary `./setup.sh` installs, if it is there.
+fn k6() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let k6 = Path::new(&home).join(".cache/volley/k6-venv/bin/k6");
+    k6.is_file().then_some(k6)
+}
+
+/// The same script under k6, against the same servers: its checks.
+fn run_k6(k6: &Path, script: &Path, base: &str, echo: &str) -> Checks {
+    let export = std::env::temp_dir().join(format!(
+        "volley-k6-ref-{}-{}.json",
+        std::process::id(),
+        script.file_stem().unwrap().to_string_lossy()
+    ));
+    let out = Command::new(k6)
+        .args(["run", "--quiet", "--no-usage-report", "--summary-export"])
+        .arg(&export)
+        .args([
+            "-e",
+            &format!("BASE_URL={base}"),
+            "-e",
+            &format!("ECHO_URL={echo}"),
+        ])
+        .args(["-e", "GREETING=hello"])
+        .arg(script)
+        .current_dir(script.parent().unwrap())
+        .stdin(Stdio::null())
+        .output()
+        .expect("k6 runs");
+    assert!(
+        out.status.success(),
+        "k6 {}:\n{}\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    std::fs::remove_file(&export).ok();
+    checks_of(&doc)
+}
+
+/// Every conformance script: 0 failed iterations, every check passed the
+/// expected number of times; and k6, when present, agrees check by check.
+#[test]
+fn k6_conformance_scripts_run_unmodified() {
+    let echo = echo_server();
+    // The embedded demo service, standalone: volley and k6 hit the same one.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(volley::embedded::http::start(
+            "127.0.0.1:0".parse().unwrap(),
+            Default::default(),
+        ))
+        .unwrap();
+    let base = server.url();
+    // (script, iterations, checks each iteration)
+    let expected = [
+        ("http.js", 2.0, 27.0),
+        ("modules.js", 4.0, 16.0),
+        ("scenarios.js", 9.0, 0.0),
+    ];
+    let mut ran = Vec::new();
+    for (name, iterations, per_iteration) in expected {
+        let path = script(name);
+        let (doc, err) = run_volley(&path, &base, &echo);
+        assert_eq!(
+            count(&doc, "iterations", "count"),
+            iterations,
+            "{name}: {err}"
+        );
+        assert_eq!(
+            count(&doc, "iterations_failed", "count"),
+            0.0,
+            "{name}: {err}"
+        );
+        let checks = checks_of(&doc);
+        let fails: u64 = checks.values().map(|c| c.1).sum();
+        assert_eq!(fails, 0, "{name}: {checks:?}\n{err}");
+        if per_iteration > 0.0 {
+            assert_eq!(
+                count(&doc, "checks", "passes"),
+                iterations * per_iteration,
+                "{name}: {checks:?}"
+            );
+        }
+        ran.push((path, checks));
+    }
+    // scenarios.js: 6 browse iterations with two checks, 3 buy with one.
+    assert_eq!(ran[2].1.get("browse: 200"), Some(&(6, 0)), "{:?}", ran[2].1);
+    assert_eq!(
+        ran[2].1.get("buy: scenario env"),
+        Some(&(3, 0)),
+        "{:?}",
+        ran[2].1
+    );
+    let Some(k6) = k6() else {
+        eprintln!("k6 is not installed (./setup.sh installs it): volley's counts only");
+        return;
+    };
+    for (path, volley_checks) in &ran {
+        let k6_checks = run_k6(&k6, path, &base, &echo);
+        assert_eq!(
+            &k6_checks,
+            volley_checks,
+            "{}: k6 vs volley",
+            path.display()
+        );
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("volley-k6-{}-{name}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn volley(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("volley runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What volley cannot run fails the build naming it: the import, the
+/// missing file; never a toolchain's stack.
+#[test]
+fn unsupported_k6_modules_and_missing_files_fail_the_build_by_name() {
+    let dir = scratch("unsupported");
+    let script = dir.join("s.js");
+    std::fs::write(
+        &script,
+        "import ws from 'k6/ws';\nimport { uuidv4 } from 'https://jslib.k6.io/k6-utils/1.4.0/index.js';\n\
+         const rows = open('./rows.csv');\nexport default function () {}\n",
+    )
+    .unwrap();
+    let (code, _, err) = volley(&["build", script.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("import 'k6/ws': not supported"), "{err}");
+    assert!(err.contains("remote module 'https://jslib.k6.io/"), "{err}");
+    assert!(err.contains("s.js:3: open('./rows.csv')"), "{err}");
+    assert!(
+        !err.contains("wasm backtrace") && !err.contains("<wasm function"),
+        "{err}"
+    );
+    // An option volley cannot honour is named.
+    std::fs::write(
+        &script,
+        "export const options = { vus: 1, hosts: { 'a.test': '127.0.0.1' } };\nexport default function () {}\n",
+    )
+    .unwrap();
+    let (code, _, err) = volley(&["run", script.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("`hosts`") && err.contains("s.js"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// k6's init context: the top level runs in each VU when it starts (a
+/// volley call there works), `Math.random` differs between VUs, a plan
+/// file overrides `options`.
+#[test]
+fn top_level_code_runs_per_vu_at_init_with_its_own_random() {
+    let dir = scratch("init");
+    std::fs::write(
+        dir.join("script.js"),
+        "import { Trend } from 'k6/metrics';\nimport { check } from 'k6';\n\
+         const drawn = Math.random();\nconst vu = __VU;\nconst t = new Trend('drawn');\n\
+         export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 4, iterations: 1 } } };\n\
+         export default function () {\n  t.add(drawn * 1e6);\n  check(null, { 'init saw this VU': () => vu === __VU });\n}\n",
+    )
+    .unwrap();
+    let export = dir.join("out.json");
+    let (code, out, err) = volley(&[
+        "run",
+        dir.join("script.js").to_str().unwrap(),
+        "--quiet",
+        "--summary-export",
+        export.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    // options: 4 iterations over 4 VUs, one each.
+    assert_eq!(count(&doc, "iterations", "count"), 4.0, "{doc}");
+    assert_eq!(count(&doc, "checks", "passes"), 4.0, "{doc}");
+    let (min, max) = (count(&doc, "drawn", "min"), count(&doc, "drawn", "max"));
+    assert!(
+        min < max,
+        "every VU drew the same Math.random(): {min} {max}"
+    );
+    // A plan file wins over the options.
+    std::fs::create_dir_all(dir.join("plans")).unwrap();
+    std::fs::write(
+        dir.join("plans/default.toml"),
+        "[scenarios.p]\nexecutor = \"shared-iterations\"\nvus = 1\niterations = 2\n",
+    )
+    .unwrap();
+    let (code, out, err) = volley(&[
+        "run",
+        dir.join("script.js").to_str().unwrap(),
+        "--quiet",
+        "--summary-export",
+        export.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    assert_eq!(count(&doc, "iterations", "count"), 2.0, "{doc}");
+    std::fs::remove_dir_all(&dir).ok();
+}
