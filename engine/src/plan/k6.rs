@@ -195,6 +195,7 @@ fn thresholds(v: &Value) -> Result<Vec<RawThreshold>, String> {
                         .and_then(Value::as_bool)
                         .unwrap_or(false),
                     delay_abort_eval: o.get("delayAbortEval").and_then(duration),
+                    no_data: None,
                 }))
             }
             _ => Err("a threshold is a string ('p(95)<500') or { threshold, abortOnFail }".into()),
