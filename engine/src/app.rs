@@ -106,6 +106,10 @@ pub fn resolve(
         };
         let (raw, source) = match chosen {
             Some(p) => (plan::load_plan_file(&p)?, p),
+            None if is_source => (
+                crate::build::default_plan(target)?.unwrap_or_default(),
+                target.to_path_buf(),
+            ),
             None => (RawPlan::default(), target.to_path_buf()),
         };
         return Ok(Resolved {

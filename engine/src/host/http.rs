@@ -40,6 +40,10 @@ fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
+/// The request tag by which a scenario takes over the request's
+/// `http_req_failed` sample (it records it with the metrics import).
+pub const VERDICT_TAG: (&str, &str) = ("volley_verdict", "guest");
+
 /// Most scenarios send a handful of distinct requests; their tag sets are
 /// built once per VU, not once per request.
 const TAG_CACHE: usize = 32;
@@ -91,6 +95,15 @@ impl Host for VuState {
                 .to_string()
         });
         let method = req.method.to_ascii_uppercase();
+        // `volley_verdict=guest`: the scenario records this request's
+        // `http_req_failed` sample itself once it judged the response
+        // (Locust's catch_response). Never a tag of the samples.
+        let mut extra = req.tags;
+        let guest_verdict = extra
+            .iter()
+            .position(|(k, v)| k == VERDICT_TAG.0 && v == VERDICT_TAG.1)
+            .map(|i| extra.remove(i))
+            .is_some();
         let request = Request {
             method: method.clone(),
             url: req.url,
@@ -113,19 +126,23 @@ impl Host for VuState {
         match result {
             Ok(resp) => {
                 let status = resp.status.to_string();
-                let tags = self.request_tags(&name, &method, ("status", &status), &req.tags);
+                let tags = self.request_tags(&name, &method, ("status", &status), &extra);
                 let t = &resp.timings;
                 let expected = match &self.expected_statuses {
                     Some(list) => list.contains(&resp.status),
                     None => resp.status < 400,
                 };
                 let failed = if expected { 0.0 } else { 1.0 };
+                if !guest_verdict {
+                    self.shared
+                        .metrics
+                        .builtin(Builtin::HttpReqFailed, &tags, failed);
+                }
                 self.shared.metrics.builtins(&[
                     (Builtin::HttpReqs, &tags, 1.0),
                     (Builtin::HttpReqDuration, &tags, micros(t.duration) as f64),
                     (Builtin::HttpReqWaiting, &tags, micros(t.waiting) as f64),
                     (Builtin::HttpReqReceiving, &tags, micros(t.receiving) as f64),
-                    (Builtin::HttpReqFailed, &tags, failed),
                     (
                         Builtin::DataSent,
                         &self.scenario.tags,
@@ -151,7 +168,7 @@ impl Host for VuState {
             }
             Err(e) => {
                 let tags =
-                    self.request_tags(&name, &method, ("error", class_name(e.class)), &req.tags);
+                    self.request_tags(&name, &method, ("error", class_name(e.class)), &extra);
                 let metrics = &self.shared.metrics;
                 // A request that never left (bad URL, not allowed) is the
                 // scenario's mistake, not the target's: it is not a request.
