@@ -128,10 +128,16 @@ pub fn build(
         .arg(source_dir)
         .arg("-o")
         .arg(&out);
+    // Captured even when not quiet: a failure's log is rewritten below
+    // (paths as the user knows them, a hint) before anyone sees it.
+    let captured = BuildOptions {
+        quiet: true,
+        force: opts.force,
+    };
     run_tool(
         cmd,
         &format!("componentize-py for {}", entry.display()),
-        opts,
+        &captured,
     )
     .map_err(|e| match e {
         // componentize-py mounts the stage at /0 and the scenario's folder

@@ -326,3 +326,86 @@ fn a_locustfile_finds_its_host_and_refuses_what_volley_cannot_map() {
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_dir_all(&dir2).ok();
 }
+
+/// Locust's own binary, when `./setup.sh` installed it.
+fn locust_bin() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let p = Path::new(&home).join(".cache/volley/locust-venv/bin/locust");
+    p.is_file().then_some(p)
+}
+
+/// Per name, Locust's (requests, failures) from its `--csv` stats file.
+fn locust_stats(csv: &Path) -> BTreeMap<String, (f64, f64)> {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let mut out = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 4 || f[1] == "Aggregated" {
+            continue;
+        }
+        let e: &mut (f64, f64) = out.entry(f[1].trim_matches('"').to_string()).or_default();
+        e.0 += f[2].parse::<f64>().unwrap();
+        e.1 += f[3].parse::<f64>().unwrap();
+    }
+    out
+}
+
+#[test]
+fn locust_itself_gives_the_same_names_and_failure_ratios() {
+    let Some(locust) = locust_bin() else {
+        eprintln!("skipped: no ~/.cache/volley/locust-venv (./setup.sh installs Locust)");
+        return;
+    };
+    let target = Target::start();
+    let file = conformance("shop.py");
+    let host = format!("host={}", target.url());
+    let doc = run(&file, &["--target", &host, "-u", "2", "-i", "40"]);
+    let prefix = file.with_file_name("locust");
+    let out = Command::new(&locust)
+        .current_dir(file.parent().unwrap())
+        .args([
+            "-f",
+            "shop.py",
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "5s",
+        ])
+        .args(["--host", &target.url(), "--csv", prefix.to_str().unwrap()])
+        .args(["--only-summary", "--loglevel", "WARNING"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("locust runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    // Locust exits 1 when any request failed: "stock check" always does.
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{log}");
+    // The file is valid Locust: no task raised.
+    let exceptions =
+        std::fs::read_to_string(prefix.with_file_name("locust_exceptions.csv")).unwrap();
+    assert_eq!(
+        exceptions.lines().count(),
+        1,
+        "Locust saw exceptions:\n{exceptions}"
+    );
+    let theirs = locust_stats(&prefix.with_file_name("locust_stats.csv"));
+    let ours = by_name(&doc, "http_req_failed");
+    assert_eq!(
+        theirs.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>(),
+        "the same request names"
+    );
+    for (name, (requests, failures)) in &theirs {
+        let (trues, total) = ours[name];
+        assert!(*requests > 0.0 && total > 0.0, "{name}");
+        // The file's outcomes are deterministic: each name always or never fails.
+        assert_eq!(
+            failures / requests,
+            trues / total,
+            "`{name}`: Locust {failures}/{requests} failed, volley {trues}/{total}"
+        );
+    }
+    std::fs::remove_dir_all(file.parent().unwrap()).ok();
+}
