@@ -369,6 +369,34 @@ mod tests {
     }
 
     #[test]
+    fn a_locustfile_plan_allows_its_hosts_and_starts_the_embedded_target_for_the_rest() {
+        let dir = std::env::temp_dir().join(format!("volley-locust-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("lf.py");
+        let plan = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            locust_plan(&file).unwrap()
+        };
+        assert!(plan("from volley import http\n").is_none());
+        let both = plan(
+            "from locust import HttpUser\nclass A(HttpUser):\n    host = 'https://api.test:8443/v1'\nclass B(HttpUser):\n    pass\n",
+        )
+        .unwrap();
+        assert_eq!(both.options.allow_hosts, vec!["api.test:8443".to_string()]);
+        assert_eq!(both.targets["host"], "embedded:http");
+        assert_eq!(both.options.params["locust_host_fallback"], "1");
+        let own = plan(
+            "from locust import HttpUser\nclass A(HttpUser):\n    host = \"http://127.0.0.1:9\"\n",
+        )
+        .unwrap();
+        assert!(own.targets.is_empty() && own.options.params.is_empty());
+        let none = plan("from locust import HttpUser\nclass A(HttpUser):\n    pass\n").unwrap();
+        assert_eq!(none.targets["host"], "embedded:http");
+        assert!(none.options.params.is_empty());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn unsupported_locust_features_name_their_line() {
         let entry = Path::new("lf.py");
         let ok = "from locust import HttpUser\n# a TaskSet in a comment\nx = \"TaskSet\"\nMyTaskSet = 1\n\"\"\"Doc\nTaskSet\n\"\"\"\n";
@@ -383,7 +411,7 @@ mod tests {
             (
                 "x = 1\ny = 2\nself.environment.runner.quit()\n",
                 3,
-                "Environment",
+                "the Environment",
             ),
         ] {
             let e = refuse_unsupported(text, entry).unwrap_err().to_string();

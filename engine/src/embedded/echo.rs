@@ -90,3 +90,33 @@ pub fn handle(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_answers_statuses_and_counts_paths() {
+        let mut h = HeaderMap::new();
+        h.insert("x-a", "1".parse().unwrap());
+        let (status, _, body) = handle(&Method::PUT, "/echo/x", Some("q=1"), &h, b"hi").unwrap();
+        assert_eq!(status, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (&v["method"], &v["query"], &v["headers"]["x-a"], &v["body"]),
+            (&"PUT".into(), &"q=1".into(), &"1".into(), &"hi".into())
+        );
+        let (status, _, _) = handle(&Method::GET, "/status/503", None, &h, b"").unwrap();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(handle(&Method::GET, "/status/abc", None, &h, b"").is_none());
+        let (_, extra, _) = handle(&Method::GET, "/cookie/sid/42", None, &h, b"").unwrap();
+        assert_eq!(extra, vec![("set-cookie", "sid=42; Path=/".to_string())]);
+        assert!(handle(&Method::GET, "/other", None, &h, b"").is_none());
+        let counts = PathCounts::default();
+        counts.add(&Method::GET, "/a");
+        counts.add(&Method::GET, "/a");
+        counts.add(&Method::POST, "/a");
+        assert_eq!(counts.snapshot()["GET /a"], 2);
+        assert_eq!(counts.snapshot()["POST /a"], 1);
+    }
+}
