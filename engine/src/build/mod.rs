@@ -317,6 +317,15 @@ fn read_package_json(s: &mut Source) {
     }
 }
 
+/// The plan a single source file brings when no plan is given (a
+/// locustfile's users and hosts); none for a plain scenario.
+pub fn default_plan(file: &Path) -> Result<Option<crate::plan::RawPlan>, Error> {
+    match source_lang(file) {
+        Some(Lang::Python) => python::locust_plan(file),
+        _ => Ok(None),
+    }
+}
+
 /// Builds the scenario at `path` (a folder, or a `.js`/`.py`/`.c` file).
 pub fn build(path: &Path, opts: &BuildOptions) -> Result<Built, Error> {
     let src = detect(path)?;

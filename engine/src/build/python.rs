@@ -8,11 +8,34 @@ use std::process::Command;
 
 use super::{BuildOptions, Source, Tool, find_program, run_tool, toolchains_dir, write_file};
 use crate::Error;
+use crate::plan::RawPlan;
 
-pub const SDK: &[(&str, &[u8])] = &[(
-    "volley/__init__.py",
-    include_bytes!("../../../sdk/python/volley/__init__.py"),
-)];
+pub const SDK: &[(&str, &[u8])] = &[
+    (
+        "volley/__init__.py",
+        include_bytes!("../../../sdk/python/volley/__init__.py"),
+    ),
+    (
+        "locust/__init__.py",
+        include_bytes!("../../../sdk/python/locust/__init__.py"),
+    ),
+    (
+        "locust/clients.py",
+        include_bytes!("../../../sdk/python/locust/clients.py"),
+    ),
+    (
+        "locust/exception.py",
+        include_bytes!("../../../sdk/python/locust/exception.py"),
+    ),
+    (
+        "locust/contrib/__init__.py",
+        include_bytes!("../../../sdk/python/locust/contrib/__init__.py"),
+    ),
+    (
+        "locust/contrib/fasthttp.py",
+        include_bytes!("../../../sdk/python/locust/contrib/fasthttp.py"),
+    ),
+];
 
 pub const VERSION: &str = "0.25.1";
 
@@ -66,11 +89,16 @@ pub fn build(
                 entry.display()
             ))
         })?;
-    if module == "volley" {
+    if ["volley", "locust"].contains(&module) {
         return Err(Error::Build(format!(
-            "{}: `volley` is the SDK's module name; call the scenario something else",
+            "{}: `{module}` is the name of a module volley provides; call the scenario something else (locustfile.py, say)",
             entry.display()
         )));
+    }
+    let text = std::fs::read_to_string(entry)
+        .map_err(|e| Error::io(format!("reading {}", entry.display()), e))?;
+    if is_locustfile(&text) {
+        refuse_unsupported(&text, entry)?;
     }
     write_file(stage, "wit/scenario.wit", super::WIT.as_bytes())?;
     for (rel, bytes) in SDK {
@@ -100,10 +128,297 @@ pub fn build(
         .arg(source_dir)
         .arg("-o")
         .arg(&out);
+    // Captured even when not quiet: a failure's log is rewritten below
+    // (paths as the user knows them, a hint) before anyone sees it.
+    let captured = BuildOptions {
+        quiet: true,
+        force: opts.force,
+    };
     run_tool(
         cmd,
         &format!("componentize-py for {}", entry.display()),
-        opts,
-    )?;
+        &captured,
+    )
+    .map_err(|e| match e {
+        // componentize-py mounts the stage at /0 and the scenario's folder
+        // at /1: name the files as the user knows them.
+        Error::Build(m) => {
+            let m = m
+                .replace("File \"/1/", &format!("File \"{}/", source_dir.display()))
+                .replace("File \"/0/", "File \"<volley sdk>/");
+            let hint = toolchain_hint(&m);
+            Error::Build(format!("{m}{hint}"))
+        }
+        other => other,
+    })?;
     Ok(out)
+}
+
+/// What to do about a missing module or file in a toolchain log (empty
+/// when there is neither).
+fn toolchain_hint(log: &str) -> String {
+    if log.contains("FileNotFoundError") {
+        return "\nhint: the build runs the module's top level with the scenario's folder at hand, \
+                not the current folder: open files as open(os.path.join(os.path.dirname(__file__), NAME)) \
+                there (the data is kept in the component; at run time a scenario has no file system), \
+                or name CSV/JSON files in the plan's [data]"
+            .into();
+    }
+    let Some(rest) = log.split("No module named '").nth(1) else {
+        return String::new();
+    };
+    let module = rest.split('\'').next().unwrap_or_default();
+    let top = module.split('.').next().unwrap_or_default();
+    let instead = match top {
+        "requests" | "httpx" | "urllib3" | "aiohttp" => {
+            " (HTTP: `from volley import http`, or a locustfile's self.client)"
+        }
+        "gevent" | "geventhttpclient" => " (volley runs the users; no gevent is needed)",
+        "k6" => " (k6 scripts are JavaScript: name the file .js)",
+        _ => "",
+    };
+    format!(
+        "\nhint: `{module}` is not in the scenario: a Python scenario can import the standard library, \
+         `volley`, `locust` and the .py modules of its own folder; PyPI packages are not bundled{instead}. \
+         Data files are not modules: read JSON/CSV with open() at the module's top level (at build time) \
+         or name them in the plan's [data]"
+    )
+}
+
+/// Whether a Python module is a locustfile (it imports `locust`).
+pub fn is_locustfile(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("from locust") || l.starts_with("import locust")
+    })
+}
+
+/// A line with its string literals and comment blanked out (what the scans
+/// below look at: code, not text).
+fn code_of(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            Some(_) => out.push(' '),
+            None if c == '#' => break,
+            None => {
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Locust features volley cannot map, by the identifier that gives them
+/// away: the build fails at the first one, naming its file and line.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "TaskSet",
+        "TaskSet (put its tasks on the User class: @task methods or tasks = [...])",
+    ),
+    (
+        "SequentialTaskSet",
+        "SequentialTaskSet (put the steps in one @task method, in order)",
+    ),
+    (
+        "LoadTestShape",
+        "LoadTestShape (use volley's stages: --stage DURATION:TARGET, or a plan)",
+    ),
+    (
+        "events.",
+        "event hooks (locust.events): use setup()/teardown() functions",
+    ),
+    (
+        ".environment",
+        "the Environment and its runner (self.environment): volley runs the users",
+    ),
+];
+
+fn refuse_unsupported(text: &str, entry: &Path) -> Result<(), Error> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut in_docstring = false;
+    for (n, line) in text.lines().enumerate() {
+        // Docstrings are text: skip what lies between triple quotes.
+        let triples = line.matches("\"\"\"").count() + line.matches("'''").count();
+        if in_docstring || triples > 0 {
+            if triples % 2 == 1 {
+                in_docstring = !in_docstring;
+            }
+            continue;
+        }
+        let code = code_of(line);
+        for (needle, what) in UNSUPPORTED {
+            let found = code.match_indices(needle).any(|(i, m)| {
+                let before = code[..i].chars().next_back();
+                let after = code[i + m.len()..].chars().next();
+                // A whole identifier: no word character glued on either side.
+                let glued_before = m.starts_with(word) && before.is_some_and(word);
+                let glued_after = m.ends_with(word) && after.is_some_and(word);
+                !glued_before && !glued_after
+            });
+            if found {
+                return Err(Error::Build(format!(
+                    "{}:{}: not supported: {what}\n  {}",
+                    entry.display(),
+                    n + 1,
+                    line.trim()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `host = "..."` literals of a locustfile's classes, and how many user
+/// classes it defines (`class X(...User...)`).
+fn locust_hosts(text: &str) -> (Vec<String>, usize) {
+    let mut hosts = Vec::new();
+    let mut classes = 0;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("class ")
+            && rest
+                .split_once('(')
+                .is_some_and(|(_, bases)| bases.contains("User"))
+        {
+            classes += 1;
+        }
+        if !line.starts_with([' ', '\t']) {
+            continue;
+        }
+        let Some(value) = line.trim().strip_prefix("host") else {
+            continue;
+        };
+        let Some(value) = value.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'');
+        if let Some(q) = quote
+            && let Some(end) = value[1..].find(q)
+        {
+            hosts.push(value[1..1 + end].to_string());
+        }
+    }
+    (hosts, classes)
+}
+
+/// The plan a locustfile runs with when no plan is given: the classes'
+/// `host` literals join the allowlist (the runner points volley at this
+/// file and runs what it reads); classes without one use the embedded HTTP
+/// target, handed to them as the target `host` (`--target host=URL`
+/// points every class elsewhere, as Locust's `--host` does).
+pub fn locust_plan(entry: &Path) -> Result<Option<RawPlan>, Error> {
+    let text = std::fs::read_to_string(entry)
+        .map_err(|e| Error::io(format!("reading {}", entry.display()), e))?;
+    if !is_locustfile(&text) {
+        return Ok(None);
+    }
+    let (hosts, classes) = locust_hosts(&text);
+    let mut raw = RawPlan::default();
+    for h in &hosts {
+        let authority = h
+            .split_once("://")
+            .map_or(h.as_str(), |(_, rest)| rest)
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default();
+        if authority.is_empty() {
+            return Err(Error::Build(format!(
+                "{}: host = \"{h}\" is not a URL like http://host:port",
+                entry.display()
+            )));
+        }
+        if !raw.options.allow_hosts.iter().any(|a| a == authority) {
+            raw.options.allow_hosts.push(authority.to_string());
+        }
+    }
+    if hosts.len() < classes.max(1) {
+        raw.targets.insert("host".into(), "embedded:http".into());
+        if !hosts.is_empty() {
+            raw.options
+                .params
+                .insert("locust_host_fallback".into(), "1".into());
+        }
+    }
+    Ok(Some(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_locustfile_is_recognised_and_its_hosts_found() {
+        let text = "from locust import HttpUser, task\n\
+                    class A(HttpUser):\n    host = \"http://127.0.0.1:9/api\"\n\
+                    class B(HttpUser):\n    pass\n";
+        assert!(is_locustfile(text));
+        assert!(!is_locustfile("from volley import http\n"));
+        assert_eq!(
+            locust_hosts(text),
+            (vec!["http://127.0.0.1:9/api".to_string()], 2)
+        );
+    }
+
+    #[test]
+    fn a_locustfile_plan_allows_its_hosts_and_starts_the_embedded_target_for_the_rest() {
+        let dir = std::env::temp_dir().join(format!("volley-locust-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("lf.py");
+        let plan = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            locust_plan(&file).unwrap()
+        };
+        assert!(plan("from volley import http\n").is_none());
+        let both = plan(
+            "from locust import HttpUser\nclass A(HttpUser):\n    host = 'https://api.test:8443/v1'\nclass B(HttpUser):\n    pass\n",
+        )
+        .unwrap();
+        assert_eq!(both.options.allow_hosts, vec!["api.test:8443".to_string()]);
+        assert_eq!(both.targets["host"], "embedded:http");
+        assert_eq!(both.options.params["locust_host_fallback"], "1");
+        let own = plan(
+            "from locust import HttpUser\nclass A(HttpUser):\n    host = \"http://127.0.0.1:9\"\n",
+        )
+        .unwrap();
+        assert!(own.targets.is_empty() && own.options.params.is_empty());
+        let none = plan("from locust import HttpUser\nclass A(HttpUser):\n    pass\n").unwrap();
+        assert_eq!(none.targets["host"], "embedded:http");
+        assert!(none.options.params.is_empty());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn unsupported_locust_features_name_their_line() {
+        let entry = Path::new("lf.py");
+        let ok = "from locust import HttpUser\n# a TaskSet in a comment\nx = \"TaskSet\"\nMyTaskSet = 1\n\"\"\"Doc\nTaskSet\n\"\"\"\n";
+        assert!(refuse_unsupported(ok, entry).is_ok());
+        for (text, line, what) in [
+            ("from locust import TaskSet\n", 1, "TaskSet"),
+            (
+                "import locust\n@locust.events.test_start.add_listener\n",
+                2,
+                "event hooks",
+            ),
+            (
+                "x = 1\ny = 2\nself.environment.runner.quit()\n",
+                3,
+                "the Environment",
+            ),
+        ] {
+            let e = refuse_unsupported(text, entry).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("lf.py:{line}: not supported: {what}")),
+                "{e}"
+            );
+        }
+    }
 }

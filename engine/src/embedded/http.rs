@@ -52,6 +52,7 @@ struct Counters {
     injected_errors: AtomicU64,
     connections: AtomicU64,
     booking: super::booking::Booking,
+    paths: super::echo::PathCounts,
 }
 
 impl Counters {
@@ -63,6 +64,7 @@ impl Counters {
             injected_errors: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             booking: super::booking::Booking::new(opts.seats.unwrap_or(100_000)),
+            paths: super::echo::PathCounts::default(),
         }
     }
 
@@ -98,6 +100,11 @@ impl EmbeddedServer {
 
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
+    }
+
+    /// Requests seen per `METHOD path` (query excluded).
+    pub fn path_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.counters.paths.snapshot()
     }
 
     pub async fn shutdown(self) {
@@ -159,6 +166,7 @@ async fn handle(
     c: &Counters,
 ) -> Response<Full<Bytes>> {
     c.requests.fetch_add(1, Ordering::Relaxed);
+    c.paths.add(req.method(), req.uri().path());
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         (&Method::GET, "/stats") => json(
@@ -206,10 +214,22 @@ async fn handle(
                 .get(hyper::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            let headers = req.headers().clone();
             let body = match req.into_body().collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(_) => Bytes::new(),
             };
+            if let Some((status, extra, body)) =
+                super::echo::handle(&method, &path, query.as_deref(), &headers, &body)
+            {
+                let mut r = json(status, body);
+                for (k, v) in extra {
+                    if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
+                        r.headers_mut().append(k, v);
+                    }
+                }
+                return r;
+            }
             match c
                 .booking
                 .handle(&method, &path, query.as_deref(), auth.as_deref(), &body)

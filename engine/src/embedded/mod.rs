@@ -4,6 +4,7 @@
 
 pub mod auction;
 pub mod booking;
+pub mod echo;
 pub mod http;
 pub mod kafka;
 

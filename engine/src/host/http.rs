@@ -40,6 +40,10 @@ fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
+/// The request tag by which a scenario takes over the request's
+/// `http_req_failed` sample (it records it with the metrics import).
+pub const VERDICT_TAG: (&str, &str) = ("volley_verdict", "guest");
+
 /// Most scenarios send a handful of distinct requests; their tag sets are
 /// built once per VU, not once per request.
 const TAG_CACHE: usize = 32;
@@ -89,6 +93,7 @@ impl VuState {
         t: &crate::protocol::http::Timings,
         (sent, received): (u64, u64),
         extra: &[(String, String)],
+        judge: bool,
     ) {
         let status_text = status.to_string();
         let tags = self.request_tags(name, method, ("status", &status_text), extra);
@@ -97,12 +102,17 @@ impl VuState {
             None => status < 400,
         };
         let failed = if expected { 0.0 } else { 1.0 };
+        // Unless the scenario judges the response itself (`judge` false).
+        if judge {
+            self.shared
+                .metrics
+                .builtin(Builtin::HttpReqFailed, &tags, failed);
+        }
         self.shared.metrics.builtins(&[
             (Builtin::HttpReqs, &tags, 1.0),
             (Builtin::HttpReqDuration, &tags, micros(t.duration) as f64),
             (Builtin::HttpReqWaiting, &tags, micros(t.waiting) as f64),
             (Builtin::HttpReqReceiving, &tags, micros(t.receiving) as f64),
-            (Builtin::HttpReqFailed, &tags, failed),
             (Builtin::DataSent, &self.scenario.tags, sent as f64),
             (Builtin::DataReceived, &self.scenario.tags, received as f64),
         ]);
@@ -120,6 +130,15 @@ impl Host for VuState {
         };
         let name = name_of(&req.url);
         let method = req.method.to_ascii_uppercase();
+        // `volley_verdict=guest`: the scenario records this request's
+        // `http_req_failed` sample itself once it judged the response
+        // (Locust's catch_response). Never a tag of the samples.
+        let mut extra = req.tags;
+        let guest_verdict = extra
+            .iter()
+            .position(|(k, v)| k == VERDICT_TAG.0 && v == VERDICT_TAG.1)
+            .map(|i| extra.remove(i))
+            .is_some();
         let request = Request {
             method: method.clone(),
             url: req.url,
@@ -151,7 +170,8 @@ impl Host for VuState {
                 hop.status,
                 &hop.timings,
                 (hop.bytes_sent, hop.bytes_received),
-                &req.tags,
+                &extra,
+                true,
             );
         }
         // After a 303 (or a POST's 301/302) the next request was a GET.
@@ -169,7 +189,8 @@ impl Host for VuState {
                     resp.status,
                     &resp.timings,
                     (resp.bytes_sent, resp.bytes_received),
-                    &req.tags,
+                    &extra,
+                    !guest_verdict,
                 );
                 Ok(Ok(Response {
                     status: resp.status,
@@ -187,7 +208,7 @@ impl Host for VuState {
                 // A redirect's failure is named after the hop that failed.
                 let name = e.redirected_to.as_deref().map_or(name, name_of);
                 let tags =
-                    self.request_tags(&name, &method, ("error", class_name(e.class)), &req.tags);
+                    self.request_tags(&name, &method, ("error", class_name(e.class)), &extra);
                 let metrics = &self.shared.metrics;
                 // A request that never left (bad URL, not allowed) is the
                 // scenario's mistake, not the target's: it is not a request.

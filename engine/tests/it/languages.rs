@@ -191,7 +191,11 @@ fn a_python_exception_fails_the_iteration_with_its_message() {
     let d = dir.to_str().unwrap();
     let (code, out, err) = volley(&["run", d, "--iterations", "2"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(err.contains("ValueError: no such seat"), "{err}");
+    // The exception, and where in the scenario it was raised.
+    assert!(
+        err.contains("ValueError: no such seat (at scenario.py:3 in default)"),
+        "{err}"
+    );
     let (code, out, err) = volley(
         &[
             "run",
@@ -400,11 +404,16 @@ fn response_headers_reach_the_javascript_and_python_sdks() {
     std::fs::remove_dir_all(&root).ok();
 }
 
-/// The iterations that failed (the export leaves the metric out when none did).
-fn failed(doc: &serde_json::Value) -> f64 {
-    doc["metrics"]["iterations_failed"]["values"]["count"]
+/// A counter's count in an export, 0 when it never got a sample.
+fn count_or_zero(doc: &serde_json::Value, metric: &str) -> f64 {
+    doc["metrics"][metric]["values"]["count"]
         .as_f64()
         .unwrap_or(0.0)
+}
+
+/// The iterations that failed (the export leaves the metric out when none did).
+fn failed(doc: &serde_json::Value) -> f64 {
+    count_or_zero(doc, "iterations_failed")
 }
 
 /// Calls every function of the JavaScript SDK once per iteration; each
@@ -519,4 +528,160 @@ fn every_javascript_sdk_call_works_under_quickjs_and_spidermonkey() {
         assert!(value(&doc, "http_reqs", "count") >= 6.0 * 7.0, "{engine}");
     }
     std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn every_python_sdk_function_runs_and_shows_its_effect() {
+    let doc = build_and_run(&repo().join("engine/tests/guests/sdk-py"), &[]);
+    // 2 VUs x 3 iterations, none failed, no check failed.
+    assert_eq!(value(&doc, "iterations", "count"), 6.0);
+    assert_eq!(
+        count_or_zero(&doc, "iterations_failed"),
+        0.0,
+        "{}",
+        doc["metrics"]
+    );
+    assert_eq!(value(&doc, "checks", "fails"), 0.0, "{}", doc["root_group"]);
+    let checks = doc["root_group"]["checks"].as_object().unwrap();
+    // Each named check once per iteration (init_vu's once per VU).
+    assert_eq!(checks["init_vu got setup data"]["passes"], 2.0);
+    for name in [
+        "vu.params",
+        "random.uuid",
+        "data_row",
+        "is three",
+        "HttpError",
+        "fail raises Fail",
+    ] {
+        assert_eq!(checks[name]["passes"], 6.0, "{name}: {checks:?}");
+    }
+    // Custom metrics: Counter.add() and add(2), Gauge, Rate, Trend, marks.
+    assert_eq!(value(&doc, "sdk_calls", "count"), 18.0);
+    assert!((1.0..=2.0).contains(&value(&doc, "sdk_level", "value")));
+    assert_eq!(value(&doc, "sdk_ratio", "passes"), 6.0);
+    assert_eq!(value(&doc, "sdk_ratio", "fails"), 6.0);
+    assert_eq!(value(&doc, "sdk_spent", "count"), 6.0);
+    assert_eq!(value(&doc, "sdk_roundtrip", "count"), 6.0);
+    // HTTP: get, post x2, put, patch, delete, request, the 404, per
+    // iteration; the not-allowed one never left, so it is no request.
+    assert_eq!(value(&doc, "http_reqs", "count"), 8.0 * 6.0);
+    // Failed: only the refused one (the 404 was expected).
+    assert_eq!(value(&doc, "http_req_failed", "passes"), 6.0);
+}
+
+#[test]
+fn python_random_differs_per_vu() {
+    let dir = scratch("pyrandom");
+    std::fs::write(
+        dir.join("scenario.py"),
+        "import random\nfrom volley import Counter\n\
+         draws = Counter('draws')\n\
+         def default(data):\n    draws.add(1, tags={'value': str(random.randrange(10**12))})\n",
+    )
+    .unwrap();
+    let export = dir.join("summary.json");
+    let (code, out, err) = volley(
+        &[
+            "run",
+            dir.to_str().unwrap(),
+            "--quiet",
+            "--vus",
+            "4",
+            "--iterations",
+            "4",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let values: std::collections::BTreeSet<String> = doc["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metric"] == "draws")
+        .map(|s| s["tags"]["value"].as_str().unwrap().to_string())
+        .collect();
+    // Four draws, four values: no two VUs start from the same state.
+    assert_eq!(values.len(), 4, "{values:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn python_imports_of_what_is_not_there_name_it() {
+    let dir = scratch("pyimports");
+    let py = dir.join("scenario.py");
+    // A PyPI package (one the machine's Python does not have either:
+    // componentize-py bundles what the interpreter it runs with can import).
+    std::fs::write(
+        &py,
+        "import json\nimport gevent\ndef default(data):\n    pass\n",
+    )
+    .unwrap();
+    let (code, _, err) = volley(&["build", py.to_str().unwrap()], &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("No module named 'gevent'")
+            && err.contains("scenario.py\", line 2")
+            && err.contains("`gevent` is not in the scenario")
+            && err.contains("no gevent is needed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("\"/1/"),
+        "paths as the user knows them: {err}"
+    );
+    // A data file taken for a module.
+    std::fs::write(&py, "import users\ndef default(data):\n    pass\n").unwrap();
+    let (code, _, err) = volley(&["build", py.to_str().unwrap()], &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("No module named 'users'") && err.contains("Data files are not modules"),
+        "{err}"
+    );
+    // A file opened relative to the current folder at build time ...
+    std::fs::write(dir.join("users.json"), "[{\"name\": \"ada\"}]").unwrap();
+    std::fs::write(
+        &py,
+        "USERS = open('users.json').read()\ndef default(data):\n    pass\n",
+    )
+    .unwrap();
+    let (code, _, err) = volley(&["build", py.to_str().unwrap()], &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("No such file or directory: 'users.json'")
+            && err.contains("os.path.dirname(__file__)"),
+        "{err}"
+    );
+    // ... works next to the module, and is kept in the component; at run
+    // time there is no file system, and the error says so.
+    std::fs::write(
+        &py,
+        "import json, os\nfrom volley import check\n\
+         USERS = json.load(open(os.path.join(os.path.dirname(__file__), 'users.json')))\n\
+         def default(data):\n    check('read at build time', USERS[0]['name'] == 'ada')\n\
+         def late(data):\n    open('users.json')\n",
+    )
+    .unwrap();
+    let (code, out, err) = volley(&["run", py.to_str().unwrap(), "--iterations", "1"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✓ read at build time"), "{out}");
+    let (_, _, err) = volley(
+        &[
+            "run",
+            py.to_str().unwrap(),
+            "--iterations",
+            "1",
+            "--exec",
+            "late",
+        ],
+        &[],
+    );
+    assert!(
+        err.contains("'users.json' (at scenario.py:7 in late); a scenario has no file system"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

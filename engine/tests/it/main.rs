@@ -8,6 +8,7 @@ mod http_run;
 mod k6;
 mod kafka_run;
 mod languages;
+mod locust;
 mod sandbox;
 mod signals;
 mod silent;

@@ -20,6 +20,8 @@ the VU goes on. `volley build` compiles the module with componentize-py.
 """
 
 import json as _json
+import os as _os
+import random as _pyrandom
 import traceback as _traceback
 
 from wit_world.imports import http as _http
@@ -319,37 +321,87 @@ ws = _ws
 
 # ---------------------------------------------------------------- the runner
 
+def _where(tb, root):
+    """`file:line in function` of the innermost frame of the scenario's own
+    code in traceback `tb` (not the SDK's, not the standard library's)."""
+    sdk = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+    best = None
+    for frame in _traceback.extract_tb(tb):
+        path = _os.path.abspath(frame.filename)
+        if frame.filename.startswith("<") or path.startswith(sdk + _os.sep):
+            continue
+        if root and path.startswith(root + _os.sep):
+            best = (_os.path.relpath(path, root), frame.lineno, frame.name)
+        elif best is None or not root:
+            best = (_os.path.basename(path), frame.lineno, frame.name)
+    if best is None:
+        return None
+    return f"{best[0]}:{best[1]} in {best[2]}"
+
+
+def _describe(e, root):
+    """An exception as the iteration's error: its type, message and where
+    in the scenario it was raised (`ValueError: no seat (at scenario.py:7 in book)`)."""
+    if isinstance(e, Fail):
+        text = str(e)
+    elif isinstance(e, HttpError):
+        text = f"HttpError {e}"
+    else:
+        text = "".join(_traceback.format_exception_only(type(e), e)).strip()
+    where = _where(e.__traceback__, root)
+    text = f"{text} (at {where})" if where else text
+    if isinstance(e, OSError) and e.filename:
+        text += (
+            "; a scenario has no file system at run time: read files at the module's top level"
+            " (the build keeps the data) or name them in the plan's [data]"
+        )
+    return text
+
+
+def _seed_random():
+    """Python's `random` starts from the engine's per-VU generator (random
+    per run, `--seed` repeats it): the state frozen into the component at
+    build time would otherwise be the same in every VU and every run."""
+    _pyrandom.seed(_vu.random_u64())
+
+
 class _Runner:
-    """Turns a module of functions into the component's exports."""
+    """Turns a module of functions into the component's exports (a
+    locustfile's user classes when the module imports `locust`)."""
 
     def __init__(self, module):
         self.module = module
         self.data = None
+        file = getattr(module, "__file__", None)
+        self.root = _os.path.dirname(_os.path.abspath(file)) if file else None
+        import sys
+        locust = sys.modules.get("locust")
+        self.locust = locust._Runner(module) if locust is not None else None
 
     def _call(self, fn, *args):
         try:
             return fn(*args[: fn.__code__.co_argcount]) if hasattr(fn, "__code__") else fn(*args)
         except _Err:
             raise
-        except Fail as e:
-            raise _Err(str(e)) from None
-        except HttpError as e:
-            raise _Err(f"HttpError {e}") from None
         except Exception as e:
-            raise _Err("".join(_traceback.format_exception_only(type(e), e)).strip()) from None
+            raise _Err(_describe(e, self.root)) from None
 
     def setup(self):
+        _seed_random()
         fn = getattr(self.module, "setup", None)
         data = self._call(fn) if fn else None
         return _json.dumps(data).encode()
 
     def init_vu(self, setup_data):
+        _seed_random()
         self.data = _json.loads(setup_data) if setup_data else None
         fn = getattr(self.module, "init_vu", None)
         if fn:
             self._call(fn, self.data)
 
     def run(self, entry):
+        if self.locust is not None:
+            return self._call(self.locust.iterate, entry)
         fn = getattr(self.module, entry.replace("-", "_"), None)
         if not callable(fn):
             raise _Err(f"no entry `{entry}`: define `def {entry.replace('-', '_')}(data):` in the scenario module")

@@ -1,0 +1,411 @@
+//! Locust compatibility: the locustfiles of `conformance/locust` run as
+//! they are through the binary, against the embedded HTTP target started
+//! here (so the test sees what the target received), and volley's per-name
+//! numbers must equal the target's per-path counts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::repo;
+
+fn volley(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("volley runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A fresh folder holding `files` (name, text): the build writes its
+/// `target/` beside the source, not into the repository.
+fn scratch(name: &str, files: &[(&str, String)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("volley-locust-{}-{name}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+fn conformance(file: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("conformance/locust").join(file)).unwrap();
+    scratch(file.trim_end_matches(".py"), &[(file, text)]).join(file)
+}
+
+/// The embedded HTTP target on its own runtime, for the test's lifetime.
+struct Target {
+    rt: tokio::runtime::Runtime,
+    server: Option<volley::embedded::http::EmbeddedServer>,
+}
+
+impl Target {
+    fn start() -> Target {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt
+            .block_on(volley::embedded::http::start(
+                "127.0.0.1:0".parse().unwrap(),
+                Default::default(),
+            ))
+            .unwrap();
+        Target {
+            rt,
+            server: Some(server),
+        }
+    }
+
+    fn url(&self) -> String {
+        self.server.as_ref().unwrap().url()
+    }
+
+    fn seen(&self) -> BTreeMap<String, u64> {
+        self.server.as_ref().unwrap().path_counts()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown());
+        }
+    }
+}
+
+/// `volley run <file> <args>` with a summary export: the export, after
+/// checking the run exited 0.
+fn run(file: &Path, args: &[&str]) -> Value {
+    let export = file.with_extension("summary.json");
+    let mut all = vec![
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--summary-export",
+        export.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let (code, out, err) = volley(&all);
+    assert_eq!(code, 0, "{}:\n{out}\n{err}", file.display());
+    serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap()
+}
+
+fn count(doc: &Value, metric: &str) -> f64 {
+    doc["metrics"][metric]["values"]["count"]
+        .as_f64()
+        .unwrap_or(0.0)
+}
+
+/// Per `name` tag: a counter's sum, or a rate's (trues, total).
+fn by_name(doc: &Value, metric: &str) -> BTreeMap<String, (f64, f64)> {
+    let mut out: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for s in doc["series"].as_array().unwrap() {
+        if s["metric"] != metric {
+            continue;
+        }
+        let Some(name) = s["tags"]["name"].as_str() else {
+            continue;
+        };
+        let e = out.entry(name.to_string()).or_default();
+        match s["type"].as_str() {
+            Some("counter") => e.0 += s["sum"].as_f64().unwrap(),
+            Some("rate") => {
+                e.0 += s["trues"].as_f64().unwrap();
+                e.1 += s["total"].as_f64().unwrap();
+            }
+            other => panic!("{metric}: unexpected series type {other:?}"),
+        }
+    }
+    out
+}
+
+fn checks(doc: &Value) -> BTreeMap<String, (f64, f64)> {
+    doc["root_group"]["checks"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                (v["passes"].as_f64().unwrap(), v["fails"].as_f64().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// Each request name's count must equal what the target saw on the
+/// `METHOD path`s that name stands for.
+fn assert_counts_match(doc: &Value, seen: &BTreeMap<String, u64>, names: &[(&str, &[&str])]) {
+    let reqs = by_name(doc, "http_reqs");
+    let mut total = 0.0;
+    for (name, paths) in names {
+        let volley_count = reqs.get(*name).map(|c| c.0).unwrap_or(0.0);
+        let target_count: u64 = paths
+            .iter()
+            .map(|p| seen.get(*p).copied().unwrap_or(0))
+            .sum();
+        assert!(volley_count > 0.0, "no `{name}` requests: {reqs:?}");
+        assert_eq!(
+            volley_count, target_count as f64,
+            "`{name}`: volley counted {volley_count}, the target saw {target_count} ({seen:?})"
+        );
+        total += volley_count;
+    }
+    assert_eq!(
+        total,
+        count(doc, "http_reqs"),
+        "requests under names the test does not know: {reqs:?}"
+    );
+    assert_eq!(total, seen.values().sum::<u64>() as f64, "{seen:?}");
+}
+
+#[test]
+fn a_locustfile_runs_unmodified_with_every_client_api() {
+    let target = Target::start();
+    let file = conformance("shop.py");
+    let host = format!("host={}", target.url());
+    let doc = run(&file, &["--target", &host, "-u", "2", "-i", "40"]);
+    assert_eq!(count(&doc, "iterations"), 40.0, "{}", doc["metrics"]);
+    assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
+    let seen = target.seen();
+    assert_counts_match(
+        &doc,
+        &seen,
+        &[
+            ("login", &["POST /echo/login"]),
+            ("/echo/items?q=[q]", &["GET /echo/items"]),
+            ("/echo/cart", &["POST /echo/cart"]),
+            (
+                "/echo/cart/1",
+                &[
+                    "PUT /echo/cart/1",
+                    "PATCH /echo/cart/1",
+                    "DELETE /echo/cart/1",
+                ],
+            ),
+            ("/echo/catalog", &["HEAD /echo/catalog"]),
+            ("catalog options", &["OPTIONS /echo/catalog"]),
+            ("expected 404", &["GET /status/404"]),
+            ("stock check", &["GET /echo/stock"]),
+            ("flaky", &["GET /status/503"]),
+        ],
+    );
+    // Both users logged in once (on_start).
+    assert_eq!(seen["POST /echo/login"], 2);
+    // catch_response: success() clears a 404 and a 503, failure() fails a 200;
+    // the rest fail by status only (none here).
+    let failed = by_name(&doc, "http_req_failed");
+    for (name, (trues, total)) in &failed {
+        let want = if name == "stock check" { *total } else { 0.0 };
+        assert_eq!(*trues, want, "http_req_failed{{name:{name}}}: {failed:?}");
+    }
+    let judged = seen["GET /echo/stock"] as f64;
+    assert_eq!(failed["stock check"], (judged, judged));
+    let c = checks(&doc);
+    assert_eq!(c["stock check"], (0.0, judged), "{c:?}");
+    assert_eq!(c["expected 404"], (judged, 0.0), "{c:?}");
+    assert_eq!(c["flaky"], (judged, 0.0), "{c:?}");
+    std::fs::remove_dir_all(file.parent().unwrap()).ok();
+}
+
+#[test]
+fn locust_user_classes_are_spread_by_weight_and_fixed_count() {
+    let target = Target::start();
+    let file = conformance("crowd.py");
+    let host = format!("host={}", target.url());
+    // Six users: Admin's fixed_count first, then Reader:Writer 3:1.
+    let doc = run(&file, &["--target", &host, "-u", "6", "-i", "120"]);
+    assert_eq!(count(&doc, "iterations"), 120.0);
+    assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
+    let seen = target.seen();
+    assert_eq!(seen.get("GET /echo/start/Admin"), Some(&1), "{seen:?}");
+    assert_eq!(seen.get("GET /echo/start/Reader"), Some(&4), "{seen:?}");
+    assert_eq!(seen.get("GET /echo/start/Writer"), Some(&1), "{seen:?}");
+    assert_counts_match(
+        &doc,
+        &seen,
+        &[
+            ("start Admin", &["GET /echo/start/Admin"]),
+            ("start Reader", &["GET /echo/start/Reader"]),
+            ("start Writer", &["GET /echo/start/Writer"]),
+            ("article", &["GET /echo/articles/1"]),
+            ("comments", &["GET /echo/articles/1/comments"]),
+            ("/echo/articles", &["POST /echo/articles"]),
+            ("audit", &["GET /echo/audit"]),
+        ],
+    );
+    // tasks = {read_article: 3, read_comments: 1}: articles outnumber comments.
+    assert!(seen["GET /echo/articles/1"] > seen["GET /echo/articles/1/comments"]);
+    std::fs::remove_dir_all(file.parent().unwrap()).ok();
+}
+
+#[test]
+fn a_locustfile_finds_its_host_and_refuses_what_volley_cannot_map() {
+    let target = Target::start();
+    // A class `host` literal joins the allowlist: no --target, no --allow-host.
+    let with_host = format!(
+        "from locust import HttpUser, task, constant\n\n\
+         class Api(HttpUser):\n    host = \"{}\"\n    wait_time = constant(0)\n\n    \
+         @task\n    def ping(self):\n        self.client.get(\"/echo/ping\").raise_for_status()\n",
+        target.url()
+    );
+    let dir = scratch("host", &[("locustfile.py", with_host)]);
+    let file = dir.join("locustfile.py");
+    // `volley build` takes a locustfile too.
+    let (code, out, err) = volley(&["build", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc = run(&file, &["-i", "3"]);
+    assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
+    assert_eq!(target.seen().get("GET /echo/ping"), Some(&3));
+
+    // No host anywhere: the embedded target, started by the run.
+    let no_host = "from locust import HttpUser, task\n\n\
+                   class Api(HttpUser):\n    @task\n    def health(self):\n        \
+                   assert self.client.get(\"/health\").json()[\"status\"] == \"ok\"\n";
+    let dir2 = scratch("embedded", &[("locustfile.py", no_host.to_string())]);
+    let doc = run(&dir2.join("locustfile.py"), &["-i", "2"]);
+    assert_eq!(count(&doc, "http_reqs"), 2.0, "{}", doc["metrics"]);
+    assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
+
+    // --exec picks one user class by name (Locust: `locust -f file Class`).
+    let (_, _, err) = volley(&["run", file.to_str().unwrap(), "-i", "1", "--exec", "Nope"]);
+    assert!(
+        err.contains("no user class `Nope`") && err.contains("Api"),
+        "{err}"
+    );
+
+    // What cannot map fails the build and names the line.
+    for (text, line, what) in [
+        (
+            "from locust import HttpUser, TaskSet, task\n",
+            1,
+            "not supported: TaskSet",
+        ),
+        (
+            "from locust import HttpUser, task\nimport locust\n\n@locust.events.test_start.add_listener\ndef hi(environment, **kw):\n    pass\n",
+            4,
+            "not supported: event hooks",
+        ),
+        (
+            "from locust import HttpUser, task\n\nclass A(HttpUser):\n    @task\n    def t(self):\n        self.environment.runner.quit()\n",
+            6,
+            "not supported: the Environment",
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let (code, out, err) = volley(&["build", file.to_str().unwrap()]);
+        assert_ne!(code, 0, "{out}");
+        assert!(
+            err.contains(&format!("locustfile.py:{line}: {what}")),
+            "{text}\n{err}"
+        );
+    }
+    // `from locust import events` (used later) fails in the import itself.
+    std::fs::write(
+        &file,
+        "from locust import HttpUser, task, events\n\nclass A(HttpUser):\n    @task\n    def t(self):\n        pass\n",
+    )
+    .unwrap();
+    let (code, _, err) = volley(&["build", file.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("not supported: locust.events") && err.contains("locustfile.py\", line 1"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&dir2).ok();
+}
+
+/// Locust's own binary, when `./setup.sh` installed it.
+fn locust_bin() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let p = Path::new(&home).join(".cache/volley/locust-venv/bin/locust");
+    p.is_file().then_some(p)
+}
+
+/// Per name, Locust's (requests, failures) from its `--csv` stats file.
+fn locust_stats(csv: &Path) -> BTreeMap<String, (f64, f64)> {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let mut out = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 4 || f[1] == "Aggregated" {
+            continue;
+        }
+        let e: &mut (f64, f64) = out.entry(f[1].trim_matches('"').to_string()).or_default();
+        e.0 += f[2].parse::<f64>().unwrap();
+        e.1 += f[3].parse::<f64>().unwrap();
+    }
+    out
+}
+
+#[test]
+fn locust_itself_gives_the_same_names_and_failure_ratios() {
+    let Some(locust) = locust_bin() else {
+        eprintln!("skipped: no ~/.cache/volley/locust-venv (./setup.sh installs Locust)");
+        return;
+    };
+    let target = Target::start();
+    let file = conformance("shop.py");
+    let host = format!("host={}", target.url());
+    let doc = run(&file, &["--target", &host, "-u", "2", "-i", "40"]);
+    let prefix = file.with_file_name("locust");
+    let out = Command::new(&locust)
+        .current_dir(file.parent().unwrap())
+        .args([
+            "-f",
+            "shop.py",
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "5s",
+        ])
+        .args(["--host", &target.url(), "--csv", prefix.to_str().unwrap()])
+        .args(["--only-summary", "--loglevel", "WARNING"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("locust runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    // Locust exits 1 when any request failed: "stock check" always does.
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{log}");
+    // The file is valid Locust: no task raised.
+    let exceptions =
+        std::fs::read_to_string(prefix.with_file_name("locust_exceptions.csv")).unwrap();
+    assert_eq!(
+        exceptions.lines().count(),
+        1,
+        "Locust saw exceptions:\n{exceptions}"
+    );
+    let theirs = locust_stats(&prefix.with_file_name("locust_stats.csv"));
+    let ours = by_name(&doc, "http_req_failed");
+    assert_eq!(
+        theirs.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>(),
+        "the same request names"
+    );
+    for (name, (requests, failures)) in &theirs {
+        let (trues, total) = ours[name];
+        assert!(*requests > 0.0 && total > 0.0, "{name}");
+        // The file's outcomes are deterministic: each name always or never fails.
+        assert_eq!(
+            failures / requests,
+            trues / total,
+            "`{name}`: Locust {failures}/{requests} failed, volley {trues}/{total}"
+        );
+    }
+    std::fs::remove_dir_all(file.parent().unwrap()).ok();
+}

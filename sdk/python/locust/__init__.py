@@ -1,0 +1,345 @@
+"""Locust's API on volley: a locustfile runs as it is (`volley run locustfile.py`).
+
+Each VU is one user of one user class (spread by `weight`, `fixed_count`
+first, as Locust does). One iteration is one task (picked by weight) plus
+the user's `wait_time`; `on_start` runs before the user's first task.
+Requests go through the engine (`http_reqs`, `http_req_duration{name:...}`,
+`http_req_failed`); `catch_response=True` leaves the verdict to
+`response.success()` / `response.failure(msg)`, which also records a check
+named after the request.
+
+What Locust has and volley cannot map (event hooks, the Environment and
+runners, TaskSet, load shapes) fails the build with "not supported: X".
+"""
+
+import random as _random
+
+from volley import log as _log
+from volley import sleep as _sleep
+from volley import vu as _vu
+
+from .clients import HttpSession, ResponseContextManager
+from .exception import (
+    CatchResponseError,
+    InterruptTaskSet,
+    LocustError,
+    RescheduleTask,
+    RescheduleTaskImmediately,
+    ResponseError,
+    StopUser,
+)
+
+__version__ = "2.0.0+volley"
+
+__all__ = [
+    "User", "HttpUser", "FastHttpUser", "task", "tag", "between", "constant",
+    "constant_pacing", "constant_throughput", "HttpSession",
+    "ResponseContextManager", "StopUser", "RescheduleTask",
+    "RescheduleTaskImmediately", "ResponseError", "CatchResponseError",
+    "InterruptTaskSet", "LocustError",
+]
+
+_UNSUPPORTED = {
+    "events": "event hooks (locust.events): use setup()/teardown() functions or a volley scenario",
+    "TaskSet": "TaskSet: put its tasks on the User class (@task methods or tasks = [...])",
+    "SequentialTaskSet": "SequentialTaskSet: put the steps in one @task method, in order",
+    "LoadTestShape": "LoadTestShape: use volley's stages (--stage DURATION:TARGET, or a plan)",
+    "Environment": "the Environment: volley runs the users (plans, -u/-d)",
+    "runners": "Locust's runners: volley runs the users",
+    "env": "Locust's Environment: volley runs the users",
+    "stats": "Locust's stats module: volley records the metrics (--summary-export)",
+    "web": "Locust's web UI: volley has its own outputs",
+    "run_single_user": "run_single_user: run `volley run locustfile.py -u 1 -i 1`",
+    "HttpLocust": "HttpLocust (Locust before 1.0): use HttpUser",
+    "Locust": "Locust (before 1.0): use User",
+}
+
+
+def __getattr__(name):
+    if name in _UNSUPPORTED:
+        raise ImportError(f"volley: not supported: locust.{name} ({_UNSUPPORTED[name]})")
+    raise AttributeError(f"module 'locust' has no attribute '{name}'")
+
+
+# ---------------------------------------------------------------- decorators
+
+def task(weight=1):
+    """`@task` or `@task(3)`: a method the user picks, `weight` times as often."""
+
+    def mark(fn, w):
+        if not isinstance(w, int) or w < 0:
+            raise ValueError(f"@task({w!r}) on {fn.__name__}: the weight is a whole number >= 0")
+        fn.locust_task_weight = w
+        return fn
+
+    if callable(weight):
+        return mark(weight, 1)
+    return lambda fn: mark(fn, weight)
+
+
+def tag(*tags):
+    """`@tag('a', 'b')`: select tasks with `-e LOCUST_TAGS=a` (exclude with
+    `-e LOCUST_EXCLUDE_TAGS=b`), Locust's `--tags` / `--exclude-tags`."""
+    for t in tags:
+        if not isinstance(t, str):
+            raise ValueError(f"@tag({t!r}): tags are strings")
+
+    def mark(fn):
+        fn.locust_tag_set = set(getattr(fn, "locust_tag_set", set())) | set(tags)
+        return fn
+
+    return mark
+
+
+# ---------------------------------------------------------------- wait times
+
+def between(min_wait, max_wait):
+    """A uniformly random wait between `min_wait` and `max_wait` seconds."""
+    return lambda user: min_wait + _random.random() * (max_wait - min_wait)
+
+
+def constant(wait_time):
+    return lambda user: wait_time
+
+
+def constant_pacing(wait_time):
+    """Each task plus its wait takes `wait_time` seconds (the wait shrinks
+    as the task takes longer, to 0)."""
+    return lambda user: max(0.0, wait_time - user._volley_task_seconds())
+
+
+def constant_throughput(task_runs_per_second):
+    return constant_pacing(1.0 / task_runs_per_second)
+
+
+# ---------------------------------------------------------------- users
+
+class _UserMeta(type):
+    """Collects a class's tasks (Locust's metaclass does the same): `@task`
+    methods, `tasks = [...]` or `{fn: weight}`, inherited ones; and makes
+    every subclass concrete unless it says `abstract = True` itself."""
+
+    def __new__(mcs, name, bases, ns):
+        ns.setdefault("abstract", False)
+        cls = super().__new__(mcs, name, bases, ns)
+        tasks = ns.get("tasks")
+        if tasks is None:
+            tasks = []
+            for base in bases:
+                tasks.extend(getattr(base, "tasks", None) or [])
+            for attr in ns.values():
+                if callable(attr) and hasattr(attr, "locust_task_weight"):
+                    tasks.extend([attr] * attr.locust_task_weight)
+        else:
+            tasks = _expand(name, tasks)
+        cls.tasks = tasks
+        return cls
+
+
+def _expand(cls_name, tasks):
+    if isinstance(tasks, dict):
+        out = []
+        for fn, w in tasks.items():
+            if not isinstance(w, int) or w < 0:
+                raise ValueError(f"{cls_name}.tasks: the weight of {getattr(fn, '__name__', fn)} is not a whole number >= 0")
+            out.extend([fn] * w)
+        tasks = out
+    elif not isinstance(tasks, (list, tuple)):
+        raise ValueError(f"{cls_name}.tasks: a list of callables or a dict {{callable: weight}}")
+    out = []
+    for t in tasks:
+        if isinstance(t, type):
+            raise ImportError(
+                f"volley: not supported: {cls_name}.tasks holds the class {t.__name__} "
+                "(TaskSet): put its tasks on the User class"
+            )
+        if not callable(t):
+            raise ValueError(f"{cls_name}.tasks: {t!r} is not callable")
+        out.append(t)
+    return out
+
+
+class User(metaclass=_UserMeta):
+    """A user with no client (custom protocols). Subclass it, give it
+    tasks and a `wait_time`."""
+
+    abstract = True
+    host = None
+    weight = 1
+    fixed_count = 0
+    wait_time = constant(0)
+    tasks = []
+
+    def __init__(self, environment=None):
+        self._volley_started = None
+        self._volley_stopped = False
+
+    def on_start(self):
+        pass
+
+    def on_stop(self):
+        pass
+
+    @property
+    def environment(self):
+        raise NotImplementedError("volley: not supported: User.environment (Locust's Environment and runners)")
+
+    def wait(self):
+        """Sleeps the user's `wait_time` (what Locust does between tasks)."""
+        _sleep(self.wait_time())
+
+    def _volley_task_seconds(self):
+        if self._volley_started is None:
+            return 0.0
+        return (_vu.now_us() - self._volley_started) / 1e6
+
+
+class HttpUser(User):
+    """A user with `self.client`, an HTTP session on `host`."""
+
+    abstract = True
+
+    def __init__(self, environment=None):
+        super().__init__(environment)
+        self.client = HttpSession(_base_url(type(self)), user=self)
+
+
+class FastHttpUser(HttpUser):
+    """Locust's geventhttpclient user; here the same engine client as HttpUser."""
+
+    abstract = True
+
+    def rest(self, method, url, headers=None, **kwargs):
+        """A JSON request with `catch_response=True`; `resp.js` is the parsed body."""
+        h = {"Content-Type": "application/json", "Accept": "application/json"}
+        h.update(headers or {})
+        return self.client.rest(method, url, headers=h, **kwargs)
+
+
+def _base_url(cls):
+    """The class's `host`, unless the runner named one (`--target host=URL`):
+    the plan volley makes for a locustfile names the target `host`, and
+    `locust_host_fallback` when it is only the embedded target for classes
+    without a host of their own."""
+    given = _vu.param("host")
+    if given and (not cls.host or not _vu.param("locust_host_fallback")):
+        return given.rstrip("/")
+    if cls.host:
+        return cls.host.rstrip("/")
+    raise LocustError(
+        f"{cls.__name__} has no host: set `host = \"http://...\"` on the class, "
+        "or run with --target host=URL"
+    )
+
+
+# ---------------------------------------------------------------- the runner
+
+def _user_classes(module):
+    found = []
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, User) and not value.abstract:
+            if value not in found:
+                found.append(value)
+    return found
+
+
+def _filter_tags(tasks, include, exclude):
+    def keep(t):
+        tags = getattr(t, "locust_tag_set", set())
+        if include and not (tags & include):
+            return False
+        return not (tags & exclude)
+
+    return [t for t in tasks if keep(t)]
+
+
+def _smooth_weighted(classes, n):
+    """The `n`th (from 0) class of a smooth weighted round robin over
+    `classes`: any first k VUs are spread as close to the weights as k allows."""
+    weights = [c.weight for c in classes]
+    total = sum(weights)
+    current = [0] * len(classes)
+    pick = 0
+    for _ in range(n + 1):
+        for i, w in enumerate(weights):
+            current[i] += w
+        pick = max(range(len(classes)), key=lambda i: current[i])
+        current[pick] -= total
+    return classes[pick]
+
+
+class _Runner:
+    """The locustfile's users, one per VU, behind volley's `run` export."""
+
+    def __init__(self, module):
+        self.classes = _user_classes(module)
+        if not self.classes:
+            raise LocustError(
+                f"{getattr(module, '__file__', 'the locustfile')}: no user class "
+                "(a subclass of HttpUser, FastHttpUser or User without `abstract = True`)"
+            )
+        for c in self.classes:
+            if not c.tasks:
+                raise LocustError(
+                    f"No tasks defined on {c.__name__}: use the @task decorator or set "
+                    "`tasks` (or mark the class `abstract = True`)"
+                )
+            if not isinstance(c.weight, int) or c.weight < 0 or not isinstance(c.fixed_count, int) or c.fixed_count < 0:
+                raise LocustError(f"{c.__name__}: `weight` and `fixed_count` are whole numbers >= 0")
+        self.user = None
+        self.tasks = None
+
+    def _class_for(self, entry):
+        if entry != "default":
+            for c in self.classes:
+                if c.__name__ == entry:
+                    return c
+            names = ", ".join(c.__name__ for c in self.classes)
+            raise LocustError(f"no user class `{entry}` (--exec picks one of: {names})")
+        index = _vu.id - 1
+        fixed = [c for c in self.classes if c.fixed_count > 0]
+        for c in fixed:
+            if index < c.fixed_count:
+                return c
+            index -= c.fixed_count
+        weighted = [c for c in self.classes if c.fixed_count == 0 and c.weight > 0]
+        if not weighted:
+            return fixed[(_vu.id - 1) % len(fixed)] if fixed else self.classes[0]
+        return _smooth_weighted(weighted, index)
+
+    def _start(self, entry):
+        cls = self._class_for(entry)
+        split = lambda v: {t.strip() for t in (v or "").split(",") if t.strip()}
+        tasks = _filter_tags(cls.tasks, split(_vu.param("LOCUST_TAGS")), split(_vu.param("LOCUST_EXCLUDE_TAGS")))
+        if not tasks:
+            raise LocustError(f"{cls.__name__}: no task left after LOCUST_TAGS / LOCUST_EXCLUDE_TAGS")
+        self.user = cls()
+        self.tasks = tasks
+        self.user._volley_started = _vu.now_us()
+        self.user.on_start()
+
+    def iterate(self, entry):
+        if self.user is None:
+            self._start(entry)
+        user = self.user
+        if user._volley_stopped:
+            # Locust ends a user that raised StopUser; a VU here only waits.
+            _sleep(1.0)
+            return
+        user._volley_started = _vu.now_us()
+        task = _random.choice(self.tasks)
+        try:
+            task(user)
+        except RescheduleTaskImmediately:
+            return
+        except RescheduleTask:
+            pass
+        except StopUser:
+            user._volley_stopped = True
+            user.on_stop()
+            return
+        user.wait()
+
+
+def _warn(message):
+    _log.warn(message)

@@ -1,0 +1,300 @@
+"""`self.client` of an HttpUser: Locust's HttpSession (requests-like) on
+volley's engine client. The engine times each request and records it under
+its name (Locust's: the path and query, or `name=`)."""
+
+import base64 as _base64
+import datetime as _datetime
+import http.client as _httpclient
+import json as _json
+from urllib.parse import urlencode as _urlencode
+from urllib.parse import urlsplit as _urlsplit
+
+from componentize_py_types import Err as _Err
+from volley import check as _check
+from volley import log as _log
+from wit_world.imports import http as _http
+from wit_world.imports import metrics as _metrics
+
+from .exception import CatchResponseError, HTTPError, ResponseError
+
+# A request whose http_req_failed sample the scenario gives (catch_response).
+_VERDICT_TAG = ("volley_verdict", "guest")
+# Failure messages logged per VU (the rest are only counted).
+_LOG_LIMIT = 5
+
+
+class CaseInsensitiveDict(dict):
+    """Response headers: `headers["Content-Type"]` and `headers["content-type"]`
+    are the same entry (requests' CaseInsensitiveDict)."""
+
+    def __init__(self, pairs=()):
+        super().__init__()
+        self._names = {}
+        for k, v in pairs:
+            key = k.lower()
+            if key in self._names:
+                # Repeated headers join with ", " (requests does the same).
+                v = dict.__getitem__(self, self._names[key]) + ", " + v
+            else:
+                self._names[key] = k
+            dict.__setitem__(self, self._names[key], v)
+
+    def __getitem__(self, k):
+        return dict.__getitem__(self, self._names[k.lower()])
+
+    def __contains__(self, k):
+        return isinstance(k, str) and k.lower() in self._names
+
+    def get(self, k, default=None):
+        return self[k] if k in self else default
+
+
+class _Request:
+    def __init__(self, method, url, headers, body):
+        self.method, self.url, self.headers, self.body = method, url, headers, body
+        parts = _urlsplit(url)
+        self.path_url = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+class Response:
+    """What a request returns: `status_code`, `text`, `content`, `json()`,
+    `headers`, `ok`, `url`, `elapsed`, `raise_for_status()`; `error` when
+    no response came (then `status_code` is 0, as in Locust)."""
+
+    def __init__(self, request, raw=None, error=None):
+        self.request = request
+        self.url = request.url
+        self.error = error
+        self.history = []
+        self.encoding = "utf-8"
+        if raw is None:
+            self.status_code = 0
+            self.content = b""
+            self.headers = CaseInsensitiveDict()
+            self.elapsed = _datetime.timedelta(0)
+            self.reason = None
+        else:
+            self.status_code = raw.status
+            self.content = bytes(raw.body)
+            self.headers = CaseInsensitiveDict(
+                tuple(line.split(": ", 1)) for line in raw.headers.split("\n") if ": " in line
+            )
+            self.elapsed = _datetime.timedelta(microseconds=raw.timings.duration_us)
+            self.reason = _httpclient.responses.get(raw.status, "")
+        self.cookies = {}
+        for line in raw.headers.split("\n") if raw is not None else ():
+            if line[:12].lower() == "set-cookie: ":
+                name, _, rest = line[12:].partition("=")
+                self.cookies[name.strip()] = rest.split(";", 1)[0].strip()
+
+    @property
+    def text(self):
+        return self.content.decode(self.encoding or "utf-8", "replace")
+
+    def json(self, **kwargs):
+        return _json.loads(self.content, **kwargs)
+
+    @property
+    def ok(self):
+        return 0 < self.status_code < 400
+
+    def raise_for_status(self):
+        if self.error is not None:
+            raise self.error
+        if 400 <= self.status_code < 600:
+            kind = "Client" if self.status_code < 500 else "Server"
+            raise HTTPError(
+                f"{self.status_code} {kind} Error: {self.reason} for url: {self.url}", response=self
+            )
+
+    def __bool__(self):
+        return self.ok
+
+    def __repr__(self):
+        return f"<Response [{self.status_code}]>"
+
+
+class ConnectionError(Exception):
+    """No response: refused, timeout, reset, tls, dns, invalid-request or
+    not-allowed (`kind`)."""
+
+    def __init__(self, kind, message):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+
+
+class ResponseContextManager:
+    """`with self.client.get(..., catch_response=True) as response:` — the
+    request counts as failed only if `response.failure(msg)` is called (or,
+    without either call, by its status as usual)."""
+
+    def __init__(self, response, session, method, name):
+        self._response = response
+        self._session = session
+        self._method = method
+        self._name = name
+        self._verdict = None
+        self._reported = False
+
+    def __getattr__(self, attr):
+        return getattr(self._response, attr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._reported:
+            return exc is None
+        if exc is not None:
+            failed = exc if isinstance(exc, ResponseError) else exc_type.__name__ + ": " + str(exc)
+            self._report(failed)
+            # Locust reports a ResponseError as the failure and goes on.
+            return isinstance(exc, ResponseError)
+        if self._verdict is None:
+            try:
+                self._response.raise_for_status()
+                self._report(None)
+            except Exception as e:
+                self._report(e)
+        else:
+            self._report(self._verdict if self._verdict is not True else None)
+        return True
+
+    def success(self):
+        self._verdict = True
+
+    def failure(self, exc):
+        if not isinstance(exc, Exception):
+            exc = CatchResponseError(exc)
+        self._verdict = exc
+
+    def _report(self, failure):
+        self._reported = True
+        ok = failure is None
+        r = self._response
+        if r.status_code:
+            # The engine left this request's http_req_failed sample to us.
+            _metrics.rate_add(
+                "http_req_failed",
+                not ok,
+                [("name", self._name), ("method", self._method), ("status", str(r.status_code))],
+            )
+        _check(self._name, ok)
+        if not ok:
+            self._session._log_failure(self._method, self._name, failure)
+
+
+class HttpSession:
+    """Locust's HttpSession: `get/post/put/patch/delete/head/options/request`
+    with `name=`, `headers=`, `params=`, `data=` (a dict is form-encoded),
+    `json=`, `auth=`, `cookies=`, `timeout=`, `catch_response=`. Cookies the
+    target sets are sent back on later requests of this user."""
+
+    def __init__(self, base_url, user=None):
+        self.base_url = base_url
+        self.user = user
+        self.cookies = {}
+        self.headers = {}
+        self._failures_logged = 0
+
+    def _build_url(self, path):
+        if path.startswith(("http://", "https://")):
+            return path
+        if not self.base_url:
+            raise ValueError(f"{path}: a relative URL and no host (set `host` on the user class)")
+        return f"{self.base_url}{path}"
+
+    def request(self, method, url, name=None, catch_response=False, params=None,
+                data=None, json=None, headers=None, cookies=None, auth=None,
+                timeout=None, allow_redirects=True, files=None, **kwargs):
+        if files is not None:
+            raise NotImplementedError("volley: not supported: files= (multipart uploads); send `data=` bytes with your own content-type")
+        for k in kwargs:
+            if k not in ("verify", "stream", "cert", "proxies", "context"):
+                raise TypeError(f"request() got an unexpected keyword argument '{k}'")
+        method = method.upper()
+        full = self._build_url(url)
+        if params:
+            query = _urlencode(params, doseq=True) if not isinstance(params, (str, bytes)) else params
+            if isinstance(query, bytes):
+                query = query.decode()
+            full += ("&" if "?" in full else "?") + query
+        hdrs = dict(self.headers)
+        hdrs.update({str(k): str(v) for k, v in (headers or {}).items()})
+        lower = {k.lower() for k in hdrs}
+        body = b""
+        if json is not None:
+            body = _json.dumps(json).encode()
+            if "content-type" not in lower:
+                hdrs["Content-Type"] = "application/json"
+        elif isinstance(data, (dict, list, tuple)):
+            body = _urlencode(data, doseq=True).encode()
+            if "content-type" not in lower:
+                hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        elif isinstance(data, str):
+            body = data.encode()
+        elif data is not None:
+            body = bytes(data)
+        if auth is not None:
+            token = _base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            hdrs["Authorization"] = f"Basic {token}"
+        jar = dict(self.cookies)
+        jar.update(cookies or {})
+        if jar and "cookie" not in lower:
+            hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        req = _Request(method, full, hdrs, body)
+        name = name or req.path_url
+        tags = [_VERDICT_TAG] if catch_response else []
+        wit = _http.Request(
+            method, full, list(hdrs.items()), body,
+            None if timeout is None else max(1, int(timeout * 1000)),
+            name, tags,
+        )
+        try:
+            response = Response(req, raw=_http.send(wit))
+        except _Err as e:
+            kind = e.value.class_.name.lower().replace("_", "-")
+            response = Response(req, error=ConnectionError(kind, e.value.message))
+        self.cookies.update(response.cookies)
+        if catch_response:
+            return ResponseContextManager(response, self, method, name)
+        if response.error is not None:
+            self._log_failure(method, name, response.error)
+        return response
+
+    def _log_failure(self, method, name, failure):
+        if self._failures_logged < _LOG_LIMIT:
+            self._failures_logged += 1
+            _log.warn(f"{method} {name}: {failure}")
+
+    def get(self, url, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url, data=None, json=None, **kwargs):
+        return self.request("POST", url, data=data, json=json, **kwargs)
+
+    def put(self, url, data=None, **kwargs):
+        return self.request("PUT", url, data=data, **kwargs)
+
+    def patch(self, url, data=None, **kwargs):
+        return self.request("PATCH", url, data=data, **kwargs)
+
+    def delete(self, url, **kwargs):
+        return self.request("DELETE", url, **kwargs)
+
+    def head(self, url, **kwargs):
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url, **kwargs):
+        return self.request("OPTIONS", url, **kwargs)
+
+    def rest(self, method, url, **kwargs):
+        """FastHttpUser.rest: a catch_response request whose `js` is the JSON body."""
+        ctx = self.request(method, url, catch_response=True, **kwargs)
+        try:
+            ctx._response.js = ctx._response.json()
+        except ValueError:
+            ctx._response.js = None
+            if ctx._response.status_code and ctx._response.content:
+                ctx.failure(f"not JSON: {ctx._response.text[:80]!r}")
+        return ctx

@@ -1,0 +1,1 @@
+"""Locust's contrib package: `fasthttp` is here."""
