@@ -20,7 +20,7 @@ use crate::plan::{Plan, TargetKind};
 use crate::protocol::{Allowlist, http::HttpClient, kafka::KafkaClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
 use crate::track::Trackers;
-use crate::wasm::{Component, Runtime, RuntimeConfig, Vu};
+use crate::wasm::{CallError, Component, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
 
 /// How to run and what to write besides the terminal summary.
@@ -148,13 +148,16 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 scenario: path.display().to_string(),
                 message,
             })?;
-        let data = vu
-            .setup(plan.setup_timeout)
-            .await
-            .map_err(|e| Error::Setup {
+        let data = vu.setup(plan.setup_timeout).await.map_err(|e| match e {
+            CallError::Timeout => Error::SetupTimeout {
+                scenario: path.display().to_string(),
+                timeout: plan.setup_timeout,
+            },
+            e => Error::Setup {
                 scenario: path.display().to_string(),
                 message: e.to_string(),
-            })?;
+            },
+        })?;
         setup_data.insert(path.clone(), data.into());
     }
 
@@ -188,10 +191,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 n
             );
         }
-        let vus = factory
-            .make_many(n)
-            .await
-            .map_err(|m| Error::Other(format!("scenario `{}`: {m}", s.name)))?;
+        let vus = factory.make_many(n).await.map_err(|message| Error::Init {
+            scenario: s.name.clone(),
+            message,
+        })?;
         prepared.push((s.clone(), factory, vus));
     }
 
@@ -339,7 +342,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     record_vus(&metrics, &live);
 
     // teardown, once per component, with its setup data.
-    let mut teardown_failed = None;
+    // (what failed, whether it was the timeout)
+    let mut teardown_failed: Option<(String, bool)> = None;
     for (path, component) in &components {
         let info = Arc::new(ScenarioInfo {
             name: "teardown".into(),
@@ -350,11 +354,21 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Ok(mut vu) => vu
                 .teardown(&setup_data[path], plan.teardown_timeout)
                 .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
+                .map_err(|e| match e {
+                    CallError::Timeout => (
+                        format!(
+                            "ran past its {:?} (raise teardownTimeout in the plan's [options])",
+                            plan.teardown_timeout
+                        ),
+                        true,
+                    ),
+                    e => (e.to_string(), false),
+                }),
+            Err(e) => Err((e, false)),
         };
-        if let Err(e) = result {
-            teardown_failed.get_or_insert(format!("{}: `teardown` {e}", path.display()));
+        if let Err((e, timed_out)) = result {
+            teardown_failed
+                .get_or_insert((format!("{}: `teardown` {e}", path.display()), timed_out));
         }
     }
     // Fan-out events still open now lost their missing receivers.
@@ -419,9 +433,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             )),
         )
     } else if let Some(p) = problems.first() {
-        (ExitCode::ScenarioError, Some(p.clone()))
-    } else if let Some(t) = teardown_failed {
-        (ExitCode::TeardownFailed, Some(t))
+        (ExitCode::ScriptException, Some(p.clone()))
+    } else if let Some((t, timed_out)) = teardown_failed {
+        let code = if timed_out {
+            ExitCode::TeardownTimeout
+        } else {
+            ExitCode::ScriptException
+        };
+        (code, Some(t))
     } else if let Some(t) = track_failed {
         (ExitCode::ThresholdsFailed, Some(t))
     } else if failed {

@@ -7,6 +7,7 @@ mod failures;
 mod http_run;
 mod kafka_run;
 mod languages;
+mod sdk;
 mod support;
 mod thresholds;
 mod ws_run;
