@@ -62,12 +62,14 @@ fn the_rust_sdk_http_calls_do_what_they_say() {
 fn the_rust_sdk_ws_calls_do_what_they_say() {
     let out = one_scenario(r#"auction = "embedded:auction""#, "sdk-ws", 2, 2);
     all_checks_pass(&out, 8, 4);
-    // Two sockets a iteration opened (the one with a subprotocol failed),
+    // Two sockets an iteration opened (the one with a subprotocol failed),
     // two messages sent and one ping on the tagged one.
     assert_eq!(counter(&out, "ws_sessions"), 8.0);
     assert_eq!(counter_where(&out, "ws_msgs_sent", "sdk", "ws"), 8.0);
     assert_eq!(trend_count(&out, "ws_ping"), 4);
-    assert_eq!(counter_where(&out, "ws_errors", "class", "handshake"), 4.0);
+    // The refused subprotocol (class `other`) and the send after close.
+    assert_eq!(counter_where(&out, "ws_errors", "class", "other"), 4.0);
+    assert_eq!(counter_where(&out, "ws_errors", "class", "closed"), 4.0);
 }
 
 #[test]
