@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
-# A target dir outside the clone survives fresh clones on the same machine.
+# A target dir outside the clone survives fresh clones on the same machine;
+# ./volley builds into the same one (one engine build for both).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/volley/target}"
 export VOLLEY_GUEST_TARGET_DIR="${VOLLEY_GUEST_TARGET_DIR:-$HOME/.cache/volley/guest-target}"
 echo "== cargo fmt --check"

@@ -5,25 +5,28 @@
 
 use std::path::PathBuf;
 
-/// Process exit codes (k6's numbers where it has one).
+/// Process exit codes: k6's numbers for the cases k6 has (`errext/exitcodes`),
+/// so CI pipelines that already branch on k6's codes keep working.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ExitCode {
     Ok = 0,
     /// Unexpected internal failure.
     Generic = 1,
-    /// A scenario failed in `setup` (k6 107).
-    SetupFailed = 107,
-    /// A scenario failed in `teardown`.
-    TeardownFailed = 100,
     /// Thresholds failed, at the end or by `abortOnFail` during the run (k6 99).
     ThresholdsFailed = 99,
-    /// The plan, a flag or a component is invalid (k6 104 invalid config).
+    /// `setup` ran past `setupTimeout` (k6 100).
+    SetupTimeout = 100,
+    /// `teardown` ran past `teardownTimeout` (k6 101).
+    TeardownTimeout = 101,
+    /// The plan, a flag or a threshold is invalid (k6 104 invalid config).
     InvalidConfig = 104,
-    /// The scenario could not be built or loaded (k6 107 script exception).
-    ScenarioError = 108,
     /// Interrupted by the user (k6 105 external abort).
     Interrupted = 105,
+    /// The scenario failed outside an iteration: it could not be loaded,
+    /// `setup`, `init-vu` or `teardown` returned an error or trapped (k6 107
+    /// script exception).
+    ScriptException = 107,
     /// `volley build` failed: the toolchain is missing or the source did not compile.
     BuildFailed = 110,
 }
@@ -46,8 +49,15 @@ pub enum Error {
     Component { path: PathBuf, message: String },
     #[error("scenario `{scenario}`: `setup` failed: {message}")]
     Setup { scenario: String, message: String },
-    #[error("scenario `{scenario}`: `teardown` failed: {message}")]
-    Teardown { scenario: String, message: String },
+    #[error(
+        "scenario `{scenario}`: `setup` ran past its {timeout:?} (raise setupTimeout in the plan's [options])"
+    )]
+    SetupTimeout {
+        scenario: String,
+        timeout: std::time::Duration,
+    },
+    #[error("scenario `{scenario}`: {message}")]
+    Init { scenario: String, message: String },
     #[error("build failed: {0}")]
     Build(String),
     #[error("{context}: {source}")]
@@ -67,9 +77,10 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Plan { .. } | Error::Config(_) => ExitCode::InvalidConfig,
-            Error::Component { .. } => ExitCode::ScenarioError,
-            Error::Setup { .. } => ExitCode::SetupFailed,
-            Error::Teardown { .. } => ExitCode::TeardownFailed,
+            Error::Component { .. } | Error::Setup { .. } | Error::Init { .. } => {
+                ExitCode::ScriptException
+            }
+            Error::SetupTimeout { .. } => ExitCode::SetupTimeout,
             Error::Build(_) => ExitCode::BuildFailed,
             Error::Interrupted(_) => ExitCode::Interrupted,
             Error::Io { .. } | Error::Other(_) => ExitCode::Generic,

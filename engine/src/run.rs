@@ -21,7 +21,7 @@ use crate::protocol::kafka::{KafkaClient, Target as KafkaTarget};
 use crate::protocol::{Allowlist, http::HttpClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
 use crate::track::Trackers;
-use crate::wasm::{Component, Runtime, RuntimeConfig, Vu};
+use crate::wasm::{CallError, Component, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
 
 /// Open correlation marks scenarios may hold at once (about 100 bytes each
@@ -166,9 +166,15 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 message,
             })?;
         let data = tokio::select! {
-            r = vu.setup(plan.setup_timeout) => r.map_err(|e| Error::Setup {
-                scenario: path.display().to_string(),
-                message: e.to_string(),
+            r = vu.setup(plan.setup_timeout) => r.map_err(|e| match e {
+                CallError::Timeout => Error::SetupTimeout {
+                    scenario: path.display().to_string(),
+                    timeout: plan.setup_timeout,
+                },
+                e => Error::Setup {
+                    scenario: path.display().to_string(),
+                    message: e.to_string(),
+                },
             })?,
             () = interrupt.cancelled() => {
                 return Err(Error::Interrupted(format!("{}: `setup` interrupted", path.display())));
@@ -207,10 +213,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 n
             );
         }
-        let vus = factory
-            .make_many(n)
-            .await
-            .map_err(|m| Error::Other(format!("scenario `{}`: {m}", s.name)))?;
+        let vus = factory.make_many(n).await.map_err(|message| Error::Init {
+            scenario: s.name.clone(),
+            message,
+        })?;
         prepared.push((s.clone(), factory, vus));
     }
 
@@ -354,7 +360,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     record_vus(&metrics, &live);
 
     // teardown, once per component, with its setup data.
-    let mut teardown_failed = None;
+    // (what failed, whether it was the timeout)
+    let mut teardown_failed: Option<(String, bool)> = None;
     for (path, component) in &components {
         let info = Arc::new(ScenarioInfo {
             name: "teardown".into(),
@@ -363,13 +370,23 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         });
         let result = match new_vu(component, &shared, info, &plan).await {
             Ok(mut vu) => tokio::select! {
-                r = vu.teardown(&setup_data[path], plan.teardown_timeout) => r.map_err(|e| e.to_string()),
-                () = interrupt.cancelled() => Err("interrupted".to_string()),
+                r = vu.teardown(&setup_data[path], plan.teardown_timeout) => r.map_err(|e| match e {
+                    CallError::Timeout => (
+                        format!(
+                            "ran past its {:?} (raise teardownTimeout in the plan's [options])",
+                            plan.teardown_timeout
+                        ),
+                        true,
+                    ),
+                    e => (e.to_string(), false),
+                }),
+                () = interrupt.cancelled() => Err(("interrupted".to_string(), false)),
             },
-            Err(e) => Err(e),
+            Err(e) => Err((e, false)),
         };
-        if let Err(e) = result {
-            teardown_failed.get_or_insert(format!("{}: `teardown` {e}", path.display()));
+        if let Err((e, timed_out)) = result {
+            teardown_failed
+                .get_or_insert((format!("{}: `teardown` {e}", path.display()), timed_out));
         }
     }
     // Fan-out events still open now lost their missing receivers.
@@ -444,9 +461,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             )),
         )
     } else if let Some(p) = problems.first() {
-        (ExitCode::ScenarioError, Some(p.clone()))
-    } else if let Some(t) = teardown_failed {
-        (ExitCode::TeardownFailed, Some(t))
+        (ExitCode::ScriptException, Some(p.clone()))
+    } else if let Some((t, timed_out)) = teardown_failed {
+        let code = if timed_out {
+            ExitCode::TeardownTimeout
+        } else {
+            ExitCode::ScriptException
+        };
+        (code, Some(t))
     } else if let Some(t) = track_failed {
         (ExitCode::ThresholdsFailed, Some(t))
     } else if failed {

@@ -47,11 +47,6 @@ const C: &[(&str, &str)] = &[
     PLAN,
 ];
 
-/// The SDK this engine was built with (a path dependency until it is published).
-fn sdk_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/rust")
-}
-
 /// Writes a new scenario folder at `dir` in `lang` (rust, python, js or c).
 pub fn scaffold(dir: &Path, lang: &str) -> Result<Vec<PathBuf>, Error> {
     let files = match Lang::parse(lang) {
@@ -93,7 +88,6 @@ pub fn scaffold(dir: &Path, lang: &str) -> Result<Vec<PathBuf>, Error> {
     } else {
         format!("scenario-{name}")
     };
-    let sdk = std::fs::canonicalize(sdk_path()).unwrap_or_else(|_| sdk_path());
     let mut written = Vec::new();
     for (rel, text) in files {
         let path = dir.join(rel);
@@ -101,9 +95,7 @@ pub fn scaffold(dir: &Path, lang: &str) -> Result<Vec<PathBuf>, Error> {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
         }
-        let text = text
-            .replace("{{name}}", &name)
-            .replace("{{sdk}}", &sdk.display().to_string());
+        let text = text.replace("{{name}}", &name);
         std::fs::write(&path, text)
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
         written.push(path);
@@ -125,6 +117,11 @@ mod tests {
         let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         assert!(cargo.contains("name = \"my-test\""), "{cargo}");
         assert!(!cargo.contains("{{"), "{cargo}");
+        // Nothing of this checkout: the folder builds wherever it is.
+        assert!(
+            cargo.contains("volley-sdk = \"0.1\"") && !cargo.contains("path"),
+            "{cargo}"
+        );
         let e = scaffold(&dir, "rust").unwrap_err().to_string();
         assert!(e.contains("not empty"), "{e}");
         let e = scaffold(&dir.with_file_name("other"), "cobol")

@@ -1,12 +1,141 @@
 //! Rust scenarios: `cargo build` for `wasm32-wasip2` where rustup has that
 //! target, else Debian's `rustc-web` with `-Zbuild-std` for
 //! `wasm32-unknown-unknown` (no rustup target is needed).
+//!
+//! A scenario depends on `volley-sdk = "0.1"`, which is not fetched from a
+//! registry: the SDK is embedded in this binary, written once to the user
+//! cache, and cargo is pointed at it (`--config patch.crates-io...`), so a
+//! scenario folder builds wherever it is, without this checkout.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{BuildOptions, guest_target_dir};
+use sha2::{Digest, Sha256};
+
+use super::{BuildOptions, cache_root, guest_target_dir};
 use crate::Error;
+
+/// The Rust SDK's sources as this engine was built with them, in the
+/// checkout's layout (the SDK finds the WIT at `../../wit`).
+const SDK: &[(&str, &[u8])] = &[
+    (
+        "sdk/rust/Cargo.toml",
+        include_bytes!("../../../sdk/rust/Cargo.toml"),
+    ),
+    (
+        "sdk/rust/README.md",
+        include_bytes!("../../../sdk/rust/README.md"),
+    ),
+    (
+        "sdk/rust/src/lib.rs",
+        include_bytes!("../../../sdk/rust/src/lib.rs"),
+    ),
+    (
+        "sdk/rust/src/http.rs",
+        include_bytes!("../../../sdk/rust/src/http.rs"),
+    ),
+    (
+        "sdk/rust/src/kafka.rs",
+        include_bytes!("../../../sdk/rust/src/kafka.rs"),
+    ),
+    (
+        "sdk/rust/src/metrics.rs",
+        include_bytes!("../../../sdk/rust/src/metrics.rs"),
+    ),
+    (
+        "sdk/rust/src/vu.rs",
+        include_bytes!("../../../sdk/rust/src/vu.rs"),
+    ),
+    (
+        "sdk/rust/src/ws.rs",
+        include_bytes!("../../../sdk/rust/src/ws.rs"),
+    ),
+    ("wit/scenario.wit", super::WIT.as_bytes()),
+];
+
+/// The crate name scenarios depend on.
+const SDK_CRATE: &str = "volley-sdk";
+
+/// Writes the embedded SDK under the user cache (once per SDK content:
+/// the folder's name carries its hash) and returns the crate's folder.
+fn sdk_crate() -> Result<PathBuf, Error> {
+    let mut h = Sha256::new();
+    for (rel, bytes) in SDK {
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    let hash = super::hex(&h.finalize());
+    let name = format!("rust-{}-{}", super::SDK_VERSION, &hash[..16]);
+    let root = cache_root().join("sdk").join(&name);
+    let krate = root.join("sdk/rust");
+    if krate.join("Cargo.toml").is_file() {
+        return Ok(krate);
+    }
+    // Written aside, then renamed: a build running at the same time never
+    // sees half an SDK (and cargo never sees its files change).
+    static STAGES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stage = root.with_file_name(format!("{name}.tmp{}-{n}", std::process::id()));
+    std::fs::remove_dir_all(&stage).ok();
+    for (rel, bytes) in SDK {
+        super::write_file(&stage, rel, bytes)?;
+    }
+    if let Err(e) = std::fs::rename(&stage, &root) {
+        std::fs::remove_dir_all(&stage).ok();
+        if !krate.join("Cargo.toml").is_file() {
+            return Err(Error::io(
+                format!("writing the Rust SDK to {}", root.display()),
+                e,
+            ));
+        }
+    }
+    Ok(krate)
+}
+
+/// How the scenario's manifest names the SDK.
+#[derive(Debug, PartialEq)]
+enum SdkDep {
+    /// By version (`volley-sdk = "0.1"`): served from the embedded SDK.
+    Embedded,
+    /// By a path or git source of its own: left alone.
+    Own,
+    /// Not a dependency (a scenario written against the raw WIT).
+    None,
+}
+
+/// Reads the manifest's `volley-sdk` dependency; a path that does not exist
+/// (a folder copied out of the checkout) is an error that says what to write.
+fn sdk_dep(manifest: &Path, doc: &toml::Table) -> Result<SdkDep, Error> {
+    let Some(dep) = doc
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .and_then(|d| d.get(SDK_CRATE))
+    else {
+        return Ok(SdkDep::None);
+    };
+    let Some(table) = dep.as_table() else {
+        return Ok(SdkDep::Embedded);
+    };
+    if let Some(path) = table.get("path").and_then(|p| p.as_str()) {
+        let dir = super::folder_of(manifest).join(path);
+        if !dir.join("Cargo.toml").is_file() {
+            return Err(Error::Build(format!(
+                "{}: [dependencies] {SDK_CRATE} points at {}, which has no Cargo.toml. \
+                 Write `{SDK_CRATE} = \"0.1\"` instead: volley build provides the SDK",
+                manifest.display(),
+                dir.display()
+            )));
+        }
+        return Ok(SdkDep::Own);
+    }
+    Ok(if table.contains_key("git") {
+        SdkDep::Own
+    } else {
+        SdkDep::Embedded
+    })
+}
 
 pub struct Output {
     pub name: String,
@@ -74,8 +203,9 @@ fn choose() -> Result<Toolchain, Error> {
     }
 }
 
-/// The crate's name (as the wasm file is called) and version.
-fn package_name(dir: &Path) -> Result<(String, String), Error> {
+/// The crate's name (as the wasm file is called), its version and how it
+/// depends on the SDK.
+fn package_name(dir: &Path) -> Result<(String, String, SdkDep), Error> {
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| Error::io(format!("reading {}", manifest.display()), e))?;
@@ -102,11 +232,12 @@ fn package_name(dir: &Path) -> Result<(String, String), Error> {
         .and_then(|v| v.as_str())
         .unwrap_or("0.1.0")
         .to_string();
-    Ok((name.replace('-', "_"), version))
+    let sdk = sdk_dep(&manifest, &doc)?;
+    Ok((name.replace('-', "_"), version, sdk))
 }
 
 pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Output, Error> {
-    let (name, version) = package_name(dir)?;
+    let (name, version, sdk) = package_name(dir)?;
     let toolchain = choose()?;
     let target_dir = guest_target_dir();
     let (mut cmd, triple, label) = match toolchain {
@@ -141,6 +272,12 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Output, Error> {
             )
         }
     };
+    if sdk == SdkDep::Embedded {
+        let krate = sdk_crate()?;
+        let path = toml::Value::String(krate.display().to_string());
+        cmd.arg("--config")
+            .arg(format!("patch.crates-io.{SDK_CRATE}.path={path}"));
+    }
     cmd.current_dir(dir)
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("CARGO_BUILD_TARGET")
@@ -215,7 +352,59 @@ mod tests {
             "[package]\nname = \"x-y\"\nversion = \"0.1.0\"\n[lib]\ncrate-type = [\"cdylib\"]\n",
         )
         .unwrap();
-        assert_eq!(package_name(&dir).unwrap(), ("x_y".into(), "0.1.0".into()));
+        assert_eq!(
+            package_name(&dir).unwrap(),
+            ("x_y".into(), "0.1.0".into(), SdkDep::None)
+        );
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_sdk_dependency_is_read_and_a_dangling_path_is_explained() {
+        let manifest = Path::new("/nowhere/scenario/Cargo.toml");
+        let dep = |text: &str| sdk_dep(manifest, &toml::from_str(text).unwrap());
+        assert_eq!(
+            dep("[dependencies]\nvolley-sdk = \"0.1\"").unwrap(),
+            SdkDep::Embedded
+        );
+        assert_eq!(
+            dep("[dependencies.volley-sdk]\nversion = \"0.1\"").unwrap(),
+            SdkDep::Embedded
+        );
+        assert_eq!(
+            dep("[dependencies]\nvolley-sdk = { git = \"https://example.invalid/x\" }").unwrap(),
+            SdkDep::Own
+        );
+        assert_eq!(dep("[dependencies]\nserde = \"1\"").unwrap(), SdkDep::None);
+        let e = dep("[dependencies]\nvolley-sdk = { path = \"../../sdk/rust\" }")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nowhere/scenario/Cargo.toml") && e.contains("volley-sdk = \"0.1\""),
+            "{e}"
+        );
+    }
+
+    /// Every file of `sdk/rust/src` is embedded (a module left out would
+    /// build here and fail everywhere else).
+    #[test]
+    fn the_embedded_sdk_is_the_whole_sdk() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let src = root.join("sdk/rust/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&src)
+            .unwrap()
+            .map(|e| format!("sdk/rust/src/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = SDK
+            .iter()
+            .map(|(rel, _)| rel.to_string())
+            .filter(|rel| rel.starts_with("sdk/rust/src/"))
+            .collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk);
+        for (rel, bytes) in SDK {
+            assert_eq!(&std::fs::read(root.join(rel)).unwrap(), bytes, "{rel}");
+        }
     }
 }

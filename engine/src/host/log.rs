@@ -7,9 +7,19 @@ use crate::wasm::bindings::volley::scenario::log::{Host, Level};
 
 /// The most of one guest log line that is printed, in bytes.
 const MAX_LINE: usize = 4096;
+/// How the SDK's panic hook starts its report (Rust's own wording).
+const PANIC_PREFIX: &str = "panicked at ";
 
 impl Host for VuState {
     fn write(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        // The Rust SDK's panic hook: kept for the trap that follows, whose
+        // error then names the panic's message and location.
+        if matches!(level, Level::Error) && message.starts_with(PANIC_PREFIX) {
+            // No escape sequences reach the terminal.
+            let m = crate::output::format::printable(&message, MAX_LINE).into_owned();
+            self.panic = Some(m);
+            return Ok(());
+        }
         let level = match level {
             Level::Trace => "TRACE",
             Level::Debug => "DEBUG",

@@ -9,9 +9,13 @@ impl VuState {
         if self.declared.get(name) != Some(&kind) {
             if let Err(e) = self.shared.metrics.declare(name, kind) {
                 // A misused name is the scenario's bug: say so once per VU and
-                // drop the sample rather than corrupt another metric.
-                if self.declared.insert(name.to_string(), kind).is_none() {
-                    eprintln!("WARN  [{} vu={}] {e}", self.scenario.name, self.id);
+                // drop the sample rather than corrupt another metric. Only
+                // accepted kinds are cached: a refused one is asked again.
+                if self.refused.insert((name.to_string(), kind)) {
+                    crate::output::log(
+                        "WARN",
+                        format_args!("WARN  [{} vu={}] {e}", self.scenario.name, self.id),
+                    );
                 }
                 return;
             }

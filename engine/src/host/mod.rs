@@ -9,7 +9,7 @@ mod metrics;
 mod vu;
 pub mod ws;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -80,8 +80,11 @@ pub struct VuState {
     pub deadline: Instant,
     pub limits: StoreLimits,
     rng: SmallRng,
+    // Everything below belongs to one instance: `reset_instance` renews it.
     /// Custom metric names this VU already declared, with their kind.
     declared: HashMap<String, Kind>,
+    /// Custom metric names used with a kind they do not have (warned once).
+    refused: HashSet<(String, Kind)>,
     /// Tag sets of this VU's recent requests: (name, method, key, value).
     http_tags: Vec<((String, String, String, String), Tags)>,
     /// Made on the first WASI call: Rust guests built by `volley build` import
@@ -94,6 +97,9 @@ pub struct VuState {
     expected_statuses: Option<Vec<u16>>,
     /// Tag sets of the Kafka topics this VU used: (topic, tags).
     kafka_tags: Vec<(String, Tags)>,
+    /// What the guest's panic hook reported (`log` at error level,
+    /// "panicked at FILE:LINE:COL: MESSAGE"), until the call ends.
+    panic: Option<String>,
 }
 
 impl VuState {
@@ -116,13 +122,56 @@ impl VuState {
                 .trap_on_grow_failure(true)
                 .build(),
             declared: HashMap::new(),
+            refused: HashSet::new(),
             http_tags: Vec::new(),
             wasi: None,
             table: ResourceTable::new(),
             ws_wake: None,
             expected_statuses: None,
             kafka_tags: Vec::new(),
+            panic: None,
         }
+    }
+
+    /// Forgets everything the VU's instance owned, for a new instance of the
+    /// same VU (after a trap or a timeout): its resources (WebSocket sockets,
+    /// Kafka consumers and producers) are dropped, which closes them, and so
+    /// are its WASI context, declared metrics and expected statuses. The VU's
+    /// identity stays: id, iteration, random generator, scenario, shared data.
+    pub fn reset_instance(&mut self) {
+        // No `..`: a new field must be placed on one side or the other.
+        let VuState {
+            id: _,
+            iteration: _,
+            shared: _,
+            scenario: _,
+            deadline: _,
+            limits: _,
+            rng: _,
+            declared,
+            refused,
+            http_tags,
+            wasi,
+            table,
+            ws_wake,
+            expected_statuses,
+            kafka_tags,
+            panic,
+        } = self;
+        *declared = HashMap::new();
+        *refused = HashSet::new();
+        *http_tags = Vec::new();
+        *wasi = None;
+        *table = ResourceTable::new();
+        *ws_wake = None;
+        *expected_statuses = None;
+        *kafka_tags = Vec::new();
+        *panic = None;
+    }
+
+    /// The panic the guest reported during the call that just ended.
+    pub fn take_panic(&mut self) -> Option<String> {
+        self.panic.take()
     }
 }
 

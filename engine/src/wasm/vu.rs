@@ -112,9 +112,13 @@ impl Vu {
     }
 
     /// A fresh instance of `component` (the same one after a trap, another one
-    /// for a hot swap) keeping this VU's identity and counters.
+    /// for a hot swap) keeping this VU's identity and counters. What the old
+    /// instance owned (its sockets, consumers, declared metrics) is dropped
+    /// with it.
     pub async fn reinstantiate(self, component: &Component) -> Result<Vu, (CallError, VuState)> {
-        Vu::new(component, self.store.into_data()).await
+        let mut state = self.store.into_data();
+        state.reset_instance();
+        Vu::new(component, state).await
     }
 
     pub fn state(&self) -> &VuState {
@@ -136,23 +140,47 @@ impl Vu {
     /// Runs `setup` and returns the bytes for every VU.
     pub async fn setup(&mut self, timeout: Duration) -> Result<Vec<u8>, CallError> {
         self.arm(timeout);
-        finish(timeout, self.guest.call_setup(&mut self.store)).await
+        let r = finish(timeout, self.guest.call_setup(&mut self.store)).await;
+        self.explain(r)
     }
 
     pub async fn init(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
         self.arm(timeout);
-        finish(timeout, self.guest.call_init_vu(&mut self.store, data)).await
+        let r = finish(timeout, self.guest.call_init_vu(&mut self.store, data)).await;
+        self.explain(r)
     }
 
     /// One iteration of entry `entry`.
     pub async fn iterate(&mut self, entry: &str, timeout: Duration) -> Result<(), CallError> {
         self.arm(timeout);
-        finish(timeout, self.guest.call_run(&mut self.store, entry)).await
+        let r = finish(timeout, self.guest.call_run(&mut self.store, entry)).await;
+        self.explain(r)
     }
 
     pub async fn teardown(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
         self.arm(timeout);
-        finish(timeout, self.guest.call_teardown(&mut self.store, data)).await
+        let r = finish(timeout, self.guest.call_teardown(&mut self.store, data)).await;
+        self.explain(r)
+    }
+
+    /// A trap after the guest reported a panic is that panic (its message
+    /// and source location), not `unreachable executed` at a wasm offset.
+    fn explain<T>(&mut self, r: Result<T, CallError>) -> Result<T, CallError> {
+        let Some(panic) = self.store.data_mut().take_panic() else {
+            return r;
+        };
+        match r {
+            Err(CallError::Trap(_)) => Err(CallError::Trap(panic)),
+            // Caught, or the scenario only logged those words: show the line.
+            other => {
+                let s = self.store.data();
+                crate::output::log(
+                    "ERROR",
+                    format_args!("ERROR [{} vu={}] {panic}", s.scenario.name, s.id),
+                );
+                other
+            }
+        }
     }
 
     fn arm(&mut self, timeout: Duration) {

@@ -43,7 +43,7 @@ fn a_malformed_plan_names_the_file_and_field() {
 fn a_file_that_is_not_wasm_is_refused_clearly() {
     let p = temp("junk.wasm", b"this is not wasm");
     let (code, _, err) = volley(&["run", p.to_str().unwrap()]);
-    assert_eq!(code, 108, "{err}");
+    assert_eq!(code, 107, "{err}");
     assert!(
         err.contains("junk.wasm") && err.contains("not a WebAssembly file"),
         "{err}"
@@ -149,10 +149,74 @@ fn setup_and_teardown_failures_have_their_exit_codes() {
         "fail_teardown=1",
         "--quiet",
     ]);
-    assert_eq!(code, 100, "{out}\n{err}");
+    assert_eq!(code, 107, "{out}\n{err}");
     assert!(err.contains("teardown"), "{err}");
     // The summary is still printed: nothing collected is lost.
     assert!(out.contains("iterations"), "{out}");
+}
+
+/// k6's codes: 100 when `setup` runs past `setupTimeout`, 101 when
+/// `teardown` runs past `teardownTimeout`; the message names the option.
+#[test]
+fn setup_and_teardown_timeouts_have_their_exit_codes() {
+    let c = fixture();
+    for (phase, option, code) in [
+        ("setup", "setupTimeout", 100),
+        ("teardown", "teardownTimeout", 101),
+    ] {
+        let p = temp(
+            &format!("{phase}-timeout.toml"),
+            format!(
+                "[options]\ncomponent = {:?}\n{option} = \"300ms\"\nparams = {{ {phase}_sleep_ms = \"5000\" }}\n\
+                 [scenarios.s]\nexecutor = \"shared-iterations\"\nexec = \"empty\"\niterations = 2\n",
+                c.to_str().unwrap()
+            )
+            .as_bytes(),
+        );
+        let (got, out, err) = volley(&["run", p.to_str().unwrap(), "--quiet"]);
+        assert_eq!(got, code, "{phase}: {out}\n{err}");
+        assert!(
+            err.contains(phase) && err.contains(option),
+            "{phase}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message_and_location() {
+    let c = fixture();
+    let (code, out, err) = volley(&[
+        "run",
+        c.to_str().unwrap(),
+        "--exec",
+        "trap",
+        "-i",
+        "2",
+        "--quiet",
+    ]);
+    // A failed iteration fails no threshold: the run itself went fine.
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("iteration trapped: panicked at src/lib.rs:")
+            && err.contains(": trap requested"),
+        "{err}"
+    );
+    assert!(!err.contains("unreachable executed"), "{err}");
+    // In init-vu too: the error that stops the run names the panic.
+    let (code, _, err) = volley(&[
+        "run",
+        c.to_str().unwrap(),
+        "--exec",
+        "empty",
+        "-e",
+        "panic_init=1",
+        "--quiet",
+    ]);
+    assert_eq!(code, 107, "{err}");
+    assert!(
+        err.contains("panicked at src/lib.rs:") && err.contains("init-vu panics"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -300,4 +364,59 @@ fn every_example_plan_validates() {
         }
     }
     assert!(seen >= 9, "only {seen} plans found");
+}
+
+/// `./volley` (the README's run command) and `./test.sh` build the engine
+/// into one target folder: a fresh machine compiles it once, not twice.
+#[test]
+fn the_volley_wrapper_builds_where_test_sh_builds() {
+    let home = std::env::temp_dir().join(format!("volley-wrapper-{}", std::process::id()));
+    std::fs::remove_dir_all(&home).ok();
+    std::fs::create_dir_all(&home).unwrap();
+    // A stand-in for cargo: notes where it was asked to build and leaves a
+    // binary there that echoes its arguments.
+    let cargo = home.join("fake-cargo");
+    std::fs::write(
+        &cargo,
+        "#!/bin/sh\nmkdir -p \"$CARGO_TARGET_DIR/release\"\n\
+         printf '#!/bin/sh\\necho \"engine ran: $*\"\\n' > \"$CARGO_TARGET_DIR/release/volley\"\n\
+         chmod +x \"$CARGO_TARGET_DIR/release/volley\"\necho \"$CARGO_TARGET_DIR\" > \"$HOME/built-in\"\n",
+    )
+    .unwrap();
+    let chmod = Command::new("chmod")
+        .arg("+x")
+        .arg(&cargo)
+        .status()
+        .unwrap();
+    assert!(chmod.success());
+    let out = Command::new(repo().join("volley"))
+        .args(["run", "x.js"])
+        .env("HOME", &home)
+        .env("CARGO", &cargo)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "engine ran: run x.js");
+    let wrapper_dir = std::fs::read_to_string(home.join("built-in")).unwrap();
+    let test_sh = Command::new("bash")
+        .arg("-c")
+        .arg("eval \"$(grep -m1 '^export CARGO_TARGET_DIR=' test.sh)\" && echo \"$CARGO_TARGET_DIR\"")
+        .current_dir(repo())
+        .env("HOME", &home)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    let test_sh_dir = String::from_utf8_lossy(&test_sh.stdout);
+    assert_eq!(wrapper_dir.trim(), test_sh_dir.trim());
+    assert_eq!(
+        wrapper_dir.trim(),
+        home.join(".cache/volley/target").to_str().unwrap()
+    );
+    std::fs::remove_dir_all(&home).ok();
 }

@@ -78,3 +78,48 @@ fn running_out_of_memory_traps_instead_of_growing() {
         6.0
     );
 }
+
+#[test]
+fn a_metric_used_with_the_wrong_kind_never_records_into_the_other() {
+    // Each iteration: a trend sample of 5, then the same name twice as a
+    // counter of 1000 (refused, each time).
+    let out = failing("misuse", "");
+    assert_eq!(out.exit, volley::ExitCode::Ok, "{:?}", out.problem);
+    match out
+        .report
+        .aggregate
+        .metrics
+        .get("fixture_misused")
+        .map(|s| s.total())
+    {
+        Some(volley::metrics::Value::Trend(t)) => {
+            assert_eq!(t.count, 6, "one trend sample per iteration");
+            assert_eq!(t.max, 5000, "a counter value reached the trend");
+        }
+        other => panic!("fixture_misused is not a trend: {other:?}"),
+    }
+}
+
+#[test]
+fn a_trapped_vu_s_sockets_are_closed_with_its_instance() {
+    // Every iteration opens a socket, leaks the handle and traps; the next
+    // one checks (against the target's viewer count) that it was closed.
+    let p = plan(
+        r#"
+        [targets]
+        auction = "embedded:auction"
+        [scenarios.f]
+        executor = "per-vu-iterations"
+        exec = "ws-trap"
+        vus = 2
+        iterations = 4
+        "#,
+        &fixture(),
+    );
+    let out = run_plan(p);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "trap"),
+        8.0
+    );
+    assert_eq!(rate_counts(&out, "checks"), (6, 6));
+}

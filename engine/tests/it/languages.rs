@@ -100,6 +100,91 @@ fn http_ingest_in_python_and_in_c_posts_every_message() {
     }
 }
 
+/// Copies `from` (its sources and plans, not its build output) to `to`.
+fn copy_scenario(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == "target" {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            copy_scenario(&e.path(), &to.join(&name));
+        } else {
+            std::fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The README's way to start: copy an example anywhere, build it, run it.
+/// Nothing in it points back at this checkout (the SDK comes with volley).
+#[test]
+fn a_copied_rust_example_builds_and_runs_outside_the_checkout() {
+    let dir = scratch("copy").join("my-ingest");
+    copy_scenario(&repo().join("scripts/http-ingest"), &dir);
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(!manifest.contains("path"), "{manifest}");
+    let doc = build_and_run(&dir, &["-p", "quick"]);
+    assert_eq!(value(&doc, "iterations", "count"), 1000.0);
+    assert_eq!(value(&doc, "checks", "passes"), 1000.0);
+    assert_eq!(value(&doc, "http_req_failed", "passes"), 0.0);
+    // An old-style manifest that points at a checkout's SDK is told what to write.
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        manifest.replace(
+            "volley-sdk = \"0.1\"",
+            "volley-sdk = { path = \"../../sdk/rust\" }",
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = volley(&["build", dir.to_str().unwrap()], &[]);
+    assert_eq!(code, 110, "{err}");
+    assert!(err.contains("volley-sdk = \"0.1\""), "{err}");
+    std::fs::remove_dir_all(dir.parent().unwrap()).ok();
+}
+
+/// Every function of the C SDK (`sdk/c/volley.h`), called by
+/// `engine/tests/guests/c-sdk`: its checks hold, and what only the engine
+/// sees (metrics, teardown, errors, log lines) is checked here.
+#[test]
+fn every_c_sdk_function_does_what_it_says() {
+    let dir = repo().join("engine/tests/guests/c-sdk");
+    let t = dir.to_str().unwrap();
+    let (code, out, err) = volley(&["build", "--force", t], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let export = std::env::temp_dir().join(format!("volley-c-sdk-{}.json", std::process::id()));
+    let (code, out, err) = volley(
+        &[
+            "run",
+            t,
+            "--quiet",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    std::fs::remove_file(&export).ok();
+    // 2 VUs x 3 iterations of 15 checks each, and the `errorf` iteration.
+    assert_eq!(value(&doc, "checks", "fails"), 0.0, "{out}");
+    assert_eq!(value(&doc, "checks", "passes"), 90.0);
+    assert_eq!(value(&doc, "iterations", "count"), 7.0);
+    assert_eq!(value(&doc, "iterations_failed", "count"), 1.0);
+    assert!(err.contains("errorf says 42"), "{err}");
+    assert!(err.contains("c log line from vu "), "{err}");
+    assert_eq!(value(&doc, "c_counter", "count"), 12.0);
+    assert_eq!(value(&doc, "c_gauge", "value"), 7.0);
+    assert_eq!(value(&doc, "c_rate", "passes"), 6.0);
+    assert_eq!(value(&doc, "c_trend", "max"), 12.5);
+    assert_eq!(value(&doc, "c_teardowns", "count"), 1.0);
+    // Four requests per iteration reach the target; the one to a host that
+    // is not allowed is refused before it is sent (the check saw its class).
+    assert_eq!(value(&doc, "http_reqs", "count"), 24.0);
+}
+
 #[test]
 fn volley_new_scaffolds_a_scenario_that_runs_in_every_language() {
     let root = scratch("new");

@@ -10,6 +10,7 @@ mod kafka_run;
 mod languages;
 mod locust;
 mod sandbox;
+mod sdk;
 mod signals;
 mod silent;
 mod support;

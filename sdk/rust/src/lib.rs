@@ -70,14 +70,36 @@ pub trait Scenario {
 
     /// One iteration. `entry` is the plan scenario's `exec` name (`default`
     /// unless the plan says otherwise), so one component can serve several
-    /// scenarios. An `Err` counts as a failed iteration; a panic traps and
-    /// the VU is re-instantiated.
+    /// scenarios. An `Err` counts as a failed iteration; a panic traps (the
+    /// error names its message and location) and the VU is re-instantiated.
     fn run(entry: &str) -> Result<(), String>;
 
     /// Runs once after every VU has stopped.
     fn teardown(_setup_data: &[u8]) -> Result<(), String> {
         Ok(())
     }
+}
+
+/// Installs (once) the panic hook that reports a panic's message and source
+/// location to the engine before the guest aborts: the failed iteration's
+/// error shows `panicked at src/lib.rs:12:5: message` instead of a trap at a
+/// wasm offset. [`export_scenario!`] calls it at every entry.
+#[doc(hidden)]
+pub fn __install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = info.payload_as_str().unwrap_or("(a panic without a message)");
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_else(|| "an unknown location".into());
+            bindings::volley::scenario::log::write(
+                bindings::volley::scenario::log::Level::Error,
+                &format!("panicked at {at}: {message}"),
+            );
+        }));
+    });
 }
 
 /// Exports a [`Scenario`] implementation as the component's entry points.
@@ -89,19 +111,23 @@ macro_rules! export_scenario {
 
         impl $crate::bindings::Guest for __VolleyExport {
             fn setup() -> ::core::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                $crate::__install_panic_hook();
                 <$ty as $crate::Scenario>::setup()
             }
             fn init_vu(
                 setup_data: ::std::vec::Vec<u8>,
             ) -> ::core::result::Result<(), ::std::string::String> {
+                $crate::__install_panic_hook();
                 <$ty as $crate::Scenario>::init_vu(&setup_data)
             }
             fn run(entry: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
+                $crate::__install_panic_hook();
                 <$ty as $crate::Scenario>::run(&entry)
             }
             fn teardown(
                 setup_data: ::std::vec::Vec<u8>,
             ) -> ::core::result::Result<(), ::std::string::String> {
+                $crate::__install_panic_hook();
                 <$ty as $crate::Scenario>::teardown(&setup_data)
             }
         }

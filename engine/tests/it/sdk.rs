@@ -1,0 +1,168 @@
+//! Every function of the Rust SDK (`sdk/rust`), called by the fixture's
+//! `sdk-*` entries against the embedded targets: the guest checks what it
+//! can see (all its checks must pass); these tests check what only the
+//! engine sees (metrics and their tags, log lines, targets' counts). The C
+//! SDK's twin is in `languages.rs`.
+
+use std::process::Command;
+
+use crate::support::*;
+
+fn one_scenario(targets: &str, exec: &str, vus: u32, iterations: u32) -> volley::run::Outcome {
+    run_plan(plan(
+        &format!(
+            r#"
+            [targets]
+            {targets}
+            [scenarios.sdk]
+            executor = "per-vu-iterations"
+            exec = "{exec}"
+            vus = {vus}
+            iterations = {iterations}
+            "#
+        ),
+        &fixture(),
+    ))
+}
+
+fn all_checks_pass(out: &volley::run::Outcome, per_iteration: u64, iterations: u64) {
+    assert_eq!(counter(out, "iterations_failed"), 0.0, "{:?}", out.problem);
+    let (passed, total) = rate_counts(out, "checks");
+    assert_eq!(
+        (passed, total),
+        (per_iteration * iterations, per_iteration * iterations)
+    );
+}
+
+#[test]
+fn the_rust_sdk_http_calls_do_what_they_say() {
+    let out = one_scenario(r#"api = "embedded:http""#, "sdk-http", 2, 2);
+    all_checks_pass(&out, 15, 4);
+    // name() and tag() label the samples; method and expected statuses count.
+    assert_eq!(counter_where(&out, "http_reqs", "name", "sdk tagged"), 4.0);
+    assert_eq!(counter_where(&out, "http_reqs", "sdk", "yes"), 4.0);
+    assert_eq!(counter_where(&out, "http_reqs", "method", "PATCH"), 4.0);
+    assert_eq!(counter_where(&out, "http_reqs", "method", "DELETE"), 4.0);
+    assert_eq!(
+        rate_where(&out, "http_req_failed", "name", "sdk expected 404"),
+        (0, 4)
+    );
+    assert_eq!(
+        rate_where(&out, "http_req_failed", "name", "sdk unexpected 404"),
+        (4, 4)
+    );
+    assert_eq!(
+        counter_where(&out, "http_reqs", "error", "timeout"),
+        4.0,
+        "the request past its timeout"
+    );
+}
+
+#[test]
+fn the_rust_sdk_ws_calls_do_what_they_say() {
+    let out = one_scenario(r#"auction = "embedded:auction""#, "sdk-ws", 2, 2);
+    all_checks_pass(&out, 8, 4);
+    // Two sockets an iteration opened (the one with a subprotocol failed),
+    // two messages sent and one ping on the tagged one.
+    assert_eq!(counter(&out, "ws_sessions"), 8.0);
+    assert_eq!(counter_where(&out, "ws_msgs_sent", "sdk", "ws"), 8.0);
+    assert_eq!(trend_count(&out, "ws_ping"), 4);
+    // The refused subprotocol (class `other`) and the send after close.
+    assert_eq!(counter_where(&out, "ws_errors", "class", "other"), 4.0);
+    assert_eq!(counter_where(&out, "ws_errors", "class", "closed"), 4.0);
+}
+
+#[test]
+fn the_rust_sdk_kafka_calls_do_what_they_say() {
+    let out = one_scenario(r#"kafka = "embedded:kafka""#, "sdk-kafka", 1, 1);
+    all_checks_pass(&out, 4, 1);
+    assert_eq!(counter(&out, "kafka_produced"), 3.0);
+    assert!(
+        counter(&out, "kafka_consumed") >= 9.0,
+        "assigned twice, then the group"
+    );
+}
+
+#[test]
+fn the_rust_sdk_vu_data_log_and_metric_calls_do_what_they_say() {
+    let dir = std::env::temp_dir().join(format!("volley-sdk-vu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("users.csv"), "name,password\nann,pw1\nbob,pw2\n").unwrap();
+    let plan = dir.join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"
+            [options]
+            component = {:?}
+            params = {{ greeting = "hello" }}
+            [data]
+            users = "users.csv"
+            [scenarios.sdk-vu]
+            executor = "per-vu-iterations"
+            exec = "sdk-vu"
+            vus = 2
+            iterations = 3
+            "#,
+            fixture().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let export = dir.join("export.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--quiet",
+            "--log-level",
+            "debug",
+        ])
+        .arg("--summary-export")
+        .arg(&export)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for level in ["DEBUG", "INFO", "WARN", "ERROR"] {
+        let line = format!("sdk log {} line", level.to_lowercase());
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(level) && l.contains(&line)),
+            "{line}: {stderr}"
+        );
+    }
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let v = |metric: &str, field: &str| {
+        doc["metrics"][metric]["values"][field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {metric}.{field}"))
+    };
+    assert_eq!(v("checks", "fails"), 0.0);
+    assert_eq!(v("checks", "passes"), 6.0 * 8.0);
+    assert_eq!(v("sdk_counter", "count"), 6.0 * 5.0);
+    assert_eq!(v("sdk_gauge", "value"), 7.0);
+    assert_eq!(v("sdk_gauge_tagged", "value"), 8.0);
+    assert_eq!(
+        (v("sdk_rate", "passes"), v("sdk_rate", "fails")),
+        (6.0, 6.0)
+    );
+    assert_eq!((v("sdk_trend", "min"), v("sdk_trend", "max")), (12.5, 25.0));
+    assert_eq!(v("sdk_mark_latency", "count"), 6.0);
+    // The tagged samples are their own series.
+    let tagged = doc["series"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter(|e| e["metric"] == "sdk_counter" && e["tags"]["kind"] == "tagged")
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(tagged, 1, "{}", doc["series"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
