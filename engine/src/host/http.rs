@@ -85,6 +85,10 @@ impl VuState {
 
 impl VuState {
     /// The built-in metrics of one answered request (or redirect hop).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a hop and the final response share this, but not a type"
+    )]
     fn record_response(
         &mut self,
         name: &str,
