@@ -4,19 +4,6 @@ use std::process::Command;
 
 use crate::support::*;
 
-fn volley(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("volley runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn temp(name: &str, text: &[u8]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("volley-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -3,28 +3,9 @@
 
 use crate::support::*;
 
-/// The embedded ingest target on its own runtime, as a separate service.
-fn ingest() -> (
-    tokio::runtime::Runtime,
-    volley::embedded::http::EmbeddedServer,
-) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt
-        .block_on(volley::embedded::http::start(
-            "127.0.0.1:0".parse().unwrap(),
-            Default::default(),
-        ))
-        .unwrap();
-    (rt, server)
-}
-
 #[test]
 fn http_ingest_counts_equal_what_the_target_saw() {
-    let (server_rt, server) = ingest();
+    let (server_rt, server) = standalone_http();
     let p = plan(
         &format!(
             r#"
@@ -85,7 +66,7 @@ fn a_dead_target_fails_requests_as_refused() {
 
 #[test]
 fn hosts_outside_the_allowlist_are_refused() {
-    let (server_rt, server) = ingest();
+    let (server_rt, server) = standalone_http();
     let p = plan(
         &format!(
             r#"
@@ -108,7 +89,7 @@ fn hosts_outside_the_allowlist_are_refused() {
 
 #[test]
 fn unnamed_requests_are_grouped_by_url_without_query() {
-    let (server_rt, server) = ingest();
+    let (server_rt, server) = standalone_http();
     let p = plan(
         &format!(
             r#"

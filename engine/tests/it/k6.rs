@@ -238,17 +238,7 @@ fn run_k6(k6: &Path, script: &Path, base: &str, echo: &str) -> Checks {
 fn k6_conformance_scripts_run_unmodified() {
     let echo = echo_server();
     // The embedded demo service, standalone: volley and k6 hit the same one.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt
-        .block_on(volley::embedded::http::start(
-            "127.0.0.1:0".parse().unwrap(),
-            Default::default(),
-        ))
-        .unwrap();
+    let (_rt, server) = standalone_http();
     let base = server.url();
     // (script, iterations, checks each iteration)
     let expected = [
@@ -305,32 +295,11 @@ fn k6_conformance_scripts_run_unmodified() {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("volley-k6-{}-{name}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn volley(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("volley runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// What volley cannot run fails the build naming it: the import, the
 /// missing file; never a toolchain's stack.
 #[test]
 fn unsupported_k6_modules_and_missing_files_fail_the_build_by_name() {
-    let dir = scratch("unsupported");
+    let dir = scratch("k6", "unsupported");
     let script = dir.join("s.js");
     std::fs::write(
         &script,
@@ -364,7 +333,7 @@ fn unsupported_k6_modules_and_missing_files_fail_the_build_by_name() {
 /// file overrides `options`.
 #[test]
 fn top_level_code_runs_per_vu_at_init_with_its_own_random() {
-    let dir = scratch("init");
+    let dir = scratch("k6", "init");
     std::fs::write(
         dir.join("script.js"),
         "import { Trend } from 'k6/metrics';\nimport { check } from 'k6';\n\

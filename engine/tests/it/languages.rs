@@ -3,36 +3,14 @@
 //! `volley new` per language, the build cache and the metadata.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::support::*;
-
-fn volley(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_volley"));
-    cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("volley runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("volley-lang-{}-{name}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// `volley build --force` then `volley run` with a summary export: the
 /// exported summary, after the run passed its thresholds.
 fn build_and_run(target: &Path, run_args: &[&str]) -> serde_json::Value {
     let t = target.to_str().unwrap();
-    let (code, out, err) = volley(&["build", "--force", t], &[]);
+    let (code, out, err) = volley_with(&["build", "--force", t], &[]);
     assert_eq!(code, 0, "building {t}:\n{out}\n{err}");
     let component = PathBuf::from(out.trim());
     assert!(component.is_file(), "{t}: build printed {out}");
@@ -49,7 +27,7 @@ fn build_and_run(target: &Path, run_args: &[&str]) -> serde_json::Value {
         export.to_str().unwrap(),
     ];
     args.extend_from_slice(run_args);
-    let (code, out, err) = volley(&args, &[]);
+    let (code, out, err) = volley_with(&args, &[]);
     assert_eq!(code, 0, "running {t}:\n{out}\n{err}");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
@@ -121,7 +99,7 @@ fn copy_scenario(from: &Path, to: &Path) {
 /// Nothing in it points back at this checkout (the SDK comes with volley).
 #[test]
 fn a_copied_rust_example_builds_and_runs_outside_the_checkout() {
-    let dir = scratch("copy").join("my-ingest");
+    let dir = scratch("lang", "copy").join("my-ingest");
     copy_scenario(&repo().join("scripts/http-ingest"), &dir);
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert!(!manifest.contains("path"), "{manifest}");
@@ -138,7 +116,7 @@ fn a_copied_rust_example_builds_and_runs_outside_the_checkout() {
         ),
     )
     .unwrap();
-    let (code, _, err) = volley(&["build", dir.to_str().unwrap()], &[]);
+    let (code, _, err) = volley_with(&["build", dir.to_str().unwrap()], &[]);
     assert_eq!(code, 110, "{err}");
     assert!(err.contains("volley-sdk = \"0.1\""), "{err}");
     std::fs::remove_dir_all(dir.parent().unwrap()).ok();
@@ -151,10 +129,10 @@ fn a_copied_rust_example_builds_and_runs_outside_the_checkout() {
 fn every_c_sdk_function_does_what_it_says() {
     let dir = repo().join("engine/tests/guests/c-sdk");
     let t = dir.to_str().unwrap();
-    let (code, out, err) = volley(&["build", "--force", t], &[]);
+    let (code, out, err) = volley_with(&["build", "--force", t], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     let export = std::env::temp_dir().join(format!("volley-c-sdk-{}.json", std::process::id()));
-    let (code, out, err) = volley(
+    let (code, out, err) = volley_with(
         &[
             "run",
             t,
@@ -187,10 +165,10 @@ fn every_c_sdk_function_does_what_it_says() {
 
 #[test]
 fn volley_new_scaffolds_a_scenario_that_runs_in_every_language() {
-    let root = scratch("new");
+    let root = scratch("lang", "new");
     for lang in ["rust", "python", "js", "c"] {
         let dir = root.join(format!("{lang}-shop"));
-        let (code, out, err) = volley(&["new", dir.to_str().unwrap(), "--lang", lang], &[]);
+        let (code, out, err) = volley_with(&["new", dir.to_str().unwrap(), "--lang", lang], &[]);
         assert_eq!(code, 0, "{lang}: {out}\n{err}");
         let doc = build_and_run(&dir, &["--vus", "2", "--iterations", "6"]);
         assert_eq!(value(&doc, "iterations", "count"), 6.0, "{lang}");
@@ -198,7 +176,8 @@ fn volley_new_scaffolds_a_scenario_that_runs_in_every_language() {
         assert_eq!(value(&doc, "checks", "passes"), 6.0, "{lang}");
         // What the build embedded.
         let component = dir.join("target/volley").join(format!("{lang}_shop.wasm"));
-        let (code, out, err) = volley(&["inspect", "--json", component.to_str().unwrap()], &[]);
+        let (code, out, err) =
+            volley_with(&["inspect", "--json", component.to_str().unwrap()], &[]);
         assert_eq!(code, 0, "{err}");
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         let meta = &v["metadata"];
@@ -219,7 +198,7 @@ fn volley_new_scaffolds_a_scenario_that_runs_in_every_language() {
 
 #[test]
 fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
-    let dir = scratch("file");
+    let dir = scratch("lang", "file");
     let script = dir.join("hello.js");
     // `other` also checks the SDK's random data: every value of a small
     // range comes up (QuickJS hands a u64 over as a double: low bits are 0).
@@ -233,13 +212,13 @@ fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
                 }\n";
     std::fs::write(&script, text).unwrap();
     let s = script.to_str().unwrap();
-    let (code, out, err) = volley(&["run", s, "--iterations", "3", "--exec", "other"], &[]);
+    let (code, out, err) = volley_with(&["run", s, "--iterations", "3", "--exec", "other"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✓ other"), "{out}");
     let built = dir.join("target/volley/hello.js.wasm");
     let first = std::fs::metadata(&built).unwrap().modified().unwrap();
     // Unchanged: the cached component, not rebuilt.
-    let (code, _, err) = volley(&["build", s], &[]);
+    let (code, _, err) = volley_with(&["build", s], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("up to date"), "{err}");
     assert_eq!(
@@ -248,12 +227,12 @@ fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
     );
     // A changed source is rebuilt.
     std::fs::write(&script, text.replace("'first'", "'second'")).unwrap();
-    let (code, out, err) = volley(&["run", s, "--iterations", "2"], &[]);
+    let (code, out, err) = volley_with(&["run", s, "--iterations", "2"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✓ second"), "{out}");
     // A thrown error fails the iteration with the script's message and line.
     std::fs::write(&script, "export default function () { null.x; }\n").unwrap();
-    let (code, out, err) = volley(&["run", s, "--iterations", "2"], &[]);
+    let (code, out, err) = volley_with(&["run", s, "--iterations", "2"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         err.contains("TypeError") && err.contains("hello.js:1"),
@@ -265,7 +244,7 @@ fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
 
 #[test]
 fn a_python_exception_fails_the_iteration_with_its_message() {
-    let dir = scratch("py");
+    let dir = scratch("lang", "py");
     std::fs::write(
         dir.join("scenario.py"),
         "from volley import check, http, HttpError\n\
@@ -274,14 +253,14 @@ fn a_python_exception_fails_the_iteration_with_its_message() {
     )
     .unwrap();
     let d = dir.to_str().unwrap();
-    let (code, out, err) = volley(&["run", d, "--iterations", "2"], &[]);
+    let (code, out, err) = volley_with(&["run", d, "--iterations", "2"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     // The exception, and where in the scenario it was raised.
     assert!(
         err.contains("ValueError: no such seat (at scenario.py:3 in default)"),
         "{err}"
     );
-    let (code, out, err) = volley(
+    let (code, out, err) = volley_with(
         &[
             "run",
             d,
@@ -299,7 +278,7 @@ fn a_python_exception_fails_the_iteration_with_its_message() {
     );
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✓ refused"), "{out}");
-    let (code, _, err) = volley(&["run", d, "--iterations", "1", "--exec", "nope"], &[]);
+    let (code, _, err) = volley_with(&["run", d, "--iterations", "1", "--exec", "nope"], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("no entry `nope`"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
@@ -307,25 +286,25 @@ fn a_python_exception_fails_the_iteration_with_its_message() {
 
 #[test]
 fn a_missing_toolchain_names_the_command_that_installs_it() {
-    let dir = scratch("missing");
+    let dir = scratch("lang", "missing");
     std::fs::write(dir.join("scenario.py"), "def default(data):\n    pass\n").unwrap();
     std::fs::write(dir.join("main.js"), "export default function () {}\n").unwrap();
     let d = dir.to_str().unwrap();
     // Two languages in one folder: pick one.
-    let (code, _, err) = volley(&["build", d], &[]);
+    let (code, _, err) = volley_with(&["build", d], &[]);
     assert_ne!(code, 0);
     assert!(err.contains("more than one language"), "{err}");
-    let empty = scratch("no-tools");
+    let empty = scratch("lang", "no-tools");
     let nothing = [
         ("PATH", "/nonexistent"),
         ("VOLLEY_TOOLCHAINS", empty.to_str().unwrap()),
     ];
     let py = dir.join("scenario.py");
-    let (code, _, err) = volley(&["build", py.to_str().unwrap()], &nothing);
+    let (code, _, err) = volley_with(&["build", py.to_str().unwrap()], &nothing);
     assert_ne!(code, 0);
     assert!(err.contains("pip install componentize-py==0.25.1"), "{err}");
     let js = dir.join("main.js");
-    let (code, _, err) = volley(&["build", js.to_str().unwrap()], &nothing);
+    let (code, _, err) = volley_with(&["build", js.to_str().unwrap()], &nothing);
     assert_ne!(code, 0);
     assert!(
         err.contains("npm install --prefix") && err.contains("componentize-qjs@0.4.5"),
@@ -333,7 +312,7 @@ fn a_missing_toolchain_names_the_command_that_installs_it() {
     );
     let c = dir.join("x.c");
     std::fs::write(&c, "const char *volley_run(const char *e) { return 0; }\n").unwrap();
-    let (code, _, err) = volley(
+    let (code, _, err) = volley_with(
         &["build", c.to_str().unwrap()],
         &[("VOLLEY_CLANG", "/nonexistent/clang")],
     );
@@ -361,10 +340,10 @@ fn the_c_bindings_match_the_wit() {
 
 #[test]
 fn a_syntax_error_fails_the_build_with_its_file_and_line() {
-    let dir = scratch("syntax");
+    let dir = scratch("lang", "syntax");
     let py = dir.join("broken.py");
     std::fs::write(&py, "def default(data)\n    pass\n").unwrap();
-    let (code, out, err) = volley(&["build", py.to_str().unwrap()], &[]);
+    let (code, out, err) = volley_with(&["build", py.to_str().unwrap()], &[]);
     assert_ne!(code, 0);
     assert!(
         out.is_empty(),
@@ -377,7 +356,7 @@ fn a_syntax_error_fails_the_build_with_its_file_and_line() {
     assert!(!err.contains("Stack backtrace"), "{err}");
     let js = dir.join("broken.js");
     std::fs::write(&js, "export default function () { let x = ; }\n").unwrap();
-    let (code, _, err) = volley(&["build", js.to_str().unwrap()], &[]);
+    let (code, _, err) = volley_with(&["build", js.to_str().unwrap()], &[]);
     assert_ne!(code, 0);
     assert!(err.contains("broken.js:1:"), "{err}");
     assert!(
@@ -420,7 +399,7 @@ fn every_plan_of_every_example_is_valid() {
 
 #[test]
 fn the_spidermonkey_engine_runs_the_same_script() {
-    let dir = scratch("spidermonkey");
+    let dir = scratch("lang", "spidermonkey");
     let script = dir.join("shop.js");
     std::fs::write(
         &script,
@@ -432,13 +411,13 @@ fn the_spidermonkey_engine_runs_the_same_script() {
     .unwrap();
     let s = script.to_str().unwrap();
     let sm = [("VOLLEY_JS_ENGINE", "spidermonkey")];
-    let (code, out, err) = volley(&["run", s, "--iterations", "3"], &sm);
+    let (code, out, err) = volley_with(&["run", s, "--iterations", "3"], &sm);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✓ spidermonkey"), "{out}");
     let component = dir.join("target/volley/shop.js.wasm");
-    let (_, meta, _) = volley(&["inspect", "--json", component.to_str().unwrap()], &[]);
+    let (_, meta, _) = volley_with(&["inspect", "--json", component.to_str().unwrap()], &[]);
     assert!(meta.contains("ComponentizeJS"), "{meta}");
-    let (code, _, err) = volley(&["build", s], &[("VOLLEY_JS_ENGINE", "v8")]);
+    let (code, _, err) = volley_with(&["build", s], &[("VOLLEY_JS_ENGINE", "v8")]);
     assert_ne!(code, 0);
     assert!(
         err.contains("`quickjs` (the default) or `spidermonkey`"),
@@ -451,7 +430,7 @@ fn the_spidermonkey_engine_runs_the_same_script() {
 fn response_headers_reach_the_javascript_and_python_sdks() {
     let plan = "[targets]\napi = \"embedded:http\"\n\
                 [scenarios.h]\nexecutor = \"shared-iterations\"\nvus = 1\niterations = 2\n";
-    let root = scratch("headers");
+    let root = scratch("lang", "headers");
     let js = root.join("js");
     std::fs::create_dir_all(js.join("plans")).unwrap();
     std::fs::write(js.join("plans/default.toml"), plan).unwrap();
@@ -478,7 +457,7 @@ fn response_headers_reach_the_javascript_and_python_sdks() {
     )
     .unwrap();
     for dir in [&js, &py] {
-        let (code, out, err) = volley(&["run", dir.to_str().unwrap()], &[]);
+        let (code, out, err) = volley_with(&["run", dir.to_str().unwrap()], &[]);
         assert_eq!(code, 0, "{out}\n{err}");
         assert!(
             out.contains("✓ content-type") && out.contains("✓ content-length"),
@@ -564,7 +543,7 @@ export default function (data) {
 
 #[test]
 fn every_javascript_sdk_call_works_under_quickjs_and_spidermonkey() {
-    let root = scratch("every-call");
+    let root = scratch("lang", "every-call");
     std::fs::create_dir_all(root.join("plans")).unwrap();
     std::fs::write(root.join("scenario.js"), EVERY_SDK_CALL).unwrap();
     std::fs::write(root.join("users.csv"), "name\nada\ngrace\n").unwrap();
@@ -577,7 +556,7 @@ fn every_javascript_sdk_call_works_under_quickjs_and_spidermonkey() {
     .unwrap();
     for engine in ["quickjs", "spidermonkey"] {
         let export = root.join(format!("{engine}.json"));
-        let (code, out, err) = volley(
+        let (code, out, err) = volley_with(
             &[
                 "run",
                 root.to_str().unwrap(),
@@ -656,7 +635,7 @@ fn every_python_sdk_function_runs_and_shows_its_effect() {
 
 #[test]
 fn python_random_differs_per_vu() {
-    let dir = scratch("pyrandom");
+    let dir = scratch("lang", "pyrandom");
     std::fs::write(
         dir.join("scenario.py"),
         "import random\nfrom volley import Counter\n\
@@ -665,7 +644,7 @@ fn python_random_differs_per_vu() {
     )
     .unwrap();
     let export = dir.join("summary.json");
-    let (code, out, err) = volley(
+    let (code, out, err) = volley_with(
         &[
             "run",
             dir.to_str().unwrap(),
@@ -696,7 +675,7 @@ fn python_random_differs_per_vu() {
 
 #[test]
 fn python_imports_of_what_is_not_there_name_it() {
-    let dir = scratch("pyimports");
+    let dir = scratch("lang", "pyimports");
     let py = dir.join("scenario.py");
     // A PyPI package (one the machine's Python does not have either:
     // componentize-py bundles what the interpreter it runs with can import).
@@ -705,7 +684,7 @@ fn python_imports_of_what_is_not_there_name_it() {
         "import json\nimport gevent\ndef default(data):\n    pass\n",
     )
     .unwrap();
-    let (code, _, err) = volley(&["build", py.to_str().unwrap()], &[]);
+    let (code, _, err) = volley_with(&["build", py.to_str().unwrap()], &[]);
     assert_ne!(code, 0);
     assert!(
         err.contains("No module named 'gevent'")
@@ -720,7 +699,7 @@ fn python_imports_of_what_is_not_there_name_it() {
     );
     // A data file taken for a module.
     std::fs::write(&py, "import users\ndef default(data):\n    pass\n").unwrap();
-    let (code, _, err) = volley(&["build", py.to_str().unwrap()], &[]);
+    let (code, _, err) = volley_with(&["build", py.to_str().unwrap()], &[]);
     assert_ne!(code, 0);
     assert!(
         err.contains("No module named 'users'") && err.contains("Data files are not modules"),
@@ -733,7 +712,7 @@ fn python_imports_of_what_is_not_there_name_it() {
         "USERS = open('users.json').read()\ndef default(data):\n    pass\n",
     )
     .unwrap();
-    let (code, _, err) = volley(&["build", py.to_str().unwrap()], &[]);
+    let (code, _, err) = volley_with(&["build", py.to_str().unwrap()], &[]);
     assert_ne!(code, 0);
     assert!(
         err.contains("No such file or directory: 'users.json'")
@@ -750,10 +729,10 @@ fn python_imports_of_what_is_not_there_name_it() {
          def late(data):\n    open('users.json')\n",
     )
     .unwrap();
-    let (code, out, err) = volley(&["run", py.to_str().unwrap(), "--iterations", "1"], &[]);
+    let (code, out, err) = volley_with(&["run", py.to_str().unwrap(), "--iterations", "1"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✓ read at build time"), "{out}");
-    let (_, _, err) = volley(
+    let (_, _, err) = volley_with(
         &[
             "run",
             py.to_str().unwrap(),

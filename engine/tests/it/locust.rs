@@ -9,28 +9,12 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::repo;
-
-fn volley(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("volley runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::*;
 
 /// A fresh folder holding `files` (name, text): the build writes its
 /// `target/` beside the source, not into the repository.
-fn scratch(name: &str, files: &[(&str, String)]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("volley-locust-{}-{name}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
+fn scratch_with(name: &str, files: &[(&str, String)]) -> PathBuf {
+    let dir = scratch("locust", name);
     for (file, text) in files {
         std::fs::write(dir.join(file), text).unwrap();
     }
@@ -39,7 +23,7 @@ fn scratch(name: &str, files: &[(&str, String)]) -> PathBuf {
 
 fn conformance(file: &str) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("conformance/locust").join(file)).unwrap();
-    scratch(file.trim_end_matches(".py"), &[(file, text)]).join(file)
+    scratch_with(file.trim_end_matches(".py"), &[(file, text)]).join(file)
 }
 
 /// The embedded HTTP target on its own runtime, for the test's lifetime.
@@ -50,17 +34,7 @@ struct Target {
 
 impl Target {
     fn start() -> Target {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt
-            .block_on(volley::embedded::http::start(
-                "127.0.0.1:0".parse().unwrap(),
-                Default::default(),
-            ))
-            .unwrap();
+        let (rt, server) = standalone_http();
         Target {
             rt,
             server: Some(server),
@@ -260,7 +234,7 @@ fn a_locustfile_finds_its_host_and_refuses_what_volley_cannot_map() {
          @task\n    def ping(self):\n        self.client.get(\"/echo/ping\").raise_for_status()\n",
         target.url()
     );
-    let dir = scratch("host", &[("locustfile.py", with_host)]);
+    let dir = scratch_with("host", &[("locustfile.py", with_host)]);
     let file = dir.join("locustfile.py");
     // `volley build` takes a locustfile too.
     let (code, out, err) = volley(&["build", file.to_str().unwrap()]);
@@ -273,7 +247,7 @@ fn a_locustfile_finds_its_host_and_refuses_what_volley_cannot_map() {
     let no_host = "from locust import HttpUser, task\n\n\
                    class Api(HttpUser):\n    @task\n    def health(self):\n        \
                    assert self.client.get(\"/health\").json()[\"status\"] == \"ok\"\n";
-    let dir2 = scratch("embedded", &[("locustfile.py", no_host.to_string())]);
+    let dir2 = scratch_with("embedded", &[("locustfile.py", no_host.to_string())]);
     let doc = run(&dir2.join("locustfile.py"), &["-i", "2"]);
     assert_eq!(count(&doc, "http_reqs"), 2.0, "{}", doc["metrics"]);
     assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);

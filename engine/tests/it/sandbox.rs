@@ -1,16 +1,9 @@
 //! The sandbox: what a scenario must not reach, tried by scenarios written
 //! to misbehave, through the binary.
 
+use crate::support::*;
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("volley-sandbox-{}-{name}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A JavaScript scenario tries each dangerous Kafka property against the
 /// embedded Kafka target: every one is refused with a message naming it, no
@@ -18,7 +11,7 @@ fn scratch(name: &str) -> PathBuf {
 /// client tuning still works.
 #[test]
 fn a_scenario_cannot_pass_dangerous_kafka_properties() {
-    let dir = scratch("kafka-props");
+    let dir = scratch("sandbox", "kafka-props");
     let marker = dir.join("kinit-ran");
     // A "broker" off the allowlist: it must never see a connection.
     let outside = TcpListener::bind("127.0.0.3:0").expect("127.0.0.3 is loopback");
@@ -120,7 +113,7 @@ fn run_js_sampled(
     source: &str,
     args: &[&str],
 ) -> (i32, String, serde_json::Value, u64) {
-    let dir = scratch(name);
+    let dir = scratch("sandbox", name);
     let script = dir.join("scenario.js");
     std::fs::write(&script, source).unwrap();
     let export = dir.join("summary.json");

@@ -2,16 +2,10 @@
 //! interrupts at once (setup too), and SIGKILL loses at most the last
 //! second of results. Through the binary, against the embedded target.
 
-use std::path::{Path, PathBuf};
+use crate::support::*;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("volley-signals-{}-{name}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 const GET_HEALTH: &str = r#"import { http, check, vu } from 'volley';
 export default function () {
@@ -82,7 +76,7 @@ fn read(path: &Path) -> Option<serde_json::Value> {
 
 #[test]
 fn sigterm_stops_gracefully_and_writes_the_summary_and_export() {
-    let dir = scratch("term");
+    let dir = scratch("signals", "term");
     let export = dir.join("summary.json");
     let child = start(
         &dir,
@@ -131,7 +125,7 @@ fn sigterm_stops_gracefully_and_writes_the_summary_and_export() {
 
 #[test]
 fn sigkill_leaves_the_last_checkpoint() {
-    let dir = scratch("kill");
+    let dir = scratch("signals", "kill");
     let export = dir.join("summary.json");
     let mut child = start(
         &dir,
@@ -177,7 +171,7 @@ fn sigkill_leaves_the_last_checkpoint() {
 
 #[test]
 fn a_second_signal_interrupts_a_looping_setup() {
-    let dir = scratch("setup");
+    let dir = scratch("signals", "setup");
     let child = start(&dir, LOOPING_SETUP, &["-i", "1", "--quiet"]);
     std::thread::sleep(Duration::from_secs(2));
     signal(&child, "INT");

@@ -3,7 +3,6 @@
 //! random numbers in every run, redirects not followed, repeated headers.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -11,25 +10,6 @@ use volley::ExitCode;
 use volley::plan::Overrides;
 
 use crate::support::*;
-
-fn volley(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("volley runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("volley-silent-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
@@ -45,7 +25,7 @@ fn dead_port() -> u16 {
 fn every_request_refused_fails_the_latency_threshold_with_no_data() {
     let port = dead_port();
     let url = format!("http://127.0.0.1:{port}/");
-    let dir = scratch("refused");
+    let dir = scratch("silent", "refused");
     let export = dir.join("export.json");
     let fixture = fixture();
     let (code, out, err) = volley(&[
@@ -162,7 +142,7 @@ fn a_threshold_on_a_metric_with_no_samples_fails_unless_allowed() {
         .find(|r| r.threshold.selector.metric == "ws_connecting")
         .unwrap();
     assert!(r.no_data && r.ok, "{r:?}");
-    let dir = scratch("nodata");
+    let dir = scratch("silent", "nodata");
     let export = dir.join("e.json");
     volley::output::write_export(&out.report, &export).unwrap();
     let doc = read_json(&export);
@@ -216,7 +196,7 @@ fn two_scenario_plan(dir: &Path) -> PathBuf {
 
 #[test]
 fn load_flags_on_a_multi_scenario_plan_are_refused_with_the_alternative() {
-    let dir = scratch("multi");
+    let dir = scratch("silent", "multi");
     let p = two_scenario_plan(&dir);
     let p = p.to_str().unwrap();
     let (code, out, err) = volley(&["run", p, "-u", "3", "-d", "1s"]);
@@ -255,7 +235,7 @@ fn load_flags_on_a_multi_scenario_plan_are_refused_with_the_alternative() {
 
 #[test]
 fn a_spawn_rate_starts_vus_gradually() {
-    let dir = scratch("spawn");
+    let dir = scratch("silent", "spawn");
     let export = dir.join("e.json");
     let fixture = fixture();
     // 4 VUs for 2 s at 1 VU a second: VUs 3 and 4 would start at 2 s and 3 s,
@@ -336,7 +316,7 @@ fn random_run(dir: &Path, seed: Option<&str>) -> (String, Vec<String>) {
 
 #[test]
 fn random_numbers_differ_per_run_and_repeat_with_the_seed() {
-    let dir = scratch("seed");
+    let dir = scratch("silent", "seed");
     let (seed_a, a) = random_run(&dir, None);
     let (seed_b, b) = random_run(&dir, None);
     assert_ne!(seed_a, seed_b);

@@ -116,3 +116,54 @@ pub fn kafka_burst() -> PathBuf {
     static CELL: OnceLock<PathBuf> = OnceLock::new();
     build_once(&CELL, repo().join("scripts/kafka-burst"))
 }
+
+/// Runs the volley binary with `args` (no stdin, no colour): its exit
+/// code, stdout and stderr.
+pub fn volley(args: &[&str]) -> (i32, String, String) {
+    volley_with(args, &[])
+}
+
+/// [`volley`] with extra environment variables.
+pub fn volley_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_volley"));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("volley runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A fresh, empty folder for one test of `area`, in the temp dir.
+pub fn scratch(area: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("volley-{area}-{}-{name}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The embedded HTTP target on a runtime of its own: a separate service,
+/// as volley (or k6, or Locust) in another process sees it.
+pub fn standalone_http() -> (
+    tokio::runtime::Runtime,
+    volley::embedded::http::EmbeddedServer,
+) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(volley::embedded::http::start(
+            "127.0.0.1:0".parse().unwrap(),
+            Default::default(),
+        ))
+        .unwrap();
+    (rt, server)
+}
