@@ -22,7 +22,7 @@
 #
 # VOLLEY_TANSU=1 also installs tansu, a Kafka-compatible broker built from
 # crates.io (the second, real broker of the Kafka tests), into
-# ~/.cache/volley/tansu: about 8 minutes on 2 cores, once.
+# ~/.cache/volley/tansu: about 10 minutes on 2 cores, once (.ci/run sets it).
 set -euo pipefail
 
 PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
@@ -108,4 +108,20 @@ else
   echo "setup: installing locust $LOCUST_VERSION into $LOCUST_VENV"
   python3 -m venv "$LOCUST_VENV"
   "$LOCUST_VENV/bin/pip" install --quiet --disable-pip-version-check "locust==$LOCUST_VERSION"
+fi
+
+# tansu, the second, real Kafka broker (engine/tests/it/kafka_run.rs's
+# tansu test, which test.sh runs when it is installed): built from
+# crates.io with its in-memory storage, about 8-11 minutes on 2 cores, once.
+if [ "${VOLLEY_TANSU:-0}" = 1 ]; then
+  TANSU_VERSION=0.6.0
+  TANSU_ROOT="$HOME/.cache/volley/tansu"
+  if [ -x "$TANSU_ROOT/bin/tansu" ] && [ -f "$TANSU_ROOT/.version-$TANSU_VERSION" ]; then
+    echo "setup: tansu $TANSU_VERSION present"
+  else
+    echo "setup: building tansu $TANSU_VERSION into $TANSU_ROOT (about 10 minutes, once)"
+    cargo install --quiet tansu --version "$TANSU_VERSION" --no-default-features --features dynostore \
+      --root "$TANSU_ROOT" --target-dir "$HOME/.cache/volley/tansu-build"
+    touch "$TANSU_ROOT/.version-$TANSU_VERSION"
+  fi
 fi

@@ -27,6 +27,8 @@ fn http_ingest_counts_equal_what_the_target_saw() {
     let out = run_plan(p);
     let stats = server.stats();
     assert_eq!(counter(&out, "http_reqs"), 300.0);
+    assert_eq!(counter(&out, "iterations"), 300.0);
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
     assert_eq!(stats.requests, 300);
     assert_eq!(stats.messages, 300);
     assert_eq!(rate_counts(&out, "http_req_failed"), (0, 300));

@@ -55,6 +55,7 @@ fn every_order_is_acked_enriched_and_tracked() {
     ));
     assert_eq!(out.exit, volley::ExitCode::Ok, "{:?}", out.problem);
     assert_eq!(counter(&out, "kafka_produced"), 2000.0);
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
     assert_eq!(trend_count(&out, "kafka_produce_ack"), 2000);
     assert_eq!(counter(&out, "kafka_produce_failed"), 0.0);
     assert_eq!(trend_count(&out, "kafka_e2e_latency"), 2000);

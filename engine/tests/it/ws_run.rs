@@ -53,6 +53,7 @@ fn fan_out_reaches_every_viewer_and_matches_the_target() {
     let events = stats.bids_accepted;
     assert!((3..=4).contains(&events), "{stats:?}");
     assert_eq!(counter(&out, "ws_sessions"), 50.0);
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
     assert_eq!(stats.viewer_sessions, 50);
     // Every viewer got every event, and the engine saw each arrival.
     assert_eq!(
@@ -112,6 +113,8 @@ fn contended_bids_match_the_target_and_rejections_are_not_errors() {
     let out = run_plan(p);
     let stats = server.stats();
     assert_eq!(stats.bids_accepted + stats.bids_rejected, 600);
+    assert_eq!(counter(&out, "iterations"), 600.0);
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
     assert!(stats.bids_rejected > 0, "30 VUs on one item never collided");
     assert_eq!(
         rate_counts(&out, "bid_accepted"),
