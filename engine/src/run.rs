@@ -24,10 +24,10 @@ use crate::track::Trackers;
 use crate::wasm::{CallError, Component, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
 
-/// Open correlation marks scenarios may hold at once (about 100 bytes each
-/// plus the key): far more than any real fan-out has in flight, far less
-/// than would hurt the engine.
-const GUEST_MARKS: usize = 1_000_000;
+/// Open correlation marks scenarios may hold at once (a few hundred bytes
+/// each with its key; 1,000,000 reached ~400 MiB): far more than a real
+/// fan-out has in flight, far less than would hurt the engine.
+const GUEST_MARKS: usize = 100_000;
 
 /// How to run and what to write besides the terminal summary.
 #[derive(Debug, Clone, Default)]
