@@ -63,38 +63,34 @@ fn every_request_refused_fails_the_latency_threshold_with_no_data() {
 fn a_run_whose_every_request_failed_exits_99_without_thresholds() {
     let port = dead_port();
     let fixture = fixture();
-    let (code, out, err) = volley(&[
-        "run",
-        fixture.to_str().unwrap(),
-        "--exec",
-        "http",
-        "--iterations",
-        "2",
-        "-e",
-        &format!("url=http://127.0.0.1:{port}/"),
-        "--allow-host",
-        &format!("127.0.0.1:{port}"),
-    ]);
+    let (url, host) = (
+        format!("url=http://127.0.0.1:{port}/"),
+        format!("127.0.0.1:{port}"),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            fixture.to_str().unwrap(),
+            "--exec",
+            "http",
+            "--iterations",
+            "2",
+            "-e",
+            &url,
+            "--allow-host",
+            &host,
+        ];
+        args.extend_from_slice(extra);
+        volley(&args)
+    };
+    let (code, out, err) = run(&[]);
     assert_eq!(code, 99, "{out}\n{err}");
     assert!(
         err.contains("every HTTP request failed (2 of 2: refused)"),
         "{err}"
     );
     // Saying failures are expected is the way out.
-    let (code, out, err) = volley(&[
-        "run",
-        fixture.to_str().unwrap(),
-        "--exec",
-        "http",
-        "--iterations",
-        "2",
-        "-e",
-        &format!("url=http://127.0.0.1:{port}/"),
-        "--allow-host",
-        &format!("127.0.0.1:{port}"),
-        "--threshold",
-        "http_req_failed:rate==1",
-    ]);
+    let (code, out, err) = run(&["--threshold", "http_req_failed:rate==1"]);
     assert_eq!(code, 0, "{out}\n{err}");
 }
 
