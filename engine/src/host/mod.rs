@@ -5,11 +5,12 @@
 mod http;
 pub mod kafka;
 mod log;
-mod metrics;
+pub mod metrics;
+mod types;
 mod vu;
 pub mod ws;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::metrics::{Kind, Marks, Metrics, Tags};
+use crate::metrics::{Marks, Metrics, Tags};
 use crate::protocol::http::HttpClient;
 use crate::protocol::kafka::KafkaClient;
 use crate::protocol::ws::WsClient;
@@ -81,10 +82,8 @@ pub struct VuState {
     pub limits: StoreLimits,
     rng: SmallRng,
     // Everything below belongs to one instance: `reset_instance` renews it.
-    /// Custom metric names this VU already declared, with their kind.
-    declared: HashMap<String, Kind>,
-    /// Custom metric names used with a kind they do not have (warned once).
-    refused: HashSet<(String, Kind)>,
+    /// Mark metric names this VU already declared.
+    declared: HashSet<String>,
     /// Tag sets of this VU's recent requests: (name, method, key, value).
     http_tags: Vec<((String, String, String, String), Tags)>,
     /// Made on the first WASI call: Rust guests built by `volley build` import
@@ -93,8 +92,6 @@ pub struct VuState {
     table: ResourceTable,
     /// Woken by this VU's WebSocket sockets; made on the first connect.
     ws_wake: Option<Arc<tokio::sync::Notify>>,
-    /// `http.expect-statuses`; none means 200-399.
-    expected_statuses: Option<Vec<u16>>,
     /// Tag sets of the Kafka topics this VU used: (topic, tags).
     kafka_tags: Vec<(String, Tags)>,
     /// What the guest's panic hook reported (`log` at error level,
@@ -121,13 +118,11 @@ impl VuState {
                 .memory_size(memory_limit)
                 .trap_on_grow_failure(true)
                 .build(),
-            declared: HashMap::new(),
-            refused: HashSet::new(),
+            declared: HashSet::new(),
             http_tags: Vec::new(),
             wasi: None,
             table: ResourceTable::new(),
             ws_wake: None,
-            expected_statuses: None,
             kafka_tags: Vec::new(),
             panic: None,
         }
@@ -136,7 +131,7 @@ impl VuState {
     /// Forgets everything the VU's instance owned, for a new instance of the
     /// same VU (after a trap or a timeout): its resources (WebSocket sockets,
     /// Kafka consumers and producers) are dropped, which closes them, and so
-    /// are its WASI context, declared metrics and expected statuses. The VU's
+    /// are its WASI context and declared mark metrics. The VU's
     /// identity stays: id, iteration, random generator, scenario, shared data.
     pub fn reset_instance(&mut self) {
         // No `..`: a new field must be placed on one side or the other.
@@ -149,22 +144,18 @@ impl VuState {
             limits: _,
             rng: _,
             declared,
-            refused,
             http_tags,
             wasi,
             table,
             ws_wake,
-            expected_statuses,
             kafka_tags,
             panic,
         } = self;
-        *declared = HashMap::new();
-        *refused = HashSet::new();
+        *declared = HashSet::new();
         *http_tags = Vec::new();
         *wasi = None;
         *table = ResourceTable::new();
         *ws_wake = None;
-        *expected_statuses = None;
         *kafka_tags = Vec::new();
         *panic = None;
     }
@@ -206,8 +197,6 @@ impl WasiView for VuState {
         }
     }
 }
-
-impl crate::wasm::bindings::volley::scenario::types::Host for VuState {}
 
 /// Adds every volley import and the (closed-down) WASI imports to `linker`.
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<VuState>) -> wasmtime::Result<()> {
