@@ -17,6 +17,7 @@ pub mod plan;
 pub mod protocol;
 pub mod run;
 pub mod schedule;
+pub mod swap;
 mod sys;
 pub mod wasm;
 

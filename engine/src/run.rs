@@ -22,7 +22,8 @@ use crate::protocol::kafka::watch::{finish_tracking, kafka_config, watch_goals, 
 use crate::protocol::kafka::{KafkaClient, Target as KafkaTarget};
 use crate::protocol::{Allowlist, http::HttpClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
-use crate::wasm::{CallError, Component, Runtime, RuntimeConfig, Vu};
+use crate::swap::{Deployment, Version};
+use crate::wasm::{CallError, Component, ComponentId, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
 
 /// Open correlation marks scenarios may hold at once (a few hundred bytes
@@ -144,17 +145,27 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         pooling: !opts.no_pooling,
         cache: true,
     })?;
-    let mut components: BTreeMap<PathBuf, Component> = BTreeMap::new();
+    // Keyed by what a component is (its digest), not where its file is.
+    let mut components: BTreeMap<ComponentId, Component> = BTreeMap::new();
+    let mut scenario_components = Vec::new();
+    let mut by_path: BTreeMap<&std::path::Path, ComponentId> = BTreeMap::new();
     for s in &plan.scenarios {
-        if !components.contains_key(&s.component) {
-            components.insert(s.component.clone(), runtime.load(&s.component)?);
-        }
+        let id = match by_path.get(s.component.as_path()) {
+            Some(id) => *id,
+            None => {
+                let c = runtime.load(&s.component)?;
+                by_path.insert(&s.component, c.id());
+                components.entry(c.id()).or_insert(c).id()
+            }
+        };
+        scenario_components.push(id);
     }
 
     // setup, once per component, in a VU of its own.
     let live = Arc::new(Live::default());
-    let mut setup_data: BTreeMap<PathBuf, Arc<[u8]>> = BTreeMap::new();
-    for (path, component) in &components {
+    let mut setup_data: BTreeMap<ComponentId, Arc<[u8]>> = BTreeMap::new();
+    for (id, component) in &components {
+        let path = component.path();
         let info = Arc::new(ScenarioInfo {
             name: "setup".into(),
             tags: Tags::new([("scenario", "setup")]),
@@ -181,26 +192,26 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 return Err(Error::Interrupted(format!("{}: `setup` interrupted", path.display())));
             }
         };
-        setup_data.insert(path.clone(), data.into());
+        setup_data.insert(*id, data.into());
     }
 
     // Every VU a scenario starts with, instantiated before the clock starts.
     let mut prepared = Vec::new();
-    for s in &plan.scenarios {
+    for (s, id) in plan.scenarios.iter().zip(&scenario_components) {
         let mut tags: Vec<(String, String)> = s.tags.clone().into_iter().collect();
         tags.push(("scenario".into(), s.name.clone()));
         let mut scenario_params = params.clone();
         scenario_params.extend(s.params.clone());
+        let info = Arc::new(ScenarioInfo {
+            name: s.name.clone(),
+            tags: Tags::new(tags),
+            params: scenario_params,
+        });
+        let stable = Version::new(components[id].clone(), setup_data[id].clone(), info);
         let factory = Arc::new(VuFactory {
-            component: components[&s.component].clone(),
+            deployment: Arc::new(Deployment::new(stable)),
             shared: shared.clone(),
-            info: Arc::new(ScenarioInfo {
-                name: s.name.clone(),
-                tags: Tags::new(tags),
-                params: scenario_params,
-            }),
             live: live.clone(),
-            setup_data: setup_data[&s.component].clone(),
             exec: s.exec.clone(),
             iteration_timeout: plan.iteration_timeout,
             memory_limit: plan.memory_limit as usize,
@@ -363,7 +374,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     // teardown, once per component, with its setup data.
     // (what failed, whether it was the timeout)
     let mut teardown_failed: Option<(String, bool)> = None;
-    for (path, component) in &components {
+    for (id, component) in &components {
+        let path = component.path();
         let info = Arc::new(ScenarioInfo {
             name: "teardown".into(),
             tags: Tags::new([("scenario", "teardown")]),
@@ -371,7 +383,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         });
         let result = match new_vu(component, &shared, info, &plan).await {
             Ok(mut vu) => tokio::select! {
-                r = vu.teardown(&setup_data[path], plan.teardown_timeout) => r.map_err(|e| match e {
+                r = vu.teardown(&setup_data[id], plan.teardown_timeout) => r.map_err(|e| match e {
                     CallError::Timeout => (
                         format!(
                             "ran past its {:?} (raise teardownTimeout in the plan's [options])",

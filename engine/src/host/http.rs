@@ -50,6 +50,7 @@ impl VuState {
         let key = (name, method, outcome.0, outcome.1);
         if extra.is_empty()
             && let Some((_, tags)) = self
+                .instance
                 .http_tags
                 .iter()
                 .find(|(k, _)| (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str()) == key)
@@ -61,14 +62,14 @@ impl VuState {
             .tags
             .with([("name", name), ("method", method), outcome])
             .with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if extra.is_empty() && self.http_tags.len() < TAG_CACHE {
+        if extra.is_empty() && self.instance.http_tags.len() < TAG_CACHE {
             let owned = (
                 name.to_string(),
                 method.to_string(),
                 outcome.0.to_string(),
                 outcome.1.to_string(),
             );
-            self.http_tags.push((owned, tags.clone()));
+            self.instance.http_tags.push((owned, tags.clone()));
         }
         tags
     }

@@ -100,11 +100,18 @@ fn position(p: wit::Position) -> Position {
 impl VuState {
     /// This VU's scenario tags plus `topic`, built once per topic.
     fn topic_tags(&mut self, topic: &str) -> Tags {
-        if let Some((_, t)) = self.kafka_tags.iter().find(|(name, _)| name == topic) {
+        if let Some((_, t)) = self
+            .instance
+            .kafka_tags
+            .iter()
+            .find(|(name, _)| name == topic)
+        {
             return t.clone();
         }
         let t = self.scenario.tags.with([("topic", topic)]);
-        self.kafka_tags.push((topic.to_string(), t.clone()));
+        self.instance
+            .kafka_tags
+            .push((topic.to_string(), t.clone()));
         t
     }
 
@@ -154,7 +161,7 @@ impl HostProducer for VuState {
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| self.shared.kafka.producer(&c));
         Ok(match made {
-            Ok(p) => Ok(self.table.push(KafkaProducer(p))?),
+            Ok(p) => Ok(self.instance.table.push(KafkaProducer(p))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -169,7 +176,7 @@ impl HostProducer for VuState {
         // without a copy: this is the per-message path.
         let tags = self.topic_tags(&m.topic);
         let tracked = m.tracked.clone();
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         Ok(match producer.produce_owned(m) {
             Ok(()) => {
                 self.shared
@@ -190,7 +197,7 @@ impl HostProducer for VuState {
         r: Resource<KafkaProducer>,
         messages: Vec<wit::Outgoing>,
     ) -> wasmtime::Result<Result<(), wit::BatchError>> {
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         // `kafka_produced` once per run of messages to one topic, not once
         // per message: a batch usually goes to one topic.
         let mut run: Option<(Tags, f64)> = None;
@@ -246,7 +253,7 @@ impl HostProducer for VuState {
     ) -> wasmtime::Result<Result<wit::Delivery, KafkaError>> {
         let m = self.outgoing(m);
         let (topic, tracked) = (m.topic.clone(), m.tracked.clone());
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         let result = producer.produce_wait(m).await;
         let result = result.and_then(|d| {
             let (partition, offset) = d.result?;
@@ -277,7 +284,7 @@ impl HostProducer for VuState {
         r: Resource<KafkaProducer>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         Ok(producer
             .flush(Duration::from_millis(timeout_ms as u64))
             .await
@@ -286,7 +293,7 @@ impl HostProducer for VuState {
 
     fn drop(&mut self, r: Resource<KafkaProducer>) -> wasmtime::Result<()> {
         // The producer itself is the run's and outlives this handle.
-        self.table.delete(r)?;
+        self.instance.table.delete(r)?;
         Ok(())
     }
 }
@@ -303,7 +310,7 @@ impl HostConsumer for VuState {
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| kafka.subscribe(&c, &group, &topics));
         Ok(match made {
-            Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
+            Ok(c) => Ok(self.instance.table.push(KafkaConsumer(c))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -320,7 +327,7 @@ impl HostConsumer for VuState {
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| kafka.assign(&c, &topic, &partitions, position(from)));
         Ok(match made {
-            Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
+            Ok(c) => Ok(self.instance.table.push(KafkaConsumer(c))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -332,7 +339,7 @@ impl HostConsumer for VuState {
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<Vec<wit::Incoming>, KafkaError>> {
         let started = Instant::now();
-        let c = &self.table.get(&r)?.0;
+        let c = &self.instance.table.get(&r)?.0;
         let result = c
             .poll(max as usize, Duration::from_millis(timeout_ms as u64))
             .await;
@@ -369,7 +376,7 @@ impl HostConsumer for VuState {
     }
 
     fn commit(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<Result<(), KafkaError>> {
-        Ok(self.table.get(&r)?.0.commit().map_err(to_wit))
+        Ok(self.instance.table.get(&r)?.0.commit().map_err(to_wit))
     }
 
     fn seek(
@@ -380,6 +387,7 @@ impl HostConsumer for VuState {
         to: wit::Position,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         Ok(self
+            .instance
             .table
             .get(&r)?
             .0
@@ -394,6 +402,7 @@ impl HostConsumer for VuState {
         partitions: Vec<i32>,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         Ok(self
+            .instance
             .table
             .get(&r)?
             .0
@@ -408,6 +417,7 @@ impl HostConsumer for VuState {
         partitions: Vec<i32>,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         Ok(self
+            .instance
             .table
             .get(&r)?
             .0
@@ -416,7 +426,7 @@ impl HostConsumer for VuState {
     }
 
     fn drop(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<()> {
-        self.table.delete(r)?;
+        self.instance.table.delete(r)?;
         Ok(())
     }
 }

@@ -56,7 +56,7 @@ macro_rules! host_metric {
         impl $trait for VuState {
             fn declare(&mut self, name: String) -> wasmtime::Result<Result<Resource<$ty>, String>> {
                 Ok(match VuState::declare(self, name, $kind) {
-                    Ok(h) => Ok(self.table.push($ty(h))?),
+                    Ok(h) => Ok(self.instance.table.push($ty(h))?),
                     Err(e) => Err(e),
                 })
             }
@@ -67,13 +67,13 @@ macro_rules! host_metric {
                 value: $arg,
                 tags: Vec<(String, String)>,
             ) -> wasmtime::Result<()> {
-                let h = &self.table.get(&r)?.0;
+                let h = &self.instance.table.get(&r)?.0;
                 self.sample(h, $kind, tags, $conv(value));
                 Ok(())
             }
 
             fn drop(&mut self, r: Resource<$ty>) -> wasmtime::Result<()> {
-                self.table.delete(r)?;
+                self.instance.table.delete(r)?;
                 Ok(())
             }
         }
@@ -117,13 +117,13 @@ impl Host for VuState {
     }
 
     fn mark(&mut self, metric: String, key: String, expected: u32) -> wasmtime::Result<()> {
-        let first = !self.declared.contains(&metric);
+        let first = !self.instance.declared.contains(&metric);
         if first {
             if let Err(e) = mark::declare(&self.shared.metrics, &metric, expected) {
                 eprintln!("WARN  [{} vu={}] mark: {e}", self.scenario.name, self.id);
                 return Ok(());
             }
-            self.declared.insert(metric.clone());
+            self.instance.declared.insert(metric.clone());
             // The loss counter exists (at 0) from the first mark, so a
             // threshold like `count==0` on it holds when nothing was lost.
             let loss = if expected > 1 {

@@ -62,7 +62,8 @@ impl VuState {
     /// One notifier per VU: every socket of this VU wakes it, so `poll`
     /// can wait on all of them.
     fn ws_wake(&mut self) -> Arc<Notify> {
-        self.ws_wake
+        self.instance
+            .ws_wake
             .get_or_insert_with(|| Arc::new(Notify::new()))
             .clone()
     }
@@ -74,7 +75,7 @@ impl VuState {
     }
 
     fn socket(&self, r: &Resource<WsSocket>) -> wasmtime::Result<&WsSocket> {
-        Ok(self.table.get(r)?)
+        Ok(self.instance.table.get(r)?)
     }
 
     async fn ws_send(
@@ -83,7 +84,7 @@ impl VuState {
         frame: impl AsyncFnOnce(&Socket) -> Result<(), proto::WsError>,
         bytes: usize,
     ) -> wasmtime::Result<Result<(), WsError>> {
-        let s = self.table.get(r)?;
+        let s = self.instance.table.get(r)?;
         let result = frame(&s.socket).await;
         let tags = s.tags.clone();
         Ok(match result {
@@ -155,7 +156,7 @@ impl HostSocket for VuState {
             metrics: self.shared.metrics.clone(),
             ended: false,
         };
-        Ok(Ok(self.table.push(socket)?))
+        Ok(Ok(self.instance.table.push(socket)?))
     }
 
     fn protocol(&mut self, r: Resource<WsSocket>) -> wasmtime::Result<Option<String>> {
@@ -187,7 +188,7 @@ impl HostSocket for VuState {
         r: Resource<WsSocket>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<Option<wit::Message>, WsError>> {
-        let s = self.table.get(&r)?;
+        let s = self.instance.table.get(&r)?;
         let result = s.socket.recv(ms(timeout_ms)).await;
         let tags = s.tags.clone();
         let message = match result {
@@ -196,7 +197,7 @@ impl HostSocket for VuState {
             // The end of a closed socket is not an error worth counting.
             Err(e) if e.class == ErrorClass::Closed => return Ok(Err(to_wit(e))),
             Err(e) => {
-                self.table.get_mut(&r)?.end();
+                self.instance.table.get_mut(&r)?.end();
                 return Ok(Err(self.ws_error(&tags, e)));
             }
         };
@@ -205,7 +206,7 @@ impl HostSocket for VuState {
             Message::Text(t) => wit::Message::Text(t),
             Message::Binary(b) => wit::Message::Binary(b),
             Message::Close { code, reason } => {
-                self.table.get_mut(&r)?.end();
+                self.instance.table.get_mut(&r)?.end();
                 return Ok(Ok(Some(wit::Message::Close(CloseFrame { code, reason }))));
             }
         };
@@ -221,7 +222,7 @@ impl HostSocket for VuState {
         r: Resource<WsSocket>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<u64, WsError>> {
-        let s = self.table.get(&r)?;
+        let s = self.instance.table.get(&r)?;
         let result = s.socket.ping(ms(timeout_ms)).await;
         let tags = s.tags.clone();
         Ok(match result {
@@ -242,7 +243,7 @@ impl HostSocket for VuState {
         code: u16,
         reason: String,
     ) -> wasmtime::Result<Result<(), WsError>> {
-        let s = self.table.get(&r)?;
+        let s = self.instance.table.get(&r)?;
         let result = s.socket.close(code, &reason).await;
         let tags = s.tags.clone();
         if result
@@ -251,12 +252,12 @@ impl HostSocket for VuState {
         {
             return Ok(result.map_err(|e| self.ws_error(&tags, e)));
         }
-        self.table.get_mut(&r)?.end();
+        self.instance.table.get_mut(&r)?.end();
         Ok(result.map_err(|e| self.ws_error(&tags, e)))
     }
 
     fn drop(&mut self, r: Resource<WsSocket>) -> wasmtime::Result<()> {
-        self.table.delete(r)?;
+        self.instance.table.delete(r)?;
         Ok(())
     }
 }
@@ -269,7 +270,7 @@ impl Host for VuState {
     ) -> wasmtime::Result<Vec<u32>> {
         let mut list = Vec::with_capacity(sockets.len());
         for r in &sockets {
-            list.push(&self.table.get(r)?.socket);
+            list.push(&self.instance.table.get(r)?.socket);
         }
         Ok(proto::poll(&list, ms(timeout_ms)).await)
     }
