@@ -3,133 +3,148 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Imported Functions from `volley:scenario/http@0.1.0`
+// Imported Functions from `volley:scenario/http@0.2.0`
 
-__attribute__((__import_module__("volley:scenario/http@0.1.0"), __import_name__("send")))
-extern void __wasm_import_volley_scenario_http_send(uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, int32_t, int32_t, int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send")))
+extern void __wasm_import_volley_scenario_http_send(uint8_t *, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/http@0.1.0"), __import_name__("expect-statuses")))
-extern void __wasm_import_volley_scenario_http_expect_statuses(uint8_t *, size_t);
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-batch")))
+extern void __wasm_import_volley_scenario_http_send_batch(uint8_t *, size_t, uint8_t *);
 
-// Imported Functions from `volley:scenario/kafka@0.1.0`
+// Imported Functions from `volley:scenario/kafka@0.2.0`
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[static]producer.open")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[static]producer.open")))
 extern void __wasm_import_volley_scenario_kafka_static_producer_open(uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[method]producer.produce")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[method]producer.produce")))
 extern void __wasm_import_volley_scenario_kafka_method_producer_produce(int32_t, uint8_t *, size_t, int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, int32_t, int32_t, int32_t, int64_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[method]producer.produce-wait")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[method]producer.send-batch")))
+extern void __wasm_import_volley_scenario_kafka_method_producer_send_batch(int32_t, uint8_t *, size_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[method]producer.produce-wait")))
 extern void __wasm_import_volley_scenario_kafka_method_producer_produce_wait(int32_t, uint8_t *, size_t, int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, int32_t, int32_t, int32_t, int64_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[method]producer.flush")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[method]producer.flush")))
 extern void __wasm_import_volley_scenario_kafka_method_producer_flush(int32_t, int32_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[static]consumer.subscribe")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[static]consumer.subscribe")))
 extern void __wasm_import_volley_scenario_kafka_static_consumer_subscribe(uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[static]consumer.assign")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[static]consumer.assign")))
 extern void __wasm_import_volley_scenario_kafka_static_consumer_assign(uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, int32_t, int64_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[method]consumer.poll")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[method]consumer.poll")))
 extern void __wasm_import_volley_scenario_kafka_method_consumer_poll(int32_t, int32_t, int32_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[method]consumer.commit")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[method]consumer.commit")))
 extern void __wasm_import_volley_scenario_kafka_method_consumer_commit(int32_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[method]consumer.seek")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[method]consumer.seek")))
 extern void __wasm_import_volley_scenario_kafka_method_consumer_seek(int32_t, uint8_t *, size_t, int32_t, int32_t, int64_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[method]consumer.pause")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[method]consumer.pause")))
 extern void __wasm_import_volley_scenario_kafka_method_consumer_pause(int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[method]consumer.resume")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[method]consumer.resume")))
 extern void __wasm_import_volley_scenario_kafka_method_consumer_resume(int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
-// Imported Functions from `volley:scenario/ws@0.1.0`
+// Imported Functions from `volley:scenario/ws@0.2.0`
 
-__attribute__((__import_module__("volley:scenario/ws@0.1.0"), __import_name__("[static]socket.connect")))
+__attribute__((__import_module__("volley:scenario/ws@0.2.0"), __import_name__("[static]socket.connect")))
 extern void __wasm_import_volley_scenario_ws_static_socket_connect(uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, int32_t, int32_t, uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/ws@0.1.0"), __import_name__("[method]socket.protocol")))
+__attribute__((__import_module__("volley:scenario/ws@0.2.0"), __import_name__("[method]socket.protocol")))
 extern void __wasm_import_volley_scenario_ws_method_socket_protocol(int32_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/ws@0.1.0"), __import_name__("[method]socket.send-text")))
+__attribute__((__import_module__("volley:scenario/ws@0.2.0"), __import_name__("[method]socket.send-text")))
 extern void __wasm_import_volley_scenario_ws_method_socket_send_text(int32_t, uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/ws@0.1.0"), __import_name__("[method]socket.send-binary")))
+__attribute__((__import_module__("volley:scenario/ws@0.2.0"), __import_name__("[method]socket.send-binary")))
 extern void __wasm_import_volley_scenario_ws_method_socket_send_binary(int32_t, uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/ws@0.1.0"), __import_name__("[method]socket.recv")))
+__attribute__((__import_module__("volley:scenario/ws@0.2.0"), __import_name__("[method]socket.recv")))
 extern void __wasm_import_volley_scenario_ws_method_socket_recv(int32_t, int32_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/ws@0.1.0"), __import_name__("[method]socket.ping")))
+__attribute__((__import_module__("volley:scenario/ws@0.2.0"), __import_name__("[method]socket.ping")))
 extern void __wasm_import_volley_scenario_ws_method_socket_ping(int32_t, int32_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/ws@0.1.0"), __import_name__("[method]socket.close")))
+__attribute__((__import_module__("volley:scenario/ws@0.2.0"), __import_name__("[method]socket.close")))
 extern void __wasm_import_volley_scenario_ws_method_socket_close(int32_t, int32_t, uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/ws@0.1.0"), __import_name__("poll")))
+__attribute__((__import_module__("volley:scenario/ws@0.2.0"), __import_name__("poll")))
 extern void __wasm_import_volley_scenario_ws_poll(uint8_t *, size_t, int32_t, uint8_t *);
 
-// Imported Functions from `volley:scenario/metrics@0.1.0`
+// Imported Functions from `volley:scenario/metrics@0.2.0`
 
-__attribute__((__import_module__("volley:scenario/metrics@0.1.0"), __import_name__("counter-add")))
-extern void __wasm_import_volley_scenario_metrics_counter_add(uint8_t *, size_t, double, uint8_t *, size_t);
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[static]counter.declare")))
+extern void __wasm_import_volley_scenario_metrics_static_counter_declare(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/metrics@0.1.0"), __import_name__("gauge-set")))
-extern void __wasm_import_volley_scenario_metrics_gauge_set(uint8_t *, size_t, double, uint8_t *, size_t);
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[method]counter.add")))
+extern void __wasm_import_volley_scenario_metrics_method_counter_add(int32_t, double, uint8_t *, size_t);
 
-__attribute__((__import_module__("volley:scenario/metrics@0.1.0"), __import_name__("rate-add")))
-extern void __wasm_import_volley_scenario_metrics_rate_add(uint8_t *, size_t, int32_t, uint8_t *, size_t);
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[static]gauge.declare")))
+extern void __wasm_import_volley_scenario_metrics_static_gauge_declare(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/metrics@0.1.0"), __import_name__("trend-add")))
-extern void __wasm_import_volley_scenario_metrics_trend_add(uint8_t *, size_t, double, uint8_t *, size_t);
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[method]gauge.set")))
+extern void __wasm_import_volley_scenario_metrics_method_gauge_set(int32_t, double, uint8_t *, size_t);
 
-__attribute__((__import_module__("volley:scenario/metrics@0.1.0"), __import_name__("check")))
-extern int32_t __wasm_import_volley_scenario_metrics_check(uint8_t *, size_t, int32_t);
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[static]rate.declare")))
+extern void __wasm_import_volley_scenario_metrics_static_rate_declare(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/metrics@0.1.0"), __import_name__("mark")))
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[method]rate.add")))
+extern void __wasm_import_volley_scenario_metrics_method_rate_add(int32_t, int32_t, uint8_t *, size_t);
+
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[static]trend.declare")))
+extern void __wasm_import_volley_scenario_metrics_static_trend_declare(uint8_t *, size_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[method]trend.add")))
+extern void __wasm_import_volley_scenario_metrics_method_trend_add(int32_t, double, uint8_t *, size_t);
+
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("check")))
+extern int32_t __wasm_import_volley_scenario_metrics_check(uint8_t *, size_t, int32_t, uint8_t *, size_t);
+
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("mark")))
 extern void __wasm_import_volley_scenario_metrics_mark(uint8_t *, size_t, uint8_t *, size_t, int32_t);
 
-__attribute__((__import_module__("volley:scenario/metrics@0.1.0"), __import_name__("arrive")))
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("arrive")))
 extern void __wasm_import_volley_scenario_metrics_arrive(uint8_t *, size_t, uint8_t *);
 
-// Imported Functions from `volley:scenario/vu@0.1.0`
+// Imported Functions from `volley:scenario/vu@0.2.0`
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("id")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("id")))
 extern int32_t __wasm_import_volley_scenario_vu_id(void);
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("iteration")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("iteration")))
 extern int64_t __wasm_import_volley_scenario_vu_iteration(void);
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("scenario")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("scenario")))
 extern void __wasm_import_volley_scenario_vu_scenario(uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("param")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("param")))
 extern void __wasm_import_volley_scenario_vu_param(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("params")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("params")))
 extern void __wasm_import_volley_scenario_vu_params(uint8_t *);
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("sleep-ms")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("sleep-ms")))
 extern void __wasm_import_volley_scenario_vu_sleep_ms(int64_t);
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("now-us")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("now-us")))
 extern int64_t __wasm_import_volley_scenario_vu_now_us(void);
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("random-u64")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("random-u64")))
 extern int64_t __wasm_import_volley_scenario_vu_random_u64(void);
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("data-len")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("data-len")))
 extern int64_t __wasm_import_volley_scenario_vu_data_len(uint8_t *, size_t);
 
-__attribute__((__import_module__("volley:scenario/vu@0.1.0"), __import_name__("data-row")))
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("data-row")))
 extern void __wasm_import_volley_scenario_vu_data_row(uint8_t *, size_t, int64_t, uint8_t *);
 
-// Imported Functions from `volley:scenario/log@0.1.0`
+// Imported Functions from `volley:scenario/log@0.2.0`
 
-__attribute__((__import_module__("volley:scenario/log@0.1.0"), __import_name__("write")))
+__attribute__((__import_module__("volley:scenario/log@0.2.0"), __import_name__("write")))
 extern void __wasm_import_volley_scenario_log_write(int32_t, uint8_t *, size_t);
 
 // Exported Functions from `scenario`
@@ -224,19 +239,24 @@ void volley_scenario_types_pair_free(volley_scenario_types_pair_t *ptr) {
   scenario_string_free(&ptr->f1);
 }
 
+void volley_scenario_types_headers_free(volley_scenario_types_headers_t *ptr) {
+  scenario_string_free(ptr);
+}
+
+void volley_scenario_types_net_error_free(volley_scenario_types_net_error_t *ptr) {
+  scenario_string_free(&ptr->message);
+}
+
 void volley_scenario_http_pair_free(volley_scenario_http_pair_t *ptr) {
   volley_scenario_types_pair_free(ptr);
 }
 
-void volley_scenario_http_list_pair_free(volley_scenario_http_list_pair_t *ptr) {
-  size_t list_len = ptr->len;
-  if (list_len > 0) {
-    volley_scenario_http_pair_t *list_ptr = ptr->ptr;
-    for (size_t i = 0; i < list_len; i++) {
-      volley_scenario_http_pair_free(&list_ptr[i]);
-    }
-    free(list_ptr);
-  }
+void volley_scenario_http_headers_free(volley_scenario_http_headers_t *ptr) {
+  volley_scenario_types_headers_free(ptr);
+}
+
+void volley_scenario_http_net_error_free(volley_scenario_http_net_error_t *ptr) {
+  volley_scenario_types_net_error_free(ptr);
 }
 
 void scenario_list_u8_free(scenario_list_u8_t *ptr) {
@@ -260,31 +280,14 @@ void scenario_option_string_free(scenario_option_string_t *ptr) {
   }
 }
 
-void volley_scenario_http_request_free(volley_scenario_http_request_t *ptr) {
-  scenario_string_free(&ptr->method);
-  scenario_string_free(&ptr->url);
-  volley_scenario_http_list_pair_free(&ptr->headers);
-  scenario_list_u8_free(&ptr->body);
-  scenario_option_u32_free(&ptr->timeout_ms);
-  scenario_option_string_free(&ptr->name);
-  volley_scenario_http_list_pair_free(&ptr->tags);
-}
-
-void volley_scenario_http_response_free(volley_scenario_http_response_t *ptr) {
-  scenario_string_free(&ptr->headers);
-  scenario_list_u8_free(&ptr->body);
-  scenario_string_free(&ptr->protocol);
-}
-
-void volley_scenario_http_http_error_free(volley_scenario_http_http_error_t *ptr) {
-  scenario_string_free(&ptr->message);
-}
-
-void volley_scenario_http_result_response_http_error_free(volley_scenario_http_result_response_http_error_t *ptr) {
-  if (!ptr->is_err) {
-    volley_scenario_http_response_free(&ptr->val.ok);
-  } else {
-    volley_scenario_http_http_error_free(&ptr->val.err);
+void volley_scenario_http_list_pair_free(volley_scenario_http_list_pair_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    volley_scenario_http_pair_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      volley_scenario_http_pair_free(&list_ptr[i]);
+    }
+    free(list_ptr);
   }
 }
 
@@ -293,6 +296,59 @@ void scenario_list_u16_free(scenario_list_u16_t *ptr) {
   if (list_len > 0) {
     uint16_t *list_ptr = ptr->ptr;
     for (size_t i = 0; i < list_len; i++) {
+    }
+    free(list_ptr);
+  }
+}
+
+void scenario_option_list_u16_free(scenario_option_list_u16_t *ptr) {
+  if (ptr->is_some) {
+    scenario_list_u16_free(&ptr->val);
+  }
+}
+
+void volley_scenario_http_request_free(volley_scenario_http_request_t *ptr) {
+  scenario_string_free(&ptr->method);
+  scenario_string_free(&ptr->url);
+  volley_scenario_http_headers_free(&ptr->headers);
+  scenario_list_u8_free(&ptr->body);
+  scenario_option_u32_free(&ptr->timeout_ms);
+  scenario_option_string_free(&ptr->name);
+  volley_scenario_http_list_pair_free(&ptr->tags);
+  scenario_option_list_u16_free(&ptr->expected_statuses);
+}
+
+void volley_scenario_http_response_free(volley_scenario_http_response_t *ptr) {
+  volley_scenario_http_headers_free(&ptr->headers);
+  scenario_list_u8_free(&ptr->body);
+  scenario_string_free(&ptr->protocol);
+}
+
+void volley_scenario_http_result_response_net_error_free(volley_scenario_http_result_response_net_error_t *ptr) {
+  if (!ptr->is_err) {
+    volley_scenario_http_response_free(&ptr->val.ok);
+  } else {
+    volley_scenario_http_net_error_free(&ptr->val.err);
+  }
+}
+
+void volley_scenario_http_list_request_free(volley_scenario_http_list_request_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    volley_scenario_http_request_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      volley_scenario_http_request_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void volley_scenario_http_list_result_response_net_error_free(volley_scenario_http_list_result_response_net_error_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    volley_scenario_http_result_response_net_error_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      volley_scenario_http_result_response_net_error_free(&list_ptr[i]);
     }
     free(list_ptr);
   }
@@ -382,7 +438,11 @@ void volley_scenario_kafka_kafka_error_free(volley_scenario_kafka_kafka_error_t 
   scenario_string_free(&ptr->message);
 }
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[resource-drop]producer")))
+void volley_scenario_kafka_batch_error_free(volley_scenario_kafka_batch_error_t *ptr) {
+  volley_scenario_kafka_kafka_error_free(&ptr->error);
+}
+
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[resource-drop]producer")))
 extern void __wasm_import_volley_scenario_kafka_producer_drop(int32_t handle);
 
 void volley_scenario_kafka_producer_drop_own(volley_scenario_kafka_own_producer_t handle) {
@@ -397,7 +457,7 @@ volley_scenario_kafka_borrow_producer_t volley_scenario_kafka_borrow_producer(vo
   return (volley_scenario_kafka_borrow_producer_t) { arg.__handle };
 }
 
-__attribute__((__import_module__("volley:scenario/kafka@0.1.0"), __import_name__("[resource-drop]consumer")))
+__attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[resource-drop]consumer")))
 extern void __wasm_import_volley_scenario_kafka_consumer_drop(int32_t handle);
 
 void volley_scenario_kafka_consumer_drop_own(volley_scenario_kafka_own_consumer_t handle) {
@@ -423,6 +483,24 @@ void volley_scenario_kafka_result_void_kafka_error_free(volley_scenario_kafka_re
   if (!ptr->is_err) {
   } else {
     volley_scenario_kafka_kafka_error_free(&ptr->val.err);
+  }
+}
+
+void volley_scenario_kafka_list_outgoing_free(volley_scenario_kafka_list_outgoing_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    volley_scenario_kafka_outgoing_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      volley_scenario_kafka_outgoing_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void volley_scenario_kafka_result_void_batch_error_free(volley_scenario_kafka_result_void_batch_error_t *ptr) {
+  if (!ptr->is_err) {
+  } else {
+    volley_scenario_kafka_batch_error_free(&ptr->val.err);
   }
 }
 
@@ -484,6 +562,14 @@ void volley_scenario_ws_pair_free(volley_scenario_ws_pair_t *ptr) {
   volley_scenario_types_pair_free(ptr);
 }
 
+void volley_scenario_ws_headers_free(volley_scenario_ws_headers_t *ptr) {
+  volley_scenario_types_headers_free(ptr);
+}
+
+void volley_scenario_ws_net_error_free(volley_scenario_ws_net_error_t *ptr) {
+  volley_scenario_types_net_error_free(ptr);
+}
+
 void volley_scenario_ws_list_pair_free(volley_scenario_ws_list_pair_t *ptr) {
   size_t list_len = ptr->len;
   if (list_len > 0) {
@@ -496,7 +582,7 @@ void volley_scenario_ws_list_pair_free(volley_scenario_ws_list_pair_t *ptr) {
 }
 
 void volley_scenario_ws_connect_options_free(volley_scenario_ws_connect_options_t *ptr) {
-  volley_scenario_ws_list_pair_free(&ptr->headers);
+  volley_scenario_ws_headers_free(&ptr->headers);
   scenario_list_string_free(&ptr->subprotocols);
   scenario_option_u32_free(&ptr->timeout_ms);
   volley_scenario_ws_list_pair_free(&ptr->tags);
@@ -523,11 +609,7 @@ void volley_scenario_ws_message_free(volley_scenario_ws_message_t *ptr) {
   }
 }
 
-void volley_scenario_ws_ws_error_free(volley_scenario_ws_ws_error_t *ptr) {
-  scenario_string_free(&ptr->message);
-}
-
-__attribute__((__import_module__("volley:scenario/ws@0.1.0"), __import_name__("[resource-drop]socket")))
+__attribute__((__import_module__("volley:scenario/ws@0.2.0"), __import_name__("[resource-drop]socket")))
 extern void __wasm_import_volley_scenario_ws_socket_drop(int32_t handle);
 
 void volley_scenario_ws_socket_drop_own(volley_scenario_ws_own_socket_t handle) {
@@ -542,17 +624,17 @@ volley_scenario_ws_borrow_socket_t volley_scenario_ws_borrow_socket(volley_scena
   return (volley_scenario_ws_borrow_socket_t) { arg.__handle };
 }
 
-void volley_scenario_ws_result_own_socket_ws_error_free(volley_scenario_ws_result_own_socket_ws_error_t *ptr) {
+void volley_scenario_ws_result_own_socket_net_error_free(volley_scenario_ws_result_own_socket_net_error_t *ptr) {
   if (!ptr->is_err) {
   } else {
-    volley_scenario_ws_ws_error_free(&ptr->val.err);
+    volley_scenario_ws_net_error_free(&ptr->val.err);
   }
 }
 
-void volley_scenario_ws_result_void_ws_error_free(volley_scenario_ws_result_void_ws_error_t *ptr) {
+void volley_scenario_ws_result_void_net_error_free(volley_scenario_ws_result_void_net_error_t *ptr) {
   if (!ptr->is_err) {
   } else {
-    volley_scenario_ws_ws_error_free(&ptr->val.err);
+    volley_scenario_ws_net_error_free(&ptr->val.err);
   }
 }
 
@@ -562,18 +644,18 @@ void volley_scenario_ws_option_message_free(volley_scenario_ws_option_message_t 
   }
 }
 
-void volley_scenario_ws_result_option_message_ws_error_free(volley_scenario_ws_result_option_message_ws_error_t *ptr) {
+void volley_scenario_ws_result_option_message_net_error_free(volley_scenario_ws_result_option_message_net_error_t *ptr) {
   if (!ptr->is_err) {
     volley_scenario_ws_option_message_free(&ptr->val.ok);
   } else {
-    volley_scenario_ws_ws_error_free(&ptr->val.err);
+    volley_scenario_ws_net_error_free(&ptr->val.err);
   }
 }
 
-void volley_scenario_ws_result_u64_ws_error_free(volley_scenario_ws_result_u64_ws_error_t *ptr) {
+void volley_scenario_ws_result_u64_net_error_free(volley_scenario_ws_result_u64_net_error_t *ptr) {
   if (!ptr->is_err) {
   } else {
-    volley_scenario_ws_ws_error_free(&ptr->val.err);
+    volley_scenario_ws_net_error_free(&ptr->val.err);
   }
 }
 
@@ -601,6 +683,73 @@ void volley_scenario_metrics_pair_free(volley_scenario_metrics_pair_t *ptr) {
   volley_scenario_types_pair_free(ptr);
 }
 
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[resource-drop]counter")))
+extern void __wasm_import_volley_scenario_metrics_counter_drop(int32_t handle);
+
+void volley_scenario_metrics_counter_drop_own(volley_scenario_metrics_own_counter_t handle) {
+  __wasm_import_volley_scenario_metrics_counter_drop(handle.__handle);
+}
+
+void volley_scenario_metrics_counter_drop_borrow(volley_scenario_metrics_borrow_counter_t handle) {
+  __wasm_import_volley_scenario_metrics_counter_drop(handle.__handle);
+}
+
+volley_scenario_metrics_borrow_counter_t volley_scenario_metrics_borrow_counter(volley_scenario_metrics_own_counter_t arg) {
+  return (volley_scenario_metrics_borrow_counter_t) { arg.__handle };
+}
+
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[resource-drop]gauge")))
+extern void __wasm_import_volley_scenario_metrics_gauge_drop(int32_t handle);
+
+void volley_scenario_metrics_gauge_drop_own(volley_scenario_metrics_own_gauge_t handle) {
+  __wasm_import_volley_scenario_metrics_gauge_drop(handle.__handle);
+}
+
+void volley_scenario_metrics_gauge_drop_borrow(volley_scenario_metrics_borrow_gauge_t handle) {
+  __wasm_import_volley_scenario_metrics_gauge_drop(handle.__handle);
+}
+
+volley_scenario_metrics_borrow_gauge_t volley_scenario_metrics_borrow_gauge(volley_scenario_metrics_own_gauge_t arg) {
+  return (volley_scenario_metrics_borrow_gauge_t) { arg.__handle };
+}
+
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[resource-drop]rate")))
+extern void __wasm_import_volley_scenario_metrics_rate_drop(int32_t handle);
+
+void volley_scenario_metrics_rate_drop_own(volley_scenario_metrics_own_rate_t handle) {
+  __wasm_import_volley_scenario_metrics_rate_drop(handle.__handle);
+}
+
+void volley_scenario_metrics_rate_drop_borrow(volley_scenario_metrics_borrow_rate_t handle) {
+  __wasm_import_volley_scenario_metrics_rate_drop(handle.__handle);
+}
+
+volley_scenario_metrics_borrow_rate_t volley_scenario_metrics_borrow_rate(volley_scenario_metrics_own_rate_t arg) {
+  return (volley_scenario_metrics_borrow_rate_t) { arg.__handle };
+}
+
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("[resource-drop]trend")))
+extern void __wasm_import_volley_scenario_metrics_trend_drop(int32_t handle);
+
+void volley_scenario_metrics_trend_drop_own(volley_scenario_metrics_own_trend_t handle) {
+  __wasm_import_volley_scenario_metrics_trend_drop(handle.__handle);
+}
+
+void volley_scenario_metrics_trend_drop_borrow(volley_scenario_metrics_borrow_trend_t handle) {
+  __wasm_import_volley_scenario_metrics_trend_drop(handle.__handle);
+}
+
+volley_scenario_metrics_borrow_trend_t volley_scenario_metrics_borrow_trend(volley_scenario_metrics_own_trend_t arg) {
+  return (volley_scenario_metrics_borrow_trend_t) { arg.__handle };
+}
+
+void volley_scenario_metrics_result_own_counter_string_free(volley_scenario_metrics_result_own_counter_string_t *ptr) {
+  if (!ptr->is_err) {
+  } else {
+    scenario_string_free(&ptr->val.err);
+  }
+}
+
 void volley_scenario_metrics_list_pair_free(volley_scenario_metrics_list_pair_t *ptr) {
   size_t list_len = ptr->len;
   if (list_len > 0) {
@@ -609,6 +758,27 @@ void volley_scenario_metrics_list_pair_free(volley_scenario_metrics_list_pair_t 
       volley_scenario_metrics_pair_free(&list_ptr[i]);
     }
     free(list_ptr);
+  }
+}
+
+void volley_scenario_metrics_result_own_gauge_string_free(volley_scenario_metrics_result_own_gauge_string_t *ptr) {
+  if (!ptr->is_err) {
+  } else {
+    scenario_string_free(&ptr->val.err);
+  }
+}
+
+void volley_scenario_metrics_result_own_rate_string_free(volley_scenario_metrics_result_own_rate_string_t *ptr) {
+  if (!ptr->is_err) {
+  } else {
+    scenario_string_free(&ptr->val.err);
+  }
+}
+
+void volley_scenario_metrics_result_own_trend_string_free(volley_scenario_metrics_result_own_trend_string_t *ptr) {
+  if (!ptr->is_err) {
+  } else {
+    scenario_string_free(&ptr->val.err);
   }
 }
 
@@ -674,56 +844,67 @@ void scenario_string_free(scenario_string_t *ret) {
 
 // Component Adapters
 
-bool volley_scenario_http_send(volley_scenario_http_request_t *req, volley_scenario_http_response_t *ret, volley_scenario_http_http_error_t *err) {
+bool volley_scenario_http_send(volley_scenario_http_request_t *req, volley_scenario_http_response_t *ret, volley_scenario_http_net_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(40+6*sizeof(void*))];
-  int32_t option;
-  int32_t option1;
+  uint8_t ret_area[(8+16*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  *((size_t*)(ptr + sizeof(void*))) = ((*req).method).len;
+  *((uint8_t **)(ptr + 0)) = (uint8_t *) ((*req).method).ptr;
+  *((size_t*)(ptr + (3*sizeof(void*)))) = ((*req).url).len;
+  *((uint8_t **)(ptr + (2*sizeof(void*)))) = (uint8_t *) ((*req).url).ptr;
+  *((size_t*)(ptr + (5*sizeof(void*)))) = ((*req).headers).len;
+  *((uint8_t **)(ptr + (4*sizeof(void*)))) = (uint8_t *) ((*req).headers).ptr;
+  *((size_t*)(ptr + (7*sizeof(void*)))) = ((*req).body).len;
+  *((uint8_t **)(ptr + (6*sizeof(void*)))) = (uint8_t *) ((*req).body).ptr;
   if (((*req).timeout_ms).is_some) {
     const uint32_t *payload0 = &((*req).timeout_ms).val;
-    option = 1;
-    option1 = (int32_t) (*payload0);
+    *((int8_t*)(ptr + (8*sizeof(void*)))) = 1;
+    *((int32_t*)(ptr + (4+8*sizeof(void*)))) = (int32_t) (*payload0);
   } else {
-    option = 0;
-    option1 = 0;
+    *((int8_t*)(ptr + (8*sizeof(void*)))) = 0;
   }
-  int32_t option4;
-  uint8_t * option5;
-  size_t option6;
   if (((*req).name).is_some) {
-    const scenario_string_t *payload3 = &((*req).name).val;
-    option4 = 1;
-    option5 = (uint8_t *) (*payload3).ptr;
-    option6 = (*payload3).len;
+    const scenario_string_t *payload2 = &((*req).name).val;
+    *((int8_t*)(ptr + (8+8*sizeof(void*)))) = 1;
+    *((size_t*)(ptr + (8+10*sizeof(void*)))) = (*payload2).len;
+    *((uint8_t **)(ptr + (8+9*sizeof(void*)))) = (uint8_t *) (*payload2).ptr;
   } else {
-    option4 = 0;
-    option5 = 0;
-    option6 = 0;
+    *((int8_t*)(ptr + (8+8*sizeof(void*)))) = 0;
   }
-  uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_volley_scenario_http_send((uint8_t *) ((*req).method).ptr, ((*req).method).len, (uint8_t *) ((*req).url).ptr, ((*req).url).len, (uint8_t *) ((*req).headers).ptr, ((*req).headers).len, (uint8_t *) ((*req).body).ptr, ((*req).body).len, option, option1, option4, option5, option6, (uint8_t *) ((*req).tags).ptr, ((*req).tags).len, ptr);
-  volley_scenario_http_result_response_http_error_t result;
-  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+  *((size_t*)(ptr + (8+12*sizeof(void*)))) = ((*req).tags).len;
+  *((uint8_t **)(ptr + (8+11*sizeof(void*)))) = (uint8_t *) ((*req).tags).ptr;
+  if (((*req).expected_statuses).is_some) {
+    const scenario_list_u16_t *payload4 = &((*req).expected_statuses).val;
+    *((int8_t*)(ptr + (8+13*sizeof(void*)))) = 1;
+    *((size_t*)(ptr + (8+15*sizeof(void*)))) = (*payload4).len;
+    *((uint8_t **)(ptr + (8+14*sizeof(void*)))) = (uint8_t *) (*payload4).ptr;
+  } else {
+    *((int8_t*)(ptr + (8+13*sizeof(void*)))) = 0;
+  }
+  uint8_t *ptr5 = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_send(ptr, ptr5);
+  volley_scenario_http_result_response_net_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr5 + 0))) {
     case 0: {
       result.is_err = false;
       result.val.ok = (volley_scenario_http_response_t) {
-        (uint16_t) (uint16_t) ((int32_t) *((uint16_t*) (ptr + 8))),
-        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
-        (scenario_list_u8_t) (scenario_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+3*sizeof(void*))))), (*((size_t*) (ptr + (8+4*sizeof(void*))))) },
+        (uint16_t) (uint16_t) ((int32_t) *((uint16_t*) (ptr5 + 8))),
+        (volley_scenario_http_headers_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (8+1*sizeof(void*))))), (*((size_t*) (ptr5 + (8+2*sizeof(void*))))) },
+        (scenario_list_u8_t) (scenario_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (8+3*sizeof(void*))))), (*((size_t*) (ptr5 + (8+4*sizeof(void*))))) },
         (volley_scenario_http_timings_t) (volley_scenario_http_timings_t) {
-          (uint64_t) (uint64_t) (*((int64_t*) (ptr + (16+4*sizeof(void*))))),
-          (uint64_t) (uint64_t) (*((int64_t*) (ptr + (24+4*sizeof(void*))))),
-          (uint64_t) (uint64_t) (*((int64_t*) (ptr + (32+4*sizeof(void*))))),
+          (uint64_t) (uint64_t) (*((int64_t*) (ptr5 + (16+4*sizeof(void*))))),
+          (uint64_t) (uint64_t) (*((int64_t*) (ptr5 + (24+4*sizeof(void*))))),
+          (uint64_t) (uint64_t) (*((int64_t*) (ptr5 + (32+4*sizeof(void*))))),
         },
-        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (40+4*sizeof(void*))))), (*((size_t*) (ptr + (40+5*sizeof(void*))))) },
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (40+4*sizeof(void*))))), (*((size_t*) (ptr5 + (40+5*sizeof(void*))))) },
       };
       break;
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (volley_scenario_http_http_error_t) {
-        (volley_scenario_http_error_class_t) (int32_t) *((uint8_t*) (ptr + 8)),
-        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr5 + 8)),
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (8+1*sizeof(void*))))), (*((size_t*) (ptr5 + (8+2*sizeof(void*))))) },
       };
       break;
     }
@@ -737,8 +918,12 @@ bool volley_scenario_http_send(volley_scenario_http_request_t *req, volley_scena
   }
 }
 
-void volley_scenario_http_expect_statuses(scenario_list_u16_t *statuses) {
-  __wasm_import_volley_scenario_http_expect_statuses((uint8_t *) (*statuses).ptr, (*statuses).len);
+void volley_scenario_http_send_batch(volley_scenario_http_list_request_t *reqs, volley_scenario_http_list_result_response_net_error_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_send_batch((uint8_t *) (*reqs).ptr, (*reqs).len, ptr);
+  *ret = (volley_scenario_http_list_result_response_net_error_t) { (volley_scenario_http_result_response_net_error_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
 }
 
 bool volley_scenario_kafka_static_producer_open(volley_scenario_kafka_client_config_t *config, volley_scenario_kafka_own_producer_t *ret, volley_scenario_kafka_kafka_error_t *err) {
@@ -820,6 +1005,37 @@ bool volley_scenario_kafka_method_producer_produce(volley_scenario_kafka_borrow_
       result.val.err = (volley_scenario_kafka_kafka_error_t) {
         (volley_scenario_kafka_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
+      };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool volley_scenario_kafka_method_producer_send_batch(volley_scenario_kafka_borrow_producer_t self, volley_scenario_kafka_list_outgoing_t *messages, volley_scenario_kafka_batch_error_t *err) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(5*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_kafka_method_producer_send_batch((self).__handle, (uint8_t *) (*messages).ptr, (*messages).len, ptr);
+  volley_scenario_kafka_result_void_batch_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (volley_scenario_kafka_batch_error_t) {
+        (uint32_t) (uint32_t) (*((int32_t*) (ptr + sizeof(void*)))),
+        (volley_scenario_kafka_kafka_error_t) (volley_scenario_kafka_kafka_error_t) {
+          (volley_scenario_kafka_error_class_t) (int32_t) *((uint8_t*) (ptr + (2*sizeof(void*)))),
+          (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (3*sizeof(void*))))), (*((size_t*) (ptr + (4*sizeof(void*))))) },
+        },
       };
       break;
     }
@@ -1181,7 +1397,7 @@ bool volley_scenario_kafka_method_consumer_resume(volley_scenario_kafka_borrow_c
   }
 }
 
-bool volley_scenario_ws_static_socket_connect(scenario_string_t *url, volley_scenario_ws_connect_options_t *options, volley_scenario_ws_own_socket_t *ret, volley_scenario_ws_ws_error_t *err) {
+bool volley_scenario_ws_static_socket_connect(scenario_string_t *url, volley_scenario_ws_connect_options_t *options, volley_scenario_ws_own_socket_t *ret, volley_scenario_ws_net_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   int32_t option;
@@ -1196,7 +1412,7 @@ bool volley_scenario_ws_static_socket_connect(scenario_string_t *url, volley_sce
   }
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_ws_static_socket_connect((uint8_t *) (*url).ptr, (*url).len, (uint8_t *) ((*options).headers).ptr, ((*options).headers).len, (uint8_t *) ((*options).subprotocols).ptr, ((*options).subprotocols).len, option, option1, (uint8_t *) ((*options).tags).ptr, ((*options).tags).len, ptr);
-  volley_scenario_ws_result_own_socket_ws_error_t result;
+  volley_scenario_ws_result_own_socket_net_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -1205,8 +1421,8 @@ bool volley_scenario_ws_static_socket_connect(scenario_string_t *url, volley_sce
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (volley_scenario_ws_ws_error_t) {
-        (volley_scenario_ws_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
       break;
@@ -1242,12 +1458,12 @@ bool volley_scenario_ws_method_socket_protocol(volley_scenario_ws_borrow_socket_
   return option.is_some;
 }
 
-bool volley_scenario_ws_method_socket_send_text(volley_scenario_ws_borrow_socket_t self, scenario_string_t *data, volley_scenario_ws_ws_error_t *err) {
+bool volley_scenario_ws_method_socket_send_text(volley_scenario_ws_borrow_socket_t self, scenario_string_t *data, volley_scenario_ws_net_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_ws_method_socket_send_text((self).__handle, (uint8_t *) (*data).ptr, (*data).len, ptr);
-  volley_scenario_ws_result_void_ws_error_t result;
+  volley_scenario_ws_result_void_net_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -1255,8 +1471,8 @@ bool volley_scenario_ws_method_socket_send_text(volley_scenario_ws_borrow_socket
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (volley_scenario_ws_ws_error_t) {
-        (volley_scenario_ws_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
       break;
@@ -1270,12 +1486,12 @@ bool volley_scenario_ws_method_socket_send_text(volley_scenario_ws_borrow_socket
   }
 }
 
-bool volley_scenario_ws_method_socket_send_binary(volley_scenario_ws_borrow_socket_t self, scenario_list_u8_t *data, volley_scenario_ws_ws_error_t *err) {
+bool volley_scenario_ws_method_socket_send_binary(volley_scenario_ws_borrow_socket_t self, scenario_list_u8_t *data, volley_scenario_ws_net_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_ws_method_socket_send_binary((self).__handle, (uint8_t *) (*data).ptr, (*data).len, ptr);
-  volley_scenario_ws_result_void_ws_error_t result;
+  volley_scenario_ws_result_void_net_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -1283,8 +1499,8 @@ bool volley_scenario_ws_method_socket_send_binary(volley_scenario_ws_borrow_sock
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (volley_scenario_ws_ws_error_t) {
-        (volley_scenario_ws_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
       break;
@@ -1298,12 +1514,12 @@ bool volley_scenario_ws_method_socket_send_binary(volley_scenario_ws_borrow_sock
   }
 }
 
-bool volley_scenario_ws_method_socket_recv(volley_scenario_ws_borrow_socket_t self, uint32_t timeout_ms, volley_scenario_ws_option_message_t *ret, volley_scenario_ws_ws_error_t *err) {
+bool volley_scenario_ws_method_socket_recv(volley_scenario_ws_borrow_socket_t self, uint32_t timeout_ms, volley_scenario_ws_option_message_t *ret, volley_scenario_ws_net_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(6*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_ws_method_socket_recv((self).__handle, (int32_t) (timeout_ms), ptr);
-  volley_scenario_ws_result_option_message_ws_error_t result;
+  volley_scenario_ws_result_option_message_net_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -1345,8 +1561,8 @@ bool volley_scenario_ws_method_socket_recv(volley_scenario_ws_borrow_socket_t se
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (volley_scenario_ws_ws_error_t) {
-        (volley_scenario_ws_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
       break;
@@ -1361,12 +1577,12 @@ bool volley_scenario_ws_method_socket_recv(volley_scenario_ws_borrow_socket_t se
   }
 }
 
-bool volley_scenario_ws_method_socket_ping(volley_scenario_ws_borrow_socket_t self, uint32_t timeout_ms, uint64_t *ret, volley_scenario_ws_ws_error_t *err) {
+bool volley_scenario_ws_method_socket_ping(volley_scenario_ws_borrow_socket_t self, uint32_t timeout_ms, uint64_t *ret, volley_scenario_ws_net_error_t *err) {
   __attribute__((__aligned__(8)))
   uint8_t ret_area[(16+2*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_ws_method_socket_ping((self).__handle, (int32_t) (timeout_ms), ptr);
-  volley_scenario_ws_result_u64_ws_error_t result;
+  volley_scenario_ws_result_u64_net_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -1375,8 +1591,8 @@ bool volley_scenario_ws_method_socket_ping(volley_scenario_ws_borrow_socket_t se
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (volley_scenario_ws_ws_error_t) {
-        (volley_scenario_ws_error_class_t) (int32_t) *((uint8_t*) (ptr + 8)),
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr + 8)),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
       };
       break;
@@ -1391,12 +1607,12 @@ bool volley_scenario_ws_method_socket_ping(volley_scenario_ws_borrow_socket_t se
   }
 }
 
-bool volley_scenario_ws_method_socket_close(volley_scenario_ws_borrow_socket_t self, uint16_t code, scenario_string_t *reason, volley_scenario_ws_ws_error_t *err) {
+bool volley_scenario_ws_method_socket_close(volley_scenario_ws_borrow_socket_t self, uint16_t code, scenario_string_t *reason, volley_scenario_ws_net_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_ws_method_socket_close((self).__handle, (int32_t) (code), (uint8_t *) (*reason).ptr, (*reason).len, ptr);
-  volley_scenario_ws_result_void_ws_error_t result;
+  volley_scenario_ws_result_void_net_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -1404,8 +1620,8 @@ bool volley_scenario_ws_method_socket_close(volley_scenario_ws_borrow_socket_t s
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (volley_scenario_ws_ws_error_t) {
-        (volley_scenario_ws_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr + sizeof(void*))),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
       break;
@@ -1427,24 +1643,132 @@ void volley_scenario_ws_poll(volley_scenario_ws_list_borrow_socket_t *sockets, u
   *ret = (scenario_list_u32_t) { (uint32_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
 }
 
-void volley_scenario_metrics_counter_add(scenario_string_t *name, double value, volley_scenario_metrics_list_pair_t *tags) {
-  __wasm_import_volley_scenario_metrics_counter_add((uint8_t *) (*name).ptr, (*name).len, value, (uint8_t *) (*tags).ptr, (*tags).len);
+bool volley_scenario_metrics_static_counter_declare(scenario_string_t *name, volley_scenario_metrics_own_counter_t *ret, scenario_string_t *err) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(3*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_metrics_static_counter_declare((uint8_t *) (*name).ptr, (*name).len, ptr);
+  volley_scenario_metrics_result_own_counter_string_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (volley_scenario_metrics_own_counter_t) { *((int32_t*) (ptr + sizeof(void*))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
 }
 
-void volley_scenario_metrics_gauge_set(scenario_string_t *name, double value, volley_scenario_metrics_list_pair_t *tags) {
-  __wasm_import_volley_scenario_metrics_gauge_set((uint8_t *) (*name).ptr, (*name).len, value, (uint8_t *) (*tags).ptr, (*tags).len);
+void volley_scenario_metrics_method_counter_add(volley_scenario_metrics_borrow_counter_t self, double value, volley_scenario_metrics_list_pair_t *tags) {
+  __wasm_import_volley_scenario_metrics_method_counter_add((self).__handle, value, (uint8_t *) (*tags).ptr, (*tags).len);
 }
 
-void volley_scenario_metrics_rate_add(scenario_string_t *name, bool ok, volley_scenario_metrics_list_pair_t *tags) {
-  __wasm_import_volley_scenario_metrics_rate_add((uint8_t *) (*name).ptr, (*name).len, ok, (uint8_t *) (*tags).ptr, (*tags).len);
+bool volley_scenario_metrics_static_gauge_declare(scenario_string_t *name, volley_scenario_metrics_own_gauge_t *ret, scenario_string_t *err) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(3*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_metrics_static_gauge_declare((uint8_t *) (*name).ptr, (*name).len, ptr);
+  volley_scenario_metrics_result_own_gauge_string_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (volley_scenario_metrics_own_gauge_t) { *((int32_t*) (ptr + sizeof(void*))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
 }
 
-void volley_scenario_metrics_trend_add(scenario_string_t *name, double value, volley_scenario_metrics_list_pair_t *tags) {
-  __wasm_import_volley_scenario_metrics_trend_add((uint8_t *) (*name).ptr, (*name).len, value, (uint8_t *) (*tags).ptr, (*tags).len);
+void volley_scenario_metrics_method_gauge_set(volley_scenario_metrics_borrow_gauge_t self, double value, volley_scenario_metrics_list_pair_t *tags) {
+  __wasm_import_volley_scenario_metrics_method_gauge_set((self).__handle, value, (uint8_t *) (*tags).ptr, (*tags).len);
 }
 
-bool volley_scenario_metrics_check(scenario_string_t *name, bool ok) {
-  int32_t ret = __wasm_import_volley_scenario_metrics_check((uint8_t *) (*name).ptr, (*name).len, ok);
+bool volley_scenario_metrics_static_rate_declare(scenario_string_t *name, volley_scenario_metrics_own_rate_t *ret, scenario_string_t *err) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(3*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_metrics_static_rate_declare((uint8_t *) (*name).ptr, (*name).len, ptr);
+  volley_scenario_metrics_result_own_rate_string_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (volley_scenario_metrics_own_rate_t) { *((int32_t*) (ptr + sizeof(void*))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+void volley_scenario_metrics_method_rate_add(volley_scenario_metrics_borrow_rate_t self, bool ok, volley_scenario_metrics_list_pair_t *tags) {
+  __wasm_import_volley_scenario_metrics_method_rate_add((self).__handle, ok, (uint8_t *) (*tags).ptr, (*tags).len);
+}
+
+bool volley_scenario_metrics_static_trend_declare(scenario_string_t *name, volley_scenario_metrics_own_trend_t *ret, scenario_string_t *err) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(3*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_metrics_static_trend_declare((uint8_t *) (*name).ptr, (*name).len, ptr);
+  volley_scenario_metrics_result_own_trend_string_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (volley_scenario_metrics_own_trend_t) { *((int32_t*) (ptr + sizeof(void*))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+void volley_scenario_metrics_method_trend_add(volley_scenario_metrics_borrow_trend_t self, double value, volley_scenario_metrics_list_pair_t *tags) {
+  __wasm_import_volley_scenario_metrics_method_trend_add((self).__handle, value, (uint8_t *) (*tags).ptr, (*tags).len);
+}
+
+bool volley_scenario_metrics_check(scenario_string_t *name, bool ok, volley_scenario_metrics_list_pair_t *tags) {
+  int32_t ret = __wasm_import_volley_scenario_metrics_check((uint8_t *) (*name).ptr, (*name).len, ok, (uint8_t *) (*tags).ptr, (*tags).len);
   return ret;
 }
 

@@ -14,18 +14,58 @@ typedef struct scenario_string_t {
   size_t len;
 } scenario_string_t;
 
-// One name/value pair. Order is kept; names may repeat (HTTP headers).
+// One name/value pair, for tags and parameters. Order is kept.
 typedef struct volley_scenario_types_pair_t {
   scenario_string_t   f0;
   scenario_string_t   f1;
 } volley_scenario_types_pair_t;
 
+// HTTP and WebSocket handshake headers, one encoding for requests and
+// responses: `name: value` lines joined by `\n` (no trailing newline),
+// in order; a name may repeat (`set-cookie`). One string, not a list:
+// dynamic-language guests pay per list element in their bindings (about
+// 7 µs per header with componentize-js). Reading a line, the name ends
+// at the first `:` and the value is the rest without leading spaces or
+// tabs; empty lines are skipped. A value cannot hold a newline. Response
+// header names are in lower case; request names are sent as given.
+typedef scenario_string_t volley_scenario_types_headers_t;
+
+// Why an HTTP request or a WebSocket call failed. Each class is its own
+// tag value on `http_req_failed` (`error`) and `ws_errors` (`class`).
+typedef uint8_t volley_scenario_types_error_class_t;
+
+// The connection was refused (nothing listens there).
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_REFUSED 0
+// The call did not complete within its timeout.
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_TIMEOUT 1
+// The peer reset or closed the connection mid-call.
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_RESET 2
+// The TLS handshake failed.
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_TLS 3
+// The host name did not resolve.
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_DNS 4
+// WebSocket: the server answered the upgrade with something other than 101.
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_HANDSHAKE 5
+// The URL, method, a header or a close code is malformed.
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_INVALID_REQUEST 6
+// The host is not on the run's allowlist (plan targets, `--allow-host`).
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_NOT_ALLOWED 7
+// WebSocket: the socket is already closed.
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_CLOSED 8
+// Anything else.
+#define VOLLEY_SCENARIO_TYPES_ERROR_CLASS_OTHER 9
+
+// A failed HTTP request or WebSocket call.
+typedef struct volley_scenario_types_net_error_t {
+  volley_scenario_types_error_class_t   class_;
+  scenario_string_t   message;
+} volley_scenario_types_net_error_t;
+
 typedef volley_scenario_types_pair_t volley_scenario_http_pair_t;
 
-typedef struct {
-  volley_scenario_http_pair_t *ptr;
-  size_t len;
-} volley_scenario_http_list_pair_t;
+typedef volley_scenario_types_headers_t volley_scenario_http_headers_t;
+
+typedef volley_scenario_types_net_error_t volley_scenario_http_net_error_t;
 
 typedef struct {
   uint8_t *ptr;
@@ -42,11 +82,26 @@ typedef struct {
   scenario_string_t val;
 } scenario_option_string_t;
 
+typedef struct {
+  volley_scenario_http_pair_t *ptr;
+  size_t len;
+} volley_scenario_http_list_pair_t;
+
+typedef struct {
+  uint16_t *ptr;
+  size_t len;
+} scenario_list_u16_t;
+
+typedef struct {
+  bool is_some;
+  scenario_list_u16_t val;
+} scenario_option_list_u16_t;
+
 typedef struct volley_scenario_http_request_t {
   // `GET`, `POST`, ... (case-insensitive).
   scenario_string_t   method;
   scenario_string_t   url;
-  volley_scenario_http_list_pair_t   headers;
+  volley_scenario_http_headers_t   headers;
   scenario_list_u8_t   body;
   // Whole-request timeout in milliseconds; the engine default (60 s) if none.
   scenario_option_u32_t   timeout_ms;
@@ -55,6 +110,10 @@ typedef struct volley_scenario_http_request_t {
   scenario_option_string_t   name;
   // Extra tags for this request's samples.
   volley_scenario_http_list_pair_t   tags;
+  // The statuses that count as success in `http_req_failed` (k6
+  // `expectedStatuses`); none means 200 to 399. A 409 for a bid that was
+  // outbid, say, is no error. Redirect hops are judged by it too.
+  scenario_option_list_u16_t   expected_statuses;
 } volley_scenario_http_request_t;
 
 typedef struct volley_scenario_http_timings_t {
@@ -68,55 +127,31 @@ typedef struct volley_scenario_http_timings_t {
 
 typedef struct volley_scenario_http_response_t {
   uint16_t   status;
-  // The response headers as `name: value` lines joined by `\n`, names
-  // in lower case, in the order received (a name may repeat). One
-  // string, not a list: dynamic-language guests pay per list element
-  // in their bindings (about 7 µs per header with componentize-js).
-  scenario_string_t   headers;
+  // Names in lower case, in the order received (see `types.headers`).
+  volley_scenario_http_headers_t   headers;
   scenario_list_u8_t   body;
   volley_scenario_http_timings_t   timings;
   // `HTTP/1.1` or `HTTP/2.0`.
   scenario_string_t   protocol;
 } volley_scenario_http_response_t;
 
-// Why a request got no response. Each class is its own `error` tag value
-// on `http_req_failed`.
-typedef uint8_t volley_scenario_http_error_class_t;
-
-// The connection was refused (nothing listens there).
-#define VOLLEY_SCENARIO_HTTP_ERROR_CLASS_REFUSED 0
-// The request did not complete within its timeout.
-#define VOLLEY_SCENARIO_HTTP_ERROR_CLASS_TIMEOUT 1
-// The peer reset or closed the connection mid-request.
-#define VOLLEY_SCENARIO_HTTP_ERROR_CLASS_RESET 2
-// The TLS handshake failed.
-#define VOLLEY_SCENARIO_HTTP_ERROR_CLASS_TLS 3
-// The host name did not resolve.
-#define VOLLEY_SCENARIO_HTTP_ERROR_CLASS_DNS 4
-// The URL, method or a header is malformed.
-#define VOLLEY_SCENARIO_HTTP_ERROR_CLASS_INVALID_REQUEST 5
-// The host is not on the run's allowlist (plan targets, `--allow-host`).
-#define VOLLEY_SCENARIO_HTTP_ERROR_CLASS_NOT_ALLOWED 6
-// Anything else.
-#define VOLLEY_SCENARIO_HTTP_ERROR_CLASS_OTHER 7
-
-typedef struct volley_scenario_http_http_error_t {
-  volley_scenario_http_error_class_t   class_;
-  scenario_string_t   message;
-} volley_scenario_http_http_error_t;
-
 typedef struct {
   bool is_err;
   union {
     volley_scenario_http_response_t ok;
-    volley_scenario_http_http_error_t err;
+    volley_scenario_http_net_error_t err;
   } val;
-} volley_scenario_http_result_response_http_error_t;
+} volley_scenario_http_result_response_net_error_t;
 
 typedef struct {
-  uint16_t *ptr;
+  volley_scenario_http_request_t *ptr;
   size_t len;
-} scenario_list_u16_t;
+} volley_scenario_http_list_request_t;
+
+typedef struct {
+  volley_scenario_http_result_response_net_error_t *ptr;
+  size_t len;
+} volley_scenario_http_list_result_response_net_error_t;
 
 typedef volley_scenario_types_pair_t volley_scenario_kafka_pair_t;
 
@@ -201,7 +236,8 @@ typedef struct volley_scenario_kafka_position_t {
 #define VOLLEY_SCENARIO_KAFKA_POSITION_TIMESTAMP 3
 
 // Why a call failed. Each class is its own `class` tag on
-// `kafka_produce_failed`.
+// `kafka_produce_failed`. (Kafka's classes are its own; HTTP and
+// WebSocket share `types.error-class`.)
 typedef uint8_t volley_scenario_kafka_error_class_t;
 
 // The broker (or the local queue) took too long.
@@ -227,6 +263,13 @@ typedef struct volley_scenario_kafka_kafka_error_t {
   volley_scenario_kafka_error_class_t   class_;
   scenario_string_t   message;
 } volley_scenario_kafka_kafka_error_t;
+
+// Why `send-batch` stopped: the first `enqueued` messages were enqueued,
+// the next one failed with `error` and the rest were not tried.
+typedef struct volley_scenario_kafka_batch_error_t {
+  uint32_t   enqueued;
+  volley_scenario_kafka_kafka_error_t   error;
+} volley_scenario_kafka_batch_error_t;
 
 typedef struct volley_scenario_kafka_own_producer_t {
   int32_t __handle;
@@ -258,6 +301,18 @@ typedef struct {
     volley_scenario_kafka_kafka_error_t err;
   } val;
 } volley_scenario_kafka_result_void_kafka_error_t;
+
+typedef struct {
+  volley_scenario_kafka_outgoing_t *ptr;
+  size_t len;
+} volley_scenario_kafka_list_outgoing_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    volley_scenario_kafka_batch_error_t err;
+  } val;
+} volley_scenario_kafka_result_void_batch_error_t;
 
 typedef struct {
   bool is_err;
@@ -300,14 +355,18 @@ typedef struct {
 
 typedef volley_scenario_types_pair_t volley_scenario_ws_pair_t;
 
+typedef volley_scenario_types_headers_t volley_scenario_ws_headers_t;
+
+typedef volley_scenario_types_net_error_t volley_scenario_ws_net_error_t;
+
 typedef struct {
   volley_scenario_ws_pair_t *ptr;
   size_t len;
 } volley_scenario_ws_list_pair_t;
 
 typedef struct volley_scenario_ws_connect_options_t {
-  // Extra handshake request headers.
-  volley_scenario_ws_list_pair_t   headers;
+  // Extra handshake request headers (see `types.headers`).
+  volley_scenario_ws_headers_t   headers;
   // Offered subprotocols (`Sec-WebSocket-Protocol`), in preference order.
   scenario_list_string_t   subprotocols;
   // Connect plus handshake timeout in milliseconds; 60 s if none.
@@ -335,35 +394,6 @@ typedef struct volley_scenario_ws_message_t {
 // The peer closed the socket; every later call returns `closed`.
 #define VOLLEY_SCENARIO_WS_MESSAGE_CLOSE 2
 
-// Why a call failed. Each class is its own `class` tag on `ws_errors`.
-typedef uint8_t volley_scenario_ws_error_class_t;
-
-// The connection was refused (nothing listens there).
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_REFUSED 0
-// Connect, handshake or ping did not finish in time.
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_TIMEOUT 1
-// The peer reset or dropped the connection.
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_RESET 2
-// The TLS handshake failed.
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_TLS 3
-// The host name did not resolve.
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_DNS 4
-// The server answered the upgrade with something other than 101.
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_HANDSHAKE 5
-// The URL, a header or a close code is malformed.
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_INVALID_REQUEST 6
-// The host is not on the run's allowlist (plan targets, `--allow-host`).
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_NOT_ALLOWED 7
-// The socket is already closed.
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_CLOSED 8
-// Anything else.
-#define VOLLEY_SCENARIO_WS_ERROR_CLASS_OTHER 9
-
-typedef struct volley_scenario_ws_ws_error_t {
-  volley_scenario_ws_error_class_t   class_;
-  scenario_string_t   message;
-} volley_scenario_ws_ws_error_t;
-
 typedef struct volley_scenario_ws_own_socket_t {
   int32_t __handle;
 } volley_scenario_ws_own_socket_t;
@@ -376,16 +406,16 @@ typedef struct {
   bool is_err;
   union {
     volley_scenario_ws_own_socket_t ok;
-    volley_scenario_ws_ws_error_t err;
+    volley_scenario_ws_net_error_t err;
   } val;
-} volley_scenario_ws_result_own_socket_ws_error_t;
+} volley_scenario_ws_result_own_socket_net_error_t;
 
 typedef struct {
   bool is_err;
   union {
-    volley_scenario_ws_ws_error_t err;
+    volley_scenario_ws_net_error_t err;
   } val;
-} volley_scenario_ws_result_void_ws_error_t;
+} volley_scenario_ws_result_void_net_error_t;
 
 typedef struct {
   bool is_some;
@@ -396,17 +426,17 @@ typedef struct {
   bool is_err;
   union {
     volley_scenario_ws_option_message_t ok;
-    volley_scenario_ws_ws_error_t err;
+    volley_scenario_ws_net_error_t err;
   } val;
-} volley_scenario_ws_result_option_message_ws_error_t;
+} volley_scenario_ws_result_option_message_net_error_t;
 
 typedef struct {
   bool is_err;
   union {
     uint64_t ok;
-    volley_scenario_ws_ws_error_t err;
+    volley_scenario_ws_net_error_t err;
   } val;
-} volley_scenario_ws_result_u64_ws_error_t;
+} volley_scenario_ws_result_u64_net_error_t;
 
 typedef struct {
   volley_scenario_ws_borrow_socket_t *ptr;
@@ -420,10 +450,74 @@ typedef struct {
 
 typedef volley_scenario_types_pair_t volley_scenario_metrics_pair_t;
 
+typedef struct volley_scenario_metrics_own_counter_t {
+  int32_t __handle;
+} volley_scenario_metrics_own_counter_t;
+
+typedef struct volley_scenario_metrics_borrow_counter_t {
+  int32_t __handle;
+} volley_scenario_metrics_borrow_counter_t;
+
+typedef struct volley_scenario_metrics_own_gauge_t {
+  int32_t __handle;
+} volley_scenario_metrics_own_gauge_t;
+
+typedef struct volley_scenario_metrics_borrow_gauge_t {
+  int32_t __handle;
+} volley_scenario_metrics_borrow_gauge_t;
+
+typedef struct volley_scenario_metrics_own_rate_t {
+  int32_t __handle;
+} volley_scenario_metrics_own_rate_t;
+
+typedef struct volley_scenario_metrics_borrow_rate_t {
+  int32_t __handle;
+} volley_scenario_metrics_borrow_rate_t;
+
+typedef struct volley_scenario_metrics_own_trend_t {
+  int32_t __handle;
+} volley_scenario_metrics_own_trend_t;
+
+typedef struct volley_scenario_metrics_borrow_trend_t {
+  int32_t __handle;
+} volley_scenario_metrics_borrow_trend_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    volley_scenario_metrics_own_counter_t ok;
+    scenario_string_t err;
+  } val;
+} volley_scenario_metrics_result_own_counter_string_t;
+
 typedef struct {
   volley_scenario_metrics_pair_t *ptr;
   size_t len;
 } volley_scenario_metrics_list_pair_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    volley_scenario_metrics_own_gauge_t ok;
+    scenario_string_t err;
+  } val;
+} volley_scenario_metrics_result_own_gauge_string_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    volley_scenario_metrics_own_rate_t ok;
+    scenario_string_t err;
+  } val;
+} volley_scenario_metrics_result_own_rate_string_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    volley_scenario_metrics_own_trend_t ok;
+    scenario_string_t err;
+  } val;
+} volley_scenario_metrics_result_own_trend_string_t;
 
 typedef struct {
   bool is_some;
@@ -460,19 +554,24 @@ typedef struct {
   } val;
 } scenario_result_void_string_t;
 
-// Imported Functions from `volley:scenario/http@0.1.0`
-// Send one request and wait for the whole response.
-extern bool volley_scenario_http_send(volley_scenario_http_request_t *req, volley_scenario_http_response_t *ret, volley_scenario_http_http_error_t *err);
-// Which statuses this VU's later requests expect (k6 `expectedStatuses`):
-// others count as failed in `http_req_failed`. An empty list restores the
-// default, 200 to 399. A 409 for a bid that was outbid, say, is no error.
-extern void volley_scenario_http_expect_statuses(scenario_list_u16_t *statuses);
+// Imported Functions from `volley:scenario/http@0.2.0`
+// Sends one request and waits for the whole response.
+extern bool volley_scenario_http_send(volley_scenario_http_request_t *req, volley_scenario_http_response_t *ret, volley_scenario_http_net_error_t *err);
+// Sends every request at once, concurrently (k6 `http.batch`), and waits
+// for all of them; the results are in the order of `reqs`. Each request
+// is timed and recorded as if sent alone. At most 256 requests per call
+// (more is an `invalid-request` error for each request past the bound).
+extern void volley_scenario_http_send_batch(volley_scenario_http_list_request_t *reqs, volley_scenario_http_list_result_response_net_error_t *ret);
 
-// Imported Functions from `volley:scenario/kafka@0.1.0`
+// Imported Functions from `volley:scenario/kafka@0.2.0`
 // The run's producer for this configuration (made on first use).
 extern bool volley_scenario_kafka_static_producer_open(volley_scenario_kafka_client_config_t *config, volley_scenario_kafka_own_producer_t *ret, volley_scenario_kafka_kafka_error_t *err);
 // Enqueues and returns at once; the ack is recorded when it arrives.
 extern bool volley_scenario_kafka_method_producer_produce(volley_scenario_kafka_borrow_producer_t self, volley_scenario_kafka_outgoing_t *message, volley_scenario_kafka_kafka_error_t *err);
+// Enqueues every message in order, in one call (for throughput: one
+// host call instead of one per message); acks are recorded as they
+// arrive. Stops at the first message that cannot be enqueued.
+extern bool volley_scenario_kafka_method_producer_send_batch(volley_scenario_kafka_borrow_producer_t self, volley_scenario_kafka_list_outgoing_t *messages, volley_scenario_kafka_batch_error_t *err);
 // Enqueues and waits for the broker's ack.
 extern bool volley_scenario_kafka_method_producer_produce_wait(volley_scenario_kafka_borrow_producer_t self, volley_scenario_kafka_outgoing_t *message, volley_scenario_kafka_delivery_t *ret, volley_scenario_kafka_kafka_error_t *err);
 // Waits until everything this producer enqueued was acked or failed.
@@ -491,37 +590,43 @@ extern bool volley_scenario_kafka_method_consumer_seek(volley_scenario_kafka_bor
 extern bool volley_scenario_kafka_method_consumer_pause(volley_scenario_kafka_borrow_consumer_t self, scenario_string_t *topic, scenario_list_s32_t *partitions, volley_scenario_kafka_kafka_error_t *err);
 extern bool volley_scenario_kafka_method_consumer_resume(volley_scenario_kafka_borrow_consumer_t self, scenario_string_t *topic, scenario_list_s32_t *partitions, volley_scenario_kafka_kafka_error_t *err);
 
-// Imported Functions from `volley:scenario/ws@0.1.0`
+// Imported Functions from `volley:scenario/ws@0.2.0`
 // Opens a socket: TCP (or TLS) connect plus the upgrade handshake.
-extern bool volley_scenario_ws_static_socket_connect(scenario_string_t *url, volley_scenario_ws_connect_options_t *options, volley_scenario_ws_own_socket_t *ret, volley_scenario_ws_ws_error_t *err);
+extern bool volley_scenario_ws_static_socket_connect(scenario_string_t *url, volley_scenario_ws_connect_options_t *options, volley_scenario_ws_own_socket_t *ret, volley_scenario_ws_net_error_t *err);
 // The subprotocol the server chose, if any.
 extern bool volley_scenario_ws_method_socket_protocol(volley_scenario_ws_borrow_socket_t self, scenario_string_t *ret);
-extern bool volley_scenario_ws_method_socket_send_text(volley_scenario_ws_borrow_socket_t self, scenario_string_t *data, volley_scenario_ws_ws_error_t *err);
-extern bool volley_scenario_ws_method_socket_send_binary(volley_scenario_ws_borrow_socket_t self, scenario_list_u8_t *data, volley_scenario_ws_ws_error_t *err);
+extern bool volley_scenario_ws_method_socket_send_text(volley_scenario_ws_borrow_socket_t self, scenario_string_t *data, volley_scenario_ws_net_error_t *err);
+extern bool volley_scenario_ws_method_socket_send_binary(volley_scenario_ws_borrow_socket_t self, scenario_list_u8_t *data, volley_scenario_ws_net_error_t *err);
 // The next message, waiting up to `timeout-ms`; none if none came in time.
-extern bool volley_scenario_ws_method_socket_recv(volley_scenario_ws_borrow_socket_t self, uint32_t timeout_ms, volley_scenario_ws_option_message_t *ret, volley_scenario_ws_ws_error_t *err);
+extern bool volley_scenario_ws_method_socket_recv(volley_scenario_ws_borrow_socket_t self, uint32_t timeout_ms, volley_scenario_ws_option_message_t *ret, volley_scenario_ws_net_error_t *err);
 // Sends a ping and waits for its pong; the round trip in microseconds.
-extern bool volley_scenario_ws_method_socket_ping(volley_scenario_ws_borrow_socket_t self, uint32_t timeout_ms, uint64_t *ret, volley_scenario_ws_ws_error_t *err);
+extern bool volley_scenario_ws_method_socket_ping(volley_scenario_ws_borrow_socket_t self, uint32_t timeout_ms, uint64_t *ret, volley_scenario_ws_net_error_t *err);
 // Sends a close frame and waits (up to 1 s) for the peer's. Dropping a
 // socket closes it too (code 1000).
-extern bool volley_scenario_ws_method_socket_close(volley_scenario_ws_borrow_socket_t self, uint16_t code, scenario_string_t *reason, volley_scenario_ws_ws_error_t *err);
+extern bool volley_scenario_ws_method_socket_close(volley_scenario_ws_borrow_socket_t self, uint16_t code, scenario_string_t *reason, volley_scenario_ws_net_error_t *err);
 // Waits up to `timeout-ms` until at least one of `sockets` has a message
 // (or its close) ready; returns the indexes of those that do. One VU can
 // so hold many sockets.
 extern void volley_scenario_ws_poll(volley_scenario_ws_list_borrow_socket_t *sockets, uint32_t timeout_ms, scenario_list_u32_t *ret);
 
-// Imported Functions from `volley:scenario/metrics@0.1.0`
-// Add `value` to a counter (k6 `Counter`).
-extern void volley_scenario_metrics_counter_add(scenario_string_t *name, double value, volley_scenario_metrics_list_pair_t *tags);
-// Set a gauge to `value` (k6 `Gauge`).
-extern void volley_scenario_metrics_gauge_set(scenario_string_t *name, double value, volley_scenario_metrics_list_pair_t *tags);
-// Add one sample to a rate: the share of `true` samples (k6 `Rate`).
-extern void volley_scenario_metrics_rate_add(scenario_string_t *name, bool ok, volley_scenario_metrics_list_pair_t *tags);
-// Add one sample to a trend (k6 `Trend`): kept in an HdrHistogram with
-// three significant digits and a resolution of 0.001 (µs for milliseconds).
-extern void volley_scenario_metrics_trend_add(scenario_string_t *name, double value, volley_scenario_metrics_list_pair_t *tags);
-// Record a check (`checks` metric, tagged `check=name`); returns `ok`.
-extern bool volley_scenario_metrics_check(scenario_string_t *name, bool ok);
+// Imported Functions from `volley:scenario/metrics@0.2.0`
+// The run's counter `name`, made on first declare. An error if `name`
+// is already another kind of metric, or is not a valid metric name
+// (letters, digits, `_`, `.`, `-`).
+extern bool volley_scenario_metrics_static_counter_declare(scenario_string_t *name, volley_scenario_metrics_own_counter_t *ret, scenario_string_t *err);
+extern void volley_scenario_metrics_method_counter_add(volley_scenario_metrics_borrow_counter_t self, double value, volley_scenario_metrics_list_pair_t *tags);
+// As `counter.declare`, for a gauge.
+extern bool volley_scenario_metrics_static_gauge_declare(scenario_string_t *name, volley_scenario_metrics_own_gauge_t *ret, scenario_string_t *err);
+extern void volley_scenario_metrics_method_gauge_set(volley_scenario_metrics_borrow_gauge_t self, double value, volley_scenario_metrics_list_pair_t *tags);
+// As `counter.declare`, for a rate.
+extern bool volley_scenario_metrics_static_rate_declare(scenario_string_t *name, volley_scenario_metrics_own_rate_t *ret, scenario_string_t *err);
+extern void volley_scenario_metrics_method_rate_add(volley_scenario_metrics_borrow_rate_t self, bool ok, volley_scenario_metrics_list_pair_t *tags);
+// As `counter.declare`, for a trend.
+extern bool volley_scenario_metrics_static_trend_declare(scenario_string_t *name, volley_scenario_metrics_own_trend_t *ret, scenario_string_t *err);
+extern void volley_scenario_metrics_method_trend_add(volley_scenario_metrics_borrow_trend_t self, double value, volley_scenario_metrics_list_pair_t *tags);
+// Records a check (`checks` metric, tagged `check=name` and `tags`, e.g.
+// k6's `group`); returns `ok`.
+extern bool volley_scenario_metrics_check(scenario_string_t *name, bool ok, volley_scenario_metrics_list_pair_t *tags);
 // An event identified by `key` starts now, on the engine's monotonic clock,
 // shared by every VU. `metric` names the trend its latency is recorded in;
 // the mark is kept until `expected` arrivals were seen (0 counts as 1) or
@@ -539,7 +644,7 @@ extern void volley_scenario_metrics_mark(scenario_string_t *metric, scenario_str
 // marked (or already saw all its expected arrivals).
 extern bool volley_scenario_metrics_arrive(scenario_string_t *key, uint64_t *ret);
 
-// Imported Functions from `volley:scenario/vu@0.1.0`
+// Imported Functions from `volley:scenario/vu@0.2.0`
 // The VU's number, from 1, unique across the run.
 extern uint32_t volley_scenario_vu_id(void);
 // This VU's iteration number in its scenario, from 0.
@@ -562,7 +667,7 @@ extern uint64_t volley_scenario_vu_data_len(scenario_string_t *name);
 // names to strings). Loaded once by the engine, shared by every VU.
 extern bool volley_scenario_vu_data_row(scenario_string_t *name, uint64_t index, scenario_string_t *ret);
 
-// Imported Functions from `volley:scenario/log@0.1.0`
+// Imported Functions from `volley:scenario/log@0.2.0`
 extern void volley_scenario_log_write(volley_scenario_log_level_t level, scenario_string_t *message);
 
 // Exported Functions from `scenario`
@@ -575,9 +680,15 @@ bool exports_scenario_teardown(scenario_list_u8_t *setup_data, scenario_string_t
 
 void volley_scenario_types_pair_free(volley_scenario_types_pair_t *ptr);
 
+void volley_scenario_types_headers_free(volley_scenario_types_headers_t *ptr);
+
+void volley_scenario_types_net_error_free(volley_scenario_types_net_error_t *ptr);
+
 void volley_scenario_http_pair_free(volley_scenario_http_pair_t *ptr);
 
-void volley_scenario_http_list_pair_free(volley_scenario_http_list_pair_t *ptr);
+void volley_scenario_http_headers_free(volley_scenario_http_headers_t *ptr);
+
+void volley_scenario_http_net_error_free(volley_scenario_http_net_error_t *ptr);
 
 void scenario_list_u8_free(scenario_list_u8_t *ptr);
 
@@ -585,15 +696,21 @@ void scenario_option_u32_free(scenario_option_u32_t *ptr);
 
 void scenario_option_string_free(scenario_option_string_t *ptr);
 
+void volley_scenario_http_list_pair_free(volley_scenario_http_list_pair_t *ptr);
+
+void scenario_list_u16_free(scenario_list_u16_t *ptr);
+
+void scenario_option_list_u16_free(scenario_option_list_u16_t *ptr);
+
 void volley_scenario_http_request_free(volley_scenario_http_request_t *ptr);
 
 void volley_scenario_http_response_free(volley_scenario_http_response_t *ptr);
 
-void volley_scenario_http_http_error_free(volley_scenario_http_http_error_t *ptr);
+void volley_scenario_http_result_response_net_error_free(volley_scenario_http_result_response_net_error_t *ptr);
 
-void volley_scenario_http_result_response_http_error_free(volley_scenario_http_result_response_http_error_t *ptr);
+void volley_scenario_http_list_request_free(volley_scenario_http_list_request_t *ptr);
 
-void scenario_list_u16_free(scenario_list_u16_t *ptr);
+void volley_scenario_http_list_result_response_net_error_free(volley_scenario_http_list_result_response_net_error_t *ptr);
 
 void volley_scenario_kafka_pair_free(volley_scenario_kafka_pair_t *ptr);
 
@@ -619,6 +736,8 @@ void volley_scenario_kafka_position_free(volley_scenario_kafka_position_t *ptr);
 
 void volley_scenario_kafka_kafka_error_free(volley_scenario_kafka_kafka_error_t *ptr);
 
+void volley_scenario_kafka_batch_error_free(volley_scenario_kafka_batch_error_t *ptr);
+
 extern void volley_scenario_kafka_producer_drop_own(volley_scenario_kafka_own_producer_t handle);
 
 extern void volley_scenario_kafka_producer_drop_borrow(volley_scenario_kafka_borrow_producer_t handle);
@@ -635,6 +754,10 @@ void volley_scenario_kafka_result_own_producer_kafka_error_free(volley_scenario_
 
 void volley_scenario_kafka_result_void_kafka_error_free(volley_scenario_kafka_result_void_kafka_error_t *ptr);
 
+void volley_scenario_kafka_list_outgoing_free(volley_scenario_kafka_list_outgoing_t *ptr);
+
+void volley_scenario_kafka_result_void_batch_error_free(volley_scenario_kafka_result_void_batch_error_t *ptr);
+
 void volley_scenario_kafka_result_delivery_kafka_error_free(volley_scenario_kafka_result_delivery_kafka_error_t *ptr);
 
 void scenario_list_string_free(scenario_list_string_t *ptr);
@@ -649,6 +772,10 @@ void volley_scenario_kafka_result_list_incoming_kafka_error_free(volley_scenario
 
 void volley_scenario_ws_pair_free(volley_scenario_ws_pair_t *ptr);
 
+void volley_scenario_ws_headers_free(volley_scenario_ws_headers_t *ptr);
+
+void volley_scenario_ws_net_error_free(volley_scenario_ws_net_error_t *ptr);
+
 void volley_scenario_ws_list_pair_free(volley_scenario_ws_list_pair_t *ptr);
 
 void volley_scenario_ws_connect_options_free(volley_scenario_ws_connect_options_t *ptr);
@@ -657,23 +784,21 @@ void volley_scenario_ws_close_frame_free(volley_scenario_ws_close_frame_t *ptr);
 
 void volley_scenario_ws_message_free(volley_scenario_ws_message_t *ptr);
 
-void volley_scenario_ws_ws_error_free(volley_scenario_ws_ws_error_t *ptr);
-
 extern void volley_scenario_ws_socket_drop_own(volley_scenario_ws_own_socket_t handle);
 
 extern void volley_scenario_ws_socket_drop_borrow(volley_scenario_ws_borrow_socket_t handle);
 
 extern volley_scenario_ws_borrow_socket_t volley_scenario_ws_borrow_socket(volley_scenario_ws_own_socket_t handle);
 
-void volley_scenario_ws_result_own_socket_ws_error_free(volley_scenario_ws_result_own_socket_ws_error_t *ptr);
+void volley_scenario_ws_result_own_socket_net_error_free(volley_scenario_ws_result_own_socket_net_error_t *ptr);
 
-void volley_scenario_ws_result_void_ws_error_free(volley_scenario_ws_result_void_ws_error_t *ptr);
+void volley_scenario_ws_result_void_net_error_free(volley_scenario_ws_result_void_net_error_t *ptr);
 
 void volley_scenario_ws_option_message_free(volley_scenario_ws_option_message_t *ptr);
 
-void volley_scenario_ws_result_option_message_ws_error_free(volley_scenario_ws_result_option_message_ws_error_t *ptr);
+void volley_scenario_ws_result_option_message_net_error_free(volley_scenario_ws_result_option_message_net_error_t *ptr);
 
-void volley_scenario_ws_result_u64_ws_error_free(volley_scenario_ws_result_u64_ws_error_t *ptr);
+void volley_scenario_ws_result_u64_net_error_free(volley_scenario_ws_result_u64_net_error_t *ptr);
 
 void volley_scenario_ws_list_borrow_socket_free(volley_scenario_ws_list_borrow_socket_t *ptr);
 
@@ -681,7 +806,39 @@ void scenario_list_u32_free(scenario_list_u32_t *ptr);
 
 void volley_scenario_metrics_pair_free(volley_scenario_metrics_pair_t *ptr);
 
+extern void volley_scenario_metrics_counter_drop_own(volley_scenario_metrics_own_counter_t handle);
+
+extern void volley_scenario_metrics_counter_drop_borrow(volley_scenario_metrics_borrow_counter_t handle);
+
+extern volley_scenario_metrics_borrow_counter_t volley_scenario_metrics_borrow_counter(volley_scenario_metrics_own_counter_t handle);
+
+extern void volley_scenario_metrics_gauge_drop_own(volley_scenario_metrics_own_gauge_t handle);
+
+extern void volley_scenario_metrics_gauge_drop_borrow(volley_scenario_metrics_borrow_gauge_t handle);
+
+extern volley_scenario_metrics_borrow_gauge_t volley_scenario_metrics_borrow_gauge(volley_scenario_metrics_own_gauge_t handle);
+
+extern void volley_scenario_metrics_rate_drop_own(volley_scenario_metrics_own_rate_t handle);
+
+extern void volley_scenario_metrics_rate_drop_borrow(volley_scenario_metrics_borrow_rate_t handle);
+
+extern volley_scenario_metrics_borrow_rate_t volley_scenario_metrics_borrow_rate(volley_scenario_metrics_own_rate_t handle);
+
+extern void volley_scenario_metrics_trend_drop_own(volley_scenario_metrics_own_trend_t handle);
+
+extern void volley_scenario_metrics_trend_drop_borrow(volley_scenario_metrics_borrow_trend_t handle);
+
+extern volley_scenario_metrics_borrow_trend_t volley_scenario_metrics_borrow_trend(volley_scenario_metrics_own_trend_t handle);
+
+void volley_scenario_metrics_result_own_counter_string_free(volley_scenario_metrics_result_own_counter_string_t *ptr);
+
 void volley_scenario_metrics_list_pair_free(volley_scenario_metrics_list_pair_t *ptr);
+
+void volley_scenario_metrics_result_own_gauge_string_free(volley_scenario_metrics_result_own_gauge_string_t *ptr);
+
+void volley_scenario_metrics_result_own_rate_string_free(volley_scenario_metrics_result_own_rate_string_t *ptr);
+
+void volley_scenario_metrics_result_own_trend_string_free(volley_scenario_metrics_result_own_trend_string_t *ptr);
 
 void scenario_option_u64_free(scenario_option_u64_t *ptr);
 
