@@ -26,6 +26,13 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Merge(args) => cmd_merge(args),
         Command::Kafka(KafkaCommand::Lag(args)) => cmd_kafka_lag(args),
         Command::Kafka(KafkaCommand::ResetOffsets(args)) => cmd_kafka_reset(args),
+        Command::Pack(args) => crate::package::cmd_pack(args),
+        Command::Push(args) => crate::package::cmd_push(args),
+        Command::Pull(args) => crate::package::cmd_pull(args),
+        Command::Accept(args) => crate::package::cmd_accept(args),
+        Command::Sign(args) => crate::package::cmd_sign(args),
+        Command::Verify(args) => crate::package::cmd_verify(args),
+        Command::GenerateKeyPair(args) => crate::package::cmd_key_pair(args),
     };
     match result {
         Ok(code) => code.code(),
@@ -276,7 +283,12 @@ pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
 fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
     crate::output::set_log_level(&args.log_level);
     let mut ov = overrides(&args)?;
-    let resolved = resolve(&args.target, args.plan.as_deref(), args.quiet)?;
+    let mut resolved =
+        match crate::package::open_target(&args.target, args.plan.as_deref(), &args.package)? {
+            Some(r) => r,
+            None => resolve(&args.target, args.plan.as_deref(), args.quiet)?,
+        };
+    crate::package::prepare_run(&mut resolved.raw, &args.package)?;
     ov.component = resolved.component.clone();
     let plan = plan::validate(resolved.raw, &resolved.source, &resolved.base_dir, &ov)?;
     for note in &plan.notes {
@@ -340,14 +352,15 @@ fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
     })?;
     let c = runtime.load(&args.component)?;
     let info = c.info();
-    let meta = std::fs::read(&args.component)
-        .map(|b| crate::build::read_metadata(&b))
-        .unwrap_or_default();
+    let bytes = std::fs::read(&args.component).unwrap_or_default();
+    let meta = crate::build::read_metadata(&bytes);
+    let package = crate::package::read_package(&bytes).ok().flatten();
     if args.json {
         let v = serde_json::json!({
             "path": args.component,
             "world": "volley:scenario/scenario@0.1.0",
             "metadata": meta,
+            "package": package,
             "size": info.size,
             "imports": info.imports,
             "exports": info.exports,
@@ -373,6 +386,11 @@ fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
             info.size,
             info.size as f64 / 1024.0
         );
+        if let Some(pkg) = &package {
+            for line in crate::package::describe(pkg) {
+                println!("{line}");
+            }
+        }
         println!("imports:");
         for i in &info.imports {
             println!("  {i}");
