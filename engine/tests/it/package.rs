@@ -318,8 +318,12 @@ fn push_pull_lock_accept_run_offline_and_tamper() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(iterations(&export), (12.0, 0.0), "{err}");
 
-    // Offline: the registry is gone, the cache is enough.
+    // The registry is gone: a locked, cached reference needs no request at
+    // all, even without --offline.
     reg.stop();
+    let (code, _, err) = run_package(&dir, &tagged, &["--locked"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(iterations(&dir.join("export.json")), (20.0, 0.0), "{err}");
     let (code, _, err) = run_package(&dir, &tagged, &["--offline", "--locked"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(iterations(&dir.join("export.json")), (20.0, 0.0), "{err}");
@@ -541,5 +545,66 @@ fn a_package_runs_only_with_what_the_runner_grants() {
     let (code, _, err) = run_package(&dir, &tagged, &[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(iterations(&dir.join("export.json")), (20.0, 0.0), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_example_scenarios_are_published_as_packages() {
+    let dir = scratch("package", "examples");
+    let reg = Registry::start(&dir);
+    let others =
+        "kafka, ws \u{2192} only hosts the runner allows (--allow-host, the plan's targets)";
+    let http = "http \u{2192} the `api` target (embedded:http)";
+    let kafka = "kafka \u{2192} the `kafka` target (embedded:kafka)";
+    let examples = [
+        (
+            "auction",
+            "http, ws \u{2192} the `api` target (embedded:auction)".to_string(),
+        ),
+        // The JavaScript and Python SDKs import every interface.
+        ("booking", format!("{http}; {others}")),
+        ("http-ingest", http.to_string()),
+        ("http-ingest-c", http.to_string()),
+        ("http-ingest-py", format!("{http}; {others}")),
+        ("kafka-burst", kafka.to_string()),
+        ("kafka-roundtrip", kafka.to_string()),
+    ];
+    let fresh = dir.join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    for (name, wants) in &examples {
+        let packed = dir.join(format!("{name}.wasm"));
+        let folder = repo().join("scripts").join(name);
+        let (code, _, err) = pv(
+            &dir,
+            &[
+                "pack",
+                folder.to_str().unwrap(),
+                "-o",
+                packed.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 0, "{name}: {err}");
+        let reference = reg.reference(&format!("examples/{name}"), "0.1.0");
+        let (code, out, err) = pv(&dir, &["push", packed.to_str().unwrap(), &reference]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let digest = digest_in(&out);
+        let pulled = fresh.join(format!("{name}.wasm"));
+        let (code, out, err) = pv(
+            &fresh,
+            &["pull", &reference, "-o", pulled.to_str().unwrap()],
+        );
+        assert_eq!(code, 0, "{name}: {err}");
+        assert_eq!(digest_in(&out), digest, "{name}");
+        assert_eq!(
+            std::fs::read(&pulled).unwrap(),
+            std::fs::read(&packed).unwrap(),
+            "{name}: the pulled component differs from the pushed one"
+        );
+        let line = err
+            .lines()
+            .find(|l| l.contains(": wants "))
+            .unwrap_or_default();
+        assert!(line.ends_with(&format!(": wants {wants}")), "{name}: {err}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
