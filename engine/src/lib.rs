@@ -18,8 +18,8 @@ pub mod plan;
 pub mod protocol;
 pub mod run;
 pub mod schedule;
+pub mod swap;
 mod sys;
-pub mod track;
 pub mod wasm;
 
 pub use error::{Error, ExitCode};

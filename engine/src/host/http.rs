@@ -59,6 +59,7 @@ impl VuState {
         let key = (name, method, outcome.0, outcome.1);
         if extra.is_empty()
             && let Some((_, tags)) = self
+                .instance
                 .http_tags
                 .iter()
                 .find(|(k, _)| (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str()) == key)
@@ -70,14 +71,14 @@ impl VuState {
             .tags
             .with([("name", name), ("method", method), outcome])
             .with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if extra.is_empty() && self.http_tags.len() < TAG_CACHE {
+        if extra.is_empty() && self.instance.http_tags.len() < TAG_CACHE {
             let owned = (
                 name.to_string(),
                 method.to_string(),
                 outcome.0.to_string(),
                 outcome.1.to_string(),
             );
-            self.http_tags.push((owned, tags.clone()));
+            self.instance.http_tags.push((owned, tags.clone()));
         }
         tags
     }
@@ -101,7 +102,7 @@ impl VuState {
     ) {
         let status_text = status.to_string();
         let tags = self.request_tags(name, method, ("status", &status_text), extra);
-        let expected = match &self.expected_statuses {
+        let expected = match &self.instance.expected_statuses {
             Some(list) => list.contains(&status),
             None => status < 400,
         };
@@ -229,7 +230,7 @@ impl Host for VuState {
     }
 
     fn expect_statuses(&mut self, statuses: Vec<u16>) -> wasmtime::Result<()> {
-        self.expected_statuses = (!statuses.is_empty()).then_some(statuses);
+        self.instance.expected_statuses = (!statuses.is_empty()).then_some(statuses);
         Ok(())
     }
 }

@@ -8,8 +8,8 @@ use wasmtime::component::Resource;
 
 use super::VuState;
 use crate::metrics::{Builtin, Metrics, Tags};
+use crate::protocol::kafka::track::Trackers;
 use crate::protocol::kafka::{self as proto, Delivery, ErrorClass, OnDelivery, Position};
-use crate::track::Trackers;
 use crate::wasm::bindings::volley::scenario::kafka::{
     self as wit, ClientConfig, ErrorClass as WitClass, Host, HostConsumer, HostProducer, KafkaError,
 };
@@ -100,11 +100,18 @@ fn position(p: wit::Position) -> Position {
 impl VuState {
     /// This VU's scenario tags plus `topic`, built once per topic.
     fn topic_tags(&mut self, topic: &str) -> Tags {
-        if let Some((_, t)) = self.kafka_tags.iter().find(|(name, _)| name == topic) {
+        if let Some((_, t)) = self
+            .instance
+            .kafka_tags
+            .iter()
+            .find(|(name, _)| name == topic)
+        {
             return t.clone();
         }
         let t = self.scenario.tags.with([("topic", topic)]);
-        self.kafka_tags.push((topic.to_string(), t.clone()));
+        self.instance
+            .kafka_tags
+            .push((topic.to_string(), t.clone()));
         t
     }
 
@@ -154,7 +161,7 @@ impl HostProducer for VuState {
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| self.shared.kafka.producer(&c));
         Ok(match made {
-            Ok(p) => Ok(self.table.push(KafkaProducer(p))?),
+            Ok(p) => Ok(self.instance.table.push(KafkaProducer(p))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -169,7 +176,7 @@ impl HostProducer for VuState {
         // without a copy: this is the per-message path.
         let tags = self.topic_tags(&m.topic);
         let tracked = m.tracked.clone();
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         Ok(match producer.produce_owned(m) {
             Ok(()) => {
                 self.shared
@@ -192,7 +199,7 @@ impl HostProducer for VuState {
     ) -> wasmtime::Result<Result<wit::Delivery, KafkaError>> {
         let m = self.outgoing(m);
         let (topic, tracked) = (m.topic.clone(), m.tracked.clone());
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         let result = producer.produce_wait(m).await;
         let result = result.and_then(|d| {
             let (partition, offset) = d.result?;
@@ -223,7 +230,7 @@ impl HostProducer for VuState {
         r: Resource<KafkaProducer>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         Ok(producer
             .flush(Duration::from_millis(timeout_ms as u64))
             .await
@@ -232,7 +239,7 @@ impl HostProducer for VuState {
 
     fn drop(&mut self, r: Resource<KafkaProducer>) -> wasmtime::Result<()> {
         // The producer itself is the run's and outlives this handle.
-        self.table.delete(r)?;
+        self.instance.table.delete(r)?;
         Ok(())
     }
 }
@@ -249,7 +256,7 @@ impl HostConsumer for VuState {
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| kafka.subscribe(&c, &group, &topics));
         Ok(match made {
-            Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
+            Ok(c) => Ok(self.instance.table.push(KafkaConsumer(c))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -266,7 +273,7 @@ impl HostConsumer for VuState {
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| kafka.assign(&c, &topic, &partitions, position(from)));
         Ok(match made {
-            Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
+            Ok(c) => Ok(self.instance.table.push(KafkaConsumer(c))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -278,7 +285,7 @@ impl HostConsumer for VuState {
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<Vec<wit::Incoming>, KafkaError>> {
         let started = Instant::now();
-        let c = &self.table.get(&r)?.0;
+        let c = &self.instance.table.get(&r)?.0;
         let result = c
             .poll(max as usize, Duration::from_millis(timeout_ms as u64))
             .await;
@@ -315,7 +322,7 @@ impl HostConsumer for VuState {
     }
 
     fn commit(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<Result<(), KafkaError>> {
-        Ok(self.table.get(&r)?.0.commit().map_err(to_wit))
+        Ok(self.instance.table.get(&r)?.0.commit().map_err(to_wit))
     }
 
     fn seek(
@@ -326,6 +333,7 @@ impl HostConsumer for VuState {
         to: wit::Position,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         Ok(self
+            .instance
             .table
             .get(&r)?
             .0
@@ -340,6 +348,7 @@ impl HostConsumer for VuState {
         partitions: Vec<i32>,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         Ok(self
+            .instance
             .table
             .get(&r)?
             .0
@@ -354,6 +363,7 @@ impl HostConsumer for VuState {
         partitions: Vec<i32>,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         Ok(self
+            .instance
             .table
             .get(&r)?
             .0
@@ -362,7 +372,7 @@ impl HostConsumer for VuState {
     }
 
     fn drop(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<()> {
-        self.table.delete(r)?;
+        self.instance.table.delete(r)?;
         Ok(())
     }
 }

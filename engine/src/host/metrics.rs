@@ -6,12 +6,12 @@ use crate::wasm::bindings::volley::scenario::metrics::Host;
 
 impl VuState {
     fn custom(&mut self, name: &str, kind: Kind, tags: Vec<(String, String)>, sample: f64) {
-        if self.declared.get(name) != Some(&kind) {
+        if self.instance.declared.get(name) != Some(&kind) {
             if let Err(e) = self.shared.metrics.declare(name, kind) {
                 // A misused name is the scenario's bug: say so once per VU and
                 // drop the sample rather than corrupt another metric. Only
                 // accepted kinds are cached: a refused one is asked again.
-                if self.refused.insert((name.to_string(), kind)) {
+                if self.instance.refused.insert((name.to_string(), kind)) {
                     crate::output::log(
                         "WARN",
                         format_args!("WARN  [{} vu={}] {e}", self.scenario.name, self.id),
@@ -19,7 +19,7 @@ impl VuState {
                 }
                 return;
             }
-            self.declared.insert(name.to_string(), kind);
+            self.instance.declared.insert(name.to_string(), kind);
         }
         let tags = if tags.is_empty() {
             self.scenario.tags.clone()
@@ -81,13 +81,13 @@ impl Host for VuState {
     }
 
     fn mark(&mut self, metric: String, key: String, expected: u32) -> wasmtime::Result<()> {
-        let first = self.declared.get(&metric) != Some(&Kind::Trend);
+        let first = self.instance.declared.get(&metric) != Some(&Kind::Trend);
         if first {
             if let Err(e) = mark::declare(&self.shared.metrics, &metric, expected) {
                 eprintln!("WARN  [{} vu={}] mark: {e}", self.scenario.name, self.id);
                 return Ok(());
             }
-            self.declared.insert(metric.clone(), Kind::Trend);
+            self.instance.declared.insert(metric.clone(), Kind::Trend);
             // The loss counter exists (at 0) from the first mark, so a
             // threshold like `count==0` on it holds when nothing was lost.
             let loss = if expected > 1 {

@@ -77,7 +77,8 @@ impl VuState {
     /// One notifier per VU: every socket of this VU wakes it, so `poll`
     /// can wait on all of them.
     fn ws_wake(&mut self) -> Arc<Notify> {
-        self.ws_wake
+        self.instance
+            .ws_wake
             .get_or_insert_with(|| Arc::new(Notify::new()))
             .clone()
     }
@@ -89,7 +90,7 @@ impl VuState {
     }
 
     fn socket(&self, r: &Resource<WsSocket>) -> wasmtime::Result<&WsSocket> {
-        Ok(self.table.get(r)?)
+        Ok(self.instance.table.get(r)?)
     }
 
     async fn ws_send(
@@ -98,7 +99,7 @@ impl VuState {
         frame: impl AsyncFnOnce(&Socket) -> Result<(), proto::WsError>,
         bytes: usize,
     ) -> wasmtime::Result<Result<(), WsError>> {
-        let s = self.table.get(r)?;
+        let s = self.instance.table.get(r)?;
         let result = frame(&s.socket).await;
         let tags = s.tags.clone();
         Ok(match result {
@@ -160,7 +161,7 @@ impl HostSocket for VuState {
             metrics: self.shared.metrics.clone(),
             ended: false,
         };
-        Ok(Ok(self.table.push(socket)?))
+        Ok(Ok(self.instance.table.push(socket)?))
     }
 
     fn protocol(&mut self, r: Resource<WsSocket>) -> wasmtime::Result<Option<String>> {
@@ -192,7 +193,7 @@ impl HostSocket for VuState {
         r: Resource<WsSocket>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<Option<wit::Message>, WsError>> {
-        let s = self.table.get(&r)?;
+        let s = self.instance.table.get(&r)?;
         let result = s.socket.recv(ms(timeout_ms)).await;
         let tags = s.tags.clone();
         let message = match result {
@@ -201,7 +202,7 @@ impl HostSocket for VuState {
             // The end of a closed socket is not an error worth counting.
             Err(e) if e.class == ErrorClass::Closed => return Ok(Err(to_wit(e))),
             Err(e) => {
-                self.table.get_mut(&r)?.end();
+                self.instance.table.get_mut(&r)?.end();
                 return Ok(Err(self.ws_error(&tags, e)));
             }
         };
@@ -210,7 +211,7 @@ impl HostSocket for VuState {
             Message::Text(t) => wit::Message::Text(t),
             Message::Binary(b) => wit::Message::Binary(b),
             Message::Close { code, reason } => {
-                self.table.get_mut(&r)?.end();
+                self.instance.table.get_mut(&r)?.end();
                 return Ok(Ok(Some(wit::Message::Close(CloseFrame { code, reason }))));
             }
         };
@@ -226,7 +227,7 @@ impl HostSocket for VuState {
         r: Resource<WsSocket>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<u64, WsError>> {
-        let s = self.table.get(&r)?;
+        let s = self.instance.table.get(&r)?;
         let result = s.socket.ping(ms(timeout_ms)).await;
         let tags = s.tags.clone();
         Ok(match result {
@@ -247,7 +248,7 @@ impl HostSocket for VuState {
         code: u16,
         reason: String,
     ) -> wasmtime::Result<Result<(), WsError>> {
-        let s = self.table.get(&r)?;
+        let s = self.instance.table.get(&r)?;
         let result = s.socket.close(code, &reason).await;
         let tags = s.tags.clone();
         if result
@@ -256,12 +257,12 @@ impl HostSocket for VuState {
         {
             return Ok(result.map_err(|e| self.ws_error(&tags, e)));
         }
-        self.table.get_mut(&r)?.end();
+        self.instance.table.get_mut(&r)?.end();
         Ok(result.map_err(|e| self.ws_error(&tags, e)))
     }
 
     fn drop(&mut self, r: Resource<WsSocket>) -> wasmtime::Result<()> {
-        self.table.delete(r)?;
+        self.instance.table.delete(r)?;
         Ok(())
     }
 }
@@ -274,7 +275,7 @@ impl Host for VuState {
     ) -> wasmtime::Result<Vec<u32>> {
         let mut list = Vec::with_capacity(sockets.len());
         for r in &sockets {
-            list.push(&self.table.get(r)?.socket);
+            list.push(&self.instance.table.get(r)?.socket);
         }
         Ok(proto::poll(&list, ms(timeout_ms)).await)
     }

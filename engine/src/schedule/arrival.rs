@@ -30,7 +30,7 @@ pub async fn drive(
     let mut running = JoinSet::new();
     let mut growing = JoinSet::new();
     let mut outcome = Outcome::default();
-    let dropped_tags = factory.info.tags.clone();
+    let dropped_tags = factory.deployment.stable().info.tags.clone();
 
     while let Some(at) = pacer.next() {
         let intended = start + at;

@@ -200,6 +200,7 @@ impl Runtime {
             ))
         })?;
         Ok(Component(Arc::new(Loaded {
+            id: ComponentId::of(bytes),
             path: path.to_path_buf(),
             pre,
             info,
@@ -321,7 +322,41 @@ fn describe(name: &str, item: &ComponentItem) -> String {
     }
 }
 
+/// What a component is, whatever file it came from: the SHA-256 of its
+/// bytes. Setup data and loaded components are keyed by it, so the same
+/// bytes under two paths are one component, and a file rewritten in place
+/// (a rebuild) is another one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ComponentId([u8; 32]);
+
+impl ComponentId {
+    pub fn of(bytes: &[u8]) -> Self {
+        use sha2::Digest;
+        ComponentId(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// The first 12 hex digits: the `version` tag of a run's samples.
+    pub fn short(&self) -> String {
+        self.0[..6].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sha256:")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl std::fmt::Debug for ComponentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ComponentId({})", self.short())
+    }
+}
+
 struct Loaded {
+    id: ComponentId,
+    /// Where it was loaded from, for messages only (not its identity).
     path: PathBuf,
     pre: ScenarioPre<VuState>,
     info: ComponentInfo,
@@ -334,12 +369,18 @@ pub struct Component(Arc<Loaded>);
 impl std::fmt::Debug for Component {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Component")
+            .field("id", &self.0.id)
             .field("path", &self.0.path)
             .finish()
     }
 }
 
 impl Component {
+    pub fn id(&self) -> ComponentId {
+        self.0.id
+    }
+
+    /// The file it was loaded from (for messages).
     pub fn path(&self) -> &Path {
         &self.0.path
     }

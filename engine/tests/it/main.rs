@@ -15,5 +15,6 @@ mod sdk;
 mod signals;
 mod silent;
 mod support;
+mod swap;
 mod thresholds;
 mod ws_run;
