@@ -465,6 +465,21 @@ fn signatures_are_required_checked_and_refused_when_tampered() {
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(iterations(&dir.join("export.json")), (20.0, 0.0), "{err}");
+    // Offline, the signature checked online before is used from the cache;
+    // another key still fails.
+    let (code, _, err) = run_package(
+        &dir,
+        &tagged,
+        &["--offline", "--require-signed", public.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_package(
+        &dir,
+        &tagged,
+        &["--offline", "--require-signed", other.to_str().unwrap()],
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("no signature"), "{err}");
 
     // Tampered: other code pushed under the signed tag is not what was signed.
     let fixture = crate::support::fixture();
