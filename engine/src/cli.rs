@@ -30,6 +30,20 @@ pub enum Command {
     /// Kafka consumer groups of the system under test: lag, offset resets.
     #[command(subcommand)]
     Kafka(KafkaCommand),
+    /// Make a scenario folder one shareable component: metadata, parameters, plans, capabilities.
+    Pack(crate::package::PackArgs),
+    /// Push a package (or a folder, packed first) to an OCI registry.
+    Push(crate::package::PushArgs),
+    /// Fetch a package into the cache and pin its digest in volley.lock.
+    Pull(crate::package::PullArgs),
+    /// Accept what a package wants (network, hosts) so it may run here.
+    Accept(crate::package::AcceptArgs),
+    /// Sign a pushed package with a key (cosign's key-based format).
+    Sign(crate::package::SignArgs),
+    /// Check a package's signature against a public key.
+    Verify(crate::package::VerifyArgs),
+    /// Write a key pair for `volley sign` (PREFIX.key, PREFIX.pub).
+    GenerateKeyPair(crate::package::KeyPairArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,9 +114,10 @@ pub struct KafkaResetArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A component (`x.wasm`), a plan (`x.toml`), a scenario folder or a
-    /// scenario source file (`x.js`, `x.py`, `x.c`); sources are built when
-    /// needed, and a folder's `plans/default.toml` runs unless --plan says otherwise.
+    /// A component (`x.wasm`), a plan (`x.toml`), a scenario folder, a
+    /// scenario source file (`x.js`, `x.py`, `x.c`) or a package
+    /// (`oci://host/ns/name:tag`); sources are built when needed, and a
+    /// folder's (or package's) `default` plan runs unless --plan says otherwise.
     pub target: PathBuf,
     /// Which plan of a scenario folder to run (`plans/NAME.toml`).
     #[arg(long, short = 'p')]
@@ -181,6 +196,8 @@ pub struct RunArgs {
     /// Allocate instances on demand instead of from the pool.
     #[arg(long, hide = true)]
     pub no_pooling: bool,
+    #[command(flatten)]
+    pub package: crate::package::RunPackageArgs,
 }
 
 #[derive(Debug, Args)]

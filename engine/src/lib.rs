@@ -13,6 +13,7 @@ mod error;
 pub mod host;
 pub mod metrics;
 pub mod output;
+pub mod package;
 pub mod plan;
 pub mod protocol;
 pub mod run;

@@ -38,6 +38,13 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Merge(args) => cmd_merge(args),
         Command::Kafka(KafkaCommand::Lag(args)) => cmd_kafka_lag(args),
         Command::Kafka(KafkaCommand::ResetOffsets(args)) => cmd_kafka_reset(args),
+        Command::Pack(args) => crate::package::cmd_pack(args),
+        Command::Push(args) => crate::package::cmd_push(args),
+        Command::Pull(args) => crate::package::cmd_pull(args),
+        Command::Accept(args) => crate::package::cmd_accept(args),
+        Command::Sign(args) => crate::package::cmd_sign(args),
+        Command::Verify(args) => crate::package::cmd_verify(args),
+        Command::GenerateKeyPair(args) => crate::package::cmd_key_pair(args),
     };
     match result {
         Ok(code) => code.code(),

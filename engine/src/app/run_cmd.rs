@@ -229,7 +229,12 @@ pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
 pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
     crate::output::set_log_level(&args.log_level);
     let mut ov = overrides(&args)?;
-    let resolved = resolve(&args.target, args.plan.as_deref(), args.quiet)?;
+    let mut resolved =
+        match crate::package::open_target(&args.target, args.plan.as_deref(), &args.package)? {
+            Some(r) => r,
+            None => resolve(&args.target, args.plan.as_deref(), args.quiet)?,
+        };
+    crate::package::prepare_run(&mut resolved.raw, &args.package)?;
     ov.component = resolved.component.clone();
     let plan = plan::validate(resolved.raw, &resolved.source, &resolved.base_dir, &ov)?;
     for note in &plan.notes {
