@@ -178,6 +178,11 @@ pub struct RunArgs {
     /// Lowest level of scenario log lines shown: trace, debug, info, warn, error.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Hot swap: when the scenario's sources (or its component file) change,
+    /// rebuild and move the running VUs to the new version (canary, waves,
+    /// rollback on failure); a build error leaves the old version running.
+    #[arg(long)]
+    pub watch: bool,
     /// Allocate instances on demand instead of from the pool.
     #[arg(long, hide = true)]
     pub no_pooling: bool,
