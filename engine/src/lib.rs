@@ -19,7 +19,6 @@ pub mod run;
 pub mod schedule;
 pub mod swap;
 mod sys;
-pub mod track;
 pub mod wasm;
 
 pub use error::{Error, ExitCode};
