@@ -30,6 +30,28 @@ pub enum Command {
     /// Kafka consumer groups of the system under test: lag, offset resets.
     #[command(subcommand)]
     Kafka(KafkaCommand),
+    /// List the runs going on this machine (for this user).
+    Ps,
+    /// Stop a run: no new iterations, those in flight finish (like Ctrl-C).
+    Stop(RunRef),
+    /// Hot-swap a running test to another component, scenario folder or source file.
+    Swap(SwapArgs),
+    /// Roll back a run's swap in progress, or its last committed swap.
+    Rollback(RunRef),
+}
+
+#[derive(Debug, Args)]
+pub struct RunRef {
+    /// The run's process id (`volley ps`); optional when one run is going.
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SwapArgs {
+    /// The run's process id (`volley ps`).
+    pub run: String,
+    /// The new component (.wasm), or a scenario folder or source file to build.
+    pub component: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -270,6 +270,21 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         },
         shared.start,
     ));
+    // Live control: `volley ps`, `stop`, `swap`, `rollback`.
+    let _control = match crate::control::serve(crate::control::Context {
+        plan: plan.source.display().to_string(),
+        live: live.clone(),
+        stop: stop.clone(),
+        abort_reason: abort_reason.clone(),
+        swapper: swapper.clone(),
+        started,
+    }) {
+        Ok(endpoint) => Some(endpoint),
+        Err(e) => {
+            eprintln!("WARN  no control socket ({e}): volley ps/stop/swap cannot reach this run");
+            None
+        }
+    };
     let watch_stop = tokio_util::sync::CancellationToken::new();
     let watcher = opts
         .watch
@@ -383,10 +398,17 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Err(e) => problems.push(format!("a scenario task failed: {e}")),
         }
     }
+    swapper.close();
     watch_stop.cancel();
-    if let Some(w) = watcher {
-        // A swap in progress ends (rolls back or commits) quickly.
-        let _ = w.await;
+    if let Some(mut w) = watcher {
+        // A swap in progress rolls back at once; a build in progress is
+        // not waited for long.
+        if tokio::time::timeout(Duration::from_secs(2), &mut w)
+            .await
+            .is_err()
+        {
+            w.abort();
+        }
     }
     // Acks of messages still in flight belong to this run.
     shared.kafka.flush_all(Duration::from_secs(30)).await;

@@ -106,6 +106,8 @@ struct Inner {
     candidate: Option<Candidate>,
     /// The VUs of the scenario alive now (by id): sizes the waves.
     members: HashSet<u32>,
+    /// The stable version the last committed swap replaced.
+    previous: Option<Arc<Version>>,
 }
 
 /// The versions one scenario's VUs run. See the module documentation.
@@ -123,6 +125,7 @@ impl Deployment {
                 stable: Arc::new(stable),
                 candidate: None,
                 members: HashSet::new(),
+                previous: None,
             }),
         }
     }
@@ -144,6 +147,11 @@ impl Deployment {
         self.lock().stable.clone()
     }
 
+    /// The version the last committed swap replaced (`volley rollback`).
+    pub fn previous(&self) -> Option<Arc<Version>> {
+        self.lock().previous.clone()
+    }
+
     pub fn candidate(&self) -> Option<Arc<Version>> {
         self.lock().candidate.as_ref().map(|c| c.version.clone())
     }
@@ -160,6 +168,7 @@ impl Deployment {
             stable,
             candidate,
             members,
+            ..
         } = &mut *inner;
         members.insert(vu);
         let chosen = match candidate {
@@ -252,6 +261,7 @@ impl Deployment {
         let mut inner = self.lock();
         let c = inner.candidate.take()?;
         let old = std::mem::replace(&mut inner.stable, c.version);
+        inner.previous = Some(old.clone());
         drop(inner);
         self.bump();
         Some(old)

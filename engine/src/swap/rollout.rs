@@ -92,6 +92,10 @@ pub struct Swapper {
     events: Mutex<Vec<SwapEvent>>,
     /// One swap at a time.
     busy: tokio::sync::Mutex<()>,
+    /// Cancelled when the scenarios end: a swap in progress rolls back.
+    closing: tokio_util::sync::CancellationToken,
+    /// Set by `volley rollback` during a swap: it rolls back.
+    abort: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Swapper {
@@ -116,7 +120,41 @@ impl Swapper {
             start,
             events: Mutex::default(),
             busy: tokio::sync::Mutex::new(()),
+            closing: Default::default(),
+            abort: Default::default(),
         }
+    }
+
+    pub fn deployments(&self) -> &[Arc<Deployment>] {
+        &self.scenarios
+    }
+
+    /// Rolls back the swap in progress (its event says so), or swaps every
+    /// scenario back to the version its last committed swap replaced.
+    pub async fn roll_back_last(&self) -> Vec<SwapEvent> {
+        if self.scenarios.iter().any(|d| d.candidate().is_some()) {
+            self.abort.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Vec::new();
+        }
+        let _one = self.busy.lock().await;
+        let asked = Instant::now();
+        let mut out = Vec::new();
+        for d in &self.scenarios {
+            if let Some(previous) = d.previous() {
+                let e = self
+                    .swap_one(d, Ok(previous.component.clone()), asked, Duration::ZERO)
+                    .await;
+                self.record(e.clone());
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// The scenarios ended: a swap in progress rolls back at once (no VU
+    /// would reach another iteration boundary to finish it).
+    pub fn close(&self) {
+        self.closing.cancel();
     }
 
     /// The swaps so far.
@@ -156,7 +194,6 @@ impl Swapper {
     pub async fn swap_file(&self, path: &Path) -> Vec<SwapEvent> {
         let _one = self.busy.lock().await;
         let asked = Instant::now();
-        let at = asked.duration_since(self.start);
         let targets: Vec<Arc<Deployment>> = {
             let same: Vec<_> = self
                 .scenarios
@@ -179,35 +216,48 @@ impl Swapper {
         let load = asked.elapsed();
         let mut out = Vec::new();
         for d in targets {
-            let old = d.stable();
-            let event = |to: String, verdict, counts: (u64, u64)| SwapEvent {
-                scenario: old.info.name.clone(),
-                at,
-                from: old.id().short(),
-                to,
-                took: asked.elapsed(),
-                load,
-                verdict,
-                iterations: counts.0,
-                failures: counts.1,
-            };
-            let e = match &loaded {
-                Err(why) => event(String::new(), Verdict::Refused(why.clone()), (0, 0)),
-                Ok(c) if c.id() == old.id() => event(c.id().short(), Verdict::Unchanged, (0, 0)),
-                Ok(c) => {
-                    let new = Arc::new(Version::new(
-                        c.clone(),
-                        old.setup_data.clone(),
-                        versioned(&old.info, c),
-                    ));
-                    let verdict = self.roll_out(&d, &old, &new).await;
-                    event(c.id().short(), verdict, new.counts())
-                }
-            };
+            let e = self.swap_one(&d, loaded.clone(), asked, load).await;
             self.record(e.clone());
             out.push(e);
         }
         out
+    }
+
+    /// Swaps one scenario to `loaded`.
+    async fn swap_one(
+        &self,
+        d: &Deployment,
+        loaded: Result<Component, String>,
+        asked: Instant,
+        load: Duration,
+    ) -> SwapEvent {
+        self.abort
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let old = d.stable();
+        let event = |to: String, verdict, counts: (u64, u64)| SwapEvent {
+            scenario: old.info.name.clone(),
+            at: asked.duration_since(self.start),
+            from: old.id().short(),
+            to,
+            took: asked.elapsed(),
+            load,
+            verdict,
+            iterations: counts.0,
+            failures: counts.1,
+        };
+        match &loaded {
+            Err(why) => event(String::new(), Verdict::Refused(why.clone()), (0, 0)),
+            Ok(c) if c.id() == old.id() => event(c.id().short(), Verdict::Unchanged, (0, 0)),
+            Ok(c) => {
+                let new = Arc::new(Version::new(
+                    c.clone(),
+                    old.setup_data.clone(),
+                    versioned(&old.info, c),
+                ));
+                let verdict = self.roll_out(d, &old, &new).await;
+                event(c.id().short(), verdict, new.counts())
+            }
+        }
     }
 
     /// Canary, waves, commit; or roll back.
@@ -217,7 +267,7 @@ impl Swapper {
         d.propose(new.clone(), 1);
         let canary_by = Instant::now() + p.canary_timeout;
         loop {
-            if let Some(why) = judge(d, old, base, new) {
+            if let Some(why) = self.judge(d, old, base, new) {
                 return self.roll_back(d, why);
             }
             if new.counts().0 >= p.canary_iterations {
@@ -240,7 +290,7 @@ impl Swapper {
             d.widen(quota.max(1));
             let until = Instant::now() + p.wave_time;
             loop {
-                if let Some(why) = judge(d, old, base, new) {
+                if let Some(why) = self.judge(d, old, base, new) {
                     return self.roll_back(d, why);
                 }
                 if d.progress().0 >= quota.min(d.members()) || Instant::now() >= until {
@@ -249,13 +299,29 @@ impl Swapper {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         }
-        if let Some(why) = judge(d, old, base, new) {
+        if let Some(why) = self.judge(d, old, base, new) {
             return self.roll_back(d, why);
         }
         if let Some(old) = d.commit() {
             old.retire_after(p.drain);
         }
         Verdict::Committed
+    }
+
+    fn judge(
+        &self,
+        d: &Deployment,
+        old: &Version,
+        base: (u64, u64),
+        new: &Version,
+    ) -> Option<String> {
+        if self.closing.is_cancelled() {
+            return Some("the scenarios ended before the swap completed".into());
+        }
+        if self.abort.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some("asked to (`volley rollback`)".into());
+        }
+        judge(d, old, base, new)
     }
 
     fn roll_back(&self, d: &Deployment, why: String) -> Verdict {

@@ -213,3 +213,82 @@ fn a_bad_build_is_refused_or_rolled_back_and_the_run_goes_on() {
     server_rt.shutdown_background();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_running_test_is_listed_swapped_rolled_back_and_stopped_from_outside() {
+    let dir = scratch("swap", "control");
+    let runs = dir.join("runs");
+    let (a, b) = (dir.join("a.wasm"), dir.join("b.wasm"));
+    let bytes = std::fs::read(fixture()).unwrap();
+    std::fs::write(&a, &bytes).unwrap();
+    std::fs::write(&b, variant(&bytes, 2)).unwrap();
+    let (id_a, id_b) = (
+        ComponentId::of(&bytes).short(),
+        ComponentId::of(&variant(&bytes, 2)).short(),
+    );
+    let env = [("VOLLEY_RUNS_DIR", runs.to_str().unwrap())];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "run",
+            a.to_str().unwrap(),
+            "--exec",
+            "empty",
+            "--rate",
+            "200",
+        ])
+        .args(["-u", "10", "-d", "60s", "-q", "--no-color"])
+        .env("VOLLEY_RUNS_DIR", &runs)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = child.id().to_string();
+    // The socket appears once the VUs are ready (bounded: 60 s).
+    let socket = runs.join(format!("{run}.sock"));
+    for _ in 0..600 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, out, err) = volley_with(&["ps"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&run) && out.contains(&format!("default@{id_a}")),
+        "{out}"
+    );
+
+    let (code, out, err) = volley_with(&["swap", &run, b.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("{id_a} -> {id_b}: committed")),
+        "{out}"
+    );
+    let (_, out, _) = volley_with(&["ps"], &env);
+    assert!(out.contains(&format!("default@{id_b}")), "{out}");
+
+    let (code, out, err) = volley_with(&["rollback", &run], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("{id_b} -> {id_a}: committed")),
+        "{out}"
+    );
+
+    let (code, _, err) = volley_with(&["stop", &run], &env);
+    assert_eq!(code, 0, "{err}");
+    let done = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&done.stdout);
+    // Stopped from outside, long before its 60 s: an external abort.
+    assert_eq!(done.status.code(), Some(105), "{out}");
+    assert!(out.contains("stopped by `volley stop`"), "{out}");
+    assert!(
+        out.contains("SWAPS") && out.contains(&format!("{id_a} -> {id_b}")),
+        "{out}"
+    );
+    assert!(!socket.exists(), "the run removes its socket");
+    let (code, _, err) = volley_with(&["stop", &run], &env);
+    assert_ne!(code, 0);
+    assert!(err.contains("volley ps"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
