@@ -227,7 +227,7 @@ fn a_running_test_is_listed_swapped_rolled_back_and_stopped_from_outside() {
         ComponentId::of(&variant(&bytes, 2)).short(),
     );
     let env = [("VOLLEY_RUNS_DIR", runs.to_str().unwrap())];
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
         .args([
             "run",
             a.to_str().unwrap(),
