@@ -13,6 +13,8 @@
 #                                            native builds (librdkafka, TLS)
 #   clang-16 wasi-libc libclang-rt-16-dev-wasm32
 #                                            C scenarios (volley build)
+#   docker-registry                          a real OCI registry for the package tests
+#                                            (push/pull; started per test on loopback)
 #   componentize-py (PyPI, a venv)           Python scenarios
 #   componentize-qjs, componentize-js (npm; need node)
 #                                            JavaScript scenarios (QuickJS, the
@@ -26,7 +28,7 @@
 set -euo pipefail
 
 PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
-  clang-16 wasi-libc libclang-rt-16-dev-wasm32 python3-venv)
+  clang-16 wasi-libc libclang-rt-16-dev-wasm32 python3-venv docker-registry)
 # Node.js: the machine's own when it has one (any 18+), else Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 

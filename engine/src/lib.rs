@@ -8,11 +8,13 @@
 pub mod app;
 pub mod build;
 pub mod cli;
+pub mod control;
 pub mod embedded;
 mod error;
 pub mod host;
 pub mod metrics;
 pub mod output;
+pub mod package;
 pub mod plan;
 pub mod protocol;
 pub mod run;

@@ -10,14 +10,15 @@ pub(super) fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
     })?;
     let c = runtime.load(&args.component)?;
     let info = c.info();
-    let meta = std::fs::read(&args.component)
-        .map(|b| crate::build::read_metadata(&b))
-        .unwrap_or_default();
+    let bytes = std::fs::read(&args.component).unwrap_or_default();
+    let meta = crate::build::read_metadata(&bytes);
+    let package = crate::package::read_package(&bytes).ok().flatten();
     if args.json {
         let v = serde_json::json!({
             "path": args.component,
             "world": "volley:scenario/scenario@0.2.0",
             "metadata": meta,
+            "package": package,
             "size": info.size,
             "imports": info.imports,
             "exports": info.exports,
@@ -43,6 +44,11 @@ pub(super) fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
             info.size,
             info.size as f64 / 1024.0
         );
+        if let Some(pkg) = &package {
+            for line in crate::package::describe(pkg) {
+                println!("{line}");
+            }
+        }
         println!("imports:");
         for i in &info.imports {
             println!("  {i}");

@@ -9,6 +9,8 @@ mod k6;
 mod kafka_run;
 mod languages;
 mod locust;
+mod package;
+mod props;
 mod sandbox;
 mod sdk;
 mod signals;
