@@ -112,6 +112,19 @@ else
   "$LOCUST_VENV/bin/pip" install --quiet --disable-pip-version-check "locust==$LOCUST_VERSION"
 fi
 
+# wit-bindgen's CLI, only to regenerate the C SDK's bindings after the WIT
+# changed (sdk/c/regen.sh): about 3 minutes on 2 cores, once.
+if [ "${VOLLEY_WIT_BINDGEN:-0}" = 1 ]; then
+  WIT_BINDGEN_VERSION=0.63.0
+  WIT_BINDGEN_ROOT="$TOOLCHAINS/wit-bindgen"
+  if [ "$("$WIT_BINDGEN_ROOT/bin/wit-bindgen" --version 2>/dev/null | cut -d' ' -f2)" = "$WIT_BINDGEN_VERSION" ]; then
+    echo "setup: wit-bindgen $WIT_BINDGEN_VERSION present"
+  else
+    echo "setup: installing wit-bindgen $WIT_BINDGEN_VERSION into $WIT_BINDGEN_ROOT"
+    cargo install --quiet --locked wit-bindgen-cli --version "$WIT_BINDGEN_VERSION" --root "$WIT_BINDGEN_ROOT"
+  fi
+fi
+
 # tansu, the second, real Kafka broker (engine/tests/it/kafka_run.rs's
 # tansu test, which test.sh runs when it is installed): built from
 # crates.io with its in-memory storage, about 8-11 minutes on 2 cores, once.

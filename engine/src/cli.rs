@@ -44,6 +44,28 @@ pub enum Command {
     Verify(crate::package::VerifyArgs),
     /// Write a key pair for `volley sign` (PREFIX.key, PREFIX.pub).
     GenerateKeyPair(crate::package::KeyPairArgs),
+    /// List the runs going on this machine (for this user).
+    Ps,
+    /// Stop a run: no new iterations, those in flight finish (like Ctrl-C).
+    Stop(RunRef),
+    /// Hot-swap a running test to another component, scenario folder or source file.
+    Swap(SwapArgs),
+    /// Roll back a run's swap in progress, or its last committed swap.
+    Rollback(RunRef),
+}
+
+#[derive(Debug, Args)]
+pub struct RunRef {
+    /// The run's process id (`volley ps`); optional when one run is going.
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SwapArgs {
+    /// The run's process id (`volley ps`).
+    pub run: String,
+    /// The new component (.wasm), or a scenario folder or source file to build.
+    pub component: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +215,11 @@ pub struct RunArgs {
     /// Lowest level of scenario log lines shown: trace, debug, info, warn, error.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Hot swap: when the scenario's sources (or its component file) change,
+    /// rebuild and move the running VUs to the new version (canary, waves,
+    /// rollback on failure); a build error leaves the old version running.
+    #[arg(long)]
+    pub watch: bool,
     /// Allocate instances on demand instead of from the pool.
     #[arg(long, hide = true)]
     pub no_pooling: bool,

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod build;
 pub mod cli;
+pub mod control;
 pub mod embedded;
 mod error;
 pub mod host;

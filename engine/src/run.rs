@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub color: bool,
     /// Skip the pooling allocator (for comparison and constrained hosts).
     pub no_pooling: bool,
+    /// Swap to each new build of these sources or this component (`--watch`).
+    pub watch: Option<crate::swap::Watch>,
 }
 
 /// What a finished run returns.
@@ -139,12 +141,12 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         seed,
     });
 
-    let runtime = Runtime::new(RuntimeConfig {
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
         max_vus: plan.max_vus(),
         memory_limit: plan.memory_limit,
         pooling: !opts.no_pooling,
         cache: true,
-    })?;
+    })?);
     // Keyed by what a component is (its digest), not where its file is.
     let mut components: BTreeMap<ComponentId, Component> = BTreeMap::new();
     let mut scenario_components = Vec::new();
@@ -207,6 +209,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             tags: Tags::new(tags),
             params: scenario_params,
         });
+        let info = crate::swap::versioned(&info, &components[id]);
         let stable = Version::new(components[id].clone(), setup_data[id].clone(), info);
         let factory = Arc::new(VuFactory {
             deployment: Arc::new(Deployment::new(stable)),
@@ -253,6 +256,40 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     }
 
     let started = Instant::now();
+
+    // Hot swap: the scenarios' deployments, fed by `--watch`.
+    let swapper = Arc::new(crate::swap::Swapper::new(
+        runtime.clone(),
+        prepared
+            .iter()
+            .map(|(_, f, _)| f.deployment.clone())
+            .collect(),
+        crate::swap::Policy {
+            drain: plan.iteration_timeout,
+            ..Default::default()
+        },
+        shared.start,
+    ));
+    // Live control: `volley ps`, `stop`, `swap`, `rollback`.
+    let _control = match crate::control::serve(crate::control::Context {
+        plan: plan.source.display().to_string(),
+        live: live.clone(),
+        stop: stop.clone(),
+        abort_reason: abort_reason.clone(),
+        swapper: swapper.clone(),
+        started,
+    }) {
+        Ok(endpoint) => Some(endpoint),
+        Err(e) => {
+            eprintln!("WARN  no control socket ({e}): volley ps/stop/swap cannot reach this run");
+            None
+        }
+    };
+    let watch_stop = tokio_util::sync::CancellationToken::new();
+    let watcher = opts
+        .watch
+        .clone()
+        .map(|w| tokio::spawn(crate::swap::watch(w, swapper.clone(), watch_stop.clone())));
 
     let lag_watch = watch_lag(&plan, &kafka_targets, &allow_for_lag, &metrics);
     let track_goal = watch_goals(&tracks, &stop, started);
@@ -361,6 +398,18 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Err(e) => problems.push(format!("a scenario task failed: {e}")),
         }
     }
+    swapper.close();
+    watch_stop.cancel();
+    if let Some(mut w) = watcher {
+        // A swap in progress rolls back at once; a build in progress is
+        // not waited for long.
+        if tokio::time::timeout(Duration::from_secs(2), &mut w)
+            .await
+            .is_err()
+        {
+            w.abort();
+        }
+    }
     // Acks of messages still in flight belong to this run.
     shared.kafka.flush_all(Duration::from_secs(30)).await;
     track_goal.abort();
@@ -437,6 +486,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             .collect(),
         aborted: aborted.clone(),
         seed,
+        swaps: swapper.events(),
     };
     if opts.summary {
         let text = output::render_summary(&report, opts.color);

@@ -20,7 +20,7 @@ pub(super) fn cmd_inspect(mut args: InspectArgs) -> Result<ExitCode, Error> {
     if args.json {
         let v = serde_json::json!({
             "path": args.component,
-            "world": "volley:scenario/scenario@0.1.0",
+            "world": "volley:scenario/scenario@0.2.0",
             "metadata": meta,
             "package": package,
             "size": info.size,
@@ -30,7 +30,7 @@ pub(super) fn cmd_inspect(mut args: InspectArgs) -> Result<ExitCode, Error> {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         println!("component: {}", args.component.display());
-        println!("world:     volley:scenario/scenario@0.1.0");
+        println!("world:     volley:scenario/scenario@0.2.0");
         let show = |label: &str, v: &Option<String>| {
             if let Some(v) = v {
                 println!("{label:<10} {v}");

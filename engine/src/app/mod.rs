@@ -13,6 +13,7 @@ use crate::wasm::{Runtime, RuntimeConfig};
 use crate::{Error, ExitCode};
 
 mod build;
+mod control;
 mod inspect;
 mod kafka_cmd;
 mod merge;
@@ -20,6 +21,7 @@ mod run_cmd;
 mod targets;
 
 use build::{cmd_build, cmd_new};
+use control::{ControlCmd, cmd_control};
 use inspect::cmd_inspect;
 use kafka_cmd::{cmd_kafka_lag, cmd_kafka_reset};
 use merge::cmd_merge;
@@ -45,6 +47,10 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Sign(args) => crate::package::cmd_sign(args),
         Command::Verify(args) => crate::package::cmd_verify(args),
         Command::GenerateKeyPair(args) => crate::package::cmd_key_pair(args),
+        Command::Ps => cmd_control(None, ControlCmd::Ps),
+        Command::Stop(r) => cmd_control(r.run, ControlCmd::Stop),
+        Command::Swap(a) => cmd_control(Some(a.run), ControlCmd::Swap(a.component)),
+        Command::Rollback(r) => cmd_control(r.run, ControlCmd::Rollback),
     };
     match result {
         Ok(code) => code.code(),

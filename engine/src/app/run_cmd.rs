@@ -226,6 +226,28 @@ pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
     Ok(ov)
 }
 
+/// What `--watch` follows: the sources when volley builds the component,
+/// else the component file itself.
+fn watch_target(
+    target: &Path,
+    built_from: Option<PathBuf>,
+    plan: &plan::Plan,
+) -> crate::swap::Watch {
+    use crate::swap::Watch;
+    let is_toml = target.extension().is_some_and(|e| e == "toml");
+    match (is_toml, built_from) {
+        (false, _) if target.is_dir() || crate::build::source_lang(target).is_some() => {
+            Watch::Sources(target.to_path_buf())
+        }
+        (true, Some(folder)) => Watch::Sources(folder),
+        _ => Watch::Component(
+            plan.scenarios
+                .first()
+                .map_or_else(|| target.to_path_buf(), |s| s.component.clone()),
+        ),
+    }
+}
+
 pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
     crate::output::set_log_level(&args.log_level);
     let mut ov = overrides(&args)?;
@@ -236,6 +258,11 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
         };
     crate::package::prepare_run(&mut resolved.raw, &args.package)?;
     ov.component = resolved.component.clone();
+    // A plan whose folder volley built: the folder's sources.
+    let built_from = resolved
+        .component
+        .is_some()
+        .then(|| resolved.base_dir.clone());
     let plan = plan::validate(resolved.raw, &resolved.source, &resolved.base_dir, &ov)?;
     for note in &plan.notes {
         eprintln!("note: {note}");
@@ -246,6 +273,9 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
         summary: !args.no_summary,
         color: !args.no_color && std::env::var_os("NO_COLOR").is_none() && is_terminal(),
         no_pooling: args.no_pooling,
+        watch: args
+            .watch
+            .then(|| watch_target(&args.target, built_from.clone(), &plan)),
     };
     let rt = runtime(args.threads)?;
     let outcome = rt.block_on(run(plan, &opts))?;

@@ -192,6 +192,60 @@ impl HostProducer for VuState {
         })
     }
 
+    fn send_batch(
+        &mut self,
+        r: Resource<KafkaProducer>,
+        messages: Vec<wit::Outgoing>,
+    ) -> wasmtime::Result<Result<(), wit::BatchError>> {
+        let producer = self.instance.table.get(&r)?.0.clone();
+        // `kafka_produced` once per run of messages to one topic, not once
+        // per message: a batch usually goes to one topic.
+        let mut run: Option<(Tags, f64)> = None;
+        let mut failed = None;
+        for (i, m) in messages.into_iter().enumerate() {
+            let m = self.outgoing(m);
+            if run
+                .as_ref()
+                .is_none_or(|(t, _)| t.get("topic") != Some(m.topic.as_str()))
+            {
+                if let Some((tags, n)) = run.take() {
+                    self.shared
+                        .metrics
+                        .builtin(Builtin::KafkaProduced, &tags, n);
+                }
+                run = Some((self.topic_tags(&m.topic), 0.0));
+            }
+            let tracked = m.tracked.clone();
+            match producer.produce_owned(m) {
+                Ok(()) => {
+                    if let Some((_, n)) = run.as_mut() {
+                        *n += 1.0;
+                    }
+                }
+                Err((e, topic)) => {
+                    self.not_sent(&topic, tracked.as_deref());
+                    self.produce_failed(&topic, &e);
+                    failed = Some((i as u32, e));
+                    break;
+                }
+            }
+        }
+        if let Some((tags, n)) = run
+            && n > 0.0
+        {
+            self.shared
+                .metrics
+                .builtin(Builtin::KafkaProduced, &tags, n);
+        }
+        Ok(match failed {
+            None => Ok(()),
+            Some((enqueued, e)) => Err(wit::BatchError {
+                enqueued,
+                error: to_wit(e),
+            }),
+        })
+    }
+
     async fn produce_wait(
         &mut self,
         r: Resource<KafkaProducer>,

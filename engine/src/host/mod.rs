@@ -5,11 +5,12 @@
 mod http;
 pub mod kafka;
 mod log;
-mod metrics;
+pub mod metrics;
+mod types;
 mod vu;
 pub mod ws;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::metrics::{Kind, Marks, Metrics, Tags};
+use crate::metrics::{Marks, Metrics, Tags};
 use crate::protocol::http::HttpClient;
 use crate::protocol::kafka::KafkaClient;
 use crate::protocol::ws::WsClient;
@@ -94,10 +95,8 @@ pub struct VuState {
 /// outlive the instance that made it.
 #[derive(Default)]
 pub(crate) struct Instance {
-    /// Custom metric names this instance already declared, with their kind.
-    pub(crate) declared: HashMap<String, Kind>,
-    /// Custom metric names used with a kind they do not have (warned once).
-    pub(crate) refused: HashSet<(String, Kind)>,
+    /// Mark metric names this instance already declared.
+    pub(crate) declared: HashSet<String>,
     /// Tag sets of this VU's recent requests: (name, method, key, value).
     pub(crate) http_tags: Vec<((String, String, String, String), Tags)>,
     /// Made on the first WASI call: Rust guests built by `volley build` import
@@ -106,8 +105,6 @@ pub(crate) struct Instance {
     pub(crate) table: ResourceTable,
     /// Woken by this instance's WebSocket sockets; made on the first connect.
     pub(crate) ws_wake: Option<Arc<tokio::sync::Notify>>,
-    /// `http.expect-statuses`; none means 200-399.
-    pub(crate) expected_statuses: Option<Vec<u16>>,
     /// Tag sets of the Kafka topics this instance used: (topic, tags).
     pub(crate) kafka_tags: Vec<(String, Tags)>,
     /// What the guest's panic hook reported (`log` at error level,
@@ -140,8 +137,8 @@ impl VuState {
 
     /// Drops what the VU's old instance owned, for a new instance of the
     /// same VU: its resources (WebSocket sockets, Kafka consumers and
-    /// producers) are closed, and its WASI context, declared metrics and
-    /// expected statuses forgotten. The identity stays: id, iteration,
+    /// producers) are closed, and its WASI context and declared mark
+    /// metrics forgotten. The identity stays: id, iteration,
     /// random generator, scenario, shared data.
     pub fn reset_instance(&mut self) {
         self.instance = Instance::default();
@@ -185,8 +182,6 @@ impl WasiView for VuState {
         }
     }
 }
-
-impl crate::wasm::bindings::volley::scenario::types::Host for VuState {}
 
 /// Adds every volley import and the (closed-down) WASI imports to `linker`.
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<VuState>) -> wasmtime::Result<()> {

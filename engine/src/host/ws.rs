@@ -11,7 +11,7 @@ use super::VuState;
 use crate::metrics::{Builtin, Metrics, Tags};
 use crate::protocol::ws::{self as proto, ErrorClass, Message, Socket};
 use crate::wasm::bindings::volley::scenario::ws::{
-    self as wit, CloseFrame, ConnectOptions, ErrorClass as WitClass, Host, HostSocket, WsError,
+    self as wit, CloseFrame, ConnectOptions, Host, HostSocket, NetError as WsError,
 };
 
 /// A guest's socket: the connection plus what its metrics need. Dropping it
@@ -47,24 +47,9 @@ impl Drop for WsSocket {
     }
 }
 
-fn wit_class(c: ErrorClass) -> WitClass {
-    match c {
-        ErrorClass::Refused => WitClass::Refused,
-        ErrorClass::Timeout => WitClass::Timeout,
-        ErrorClass::Reset => WitClass::Reset,
-        ErrorClass::Tls => WitClass::Tls,
-        ErrorClass::Dns => WitClass::Dns,
-        ErrorClass::Handshake => WitClass::Handshake,
-        ErrorClass::InvalidRequest => WitClass::InvalidRequest,
-        ErrorClass::NotAllowed => WitClass::NotAllowed,
-        ErrorClass::Closed => WitClass::Closed,
-        ErrorClass::Other => WitClass::Other,
-    }
-}
-
 fn to_wit(e: proto::WsError) -> WsError {
     WsError {
-        class: wit_class(e.class),
+        class: e.class.into(),
         message: e.message,
     }
 }
@@ -127,8 +112,18 @@ impl HostSocket for VuState {
             .tags
             .with([("url", name)])
             .with(options.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let headers = match super::types::parse_headers(&options.headers) {
+            Ok(h) => h,
+            Err(message) => {
+                let e = proto::WsError {
+                    class: ErrorClass::InvalidRequest,
+                    message: format!("connect options: {message}"),
+                };
+                return Ok(Err(self.ws_error(&tags, e)));
+            }
+        };
         let opts = proto::ConnectOptions {
-            headers: options.headers,
+            headers,
             subprotocols: options.subprotocols,
             timeout: options.timeout_ms.map_or(Duration::from_secs(60), ms),
             wake: self.ws_wake(),

@@ -128,8 +128,23 @@ impl VuFactory {
         };
         let started = Instant::now();
         self.live.enter();
-        let result = vu.iterate(&self.exec, self.iteration_timeout).await;
+        // A version a swap replaced stops its iterations after the drain time.
+        let result = match vu.version().map(|v| v.retired.clone()) {
+            Some(retired) => tokio::select! {
+                r = vu.iterate(&self.exec, self.iteration_timeout) => Some(r),
+                _ = retired.cancelled() => None,
+            },
+            None => Some(vu.iterate(&self.exec, self.iteration_timeout).await),
+        };
         self.live.leave();
+        let Some(result) = result else {
+            // Interrupted by the swap: not a failure, and the instance was
+            // cut off mid-call, so it is replaced.
+            if let Some(v) = vu.version() {
+                v.interrupted.fetch_add(1, Ordering::Relaxed);
+            }
+            return self.renew(vu).await;
+        };
         let ended = Instant::now();
         let info = vu.state().scenario.clone();
         let tags = &info.tags;
@@ -201,6 +216,7 @@ impl VuFactory {
                     "ERROR",
                     format_args!("ERROR [{name} vu={id}] re-instantiation: {e}"),
                 );
+                self.deployment.leave(id);
                 self.live.allocated.fetch_sub(1, Ordering::Relaxed);
                 None
             }

@@ -10,12 +10,21 @@
 //! Owns the bookkeeping only: it compiles nothing and moves no VU itself
 //! (`schedule::VuFactory` re-instantiates a VU when its pick changes).
 
+mod rollout;
+mod watch;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::host::ScenarioInfo;
 use crate::wasm::{Component, ComponentId};
+
+pub use rollout::{Policy, SwapEvent, Swapper, Verdict, unversioned, versioned};
+pub use watch::{Watch, watch};
 
 /// One component as a scenario runs it.
 #[derive(Debug)]
@@ -29,6 +38,11 @@ pub struct Version {
     /// Iterations ended on this version, and how many of them failed.
     pub iterations: AtomicU64,
     pub failures: AtomicU64,
+    /// Iterations in flight on it that a swap cut off after the drain time.
+    pub interrupted: AtomicU64,
+    /// Cancelled once the version is replaced and the drain time has passed:
+    /// iterations still running on it stop.
+    pub retired: CancellationToken,
 }
 
 impl Version {
@@ -39,7 +53,18 @@ impl Version {
             info,
             iterations: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            interrupted: AtomicU64::new(0),
+            retired: CancellationToken::new(),
         }
+    }
+
+    /// After `drain`, stops the iterations still running on this version
+    /// (a VU moves off it at its next boundary anyway).
+    pub fn retire_after(self: Arc<Self>, drain: Duration) {
+        tokio::spawn(async move {
+            tokio::time::sleep(drain).await;
+            self.retired.cancel();
+        });
     }
 
     pub fn id(&self) -> ComponentId {
@@ -79,6 +104,10 @@ struct Candidate {
 struct Inner {
     stable: Arc<Version>,
     candidate: Option<Candidate>,
+    /// The VUs of the scenario alive now (by id): sizes the waves.
+    members: HashSet<u32>,
+    /// The stable version the last committed swap replaced.
+    previous: Option<Arc<Version>>,
 }
 
 /// The versions one scenario's VUs run. See the module documentation.
@@ -95,6 +124,8 @@ impl Deployment {
             inner: Mutex::new(Inner {
                 stable: Arc::new(stable),
                 candidate: None,
+                members: HashSet::new(),
+                previous: None,
             }),
         }
     }
@@ -116,6 +147,11 @@ impl Deployment {
         self.lock().stable.clone()
     }
 
+    /// The version the last committed swap replaced (`volley rollback`).
+    pub fn previous(&self) -> Option<Arc<Version>> {
+        self.lock().previous.clone()
+    }
+
     pub fn candidate(&self) -> Option<Arc<Version>> {
         self.lock().candidate.as_ref().map(|c| c.version.clone())
     }
@@ -128,7 +164,13 @@ impl Deployment {
         let mut inner = self.lock();
         // Read under the lock: a change made after it bumps again.
         let generation = self.generation();
-        let Inner { stable, candidate } = &mut *inner;
+        let Inner {
+            stable,
+            candidate,
+            members,
+            ..
+        } = &mut *inner;
+        members.insert(vu);
         let chosen = match candidate {
             Some(c) if current == Some(c.version.id()) || c.moved.contains(&vu) => {
                 c.moved.insert(vu);
@@ -141,6 +183,20 @@ impl Deployment {
             _ => stable.clone(),
         };
         (generation, chosen)
+    }
+
+    /// VU `vu` is gone (it could not be re-instantiated).
+    pub fn leave(&self, vu: u32) {
+        let mut inner = self.lock();
+        inner.members.remove(&vu);
+        if let Some(c) = inner.candidate.as_mut() {
+            c.moved.remove(&vu);
+        }
+    }
+
+    /// How many VUs the scenario has now.
+    pub fn members(&self) -> u32 {
+        self.lock().members.len() as u32
     }
 
     /// VU `vu` could not start on `version` (instantiation or `init-vu`
@@ -205,6 +261,7 @@ impl Deployment {
         let mut inner = self.lock();
         let c = inner.candidate.take()?;
         let old = std::mem::replace(&mut inner.stable, c.version);
+        inner.previous = Some(old.clone());
         drop(inner);
         self.bump();
         Some(old)

@@ -252,12 +252,19 @@ fn check_is_component(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The version of `wit/scenario.wit` this engine implements.
+pub const WIT_VERSION: &str = "0.2.0";
+
 fn explain_link_error(msg: &str) -> String {
     // Our own interface with other types: built by an older or newer volley.
     if let Some(rest) = msg.split("`volley:scenario/").nth(1) {
         let name = rest.split('`').next().unwrap_or(rest);
+        let built = match name.split_once('@') {
+            Some((_, v)) if v != WIT_VERSION => format!("volley:scenario@{v}"),
+            _ => "another version of the volley:scenario WIT".to_string(),
+        };
         return format!(
-            "imports `volley:scenario/{name}` with types this volley does not have: it was built against another version of the volley:scenario WIT; rebuild it with this volley (`volley build --force <its folder>`): {msg}"
+            "imports `volley:scenario/{name}`, which this volley does not have: it was built against {built}, this volley implements volley:scenario@{WIT_VERSION}; rebuild it with this volley (`volley build --force <its folder>`): {msg}"
         );
     }
     if let Some(rest) = msg.split("import `").nth(1) {
@@ -396,7 +403,13 @@ impl Component {
 
 #[cfg(test)]
 mod tests {
-    use super::explain_link_error;
+    use super::{WIT_VERSION, explain_link_error};
+
+    #[test]
+    fn the_wit_version_is_the_wit_file_s() {
+        let line = format!("package volley:scenario@{WIT_VERSION};");
+        assert!(crate::build::WIT.contains(&line), "{line}");
+    }
 
     #[test]
     fn a_component_of_another_wit_version_is_told_to_rebuild() {
@@ -404,7 +417,9 @@ mod tests {
             "component imports instance `volley:scenario/http@0.1.0`, but a matching implementation was not found in the linker",
         );
         assert!(
-            e.contains("`volley:scenario/http@0.1.0`") && e.contains("volley build --force"),
+            e.contains("`volley:scenario/http@0.1.0`")
+                && e.contains("built against volley:scenario@0.1.0")
+                && e.contains("volley build --force"),
             "{e}"
         );
         let e = explain_link_error("component imports import `wasi:http/types@0.2.0`, not found");

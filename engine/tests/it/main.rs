@@ -10,6 +10,7 @@ mod kafka_run;
 mod languages;
 mod locust;
 mod package;
+mod props;
 mod sandbox;
 mod sdk;
 mod signals;
