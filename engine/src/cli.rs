@@ -247,7 +247,7 @@ pub struct NewArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The component file.
+    /// The component file, or a package (`oci://host/ns/name:tag`).
     pub component: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]

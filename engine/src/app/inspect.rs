@@ -2,7 +2,11 @@
 
 use super::*;
 
-pub(super) fn cmd_inspect(args: InspectArgs) -> Result<ExitCode, Error> {
+pub(super) fn cmd_inspect(mut args: InspectArgs) -> Result<ExitCode, Error> {
+    // A package reference is inspected from the cache (fetched if needed).
+    if let Some(cached) = crate::package::inspect_target(&args.component)? {
+        args.component = cached;
+    }
     let runtime = Runtime::new(RuntimeConfig {
         max_vus: 1,
         pooling: false,

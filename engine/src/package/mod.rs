@@ -28,4 +28,4 @@ pub use cmd::{
 pub use manifest::{Package, Param, read_package};
 pub use pack::pack;
 pub use reference::Reference;
-pub use resolve::{Fetched, open_target, prepare_run};
+pub use resolve::{Fetched, inspect_target, open_target, prepare_run};

@@ -412,3 +412,19 @@ pub fn prepare_run(raw: &mut RawPlan, args: &RunPackageArgs) -> Result<(), Error
     }
     Ok(())
 }
+
+/// `volley inspect oci://...`: the package's component from the cache,
+/// fetched when missing (the lock is read, never written: inspecting runs
+/// nothing, so nothing needs granting). None for anything else.
+pub fn inspect_target(target: &Path) -> Result<Option<PathBuf>, Error> {
+    let Some(written) = target.to_str().filter(|t| is_oci(t)) else {
+        return Ok(None);
+    };
+    let opts = Options {
+        lock: lock::path_of(None),
+        ..Default::default()
+    };
+    let mut lock = Lock::load(&opts.lock)?;
+    let f = block_on(fetch(written, &opts, &mut lock, &Store::open()))??;
+    Ok(Some(f.component))
+}

@@ -263,6 +263,11 @@ fn push_pull_lock_accept_run_offline_and_tamper() {
     let (code, out, err) = pv(&dir, &["accept", &tagged]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&digest), "{out}");
+    // Inspecting a reference shows the package (from the cache).
+    let (code, out, err) = pv(&dir, &["inspect", &tagged, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["package"]["name"], "http_ingest", "{out}");
 
     // By tag: the package's own default plan against the embedded target.
     let (code, _, err) = run_package(&dir, &tagged, &[]);
