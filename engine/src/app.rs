@@ -288,6 +288,7 @@ fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
         summary: !args.no_summary,
         color: !args.no_color && std::env::var_os("NO_COLOR").is_none() && is_terminal(),
         no_pooling: args.no_pooling,
+        out: args.out.clone(),
     };
     let rt = runtime(args.threads)?;
     let outcome = rt.block_on(run(plan, &opts))?;

@@ -6,16 +6,14 @@
 //! threshold or Ctrl-C still ends in a final merge, teardown and report.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::embedded;
 use crate::host::{DataSets, ScenarioInfo, Shared, VuState};
-use crate::metrics::{Builtin, Kind, Marks, Metrics, Tags, ThresholdResult, mark};
-use crate::output::{self, Report, ScenarioReport};
+use crate::metrics::{Builtin, Kind, Marks, Metrics, Tags, ThresholdResult};
+use crate::output::{OutputOptions, Outputs, Report, RunInfo, ScenarioReport};
 use crate::plan::{Plan, TargetKind};
 use crate::protocol::kafka::{KafkaClient, Target as KafkaTarget};
 use crate::protocol::{Allowlist, http::HttpClient, ws::WsClient};
@@ -23,6 +21,14 @@ use crate::schedule::{self, Live, Stop, VuFactory};
 use crate::track::Trackers;
 use crate::wasm::{CallError, Component, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
+
+mod collect;
+mod verdict;
+
+use collect::Collector;
+
+use verdict::Facts;
+pub use verdict::{Abort, TeardownFailure, Verdict};
 
 /// Open correlation marks scenarios may hold at once (a few hundred bytes
 /// each with its key; 1,000,000 reached ~400 MiB): far more than a real
@@ -40,6 +46,8 @@ pub struct RunOptions {
     pub color: bool,
     /// Skip the pooling allocator (for comparison and constrained hosts).
     pub no_pooling: bool,
+    /// `--out KIND=TARGET`: streamed outputs (see [`Outputs`]).
+    pub out: Vec<String>,
 }
 
 /// What a finished run returns.
@@ -54,9 +62,27 @@ pub struct Outcome {
 /// Runs `plan` to the end.
 pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     crate::sys::raise_open_files();
+    // Outputs first: a bad `--out` fails before anything starts.
+    let mut outputs = Outputs::from_options(&OutputOptions {
+        progress: opts.progress,
+        summary: opts.summary,
+        color: opts.color,
+        summary_export: opts.summary_export.clone(),
+        out: opts.out.clone(),
+    })?;
+    let scenario_reports: Vec<ScenarioReport> = plan
+        .scenarios
+        .iter()
+        .map(|s| ScenarioReport {
+            name: s.name.clone(),
+            executor: s.executor.name().into(),
+            component: s.component.display().to_string(),
+            max_vus: s.executor.max_vus(),
+        })
+        .collect();
     // Signals first, so setup and teardown can be interrupted too.
     let stop = Stop::default();
-    let abort_reason: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let abort_reason: Arc<std::sync::Mutex<Option<Abort>>> = Arc::default();
     // Cancelled by a second signal only (abortOnFail cancels `stop.now`,
     // which must not cut teardown short).
     let interrupt = tokio_util::sync::CancellationToken::new();
@@ -245,83 +271,27 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let lag_watch = watch_lag(&plan, &kafka_targets, &allow_for_lag, &metrics);
     let track_goal = watch_goals(&tracks, &stop, started);
 
-    // Once a second: merge recorders, report progress, watch thresholds.
-    let collector = {
-        let metrics = metrics.clone();
-        let live = live.clone();
-        let shared = shared.clone();
-        let stop = stop.clone();
-        let thresholds = plan.thresholds.clone();
-        let mark_timeout = plan.mark_timeout;
-        let abort_reason = abort_reason.clone();
-        let progress = opts.progress;
-        let checkpoint = opts.summary_export.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                record_vus(&metrics, &live);
-                let snap = metrics.collect();
-                for m in &snap.overflowed {
-                    crate::output::log(
-                        "WARN",
-                        format_args!(
-                            "WARN  metric `{m}` has more than {} tag sets (a tag with a new value every time?): samples with new tag sets are counted under {{overflow:true}}",
-                            crate::metrics::MAX_SERIES
-                        ),
-                    );
-                }
-                mark::record_incomplete(&metrics, &shared.marks.expire(mark_timeout));
-                if progress {
-                    let line = metrics.with_total(|total| {
-                        output::render_progress(
-                            started.elapsed(),
-                            &snap.interval,
-                            total,
-                            live.active.load(Ordering::Relaxed),
-                        )
-                    });
-                    eprintln!("{line}");
-                    for t in shared.tracks.all() {
-                        eprintln!("  {}", t.progress());
-                    }
-                }
-                let elapsed = started.elapsed();
-                if let Some(path) = &checkpoint {
-                    // Built under the lock, written outside it.
-                    let mut export =
-                        metrics.with_total(|total| output::build_export(total, elapsed, &[], None));
-                    export.state.seed = Some(seed);
-                    if let Err(e) = output::write_checkpoint(export, path) {
-                        eprintln!("checkpoint: {e}");
-                    }
-                }
-                let failed = metrics.with_total(|total| {
-                    thresholds
-                        .evaluate(total, elapsed, |n| metrics.kind_of(n))
-                        .into_iter()
-                        .find(|r| {
-                            r.metric_found
-                                && !r.no_data
-                                && !r.ok
-                                && r.threshold.abort_on_fail
-                                && elapsed >= r.threshold.delay_abort_eval
-                        })
-                });
-                if let Some(r) = failed {
-                    let why = format!("threshold `{}` failed (abortOnFail)", r.threshold);
-                    eprintln!("aborting: {why}");
-                    abort_reason
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get_or_insert(why);
-                    stop.graceful.cancel();
-                    stop.now.cancel();
-                }
-            }
-        })
-    };
+    // Once a second: merge recorders, feed the outputs, watch thresholds.
+    outputs.start(&RunInfo {
+        scenarios: scenario_reports.clone(),
+        seed,
+    })?;
+    let collector = Collector {
+        metrics: metrics.clone(),
+        live: live.clone(),
+        shared: shared.clone(),
+        stop: stop.clone(),
+        thresholds: plan.thresholds.clone(),
+        mark_timeout: plan.mark_timeout,
+        abort: abort_reason.clone(),
+        outputs,
+        notes: {
+            let tracks = tracks.clone();
+            Box::new(move || tracks.all().iter().map(|t| t.progress()).collect())
+        },
+        started,
+    }
+    .spawn();
 
     // Every scenario at its start time.
     let mut tasks = Vec::new();
@@ -354,14 +324,13 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     track_goal.abort();
     let track_failed =
         finish_tracking(watches, &tracks, &metrics, started, &stop, opts.progress).await;
-    collector.abort();
+    let mut collector = collector.stop().await;
     lag_watch.abort();
     let elapsed = started.elapsed();
-    record_vus(&metrics, &live);
 
     // teardown, once per component, with its setup data.
     // (what failed, whether it was the timeout)
-    let mut teardown_failed: Option<(String, bool)> = None;
+    let mut teardown_failed: Option<TeardownFailure> = None;
     for (path, component) in &components {
         let info = Arc::new(ScenarioInfo {
             name: "teardown".into(),
@@ -385,13 +354,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Err(e) => Err((e, false)),
         };
         if let Err((e, timed_out)) = result {
-            teardown_failed
-                .get_or_insert((format!("{}: `teardown` {e}", path.display()), timed_out));
+            teardown_failed.get_or_insert(TeardownFailure {
+                message: format!("{}: `teardown` {e}", path.display()),
+                timed_out,
+            });
         }
     }
     // Fan-out events still open now lost their missing receivers.
-    mark::record_incomplete(&metrics, &shared.marks.finish());
-    metrics.collect();
+    collector.last(started.elapsed());
     for s in servers {
         if let Some(line) = s.report().filter(|_| opts.progress) {
             eprintln!("{line}");
@@ -412,100 +382,26 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         aggregate,
         elapsed,
         thresholds: results,
-        scenarios: plan
-            .scenarios
-            .iter()
-            .map(|s| ScenarioReport {
-                name: s.name.clone(),
-                executor: s.executor.name().into(),
-                component: s.component.display().to_string(),
-                max_vus: s.executor.max_vus(),
-            })
-            .collect(),
-        aborted: aborted.clone(),
+        scenarios: scenario_reports,
+        aborted: aborted.as_ref().map(Abort::to_string),
         seed,
     };
-    if opts.summary {
-        let text = output::render_summary(&report, opts.color);
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-    }
-    if let Some(path) = &opts.summary_export {
-        output::write_export(&report, path)?;
-    }
+    collector.outputs.finish(&report)?;
 
-    let missing: Vec<String> = report
-        .thresholds
-        .iter()
-        .filter(|r| !r.metric_found)
-        .map(|r| r.threshold.selector.metric.clone())
-        .collect();
-    let failed = report.thresholds.iter().any(|r| !r.ok);
-    let http_all_failed = all_requests_failed(&plan, &report.aggregate);
-    let (exit, problem) = if !missing.is_empty() {
-        (
-            ExitCode::InvalidConfig,
-            Some(format!(
-                "{}: thresholds on metrics that do not exist: {} (not built in, and the scenario never recorded them{})",
-                plan.source.display(),
-                missing.join(", "),
-                if plan.dropped_scenarios.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; --scenario left out {}, which may record them",
-                        plan.dropped_scenarios.join(", ")
-                    )
-                }
-            )),
-        )
-    } else if let Some(p) = problems.first() {
-        (ExitCode::ScriptException, Some(p.clone()))
-    } else if let Some((t, timed_out)) = teardown_failed {
-        let code = if timed_out {
-            ExitCode::TeardownTimeout
-        } else {
-            ExitCode::ScriptException
-        };
-        (code, Some(t))
-    } else if let Some(t) = track_failed {
-        (ExitCode::ThresholdsFailed, Some(t))
-    } else if failed {
-        let what = if aborted
-            .as_deref()
-            .is_some_and(|a| a.contains("abortOnFail"))
-        {
-            "thresholds failed; the run was aborted"
-        } else {
-            "some thresholds failed"
-        };
-        let empty: Vec<String> = report
-            .thresholds
-            .iter()
-            .filter(|r| r.no_data && !r.ok)
-            .map(|r| r.threshold.to_string())
-            .collect();
-        let what = if empty.is_empty() {
-            what.to_string()
-        } else {
-            format!(
-                "{what}; with no data: {} (nothing was measured: see the run's errors)",
-                empty.join(", ")
-            )
-        };
-        (ExitCode::ThresholdsFailed, Some(what))
-    } else if let Some(why) = http_all_failed {
-        (ExitCode::ThresholdsFailed, Some(why))
-    } else if aborted.is_some() {
-        (ExitCode::Interrupted, aborted)
-    } else {
-        (ExitCode::Ok, None)
-    };
+    let verdict = verdict::verdict(&Facts {
+        source: &plan.source,
+        dropped_scenarios: &plan.dropped_scenarios,
+        thresholds: &report.thresholds,
+        aggregate: &report.aggregate,
+        scenario_errors: &problems,
+        teardown: teardown_failed.as_ref(),
+        tracking: track_failed.as_deref(),
+        aborted: aborted.as_ref(),
+    });
     Ok(Outcome {
         report,
-        exit,
-        problem,
+        exit: verdict.exit,
+        problem: verdict.problem,
     })
 }
 
@@ -515,7 +411,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
 fn watch_signals(
     stop: Stop,
     interrupt: tokio_util::sync::CancellationToken,
-    abort_reason: Arc<std::sync::Mutex<Option<String>>>,
+    abort_reason: Arc<std::sync::Mutex<Option<Abort>>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Some(mut signals) = Signals::new() else {
@@ -526,7 +422,7 @@ fn watch_signals(
         abort_reason
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(format!("interrupted ({name})"));
+            .get_or_insert(Abort::Signal(name));
         stop.graceful.cancel();
         let name = signals.next().await;
         eprintln!("interrupted ({name}) again: stopping now (a third time exits at once)");
@@ -581,22 +477,6 @@ async fn new_vu(
         .map_err(|(e, _)| e.to_string())
 }
 
-fn record_vus(metrics: &Metrics, live: &Live) {
-    let none = Tags::default();
-    // The peak first, so the gauge's max sees it; the current count last wins.
-    metrics.builtin(Builtin::Vus, &none, live.take_peak() as f64);
-    metrics.builtin(
-        Builtin::Vus,
-        &none,
-        live.active.load(Ordering::Relaxed) as f64,
-    );
-    metrics.builtin(
-        Builtin::VusMax,
-        &none,
-        live.allocated.load(Ordering::Relaxed) as f64,
-    );
-}
-
 /// Final evaluation, with custom metrics' kinds now known.
 fn final_thresholds(
     plan: &Plan,
@@ -617,39 +497,6 @@ fn final_thresholds(
             r
         })
         .collect()
-}
-
-/// A run whose every HTTP request failed is a failed run, thresholds or
-/// not; a plan with its own threshold on `http_req_failed` decides itself.
-fn all_requests_failed(plan: &Plan, agg: &crate::metrics::Aggregate) -> Option<String> {
-    if plan
-        .thresholds
-        .list
-        .iter()
-        .any(|t| t.selector.metric == Builtin::HttpReqFailed.name())
-    {
-        return None;
-    }
-    let series = agg.metrics.get(Builtin::HttpReqFailed.name())?;
-    let crate::metrics::Value::Rate { trues, total } = series.total() else {
-        return None;
-    };
-    if total == 0 || trues < total {
-        return None;
-    }
-    let mut why: Vec<String> = agg
-        .by_tag(Builtin::HttpReqFailed.name(), "error")
-        .into_keys()
-        .collect();
-    why.extend(
-        agg.by_tag(Builtin::HttpReqFailed.name(), "status")
-            .into_keys()
-            .map(|s| format!("status {s}")),
-    );
-    Some(format!(
-        "every HTTP request failed ({total} of {total}: {}); add a threshold on http_req_failed if failures are expected",
-        why.join(", ")
-    ))
 }
 
 /// Ends the scenarios gracefully once every `[[track]]` with `until` saw

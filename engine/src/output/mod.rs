@@ -5,6 +5,8 @@
 
 mod export;
 pub mod format;
+mod progress;
+mod seam;
 mod summary;
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -13,6 +15,7 @@ use std::time::Duration;
 pub use export::{
     Export, aggregate_of, build_export, merge_exports, write_checkpoint, write_export,
 };
+pub use seam::{Output, OutputOptions, Outputs, RunInfo, Tick};
 pub use summary::{render_progress, render_summary};
 
 use crate::metrics::{Aggregate, ThresholdResult};

@@ -229,6 +229,28 @@ pub fn render_summary(report: &Report, color: bool) -> String {
     out
 }
 
+/// The end-of-test summary on stdout.
+#[derive(Debug)]
+pub struct Summary {
+    pub color: bool,
+}
+
+impl super::seam::Output for Summary {
+    fn name(&self) -> &str {
+        "summary"
+    }
+
+    fn finish(&mut self, report: &Report) -> Result<(), crate::Error> {
+        use std::io::Write as _;
+        let text = render_summary(report, self.color);
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`| head`) must not fail the run.
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        Ok(())
+    }
+}
+
 /// One progress line: elapsed, VUs, iterations (total and per second),
 /// requests per second, failures, and a recent p95.
 pub fn render_progress(
