@@ -18,7 +18,6 @@ pub mod protocol;
 pub mod run;
 pub mod schedule;
 mod sys;
-pub mod track;
 pub mod wasm;
 
 pub use error::{Error, ExitCode};

@@ -8,8 +8,8 @@ use wasmtime::component::Resource;
 
 use super::VuState;
 use crate::metrics::{Builtin, Metrics, Tags};
+use crate::protocol::kafka::track::Trackers;
 use crate::protocol::kafka::{self as proto, Delivery, ErrorClass, OnDelivery, Position};
-use crate::track::Trackers;
 use crate::wasm::bindings::volley::scenario::kafka::{
     self as wit, ClientConfig, ErrorClass as WitClass, Host, HostConsumer, HostProducer, KafkaError,
 };

@@ -36,7 +36,7 @@ pub struct Shared {
     pub kafka: KafkaClient,
     pub marks: Marks,
     /// Kafka end-to-end tracking (`[[track]]`).
-    pub tracks: Arc<crate::track::Trackers>,
+    pub tracks: Arc<crate::protocol::kafka::track::Trackers>,
     pub data: DataSets,
     /// The run's clock zero.
     pub start: Instant,

@@ -183,7 +183,10 @@ fn a_panic_is_reported_with_its_message_and_location() {
     ]);
     // Every iteration panicked: the run failed, though no threshold says so.
     assert_eq!(code, 99, "{out}\n{err}");
-    assert!(err.contains("every iteration failed (2 of 2: trap 2;"), "{err}");
+    assert!(
+        err.contains("every iteration failed (2 of 2: trap 2;"),
+        "{err}"
+    );
     assert!(
         err.contains("iteration trapped: panicked at src/lib.rs:")
             && err.contains(": trap requested"),

@@ -1,0 +1,128 @@
+//! Consumers that poll in batches, in a group or on assigned partitions.
+
+use super::*;
+
+/// Where to read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    Earliest,
+    Latest,
+    Offset(i64),
+    Timestamp(i64),
+}
+
+impl Position {
+    pub(super) fn offset(
+        self,
+        c: &StreamConsumer,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Offset, Error> {
+        Ok(match self {
+            Position::Earliest => Offset::Beginning,
+            Position::Latest => Offset::End,
+            Position::Offset(o) => Offset::Offset(o),
+            Position::Timestamp(ms) => {
+                let found = c
+                    .offsets_for_timestamp(ms, Duration::from_secs(10))
+                    .map_err(|e| classify(&e))?;
+                found
+                    .find_partition(topic, partition)
+                    .map(|e| e.offset())
+                    .unwrap_or(Offset::End)
+            }
+        })
+    }
+}
+
+/// A consumer; polls in batches.
+pub struct Consumer {
+    inner: StreamConsumer,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer").finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    pub(super) fn new(inner: StreamConsumer) -> Self {
+        Consumer { inner }
+    }
+
+    /// Up to `max` messages, waiting up to `timeout` for the first.
+    pub async fn poll(&self, max: usize, timeout: Duration) -> Result<Vec<Incoming>, Error> {
+        let mut out = Vec::new();
+        let first = match tokio::time::timeout(timeout, self.inner.recv()).await {
+            Err(_) => return Ok(out),
+            Ok(m) => m.map_err(|e| classify(&e))?,
+        };
+        out.push(owned(&first));
+        drop(first);
+        while out.len() < max.max(1) {
+            match self.inner.recv().now_or_never() {
+                Some(Ok(m)) => out.push(owned(&m)),
+                Some(Err(e)) => return Err(classify(&e)),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Commits the positions of what `poll` returned.
+    pub fn commit(&self) -> Result<(), Error> {
+        match self.inner.commit_consumer_state(CommitMode::Sync) {
+            // Nothing consumed yet: nothing to commit.
+            Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => Ok(()),
+            r => r.map_err(|e| classify(&e)),
+        }
+    }
+
+    pub fn seek(&self, topic: &str, partition: i32, to: Position) -> Result<(), Error> {
+        let offset = to.offset(&self.inner, topic, partition)?;
+        self.inner
+            .seek(topic, partition, offset, Duration::from_secs(10))
+            .map_err(|e| classify(&e))
+    }
+
+    fn partitions(topic: &str, partitions: &[i32]) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        for &p in partitions {
+            tpl.add_partition(topic, p);
+        }
+        tpl
+    }
+
+    pub fn pause(&self, topic: &str, partitions: &[i32]) -> Result<(), Error> {
+        self.inner
+            .pause(&Self::partitions(topic, partitions))
+            .map_err(|e| classify(&e))
+    }
+
+    pub fn resume(&self, topic: &str, partitions: &[i32]) -> Result<(), Error> {
+        self.inner
+            .resume(&Self::partitions(topic, partitions))
+            .map_err(|e| classify(&e))
+    }
+}
+
+pub(super) fn owned(m: &rdkafka::message::BorrowedMessage<'_>) -> Incoming {
+    let headers = m
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Incoming {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().unwrap_or_default().to_vec(),
+        headers,
+        timestamp_ms: m.timestamp().to_millis(),
+    }
+}
