@@ -18,6 +18,8 @@ use crate::metrics::Aggregate;
 #[derive(Debug, Clone)]
 pub struct RunInfo {
     pub scenarios: Vec<ScenarioReport>,
+    /// Each scenario's end, in the order of `scenarios` (for progress bars).
+    pub goals: Vec<super::progress::Goal>,
     /// The run's random seed (`--seed` repeats it).
     pub seed: u64,
 }
@@ -76,7 +78,7 @@ pub struct OutputOptions {
 type Open = fn(&str) -> Result<Box<dyn Output>, Error>;
 
 /// `--out` kinds: one line per output.
-const STREAMS: &[(&str, Open)] = &[];
+const STREAMS: &[(&str, Open)] = &[("json", super::json::open), ("csv", super::csv::open)];
 
 /// Every output of a run, in the order they are called.
 #[derive(Default)]
@@ -97,7 +99,9 @@ impl Outputs {
     pub fn from_options(opts: &OutputOptions) -> Result<Outputs, Error> {
         let mut list: Vec<Box<dyn Output>> = Vec::new();
         if opts.progress {
-            list.push(Box::new(super::progress::Progress));
+            use std::io::IsTerminal;
+            let tty = std::io::stderr().is_terminal();
+            list.push(Box::new(super::progress::Progress::new(tty)));
         }
         if opts.summary {
             list.push(Box::new(super::summary::Summary { color: opts.color }));
@@ -268,6 +272,7 @@ mod tests {
         let agg = Aggregate::default();
         outs.start(&RunInfo {
             scenarios: Vec::new(),
+            goals: Vec::new(),
             seed: 7,
         })
         .unwrap();

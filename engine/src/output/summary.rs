@@ -188,6 +188,9 @@ pub fn render_summary(report: &Report, color: bool) -> String {
         }
     }
 
+    out.push_str(&super::tables::requests(agg, report.elapsed));
+    out.push_str(&super::tables::errors(agg));
+
     // Sub-metrics that thresholds name are listed under their metric.
     let mut subs: BTreeMap<String, Vec<Selector>> = BTreeMap::new();
     for r in &report.thresholds {

@@ -10,23 +10,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::embedded;
 use crate::host::{DataSets, ScenarioInfo, Shared, VuState};
 use crate::metrics::{Kind, Marks, Metrics, Tags, ThresholdResult};
-use crate::output::{OutputOptions, Outputs, Report, RunInfo, ScenarioReport};
-use crate::plan::{Plan, TargetKind};
+use crate::output::{Goal, OutputOptions, Outputs, Report, RunInfo, ScenarioReport};
+use crate::plan::Plan;
+use crate::protocol::kafka::KafkaClient;
 use crate::protocol::kafka::track::Trackers;
 use crate::protocol::kafka::watch::{finish_tracking, kafka_config, watch_goals, watch_lag};
-use crate::protocol::kafka::{KafkaClient, Target as KafkaTarget};
 use crate::protocol::{Allowlist, http::HttpClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
 use crate::wasm::{CallError, Component, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
 
 mod collect;
+mod targets;
 mod verdict;
 
 use collect::Collector;
+use targets::Targets;
 
 use verdict::Facts;
 pub use verdict::{Abort, TeardownFailure, Verdict};
@@ -90,44 +91,11 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let signals = watch_signals(stop.clone(), interrupt.clone(), abort_reason.clone());
     let _signals = AbortOnDrop(signals);
     // Targets first: their URLs become parameters and allowed hosts.
-    let mut params: BTreeMap<String, String> = BTreeMap::new();
-    let mut allow = plan.allow_hosts.clone();
-    let mut servers = Vec::new();
-    let mut kafka_targets = Vec::new();
-    for target in &plan.targets {
-        let url = match &target.kind {
-            TargetKind::Url(u) => u.clone(),
-            TargetKind::Embedded(kind) => {
-                let server = embedded::start(*kind, "127.0.0.1:0".parse().expect("valid address"))
-                    .await
-                    .map_err(|e| {
-                        Error::io(format!("starting embedded target `{}`", target.name), e)
-                    })?;
-                let url = server.url();
-                if opts.progress {
-                    eprintln!("embedded target `{}` at {url}", target.name);
-                }
-                servers.push(server);
-                url
-            }
-        };
-        // A Kafka target's parameter is its bootstrap list; every broker
-        // in it is allowed.
-        if let Some(rest) = url.strip_prefix("kafka://") {
-            let t = KafkaTarget::parse(rest)
-                .map_err(|m| Error::Config(format!("targets.{}: {m}", target.name)))?;
-            allow.extend(t.brokers.split(',').map(|s| s.trim().to_string()));
-            params.insert(target.name.clone(), t.brokers.clone());
-            kafka_targets.push((target.name.clone(), t));
-        } else {
-            if let Some(host) = host_of(&url) {
-                allow.push(host);
-            }
-            params.insert(target.name.clone(), url);
-        }
-    }
+    let targets = Targets::start(&plan, opts.progress).await?;
+    let kafka_targets = targets.kafka.clone();
+    let mut params = targets.params.clone();
     params.extend(plan.params.clone());
-    let allowlist = Allowlist::parse(&allow).map_err(Error::Config)?;
+    let allowlist = Allowlist::parse(&targets.allow).map_err(Error::Config)?;
     let allow_for_lag = allowlist.clone();
     let ws = WsClient::new(allowlist.clone(), plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("WebSocket client: {e}")))?;
@@ -233,11 +201,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         });
         let n = schedule::initial_vus(&s.executor);
         if opts.progress {
-            eprintln!(
-                "scenario `{}`: {} ({} VUs to start)",
-                s.name,
-                s.executor.name(),
-                n
+            crate::output::log(
+                "INFO",
+                format_args!(
+                    "scenario `{}`: {} ({} VUs to start)",
+                    s.name,
+                    s.executor.name(),
+                    n
+                ),
             );
         }
         let vus = factory.make_many(n).await.map_err(|message| Error::Init {
@@ -262,7 +233,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             .map_err(|e| Error::Other(format!("track: {e}")))?
             .map_err(Error::Other)?;
         if opts.progress {
-            eprintln!("tracking {}", watch.tracker().name());
+            crate::output::log("INFO", format_args!("tracking {}", watch.tracker().name()));
         }
         watches.push(watch);
     }
@@ -275,6 +246,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     // Once a second: merge recorders, feed the outputs, watch thresholds.
     outputs.start(&RunInfo {
         scenarios: scenario_reports.clone(),
+        goals: plan.scenarios.iter().map(goal).collect(),
         seed,
     })?;
     let collector = Collector {
@@ -363,12 +335,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     }
     // Fan-out events still open now lost their missing receivers.
     collector.last(started.elapsed());
-    for s in servers {
-        if let Some(line) = s.report().filter(|_| opts.progress) {
-            eprintln!("{line}");
-        }
-        s.shutdown().await;
-    }
+    targets.shutdown(opts.progress).await;
 
     let aggregate = metrics.total();
     let results = final_thresholds(&plan, &metrics, &aggregate, elapsed);
@@ -377,7 +344,12 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     if interrupted > 0 && opts.progress {
-        eprintln!("{interrupted} iterations were interrupted at the end of their graceful stop");
+        crate::output::log(
+            "WARN",
+            format_args!(
+                "WARN  {interrupted} iterations were interrupted at the end of their graceful stop"
+            ),
+        );
     }
     let report = Report {
         aggregate,
@@ -419,14 +391,22 @@ fn watch_signals(
             return;
         };
         let name = signals.next().await;
-        eprintln!("\ninterrupted ({name}): finishing iterations in flight (again to stop now)");
+        crate::output::log(
+            "WARN",
+            format_args!(
+                "\ninterrupted ({name}): finishing iterations in flight (again to stop now)"
+            ),
+        );
         abort_reason
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get_or_insert(Abort::Signal(name));
         stop.graceful.cancel();
         let name = signals.next().await;
-        eprintln!("interrupted ({name}) again: stopping now (a third time exits at once)");
+        crate::output::log(
+            "WARN",
+            format_args!("interrupted ({name}) again: stopping now (a third time exits at once)"),
+        );
         stop.now.cancel();
         interrupt.cancel();
         signals.next().await;
@@ -478,6 +458,21 @@ async fn new_vu(
         .map_err(|(e, _)| e.to_string())
 }
 
+/// Where a scenario ends, as its progress bar measures it.
+fn goal(s: &crate::plan::Scenario) -> Goal {
+    use crate::plan::ExecutorConfig as E;
+    match s.executor {
+        E::PerVuIterations {
+            vus, iterations, ..
+        } => Goal::Iterations(vus as u64 * iterations),
+        E::SharedIterations { iterations, .. } => Goal::Iterations(iterations),
+        _ => Goal::Duration {
+            start: s.start_time,
+            length: s.executor.max_duration(),
+        },
+    }
+}
+
 /// Final evaluation, with custom metrics' kinds now known.
 fn final_thresholds(
     plan: &Plan,
@@ -498,30 +493,4 @@ fn final_thresholds(
             r
         })
         .collect()
-}
-
-/// `host:port` of a URL, for the allowlist.
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit('@').next()?;
-    (!authority.is_empty()).then(|| authority.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_of_urls() {
-        assert_eq!(
-            host_of("http://127.0.0.1:8080/x?y").as_deref(),
-            Some("127.0.0.1:8080")
-        );
-        assert_eq!(
-            host_of("https://u:p@api.example.com").as_deref(),
-            Some("api.example.com")
-        );
-        assert_eq!(host_of("nope"), None);
-    }
 }
