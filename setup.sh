@@ -13,6 +13,8 @@
 #                                            native builds (librdkafka, TLS)
 #   clang-16 wasi-libc libclang-rt-16-dev-wasm32
 #                                            C scenarios (volley build)
+#   docker-registry                          a real OCI registry for the package tests
+#                                            (push/pull; started per test on loopback)
 #   componentize-py (PyPI, a venv)           Python scenarios
 #   componentize-qjs, componentize-js (npm; need node)
 #                                            JavaScript scenarios (QuickJS, the
@@ -26,7 +28,7 @@
 set -euo pipefail
 
 PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
-  clang-16 wasi-libc libclang-rt-16-dev-wasm32 python3-venv)
+  clang-16 wasi-libc libclang-rt-16-dev-wasm32 python3-venv docker-registry)
 # Node.js: the machine's own when it has one (any 18+), else Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
@@ -108,6 +110,19 @@ else
   echo "setup: installing locust $LOCUST_VERSION into $LOCUST_VENV"
   python3 -m venv "$LOCUST_VENV"
   "$LOCUST_VENV/bin/pip" install --quiet --disable-pip-version-check "locust==$LOCUST_VERSION"
+fi
+
+# wit-bindgen's CLI, only to regenerate the C SDK's bindings after the WIT
+# changed (sdk/c/regen.sh): about 3 minutes on 2 cores, once.
+if [ "${VOLLEY_WIT_BINDGEN:-0}" = 1 ]; then
+  WIT_BINDGEN_VERSION=0.63.0
+  WIT_BINDGEN_ROOT="$TOOLCHAINS/wit-bindgen"
+  if [ "$("$WIT_BINDGEN_ROOT/bin/wit-bindgen" --version 2>/dev/null | cut -d' ' -f2)" = "$WIT_BINDGEN_VERSION" ]; then
+    echo "setup: wit-bindgen $WIT_BINDGEN_VERSION present"
+  else
+    echo "setup: installing wit-bindgen $WIT_BINDGEN_VERSION into $WIT_BINDGEN_ROOT"
+    cargo install --quiet --locked wit-bindgen-cli --version "$WIT_BINDGEN_VERSION" --root "$WIT_BINDGEN_ROOT"
+  fi
 fi
 
 # tansu, the second, real Kafka broker (engine/tests/it/kafka_run.rs's

@@ -30,6 +30,42 @@ pub enum Command {
     /// Kafka consumer groups of the system under test: lag, offset resets.
     #[command(subcommand)]
     Kafka(KafkaCommand),
+    /// Make a scenario folder one shareable component: metadata, parameters, plans, capabilities.
+    Pack(crate::package::PackArgs),
+    /// Push a package (or a folder, packed first) to an OCI registry.
+    Push(crate::package::PushArgs),
+    /// Fetch a package into the cache and pin its digest in volley.lock.
+    Pull(crate::package::PullArgs),
+    /// Accept what a package wants (network, hosts) so it may run here.
+    Accept(crate::package::AcceptArgs),
+    /// Sign a pushed package with a key (cosign's key-based format).
+    Sign(crate::package::SignArgs),
+    /// Check a package's signature against a public key.
+    Verify(crate::package::VerifyArgs),
+    /// Write a key pair for `volley sign` (PREFIX.key, PREFIX.pub).
+    GenerateKeyPair(crate::package::KeyPairArgs),
+    /// List the runs going on this machine (for this user).
+    Ps,
+    /// Stop a run: no new iterations, those in flight finish (like Ctrl-C).
+    Stop(RunRef),
+    /// Hot-swap a running test to another component, scenario folder or source file.
+    Swap(SwapArgs),
+    /// Roll back a run's swap in progress, or its last committed swap.
+    Rollback(RunRef),
+}
+
+#[derive(Debug, Args)]
+pub struct RunRef {
+    /// The run's process id (`volley ps`); optional when one run is going.
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SwapArgs {
+    /// The run's process id (`volley ps`).
+    pub run: String,
+    /// The new component (.wasm), or a scenario folder or source file to build.
+    pub component: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,9 +136,10 @@ pub struct KafkaResetArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A component (`x.wasm`), a plan (`x.toml`), a scenario folder or a
-    /// scenario source file (`x.js`, `x.py`, `x.c`); sources are built when
-    /// needed, and a folder's `plans/default.toml` runs unless --plan says otherwise.
+    /// A component (`x.wasm`), a plan (`x.toml`), a scenario folder, a
+    /// scenario source file (`x.js`, `x.py`, `x.c`) or a package
+    /// (`oci://host/ns/name:tag`); sources are built when needed, and a
+    /// folder's (or package's) `default` plan runs unless --plan says otherwise.
     pub target: PathBuf,
     /// Which plan of a scenario folder to run (`plans/NAME.toml`).
     #[arg(long, short = 'p')]
@@ -182,9 +219,16 @@ pub struct RunArgs {
     /// Lowest level of scenario log lines shown: trace, debug, info, warn, error.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Hot swap: when the scenario's sources (or its component file) change,
+    /// rebuild and move the running VUs to the new version (canary, waves,
+    /// rollback on failure); a build error leaves the old version running.
+    #[arg(long)]
+    pub watch: bool,
     /// Allocate instances on demand instead of from the pool.
     #[arg(long, hide = true)]
     pub no_pooling: bool,
+    #[command(flatten)]
+    pub package: crate::package::RunPackageArgs,
 }
 
 #[derive(Debug, Args)]

@@ -8,15 +8,18 @@
 pub mod app;
 pub mod build;
 pub mod cli;
+pub mod control;
 pub mod embedded;
 mod error;
 pub mod host;
 pub mod metrics;
 pub mod output;
+pub mod package;
 pub mod plan;
 pub mod protocol;
 pub mod run;
 pub mod schedule;
+pub mod swap;
 mod sys;
 pub mod wasm;
 

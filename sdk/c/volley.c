@@ -88,43 +88,108 @@ static char *to_cstr(const uint8_t *p, size_t len) {
     return s;
 }
 
+/* What volley_expect_statuses set: sent with every request (none: 200-399). */
+static uint16_t *expected;
+static size_t expected_len;
+
+void volley_expect_statuses(const uint16_t *codes, size_t n) {
+    free(expected);
+    expected = NULL;
+    expected_len = 0;
+    if (n == 0) return;
+    expected = malloc(n * sizeof *codes);
+    memcpy(expected, codes, n * sizeof *codes);
+    expected_len = n;
+}
+
+/* The WIT request for `r`; `header` holds its `content-type: ...` line
+ * (the WIT's header encoding) and must outlive the request. */
+static volley_scenario_http_request_t wit_request(const volley_request *r, char **header) {
+    volley_scenario_http_request_t req;
+    memset(&req, 0, sizeof req);
+    req.method = borrowed(r->method);
+    req.url = borrowed(r->url);
+    *header = NULL;
+    if (r->content_type) {
+        size_t len = strlen("content-type: ") + strlen(r->content_type) + 1;
+        *header = malloc(len);
+        snprintf(*header, len, "content-type: %s", r->content_type);
+        req.headers = borrowed(*header);
+    }
+    if (r->body) {
+        req.body.ptr = (uint8_t *)r->body;
+        req.body.len = strlen(r->body);
+    }
+    if (r->name) {
+        req.name.is_some = true;
+        req.name.val = borrowed(r->name);
+    }
+    if (expected) {
+        req.expected_statuses.is_some = true;
+        req.expected_statuses.val.ptr = expected;
+        req.expected_statuses.val.len = expected_len;
+    }
+    return req;
+}
+
+static void answered(volley_scenario_http_response_t *res, volley_response *out) {
+    out->error = VOLLEY_HTTP_OK;
+    out->status = res->status;
+    out->body = to_cstr(res->body.ptr, res->body.len);
+    out->body_len = res->body.len;
+    out->duration_ms = (double)res->timings.duration_us / 1000.0;
+    volley_scenario_http_response_free(res);
+}
+
+static void unanswered(volley_scenario_http_net_error_t *err, volley_response *out) {
+    out->error = (volley_http_error)err->class_;
+    out->message = to_cstr(err->message.ptr, err->message.len);
+    volley_scenario_http_net_error_free(err);
+}
+
 bool volley_http(const char *method, const char *url, const char *body, const char *content_type,
                  const char *name, volley_response *out) {
     memset(out, 0, sizeof *out);
-    volley_scenario_http_pair_t header;
-    volley_scenario_http_request_t req;
-    memset(&req, 0, sizeof req);
-    req.method = borrowed(method);
-    req.url = borrowed(url);
-    if (content_type) {
-        header.f0 = borrowed("content-type");
-        header.f1 = borrowed(content_type);
-        req.headers.ptr = &header;
-        req.headers.len = 1;
-    }
-    if (body) {
-        req.body.ptr = (uint8_t *)body;
-        req.body.len = strlen(body);
-    }
-    if (name) {
-        req.name.is_some = true;
-        req.name.val = borrowed(name);
-    }
+    volley_request r = {method, url, body, content_type, name};
+    char *header;
+    volley_scenario_http_request_t req = wit_request(&r, &header);
     volley_scenario_http_response_t res;
-    volley_scenario_http_http_error_t err;
-    if (!volley_scenario_http_send(&req, &res, &err)) {
-        out->error = (volley_http_error)err.class_;
-        out->message = to_cstr(err.message.ptr, err.message.len);
-        volley_scenario_http_http_error_free(&err);
+    volley_scenario_http_net_error_t err;
+    bool ok = volley_scenario_http_send(&req, &res, &err);
+    free(header);
+    if (!ok) {
+        unanswered(&err, out);
         return false;
     }
-    out->error = VOLLEY_HTTP_OK;
-    out->status = res.status;
-    out->body = to_cstr(res.body.ptr, res.body.len);
-    out->body_len = res.body.len;
-    out->duration_ms = (double)res.timings.duration_us / 1000.0;
-    volley_scenario_http_response_free(&res);
+    answered(&res, out);
     return true;
+}
+
+size_t volley_http_batch(const volley_request *reqs, size_t n, volley_response *out) {
+    volley_scenario_http_request_t *list = calloc(n ? n : 1, sizeof *list);
+    char **headers = calloc(n ? n : 1, sizeof *headers);
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        list[i] = wit_request(&reqs[i], &headers[i]);
+    }
+    volley_scenario_http_list_request_t batch = {list, n};
+    volley_scenario_http_list_result_response_net_error_t results;
+    volley_scenario_http_send_batch(&batch, &results);
+    size_t got = 0;
+    for (size_t i = 0; i < n && i < results.len; i++) {
+        if (results.ptr[i].is_err) {
+            unanswered(&results.ptr[i].val.err, &out[i]);
+        } else {
+            answered(&results.ptr[i].val.ok, &out[i]);
+            got++;
+        }
+        free(headers[i]);
+    }
+    /* Each entry's contents were taken (and freed) above: only the list. */
+    free(results.ptr);
+    free(headers);
+    free(list);
+    return got;
 }
 
 bool volley_get(const char *url, const char *name, volley_response *out) {
@@ -143,8 +208,8 @@ void volley_response_free(volley_response *r) {
 }
 
 const char *volley_http_error_name(volley_http_error e) {
-    static const char *names[] = {"refused", "timeout", "reset", "tls", "dns", "invalid-request",
-                                  "not-allowed", "other"};
+    static const char *names[] = {"refused",         "timeout",     "reset",  "tls",  "dns", "handshake",
+                                  "invalid-request", "not-allowed", "closed", "other"};
     if (e == VOLLEY_HTTP_OK) return "ok";
     if ((int)e < 0 || (size_t)e >= sizeof names / sizeof names[0]) return "other";
     return names[e];
@@ -159,31 +224,97 @@ static volley_scenario_metrics_list_pair_t no_tags(void) {
 
 bool volley_check(const char *name, bool ok) {
     scenario_string_t n = borrowed(name);
-    return volley_scenario_metrics_check(&n, ok);
+    volley_scenario_metrics_list_pair_t t = no_tags();
+    return volley_scenario_metrics_check(&n, ok, &t);
 }
 
-void volley_counter_add(const char *name, double value) {
+bool volley_check_tagged(const char *name, bool ok, const char *key, const char *value) {
     scenario_string_t n = borrowed(name);
+    volley_scenario_metrics_pair_t tag = {borrowed(key), borrowed(value)};
+    volley_scenario_metrics_list_pair_t t = {&tag, 1};
+    return volley_scenario_metrics_check(&n, ok, &t);
+}
+
+/* Metric handles by name, declared on first use: the engine looks nothing
+ * up per sample. A name already of another kind is refused once (logged);
+ * its samples are dropped. */
+#define MAX_HANDLES 64
+typedef struct {
+    char *name;
+    bool refused;
+    int32_t handle; /* the own handle's value */
+} declared;
+
+static declared *find(declared *table, size_t *len, const char *name, bool *fresh) {
+    for (size_t i = 0; i < *len; i++) {
+        if (strcmp(table[i].name, name) == 0) {
+            *fresh = false;
+            return &table[i];
+        }
+    }
+    *fresh = true;
+    if (*len == MAX_HANDLES) return NULL;
+    declared *d = &table[(*len)++];
+    d->name = strdup(name);
+    d->refused = false;
+    d->handle = 0;
+    return d;
+}
+
+#define HANDLE_KIND(kind)                                                             \
+    static declared kind##_table[MAX_HANDLES];                                                             \
+    static size_t kind##_len;                                                                              \
+    static bool kind##_handle(const char *name, volley_scenario_metrics_own_##kind##_t *out) {             \
+        bool fresh;                                                                                        \
+        declared *d = find(kind##_table, &kind##_len, name, &fresh);                                       \
+        if (d == NULL) {                                                                                   \
+            volley_log(VOLLEY_ERROR, "%s: more than %d metric names of one kind; sample dropped", name,    \
+                       MAX_HANDLES);                                                                       \
+            return false;                                                                                  \
+        }                                                                                                  \
+        if (fresh) {                                                                                       \
+            scenario_string_t n = borrowed(name);                                                          \
+            scenario_string_t err;                                                                         \
+            volley_scenario_metrics_own_##kind##_t h;                                                      \
+            if (volley_scenario_metrics_static_##kind##_declare(&n, &h, &err)) {                           \
+                d->handle = h.__handle;                                                                    \
+            } else {                                                                                       \
+                d->refused = true;                                                                         \
+                volley_log(VOLLEY_ERROR, "%.*s", (int)err.len, (const char *)err.ptr);                     \
+                scenario_string_free(&err);                                                                \
+            }                                                                                              \
+        }                                                                                                  \
+        out->__handle = d->handle;                                                                         \
+        return !d->refused;                                                                                \
+    }
+
+HANDLE_KIND(counter)
+HANDLE_KIND(gauge)
+HANDLE_KIND(rate)
+HANDLE_KIND(trend)
+
+void volley_counter_add(const char *name, double value) {
+    volley_scenario_metrics_own_counter_t h;
     volley_scenario_metrics_list_pair_t t = no_tags();
-    volley_scenario_metrics_counter_add(&n, value, &t);
+    if (counter_handle(name, &h)) volley_scenario_metrics_method_counter_add(volley_scenario_metrics_borrow_counter(h), value, &t);
 }
 
 void volley_gauge_set(const char *name, double value) {
-    scenario_string_t n = borrowed(name);
+    volley_scenario_metrics_own_gauge_t h;
     volley_scenario_metrics_list_pair_t t = no_tags();
-    volley_scenario_metrics_gauge_set(&n, value, &t);
+    if (gauge_handle(name, &h)) volley_scenario_metrics_method_gauge_set(volley_scenario_metrics_borrow_gauge(h), value, &t);
 }
 
 void volley_rate_add(const char *name, bool ok) {
-    scenario_string_t n = borrowed(name);
+    volley_scenario_metrics_own_rate_t h;
     volley_scenario_metrics_list_pair_t t = no_tags();
-    volley_scenario_metrics_rate_add(&n, ok, &t);
+    if (rate_handle(name, &h)) volley_scenario_metrics_method_rate_add(volley_scenario_metrics_borrow_rate(h), ok, &t);
 }
 
 void volley_trend_add(const char *name, double value) {
-    scenario_string_t n = borrowed(name);
+    volley_scenario_metrics_own_trend_t h;
     volley_scenario_metrics_list_pair_t t = no_tags();
-    volley_scenario_metrics_trend_add(&n, value, &t);
+    if (trend_handle(name, &h)) volley_scenario_metrics_method_trend_add(volley_scenario_metrics_borrow_trend(h), value, &t);
 }
 
 /* ---- the VU ------------------------------------------------------------- */

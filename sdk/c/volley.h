@@ -52,14 +52,14 @@ const char *volley_errorf(const char *fmt, ...) __attribute__((format(printf, 1,
 /* Why a request got no response (`error` is VOLLEY_HTTP_OK when it did). */
 typedef enum {
     VOLLEY_HTTP_OK = -1,
-    VOLLEY_HTTP_REFUSED = VOLLEY_SCENARIO_HTTP_ERROR_CLASS_REFUSED,
-    VOLLEY_HTTP_TIMEOUT = VOLLEY_SCENARIO_HTTP_ERROR_CLASS_TIMEOUT,
-    VOLLEY_HTTP_RESET = VOLLEY_SCENARIO_HTTP_ERROR_CLASS_RESET,
-    VOLLEY_HTTP_TLS = VOLLEY_SCENARIO_HTTP_ERROR_CLASS_TLS,
-    VOLLEY_HTTP_DNS = VOLLEY_SCENARIO_HTTP_ERROR_CLASS_DNS,
-    VOLLEY_HTTP_INVALID_REQUEST = VOLLEY_SCENARIO_HTTP_ERROR_CLASS_INVALID_REQUEST,
-    VOLLEY_HTTP_NOT_ALLOWED = VOLLEY_SCENARIO_HTTP_ERROR_CLASS_NOT_ALLOWED,
-    VOLLEY_HTTP_OTHER = VOLLEY_SCENARIO_HTTP_ERROR_CLASS_OTHER,
+    VOLLEY_HTTP_REFUSED = VOLLEY_SCENARIO_TYPES_ERROR_CLASS_REFUSED,
+    VOLLEY_HTTP_TIMEOUT = VOLLEY_SCENARIO_TYPES_ERROR_CLASS_TIMEOUT,
+    VOLLEY_HTTP_RESET = VOLLEY_SCENARIO_TYPES_ERROR_CLASS_RESET,
+    VOLLEY_HTTP_TLS = VOLLEY_SCENARIO_TYPES_ERROR_CLASS_TLS,
+    VOLLEY_HTTP_DNS = VOLLEY_SCENARIO_TYPES_ERROR_CLASS_DNS,
+    VOLLEY_HTTP_INVALID_REQUEST = VOLLEY_SCENARIO_TYPES_ERROR_CLASS_INVALID_REQUEST,
+    VOLLEY_HTTP_NOT_ALLOWED = VOLLEY_SCENARIO_TYPES_ERROR_CLASS_NOT_ALLOWED,
+    VOLLEY_HTTP_OTHER = VOLLEY_SCENARIO_TYPES_ERROR_CLASS_OTHER,
 } volley_http_error;
 
 typedef struct {
@@ -79,12 +79,34 @@ bool volley_http(const char *method, const char *url, const char *body, const ch
 bool volley_get(const char *url, const char *name, volley_response *out);
 bool volley_post_json(const char *url, const char *json, const char *name, volley_response *out);
 void volley_response_free(volley_response *r);
+
+/* One request of a batch; `body`, `content_type` and `name` may be NULL. */
+typedef struct {
+    const char *method;
+    const char *url;
+    const char *body;
+    const char *content_type;
+    const char *name;
+} volley_request;
+
+/* Sends the n requests at once (concurrently) and waits for all; out[i] is
+ * reqs[i]'s response (free each). Returns how many got a response. */
+size_t volley_http_batch(const volley_request *reqs, size_t n, volley_response *out);
+
+/* The statuses later requests expect (others count in http_req_failed);
+ * n = 0: the default, 200 to 399. Kept here and sent with each request. */
+void volley_expect_statuses(const uint16_t *codes, size_t n);
 /* "refused", "timeout", ... for an error class. */
 const char *volley_http_error_name(volley_http_error e);
 
 /* ---- checks, metrics, marks ------------------------------------------- */
 
 bool volley_check(const char *name, bool ok);
+/* A check with one extra tag (e.g. "group", "::checkout"). */
+bool volley_check_tagged(const char *name, bool ok, const char *key, const char *value);
+/* Custom metrics by name; the first call declares the name (as the engine's
+ * metric handle, kept per VU). A name already of another kind is an error,
+ * logged once; its samples are dropped. */
 void volley_counter_add(const char *name, double value);
 void volley_gauge_set(const char *name, double value);
 void volley_rate_add(const char *name, bool ok);

@@ -5,9 +5,7 @@
 // by volley: k6/http.asyncRequest"), never answered with a silent no-op.
 
 import * as volley from './volley.js';
-import * as wvu from 'volley:scenario/vu@0.1.0';
-import * as whttp from 'volley:scenario/http@0.1.0';
-import * as wmetrics from 'volley:scenario/metrics@0.1.0';
+import * as wvu from 'volley:scenario/vu@0.2.0';
 
 const { Counter, Gauge, Rate, Trend, sleep, fail, randomSeed, open } = volley;
 
@@ -28,15 +26,17 @@ function k6module(name, members) {
 // ------------------------------------------------------------------ k6
 
 /**
- * k6 `check(value, { name: predicate })`: records each check; true when all
- * pass. (The engine's checks take no tags: a third argument is ignored.)
+ * k6 `check(value, { name: predicate }, tags)`: records each check with
+ * `tags` and the current group's tag; true when all pass.
  */
-function check(value, sets) {
-  return volley.check(value, sets);
+function check(value, sets, tags) {
+  return volley.check(value, sets, tags);
 }
 
-/** k6 `group(name, fn)`: `group_duration` and a `group=::name` tag on what runs inside. */
+let groupDuration;
+/** k6 `group(name, fn)`: `group_duration` and a `group=::name` tag on what runs inside (requests, checks, metrics). */
 function group(name, fn) {
+  if (!groupDuration) groupDuration = new Trend('group_duration');
   const outer = volley.__group();
   const path = `${outer}::${name}`;
   volley.__group(path);
@@ -45,7 +45,7 @@ function group(name, fn) {
     return fn();
   } finally {
     volley.__group(outer);
-    wmetrics.trendAdd('group_duration', (Number(wvu.nowUs()) - start) / 1000, [['group', path]]);
+    groupDuration.add((Number(wvu.nowUs()) - start) / 1000, { group: path });
   }
 }
 
@@ -81,22 +81,28 @@ function expectedStatuses(...specs) {
 }
 
 function setResponseCallback(cb) {
-  if (cb === null || cb === undefined) whttp.expectStatuses([]);
-  else if (cb && Array.isArray(cb.__volleyStatuses)) whttp.expectStatuses(cb.__volleyStatuses);
+  if (cb === null || cb === undefined) volley.__expect(null);
+  else if (cb && Array.isArray(cb.__volleyStatuses)) volley.__expect(cb.__volleyStatuses);
   else throw new Error('not supported by volley: http.setResponseCallback with a function (pass http.expectedStatuses(...))');
 }
 
-/** `http.batch`: the requests run one after another (the engine has no batch call yet). */
+/** `http.batch`: every request at once (the engine's batch call); responses in the same shape (array or object). */
 function batch(requests) {
   const one = (r) => {
-    if (typeof r === 'string') return k6request('GET', r);
-    if (Array.isArray(r)) return k6request(r[0], r[1], r[2], r[3]);
-    if (r && typeof r === 'object') return k6request(r.method || 'GET', r.url, r.body, r.params);
-    throw new Error(`http.batch: ${JSON.stringify(r)} is not a request (a URL, [method, url, body, params] or {method, url, body, params})`);
+    let m;
+    if (typeof r === 'string') m = ['GET', r, null, undefined];
+    else if (Array.isArray(r)) m = [r[0], r[1], r[2], r[3]];
+    else if (r && typeof r === 'object') m = [r.method || 'GET', r.url, r.body, r.params];
+    else throw new Error(`http.batch: ${JSON.stringify(r)} is not a request (a URL, [method, url, body, params] or {method, url, body, params})`);
+    m[0] = String(m[0]).toUpperCase();
+    m.push(durationMs(m[3] && m[3].timeout));
+    return m;
   };
-  if (Array.isArray(requests)) return requests.map(one);
+  if (Array.isArray(requests)) return volley.__k6Batch(requests.map(one));
+  const keys = Object.keys(requests);
+  const answers = volley.__k6Batch(keys.map((k) => one(requests[k])));
   const out = {};
-  for (const k in requests) out[k] = one(requests[k]);
+  keys.forEach((k, i) => { out[k] = answers[i]; });
   return out;
 }
 

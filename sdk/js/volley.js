@@ -14,12 +14,12 @@
 // A thrown error fails the iteration (counted in `iterations_failed`); the VU
 // goes on. `volley build` compiles the script with componentize-js.
 
-import * as whttp from 'volley:scenario/http@0.1.0';
-import * as wmetrics from 'volley:scenario/metrics@0.1.0';
-import * as wvu from 'volley:scenario/vu@0.1.0';
-import * as wlog from 'volley:scenario/log@0.1.0';
-import * as wkafka from 'volley:scenario/kafka@0.1.0';
-import * as wws from 'volley:scenario/ws@0.1.0';
+import * as whttp from 'volley:scenario/http@0.2.0';
+import * as wmetrics from 'volley:scenario/metrics@0.2.0';
+import * as wvu from 'volley:scenario/vu@0.2.0';
+import * as wlog from 'volley:scenario/log@0.2.0';
+import * as wkafka from 'volley:scenario/kafka@0.2.0';
+import * as wws from 'volley:scenario/ws@0.2.0';
 
 export const VERSION = '0.1.0';
 
@@ -80,12 +80,14 @@ function tagList(tags) {
 // ------------------------------------------------------------------ metrics
 
 /**
- * k6 style: `check(value, { 'name': (v) => bool, ... })` records each named
- * check and returns true when all pass. Also `check('name', bool)`.
+ * k6 style: `check(value, { 'name': (v) => bool, ... }, tags)` records each
+ * named check (with `tags` and the current group's tag) and returns true
+ * when all pass. Also `check('name', bool, tags)`.
  */
-export function check(value, checks) {
+export function check(value, checks, tags) {
+  const list = tagList(tags);
   if (typeof value === 'string' && typeof checks === 'boolean') {
-    return wmetrics.check(value, checks);
+    return wmetrics.check(value, checks, list);
   }
   let all = true;
   for (const name in checks) {
@@ -96,27 +98,37 @@ export function check(value, checks) {
     } catch (_) {
       ok = false;
     }
-    wmetrics.check(name, ok);
+    wmetrics.check(name, ok, list);
     all = all && ok;
   }
   return all;
 }
 
+/** The run's metric `name` of one kind; a name of another kind throws here. */
+function declare(Kind, kind, name) {
+  try {
+    return Kind.declare(String(name));
+  } catch (e) {
+    const why = e && e.payload !== undefined ? e.payload : e;
+    throw new Error(`new ${kind}(${JSON.stringify(name)}): ${why instanceof Error ? why.message : why}`);
+  }
+}
+
 export class Counter {
-  constructor(name) { this.name = name; }
-  add(value = 1, tags) { wmetrics.counterAdd(this.name, Number(value), tagList(tags)); return true; }
+  constructor(name) { this.name = name; this._h = declare(wmetrics.Counter, 'Counter', name); }
+  add(value = 1, tags) { this._h.add(Number(value), tagList(tags)); return true; }
 }
 export class Gauge {
-  constructor(name) { this.name = name; }
-  add(value, tags) { wmetrics.gaugeSet(this.name, Number(value), tagList(tags)); return true; }
+  constructor(name) { this.name = name; this._h = declare(wmetrics.Gauge, 'Gauge', name); }
+  add(value, tags) { this._h.set(Number(value), tagList(tags)); return true; }
 }
 export class Rate {
-  constructor(name) { this.name = name; }
-  add(ok, tags) { wmetrics.rateAdd(this.name, !!ok, tagList(tags)); return true; }
+  constructor(name) { this.name = name; this._h = declare(wmetrics.Rate, 'Rate', name); }
+  add(ok, tags) { this._h.add(!!ok, tagList(tags)); return true; }
 }
 export class Trend {
-  constructor(name) { this.name = name; }
-  add(value, tags) { wmetrics.trendAdd(this.name, Number(value), tagList(tags)); return true; }
+  constructor(name) { this.name = name; this._h = declare(wmetrics.Trend, 'Trend', name); }
+  add(value, tags) { this._h.add(Number(value), tagList(tags)); return true; }
 }
 
 /** An event `key` starts now; its latency lands in trend `metric` on `arrive`. */
@@ -416,8 +428,27 @@ function formEncode(obj) {
   return Object.keys(obj).sort().map((k) => `${esc(k)}=${esc(obj[k])}`).join('&');
 }
 
-/** The request's fields as they go out; `timeoutMs` already in ms. */
-function send(method, url, body, params, timeoutMs) {
+// What `http.expectStatuses` set: sent with each request (none: 200-399).
+let expected;
+/** @internal sets (a list) or clears (null) the statuses later requests expect. */
+export function __expect(statuses) {
+  expected = statuses && statuses.length ? statuses.map(Number) : undefined;
+}
+
+/** `name: value` lines, the WIT's header encoding; a line break in a header cannot be sent. */
+function headerText(pairs) {
+  let out = '';
+  for (const [k, v] of pairs) {
+    if (/[\r\n:]/.test(k) || /[\r\n]/.test(v) || k === '') {
+      throw new Error(`header ${JSON.stringify(k)}: a name must be non-empty without ':' or line breaks, a value without line breaks`);
+    }
+    out += out ? `\n${k}: ${v}` : `${k}: ${v}`;
+  }
+  return out;
+}
+
+/** The request as the WIT takes it, and as k6's `res.request` shows it; `timeoutMs` already in ms. */
+function build(method, url, body, params, timeoutMs) {
   url = String(url);
   const headers = [];
   let bytes = NONE;
@@ -464,9 +495,15 @@ function send(method, url, body, params, timeoutMs) {
   } else if (groupTag) {
     tags = tagList();
   }
-  const req = { method, url, headers, body: bytes, timeoutMs, name, tags };
-  const raw = whttp.send(req);
-  // Cookies the response sets land in the jar for the VU's later requests.
+  const req = {
+    method, url, headers: headerText(headers), body: bytes, timeoutMs, name, tags,
+    expectedStatuses: expected,
+  };
+  return { req, shown: { method, url, headers: Object.fromEntries(headers), body: body ?? null } };
+}
+
+/** Cookies a response sets land in the jar for the VU's later requests. */
+function absorb(raw, url) {
   if (raw.headers.indexOf('set-cookie') >= 0) {
     const { host } = splitUrl(url);
     for (const line of raw.headers.split('\n')) {
@@ -475,7 +512,45 @@ function send(method, url, body, params, timeoutMs) {
       if (c) cookieJar()._store(host, c);
     }
   }
-  return { raw, req: { method, url, headers: Object.fromEntries(headers), body: body ?? null } };
+}
+
+function send(method, url, body, params, timeoutMs) {
+  const { req, shown } = build(method, url, body, params, timeoutMs);
+  const raw = whttp.send(req);
+  absorb(raw, req.url);
+  return { raw, req: shown };
+}
+
+/** The error a host call threw, if it is an HTTP error ({ class, message }). */
+function netError(e) {
+  const p = e && e.payload !== undefined ? e.payload : e;
+  return p && typeof p === 'object' && p.message !== undefined && p.class !== undefined ? p : undefined;
+}
+
+/** k6's Response for a request that got no response: status 0, `error` set. */
+function k6Failed(p, shown) {
+  const r = new Response(undefined, shown);
+  r.error = `${p.class}: ${p.message}`;
+  r.error_code = { timeout: 1050, refused: 1212, reset: 1220, tls: 1300, dns: 1100, 'not-allowed': 1000 }[p.class] || 1000;
+  return r;
+}
+
+/**
+ * Sends `list` (each `[method, url, body, params, timeoutMs]`) at once and
+ * waits for all; k6's Responses in order (no response: status 0, `error` set).
+ */
+export function __k6Batch(list) {
+  const built = list.map(([method, url, body, params, timeoutMs]) => build(method, url, body, params, timeoutMs));
+  const results = whttp.sendBatch(built.map((b) => b.req));
+  return results.map((r, i) => {
+    const { req, shown } = built[i];
+    const params = list[i][3];
+    if (r.tag === 'ok') {
+      absorb(r.val, req.url);
+      return new Response(r.val, shown, params && params.responseType);
+    }
+    return k6Failed(r.val, shown);
+  });
 }
 
 function request(method, url, body, params) {
@@ -484,10 +559,8 @@ function request(method, url, body, params) {
     const { raw, req } = send(method, url, body, params, timeoutMs);
     return new Response(raw, req, params && params.responseType);
   } catch (e) {
-    const p = e && e.payload !== undefined ? e.payload : e;
-    if (p && typeof p === 'object' && p.message !== undefined && p.class !== undefined) {
-      throw new HttpError(p.class, p.message);
-    }
+    const p = netError(e);
+    if (p) throw new HttpError(p.class, p.message);
     throw e;
   }
 }
@@ -498,13 +571,8 @@ export function __k6Request(method, url, body, params, timeoutMs) {
     const { raw, req } = send(method, url, body, params, timeoutMs);
     return new Response(raw, req, params && params.responseType);
   } catch (e) {
-    const p = e && e.payload !== undefined ? e.payload : e;
-    if (p && typeof p === 'object' && p.message !== undefined && p.class !== undefined) {
-      const r = new Response(undefined, { method, url: String(url), headers: {}, body: body ?? null });
-      r.error = `${p.class}: ${p.message}`;
-      r.error_code = { timeout: 1050, refused: 1212, reset: 1220, tls: 1300, dns: 1100, 'not-allowed': 1000 }[p.class] || 1000;
-      return r;
-    }
+    const p = netError(e);
+    if (p) return k6Failed(p, { method, url: String(url), headers: {}, body: body ?? null });
     throw e;
   }
 }
@@ -525,10 +593,26 @@ export const http = {
   put: (url, body, params) => request('PUT', url, body, params),
   patch: (url, body, params) => request('PATCH', url, body, params),
   request: (method, url, body, params) => request(String(method).toUpperCase(), url, body, params),
-  /** Statuses this VU's later requests expect (k6 `expectedStatuses`). */
-  expectStatuses: (...statuses) => whttp.expectStatuses(statuses),
+  /**
+   * Sends every request at once and waits for all (k6 `http.batch`): each
+   * `[method, url, body, params]` or `{ method, url, body, params }`.
+   * Responses in order; one with no response throws its `HttpError` here.
+   */
+  batch(list) {
+    const out = __k6Batch(list.map((r) => (Array.isArray(r)
+      ? [String(r[0]).toUpperCase(), r[1], r[2], r[3], timeoutOf(r[3])]
+      : [String(r.method || 'GET').toUpperCase(), r.url, r.body, r.params, timeoutOf(r.params)])));
+    for (const r of out) if (r.error) throw new HttpError(r.error.slice(0, r.error.indexOf(':')), r.error.slice(r.error.indexOf(':') + 2));
+    return out;
+  },
+  /** Statuses this VU's later requests expect (k6 `expectedStatuses`); none: 200-399 again. */
+  expectStatuses: (...statuses) => __expect(statuses),
   cookieJar,
 };
+
+function timeoutOf(params) {
+  return params && params.timeout !== undefined ? Math.round(params.timeout * 1000) : undefined;
+}
 
 // Kafka and WebSocket: the generated bindings, as they are (see the SDK README).
 export const kafka = wkafka;

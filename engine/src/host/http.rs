@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use super::VuState;
+use super::types::{header_lines, parse_headers};
 use crate::metrics::{Builtin, Tags};
-use crate::protocol::http::{ErrorClass, Request};
+use crate::protocol::http::{ErrorClass, HttpClient, HttpError as ProtoError, Request};
 use crate::wasm::bindings::volley::scenario::http::{
-    self as wit, ErrorClass as WitClass, Host, HttpError, Response, Timings,
+    self as wit, Host, NetError, Response, Timings,
 };
 
 fn class_name(c: ErrorClass) -> &'static str {
@@ -23,18 +24,8 @@ fn class_name(c: ErrorClass) -> &'static str {
     }
 }
 
-fn wit_class(c: ErrorClass) -> WitClass {
-    match c {
-        ErrorClass::Refused => WitClass::Refused,
-        ErrorClass::Timeout => WitClass::Timeout,
-        ErrorClass::Reset => WitClass::Reset,
-        ErrorClass::Tls => WitClass::Tls,
-        ErrorClass::Dns => WitClass::Dns,
-        ErrorClass::InvalidRequest => WitClass::InvalidRequest,
-        ErrorClass::NotAllowed => WitClass::NotAllowed,
-        ErrorClass::Other => WitClass::Other,
-    }
-}
+/// The most requests one `send-batch` call sends; the WIT names the bound.
+pub const MAX_BATCH: usize = 256;
 
 fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
@@ -59,6 +50,7 @@ impl VuState {
         let key = (name, method, outcome.0, outcome.1);
         if extra.is_empty()
             && let Some((_, tags)) = self
+                .instance
                 .http_tags
                 .iter()
                 .find(|(k, _)| (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str()) == key)
@@ -70,14 +62,14 @@ impl VuState {
             .tags
             .with([("name", name), ("method", method), outcome])
             .with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if extra.is_empty() && self.http_tags.len() < TAG_CACHE {
+        if extra.is_empty() && self.instance.http_tags.len() < TAG_CACHE {
             let owned = (
                 name.to_string(),
                 method.to_string(),
                 outcome.0.to_string(),
                 outcome.1.to_string(),
             );
-            self.http_tags.push((owned, tags.clone()));
+            self.instance.http_tags.push((owned, tags.clone()));
         }
         tags
     }
@@ -97,11 +89,12 @@ impl VuState {
         t: &crate::protocol::http::Timings,
         (sent, received): (u64, u64),
         extra: &[(String, String)],
+        expected: Option<&[u16]>,
         judge: bool,
     ) {
         let status_text = status.to_string();
         let tags = self.request_tags(name, method, ("status", &status_text), extra);
-        let expected = match &self.expected_statuses {
+        let expected = match expected {
             Some(list) => list.contains(&status),
             None => status < 400,
         };
@@ -123,45 +116,88 @@ impl VuState {
     }
 }
 
-impl Host for VuState {
-    async fn send(&mut self, req: wit::Request) -> wasmtime::Result<Result<Response, HttpError>> {
-        // Without a name, group by the URL minus its query: ids in query
-        // strings would otherwise make a series (and histogram) per request.
-        let name_of = |url: &str| -> String {
-            req.name
-                .clone()
-                .unwrap_or_else(|| url.split(['?', '#']).next().unwrap_or(url).to_string())
-        };
-        let name = name_of(&req.url);
-        let method = req.method.to_ascii_uppercase();
-        // `volley_verdict=guest`: the scenario records this request's
-        // `http_req_failed` sample itself once it judged the response
-        // (Locust's catch_response). Never a tag of the samples.
-        let mut extra = req.tags;
-        let guest_verdict = extra
-            .iter()
-            .position(|(k, v)| k == VERDICT_TAG.0 && v == VERDICT_TAG.1)
-            .map(|i| extra.remove(i))
-            .is_some();
-        let request = Request {
+/// What recording a request's result needs, taken from the guest's request.
+struct Pending {
+    /// The request's `name`; none: each URL minus its query.
+    name: Option<String>,
+    /// The URL as the guest gave it.
+    url: String,
+    method: String,
+    extra: Vec<(String, String)>,
+    expected: Option<Vec<u16>>,
+    /// The scenario records this request's `http_req_failed` sample itself.
+    guest_verdict: bool,
+}
+
+impl Pending {
+    /// Without a name, group by the URL minus its query: ids in query
+    /// strings would otherwise make a series (and histogram) per request.
+    fn name_of(&self, url: &str) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| url.split(['?', '#']).next().unwrap_or(url).to_string())
+    }
+}
+
+/// Splits a guest request into the protocol's request and what recording
+/// its result needs. Headers that do not parse fail it as invalid.
+fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
+    let method = req.method.to_ascii_uppercase();
+    // `volley_verdict=guest`: the scenario records this request's
+    // `http_req_failed` sample itself once it judged the response
+    // (Locust's catch_response). Never a tag of the samples.
+    let mut extra = req.tags;
+    let guest_verdict = extra
+        .iter()
+        .position(|(k, v)| k == VERDICT_TAG.0 && v == VERDICT_TAG.1)
+        .map(|i| extra.remove(i))
+        .is_some();
+    let request = parse_headers(&req.headers)
+        .map_err(|e| ProtoError::new(ErrorClass::InvalidRequest, e))
+        .map(|headers| Request {
             method: method.clone(),
-            url: req.url,
-            headers: req.headers,
+            url: req.url.clone(),
+            headers,
             body: req.body.into(),
             timeout: req.timeout_ms.map(|ms| Duration::from_millis(ms as u64)),
-        };
-        // The request runs as its own task: hyper's deep poll stack then lives
-        // on the worker thread, not on this VU's fiber, so the fiber stays
-        // shallow (resident memory per VU) and switches once per request.
-        let client = self.shared.http.clone();
-        let result = tokio::spawn(async move { client.send(request).await })
-            .await
-            .unwrap_or_else(|e| {
-                Err(crate::protocol::http::HttpError::new(
-                    ErrorClass::Other,
-                    format!("request task failed: {e}"),
-                ))
-            });
+        });
+    let pending = Pending {
+        name: req.name,
+        url: req.url,
+        method,
+        extra,
+        expected: req.expected_statuses,
+        guest_verdict,
+    };
+    (pending, request)
+}
+
+type Outcome = Result<crate::protocol::http::Response, ProtoError>;
+
+/// Sends `request` as its own task: hyper's deep poll stack then lives on
+/// the worker thread, not on the VU's fiber, so the fiber stays shallow
+/// (resident memory per VU) and switches once per request.
+fn spawn(
+    client: &HttpClient,
+    request: Result<Request, ProtoError>,
+) -> tokio::task::JoinHandle<Outcome> {
+    let client = client.clone();
+    tokio::spawn(async move { client.send(request?).await })
+}
+
+async fn joined(task: tokio::task::JoinHandle<Outcome>) -> Outcome {
+    task.await.unwrap_or_else(|e| {
+        Err(ProtoError::new(
+            ErrorClass::Other,
+            format!("request task failed: {e}"),
+        ))
+    })
+}
+
+impl VuState {
+    /// Records a request's metrics and converts its result for the guest.
+    fn finish(&mut self, p: &Pending, result: Outcome) -> Result<Response, NetError> {
+        let expected = p.expected.as_deref();
         // Each redirect followed was a request of its own (as in k6).
         let hops = match &result {
             Ok(r) => r.hops.clone(),
@@ -169,12 +205,13 @@ impl Host for VuState {
         };
         for hop in &hops {
             self.record_response(
-                &name_of(&hop.url),
+                &p.name_of(&hop.url),
                 &hop.method,
                 hop.status,
                 &hop.timings,
                 (hop.bytes_sent, hop.bytes_received),
-                &extra,
+                &p.extra,
+                expected,
                 true,
             );
         }
@@ -183,20 +220,21 @@ impl Host for VuState {
             Some(h) if h.status == 303 && h.method != "HEAD" => "GET".to_string(),
             Some(h) if matches!(h.status, 301 | 302) && h.method == "POST" => "GET".to_string(),
             Some(h) => h.method.clone(),
-            None => method,
+            None => p.method.clone(),
         };
         match result {
             Ok(resp) => {
                 self.record_response(
-                    &name_of(&resp.url),
+                    &p.name_of(&resp.url),
                     &method,
                     resp.status,
                     &resp.timings,
                     (resp.bytes_sent, resp.bytes_received),
-                    &extra,
-                    !guest_verdict,
+                    &p.extra,
+                    expected,
+                    !p.guest_verdict,
                 );
-                Ok(Ok(Response {
+                Ok(Response {
                     status: resp.status,
                     headers: header_lines(&resp.headers),
                     body: resp.body.to_vec(),
@@ -206,13 +244,16 @@ impl Host for VuState {
                         duration_us: micros(resp.timings.duration),
                     },
                     protocol: resp.protocol.to_string(),
-                }))
+                })
             }
             Err(e) => {
                 // A redirect's failure is named after the hop that failed.
-                let name = e.redirected_to.as_deref().map_or(name, name_of);
+                let name = match e.redirected_to.as_deref() {
+                    Some(u) => p.name_of(u),
+                    None => p.name_of(&p.url),
+                };
                 let tags =
-                    self.request_tags(&name, &method, ("error", class_name(e.class)), &extra);
+                    self.request_tags(&name, &method, ("error", class_name(e.class)), &p.extra);
                 let metrics = &self.shared.metrics;
                 // A request that never left (bad URL, not allowed) is the
                 // scenario's mistake, not the target's: it is not a request.
@@ -220,49 +261,48 @@ impl Host for VuState {
                     metrics.builtin(Builtin::HttpReqs, &tags, 1.0);
                 }
                 metrics.builtin(Builtin::HttpReqFailed, &tags, 1.0);
-                Ok(Err(HttpError {
-                    class: wit_class(e.class),
+                Err(NetError {
+                    class: e.class.into(),
                     message: e.message,
-                }))
+                })
             }
         }
     }
-
-    fn expect_statuses(&mut self, statuses: Vec<u16>) -> wasmtime::Result<()> {
-        self.expected_statuses = (!statuses.is_empty()).then_some(statuses);
-        Ok(())
-    }
 }
 
-/// Response headers as the WIT carries them: `name: value` lines.
-fn header_lines(headers: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(headers.iter().map(|(k, v)| k.len() + v.len() + 3).sum());
-    for (i, (k, v)) in headers.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
+impl Host for VuState {
+    async fn send(&mut self, req: wit::Request) -> wasmtime::Result<Result<Response, NetError>> {
+        let (pending, request) = prepare(req);
+        let result = joined(spawn(&self.shared.http, request)).await;
+        Ok(self.finish(&pending, result))
+    }
+
+    async fn send_batch(
+        &mut self,
+        reqs: Vec<wit::Request>,
+    ) -> wasmtime::Result<Vec<Result<Response, NetError>>> {
+        // Every request starts before the first is awaited: they run at
+        // once, each on its own task, and are recorded in order.
+        let n = reqs.len();
+        let mut tasks = Vec::with_capacity(n);
+        for (i, req) in reqs.into_iter().enumerate() {
+            let (pending, mut request) = prepare(req);
+            if i >= MAX_BATCH {
+                request = Err(ProtoError::new(
+                    ErrorClass::InvalidRequest,
+                    format!(
+                        "send-batch: request {} of {n} is past the bound of {MAX_BATCH} requests per batch; split the batch",
+                        i + 1
+                    ),
+                ));
+            }
+            tasks.push((pending, spawn(&self.shared.http, request)));
         }
-        out.push_str(k);
-        out.push_str(": ");
-        out.push_str(v);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_lines_keep_order_and_repeats() {
-        let h = [
-            ("content-type".to_string(), "text/plain".to_string()),
-            ("set-cookie".to_string(), "a=1".to_string()),
-            ("set-cookie".to_string(), "b=2; Path=/".to_string()),
-        ];
-        assert_eq!(
-            header_lines(&h),
-            "content-type: text/plain\nset-cookie: a=1\nset-cookie: b=2; Path=/"
-        );
-        assert_eq!(header_lines(&[]), "");
+        let mut out = Vec::with_capacity(tasks.len());
+        for (pending, task) in tasks {
+            let result = joined(task).await;
+            out.push(self.finish(&pending, result));
+        }
+        Ok(out)
     }
 }

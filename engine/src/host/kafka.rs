@@ -100,11 +100,18 @@ fn position(p: wit::Position) -> Position {
 impl VuState {
     /// This VU's scenario tags plus `topic`, built once per topic.
     fn topic_tags(&mut self, topic: &str) -> Tags {
-        if let Some((_, t)) = self.kafka_tags.iter().find(|(name, _)| name == topic) {
+        if let Some((_, t)) = self
+            .instance
+            .kafka_tags
+            .iter()
+            .find(|(name, _)| name == topic)
+        {
             return t.clone();
         }
         let t = self.scenario.tags.with([("topic", topic)]);
-        self.kafka_tags.push((topic.to_string(), t.clone()));
+        self.instance
+            .kafka_tags
+            .push((topic.to_string(), t.clone()));
         t
     }
 
@@ -154,7 +161,7 @@ impl HostProducer for VuState {
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| self.shared.kafka.producer(&c));
         Ok(match made {
-            Ok(p) => Ok(self.table.push(KafkaProducer(p))?),
+            Ok(p) => Ok(self.instance.table.push(KafkaProducer(p))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -169,7 +176,7 @@ impl HostProducer for VuState {
         // without a copy: this is the per-message path.
         let tags = self.topic_tags(&m.topic);
         let tracked = m.tracked.clone();
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         Ok(match producer.produce_owned(m) {
             Ok(()) => {
                 self.shared
@@ -185,6 +192,60 @@ impl HostProducer for VuState {
         })
     }
 
+    fn send_batch(
+        &mut self,
+        r: Resource<KafkaProducer>,
+        messages: Vec<wit::Outgoing>,
+    ) -> wasmtime::Result<Result<(), wit::BatchError>> {
+        let producer = self.instance.table.get(&r)?.0.clone();
+        // `kafka_produced` once per run of messages to one topic, not once
+        // per message: a batch usually goes to one topic.
+        let mut run: Option<(Tags, f64)> = None;
+        let mut failed = None;
+        for (i, m) in messages.into_iter().enumerate() {
+            let m = self.outgoing(m);
+            if run
+                .as_ref()
+                .is_none_or(|(t, _)| t.get("topic") != Some(m.topic.as_str()))
+            {
+                if let Some((tags, n)) = run.take() {
+                    self.shared
+                        .metrics
+                        .builtin(Builtin::KafkaProduced, &tags, n);
+                }
+                run = Some((self.topic_tags(&m.topic), 0.0));
+            }
+            let tracked = m.tracked.clone();
+            match producer.produce_owned(m) {
+                Ok(()) => {
+                    if let Some((_, n)) = run.as_mut() {
+                        *n += 1.0;
+                    }
+                }
+                Err((e, topic)) => {
+                    self.not_sent(&topic, tracked.as_deref());
+                    self.produce_failed(&topic, &e);
+                    failed = Some((i as u32, e));
+                    break;
+                }
+            }
+        }
+        if let Some((tags, n)) = run
+            && n > 0.0
+        {
+            self.shared
+                .metrics
+                .builtin(Builtin::KafkaProduced, &tags, n);
+        }
+        Ok(match failed {
+            None => Ok(()),
+            Some((enqueued, e)) => Err(wit::BatchError {
+                enqueued,
+                error: to_wit(e),
+            }),
+        })
+    }
+
     async fn produce_wait(
         &mut self,
         r: Resource<KafkaProducer>,
@@ -192,7 +253,7 @@ impl HostProducer for VuState {
     ) -> wasmtime::Result<Result<wit::Delivery, KafkaError>> {
         let m = self.outgoing(m);
         let (topic, tracked) = (m.topic.clone(), m.tracked.clone());
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         let result = producer.produce_wait(m).await;
         let result = result.and_then(|d| {
             let (partition, offset) = d.result?;
@@ -223,7 +284,7 @@ impl HostProducer for VuState {
         r: Resource<KafkaProducer>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
-        let producer = self.table.get(&r)?.0.clone();
+        let producer = self.instance.table.get(&r)?.0.clone();
         Ok(producer
             .flush(Duration::from_millis(timeout_ms as u64))
             .await
@@ -232,7 +293,7 @@ impl HostProducer for VuState {
 
     fn drop(&mut self, r: Resource<KafkaProducer>) -> wasmtime::Result<()> {
         // The producer itself is the run's and outlives this handle.
-        self.table.delete(r)?;
+        self.instance.table.delete(r)?;
         Ok(())
     }
 }
@@ -249,7 +310,7 @@ impl HostConsumer for VuState {
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| kafka.subscribe(&c, &group, &topics));
         Ok(match made {
-            Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
+            Ok(c) => Ok(self.instance.table.push(KafkaConsumer(c))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -266,7 +327,7 @@ impl HostConsumer for VuState {
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| kafka.assign(&c, &topic, &partitions, position(from)));
         Ok(match made {
-            Ok(c) => Ok(self.table.push(KafkaConsumer(c))?),
+            Ok(c) => Ok(self.instance.table.push(KafkaConsumer(c))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -278,7 +339,7 @@ impl HostConsumer for VuState {
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<Vec<wit::Incoming>, KafkaError>> {
         let started = Instant::now();
-        let c = &self.table.get(&r)?.0;
+        let c = &self.instance.table.get(&r)?.0;
         let result = c
             .poll(max as usize, Duration::from_millis(timeout_ms as u64))
             .await;
@@ -315,7 +376,7 @@ impl HostConsumer for VuState {
     }
 
     fn commit(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<Result<(), KafkaError>> {
-        Ok(self.table.get(&r)?.0.commit().map_err(to_wit))
+        Ok(self.instance.table.get(&r)?.0.commit().map_err(to_wit))
     }
 
     fn seek(
@@ -326,6 +387,7 @@ impl HostConsumer for VuState {
         to: wit::Position,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         Ok(self
+            .instance
             .table
             .get(&r)?
             .0
@@ -340,6 +402,7 @@ impl HostConsumer for VuState {
         partitions: Vec<i32>,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         Ok(self
+            .instance
             .table
             .get(&r)?
             .0
@@ -354,6 +417,7 @@ impl HostConsumer for VuState {
         partitions: Vec<i32>,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
         Ok(self
+            .instance
             .table
             .get(&r)?
             .0
@@ -362,7 +426,7 @@ impl HostConsumer for VuState {
     }
 
     fn drop(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<()> {
-        self.table.delete(r)?;
+        self.instance.table.delete(r)?;
         Ok(())
     }
 }

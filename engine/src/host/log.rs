@@ -17,7 +17,7 @@ impl Host for VuState {
         if matches!(level, Level::Error) && message.starts_with(PANIC_PREFIX) {
             // No escape sequences reach the terminal.
             let m = crate::output::format::printable(&message, MAX_LINE).into_owned();
-            self.panic = Some(m);
+            self.instance.panic = Some(m);
             return Ok(());
         }
         let level = match level {

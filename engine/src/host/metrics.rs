@@ -1,79 +1,115 @@
 //! `metrics` import: custom metrics, checks and correlation marks.
 
+use wasmtime::component::Resource;
+
 use super::VuState;
 use crate::metrics::{Builtin, Kind, fan_out_names, lost_name, mark};
-use crate::wasm::bindings::volley::scenario::metrics::Host;
+use crate::wasm::bindings::volley::scenario::metrics::{
+    Host, HostCounter, HostGauge, HostRate, HostTrend,
+};
+
+/// A declared custom metric: its name, checked against its kind once, at
+/// declare. A sample through the handle needs no lookup of the kind.
+#[derive(Debug)]
+pub struct Handle(Box<str>);
+
+macro_rules! handles {
+    ($($(#[$doc:meta])* $ty:ident),*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $ty(Handle);
+    )*};
+}
+
+handles!(
+    /// A guest's `counter` resource.
+    Counter,
+    /// A guest's `gauge` resource.
+    Gauge,
+    /// A guest's `rate` resource.
+    Rate,
+    /// A guest's `trend` resource.
+    Trend
+);
 
 impl VuState {
-    fn custom(&mut self, name: &str, kind: Kind, tags: Vec<(String, String)>, sample: f64) {
-        if self.declared.get(name) != Some(&kind) {
-            if let Err(e) = self.shared.metrics.declare(name, kind) {
-                // A misused name is the scenario's bug: say so once per VU and
-                // drop the sample rather than corrupt another metric. Only
-                // accepted kinds are cached: a refused one is asked again.
-                if self.refused.insert((name.to_string(), kind)) {
-                    crate::output::log(
-                        "WARN",
-                        format_args!("WARN  [{} vu={}] {e}", self.scenario.name, self.id),
-                    );
-                }
-                return;
-            }
-            self.declared.insert(name.to_string(), kind);
-        }
+    /// Declares `name` as a `kind` for the run; a name already of another
+    /// kind (or an invalid one) is the error the guest gets back.
+    fn declare(&self, name: String, kind: Kind) -> Result<Handle, String> {
+        self.shared.metrics.declare(&name, kind)?;
+        Ok(Handle(name.into_boxed_str()))
+    }
+
+    fn sample(&self, h: &Handle, kind: Kind, tags: Vec<(String, String)>, sample: f64) {
         let tags = if tags.is_empty() {
             self.scenario.tags.clone()
         } else {
             self.scenario.tags.with(tags)
         };
-        self.shared.metrics.add(name, kind, &tags, sample);
+        self.shared.metrics.add(&h.0, kind, &tags, sample);
     }
 }
 
+/// One resource type per metric kind: `declare`, the one sample call, `drop`.
+macro_rules! host_metric {
+    ($trait:ident, $ty:ident, $kind:expr, $add:ident, $arg:ty, $conv:path) => {
+        impl $trait for VuState {
+            fn declare(&mut self, name: String) -> wasmtime::Result<Result<Resource<$ty>, String>> {
+                Ok(match VuState::declare(self, name, $kind) {
+                    Ok(h) => Ok(self.instance.table.push($ty(h))?),
+                    Err(e) => Err(e),
+                })
+            }
+
+            fn $add(
+                &mut self,
+                r: Resource<$ty>,
+                value: $arg,
+                tags: Vec<(String, String)>,
+            ) -> wasmtime::Result<()> {
+                let h = &self.instance.table.get(&r)?.0;
+                self.sample(h, $kind, tags, $conv(value));
+                Ok(())
+            }
+
+            fn drop(&mut self, r: Resource<$ty>) -> wasmtime::Result<()> {
+                self.instance.table.delete(r)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+fn as_is(v: f64) -> f64 {
+    v
+}
+
+fn one_or_zero(ok: bool) -> f64 {
+    if ok { 1.0 } else { 0.0 }
+}
+
+/// Trend samples are kept in milli-units of what the scenario reports.
+fn milli(v: f64) -> f64 {
+    v * 1000.0
+}
+
+host_metric!(HostCounter, Counter, Kind::Counter, add, f64, as_is);
+host_metric!(HostGauge, Gauge, Kind::Gauge, set, f64, as_is);
+host_metric!(HostRate, Rate, Kind::Rate, add, bool, one_or_zero);
+host_metric!(HostTrend, Trend, Kind::Trend, add, f64, milli);
+
 impl Host for VuState {
-    fn counter_add(
-        &mut self,
-        name: String,
-        value: f64,
-        tags: Vec<(String, String)>,
-    ) -> wasmtime::Result<()> {
-        self.custom(&name, Kind::Counter, tags, value);
-        Ok(())
-    }
-
-    fn gauge_set(
-        &mut self,
-        name: String,
-        value: f64,
-        tags: Vec<(String, String)>,
-    ) -> wasmtime::Result<()> {
-        self.custom(&name, Kind::Gauge, tags, value);
-        Ok(())
-    }
-
-    fn rate_add(
+    fn check(
         &mut self,
         name: String,
         ok: bool,
         tags: Vec<(String, String)>,
-    ) -> wasmtime::Result<()> {
-        self.custom(&name, Kind::Rate, tags, if ok { 1.0 } else { 0.0 });
-        Ok(())
-    }
-
-    fn trend_add(
-        &mut self,
-        name: String,
-        value: f64,
-        tags: Vec<(String, String)>,
-    ) -> wasmtime::Result<()> {
-        // Trend samples are kept in milli-units of what the scenario reports.
-        self.custom(&name, Kind::Trend, tags, value * 1000.0);
-        Ok(())
-    }
-
-    fn check(&mut self, name: String, ok: bool) -> wasmtime::Result<bool> {
-        let tags = self.scenario.tags.with([("check", name.as_str())]);
+    ) -> wasmtime::Result<bool> {
+        let tags = self
+            .scenario
+            .tags
+            .with([("check", name.as_str())])
+            .with(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         self.shared
             .metrics
             .builtin(Builtin::Checks, &tags, if ok { 1.0 } else { 0.0 });
@@ -81,13 +117,13 @@ impl Host for VuState {
     }
 
     fn mark(&mut self, metric: String, key: String, expected: u32) -> wasmtime::Result<()> {
-        let first = self.declared.get(&metric) != Some(&Kind::Trend);
+        let first = !self.instance.declared.contains(&metric);
         if first {
             if let Err(e) = mark::declare(&self.shared.metrics, &metric, expected) {
                 eprintln!("WARN  [{} vu={}] mark: {e}", self.scenario.name, self.id);
                 return Ok(());
             }
-            self.declared.insert(metric.clone(), Kind::Trend);
+            self.instance.declared.insert(metric.clone());
             // The loss counter exists (at 0) from the first mark, so a
             // threshold like `count==0` on it holds when nothing was lost.
             let loss = if expected > 1 {

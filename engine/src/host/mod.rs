@@ -5,11 +5,12 @@
 mod http;
 pub mod kafka;
 mod log;
-mod metrics;
+pub mod metrics;
+mod types;
 mod vu;
 pub mod ws;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::metrics::{Kind, Marks, Metrics, Tags};
+use crate::metrics::{Marks, Metrics, Tags};
 use crate::protocol::http::HttpClient;
 use crate::protocol::kafka::KafkaClient;
 use crate::protocol::ws::WsClient;
@@ -70,36 +71,45 @@ pub struct ScenarioInfo {
     pub params: BTreeMap<String, String>,
 }
 
-/// The data of one VU's wasmtime `Store`.
+/// The data of one VU's wasmtime `Store`: the VU's identity, which outlives
+/// any one instance (after a trap, and across a hot swap), and the
+/// [`Instance`] part, which a new instance never inherits.
 pub struct VuState {
     pub id: u32,
     pub iteration: u64,
     pub shared: Arc<Shared>,
+    /// The scenario and the version this VU runs (its tags go on every
+    /// sample); a swap replaces it with the new version's.
     pub scenario: Arc<ScenarioInfo>,
     /// When the current call must end; the epoch callback traps after it.
     pub deadline: Instant,
     pub limits: StoreLimits,
     rng: SmallRng,
-    // Everything below belongs to one instance: `reset_instance` renews it.
-    /// Custom metric names this VU already declared, with their kind.
-    declared: HashMap<String, Kind>,
-    /// Custom metric names used with a kind they do not have (warned once).
-    refused: HashSet<(String, Kind)>,
+    /// What belongs to the current instance only.
+    pub(crate) instance: Instance,
+}
+
+/// Everything one instance of a VU owns: dropped whole when the VU is
+/// re-instantiated (after a trap or a timeout, or to run another component),
+/// which closes its WebSocket sockets and Kafka clients. Nothing here may
+/// outlive the instance that made it.
+#[derive(Default)]
+pub(crate) struct Instance {
+    /// Mark metric names this instance already declared.
+    pub(crate) declared: HashSet<String>,
     /// Tag sets of this VU's recent requests: (name, method, key, value).
-    http_tags: Vec<((String, String, String, String), Tags)>,
+    pub(crate) http_tags: Vec<((String, String, String, String), Tags)>,
     /// Made on the first WASI call: Rust guests built by `volley build` import
     /// no WASI, and 10,000 VUs should not each carry an unused context.
-    wasi: Option<Box<WasiCtx>>,
-    table: ResourceTable,
-    /// Woken by this VU's WebSocket sockets; made on the first connect.
-    ws_wake: Option<Arc<tokio::sync::Notify>>,
-    /// `http.expect-statuses`; none means 200-399.
-    expected_statuses: Option<Vec<u16>>,
-    /// Tag sets of the Kafka topics this VU used: (topic, tags).
-    kafka_tags: Vec<(String, Tags)>,
+    pub(crate) wasi: Option<Box<WasiCtx>>,
+    pub(crate) table: ResourceTable,
+    /// Woken by this instance's WebSocket sockets; made on the first connect.
+    pub(crate) ws_wake: Option<Arc<tokio::sync::Notify>>,
+    /// Tag sets of the Kafka topics this instance used: (topic, tags).
+    pub(crate) kafka_tags: Vec<(String, Tags)>,
     /// What the guest's panic hook reported (`log` at error level,
     /// "panicked at FILE:LINE:COL: MESSAGE"), until the call ends.
-    panic: Option<String>,
+    pub(crate) panic: Option<String>,
 }
 
 impl VuState {
@@ -121,57 +131,22 @@ impl VuState {
                 .memory_size(memory_limit)
                 .trap_on_grow_failure(true)
                 .build(),
-            declared: HashMap::new(),
-            refused: HashSet::new(),
-            http_tags: Vec::new(),
-            wasi: None,
-            table: ResourceTable::new(),
-            ws_wake: None,
-            expected_statuses: None,
-            kafka_tags: Vec::new(),
-            panic: None,
+            instance: Instance::default(),
         }
     }
 
-    /// Forgets everything the VU's instance owned, for a new instance of the
-    /// same VU (after a trap or a timeout): its resources (WebSocket sockets,
-    /// Kafka consumers and producers) are dropped, which closes them, and so
-    /// are its WASI context, declared metrics and expected statuses. The VU's
-    /// identity stays: id, iteration, random generator, scenario, shared data.
+    /// Drops what the VU's old instance owned, for a new instance of the
+    /// same VU: its resources (WebSocket sockets, Kafka consumers and
+    /// producers) are closed, and its WASI context and declared mark
+    /// metrics forgotten. The identity stays: id, iteration,
+    /// random generator, scenario, shared data.
     pub fn reset_instance(&mut self) {
-        // No `..`: a new field must be placed on one side or the other.
-        let VuState {
-            id: _,
-            iteration: _,
-            shared: _,
-            scenario: _,
-            deadline: _,
-            limits: _,
-            rng: _,
-            declared,
-            refused,
-            http_tags,
-            wasi,
-            table,
-            ws_wake,
-            expected_statuses,
-            kafka_tags,
-            panic,
-        } = self;
-        *declared = HashMap::new();
-        *refused = HashSet::new();
-        *http_tags = Vec::new();
-        *wasi = None;
-        *table = ResourceTable::new();
-        *ws_wake = None;
-        *expected_statuses = None;
-        *kafka_tags = Vec::new();
-        *panic = None;
+        self.instance = Instance::default();
     }
 
     /// The panic the guest reported during the call that just ended.
     pub fn take_panic(&mut self) -> Option<String> {
-        self.panic.take()
+        self.instance.panic.take()
     }
 }
 
@@ -197,17 +172,16 @@ impl WasiView for VuState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         // No filesystem, no environment, no sockets: only the WIT imports
         // reach the outside (see DESIGN.md, security model).
-        let ctx = self
+        let instance = &mut self.instance;
+        let ctx = instance
             .wasi
             .get_or_insert_with(|| Box::new(WasiCtx::builder().build()));
         WasiCtxView {
             ctx,
-            table: &mut self.table,
+            table: &mut instance.table,
         }
     }
 }
-
-impl crate::wasm::bindings::volley::scenario::types::Host for VuState {}
 
 /// Adds every volley import and the (closed-down) WASI imports to `linker`.
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<VuState>) -> wasmtime::Result<()> {

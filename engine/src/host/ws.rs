@@ -11,7 +11,7 @@ use super::VuState;
 use crate::metrics::{Builtin, Metrics, Tags};
 use crate::protocol::ws::{self as proto, ErrorClass, Message, Socket};
 use crate::wasm::bindings::volley::scenario::ws::{
-    self as wit, CloseFrame, ConnectOptions, ErrorClass as WitClass, Host, HostSocket, WsError,
+    self as wit, CloseFrame, ConnectOptions, Host, HostSocket, NetError as WsError,
 };
 
 /// A guest's socket: the connection plus what its metrics need. Dropping it
@@ -47,24 +47,9 @@ impl Drop for WsSocket {
     }
 }
 
-fn wit_class(c: ErrorClass) -> WitClass {
-    match c {
-        ErrorClass::Refused => WitClass::Refused,
-        ErrorClass::Timeout => WitClass::Timeout,
-        ErrorClass::Reset => WitClass::Reset,
-        ErrorClass::Tls => WitClass::Tls,
-        ErrorClass::Dns => WitClass::Dns,
-        ErrorClass::Handshake => WitClass::Handshake,
-        ErrorClass::InvalidRequest => WitClass::InvalidRequest,
-        ErrorClass::NotAllowed => WitClass::NotAllowed,
-        ErrorClass::Closed => WitClass::Closed,
-        ErrorClass::Other => WitClass::Other,
-    }
-}
-
 fn to_wit(e: proto::WsError) -> WsError {
     WsError {
-        class: wit_class(e.class),
+        class: e.class.into(),
         message: e.message,
     }
 }
@@ -77,7 +62,8 @@ impl VuState {
     /// One notifier per VU: every socket of this VU wakes it, so `poll`
     /// can wait on all of them.
     fn ws_wake(&mut self) -> Arc<Notify> {
-        self.ws_wake
+        self.instance
+            .ws_wake
             .get_or_insert_with(|| Arc::new(Notify::new()))
             .clone()
     }
@@ -89,7 +75,7 @@ impl VuState {
     }
 
     fn socket(&self, r: &Resource<WsSocket>) -> wasmtime::Result<&WsSocket> {
-        Ok(self.table.get(r)?)
+        Ok(self.instance.table.get(r)?)
     }
 
     async fn ws_send(
@@ -98,7 +84,7 @@ impl VuState {
         frame: impl AsyncFnOnce(&Socket) -> Result<(), proto::WsError>,
         bytes: usize,
     ) -> wasmtime::Result<Result<(), WsError>> {
-        let s = self.table.get(r)?;
+        let s = self.instance.table.get(r)?;
         let result = frame(&s.socket).await;
         let tags = s.tags.clone();
         Ok(match result {
@@ -126,8 +112,18 @@ impl HostSocket for VuState {
             .tags
             .with([("url", name)])
             .with(options.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let headers = match super::types::parse_headers(&options.headers) {
+            Ok(h) => h,
+            Err(message) => {
+                let e = proto::WsError {
+                    class: ErrorClass::InvalidRequest,
+                    message: format!("connect options: {message}"),
+                };
+                return Ok(Err(self.ws_error(&tags, e)));
+            }
+        };
         let opts = proto::ConnectOptions {
-            headers: options.headers,
+            headers,
             subprotocols: options.subprotocols,
             timeout: options.timeout_ms.map_or(Duration::from_secs(60), ms),
             wake: self.ws_wake(),
@@ -160,7 +156,7 @@ impl HostSocket for VuState {
             metrics: self.shared.metrics.clone(),
             ended: false,
         };
-        Ok(Ok(self.table.push(socket)?))
+        Ok(Ok(self.instance.table.push(socket)?))
     }
 
     fn protocol(&mut self, r: Resource<WsSocket>) -> wasmtime::Result<Option<String>> {
@@ -192,7 +188,7 @@ impl HostSocket for VuState {
         r: Resource<WsSocket>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<Option<wit::Message>, WsError>> {
-        let s = self.table.get(&r)?;
+        let s = self.instance.table.get(&r)?;
         let result = s.socket.recv(ms(timeout_ms)).await;
         let tags = s.tags.clone();
         let message = match result {
@@ -201,7 +197,7 @@ impl HostSocket for VuState {
             // The end of a closed socket is not an error worth counting.
             Err(e) if e.class == ErrorClass::Closed => return Ok(Err(to_wit(e))),
             Err(e) => {
-                self.table.get_mut(&r)?.end();
+                self.instance.table.get_mut(&r)?.end();
                 return Ok(Err(self.ws_error(&tags, e)));
             }
         };
@@ -210,7 +206,7 @@ impl HostSocket for VuState {
             Message::Text(t) => wit::Message::Text(t),
             Message::Binary(b) => wit::Message::Binary(b),
             Message::Close { code, reason } => {
-                self.table.get_mut(&r)?.end();
+                self.instance.table.get_mut(&r)?.end();
                 return Ok(Ok(Some(wit::Message::Close(CloseFrame { code, reason }))));
             }
         };
@@ -226,7 +222,7 @@ impl HostSocket for VuState {
         r: Resource<WsSocket>,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<u64, WsError>> {
-        let s = self.table.get(&r)?;
+        let s = self.instance.table.get(&r)?;
         let result = s.socket.ping(ms(timeout_ms)).await;
         let tags = s.tags.clone();
         Ok(match result {
@@ -247,7 +243,7 @@ impl HostSocket for VuState {
         code: u16,
         reason: String,
     ) -> wasmtime::Result<Result<(), WsError>> {
-        let s = self.table.get(&r)?;
+        let s = self.instance.table.get(&r)?;
         let result = s.socket.close(code, &reason).await;
         let tags = s.tags.clone();
         if result
@@ -256,12 +252,12 @@ impl HostSocket for VuState {
         {
             return Ok(result.map_err(|e| self.ws_error(&tags, e)));
         }
-        self.table.get_mut(&r)?.end();
+        self.instance.table.get_mut(&r)?.end();
         Ok(result.map_err(|e| self.ws_error(&tags, e)))
     }
 
     fn drop(&mut self, r: Resource<WsSocket>) -> wasmtime::Result<()> {
-        self.table.delete(r)?;
+        self.instance.table.delete(r)?;
         Ok(())
     }
 }
@@ -274,7 +270,7 @@ impl Host for VuState {
     ) -> wasmtime::Result<Vec<u32>> {
         let mut list = Vec::with_capacity(sockets.len());
         for r in &sockets {
-            list.push(&self.table.get(r)?.socket);
+            list.push(&self.instance.table.get(r)?.socket);
         }
         Ok(proto::poll(&list, ms(timeout_ms)).await)
     }

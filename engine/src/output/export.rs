@@ -27,6 +27,10 @@ pub struct Export {
     pub state: State,
     /// Raw values per metric and tag set: the lossless part.
     pub series: Vec<SeriesEntry>,
+    /// Hot swaps during the run (per-version counts are the series with a
+    /// `version` tag).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swaps: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -320,6 +324,7 @@ pub fn build_export(
             seed: None,
         },
         series,
+        swaps: Vec::new(),
     }
 }
 
@@ -332,6 +337,11 @@ pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
         report.aborted.clone(),
     );
     export.state.seed = Some(report.seed);
+    export.swaps = report
+        .swaps
+        .iter()
+        .filter_map(|e| serde_json::to_value(e).ok())
+        .collect();
     write_atomically(&export, path)
 }
 

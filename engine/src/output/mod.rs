@@ -37,6 +37,8 @@ pub struct Report {
     pub aborted: Option<String>,
     /// The random seed of the run (`--seed` repeats it).
     pub seed: u64,
+    /// Hot swaps during the run (`--watch`), in order.
+    pub swaps: Vec<crate::swap::SwapEvent>,
 }
 
 #[derive(Debug, Clone)]

@@ -249,6 +249,7 @@ mod tests {
             scenarios: Vec::new(),
             aborted: None,
             seed: 7,
+            swaps: Vec::new(),
         }
     }
 

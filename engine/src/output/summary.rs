@@ -88,6 +88,50 @@ fn dotted(label: &str, indent: usize) -> String {
 }
 
 /// Renders the end-of-test summary.
+/// Per-version iterations and each swap, when the run swapped.
+fn render_versions(out: &mut String, report: &Report) {
+    if report.swaps.is_empty() {
+        return;
+    }
+    let agg = &report.aggregate;
+    let failed = agg.by_tag("iterations_failed", "version");
+    let durations = agg.by_tag("iteration_duration", "version");
+    let _ = writeln!(out, "\n  VERSIONS");
+    for (version, v) in agg.by_tag("iterations", "version") {
+        let n = match v {
+            Value::Counter { sum } => sum,
+            _ => 0.0,
+        };
+        let f = match failed.get(&version) {
+            Some(Value::Counter { sum }) => *sum,
+            _ => 0.0,
+        };
+        let p95 = match durations.get(&version) {
+            Some(Value::Trend(t)) => format!(", iteration p(95)={}", time_us(t.percentile(95.0))),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "    {version}: {n} iterations, {f} failed{p95}");
+    }
+    let _ = writeln!(out, "\n  SWAPS");
+    for e in &report.swaps {
+        let what = match &e.verdict {
+            crate::swap::Verdict::Committed => "committed".to_string(),
+            crate::swap::Verdict::RolledBack(why) => format!("rolled back: {why}"),
+            crate::swap::Verdict::Refused(why) => format!("refused: {}", printable(why, 300)),
+            crate::swap::Verdict::Unchanged => "unchanged".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "    at {:.1}s {} {} -> {} in {:.0}ms: {what}",
+            e.at.as_secs_f64(),
+            e.scenario,
+            e.from,
+            if e.to.is_empty() { "?" } else { &e.to },
+            e.took.as_secs_f64() * 1e3
+        );
+    }
+}
+
 pub fn render_summary(report: &Report, color: bool) -> String {
     let st = Style { color };
     let agg = &report.aggregate;
@@ -165,6 +209,8 @@ pub fn render_summary(report: &Report, color: bool) -> String {
             }
         }
     }
+
+    render_versions(&mut out, report);
 
     let checks = agg.by_tag("checks", "check");
     if !checks.is_empty() {
@@ -339,6 +385,7 @@ mod tests {
             }],
             aborted: None,
             seed: 42,
+            swaps: Vec::new(),
         }
     }
 

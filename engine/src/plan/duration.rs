@@ -41,7 +41,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         total += n * secs;
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total)
+        .map_err(|_| format!("`{t}` is longer than volley can count (at most ~584 billion years)"))
 }
 
 /// Parses `64MiB`, `512KiB`, `1GiB`, `1000000` (bytes).
@@ -58,7 +59,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "GiB" | "G" | "GB" => 1 << 30,
         u => return Err(format!("`{t}`: unknown size unit `{u}` (B, KiB, MiB, GiB)")),
     };
-    Ok(n * mult)
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{t}` is larger than volley can count (at most 16 EiB)"))
 }
 
 /// Formats a duration the way plans write them (`1m30s`, `250ms`).

@@ -19,7 +19,8 @@ use crate::protocol::kafka::track::Trackers;
 use crate::protocol::kafka::watch::{finish_tracking, kafka_config, watch_goals, watch_lag};
 use crate::protocol::{Allowlist, http::HttpClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
-use crate::wasm::{CallError, Component, Runtime, RuntimeConfig, Vu};
+use crate::swap::{Deployment, Version};
+use crate::wasm::{CallError, Component, ComponentId, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
 
 mod collect;
@@ -50,6 +51,8 @@ pub struct RunOptions {
     pub no_pooling: bool,
     /// `--out KIND=TARGET`: streamed outputs (see [`Outputs`]).
     pub out: Vec<String>,
+    /// Swap to each new build of these sources or this component (`--watch`).
+    pub watch: Option<crate::swap::Watch>,
 }
 
 /// What a finished run returns.
@@ -132,23 +135,33 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         seed,
     });
 
-    let runtime = Runtime::new(RuntimeConfig {
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
         max_vus: plan.max_vus(),
         memory_limit: plan.memory_limit,
         pooling: !opts.no_pooling,
         cache: true,
-    })?;
-    let mut components: BTreeMap<PathBuf, Component> = BTreeMap::new();
+    })?);
+    // Keyed by what a component is (its digest), not where its file is.
+    let mut components: BTreeMap<ComponentId, Component> = BTreeMap::new();
+    let mut scenario_components = Vec::new();
+    let mut by_path: BTreeMap<&std::path::Path, ComponentId> = BTreeMap::new();
     for s in &plan.scenarios {
-        if !components.contains_key(&s.component) {
-            components.insert(s.component.clone(), runtime.load(&s.component)?);
-        }
+        let id = match by_path.get(s.component.as_path()) {
+            Some(id) => *id,
+            None => {
+                let c = runtime.load(&s.component)?;
+                by_path.insert(&s.component, c.id());
+                components.entry(c.id()).or_insert(c).id()
+            }
+        };
+        scenario_components.push(id);
     }
 
     // setup, once per component, in a VU of its own.
     let live = Arc::new(Live::default());
-    let mut setup_data: BTreeMap<PathBuf, Arc<[u8]>> = BTreeMap::new();
-    for (path, component) in &components {
+    let mut setup_data: BTreeMap<ComponentId, Arc<[u8]>> = BTreeMap::new();
+    for (id, component) in &components {
+        let path = component.path();
         let info = Arc::new(ScenarioInfo {
             name: "setup".into(),
             tags: Tags::new([("scenario", "setup")]),
@@ -175,26 +188,27 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
                 return Err(Error::Interrupted(format!("{}: `setup` interrupted", path.display())));
             }
         };
-        setup_data.insert(path.clone(), data.into());
+        setup_data.insert(*id, data.into());
     }
 
     // Every VU a scenario starts with, instantiated before the clock starts.
     let mut prepared = Vec::new();
-    for s in &plan.scenarios {
+    for (s, id) in plan.scenarios.iter().zip(&scenario_components) {
         let mut tags: Vec<(String, String)> = s.tags.clone().into_iter().collect();
         tags.push(("scenario".into(), s.name.clone()));
         let mut scenario_params = params.clone();
         scenario_params.extend(s.params.clone());
+        let info = Arc::new(ScenarioInfo {
+            name: s.name.clone(),
+            tags: Tags::new(tags),
+            params: scenario_params,
+        });
+        let info = crate::swap::versioned(&info, &components[id]);
+        let stable = Version::new(components[id].clone(), setup_data[id].clone(), info);
         let factory = Arc::new(VuFactory {
-            component: components[&s.component].clone(),
+            deployment: Arc::new(Deployment::new(stable)),
             shared: shared.clone(),
-            info: Arc::new(ScenarioInfo {
-                name: s.name.clone(),
-                tags: Tags::new(tags),
-                params: scenario_params,
-            }),
             live: live.clone(),
-            setup_data: setup_data[&s.component].clone(),
             exec: s.exec.clone(),
             iteration_timeout: plan.iteration_timeout,
             memory_limit: plan.memory_limit as usize,
@@ -239,6 +253,40 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     }
 
     let started = Instant::now();
+
+    // Hot swap: the scenarios' deployments, fed by `--watch`.
+    let swapper = Arc::new(crate::swap::Swapper::new(
+        runtime.clone(),
+        prepared
+            .iter()
+            .map(|(_, f, _)| f.deployment.clone())
+            .collect(),
+        crate::swap::Policy {
+            drain: plan.iteration_timeout,
+            ..Default::default()
+        },
+        shared.start,
+    ));
+    // Live control: `volley ps`, `stop`, `swap`, `rollback`.
+    let _control = match crate::control::serve(crate::control::Context {
+        plan: plan.source.display().to_string(),
+        live: live.clone(),
+        stop: stop.clone(),
+        abort_reason: abort_reason.clone(),
+        swapper: swapper.clone(),
+        started,
+    }) {
+        Ok(endpoint) => Some(endpoint),
+        Err(e) => {
+            eprintln!("WARN  no control socket ({e}): volley ps/stop/swap cannot reach this run");
+            None
+        }
+    };
+    let watch_stop = tokio_util::sync::CancellationToken::new();
+    let watcher = opts
+        .watch
+        .clone()
+        .map(|w| tokio::spawn(crate::swap::watch(w, swapper.clone(), watch_stop.clone())));
 
     let lag_watch = watch_lag(&plan, &kafka_targets, &allow_for_lag, &metrics);
     let track_goal = watch_goals(&tracks, &stop, started);
@@ -292,6 +340,18 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Err(e) => problems.push(format!("a scenario task failed: {e}")),
         }
     }
+    swapper.close();
+    watch_stop.cancel();
+    if let Some(mut w) = watcher {
+        // A swap in progress rolls back at once; a build in progress is
+        // not waited for long.
+        if tokio::time::timeout(Duration::from_secs(2), &mut w)
+            .await
+            .is_err()
+        {
+            w.abort();
+        }
+    }
     // Acks of messages still in flight belong to this run.
     shared.kafka.flush_all(Duration::from_secs(30)).await;
     track_goal.abort();
@@ -304,7 +364,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     // teardown, once per component, with its setup data.
     // (what failed, whether it was the timeout)
     let mut teardown_failed: Option<TeardownFailure> = None;
-    for (path, component) in &components {
+    for (id, component) in &components {
+        let path = component.path();
         let info = Arc::new(ScenarioInfo {
             name: "teardown".into(),
             tags: Tags::new([("scenario", "teardown")]),
@@ -312,7 +373,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         });
         let result = match new_vu(component, &shared, info, &plan).await {
             Ok(mut vu) => tokio::select! {
-                r = vu.teardown(&setup_data[path], plan.teardown_timeout) => r.map_err(|e| match e {
+                r = vu.teardown(&setup_data[id], plan.teardown_timeout) => r.map_err(|e| match e {
                     CallError::Timeout => (
                         format!(
                             "ran past its {:?} (raise teardownTimeout in the plan's [options])",
@@ -358,6 +419,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         scenarios: scenario_reports,
         aborted: aborted.as_ref().map(Abort::to_string),
         seed,
+        swaps: swapper.events(),
     };
     collector.outputs.finish(&report)?;
 

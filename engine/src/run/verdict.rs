@@ -20,6 +20,8 @@ pub enum Abort {
     Threshold(String),
     /// SIGINT or SIGTERM; the signal's name.
     Signal(&'static str),
+    /// Stopped from outside by other means (`volley stop`); the reason.
+    Stopped(String),
 }
 
 impl fmt::Display for Abort {
@@ -27,6 +29,7 @@ impl fmt::Display for Abort {
         match self {
             Abort::Threshold(t) => write!(f, "threshold `{t}` failed (abortOnFail)"),
             Abort::Signal(name) => write!(f, "interrupted ({name})"),
+            Abort::Stopped(why) => f.write_str(why),
         }
     }
 }

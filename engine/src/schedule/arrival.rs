@@ -30,7 +30,8 @@ pub async fn drive(
     let mut running = JoinSet::new();
     let mut growing = JoinSet::new();
     let mut outcome = Outcome::default();
-    let dropped_tags = factory.info.tags.clone();
+    // Dropped iterations ran on no version.
+    let dropped_tags = crate::swap::unversioned(&factory.deployment.stable().info.tags);
 
     while let Some(at) = pacer.next() {
         let intended = start + at;

@@ -8,16 +8,17 @@ use std::time::{Duration, Instant};
 use super::Live;
 use crate::host::{ScenarioInfo, Shared, VuState};
 use crate::metrics::Builtin;
-use crate::wasm::{CallError, Component, Vu};
+use crate::swap::{Deployment, Version};
+use crate::wasm::{CallError, ComponentId, Vu};
 
 /// Makes initialized VUs for one scenario and runs their iterations.
 #[derive(Debug)]
 pub struct VuFactory {
-    pub component: Component,
+    /// Which component (version) each VU runs; checked at every iteration
+    /// boundary, so a swap takes effect between iterations.
+    pub deployment: Arc<Deployment>,
     pub shared: Arc<Shared>,
-    pub info: Arc<ScenarioInfo>,
     pub live: Arc<Live>,
-    pub setup_data: Arc<[u8]>,
     /// The entry name passed to the guest's `run`.
     pub exec: String,
     pub iteration_timeout: Duration,
@@ -28,20 +29,67 @@ impl VuFactory {
     /// A new VU: instantiated and through `init-vu`.
     pub async fn make(&self) -> Result<Vu, String> {
         let id = self.live.next_vu_id();
+        let stable = self.deployment.stable();
         let state = VuState::new(
             id,
             self.shared.clone(),
-            self.info.clone(),
+            stable.info.clone(),
             self.memory_limit,
         );
-        let mut vu = Vu::new(&self.component, state)
+        let vu = self
+            .place(state, None)
             .await
-            .map_err(|(e, _)| format!("VU {id}: {e}"))?;
-        vu.init(&self.setup_data, self.iteration_timeout)
-            .await
-            .map_err(|e| format!("VU {id}: `init-vu` {e}"))?;
+            .map_err(|e| format!("VU {id}: {e}"))?;
         self.live.allocated.fetch_add(1, Ordering::Relaxed);
         Ok(vu)
+    }
+
+    /// Starts `state`'s VU on the version the deployment picks for it (it ran
+    /// `current` before); back on the stable version if the pick is a
+    /// candidate that fails to start.
+    async fn place(&self, state: VuState, current: Option<ComponentId>) -> Result<Vu, String> {
+        let id = state.id;
+        let (generation, version) = self.deployment.pick(id, current);
+        let (message, state) = match self.start(state, &version, generation).await {
+            Ok(vu) => return Ok(vu),
+            Err(e) => e,
+        };
+        let stable = self.deployment.stable();
+        if stable.id() == version.id() {
+            return Err(message);
+        }
+        self.deployment.refused(id, version.id());
+        crate::output::log(
+            "WARN",
+            format_args!(
+                "WARN  [{} vu={id}] version {} {message}; the VU stays on {}",
+                stable.info.name,
+                version.id().short(),
+                stable.id().short()
+            ),
+        );
+        self.start(state, &stable, generation)
+            .await
+            .map_err(|(m, _)| m)
+    }
+
+    /// A new instance of `version` for `state`, through `init-vu`.
+    async fn start(
+        &self,
+        mut state: VuState,
+        version: &Arc<Version>,
+        generation: u64,
+    ) -> Result<Vu, (String, VuState)> {
+        state.reset_instance();
+        state.scenario = version.info.clone();
+        let mut vu = Vu::new(&version.component, state)
+            .await
+            .map_err(|(e, s)| (e.to_string(), s))?;
+        vu.place(generation, version.clone());
+        match vu.init(&version.setup_data, self.iteration_timeout).await {
+            Ok(()) => Ok(vu),
+            Err(e) => Err((format!("`init-vu` {e}"), vu.into_state())),
+        }
     }
 
     /// Makes `n` VUs, a few at a time.
@@ -71,13 +119,35 @@ impl VuFactory {
     /// counts, `iteration_service_time` from the actual start.
     /// Returns the VU for its next iteration, re-instantiated if the instance
     /// trapped or timed out; none if even that failed.
-    pub async fn iterate(&self, mut vu: Vu, intended: Option<Instant>) -> Option<Vu> {
+    pub async fn iterate(&self, vu: Vu, intended: Option<Instant>) -> Option<Vu> {
+        // The hot-swap hook: one atomic load unless the deployment changed.
+        let mut vu = if vu.generation() == Some(self.deployment.generation()) {
+            vu
+        } else {
+            self.repick(vu).await?
+        };
         let started = Instant::now();
         self.live.enter();
-        let result = vu.iterate(&self.exec, self.iteration_timeout).await;
+        // A version a swap replaced stops its iterations after the drain time.
+        let result = match vu.version().map(|v| v.retired.clone()) {
+            Some(retired) => tokio::select! {
+                r = vu.iterate(&self.exec, self.iteration_timeout) => Some(r),
+                _ = retired.cancelled() => None,
+            },
+            None => Some(vu.iterate(&self.exec, self.iteration_timeout).await),
+        };
         self.live.leave();
+        let Some(result) = result else {
+            // Interrupted by the swap: not a failure, and the instance was
+            // cut off mid-call, so it is replaced.
+            if let Some(v) = vu.version() {
+                v.interrupted.fetch_add(1, Ordering::Relaxed);
+            }
+            return self.renew(vu).await;
+        };
         let ended = Instant::now();
-        let tags = &self.info.tags;
+        let info = vu.state().scenario.clone();
+        let tags = &info.tags;
         let from = intended.unwrap_or(started).min(started);
         self.shared.metrics.builtins(&[
             (Builtin::Iterations, tags, 1.0),
@@ -93,12 +163,15 @@ impl VuFactory {
             ),
         ]);
         vu.state_mut().iteration += 1;
+        if let Some(v) = vu.version() {
+            v.count(result.is_err());
+        }
         match result {
             Ok(()) => Some(vu),
             Err(e) => {
-                self.fail(&e, vu.state().id);
+                self.fail(&e, &info, vu.state().id);
                 if e.poisons() {
-                    self.replace(vu).await
+                    self.renew(vu).await
                 } else {
                     Some(vu)
                 }
@@ -106,34 +179,44 @@ impl VuFactory {
         }
     }
 
-    fn fail(&self, e: &CallError, id: u32) {
-        let tags = self.info.tags.with([("class", e.class())]);
+    fn fail(&self, e: &CallError, info: &ScenarioInfo, id: u32) {
+        let tags = info.tags.with([("class", e.class())]);
         self.shared
             .metrics
             .builtin(Builtin::IterationsFailed, &tags, 1.0);
         crate::output::log(
             "WARN",
-            format_args!("WARN  [{} vu={id}] iteration {e}", self.info.name),
+            format_args!("WARN  [{} vu={id}] iteration {e}", info.name),
         );
     }
 
-    /// A fresh instance for a VU whose instance is unusable.
-    async fn replace(&self, vu: Vu) -> Option<Vu> {
-        let id = vu.state().id;
-        match vu.reinstantiate(&self.component).await {
-            Ok(mut vu) => match vu.init(&self.setup_data, self.iteration_timeout).await {
-                Ok(()) => Some(vu),
-                Err(e) => {
-                    eprintln!(
-                        "ERROR [{} vu={id}] re-initialization: `init-vu` {e}",
-                        self.info.name
-                    );
-                    self.live.allocated.fetch_sub(1, Ordering::Relaxed);
-                    None
-                }
-            },
-            Err((e, _)) => {
-                eprintln!("ERROR [{} vu={id}] re-instantiation {e}", self.info.name);
+    /// Moves `vu` to the version the deployment now picks for it, if that
+    /// is another component (between iterations: nothing is in flight).
+    async fn repick(&self, mut vu: Vu) -> Option<Vu> {
+        let current = vu.component().id();
+        let (generation, version) = self.deployment.pick(vu.state().id, Some(current));
+        if version.id() == current {
+            vu.place(generation, version);
+            return Some(vu);
+        }
+        self.renew(vu).await
+    }
+
+    /// A fresh instance for a VU whose instance is unusable (or that moves
+    /// to another version): the old instance and all it owned are dropped
+    /// first. None, and the VU is gone, if no instance could be made.
+    async fn renew(&self, vu: Vu) -> Option<Vu> {
+        let current = vu.component().id();
+        let state = vu.into_state();
+        let (id, name) = (state.id, state.scenario.name.clone());
+        match self.place(state, Some(current)).await {
+            Ok(vu) => Some(vu),
+            Err(e) => {
+                crate::output::log(
+                    "ERROR",
+                    format_args!("ERROR [{name} vu={id}] re-instantiation: {e}"),
+                );
+                self.deployment.leave(id);
                 self.live.allocated.fetch_sub(1, Ordering::Relaxed);
                 None
             }

@@ -5,6 +5,7 @@ wasmtime::component::bindgen!({
     world: "scenario",
     imports: {
         "volley:scenario/http.send": async | trappable,
+        "volley:scenario/http.send-batch": async | trappable,
         "volley:scenario/vu.sleep-ms": async | trappable,
         "volley:scenario/ws.[static]socket.connect": async | trappable,
         "volley:scenario/ws.[method]socket.send-text": async | trappable,
@@ -23,5 +24,9 @@ wasmtime::component::bindgen!({
         "volley:scenario/ws.socket": crate::host::ws::WsSocket,
         "volley:scenario/kafka.producer": crate::host::kafka::KafkaProducer,
         "volley:scenario/kafka.consumer": crate::host::kafka::KafkaConsumer,
+        "volley:scenario/metrics.counter": crate::host::metrics::Counter,
+        "volley:scenario/metrics.gauge": crate::host::metrics::Gauge,
+        "volley:scenario/metrics.rate": crate::host::metrics::Rate,
+        "volley:scenario/metrics.trend": crate::host::metrics::Trend,
     },
 });

@@ -11,5 +11,5 @@ pub(crate) mod cache;
 mod runtime;
 mod vu;
 
-pub use runtime::{Component, ComponentInfo, Runtime, RuntimeConfig};
+pub use runtime::{Component, ComponentId, ComponentInfo, Runtime, RuntimeConfig};
 pub use vu::{CallError, Vu};

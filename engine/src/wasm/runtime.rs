@@ -200,6 +200,7 @@ impl Runtime {
             ))
         })?;
         Ok(Component(Arc::new(Loaded {
+            id: ComponentId::of(bytes),
             path: path.to_path_buf(),
             pre,
             info,
@@ -251,12 +252,19 @@ fn check_is_component(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The version of `wit/scenario.wit` this engine implements.
+pub const WIT_VERSION: &str = "0.2.0";
+
 fn explain_link_error(msg: &str) -> String {
     // Our own interface with other types: built by an older or newer volley.
     if let Some(rest) = msg.split("`volley:scenario/").nth(1) {
         let name = rest.split('`').next().unwrap_or(rest);
+        let built = match name.split_once('@') {
+            Some((_, v)) if v != WIT_VERSION => format!("volley:scenario@{v}"),
+            _ => "another version of the volley:scenario WIT".to_string(),
+        };
         return format!(
-            "imports `volley:scenario/{name}` with types this volley does not have: it was built against another version of the volley:scenario WIT; rebuild it with this volley (`volley build --force <its folder>`): {msg}"
+            "imports `volley:scenario/{name}`, which this volley does not have: it was built against {built}, this volley implements volley:scenario@{WIT_VERSION}; rebuild it with this volley (`volley build --force <its folder>`): {msg}"
         );
     }
     if let Some(rest) = msg.split("import `").nth(1) {
@@ -321,7 +329,41 @@ fn describe(name: &str, item: &ComponentItem) -> String {
     }
 }
 
+/// What a component is, whatever file it came from: the SHA-256 of its
+/// bytes. Setup data and loaded components are keyed by it, so the same
+/// bytes under two paths are one component, and a file rewritten in place
+/// (a rebuild) is another one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ComponentId([u8; 32]);
+
+impl ComponentId {
+    pub fn of(bytes: &[u8]) -> Self {
+        use sha2::Digest;
+        ComponentId(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// The first 12 hex digits: the `version` tag of a run's samples.
+    pub fn short(&self) -> String {
+        self.0[..6].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sha256:")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl std::fmt::Debug for ComponentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ComponentId({})", self.short())
+    }
+}
+
 struct Loaded {
+    id: ComponentId,
+    /// Where it was loaded from, for messages only (not its identity).
     path: PathBuf,
     pre: ScenarioPre<VuState>,
     info: ComponentInfo,
@@ -334,12 +376,18 @@ pub struct Component(Arc<Loaded>);
 impl std::fmt::Debug for Component {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Component")
+            .field("id", &self.0.id)
             .field("path", &self.0.path)
             .finish()
     }
 }
 
 impl Component {
+    pub fn id(&self) -> ComponentId {
+        self.0.id
+    }
+
+    /// The file it was loaded from (for messages).
     pub fn path(&self) -> &Path {
         &self.0.path
     }
@@ -355,7 +403,13 @@ impl Component {
 
 #[cfg(test)]
 mod tests {
-    use super::explain_link_error;
+    use super::{WIT_VERSION, explain_link_error};
+
+    #[test]
+    fn the_wit_version_is_the_wit_file_s() {
+        let line = format!("package volley:scenario@{WIT_VERSION};");
+        assert!(crate::build::WIT.contains(&line), "{line}");
+    }
 
     #[test]
     fn a_component_of_another_wit_version_is_told_to_rebuild() {
@@ -363,7 +417,9 @@ mod tests {
             "component imports instance `volley:scenario/http@0.1.0`, but a matching implementation was not found in the linker",
         );
         assert!(
-            e.contains("`volley:scenario/http@0.1.0`") && e.contains("volley build --force"),
+            e.contains("`volley:scenario/http@0.1.0`")
+                && e.contains("built against volley:scenario@0.1.0")
+                && e.contains("volley build --force"),
             "{e}"
         );
         let e = explain_link_error("component imports import `wasi:http/types@0.2.0`, not found");

@@ -5,6 +5,7 @@
 //! lives in [`VuState`], not in the instance. After a trap or a timeout the
 //! instance is unusable, so the executor re-instantiates the VU the same way.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
@@ -12,6 +13,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use super::bindings::Scenario;
 use super::runtime::{Component, EPOCH_TICK};
 use crate::host::VuState;
+use crate::swap::Version;
 
 /// Why a guest call did not succeed.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +73,9 @@ pub struct Vu {
     store: Store<VuState>,
     guest: Scenario,
     component: Component,
+    /// The version it runs and the swap generation that was chosen at
+    /// (see `swap::Deployment`); none outside a scenario (setup, teardown).
+    placed: Option<(u64, Arc<Version>)>,
 }
 
 impl std::fmt::Debug for Vu {
@@ -103,6 +108,7 @@ impl Vu {
                 store,
                 guest,
                 component: component.clone(),
+                placed: None,
             }),
             Err(e) => {
                 let msg = format!("{e:#}");
@@ -114,7 +120,7 @@ impl Vu {
     /// A fresh instance of `component` (the same one after a trap, another one
     /// for a hot swap) keeping this VU's identity and counters. What the old
     /// instance owned (its sockets, consumers, declared metrics) is dropped
-    /// with it.
+    /// with it, before the new one is made.
     pub async fn reinstantiate(self, component: &Component) -> Result<Vu, (CallError, VuState)> {
         let mut state = self.store.into_data();
         state.reset_instance();
@@ -131,6 +137,21 @@ impl Vu {
 
     pub fn component(&self) -> &Component {
         &self.component
+    }
+
+    /// The swap generation this VU last checked its version at.
+    pub fn generation(&self) -> Option<u64> {
+        self.placed.as_ref().map(|(g, _)| *g)
+    }
+
+    /// The version this VU runs, if it runs in a scenario.
+    pub fn version(&self) -> Option<&Arc<Version>> {
+        self.placed.as_ref().map(|(_, v)| v)
+    }
+
+    /// Records that this VU runs `version`, chosen at `generation`.
+    pub fn place(&mut self, generation: u64, version: Arc<Version>) {
+        self.placed = Some((generation, version));
     }
 
     pub fn into_state(self) -> VuState {

@@ -38,6 +38,22 @@ fn a_file_that_is_not_wasm_is_refused_clearly() {
 }
 
 #[test]
+fn a_component_built_against_wit_0_1_is_told_to_rebuild() {
+    // A real component of the previous world, volley:scenario@0.1.0 (how it
+    // was made: engine/tests/fixtures/README.md).
+    let old = repo().join("engine/tests/fixtures/scenario-0.1.wasm");
+    let (code, _, err) = volley(&["run", old.to_str().unwrap(), "-u", "1", "-i", "1"]);
+    assert_eq!(code, 107, "{err}");
+    assert!(
+        err.contains("scenario-0.1.wasm")
+            && err.contains("built against volley:scenario@0.1.0")
+            && err.contains("volley:scenario@0.2.0")
+            && err.contains("volley build --force"),
+        "{err}"
+    );
+}
+
+#[test]
 fn inspect_lists_the_world_exports() {
     let c = fixture();
     let (code, out, err) = volley(&["inspect", c.to_str().unwrap()]);

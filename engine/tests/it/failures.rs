@@ -105,6 +105,7 @@ fn a_metric_used_with_the_wrong_kind_never_records_into_the_other() {
         }
         other => panic!("fixture_misused is not a trend: {other:?}"),
     }
+    assert_eq!(rate_counts(&out, "checks"), (12, 12), "refused at declare");
 }
 
 #[test]

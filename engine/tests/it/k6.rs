@@ -147,6 +147,51 @@ fn checks_of(doc: &serde_json::Value) -> Checks {
     out
 }
 
+/// Check path (k6's `::group::name`, `::name` outside any group) ->
+/// (passes, fails), from k6's summary export.
+fn k6_check_paths(doc: &serde_json::Value) -> Checks {
+    let mut out = Checks::new();
+    fn walk(g: &serde_json::Value, out: &mut Checks) {
+        if let serde_json::Value::Object(m) = &g["checks"] {
+            for c in m.values() {
+                let e = out
+                    .entry(c["path"].as_str().unwrap_or("").to_string())
+                    .or_default();
+                e.0 += c["passes"].as_u64().unwrap_or(0);
+                e.1 += c["fails"].as_u64().unwrap_or(0);
+            }
+        }
+        if let serde_json::Value::Object(m) = &g["groups"] {
+            for sub in m.values() {
+                walk(sub, out);
+            }
+        }
+    }
+    walk(&doc["root_group"], &mut out);
+    out
+}
+
+/// The same from volley's export: its `checks` series carry the `group`
+/// tag (k6's path of the group) next to the `check` tag.
+fn volley_check_paths(doc: &serde_json::Value) -> Checks {
+    let mut out = Checks::new();
+    for s in doc["series"].as_array().into_iter().flatten() {
+        if s["metric"] != "checks" {
+            continue;
+        }
+        let group = s["tags"]["group"].as_str().unwrap_or("");
+        let name = s["tags"]["check"].as_str().unwrap_or("");
+        let e = out.entry(format!("{group}::{name}")).or_default();
+        let (trues, total) = (
+            s["trues"].as_u64().unwrap_or(0),
+            s["total"].as_u64().unwrap_or(0),
+        );
+        e.0 += trues;
+        e.1 += total - trues;
+    }
+    out
+}
+
 /// `volley run <script>` with no plan: the script's `options` are the plan.
 fn run_volley(script: &Path, base: &str, echo: &str) -> (serde_json::Value, String) {
     let export = std::env::temp_dir().join(format!(
@@ -197,8 +242,9 @@ fn k6() -> Option<PathBuf> {
     k6.is_file().then_some(k6)
 }
 
-/// The same script under k6, against the same servers: its checks.
-fn run_k6(k6: &Path, script: &Path, base: &str, echo: &str) -> Checks {
+/// The same script under k6, against the same servers: its checks, by name
+/// and by path (with their groups).
+fn run_k6(k6: &Path, script: &Path, base: &str, echo: &str) -> (Checks, Checks) {
     let export = std::env::temp_dir().join(format!(
         "volley-k6-ref-{}-{}.json",
         std::process::id(),
@@ -229,7 +275,7 @@ fn run_k6(k6: &Path, script: &Path, base: &str, echo: &str) -> Checks {
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     std::fs::remove_file(&export).ok();
-    checks_of(&doc)
+    (checks_of(&doc), k6_check_paths(&doc))
 }
 
 /// Every conformance script: 0 failed iterations, every check passed the
@@ -270,8 +316,15 @@ fn k6_conformance_scripts_run_unmodified() {
                 "{name}: {checks:?}"
             );
         }
-        ran.push((path, checks));
+        ran.push((path, checks, volley_check_paths(&doc)));
     }
+    // modules.js: the check inside `group('checkout')` carries its group.
+    assert_eq!(
+        ran[1].2.get("::checkout::in group: 200"),
+        Some(&(4, 0)),
+        "{:?}",
+        ran[1].2
+    );
     // scenarios.js: 6 browse iterations with two checks, 3 buy with one.
     assert_eq!(ran[2].1.get("browse: 200"), Some(&(6, 0)), "{:?}", ran[2].1);
     assert_eq!(
@@ -284,12 +337,18 @@ fn k6_conformance_scripts_run_unmodified() {
         eprintln!("k6 is not installed (./setup.sh installs it): volley's counts only");
         return;
     };
-    for (path, volley_checks) in &ran {
-        let k6_checks = run_k6(&k6, path, &base, &echo);
+    for (path, volley_checks, volley_paths) in &ran {
+        let (k6_checks, k6_paths) = run_k6(&k6, path, &base, &echo);
         assert_eq!(
             &k6_checks,
             volley_checks,
             "{}: k6 vs volley",
+            path.display()
+        );
+        assert_eq!(
+            &k6_paths,
+            volley_paths,
+            "{}: k6 vs volley, checks with their groups",
             path.display()
         );
     }

@@ -146,9 +146,9 @@ fn every_c_sdk_function_does_what_it_says() {
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     std::fs::remove_file(&export).ok();
-    // 2 VUs x 3 iterations of 15 checks each, and the `errorf` iteration.
+    // 2 VUs x 3 iterations of 17 checks each, and the `errorf` iteration.
     assert_eq!(value(&doc, "checks", "fails"), 0.0, "{out}");
-    assert_eq!(value(&doc, "checks", "passes"), 90.0);
+    assert_eq!(value(&doc, "checks", "passes"), 6.0 * 17.0);
     assert_eq!(value(&doc, "iterations", "count"), 7.0);
     assert_eq!(value(&doc, "iterations_failed", "count"), 1.0);
     assert!(err.contains("errorf says 42"), "{err}");
@@ -156,11 +156,23 @@ fn every_c_sdk_function_does_what_it_says() {
     assert_eq!(value(&doc, "c_counter", "count"), 12.0);
     assert_eq!(value(&doc, "c_gauge", "value"), 7.0);
     assert_eq!(value(&doc, "c_rate", "passes"), 6.0);
-    assert_eq!(value(&doc, "c_trend", "max"), 12.5);
+    assert_eq!(
+        value(&doc, "c_trend", "max"),
+        12.5,
+        "no counter value in the trend"
+    );
+    assert!(
+        err.contains("metric `c_trend` is a trend"),
+        "the refused declare is logged: {err}"
+    );
     assert_eq!(value(&doc, "c_teardowns", "count"), 1.0);
-    // Four requests per iteration reach the target; the one to a host that
-    // is not allowed is refused before it is sent (the check saw its class).
-    assert_eq!(value(&doc, "http_reqs", "count"), 24.0);
+    // Six requests per iteration reach the target (two of them in the
+    // batch); those to a host that is not allowed are refused before they
+    // are sent (the checks saw their class).
+    assert_eq!(value(&doc, "http_reqs", "count"), 36.0);
+    // Failed: the 422, the PUT's 404 and the two not allowed, per
+    // iteration; the batch's 404 was expected.
+    assert_eq!(value(&doc, "http_req_failed", "passes"), 24.0);
 }
 
 #[test]
@@ -538,6 +550,13 @@ export default function (data) {
   }
   try { g.html(); } catch (e) { check('html explains', e.message.includes('not supported')); }
   check('cookie jar', typeof http.cookieJar().cookiesForURL(data.api) === 'object');
+  const [b1, b2] = http.batch([['GET', `${data.api}/health`, null, { name: 'batch' }],
+    { method: 'GET', url: `${data.api}/health`, params: { name: 'batch' } }]);
+  check('batch', b1.status === 200 && b2.status === 200 && b1.json('status') === 'ok');
+  check('tagged check', true, { step: 'tagged' });
+  let thrown = '';
+  try { new Counter('sdk_took'); } catch (e) { thrown = e.message; }
+  check('a name of another kind throws', thrown.includes('is a trend'));
 }
 "#;
 
@@ -577,10 +596,10 @@ fn every_javascript_sdk_call_works_under_quickjs_and_spidermonkey() {
             "{engine}: {}",
             doc["root_group"]
         );
-        // 25 checks an iteration.
+        // 28 checks an iteration.
         assert_eq!(
             value(&doc, "checks", "passes"),
-            6.0 * 25.0,
+            6.0 * 28.0,
             "{engine}: {}",
             doc["root_group"]
         );
@@ -588,8 +607,9 @@ fn every_javascript_sdk_call_works_under_quickjs_and_spidermonkey() {
         assert_eq!(value(&doc, "sdk_ok", "rate"), 1.0, "{engine}");
         assert_eq!(value(&doc, "sdk_took", "count"), 6.0, "{engine}");
         assert!(value(&doc, "sdk_mark_latency", "count") >= 6.0, "{engine}");
-        // get, post, put, patch, del, head, request (refused counts too).
-        assert!(value(&doc, "http_reqs", "count") >= 6.0 * 7.0, "{engine}");
+        // get, post, put, patch, del, head, request (refused counts too),
+        // and the batch's two.
+        assert!(value(&doc, "http_reqs", "count") >= 6.0 * 9.0, "{engine}");
     }
     std::fs::remove_dir_all(&root).ok();
 }
@@ -616,6 +636,9 @@ fn every_python_sdk_function_runs_and_shows_its_effect() {
         "is three",
         "HttpError",
         "fail raises Fail",
+        "http.batch",
+        "tagged check",
+        "a name of another kind raises",
     ] {
         assert_eq!(checks[name]["passes"], 6.0, "{name}: {checks:?}");
     }
@@ -626,11 +649,12 @@ fn every_python_sdk_function_runs_and_shows_its_effect() {
     assert_eq!(value(&doc, "sdk_ratio", "fails"), 6.0);
     assert_eq!(value(&doc, "sdk_spent", "count"), 6.0);
     assert_eq!(value(&doc, "sdk_roundtrip", "count"), 6.0);
-    // HTTP: get, post x2, put, patch, delete, request, the 404, per
-    // iteration; the not-allowed one never left, so it is no request.
-    assert_eq!(value(&doc, "http_reqs", "count"), 8.0 * 6.0);
-    // Failed: only the refused one (the 404 was expected).
-    assert_eq!(value(&doc, "http_req_failed", "passes"), 6.0);
+    // HTTP: get, post x2, put, patch, delete, request, the 404 and the
+    // batch's two, per iteration; the not-allowed ones never left, so they
+    // are no requests.
+    assert_eq!(value(&doc, "http_reqs", "count"), 10.0 * 6.0);
+    // Failed: only the not-allowed ones (the 404s were expected).
+    assert_eq!(value(&doc, "http_req_failed", "passes"), 2.0 * 6.0);
 }
 
 #[test]

@@ -37,7 +37,7 @@ fn all_checks_pass(out: &volley::run::Outcome, per_iteration: u64, iterations: u
 #[test]
 fn the_rust_sdk_http_calls_do_what_they_say() {
     let out = one_scenario(r#"api = "embedded:http""#, "sdk-http", 2, 2);
-    all_checks_pass(&out, 15, 4);
+    all_checks_pass(&out, 19, 4);
     // name() and tag() label the samples; method and expected statuses count.
     assert_eq!(counter_where(&out, "http_reqs", "name", "sdk tagged"), 4.0);
     assert_eq!(counter_where(&out, "http_reqs", "sdk", "yes"), 4.0);
@@ -56,6 +56,19 @@ fn the_rust_sdk_http_calls_do_what_they_say() {
         4.0,
         "the request past its timeout"
     );
+    // A request's own expected statuses; a batch's requests are recorded
+    // one by one (the one with an unencodable header never left the SDK).
+    assert_eq!(
+        rate_where(&out, "http_req_failed", "name", "sdk expect 404"),
+        (0, 4)
+    );
+    assert_eq!(counter_where(&out, "http_reqs", "name", "sdk batch"), 16.0);
+    assert_eq!(
+        rate_where(&out, "http_req_failed", "name", "sdk batch"),
+        (0, 16)
+    );
+    // A check carries the tags given with it.
+    assert_eq!(rate_where(&out, "checks", "group", "::sdk"), (4, 4));
 }
 
 #[test]
@@ -75,8 +88,12 @@ fn the_rust_sdk_ws_calls_do_what_they_say() {
 #[test]
 fn the_rust_sdk_kafka_calls_do_what_they_say() {
     let out = one_scenario(r#"kafka = "embedded:kafka""#, "sdk-kafka", 1, 1);
-    all_checks_pass(&out, 4, 1);
-    assert_eq!(counter(&out, "kafka_produced"), 3.0);
+    all_checks_pass(&out, 5, 1);
+    assert_eq!(
+        counter(&out, "kafka_produced"),
+        7.0,
+        "3 one by one, 4 in a batch"
+    );
     assert!(
         counter(&out, "kafka_consumed") >= 9.0,
         "assigned twice, then the group"

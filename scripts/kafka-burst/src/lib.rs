@@ -64,20 +64,24 @@ fn burst() -> Result<(), String> {
     let events = number("events", 10_000)?;
     let every = number("progress", 1_000)?.max(1);
     let producer = config()?.producer().map_err(|e| e.to_string())?;
-    for i in 0..events {
-        let order = serde_json::json!({
-            "order_id": format!("burst-{i}"),
-            "customer": i % 1_000,
-            "amount_cents": amount_cents(i),
+    // One host call per progress step: `send_batch` enqueues the chunk.
+    let mut start = 0;
+    while start < events {
+        let end = (start + every).min(events);
+        let records = (start..end).map(|i| {
+            let order = serde_json::json!({
+                "order_id": format!("burst-{i}"),
+                "customer": i % 1_000,
+                "amount_cents": amount_cents(i),
+            });
+            kafka::Record::new(&topic, serde_json::to_vec(&order).unwrap_or_default())
+                .key(format!("burst-{i}").into_bytes())
         });
-        let record = kafka::Record::new(&topic, serde_json::to_vec(&order).unwrap_or_default())
-            .key(format!("burst-{i}").into_bytes());
         producer
-            .send(record)
-            .map_err(|e| format!("order {i} to {topic}: {e}"))?;
-        if (i + 1) % every == 0 {
-            log::info(&format!("burst: {} of {events} enqueued", i + 1));
-        }
+            .send_batch(records)
+            .map_err(|e| format!("order {} to {topic}: {e}", start + e.enqueued as u64))?;
+        log::info(&format!("burst: {end} of {events} enqueued"));
+        start = end;
     }
     producer
         .flush(Duration::from_secs(30))
@@ -115,10 +119,13 @@ fn analytics() -> Result<(), String> {
         if orders.is_empty() {
             return Ok(());
         }
-        let (count, amount) = (Counter::new("analytics_orders"), Counter::new("analytics_amount_cents"));
+        let (count, amount) = (
+            Counter::new("analytics_orders"),
+            Counter::new("analytics_amount_cents"),
+        );
         for m in &orders {
-            let order: serde_json::Value =
-                serde_json::from_slice(&m.value).map_err(|e| format!("an order that is not JSON: {e}"))?;
+            let order: serde_json::Value = serde_json::from_slice(&m.value)
+                .map_err(|e| format!("an order that is not JSON: {e}"))?;
             count.add(1.0);
             amount.add(order["amount_cents"].as_u64().unwrap_or(0) as f64);
         }

@@ -14,6 +14,7 @@ from volley import check as _check
 from volley import log as _log
 from wit_world.imports import http as _http
 from wit_world.imports import metrics as _metrics
+from volley import _header_text
 
 from .exception import CatchResponseError, HTTPError, ResponseError
 
@@ -21,6 +22,8 @@ from .exception import CatchResponseError, HTTPError, ResponseError
 _VERDICT_TAG = ("volley_verdict", "guest")
 # Failure messages logged per VU (the rest are only counted).
 _LOG_LIMIT = 5
+# The engine's http_req_failed rate, for the verdicts a scenario gives.
+_req_failed = None
 
 
 class CaseInsensitiveDict(dict):
@@ -174,8 +177,10 @@ class ResponseContextManager:
         r = self._response
         if r.status_code:
             # The engine left this request's http_req_failed sample to us.
-            _metrics.rate_add(
-                "http_req_failed",
+            global _req_failed
+            if _req_failed is None:
+                _req_failed = _metrics.Rate.declare("http_req_failed")
+            _req_failed.add(
                 not ok,
                 [("name", self._name), ("method", self._method), ("status", str(r.status_code))],
             )
@@ -246,9 +251,9 @@ class HttpSession:
         name = name or req.path_url
         tags = [_VERDICT_TAG] if catch_response else []
         wit = _http.Request(
-            method, full, list(hdrs.items()), body,
+            method, full, _header_text(hdrs.items()), body,
             None if timeout is None else max(1, int(timeout * 1000)),
-            name, tags,
+            name, tags, None,
         )
         try:
             response = Response(req, raw=_http.send(wit))

@@ -57,12 +57,14 @@ def _tags(tags):
     return [(str(k), str(v)) for k, v in tags.items()]
 
 
-def check(name, ok):
-    """Records a check (`checks` rate, tag `check=name`) and returns `ok`.
+def check(name, ok, tags=None):
+    """Records a check (`checks` rate, tag `check=name` plus `tags`) and
+    returns `ok`.
 
     `ok` may be a value and a dict of named predicates, as in k6:
     `check(r, {"status 200": lambda r: r.status == 200})` (all must pass).
     """
+    tag_list = _tags(tags)
     if isinstance(ok, dict):
         value, all_ok = name, True
         for label, pred in ok.items():
@@ -70,44 +72,66 @@ def check(name, ok):
                 passed = bool(pred(value))
             except Exception:
                 passed = False
-            _metrics.check(label, passed)
+            _metrics.check(label, passed, tag_list)
             all_ok = all_ok and passed
         return all_ok
-    return _metrics.check(name, bool(ok))
+    return _metrics.check(name, bool(ok), tag_list)
 
 
-class Counter:
+def _declare(kind, name):
+    """The run's metric `name` of one kind; a name of another kind raises here."""
+    try:
+        return getattr(_metrics, kind).declare(str(name))
+    except _Err as e:
+        raise ValueError(f"{kind}({name!r}): {e.value}") from None
+
+
+class _Metric:
+    """A custom metric, declared (the engine's handle) at its first sample:
+    a module's top level runs at build time, where the engine is not there.
+    A name already of another kind raises `ValueError` there."""
+
+    _kind = ""
+
     def __init__(self, name):
         self.name = name
+        self._handle = None
+
+    @property
+    def _h(self):
+        if self._handle is None:
+            self._handle = _declare(self._kind, self.name)
+        return self._handle
+
+
+class Counter(_Metric):
+    _kind = "Counter"
 
     def add(self, value=1, tags=None):
-        _metrics.counter_add(self.name, float(value), _tags(tags))
+        self._h.add(float(value), _tags(tags))
 
 
-class Gauge:
-    def __init__(self, name):
-        self.name = name
+class Gauge(_Metric):
+    _kind = "Gauge"
 
     def set(self, value, tags=None):
-        _metrics.gauge_set(self.name, float(value), _tags(tags))
+        self._h.set(float(value), _tags(tags))
 
 
-class Rate:
-    def __init__(self, name):
-        self.name = name
+class Rate(_Metric):
+    _kind = "Rate"
 
     def add(self, ok, tags=None):
-        _metrics.rate_add(self.name, bool(ok), _tags(tags))
+        self._h.add(bool(ok), _tags(tags))
 
 
-class Trend:
+class Trend(_Metric):
     """A distribution (HdrHistogram in the engine); values in milliseconds by convention."""
 
-    def __init__(self, name):
-        self.name = name
+    _kind = "Trend"
 
     def add(self, value, tags=None):
-        _metrics.trend_add(self.name, float(value), _tags(tags))
+        self._h.add(float(value), _tags(tags))
 
 
 def mark(metric, key, expected=1):
@@ -269,13 +293,29 @@ class Response:
         return f"<Response {self.status} {len(self.body)} bytes>"
 
 
-class _Http:
-    def request(self, method, url, body=None, json=None, headers=None,
-                name=None, tags=None, timeout=None):
-        """Sends one request; returns a `Response` or raises `HttpError`.
+def _header_text(pairs):
+    """`name: value` lines, the WIT's header encoding."""
+    lines = []
+    for k, v in pairs:
+        if not k or any(c in k for c in ":\r\n") or any(c in v for c in "\r\n"):
+            raise ValueError(
+                f"header {k!r}: a name must be non-empty without ':' or line breaks, "
+                "a value without line breaks")
+        lines.append(f"{k}: {v}")
+    return "\n".join(lines)
 
-        `json=` serializes a body and sets content-type; `timeout` in seconds;
-        `name` groups URLs with ids in one metric series."""
+
+# What `http.expect_statuses` set: sent with each request (None: 200-399).
+_expected = None
+
+
+def _net_error(e):
+    return HttpError(e.value.class_.name.lower().replace("_", "-"), e.value.message)
+
+
+class _Http:
+    def _build(self, method, url, body=None, json=None, headers=None,
+               name=None, tags=None, timeout=None, expect=None):
         hdrs = [(str(k), str(v)) for k, v in (headers or {}).items()]
         if json is not None:
             body = _json.dumps(json, separators=(",", ":")).encode()
@@ -283,14 +323,42 @@ class _Http:
                 hdrs.append(("content-type", "application/json"))
         elif isinstance(body, str):
             body = body.encode()
-        req = _http.Request(
-            method, url, hdrs, body or b"",
+        expected = [int(s) for s in expect] if expect is not None else _expected
+        return _http.Request(
+            method.upper(), url, _header_text(hdrs), body or b"",
             None if timeout is None else int(timeout * 1000),
-            name, _tags(tags))
+            name, _tags(tags), expected)
+
+    def request(self, method, url, body=None, json=None, headers=None,
+                name=None, tags=None, timeout=None, expect=None):
+        """Sends one request; returns a `Response` or raises `HttpError`.
+
+        `json=` serializes a body and sets content-type; `timeout` in seconds;
+        `name` groups URLs with ids in one metric series; `expect` lists the
+        statuses that count as success for this request."""
+        req = self._build(method, url, body, json, headers, name, tags, timeout, expect)
         try:
             return Response(_http.send(req))
         except _Err as e:
-            raise HttpError(e.value.class_.name.lower().replace("_", "-"), e.value.message) from None
+            raise _net_error(e) from None
+
+    def batch(self, requests):
+        """Sends every request at once and waits for all (k6 `http.batch`).
+
+        Each request is `(method, url)` or `(method, url, {keyword arguments
+        of request()})`. Returns, in order, a `Response` for each answered
+        request and an `HttpError` (not raised) for each that got none."""
+        built = []
+        for r in requests:
+            method, url, kw = r[0], r[1], (r[2] if len(r) > 2 else {})
+            built.append(self._build(method, url, **kw))
+        out = []
+        for r in _http.send_batch(built):
+            if isinstance(r, _Err):
+                out.append(_net_error(r))
+            else:
+                out.append(Response(r.value))
+        return out
 
     def get(self, url, **kw):
         return self.request("GET", url, **kw)
@@ -308,8 +376,10 @@ class _Http:
         return self.request("DELETE", url, **kw)
 
     def expect_statuses(self, *statuses):
-        """Statuses this VU's later requests expect (others count in http_req_failed)."""
-        _http.expect_statuses([int(s) for s in statuses])
+        """Statuses this VU's later requests expect (others count in
+        http_req_failed); none: 200-399 again. Kept here, sent per request."""
+        global _expected
+        _expected = [int(s) for s in statuses] or None
 
 
 http = _Http()

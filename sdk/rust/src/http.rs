@@ -3,14 +3,42 @@
 
 use std::time::Duration;
 
+use std::cell::RefCell;
+
 use crate::bindings::volley::scenario::http as wit;
 
-pub use wit::ErrorClass;
+pub use crate::bindings::volley::scenario::types::ErrorClass;
+
+thread_local! {
+    /// What [`expect_statuses`] set: sent with every later request that
+    /// names no statuses of its own.
+    static EXPECTED: RefCell<Option<Vec<u16>>> = const { RefCell::new(None) };
+}
+
+/// Appends `name: value` to headers in the WIT's encoding (`name: value`
+/// lines joined by `\n`). A name or value with a line break, or a name
+/// with a `:`, cannot be encoded: that is the error.
+pub(crate) fn push_header(headers: &mut String, name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains([':', '\n', '\r']) || value.contains(['\n', '\r']) {
+        return Err(format!(
+            "header {name:?}: a header name must be non-empty without `:` or line breaks, and a value without line breaks"
+        ));
+    }
+    if !headers.is_empty() {
+        headers.push('\n');
+    }
+    headers.push_str(name);
+    headers.push_str(": ");
+    headers.push_str(value);
+    Ok(())
+}
 
 /// A request under construction.
 #[derive(Debug, Clone)]
 pub struct Request {
     inner: wit::Request,
+    /// A header that cannot be sent: `send` fails with it.
+    invalid: Option<String>,
 }
 
 impl Request {
@@ -20,12 +48,14 @@ impl Request {
             inner: wit::Request {
                 method: method.to_string(),
                 url: url.into(),
-                headers: Vec::new(),
+                headers: String::new(),
                 body: Vec::new(),
                 timeout_ms: None,
                 name: None,
                 tags: Vec::new(),
+                expected_statuses: None,
             },
+            invalid: None,
         }
     }
 
@@ -51,9 +81,9 @@ impl Request {
 
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.inner
-            .headers
-            .push((name.to_string(), value.to_string()));
+        if let Err(e) = push_header(&mut self.inner.headers, name, value) {
+            self.invalid.get_or_insert(e);
+        }
         self
     }
 
@@ -88,15 +118,63 @@ impl Request {
         self
     }
 
+    /// The statuses that count as success in `http_req_failed` for this
+    /// request (default: what [`expect_statuses`] set, else 200 to 399).
+    pub fn expect(mut self, statuses: &[u16]) -> Self {
+        self.inner.expected_statuses = Some(statuses.to_vec());
+        self
+    }
+
+    /// The request as it goes out, or why it cannot.
+    fn finish(mut self) -> Result<wit::Request, Error> {
+        if let Some(message) = self.invalid {
+            return Err(Error {
+                class: ErrorClass::InvalidRequest,
+                message,
+            });
+        }
+        if self.inner.expected_statuses.is_none() {
+            self.inner.expected_statuses = EXPECTED.with_borrow(Clone::clone);
+        }
+        Ok(self.inner)
+    }
+
     /// Sends the request and waits for the whole response.
     pub fn send(self) -> Result<Response, Error> {
-        wit::send(&self.inner)
+        let req = self.finish()?;
+        wit::send(&req)
             .map(|r| Response { inner: r })
-            .map_err(|e| Error {
-                class: e.class,
-                message: e.message,
-            })
+            .map_err(Error::from)
     }
+}
+
+/// Sends every request at once (concurrently, like k6's `http.batch`) and
+/// waits for all; the results are in the order given. At most 256 per call.
+pub fn batch(requests: impl IntoIterator<Item = Request>) -> Vec<Result<Response, Error>> {
+    let mut out: Vec<Option<Result<Response, Error>>> = Vec::new();
+    let mut sent = Vec::new();
+    for r in requests {
+        match r.finish() {
+            Ok(req) => {
+                sent.push(req);
+                out.push(None);
+            }
+            Err(e) => out.push(Some(Err(e))),
+        }
+    }
+    let mut answers = wit::send_batch(&sent).into_iter();
+    out.into_iter()
+        .map(|slot| match slot {
+            Some(done) => done,
+            None => match answers.next() {
+                Some(r) => r.map(|inner| Response { inner }).map_err(Error::from),
+                None => Err(Error {
+                    class: ErrorClass::Other,
+                    message: "the engine answered fewer requests than were sent".into(),
+                }),
+            },
+        })
+        .collect()
 }
 
 /// A complete response.
@@ -175,11 +253,21 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<wit::NetError> for Error {
+    fn from(e: wit::NetError) -> Self {
+        Error {
+            class: e.class,
+            message: e.message,
+        }
+    }
+}
+
 /// Which statuses this VU's later requests expect (k6 `expectedStatuses`);
 /// others count as failed in `http_req_failed`. An empty slice restores the
-/// default, 200 to 399.
+/// default, 200 to 399. Kept in the scenario and sent with each request
+/// ([`Request::expect`] overrides it for one request).
 pub fn expect_statuses(statuses: &[u16]) {
-    wit::expect_statuses(statuses);
+    EXPECTED.set((!statuses.is_empty()).then(|| statuses.to_vec()));
 }
 
 /// `GET url`.

@@ -62,7 +62,12 @@ impl Config {
     }
 
     /// A consumer of `partitions` of `topic` from `from`, outside any group.
-    pub fn assign(&self, topic: &str, partitions: &[i32], from: Position) -> Result<Consumer, Error> {
+    pub fn assign(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+        from: Position,
+    ) -> Result<Consumer, Error> {
         wit::Consumer::assign(&self.inner, topic, partitions, from)
             .map(|inner| Consumer { inner })
             .map_err(Error::from)
@@ -128,6 +133,17 @@ impl Producer {
     /// Enqueues and returns at once.
     pub fn send(&self, record: Record) -> Result<(), Error> {
         self.inner.produce(&record.inner).map_err(Error::from)
+    }
+
+    /// Enqueues every record in order in one host call (for throughput);
+    /// acks are recorded as they arrive. Stops at the first record that
+    /// cannot be enqueued: [`BatchError::enqueued`] says how many went.
+    pub fn send_batch(&self, records: impl IntoIterator<Item = Record>) -> Result<(), BatchError> {
+        let messages: Vec<wit::Outgoing> = records.into_iter().map(|r| r.inner).collect();
+        self.inner.send_batch(&messages).map_err(|e| BatchError {
+            enqueued: e.enqueued as usize,
+            error: e.error.into(),
+        })
     }
 
     /// Enqueues and waits for the broker's ack.
@@ -200,3 +216,20 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Why [`Producer::send_batch`] stopped.
+#[derive(Debug, Clone)]
+pub struct BatchError {
+    /// How many records (from the first) were enqueued.
+    pub enqueued: usize,
+    /// Why the next one was not; the rest were not tried.
+    pub error: Error,
+}
+
+impl std::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} enqueued, then {}", self.enqueued, self.error)
+    }
+}
+
+impl std::error::Error for BatchError {}

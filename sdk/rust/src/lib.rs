@@ -89,7 +89,9 @@ pub fn __install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            let message = info.payload_as_str().unwrap_or("(a panic without a message)");
+            let message = info
+                .payload_as_str()
+                .unwrap_or("(a panic without a message)");
             let at = info
                 .location()
                 .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
@@ -164,7 +166,9 @@ pub mod prelude {
     pub use crate::http;
     pub use crate::kafka;
     pub use crate::log;
-    pub use crate::metrics::{self, Counter, Gauge, Rate, Trend, arrive, check, mark};
+    pub use crate::metrics::{
+        self, Counter, Gauge, Rate, Trend, arrive, check, check_tagged, mark,
+    };
     pub use crate::vu::{self, data};
     pub use crate::ws;
 }

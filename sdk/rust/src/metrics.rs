@@ -4,7 +4,12 @@ use crate::bindings::volley::scenario::metrics as wit;
 
 /// Records a check (`checks` metric, tag `check=name`) and returns `ok`.
 pub fn check(name: &str, ok: bool) -> bool {
-    wit::check(name, ok)
+    wit::check(name, ok, &[])
+}
+
+/// Records a check with extra tags (k6's `group`, say) and returns `ok`.
+pub fn check_tagged(name: &str, ok: bool, tags: &[(&str, &str)]) -> bool {
+    wit::check(name, ok, &pairs(tags))
 }
 
 fn pairs(tags: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -14,27 +19,40 @@ fn pairs(tags: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 macro_rules! handle {
-    ($(#[$doc:meta])* $name:ident, $call:path, $ty:ty, $conv:expr) => {
+    ($(#[$doc:meta])* $name:ident, $wit:ident, $call:ident, $ty:ty, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone)]
+        #[derive(Debug)]
         pub struct $name {
-            name: String,
+            inner: wit::$wit,
         }
 
         impl $name {
-            /// A handle on the metric `name` (created on first use).
+            #[doc = concat!("Declares the ", $kind, " `name` for the run (made on first declare).")]
+            /// An error if `name` is already another kind of metric or is
+            /// not a valid name (letters, digits, `_`, `.`, `-`).
+            pub fn declare(name: &str) -> Result<Self, String> {
+                wit::$wit::declare(name).map(|inner| $name { inner })
+            }
+
+            #[doc = concat!("Declares the ", $kind, " `name`, as [`", stringify!($name), "::declare`].")]
+            /// Keep the handle (in a `static` or a struct) rather than
+            /// declaring per sample.
+            ///
+            /// # Panics
+            /// If `name` is already another kind of metric or is not a valid
+            /// name: the iteration fails with that message.
             pub fn new(name: &str) -> Self {
-                $name { name: name.to_string() }
+                Self::declare(name).unwrap_or_else(|e| panic!("{e}"))
             }
 
             /// Adds one sample.
             pub fn add(&self, value: $ty) {
-                $call(&self.name, $conv(value), &[]);
+                self.inner.$call(value, &[]);
             }
 
             /// Adds one sample with extra tags.
             pub fn add_tagged(&self, value: $ty, tags: &[(&str, &str)]) {
-                $call(&self.name, $conv(value), &pairs(tags));
+                self.inner.$call(value, &pairs(tags));
             }
         }
     };
@@ -42,19 +60,19 @@ macro_rules! handle {
 
 handle!(
     /// A sum that only grows (k6 `Counter`).
-    Counter, wit::counter_add, f64, |v| v
+    Counter, Counter, add, f64, "counter"
 );
 handle!(
-    /// The last value set (k6 `Gauge`).
-    Gauge, wit::gauge_set, f64, |v| v
+    /// The last value set (k6 `Gauge`); `add` sets it.
+    Gauge, Gauge, set, f64, "gauge"
 );
 handle!(
     /// The share of `true` samples (k6 `Rate`).
-    Rate, wit::rate_add, bool, |v| v
+    Rate, Rate, add, bool, "rate"
 );
 handle!(
     /// A distribution with percentiles (k6 `Trend`); report times in milliseconds.
-    Trend, wit::trend_add, f64, |v| v
+    Trend, Trend, add, f64, "trend"
 );
 
 /// Starts the event `key` now (engine clock, shared by all VUs). Its latency

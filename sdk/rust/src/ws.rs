@@ -13,13 +13,16 @@ use std::time::Duration;
 
 use crate::bindings::volley::scenario::ws as wit;
 
-pub use wit::{CloseFrame, ErrorClass, Message};
+pub use crate::bindings::volley::scenario::types::ErrorClass;
+pub use wit::{CloseFrame, Message};
 
 /// How to open a socket: headers, subprotocols, timeout, tags.
 #[derive(Debug, Clone)]
 pub struct Connect {
     url: String,
     options: wit::ConnectOptions,
+    /// A header that cannot be sent (a newline in it): `open` fails.
+    invalid: Option<String>,
 }
 
 impl Connect {
@@ -28,19 +31,20 @@ impl Connect {
         Connect {
             url: url.into(),
             options: wit::ConnectOptions {
-                headers: Vec::new(),
+                headers: String::new(),
                 subprotocols: Vec::new(),
                 timeout_ms: None,
                 tags: Vec::new(),
             },
+            invalid: None,
         }
     }
 
     /// Adds a handshake header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.options
-            .headers
-            .push((name.to_string(), value.to_string()));
+        if let Err(e) = crate::http::push_header(&mut self.options.headers, name, value) {
+            self.invalid.get_or_insert(e);
+        }
         self
     }
 
@@ -64,6 +68,12 @@ impl Connect {
 
     /// Connects and upgrades.
     pub fn open(self) -> Result<Socket, Error> {
+        if let Some(message) = self.invalid {
+            return Err(Error {
+                class: ErrorClass::InvalidRequest,
+                message,
+            });
+        }
         wit::Socket::connect(&self.url, &self.options)
             .map(|inner| Socket { inner })
             .map_err(Error::from)
@@ -141,8 +151,8 @@ pub struct Error {
     pub message: String,
 }
 
-impl From<wit::WsError> for Error {
-    fn from(e: wit::WsError) -> Self {
+impl From<wit::NetError> for Error {
+    fn from(e: wit::NetError) -> Self {
         Error {
             class: e.class,
             message: e.message,

@@ -61,7 +61,27 @@ static void http_calls(void) {
                                      strcmp(volley_http_error_name(r.error), "not-allowed") == 0);
     volley_response_free(&r);
     volley_check("c http error names", strcmp(volley_http_error_name(VOLLEY_HTTP_OK), "ok") == 0 &&
-                                           strcmp(volley_http_error_name(VOLLEY_HTTP_TIMEOUT), "timeout") == 0);
+                                           strcmp(volley_http_error_name(VOLLEY_HTTP_TIMEOUT), "timeout") == 0 &&
+                                           strcmp(volley_http_error_name(VOLLEY_HTTP_OTHER), "other") == 0);
+
+    /* A batch: three at once, answers in order; the 404 is expected. */
+    static const uint16_t expect[] = {200, 404};
+    volley_expect_statuses(expect, 2);
+    char health[512], missing[512];
+    snprintf(health, sizeof health, "%s/health", api);
+    snprintf(missing, sizeof missing, "%s/nothing-here", api);
+    volley_request reqs[3] = {
+        {"GET", health, NULL, NULL, "c batch"},
+        {"GET", missing, NULL, NULL, "c batch 404"},
+        {"GET", "http://not-allowed.invalid/", NULL, NULL, "c batch not allowed"},
+    };
+    volley_response outs[3];
+    size_t answered = volley_http_batch(reqs, 3, outs);
+    volley_expect_statuses(NULL, 0);
+    volley_check("c http batch", answered == 2 && outs[0].status == 200 && strstr(outs[0].body, "\"ok\"") &&
+                                     outs[1].status == 404 && outs[2].error == VOLLEY_HTTP_NOT_ALLOWED);
+    for (int i = 0; i < 3; i++) volley_response_free(&outs[i]);
+    volley_check_tagged("c check tagged", true, "step", "tagged");
 }
 
 static void vu_calls(void) {
@@ -94,6 +114,7 @@ static void vu_calls(void) {
     volley_gauge_set("c_gauge", 7);
     volley_rate_add("c_rate", true);
     volley_trend_add("c_trend", 12.5);
+    volley_counter_add("c_trend", 1000); /* another kind: refused (logged), dropped */
     volley_log(VOLLEY_INFO, "c log line from vu %u", volley_vu_id());
 }
 

@@ -80,6 +80,20 @@ def default(data):
     http.expect_statuses(200, 404)
     check("expected 404", http.get(f"{api}/status/404", name="status").status == 404)
     http.expect_statuses()
+    # batch: at once, results in order; a request's own expected statuses
+    rs = http.batch([
+        ("GET", f"{api}/health", {"name": "batch"}),
+        ("GET", f"{api}/status/404", {"name": "batch", "expect": [404]}),
+        ("GET", "http://127.0.0.1:1/nothing-listens", {"name": "batch"}),
+    ])
+    check("http.batch", [type(r).__name__ for r in rs] == ["Response", "Response", "HttpError"]
+          and rs[0].status == 200 and rs[1].status == 404 and rs[2].kind == "not-allowed")
+    check("tagged check", True, {"step": "tagged"})
+    try:
+        Counter("sdk_spent").add(1)
+        check("a name of another kind raises", False)
+    except ValueError as e:
+        check("a name of another kind raises", "is a trend" in str(e))
     try:
         http.get("http://127.0.0.1:1/nothing-listens", name="refused")
         check("HttpError", False)

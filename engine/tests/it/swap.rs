@@ -1,0 +1,294 @@
+//! Which component a VU runs: components are known by their digest, and a
+//! running scenario moves to another component at iteration boundaries.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use volley::metrics::Value;
+use volley::plan::Plan;
+use volley::run::{Outcome, RunOptions};
+use volley::swap::{Verdict, Watch};
+use volley::wasm::ComponentId;
+
+use crate::support::*;
+
+#[test]
+fn one_component_under_two_paths_is_set_up_and_torn_down_once() {
+    let dir = scratch("swap", "two-paths");
+    let copy = dir.join("copy.wasm");
+    std::fs::copy(fixture(), &copy).unwrap();
+    let p = plan(
+        &format!(
+            r#"
+            [scenarios.a]
+            executor = "per-vu-iterations"
+            exec = "empty"
+            vus = 1
+            iterations = 2
+            [scenarios.b]
+            executor = "per-vu-iterations"
+            exec = "empty"
+            vus = 1
+            iterations = 3
+            component = "{}"
+            "#,
+            copy.display()
+        ),
+        &fixture(),
+    );
+    assert_ne!(p.scenarios[0].component, p.scenarios[1].component);
+    let out = run_plan(p);
+    assert_eq!(counter(&out, "iterations"), 5.0);
+    assert_eq!(counter(&out, "fixture_teardowns"), 1.0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `bytes` with a custom section appended: another component (another
+/// digest) that behaves the same.
+fn variant(bytes: &[u8], n: u8) -> Vec<u8> {
+    let name = b"volley-swap-test";
+    let mut out = bytes.to_vec();
+    out.push(0); // custom section
+    out.push((1 + name.len() + 1) as u8);
+    out.push(name.len() as u8);
+    out.extend_from_slice(name);
+    out.push(n);
+    out
+}
+
+/// Replaces `path`'s content at once (a reader never sees half a file).
+fn replace(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Runs `plan` with `--watch` on `watched` while `change` rewrites it.
+fn run_watching(plan: Plan, watched: &Path, change: impl FnOnce() + Send) -> Outcome {
+    let opts = RunOptions {
+        watch: Some(Watch::Component(watched.to_path_buf())),
+        ..Default::default()
+    };
+    std::thread::scope(|s| {
+        let run = s.spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let out = rt.block_on(volley::run::run(plan, &opts));
+            rt.shutdown_background();
+            out.expect("run completes")
+        });
+        change();
+        run.join().unwrap()
+    })
+}
+
+fn versions(out: &Outcome) -> BTreeMap<String, f64> {
+    out.report
+        .aggregate
+        .by_tag("iterations", "version")
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::Counter { sum } => (k, sum),
+            other => panic!("iterations is not a counter: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn swaps_under_load_lose_no_iteration_and_counts_add_up() {
+    let (server_rt, server) = standalone_http();
+    let dir = scratch("swap", "under-load");
+    let watched = dir.join("scenario.wasm");
+    let a = std::fs::read(fixture()).unwrap();
+    let b = variant(&a, 1);
+    let (id_a, id_b) = (ComponentId::of(&a).short(), ComponentId::of(&b).short());
+    std::fs::write(&watched, &a).unwrap();
+    let p = plan(
+        &format!(
+            r#"
+            [targets]
+            api = "{url}"
+            [thresholds]
+            "iterations{{version:{id_b}}}" = ["count>0"]
+            [scenarios.load]
+            executor = "constant-arrival-rate"
+            exec = "get"
+            rate = 200
+            duration = "10s"
+            preAllocatedVUs = 20
+            maxVUs = 50
+            params = {{ url = "{url}/health" }}
+            "#,
+            url = server.url()
+        ),
+        &watched,
+    );
+    let out = run_watching(p, &watched, || {
+        for next in [&b, &a, &b, &a] {
+            std::thread::sleep(Duration::from_secs(2));
+            replace(&watched, next);
+        }
+    });
+    let swaps = &out.report.swaps;
+    assert_eq!(swaps.len(), 4, "{swaps:#?}");
+    for (e, to) in swaps.iter().zip([&id_b, &id_a, &id_b, &id_a]) {
+        assert_eq!(e.verdict, Verdict::Committed, "{e:#?}");
+        assert_eq!(&e.to, to);
+        assert_eq!(e.failures, 0);
+    }
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
+    assert_eq!(counter(&out, "dropped_iterations"), 0.0);
+    let total = counter(&out, "iterations");
+    let per_version = versions(&out);
+    assert_eq!(
+        per_version.keys().collect::<Vec<_>>().len(),
+        2,
+        "{per_version:?}"
+    );
+    assert!(per_version.values().all(|n| *n > 0.0), "{per_version:?}");
+    assert_eq!(per_version.values().sum::<f64>(), total);
+    // Every iteration made one request, and the target saw each one.
+    let seen = server.stats().requests;
+    assert_eq!(seen as f64, total);
+    assert_eq!(counter(&out, "http_reqs"), total);
+    assert!(out.report.thresholds.iter().all(|r| r.ok && r.metric_found));
+    assert_eq!(out.exit, volley::ExitCode::Ok);
+    server_rt.shutdown_background();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_build_is_refused_or_rolled_back_and_the_run_goes_on() {
+    let (server_rt, server) = standalone_http();
+    let dir = scratch("swap", "bad-build");
+    let watched = dir.join("scenario.wasm");
+    std::fs::copy(http_ingest(), &watched).unwrap();
+    let old = ComponentId::of(&std::fs::read(&watched).unwrap()).short();
+    let p = plan(
+        &format!(
+            r#"
+            [targets]
+            api = "{url}"
+            [scenarios.ingest]
+            executor = "constant-arrival-rate"
+            rate = 50
+            duration = "6s"
+            preAllocatedVUs = 5
+            maxVUs = 20
+            "#,
+            url = server.url()
+        ),
+        &watched,
+    );
+    let out = run_watching(p, &watched, || {
+        std::thread::sleep(Duration::from_millis(1500));
+        // Not a component at all: refused before any VU moves.
+        replace(&watched, b"\0asm\x01\0\0\0");
+        std::thread::sleep(Duration::from_millis(1500));
+        // A component whose `init-vu` traps on this run's setup data (the
+        // fixture insists on its own): the canary cannot start, so it rolls back.
+        replace(&watched, &std::fs::read(fixture()).unwrap());
+    });
+    let swaps = &out.report.swaps;
+    assert_eq!(swaps.len(), 2, "{swaps:#?}");
+    assert!(
+        matches!(&swaps[0].verdict, Verdict::Refused(why) if why.contains("core wasm module")),
+        "{swaps:#?}"
+    );
+    assert!(
+        matches!(&swaps[1].verdict, Verdict::RolledBack(why) if why.contains("could not start")),
+        "{swaps:#?}"
+    );
+    // Nothing ran on either bad version, and nothing failed.
+    assert_eq!(versions(&out).into_keys().collect::<Vec<_>>(), vec![old]);
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
+    let (passed, total) = rate_counts(&out, "checks");
+    assert!(total > 0 && passed == total, "{passed}/{total}");
+    assert_eq!(server.stats().messages as f64, counter(&out, "iterations"));
+    assert_eq!(out.exit, volley::ExitCode::Ok);
+    server_rt.shutdown_background();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_running_test_is_listed_swapped_rolled_back_and_stopped_from_outside() {
+    let dir = scratch("swap", "control");
+    let runs = dir.join("runs");
+    let (a, b) = (dir.join("a.wasm"), dir.join("b.wasm"));
+    let bytes = std::fs::read(fixture()).unwrap();
+    std::fs::write(&a, &bytes).unwrap();
+    std::fs::write(&b, variant(&bytes, 2)).unwrap();
+    let (id_a, id_b) = (
+        ComponentId::of(&bytes).short(),
+        ComponentId::of(&variant(&bytes, 2)).short(),
+    );
+    let env = [("VOLLEY_RUNS_DIR", runs.to_str().unwrap())];
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "run",
+            a.to_str().unwrap(),
+            "--exec",
+            "empty",
+            "--rate",
+            "200",
+        ])
+        .args(["-u", "10", "-d", "60s", "-q", "--no-color"])
+        .env("VOLLEY_RUNS_DIR", &runs)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = child.id().to_string();
+    // The socket appears once the VUs are ready (bounded: 60 s).
+    let socket = runs.join(format!("{run}.sock"));
+    for _ in 0..600 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, out, err) = volley_with(&["ps"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&run) && out.contains(&format!("default@{id_a}")),
+        "{out}"
+    );
+
+    let (code, out, err) = volley_with(&["swap", &run, b.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("{id_a} -> {id_b}: committed")),
+        "{out}"
+    );
+    let (_, out, _) = volley_with(&["ps"], &env);
+    assert!(out.contains(&format!("default@{id_b}")), "{out}");
+
+    let (code, out, err) = volley_with(&["rollback", &run], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("{id_b} -> {id_a}: committed")),
+        "{out}"
+    );
+
+    let (code, _, err) = volley_with(&["stop", &run], &env);
+    assert_eq!(code, 0, "{err}");
+    let done = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&done.stdout);
+    // Stopped from outside, long before its 60 s: an external abort.
+    assert_eq!(done.status.code(), Some(105), "{out}");
+    assert!(out.contains("stopped by `volley stop`"), "{out}");
+    assert!(
+        out.contains("SWAPS") && out.contains(&format!("{id_a} -> {id_b}")),
+        "{out}"
+    );
+    assert!(!socket.exists(), "the run removes its socket");
+    let (code, _, err) = volley_with(&["stop", &run], &env);
+    assert_ne!(code, 0);
+    assert!(err.contains("volley ps"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
