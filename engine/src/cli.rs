@@ -194,6 +194,10 @@ pub struct RunArgs {
     /// Write the summary as JSON (k6's layout plus mergeable histograms).
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
+    /// Stream results as they are collected: `json=FILE` (k6's JSON lines),
+    /// `csv=FILE` (k6's columns); repeatable.
+    #[arg(long = "out", short = 'o', value_name = "KIND=TARGET")]
+    pub out: Vec<String>,
     /// Longest one iteration may run before it is stopped and counted failed.
     #[arg(long, value_name = "DURATION")]
     pub iteration_timeout: Option<String>,

@@ -273,6 +273,7 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
         summary: !args.no_summary,
         color: !args.no_color && std::env::var_os("NO_COLOR").is_none() && is_terminal(),
         no_pooling: args.no_pooling,
+        out: args.out.clone(),
         watch: args
             .watch
             .then(|| watch_target(&args.target, built_from.clone(), &plan)),

@@ -71,7 +71,7 @@ pub struct Context {
     pub live: Arc<Live>,
     pub stop: Stop,
     /// Why the run stopped early (shared with the signal handler).
-    pub abort_reason: Arc<std::sync::Mutex<Option<String>>>,
+    pub abort_reason: Arc<std::sync::Mutex<Option<crate::run::Abort>>>,
     pub swapper: Arc<Swapper>,
     pub started: Instant,
 }
@@ -152,7 +152,9 @@ async fn handle(r: Request, ctx: &Context) -> serde_json::Value {
             ctx.abort_reason
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .get_or_insert("stopped by `volley stop`".into());
+                .get_or_insert(crate::run::Abort::Stopped(
+                    "stopped by `volley stop`".into(),
+                ));
             crate::output::log(
                 "INFO",
                 format_args!("stopped by `volley stop`: finishing iterations in flight"),

@@ -7,7 +7,7 @@
 //! The layout is described by `engine/schema/summary-export.schema.json`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -343,6 +343,40 @@ pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
         .filter_map(|e| serde_json::to_value(e).ok())
         .collect();
     write_atomically(&export, path)
+}
+
+/// `--summary-export FILE`: a checkpoint each second, the export at the end.
+#[derive(Debug)]
+pub struct SummaryExport {
+    path: PathBuf,
+    seed: Option<u64>,
+}
+
+impl SummaryExport {
+    pub fn new(path: PathBuf) -> SummaryExport {
+        SummaryExport { path, seed: None }
+    }
+}
+
+impl super::seam::Output for SummaryExport {
+    fn name(&self) -> &str {
+        "summary export"
+    }
+
+    fn start(&mut self, info: &super::seam::RunInfo) -> Result<(), crate::Error> {
+        self.seed = Some(info.seed);
+        Ok(())
+    }
+
+    fn interval(&mut self, tick: &super::seam::Tick<'_>) -> Result<(), crate::Error> {
+        let mut export = build_export(tick.total, tick.elapsed, &[], None);
+        export.state.seed = self.seed;
+        write_checkpoint(export, &self.path)
+    }
+
+    fn finish(&mut self, report: &Report) -> Result<(), crate::Error> {
+        write_export(report, &self.path)
+    }
 }
 
 /// Writes what has been collected so far to `path` while the run goes on,

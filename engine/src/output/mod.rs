@@ -3,9 +3,15 @@
 //!
 //! Reads [`crate::metrics::Aggregate`]; never records samples.
 
+mod csv;
 mod export;
 pub mod format;
+mod json;
+mod progress;
+mod seam;
+mod stream;
 mod summary;
+mod tables;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -13,6 +19,8 @@ use std::time::Duration;
 pub use export::{
     Export, aggregate_of, build_export, merge_exports, write_checkpoint, write_export,
 };
+pub use progress::Goal;
+pub use seam::{Output, OutputOptions, Outputs, RunInfo, Tick};
 pub use summary::{render_progress, render_summary};
 
 use crate::metrics::{Aggregate, ThresholdResult};

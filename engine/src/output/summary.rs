@@ -234,6 +234,9 @@ pub fn render_summary(report: &Report, color: bool) -> String {
         }
     }
 
+    out.push_str(&super::tables::requests(agg, report.elapsed));
+    out.push_str(&super::tables::errors(agg));
+
     // Sub-metrics that thresholds name are listed under their metric.
     let mut subs: BTreeMap<String, Vec<Selector>> = BTreeMap::new();
     for r in &report.thresholds {
@@ -273,6 +276,28 @@ pub fn render_summary(report: &Report, color: bool) -> String {
     }
     let _ = writeln!(out);
     out
+}
+
+/// The end-of-test summary on stdout.
+#[derive(Debug)]
+pub struct Summary {
+    pub color: bool,
+}
+
+impl super::seam::Output for Summary {
+    fn name(&self) -> &str {
+        "summary"
+    }
+
+    fn finish(&mut self, report: &Report) -> Result<(), crate::Error> {
+        use std::io::Write as _;
+        let text = render_summary(report, self.color);
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`| head`) must not fail the run.
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        Ok(())
+    }
 }
 
 /// One progress line: elapsed, VUs, iterations (total and per second),

@@ -76,10 +76,49 @@ pub struct Target {
     pub kind: TargetKind,
 }
 
+/// What a target is, parsed once here: nothing downstream re-reads the
+/// URL it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TargetKind {
-    Url(String),
+    /// An `http://` or `https://` base URL (no trailing `/`) and its
+    /// `host:port`, which the allowlist admits.
+    Http { url: String, host: String },
+    /// `kafka://host:port,...?property=value`: its brokers (each allowed)
+    /// and the runner's client properties.
+    Kafka(crate::protocol::kafka::Target),
+    /// A built-in target the run starts on loopback.
     Embedded(crate::embedded::Kind),
+}
+
+impl TargetKind {
+    /// Parses a target's value: `http(s)://...`, `kafka://...` or
+    /// `embedded:KIND`. The error says what to write instead.
+    pub fn parse(value: &str) -> Result<TargetKind, String> {
+        if let Some(kind) = value.strip_prefix("embedded:") {
+            return Ok(TargetKind::Embedded(kind.parse()?));
+        }
+        if let Some(rest) = value.strip_prefix("kafka://") {
+            return Ok(TargetKind::Kafka(crate::protocol::kafka::Target::parse(
+                rest,
+            )?));
+        }
+        if value.starts_with("http://") || value.starts_with("https://") {
+            let url = value.trim_end_matches('/').to_string();
+            let host = host_of(&url).ok_or_else(|| format!("`{value}` names no host"))?;
+            return Ok(TargetKind::Http { url, host });
+        }
+        Err(format!(
+            "`{value}`: write a URL (http://host:port, kafka://host:port,host:port) or `embedded:http|auction|kafka`"
+        ))
+    }
+}
+
+/// `host:port` of a URL (user info dropped), for the allowlist.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    (!authority.is_empty()).then(|| authority.to_string())
 }
 
 /// `[[track]]`, validated: messages produced to `input` on `target` are
@@ -225,6 +264,49 @@ impl ExecutorConfig {
             }
             ExecutorConfig::PerVuIterations { max_duration, .. }
             | ExecutorConfig::SharedIterations { max_duration, .. } => *max_duration,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_typed_once() {
+        assert_eq!(
+            TargetKind::parse("http://u:p@127.0.0.1:8080/x/").unwrap(),
+            TargetKind::Http {
+                url: "http://u:p@127.0.0.1:8080/x".into(),
+                host: "127.0.0.1:8080".into()
+            }
+        );
+        assert_eq!(
+            TargetKind::parse("https://api.example.com").unwrap(),
+            TargetKind::Http {
+                url: "https://api.example.com".into(),
+                host: "api.example.com".into()
+            }
+        );
+        let TargetKind::Kafka(k) =
+            TargetKind::parse("kafka://127.0.0.1:9092,127.0.0.1:9093?acks=all").unwrap()
+        else {
+            panic!("not kafka")
+        };
+        assert_eq!(k.brokers, "127.0.0.1:9092,127.0.0.1:9093");
+        assert_eq!(k.properties, [("acks".to_string(), "all".to_string())]);
+        assert_eq!(
+            TargetKind::parse("embedded:kafka").unwrap(),
+            TargetKind::Embedded(crate::embedded::Kind::Kafka)
+        );
+        for (bad, says) in [
+            ("http://", "names no host"),
+            ("kafka://", "names no broker"),
+            ("ftp://x", "write a URL"),
+            ("embedded:nope", "unknown embedded target"),
+        ] {
+            let e = TargetKind::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
         }
     }
 }

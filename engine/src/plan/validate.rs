@@ -256,21 +256,7 @@ pub fn validate(
         .collect();
     target_list.extend(ov.targets.iter().cloned());
     for (name, value) in &target_list {
-        let kind = if let Some(kind) = value.strip_prefix("embedded:") {
-            TargetKind::Embedded(
-                kind.parse()
-                    .map_err(|e: String| err(format!("targets.{name}: {e}")))?,
-            )
-        } else if value.starts_with("http://")
-            || value.starts_with("https://")
-            || value.starts_with("kafka://")
-        {
-            TargetKind::Url(value.trim_end_matches('/').to_string())
-        } else {
-            return Err(err(format!(
-                "targets.{name} = \"{value}\": write a URL (http://host:port, kafka://host:port,host:port) or `embedded:http|auction|kafka`"
-            )));
-        };
+        let kind = TargetKind::parse(value).map_err(|m| err(format!("targets.{name}: {m}")))?;
         targets.push(Target {
             name: name.clone(),
             kind,
@@ -734,8 +720,20 @@ mod tests {
         assert_eq!(
             kinds,
             vec![
-                ("other", &TargetKind::Url("http://127.0.0.1:1".into())),
-                ("api", &TargetKind::Url("http://127.0.0.1:9000".into())),
+                (
+                    "other",
+                    &TargetKind::Http {
+                        url: "http://127.0.0.1:1".into(),
+                        host: "127.0.0.1:1".into()
+                    }
+                ),
+                (
+                    "api",
+                    &TargetKind::Http {
+                        url: "http://127.0.0.1:9000".into(),
+                        host: "127.0.0.1:9000".into()
+                    }
+                ),
                 (
                     "extra",
                     &TargetKind::Embedded(crate::embedded::Kind::Auction)

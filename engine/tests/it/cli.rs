@@ -197,8 +197,12 @@ fn a_panic_is_reported_with_its_message_and_location() {
         "2",
         "--quiet",
     ]);
-    // A failed iteration fails no threshold: the run itself went fine.
-    assert_eq!(code, 0, "{out}\n{err}");
+    // Every iteration panicked: the run failed, though no threshold says so.
+    assert_eq!(code, 99, "{out}\n{err}");
+    assert!(
+        err.contains("every iteration failed (2 of 2: trap 2;"),
+        "{err}"
+    );
     assert!(
         err.contains("iteration trapped: panicked at src/lib.rs:")
             && err.contains(": trap requested"),

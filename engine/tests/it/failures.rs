@@ -1,4 +1,5 @@
-//! Traps, timeouts, errors and dead targets fail iterations, never the run.
+//! Traps, timeouts, errors and dead targets fail iterations and the run
+//! goes on; a run where every iteration failed exits non-zero at the end.
 
 use crate::support::*;
 
@@ -29,7 +30,13 @@ fn a_trapping_scenario_fails_each_iteration_and_keeps_running() {
         counter_where(&out, "iterations_failed", "class", "trap"),
         6.0
     );
-    assert_eq!(out.exit, volley::ExitCode::Ok);
+    // Every iteration failed and no threshold said that was expected.
+    assert_eq!(out.exit, volley::ExitCode::ThresholdsFailed);
+    let problem = out.problem.unwrap_or_default();
+    assert!(
+        problem.starts_with("every iteration failed (6 of 6: trap 6;"),
+        "{problem}"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod k6;
 mod kafka_run;
 mod languages;
 mod locust;
+mod outputs;
 mod package;
 mod props;
 mod sandbox;

@@ -94,6 +94,38 @@ fn a_run_whose_every_request_failed_exits_99_without_thresholds() {
     assert_eq!(code, 0, "{out}\n{err}");
 }
 
+/// k6 exits 0 when every iteration throws; volley does not: a run where
+/// everything failed must never look green.
+#[test]
+fn a_run_whose_every_iteration_failed_exits_99_without_thresholds() {
+    let fixture = fixture();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            fixture.to_str().unwrap(),
+            "--exec",
+            "err",
+            "--iterations",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        volley(&args)
+    };
+    let (code, out, err) = run(&[]);
+    assert_eq!(code, 99, "{out}\n{err}");
+    assert!(
+        err.contains("volley: every iteration failed (2 of 2: error 2;"),
+        "{err}"
+    );
+    assert!(
+        err.contains("add a threshold on iterations_failed if failures are expected"),
+        "{err}"
+    );
+    // A threshold on the failure metric decides instead.
+    let (code, out, err) = run(&["--threshold", "iterations_failed:count==2"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
 fn thresholds_run(thresholds: &str) -> volley::run::Outcome {
     let p = plan(
         &format!(

@@ -6,25 +6,32 @@
 //! threshold or Ctrl-C still ends in a final merge, teardown and report.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::embedded;
 use crate::host::{DataSets, ScenarioInfo, Shared, VuState};
-use crate::metrics::{Builtin, Kind, Marks, Metrics, Tags, ThresholdResult, mark};
-use crate::output::{self, Report, ScenarioReport};
-use crate::plan::{Plan, TargetKind};
+use crate::metrics::{Kind, Marks, Metrics, Tags, ThresholdResult};
+use crate::output::{Goal, OutputOptions, Outputs, Report, RunInfo, ScenarioReport};
+use crate::plan::Plan;
+use crate::protocol::kafka::KafkaClient;
 use crate::protocol::kafka::track::Trackers;
 use crate::protocol::kafka::watch::{finish_tracking, kafka_config, watch_goals, watch_lag};
-use crate::protocol::kafka::{KafkaClient, Target as KafkaTarget};
 use crate::protocol::{Allowlist, http::HttpClient, ws::WsClient};
 use crate::schedule::{self, Live, Stop, VuFactory};
 use crate::swap::{Deployment, Version};
 use crate::wasm::{CallError, Component, ComponentId, Runtime, RuntimeConfig, Vu};
 use crate::{Error, ExitCode};
+
+mod collect;
+mod targets;
+mod verdict;
+
+use collect::Collector;
+use targets::Targets;
+
+use verdict::Facts;
+pub use verdict::{Abort, TeardownFailure, Verdict};
 
 /// Open correlation marks scenarios may hold at once (a few hundred bytes
 /// each with its key; 1,000,000 reached ~400 MiB): far more than a real
@@ -42,6 +49,8 @@ pub struct RunOptions {
     pub color: bool,
     /// Skip the pooling allocator (for comparison and constrained hosts).
     pub no_pooling: bool,
+    /// `--out KIND=TARGET`: streamed outputs (see [`Outputs`]).
+    pub out: Vec<String>,
     /// Swap to each new build of these sources or this component (`--watch`).
     pub watch: Option<crate::swap::Watch>,
 }
@@ -58,53 +67,38 @@ pub struct Outcome {
 /// Runs `plan` to the end.
 pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     crate::sys::raise_open_files();
+    // Outputs first: a bad `--out` fails before anything starts.
+    let mut outputs = Outputs::from_options(&OutputOptions {
+        progress: opts.progress,
+        summary: opts.summary,
+        color: opts.color,
+        summary_export: opts.summary_export.clone(),
+        out: opts.out.clone(),
+    })?;
+    let scenario_reports: Vec<ScenarioReport> = plan
+        .scenarios
+        .iter()
+        .map(|s| ScenarioReport {
+            name: s.name.clone(),
+            executor: s.executor.name().into(),
+            component: s.component.display().to_string(),
+            max_vus: s.executor.max_vus(),
+        })
+        .collect();
     // Signals first, so setup and teardown can be interrupted too.
     let stop = Stop::default();
-    let abort_reason: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let abort_reason: Arc<std::sync::Mutex<Option<Abort>>> = Arc::default();
     // Cancelled by a second signal only (abortOnFail cancels `stop.now`,
     // which must not cut teardown short).
     let interrupt = tokio_util::sync::CancellationToken::new();
     let signals = watch_signals(stop.clone(), interrupt.clone(), abort_reason.clone());
     let _signals = AbortOnDrop(signals);
     // Targets first: their URLs become parameters and allowed hosts.
-    let mut params: BTreeMap<String, String> = BTreeMap::new();
-    let mut allow = plan.allow_hosts.clone();
-    let mut servers = Vec::new();
-    let mut kafka_targets = Vec::new();
-    for target in &plan.targets {
-        let url = match &target.kind {
-            TargetKind::Url(u) => u.clone(),
-            TargetKind::Embedded(kind) => {
-                let server = embedded::start(*kind, "127.0.0.1:0".parse().expect("valid address"))
-                    .await
-                    .map_err(|e| {
-                        Error::io(format!("starting embedded target `{}`", target.name), e)
-                    })?;
-                let url = server.url();
-                if opts.progress {
-                    eprintln!("embedded target `{}` at {url}", target.name);
-                }
-                servers.push(server);
-                url
-            }
-        };
-        // A Kafka target's parameter is its bootstrap list; every broker
-        // in it is allowed.
-        if let Some(rest) = url.strip_prefix("kafka://") {
-            let t = KafkaTarget::parse(rest)
-                .map_err(|m| Error::Config(format!("targets.{}: {m}", target.name)))?;
-            allow.extend(t.brokers.split(',').map(|s| s.trim().to_string()));
-            params.insert(target.name.clone(), t.brokers.clone());
-            kafka_targets.push((target.name.clone(), t));
-        } else {
-            if let Some(host) = host_of(&url) {
-                allow.push(host);
-            }
-            params.insert(target.name.clone(), url);
-        }
-    }
+    let targets = Targets::start(&plan, opts.progress).await?;
+    let kafka_targets = targets.kafka.clone();
+    let mut params = targets.params.clone();
     params.extend(plan.params.clone());
-    let allowlist = Allowlist::parse(&allow).map_err(Error::Config)?;
+    let allowlist = Allowlist::parse(&targets.allow).map_err(Error::Config)?;
     let allow_for_lag = allowlist.clone();
     let ws = WsClient::new(allowlist.clone(), plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("WebSocket client: {e}")))?;
@@ -221,11 +215,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         });
         let n = schedule::initial_vus(&s.executor);
         if opts.progress {
-            eprintln!(
-                "scenario `{}`: {} ({} VUs to start)",
-                s.name,
-                s.executor.name(),
-                n
+            crate::output::log(
+                "INFO",
+                format_args!(
+                    "scenario `{}`: {} ({} VUs to start)",
+                    s.name,
+                    s.executor.name(),
+                    n
+                ),
             );
         }
         let vus = factory.make_many(n).await.map_err(|message| Error::Init {
@@ -250,7 +247,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             .map_err(|e| Error::Other(format!("track: {e}")))?
             .map_err(Error::Other)?;
         if opts.progress {
-            eprintln!("tracking {}", watch.tracker().name());
+            crate::output::log("INFO", format_args!("tracking {}", watch.tracker().name()));
         }
         watches.push(watch);
     }
@@ -294,83 +291,28 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let lag_watch = watch_lag(&plan, &kafka_targets, &allow_for_lag, &metrics);
     let track_goal = watch_goals(&tracks, &stop, started);
 
-    // Once a second: merge recorders, report progress, watch thresholds.
-    let collector = {
-        let metrics = metrics.clone();
-        let live = live.clone();
-        let shared = shared.clone();
-        let stop = stop.clone();
-        let thresholds = plan.thresholds.clone();
-        let mark_timeout = plan.mark_timeout;
-        let abort_reason = abort_reason.clone();
-        let progress = opts.progress;
-        let checkpoint = opts.summary_export.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                record_vus(&metrics, &live);
-                let snap = metrics.collect();
-                for m in &snap.overflowed {
-                    crate::output::log(
-                        "WARN",
-                        format_args!(
-                            "WARN  metric `{m}` has more than {} tag sets (a tag with a new value every time?): samples with new tag sets are counted under {{overflow:true}}",
-                            crate::metrics::MAX_SERIES
-                        ),
-                    );
-                }
-                mark::record_incomplete(&metrics, &shared.marks.expire(mark_timeout));
-                if progress {
-                    let line = metrics.with_total(|total| {
-                        output::render_progress(
-                            started.elapsed(),
-                            &snap.interval,
-                            total,
-                            live.active.load(Ordering::Relaxed),
-                        )
-                    });
-                    eprintln!("{line}");
-                    for t in shared.tracks.all() {
-                        eprintln!("  {}", t.progress());
-                    }
-                }
-                let elapsed = started.elapsed();
-                if let Some(path) = &checkpoint {
-                    // Built under the lock, written outside it.
-                    let mut export =
-                        metrics.with_total(|total| output::build_export(total, elapsed, &[], None));
-                    export.state.seed = Some(seed);
-                    if let Err(e) = output::write_checkpoint(export, path) {
-                        eprintln!("checkpoint: {e}");
-                    }
-                }
-                let failed = metrics.with_total(|total| {
-                    thresholds
-                        .evaluate(total, elapsed, |n| metrics.kind_of(n))
-                        .into_iter()
-                        .find(|r| {
-                            r.metric_found
-                                && !r.no_data
-                                && !r.ok
-                                && r.threshold.abort_on_fail
-                                && elapsed >= r.threshold.delay_abort_eval
-                        })
-                });
-                if let Some(r) = failed {
-                    let why = format!("threshold `{}` failed (abortOnFail)", r.threshold);
-                    eprintln!("aborting: {why}");
-                    abort_reason
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get_or_insert(why);
-                    stop.graceful.cancel();
-                    stop.now.cancel();
-                }
-            }
-        })
-    };
+    // Once a second: merge recorders, feed the outputs, watch thresholds.
+    outputs.start(&RunInfo {
+        scenarios: scenario_reports.clone(),
+        goals: plan.scenarios.iter().map(goal).collect(),
+        seed,
+    })?;
+    let collector = Collector {
+        metrics: metrics.clone(),
+        live: live.clone(),
+        shared: shared.clone(),
+        stop: stop.clone(),
+        thresholds: plan.thresholds.clone(),
+        mark_timeout: plan.mark_timeout,
+        abort: abort_reason.clone(),
+        outputs,
+        notes: {
+            let tracks = tracks.clone();
+            Box::new(move || tracks.all().iter().map(|t| t.progress()).collect())
+        },
+        started,
+    }
+    .spawn();
 
     // Every scenario at its start time.
     let mut tasks = Vec::new();
@@ -415,14 +357,13 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     track_goal.abort();
     let track_failed =
         finish_tracking(watches, &tracks, &metrics, started, &stop, opts.progress).await;
-    collector.abort();
+    let mut collector = collector.stop().await;
     lag_watch.abort();
     let elapsed = started.elapsed();
-    record_vus(&metrics, &live);
 
     // teardown, once per component, with its setup data.
     // (what failed, whether it was the timeout)
-    let mut teardown_failed: Option<(String, bool)> = None;
+    let mut teardown_failed: Option<TeardownFailure> = None;
     for (id, component) in &components {
         let path = component.path();
         let info = Arc::new(ScenarioInfo {
@@ -447,19 +388,15 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Err(e) => Err((e, false)),
         };
         if let Err((e, timed_out)) = result {
-            teardown_failed
-                .get_or_insert((format!("{}: `teardown` {e}", path.display()), timed_out));
+            teardown_failed.get_or_insert(TeardownFailure {
+                message: format!("{}: `teardown` {e}", path.display()),
+                timed_out,
+            });
         }
     }
     // Fan-out events still open now lost their missing receivers.
-    mark::record_incomplete(&metrics, &shared.marks.finish());
-    metrics.collect();
-    for s in servers {
-        if let Some(line) = s.report().filter(|_| opts.progress) {
-            eprintln!("{line}");
-        }
-        s.shutdown().await;
-    }
+    collector.last(started.elapsed());
+    targets.shutdown(opts.progress).await;
 
     let aggregate = metrics.total();
     let results = final_thresholds(&plan, &metrics, &aggregate, elapsed);
@@ -468,107 +405,38 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     if interrupted > 0 && opts.progress {
-        eprintln!("{interrupted} iterations were interrupted at the end of their graceful stop");
+        crate::output::log(
+            "WARN",
+            format_args!(
+                "WARN  {interrupted} iterations were interrupted at the end of their graceful stop"
+            ),
+        );
     }
     let report = Report {
         aggregate,
         elapsed,
         thresholds: results,
-        scenarios: plan
-            .scenarios
-            .iter()
-            .map(|s| ScenarioReport {
-                name: s.name.clone(),
-                executor: s.executor.name().into(),
-                component: s.component.display().to_string(),
-                max_vus: s.executor.max_vus(),
-            })
-            .collect(),
-        aborted: aborted.clone(),
+        scenarios: scenario_reports,
+        aborted: aborted.as_ref().map(Abort::to_string),
         seed,
         swaps: swapper.events(),
     };
-    if opts.summary {
-        let text = output::render_summary(&report, opts.color);
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-    }
-    if let Some(path) = &opts.summary_export {
-        output::write_export(&report, path)?;
-    }
+    collector.outputs.finish(&report)?;
 
-    let missing: Vec<String> = report
-        .thresholds
-        .iter()
-        .filter(|r| !r.metric_found)
-        .map(|r| r.threshold.selector.metric.clone())
-        .collect();
-    let failed = report.thresholds.iter().any(|r| !r.ok);
-    let http_all_failed = all_requests_failed(&plan, &report.aggregate);
-    let (exit, problem) = if !missing.is_empty() {
-        (
-            ExitCode::InvalidConfig,
-            Some(format!(
-                "{}: thresholds on metrics that do not exist: {} (not built in, and the scenario never recorded them{})",
-                plan.source.display(),
-                missing.join(", "),
-                if plan.dropped_scenarios.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; --scenario left out {}, which may record them",
-                        plan.dropped_scenarios.join(", ")
-                    )
-                }
-            )),
-        )
-    } else if let Some(p) = problems.first() {
-        (ExitCode::ScriptException, Some(p.clone()))
-    } else if let Some((t, timed_out)) = teardown_failed {
-        let code = if timed_out {
-            ExitCode::TeardownTimeout
-        } else {
-            ExitCode::ScriptException
-        };
-        (code, Some(t))
-    } else if let Some(t) = track_failed {
-        (ExitCode::ThresholdsFailed, Some(t))
-    } else if failed {
-        let what = if aborted
-            .as_deref()
-            .is_some_and(|a| a.contains("abortOnFail"))
-        {
-            "thresholds failed; the run was aborted"
-        } else {
-            "some thresholds failed"
-        };
-        let empty: Vec<String> = report
-            .thresholds
-            .iter()
-            .filter(|r| r.no_data && !r.ok)
-            .map(|r| r.threshold.to_string())
-            .collect();
-        let what = if empty.is_empty() {
-            what.to_string()
-        } else {
-            format!(
-                "{what}; with no data: {} (nothing was measured: see the run's errors)",
-                empty.join(", ")
-            )
-        };
-        (ExitCode::ThresholdsFailed, Some(what))
-    } else if let Some(why) = http_all_failed {
-        (ExitCode::ThresholdsFailed, Some(why))
-    } else if aborted.is_some() {
-        (ExitCode::Interrupted, aborted)
-    } else {
-        (ExitCode::Ok, None)
-    };
+    let verdict = verdict::verdict(&Facts {
+        source: &plan.source,
+        dropped_scenarios: &plan.dropped_scenarios,
+        thresholds: &report.thresholds,
+        aggregate: &report.aggregate,
+        scenario_errors: &problems,
+        teardown: teardown_failed.as_ref(),
+        tracking: track_failed.as_deref(),
+        aborted: aborted.as_ref(),
+    });
     Ok(Outcome {
         report,
-        exit,
-        problem,
+        exit: verdict.exit,
+        problem: verdict.problem,
     })
 }
 
@@ -578,21 +446,29 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
 fn watch_signals(
     stop: Stop,
     interrupt: tokio_util::sync::CancellationToken,
-    abort_reason: Arc<std::sync::Mutex<Option<String>>>,
+    abort_reason: Arc<std::sync::Mutex<Option<Abort>>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Some(mut signals) = Signals::new() else {
             return;
         };
         let name = signals.next().await;
-        eprintln!("\ninterrupted ({name}): finishing iterations in flight (again to stop now)");
+        crate::output::log(
+            "WARN",
+            format_args!(
+                "\ninterrupted ({name}): finishing iterations in flight (again to stop now)"
+            ),
+        );
         abort_reason
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(format!("interrupted ({name})"));
+            .get_or_insert(Abort::Signal(name));
         stop.graceful.cancel();
         let name = signals.next().await;
-        eprintln!("interrupted ({name}) again: stopping now (a third time exits at once)");
+        crate::output::log(
+            "WARN",
+            format_args!("interrupted ({name}) again: stopping now (a third time exits at once)"),
+        );
         stop.now.cancel();
         interrupt.cancel();
         signals.next().await;
@@ -644,20 +520,19 @@ async fn new_vu(
         .map_err(|(e, _)| e.to_string())
 }
 
-fn record_vus(metrics: &Metrics, live: &Live) {
-    let none = Tags::default();
-    // The peak first, so the gauge's max sees it; the current count last wins.
-    metrics.builtin(Builtin::Vus, &none, live.take_peak() as f64);
-    metrics.builtin(
-        Builtin::Vus,
-        &none,
-        live.active.load(Ordering::Relaxed) as f64,
-    );
-    metrics.builtin(
-        Builtin::VusMax,
-        &none,
-        live.allocated.load(Ordering::Relaxed) as f64,
-    );
+/// Where a scenario ends, as its progress bar measures it.
+fn goal(s: &crate::plan::Scenario) -> Goal {
+    use crate::plan::ExecutorConfig as E;
+    match s.executor {
+        E::PerVuIterations {
+            vus, iterations, ..
+        } => Goal::Iterations(vus as u64 * iterations),
+        E::SharedIterations { iterations, .. } => Goal::Iterations(iterations),
+        _ => Goal::Duration {
+            start: s.start_time,
+            length: s.executor.max_duration(),
+        },
+    }
 }
 
 /// Final evaluation, with custom metrics' kinds now known.
@@ -680,63 +555,4 @@ fn final_thresholds(
             r
         })
         .collect()
-}
-
-/// A run whose every HTTP request failed is a failed run, thresholds or
-/// not; a plan with its own threshold on `http_req_failed` decides itself.
-fn all_requests_failed(plan: &Plan, agg: &crate::metrics::Aggregate) -> Option<String> {
-    if plan
-        .thresholds
-        .list
-        .iter()
-        .any(|t| t.selector.metric == Builtin::HttpReqFailed.name())
-    {
-        return None;
-    }
-    let series = agg.metrics.get(Builtin::HttpReqFailed.name())?;
-    let crate::metrics::Value::Rate { trues, total } = series.total() else {
-        return None;
-    };
-    if total == 0 || trues < total {
-        return None;
-    }
-    let mut why: Vec<String> = agg
-        .by_tag(Builtin::HttpReqFailed.name(), "error")
-        .into_keys()
-        .collect();
-    why.extend(
-        agg.by_tag(Builtin::HttpReqFailed.name(), "status")
-            .into_keys()
-            .map(|s| format!("status {s}")),
-    );
-    Some(format!(
-        "every HTTP request failed ({total} of {total}: {}); add a threshold on http_req_failed if failures are expected",
-        why.join(", ")
-    ))
-}
-
-/// `host:port` of a URL, for the allowlist.
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit('@').next()?;
-    (!authority.is_empty()).then(|| authority.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_of_urls() {
-        assert_eq!(
-            host_of("http://127.0.0.1:8080/x?y").as_deref(),
-            Some("127.0.0.1:8080")
-        );
-        assert_eq!(
-            host_of("https://u:p@api.example.com").as_deref(),
-            Some("api.example.com")
-        );
-        assert_eq!(host_of("nope"), None);
-    }
 }
