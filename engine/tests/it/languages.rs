@@ -245,7 +245,8 @@ fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
     // A thrown error fails the iteration with the script's message and line.
     std::fs::write(&script, "export default function () { null.x; }\n").unwrap();
     let (code, out, err) = volley_with(&["run", s, "--iterations", "2"], &[]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    // Every iteration failed: never green.
+    assert_eq!(code, 99, "{out}\n{err}");
     assert!(
         err.contains("TypeError") && err.contains("hello.js:1"),
         "{err}"
@@ -266,7 +267,9 @@ fn a_python_exception_fails_the_iteration_with_its_message() {
     .unwrap();
     let d = dir.to_str().unwrap();
     let (code, out, err) = volley_with(&["run", d, "--iterations", "2"], &[]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    // Every iteration raised: the run fails (99) and says why.
+    assert_eq!(code, 99, "{out}\n{err}");
+    assert!(err.contains("every iteration failed"), "{err}");
     // The exception, and where in the scenario it was raised.
     assert!(
         err.contains("ValueError: no such seat (at scenario.py:3 in default)"),
@@ -291,7 +294,7 @@ fn a_python_exception_fails_the_iteration_with_its_message() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✓ refused"), "{out}");
     let (code, _, err) = volley_with(&["run", d, "--iterations", "1", "--exec", "nope"], &[]);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 99, "{err}");
     assert!(err.contains("no entry `nope`"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
