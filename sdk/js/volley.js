@@ -92,12 +92,9 @@ export function check(value, checks, tags) {
   let all = true;
   for (const name in checks) {
     const pred = checks[name];
-    let ok;
-    try {
-      ok = typeof pred === 'function' ? !!pred(value) : !!pred;
-    } catch (_) {
-      ok = false;
-    }
+    // A predicate that throws fails the iteration, as in k6 (swallowing it
+    // as a failed check hid errors, volley's own "not supported" ones too).
+    const ok = typeof pred === 'function' ? !!pred(value) : !!pred;
     wmetrics.check(name, ok, list);
     all = all && ok;
   }
@@ -756,11 +753,19 @@ export function __runner(load, embedded) {
     return mod;
   };
   const call = (fn, arg) => {
+    let out;
     try {
-      return fn(arg);
+      out = fn(arg);
     } catch (e) {
       throw describe(e);
     }
+    // An async function returns before its awaits resume, and its errors
+    // would be dropped: say so instead of passing silently. volley's calls
+    // are synchronous, so `await` is not needed.
+    if (out !== null && typeof out === 'object' && typeof out.then === 'function') {
+      throw `\`${fn.name || 'default'}\` is an async function (or returns a promise): volley does not run promises yet, so its awaits and errors would be lost; remove \`async\` and \`await\` (volley's calls are synchronous)`;
+    }
+    return out;
   };
   return {
     setup() {

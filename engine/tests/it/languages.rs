@@ -243,6 +243,16 @@ fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✓ second"), "{out}");
     // A thrown error fails the iteration with the script's message and line.
+    // An async default function would drop its errors (no promise is
+    // driven): every iteration fails and says what to change.
+    std::fs::write(
+        &script,
+        "export default async function () { throw new Error('lost'); }\n",
+    )
+    .unwrap();
+    let (code, out, err) = volley_with(&["run", s, "--iterations", "2"], &[]);
+    assert_eq!(code, 99, "{out}\n{err}");
+    assert!(err.contains("is an async function"), "{err}");
     std::fs::write(&script, "export default function () { null.x; }\n").unwrap();
     let (code, out, err) = volley_with(&["run", s, "--iterations", "2"], &[]);
     // Every iteration failed: never green.
