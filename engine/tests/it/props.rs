@@ -186,6 +186,17 @@ proptest! {
     }
 }
 
+/// One VU, no pooling, no compile cache: every input is compiled afresh.
+fn bare_runtime() -> volley::wasm::Runtime {
+    volley::wasm::Runtime::new(volley::wasm::RuntimeConfig {
+        max_vus: 1,
+        pooling: false,
+        cache: false,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -200,13 +211,7 @@ proptest! {
             let i = at.index(bytes.len());
             bytes[i] = b;
         }
-        let rt = volley::wasm::Runtime::new(volley::wasm::RuntimeConfig {
-            max_vus: 1,
-            pooling: false,
-            cache: false,
-            ..Default::default()
-        })
-        .unwrap();
+        let rt = bare_runtime();
         if let Err(e) = rt.load_bytes(Path::new("corrupt.wasm"), &bytes) {
             prop_assert!(e.to_string().contains("corrupt.wasm"), "{e}");
         }
@@ -224,13 +229,7 @@ proptest! {
             b.extend(bytes);
             bytes = b;
         }
-        let rt = volley::wasm::Runtime::new(volley::wasm::RuntimeConfig {
-            max_vus: 1,
-            pooling: false,
-            cache: false,
-            ..Default::default()
-        })
-        .unwrap();
+        let rt = bare_runtime();
         let e = rt.load_bytes(Path::new("random.wasm"), &bytes);
         prop_assert!(e.is_err());
         prop_assert!(e.err().unwrap().to_string().contains("random.wasm"));
