@@ -15,6 +15,9 @@
 #                                            C scenarios (volley build)
 #   docker-registry                          a real OCI registry for the package tests
 #                                            (push/pull; started per test on loopback)
+#   chromium                                 a real browser for the dashboard test
+#                                            (headless, driven over DevTools)
+#   fonts-dejavu-core                        the labels of `volley report --png`
 #   componentize-py (PyPI, a venv)           Python scenarios
 #   componentize-qjs, componentize-js (npm; need node)
 #                                            JavaScript scenarios (QuickJS, the
@@ -28,7 +31,7 @@
 set -euo pipefail
 
 PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
-  clang-16 wasi-libc libclang-rt-16-dev-wasm32 python3-venv docker-registry)
+  clang-16 wasi-libc libclang-rt-16-dev-wasm32 python3-venv docker-registry chromium fonts-dejavu-core)
 # Node.js: the machine's own when it has one (any 18+), else Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 

@@ -27,6 +27,8 @@ pub enum Command {
     Targets(TargetsArgs),
     /// Merge `--summary-export` files of shards into one, losslessly.
     Merge(MergeArgs),
+    /// Draw a summary export: one self-contained HTML report, or a trend's latency histogram as PNG or SVG.
+    Report(ReportArgs),
     /// Kafka consumer groups of the system under test: lag, offset resets.
     #[command(subcommand)]
     Kafka(KafkaCommand),
@@ -198,6 +200,16 @@ pub struct RunArgs {
     /// `csv=FILE` (k6's columns); repeatable.
     #[arg(long = "out", short = 'o', value_name = "KIND=TARGET")]
     pub out: Vec<String>,
+    /// Serve a live dashboard (charts each second, thresholds, checks, a
+    /// stop button) at ADDR, 127.0.0.1:5665 when none is given
+    /// (`--dashboard=127.0.0.1:0` picks a free port).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = crate::output::dashboard::DEFAULT_ADDR)]
+    pub dashboard: Option<String>,
+    /// Let --dashboard listen on an address other machines reach (anyone
+    /// who reaches it can watch and stop the run).
+    #[arg(long, requires = "dashboard")]
+    pub dashboard_allow_remote: bool,
     /// Longest one iteration may run before it is stopped and counted failed.
     #[arg(long, value_name = "DURATION")]
     pub iteration_timeout: Option<String>,
@@ -301,4 +313,30 @@ pub struct MergeArgs {
     /// Where to write the merged export.
     #[arg(long, short = 'o')]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A `--summary-export` file (a checkpoint of a running or killed run works too).
+    pub export: PathBuf,
+    /// Write the HTML report here: charts over time, histograms, thresholds,
+    /// checks, scenarios and versions, in one file with nothing to fetch.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the latency histogram of --metric as a PNG picture.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
+    /// Write the latency histogram of --metric as an SVG picture.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// The trend of --png and --svg, optionally with tags:
+    /// `kafka_e2e_latency`, `http_req_duration{name:login}`.
+    #[arg(long, value_name = "NAME", default_value = "http_req_duration")]
+    pub metric: String,
+    /// Bars of the histogram (equal widths from the minimum to the maximum).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub bins: u32,
+    /// Size of the PNG and SVG pictures, `WIDTHxHEIGHT` in pixels.
+    #[arg(long, value_name = "WxH", default_value = "960x540")]
+    pub size: String,
 }

@@ -4,7 +4,7 @@
 
 use crate::cli::{
     BuildArgs, Cli, Command, InspectArgs, KafkaCommand, KafkaConn, KafkaLagArgs, KafkaResetArgs,
-    MergeArgs, NewArgs, RunArgs, TargetsArgs,
+    MergeArgs, NewArgs, ReportArgs, RunArgs, TargetsArgs,
 };
 use crate::plan::{self, Overrides, RawPlan, Stage, parse_duration};
 use crate::protocol::{Allowlist, kafka};
@@ -17,6 +17,7 @@ mod control;
 mod inspect;
 mod kafka_cmd;
 mod merge;
+mod report;
 mod run_cmd;
 mod targets;
 
@@ -25,6 +26,7 @@ use control::{ControlCmd, cmd_control};
 use inspect::cmd_inspect;
 use kafka_cmd::{cmd_kafka_lag, cmd_kafka_reset};
 use merge::cmd_merge;
+use report::cmd_report;
 use run_cmd::cmd_run;
 pub use run_cmd::{Resolved, overrides, resolve};
 use targets::cmd_targets;
@@ -38,6 +40,7 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Inspect(args) => cmd_inspect(args),
         Command::Targets(args) => cmd_targets(args),
         Command::Merge(args) => cmd_merge(args),
+        Command::Report(args) => cmd_report(args),
         Command::Kafka(KafkaCommand::Lag(args)) => cmd_kafka_lag(args),
         Command::Kafka(KafkaCommand::ResetOffsets(args)) => cmd_kafka_reset(args),
         Command::Pack(args) => crate::package::cmd_pack(args),

@@ -277,6 +277,13 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
         watch: args
             .watch
             .then(|| watch_target(&args.target, built_from.clone(), &plan)),
+        dashboard: args
+            .dashboard
+            .as_deref()
+            .map(|a| {
+                crate::output::dashboard::DashboardOptions::parse(a, args.dashboard_allow_remote)
+            })
+            .transpose()?,
     };
     let rt = runtime(args.threads)?;
     let outcome = rt.block_on(run(plan, &opts))?;

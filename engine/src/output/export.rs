@@ -31,6 +31,9 @@ pub struct Export {
     /// `version` tag).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swaps: Vec<serde_json::Value>,
+    /// One point per second (fewer, wider ones in a long run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<super::timeline::Point>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -325,11 +328,17 @@ pub fn build_export(
         },
         series,
         swaps: Vec::new(),
+        timeline: Vec::new(),
     }
 }
 
 /// Writes `report` to `path` as JSON.
 pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
+    write_atomically(&export_of(report), path)
+}
+
+/// The export of a finished run (without its timeline).
+pub fn export_of(report: &Report) -> Export {
     let mut export = build_export(
         &report.aggregate,
         report.elapsed,
@@ -342,7 +351,7 @@ pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
         .iter()
         .filter_map(|e| serde_json::to_value(e).ok())
         .collect();
-    write_atomically(&export, path)
+    export
 }
 
 /// `--summary-export FILE`: a checkpoint each second, the export at the end.
@@ -350,11 +359,16 @@ pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
 pub struct SummaryExport {
     path: PathBuf,
     seed: Option<u64>,
+    timeline: super::timeline::Timeline,
 }
 
 impl SummaryExport {
     pub fn new(path: PathBuf) -> SummaryExport {
-        SummaryExport { path, seed: None }
+        SummaryExport {
+            path,
+            seed: None,
+            timeline: super::timeline::Timeline::new(),
+        }
     }
 }
 
@@ -369,13 +383,17 @@ impl super::seam::Output for SummaryExport {
     }
 
     fn interval(&mut self, tick: &super::seam::Tick<'_>) -> Result<(), crate::Error> {
+        self.timeline.record(tick);
         let mut export = build_export(tick.total, tick.elapsed, &[], None);
         export.state.seed = self.seed;
+        export.timeline = self.timeline.points();
         write_checkpoint(export, &self.path)
     }
 
     fn finish(&mut self, report: &Report) -> Result<(), crate::Error> {
-        write_export(report, &self.path)
+        let mut export = export_of(report);
+        export.timeline = self.timeline.points();
+        write_atomically(&export, &self.path)
     }
 }
 
@@ -444,6 +462,7 @@ pub fn merge_exports(a: &Export, b: &Export) -> Result<Export, String> {
     let mut merged = build_export(&agg, elapsed, &results, aborted);
     // Shards with one seed keep it; different seeds have no one seed.
     merged.state.seed = a.state.seed.filter(|s| b.state.seed == Some(*s));
+    merged.timeline = super::timeline::merge_timelines(&a.timeline, &b.timeline);
     Ok(merged)
 }
 

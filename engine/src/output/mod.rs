@@ -3,15 +3,20 @@
 //!
 //! Reads [`crate::metrics::Aggregate`]; never records samples.
 
+mod chart;
 mod csv;
+pub mod dashboard;
 mod export;
 pub mod format;
 mod json;
+mod picture;
 mod progress;
+mod report;
 mod seam;
 mod stream;
 mod summary;
 mod tables;
+mod timeline;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -19,9 +24,14 @@ use std::time::Duration;
 pub use export::{
     Export, aggregate_of, build_export, merge_exports, write_checkpoint, write_export,
 };
+pub use picture::{
+    bins as histogram_bins, histogram as histogram_svg, png as svg_to_png, trend_of,
+};
 pub use progress::Goal;
+pub use report::html as report_html;
 pub use seam::{Output, OutputOptions, Outputs, RunInfo, Tick};
 pub use summary::{render_progress, render_summary};
+pub use timeline::{MAX_POINTS, Percentiles, Point, Timeline, merge_timelines};
 
 use crate::metrics::{Aggregate, ThresholdResult};
 

@@ -115,6 +115,13 @@ impl Outputs {
         Ok(Outputs::new(list))
     }
 
+    /// Adds an output made outside [`Outputs::from_options`] (one that
+    /// needs the run's own parts, like the dashboard's stop).
+    pub fn push(&mut self, output: Box<dyn Output>) {
+        self.list.push(output);
+        self.warned.push(false);
+    }
+
     pub fn names(&self) -> Vec<&str> {
         self.list.iter().map(|o| o.name()).collect()
     }

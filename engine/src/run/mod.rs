@@ -24,6 +24,7 @@ use crate::wasm::{CallError, Component, ComponentId, Runtime, RuntimeConfig, Vu}
 use crate::{Error, ExitCode};
 
 mod collect;
+mod dashboard;
 mod targets;
 mod verdict;
 
@@ -53,6 +54,8 @@ pub struct RunOptions {
     pub out: Vec<String>,
     /// Swap to each new build of these sources or this component (`--watch`).
     pub watch: Option<crate::swap::Watch>,
+    /// `--dashboard[=ADDR]`: the live page.
+    pub dashboard: Option<crate::output::dashboard::DashboardOptions>,
 }
 
 /// What a finished run returns.
@@ -93,6 +96,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let interrupt = tokio_util::sync::CancellationToken::new();
     let signals = watch_signals(stop.clone(), interrupt.clone(), abort_reason.clone());
     let _signals = AbortOnDrop(signals);
+    let _dashboard = dashboard::start(
+        opts.dashboard.as_ref(),
+        &plan.thresholds,
+        &stop,
+        &abort_reason,
+        &mut outputs,
+    )
+    .await?;
     // Targets first: their URLs become parameters and allowed hosts.
     let targets = Targets::start(&plan, opts.progress).await?;
     let kafka_targets = targets.kafka.clone();

@@ -2,6 +2,7 @@
 //! loopback servers, the real binary. One test binary, one module per area.
 
 mod cli;
+mod dashboard;
 mod executors;
 mod failures;
 mod http_run;
@@ -12,6 +13,7 @@ mod locust;
 mod outputs;
 mod package;
 mod props;
+mod report;
 mod sandbox;
 mod sdk;
 mod signals;

@@ -1,0 +1,313 @@
+//! The timeline in the summary export and `volley report` (HTML, PNG, SVG)
+//! from real runs of the binary against the embedded HTTP target.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+fn read(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// A 3-second run of the ingest scenario with thresholds, its export at `export`.
+fn run_with_export(export: &Path) {
+    let ingest = http_ingest();
+    let (code, out, err) = volley(&[
+        "run",
+        ingest.to_str().unwrap(),
+        "--target",
+        "api=embedded:http",
+        "-u",
+        "4",
+        "-d",
+        "3s",
+        "--threshold",
+        "http_req_duration:p(99)<5000",
+        "--threshold",
+        "http_req_failed:rate<0.5",
+        "--summary-export",
+        export.to_str().unwrap(),
+        "--quiet",
+        "--no-summary",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+fn count(doc: &serde_json::Value, metric: &str) -> u64 {
+    doc["metrics"][metric]["values"]["count"].as_f64().unwrap() as u64
+}
+
+#[test]
+fn the_export_has_a_timeline_that_adds_up_and_merges_by_second() {
+    let dir = scratch("report", "timeline");
+    let export = dir.join("export.json");
+    run_with_export(&export);
+    let doc = read(&export).unwrap();
+    let tl = doc["timeline"].as_array().expect("a timeline");
+    assert!(tl.len() >= 3, "{} points", tl.len());
+    let sum = |doc: &serde_json::Value, k: &str| {
+        doc["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    // Every request of the summary is in exactly one second.
+    assert_eq!(sum(&doc, "http_reqs"), count(&doc, "http_reqs"));
+    assert_eq!(sum(&doc, "iterations"), count(&doc, "iterations"));
+    let busy = &tl[1];
+    assert_eq!(busy["span"], 1.0);
+    assert!(busy["vus"].as_u64().unwrap() > 0, "{busy}");
+    assert!(busy["rps"].as_f64().unwrap() > 0.0, "{busy}");
+    let d = &busy["trends"]["http_req_duration"];
+    let (p50, p99, max) = (
+        d["p50"].as_f64().unwrap(),
+        d["p99"].as_f64().unwrap(),
+        d["max"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{d}");
+    assert!(busy["trends"]["iteration_duration"]["count"].as_u64() > Some(0));
+
+    // Merged with itself: the same seconds, twice the counts.
+    let merged = dir.join("merged.json");
+    let e = export.to_str().unwrap();
+    let (code, out, err) = volley(&["merge", e, e, "-o", merged.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let m = read(&merged).unwrap();
+    let mt = m["timeline"].as_array().unwrap();
+    assert_eq!(mt.len(), tl.len());
+    assert_eq!(sum(&m, "http_reqs"), 2 * count(&doc, "http_reqs"));
+    assert_eq!(mt[1]["vus"].as_u64(), busy["vus"].as_u64().map(|v| v * 2));
+    let md = &mt[1]["trends"]["http_req_duration"];
+    assert_eq!(md["count"].as_u64(), d["count"].as_u64().map(|c| c * 2));
+    assert!(
+        (md["p99"].as_f64().unwrap() - p99).abs() < 1e-9,
+        "{md} vs {d}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn report_draws_html_png_and_svg_from_a_real_export() {
+    let dir = scratch("report", "draw");
+    let export = dir.join("export.json");
+    run_with_export(&export);
+    let doc = read(&export).unwrap();
+    let (html, png, svg) = (
+        dir.join("report.html"),
+        dir.join("hist.png"),
+        dir.join("hist.svg"),
+    );
+    let (code, out, err) = volley(&[
+        "report",
+        export.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+        "--bins",
+        "30",
+        "--size",
+        "640x400",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // The HTML: one well-formed document, nothing to fetch, small.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.len() < 1 << 20, "{} bytes", page.len());
+    for outside in ["src=", "href=", "<script", "@import", "url("] {
+        assert!(
+            !page.contains(outside),
+            "the page fetches something: {outside}"
+        );
+    }
+    let xml = roxmltree::Document::parse(&page).expect("the report parses");
+    let by_id = |id: &str| {
+        xml.descendants()
+            .find(|n| n.attribute("id") == Some(id))
+            .unwrap_or_else(|| panic!("no #{id}"))
+    };
+    let text_of = |n: roxmltree::Node| {
+        n.descendants()
+            .filter_map(|d| d.text())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let svgs = |id: &str| {
+        by_id(id)
+            .descendants()
+            .filter(|n| n.has_tag_name("svg"))
+            .count()
+    };
+    assert_eq!(svgs("throughput"), 2);
+    assert!(
+        svgs("latency") >= 2,
+        "http_req_duration and iteration_duration"
+    );
+    assert_eq!(svgs("errors"), 1);
+    assert!(svgs("histograms") >= 2);
+    // Each chart has its lines drawn from the timeline's points.
+    let throughput_line = by_id("throughput")
+        .descendants()
+        .find(|n| n.attribute("data-name") == Some("http_reqs/s"))
+        .expect("a requests line");
+    let vertices = throughput_line.attribute("d").unwrap().matches('L').count() + 1;
+    assert_eq!(vertices, doc["timeline"].as_array().unwrap().len());
+    // Thresholds and checks, with the run's verdicts and numbers.
+    let thresholds = text_of(by_id("thresholds"));
+    assert!(thresholds.contains("p(99)<5000"), "{thresholds}");
+    assert!(thresholds.contains("rate<0.5"), "{thresholds}");
+    assert_eq!(
+        by_id("thresholds")
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("ok"))
+            .count(),
+        2
+    );
+    let checks = text_of(by_id("checks"));
+    let passes = doc["root_group"]["checks"]["status is 201"]["passes"]
+        .as_u64()
+        .unwrap();
+    assert!(checks.contains("status is 201"), "{checks}");
+    assert!(checks.contains(&passes.to_string()), "{checks}");
+    let scenarios = text_of(by_id("scenarios"));
+    assert!(scenarios.contains("default"), "{scenarios}");
+    assert!(
+        scenarios.contains(&count(&doc, "iterations").to_string()),
+        "{scenarios}"
+    );
+    let metrics = text_of(by_id("metrics"));
+    assert!(
+        metrics.contains(&count(&doc, "http_reqs").to_string()),
+        "{metrics}"
+    );
+
+    // The PNG decodes at the asked size.
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let reader = decoder.read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (640, 400));
+
+    // The SVG: 30 bars whose counts add up to the trend's count.
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    let svg = roxmltree::Document::parse(&svg).expect("the SVG parses");
+    let bars: Vec<u64> = svg
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("bin"))
+        .map(|n| n.attribute("data-count").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(bars.len(), 30);
+    assert_eq!(bars.iter().sum::<u64>(), count(&doc, "http_req_duration"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn report_names_what_is_wrong() {
+    let dir = scratch("report", "errors");
+    let export = dir.join("export.json");
+    run_with_export(&export);
+    let e = export.to_str().unwrap();
+    let png = dir.join("x.png");
+    for (args, says) in [
+        (vec!["report", e], "--html FILE, --png FILE or --svg FILE"),
+        (
+            vec![
+                "report",
+                e,
+                "--png",
+                png.to_str().unwrap(),
+                "--metric",
+                "nope",
+            ],
+            "--metric nope: not in the export (its trends: http_req_duration",
+        ),
+        (
+            vec![
+                "report",
+                e,
+                "--png",
+                png.to_str().unwrap(),
+                "--metric",
+                "http_reqs",
+            ],
+            "--metric http_reqs: not a trend",
+        ),
+        (
+            vec![
+                "report",
+                e,
+                "--svg",
+                png.to_str().unwrap(),
+                "--size",
+                "10x10",
+            ],
+            "--size 10x10: write WIDTHxHEIGHT",
+        ),
+    ] {
+        let (code, out, err) = volley(&args);
+        assert_eq!(code, 104, "{args:?}\n{out}\n{err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let (code, _, err) = volley(&["report", "Cargo.toml", "--html", "x.html"]);
+    assert_eq!(code, 104);
+    assert!(err.contains("not a volley summary export"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_checkpoint_of_a_running_test_makes_a_report() {
+    let dir = scratch("report", "checkpoint");
+    let export = dir.join("export.json");
+    let ingest = http_ingest();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "run",
+            ingest.to_str().unwrap(),
+            "--target",
+            "api=embedded:http",
+            "-u",
+            "2",
+            "-d",
+            "60s",
+            "--summary-export",
+            export.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let snapshot = loop {
+        assert!(Instant::now() < deadline, "no checkpoint with 2 points");
+        if let Some(d) = read(&export)
+            && d["timeline"].as_array().is_some_and(|t| t.len() >= 2)
+        {
+            break d;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(snapshot["state"]["checkpoint"], true);
+    let copy = dir.join("checkpoint.json");
+    std::fs::write(&copy, snapshot.to_string()).unwrap();
+    let html = dir.join("report.html");
+    let (code, out, err) = volley(&[
+        "report",
+        copy.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    roxmltree::Document::parse(&page).expect("the report parses");
+    assert!(page.contains("<b>checkpoint</b>"));
+    assert!(page.contains("data-name=\"http_reqs/s\""));
+    std::fs::remove_dir_all(&dir).ok();
+}
