@@ -24,6 +24,7 @@ use crate::wasm::{CallError, Component, ComponentId, Runtime, RuntimeConfig, Vu}
 use crate::{Error, ExitCode};
 
 mod collect;
+mod probe;
 mod targets;
 mod verdict;
 
@@ -289,6 +290,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         .map(|w| tokio::spawn(crate::swap::watch(w, swapper.clone(), watch_stop.clone())));
 
     let lag_watch = watch_lag(&plan, &kafka_targets, &allow_for_lag, &metrics);
+    let probes = probe::start(&plan.probes, &params, &shared.http, &metrics)?;
     let track_goal = watch_goals(&tracks, &stop, started);
 
     // Once a second: merge recorders, feed the outputs, watch thresholds.
@@ -357,6 +359,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     track_goal.abort();
     let track_failed =
         finish_tracking(watches, &tracks, &metrics, started, &stop, opts.progress).await;
+    probes.stop().await;
     let mut collector = collector.stop().await;
     lag_watch.abort();
     let elapsed = started.elapsed();

@@ -12,6 +12,7 @@ mod languages;
 mod locust;
 mod outputs;
 mod package;
+mod probes;
 mod props;
 mod receivers;
 mod sandbox;
