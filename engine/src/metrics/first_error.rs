@@ -44,8 +44,10 @@ impl FirstErrors {
         while !message.is_char_boundary(end) {
             end -= 1;
         }
-        self.0
-            .insert((metric.to_string(), tags.clone()), message[..end].to_string());
+        self.0.insert(
+            (metric.to_string(), tags.clone()),
+            message[..end].to_string(),
+        );
     }
 
     /// Adds `other`'s messages for keys this one lacks.

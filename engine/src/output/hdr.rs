@@ -83,8 +83,8 @@ impl HdrLog {
             }
         };
         let length = tick.elapsed.saturating_sub(from);
-        let mut log = IntervalLogWriterBuilder::new()
-            .begin_log_with(&mut self.file, &mut self.serializer)?;
+        let mut log =
+            IntervalLogWriterBuilder::new().begin_log_with(&mut self.file, &mut self.serializer)?;
         for (name, series) in &tick.interval.metrics {
             if series.kind != crate::metrics::Kind::Trend {
                 continue;
@@ -124,8 +124,9 @@ impl Output for HdrLog {
 /// Whether `bytes` look like an interval log (and not a summary export).
 pub fn is_interval_log(bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
-    text.lines()
-        .any(|l| l.starts_with("#[StartTime:") || l.starts_with("#[BaseTime:") || l.starts_with(LEGEND))
+    text.lines().any(|l| {
+        l.starts_with("#[StartTime:") || l.starts_with("#[BaseTime:") || l.starts_with(LEGEND)
+    })
 }
 
 /// One log's intervals: (absolute start in ms since the epoch, tag,
@@ -167,13 +168,11 @@ pub fn merge_logs(inputs: &[(PathBuf, Vec<u8>)], output: &Path) -> Result<usize,
     let mut merged: BTreeMap<(u64, String), Histogram<u64>> = BTreeMap::new();
     for (path, bytes) in inputs {
         for (ms, tag, h) in read_log(path, bytes).map_err(Error::Config)? {
-            let slot = merged
-                .entry((ms / 1000, tag))
-                .or_insert_with(|| {
-                    let mut m = Histogram::new_from(&h);
-                    m.auto(true);
-                    m
-                });
+            let slot = merged.entry((ms / 1000, tag)).or_insert_with(|| {
+                let mut m = Histogram::new_from(&h);
+                m.auto(true);
+                m
+            });
             slot.add(&h)
                 .map_err(|e| Error::Config(format!("{}: {e:?}", path.display())))?;
         }
@@ -185,7 +184,10 @@ pub fn merge_logs(inputs: &[(PathBuf, Vec<u8>)], output: &Path) -> Result<usize,
     header(
         &mut out,
         base,
-        &format!("volley merge: {} interval logs, one interval per tag and second", inputs.len()),
+        &format!(
+            "volley merge: {} interval logs, one interval per tag and second",
+            inputs.len()
+        ),
     )
     .map_err(io)?;
     let mut ser = V2DeflateSerializer::new();

@@ -167,7 +167,11 @@ mod tests {
         let mut agg = Aggregate::default();
         let mut c = Value::new(Kind::Counter);
         c.add(3.0, 0);
-        agg.merge_value("http_reqs", &Tags::new([("name", "post a,b=c"), ("x", "")]), &c);
+        agg.merge_value(
+            "http_reqs",
+            &Tags::new([("name", "post a,b=c"), ("x", "")]),
+            &c,
+        );
         let mut d = Value::new(Kind::Trend);
         d.add(1000.0, 0);
         d.add(3000.0, 0);

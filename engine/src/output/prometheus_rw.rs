@@ -258,16 +258,17 @@ mod tests {
         let wire = snap::raw::Encoder::new()
             .compress_vec(&prost::Message::encode_to_vec(&req))
             .unwrap();
-        let back: WriteRequest = prost::Message::decode(
-            &snap::raw::Decoder::new().decompress_vec(&wire).unwrap()[..],
-        )
-        .unwrap();
+        let back: WriteRequest =
+            prost::Message::decode(&snap::raw::Decoder::new().decompress_vec(&wire).unwrap()[..])
+                .unwrap();
         assert!(back == req);
         let find = |name: &str, stat: Option<&str>| -> f64 {
             back.timeseries
                 .iter()
                 .find(|t| {
-                    t.labels.iter().any(|l| l.name == "__name__" && l.value == name)
+                    t.labels
+                        .iter()
+                        .any(|l| l.name == "__name__" && l.value == name)
                         && stat.is_none_or(|s| {
                             t.labels.iter().any(|l| l.name == "stat" && l.value == s)
                         })

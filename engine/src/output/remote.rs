@@ -253,8 +253,8 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let mut r = Remote::start("test", &format!("http://127.0.0.1:{port}/write"), vec![])
-            .unwrap();
+        let mut r =
+            Remote::start("test", &format!("http://127.0.0.1:{port}/write"), vec![]).unwrap();
         r.send(b"a".to_vec());
         r.send(b"b".to_vec());
         let (sent, failed, dropped) = r.finish();

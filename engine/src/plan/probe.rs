@@ -33,7 +33,10 @@ pub struct RawProbe {
 pub enum Endpoint {
     Url(String),
     /// A plan target's URL (known once targets start) plus a path.
-    Target { name: String, path: String },
+    Target {
+        name: String,
+        path: String,
+    },
 }
 
 /// What a probe reads from the answer.
@@ -108,13 +111,12 @@ pub fn validate_probe(raw: &RawProbe, targets: &[&str]) -> Result<Probe, String>
         Some(e) => super::parse_duration(e).map_err(|m| format!(".every = \"{e}\": {m}"))?,
     };
     if every < MIN_EVERY {
-        return Err(format!(
-            ".every: at least {}ms",
-            MIN_EVERY.as_millis()
-        ));
+        return Err(format!(".every: at least {}ms", MIN_EVERY.as_millis()));
     }
     let pick = match (&raw.prometheus, &raw.json) {
-        (Some(p), None) => parse_prometheus(p).map_err(|m| format!(".prometheus = \"{p}\": {m}"))?,
+        (Some(p), None) => {
+            parse_prometheus(p).map_err(|m| format!(".prometheus = \"{p}\": {m}"))?
+        }
         (None, Some(j)) => {
             let path: Vec<String> = j.split('.').map(str::to_string).collect();
             if path.iter().any(String::is_empty) {
@@ -195,7 +197,9 @@ mod tests {
         assert_eq!(p.pick, Pick::Json(vec!["a".into(), "b".into()]));
         assert_eq!(p.every, Duration::from_secs(2));
         let p = validate_probe(
-            &raw("url = \"http://127.0.0.1:9/metrics\"\nprometheus = 'x_total{job=\"a\", le=\"1\"}'"),
+            &raw(
+                "url = \"http://127.0.0.1:9/metrics\"\nprometheus = 'x_total{job=\"a\", le=\"1\"}'",
+            ),
             &[],
         )
         .unwrap();
@@ -216,8 +220,14 @@ mod tests {
             ("target = \"nope\"\njson = \"a\"", "no such target"),
             ("url = \"http://h/\"", "one of `prometheus` or `json`"),
             ("url = \"http://h/\"\njson = \"a..b\"", ".json"),
-            ("url = \"http://h/\"\nprometheus = \"x{a=b}\"", "quote the value"),
-            ("url = \"http://h/\"\njson = \"a\"\nevery = \"1ms\"", ".every"),
+            (
+                "url = \"http://h/\"\nprometheus = \"x{a=b}\"",
+                "quote the value",
+            ),
+            (
+                "url = \"http://h/\"\njson = \"a\"\nevery = \"1ms\"",
+                ".every",
+            ),
         ] {
             let e = validate_probe(&raw(extra), &["api"]).unwrap_err();
             assert!(e.contains(says), "{extra}: {e}");

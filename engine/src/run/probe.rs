@@ -272,7 +272,15 @@ odd{path="a\"b,c}"} 2
         assert_eq!(json_value(doc, &p("messages")), Ok(40.0));
         assert_eq!(json_value(doc, &p("a.b.1.c")), Ok(2.5));
         assert!(json_value(doc, &p("a.x")).unwrap_err().contains("no `a.x`"));
-        assert!(json_value(doc, &p("s")).unwrap_err().contains("not a number"));
-        assert!(json_value("<html>", &p("a")).unwrap_err().contains("not JSON"));
+        assert!(
+            json_value(doc, &p("s"))
+                .unwrap_err()
+                .contains("not a number")
+        );
+        assert!(
+            json_value("<html>", &p("a"))
+                .unwrap_err()
+                .contains("not JSON")
+        );
     }
 }

@@ -71,6 +71,9 @@ fn a_run_refused_by_the_allowlist_says_why() {
         .find(|r| r["what"] == "http")
         .unwrap()
         .clone();
-    assert_eq!((http["count"].clone(), http["first_error"].clone()), (12.0.into(), said.into()));
+    assert_eq!(
+        (http["count"].clone(), http["first_error"].clone()),
+        (12.0.into(), said.into())
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -75,7 +75,10 @@ pub fn prometheus(dir: &Path) -> Receiver {
     std::fs::write(&config, "global:\n  scrape_interval: 15s\n").unwrap();
     let mut cmd = Command::new(BIN);
     cmd.arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--web.enable-remote-write-receiver");
     start(cmd, port, "/-/ready", "prometheus")

@@ -82,7 +82,10 @@ fn influxdb_lines_reach_victoria_metrics_and_add_up_to_the_summary() {
         ("http_reqs_value", count(&export, "http_reqs")),
         ("iterations_value", count(&export, "iterations")),
         ("data_sent_value", count(&export, "data_sent")),
-        ("http_req_duration_count", count(&export, "http_req_duration")),
+        (
+            "http_req_duration_count",
+            count(&export, "http_req_duration"),
+        ),
     ];
     // VictoriaMetrics makes new samples searchable within a few seconds.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -169,15 +172,30 @@ fn prometheus_remote_write_matches_the_summary() {
     let want = [
         ("http_reqs_total", count(&export, "http_reqs")),
         ("iterations_total", count(&export, "iterations")),
-        ("http_req_duration_count_total", count(&export, "http_req_duration")),
+        (
+            "http_req_duration_count_total",
+            count(&export, "http_req_duration"),
+        ),
         (
             "http_req_failed_fails_total",
             values("http_req_failed")["fails"].as_f64().unwrap(),
         ),
-        (r#"http_req_duration{stat="p50"}"#, d["med"].as_f64().unwrap()),
-        (r#"http_req_duration{stat="p95"}"#, d["p(95)"].as_f64().unwrap()),
-        (r#"http_req_duration{stat="p99"}"#, d["p(99)"].as_f64().unwrap()),
-        (r#"http_req_duration{stat="max"}"#, d["max"].as_f64().unwrap()),
+        (
+            r#"http_req_duration{stat="p50"}"#,
+            d["med"].as_f64().unwrap(),
+        ),
+        (
+            r#"http_req_duration{stat="p95"}"#,
+            d["p(95)"].as_f64().unwrap(),
+        ),
+        (
+            r#"http_req_duration{stat="p99"}"#,
+            d["p(99)"].as_f64().unwrap(),
+        ),
+        (
+            r#"http_req_duration{stat="max"}"#,
+            d["max"].as_f64().unwrap(),
+        ),
     ];
     assert_eq!(want[0].1, 60.0);
     for (query, value) in want {
@@ -268,7 +286,9 @@ fn the_hdr_log_adds_up_to_the_summary_and_shards_merge() {
             );
         }
         let d = &export["metrics"]["http_req_duration"]["values"];
-        let p95 = (merged.value_at_quantile(0.95).clamp(summary.min, summary.max)) as f64;
+        let p95 = (merged
+            .value_at_quantile(0.95)
+            .clamp(summary.min, summary.max)) as f64;
         assert_eq!(p95 / 1000.0, d["p(95)"].as_f64().unwrap());
         all.add(&merged).unwrap();
     }
