@@ -106,19 +106,17 @@ impl Remote {
     /// Queues one body; never waits. A full queue drops it (counted).
     pub fn send(&mut self, body: Vec<u8>) {
         let Some(tx) = &self.tx else { return };
-        match tx.try_send(body) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                if !std::mem::replace(&mut self.warned_full, true) {
-                    super::log(
-                        "WARN",
-                        format_args!(
-                            "WARN  output {}: {} is not keeping up, dropping data (said once)",
-                            self.name, self.url
-                        ),
-                    );
-                }
+        // Full or (the thread gone) disconnected: dropped either way.
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(body) {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            if !std::mem::replace(&mut self.warned_full, true) {
+                super::log(
+                    "WARN",
+                    format_args!(
+                        "WARN  output {}: {} is not keeping up, dropping data (said once)",
+                        self.name, self.url
+                    ),
+                );
             }
         }
     }
