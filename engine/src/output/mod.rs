@@ -8,9 +8,13 @@ mod csv;
 pub mod dashboard;
 mod export;
 pub mod format;
+mod hdr;
+mod influxdb;
 mod json;
 mod picture;
 mod progress;
+mod prometheus_rw;
+mod remote;
 mod report;
 mod seam;
 mod stream;
@@ -24,6 +28,7 @@ use std::time::Duration;
 pub use export::{
     Export, aggregate_of, build_export, merge_exports, write_checkpoint, write_export,
 };
+pub use hdr::{is_interval_log, merge_logs, write_percentiles};
 pub use picture::{
     bins as histogram_bins, histogram as histogram_svg, png as svg_to_png, trend_of,
 };

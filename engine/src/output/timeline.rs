@@ -335,8 +335,8 @@ fn halve(points: Vec<Point>) -> Vec<Point> {
 }
 
 /// Merges the timelines of two shards of one run, second by second: the
-/// finer one is first compacted to the coarser one's span, then points
-/// with the same index of interval are joined (counts summed, VUs summed,
+/// finer one is first compacted to the coarser one's span, then the n-th
+/// points of both are joined (counts summed, VUs summed,
 /// percentiles approximated as in [`Percentiles`]).
 pub fn merge_timelines(a: &[Point], b: &[Point]) -> Vec<Point> {
     let span = |ps: &[Point]| ps.iter().map(|p| p.span).fold(1.0_f64, f64::max);
@@ -348,22 +348,16 @@ pub fn merge_timelines(a: &[Point], b: &[Point]) -> Vec<Point> {
     while span(&b) < target && b.len() > 1 {
         b = halve(b);
     }
-    // The interval a point ends in, in units of the common span.
-    let slot = |p: &Point| ((p.t / target).ceil().max(1.0)) as u64;
-    let mut by_slot: BTreeMap<u64, Point> = BTreeMap::new();
-    for p in a {
-        by_slot
-            .entry(slot(&p))
-            .and_modify(|q| q.join(&p, Join::Sequence))
-            .or_insert(p);
+    // Each shard ticks once a second from its own start: the n-th points
+    // cover the same second of the run.
+    let mut out = a;
+    for (i, p) in b.into_iter().enumerate() {
+        match out.get_mut(i) {
+            Some(q) => q.join(&p, Join::Parallel),
+            None => out.push(p),
+        }
     }
-    for p in b {
-        by_slot
-            .entry(slot(&p))
-            .and_modify(|q| q.join(&p, Join::Parallel))
-            .or_insert(p);
-    }
-    by_slot.into_values().collect()
+    out
 }
 
 #[cfg(test)]

@@ -37,6 +37,6 @@ pub(super) async fn start(
     let server = serve(opts, hub.clone(), on_stop).await?;
     outputs.push(Box::new(Dashboard::new(hub, thresholds.clone())));
     // Said even with --quiet: it is how to find the page.
-    eprintln!("dashboard at {}", server.url());
+    crate::output::log("INFO", format_args!("dashboard at {}", server.url()));
     Ok(Some(server))
 }
