@@ -31,6 +31,10 @@ pub struct Export {
     /// `version` tag).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swaps: Vec<serde_json::Value>,
+    /// Fault windows, injected faults and each target's per-second
+    /// timeline (`run::FaultReport`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -325,6 +329,7 @@ pub fn build_export(
         },
         series,
         swaps: Vec::new(),
+        faults: None,
     }
 }
 
@@ -342,6 +347,10 @@ pub fn write_export(report: &Report, path: &Path) -> Result<(), crate::Error> {
         .iter()
         .filter_map(|e| serde_json::to_value(e).ok())
         .collect();
+    export.faults = report
+        .faults
+        .as_ref()
+        .and_then(|f| serde_json::to_value(f).ok());
     write_atomically(&export, path)
 }
 

@@ -5,6 +5,7 @@
 //! This module reads files and flags; it starts nothing.
 
 mod duration;
+mod fault;
 mod k6;
 mod raw;
 mod validate;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration, parse_size};
+pub use fault::{Fault, FaultAction, RawFault};
 pub use k6::from_options as from_k6_options;
 pub use raw::{RawLag, RawOptions, RawPlan, RawScenario, RawStage, RawThreshold, RawTrack};
 pub use validate::{Overrides, load_plan_file, validate};
@@ -43,6 +45,8 @@ pub struct Plan {
     pub lag: Vec<RawLag>,
     /// Kafka end-to-end tracking (`[[track]]`).
     pub track: Vec<Track>,
+    /// Faults injected during the run (`[[fault]]`).
+    pub faults: Vec<Fault>,
     pub insecure_skip_tls_verify: bool,
     /// The random seed the plan or `--seed` fixed; none: a fresh one per run.
     pub seed: Option<u64>,

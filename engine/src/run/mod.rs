@@ -24,12 +24,16 @@ use crate::wasm::{CallError, Component, ComponentId, Runtime, RuntimeConfig, Vu}
 use crate::{Error, ExitCode};
 
 mod collect;
+mod faults;
+mod inject;
 mod targets;
 mod verdict;
 
 use collect::Collector;
 use targets::Targets;
 
+pub use faults::{FaultReport, Window};
+pub use inject::Event as FaultEvent;
 use verdict::Facts;
 pub use verdict::{Abort, TeardownFailure, Verdict};
 
@@ -131,6 +135,9 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         tracks: tracks.clone(),
         data: DataSets::load(&plan.data)?,
         start: metrics.start(),
+        timeline: Arc::new(crate::metrics::Timeline::new(
+            targets.http.iter().map(|(n, u)| (n.as_str(), u.as_str())),
+        )),
         warned: Default::default(),
         seed,
     });
@@ -253,6 +260,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     }
 
     let started = Instant::now();
+    let injected = Arc::new(inject::Injections::default());
+    let injector = inject::Injector::start(
+        &plan.faults,
+        &targets.controls,
+        started,
+        injected.clone(),
+        opts.progress,
+    );
 
     // Hot swap: the scenarios' deployments, fed by `--watch`.
     let swapper = Arc::new(crate::swap::Swapper::new(
@@ -311,6 +326,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Box::new(move || tracks.all().iter().map(|t| t.progress()).collect())
         },
         started,
+        faults: faults::Faults::new(shared.timeline.clone(), injected, &metrics),
+        fault_report: None,
     }
     .spawn();
 
@@ -340,6 +357,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Err(e) => problems.push(format!("a scenario task failed: {e}")),
         }
     }
+    // Faults still in effect are undone before the drain and teardown.
+    injector.finish().await;
     swapper.close();
     watch_stop.cancel();
     if let Some(mut w) = watcher {
@@ -420,6 +439,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         aborted: aborted.as_ref().map(Abort::to_string),
         seed,
         swaps: swapper.events(),
+        faults: collector.fault_report.take(),
     };
     collector.outputs.finish(&report)?;
 

@@ -2,8 +2,10 @@
 //! loopback servers, the real binary. One test binary, one module per area.
 
 mod cli;
+mod escapes;
 mod executors;
 mod failures;
+mod faults;
 mod http_run;
 mod k6;
 mod kafka_run;
