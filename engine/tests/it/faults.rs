@@ -119,6 +119,9 @@ fault_duration = ["max<6s"]
     assert!((end - ended).abs() <= 1.0, "end {end} vs undone {ended}");
     assert_eq!(w["recovered"], true, "{w}");
     let recovery = secs(&w["recovery_time"]);
+    eprintln!(
+        "stop: injected {at:.3}..{ended:.3} s, window {start:.3}..{end:.3} s, recovery {recovery:.3} s"
+    );
     assert!((0.0..=1.0).contains(&recovery), "{w}");
     assert!(
         w["causes"]
@@ -181,6 +184,7 @@ delay = "300ms"
     let (at, ended) = (secs(&e["at"]), secs(&e["ended"]));
     let (start, end) = (secs(&w["start"]), secs(&w["end"]));
     assert!((start - at).abs() <= 1.0, "start {start} vs injected {at}");
+    eprintln!("delay: injected {at:.3}..{ended:.3} s, window {start:.3}..{end:.3} s");
     // Requests sent just before the delay ended still took 300 ms: they
     // finish in the next second, which is then slow too.
     assert!(
