@@ -5,6 +5,7 @@ mod allow;
 mod headers;
 pub mod http;
 pub mod kafka;
+pub mod net;
 mod tls;
 pub mod ws;
 
