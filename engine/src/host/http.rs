@@ -216,7 +216,7 @@ impl VuState {
             Err(e) if matches!(e.class, ErrorClass::InvalidRequest | ErrorClass::NotAllowed) => {
                 return timeline.abandon(sent);
             }
-            Err(e) => Some(class_name(e.class)),
+            Err(e) => Some(e.class.as_str()),
         };
         timeline.end(sent, at.elapsed(), class);
     }
