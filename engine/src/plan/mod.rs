@@ -7,6 +7,7 @@
 mod duration;
 mod fault;
 mod k6;
+pub mod probe;
 mod raw;
 mod validate;
 
@@ -47,6 +48,8 @@ pub struct Plan {
     pub track: Vec<Track>,
     /// Faults injected during the run (`[[fault]]`).
     pub faults: Vec<Fault>,
+    /// Endpoints sampled into gauges during the run (`[[probe]]`).
+    pub probes: Vec<probe::Probe>,
     pub insecure_skip_tls_verify: bool,
     /// The random seed the plan or `--seed` fixed; none: a fresh one per run.
     pub seed: Option<u64>,
