@@ -36,6 +36,7 @@ fn shared() -> Arc<Shared> {
         tracks: Default::default(),
         data: DataSets::default(),
         warned: Default::default(),
+        timeline: Default::default(),
         seed: 0,
     })
 }

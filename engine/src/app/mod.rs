@@ -58,7 +58,12 @@ pub fn execute(cli: Cli) -> i32 {
     match result {
         Ok(code) => code.code(),
         Err(e) => {
-            eprintln!("error: {e}");
+            // A setup or teardown error may quote the scenario's own text.
+            let text = e.to_string();
+            eprintln!(
+                "error: {}",
+                crate::output::format::terminal_safe(&text, 64 * 1024)
+            );
             e.exit_code().code()
         }
     }

@@ -288,7 +288,10 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
     let rt = runtime(args.threads)?;
     let outcome = rt.block_on(run(plan, &opts))?;
     if let Some(p) = &outcome.problem {
-        eprintln!("volley: {p}");
+        eprintln!(
+            "volley: {}",
+            crate::output::format::terminal_safe(p, 64 * 1024)
+        );
     }
     // Iterations still blocked in host calls must not keep the process up.
     rt.shutdown_timeout(Duration::from_secs(1));

@@ -85,6 +85,7 @@ impl Counters {
 pub struct EmbeddedServer {
     addr: SocketAddr,
     counters: Arc<Counters>,
+    controls: Arc<super::fault::Controls>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -100,6 +101,11 @@ impl EmbeddedServer {
 
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
+    }
+
+    /// The switches `[[fault]]` entries turn (stop, pause, delay, errors).
+    pub fn controls(&self) -> Arc<super::fault::Controls> {
+        self.controls.clone()
     }
 
     /// Requests seen per `METHOD path` (query excluded).
@@ -119,27 +125,48 @@ pub async fn start(addr: SocketAddr, opts: IngestOptions) -> std::io::Result<Emb
     let addr = listener.local_addr()?;
     let counters = Arc::new(Counters::new(&opts));
     let (stop, stopped) = watch::channel(false);
-    let state = Arc::new((opts, counters.clone()));
-    let task = super::accept_loop(listener, stopped.clone(), move |stream| {
-        state.1.connections.fetch_add(1, Ordering::Relaxed);
-        let state = state.clone();
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(req, &state.0, &state.1).await) }
+    let controls = Arc::new(super::fault::Controls::default());
+    let state = Arc::new((opts, counters.clone(), controls.clone()));
+    let task = super::fault::accept_loop(
+        listener,
+        addr,
+        controls.clone(),
+        stopped.clone(),
+        move |stream| {
+            state.1.connections.fetch_add(1, Ordering::Relaxed);
+            let state = state.clone();
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let faults = state.2.clone();
+                let service = service_fn(move |req| {
+                    let state = state.clone();
+                    async move {
+                        if state.2.before_answer().await {
+                            state.1.injected_errors.fetch_add(1, Ordering::Relaxed);
+                            let body = r#"{"error":"injected fault"}"#.into();
+                            return Ok::<_, Infallible>(json(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                body,
+                            ));
+                        }
+                        Ok::<_, Infallible>(handle(req, &state.0, &state.1).await)
+                    }
+                });
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                // A stop fault closes every connection, as a crash would.
+                tokio::select! {
+                    _ = conn => {}
+                    _ = stopped.changed() => {}
+                    () = faults.stopped() => {}
+                }
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = conn => {}
-                _ = stopped.changed() => {}
-            }
-        });
-    });
+        },
+    );
     Ok(EmbeddedServer {
         addr,
         counters,
+        controls,
         stop,
         task,
     })

@@ -5,6 +5,7 @@
 pub mod auction;
 pub mod booking;
 pub mod echo;
+pub mod fault;
 pub mod http;
 pub mod kafka;
 
@@ -96,6 +97,14 @@ impl Server {
                     crate::output::format::thousands(st.dropped)
                 ))
             }
+            _ => None,
+        }
+    }
+
+    /// The fault switches of a target that has them (embedded:http).
+    pub fn controls(&self) -> Option<std::sync::Arc<fault::Controls>> {
+        match self {
+            Server::Http(s) => Some(s.controls()),
             _ => None,
         }
     }

@@ -114,6 +114,8 @@ struct Pending {
     expected: Option<Vec<u16>>,
     /// The scenario records this request's `http_req_failed` sample itself.
     guest_verdict: bool,
+    /// On its target's timeline since then (see [`VuState::on_timeline`]).
+    sent: Option<(crate::metrics::Sent, std::time::Instant)>,
 }
 
 impl Pending {
@@ -155,6 +157,7 @@ fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
         extra,
         expected: req.expected_statuses,
         guest_verdict,
+        sent: None,
     };
     (pending, request)
 }
@@ -182,8 +185,45 @@ async fn joined(task: tokio::task::JoinHandle<Outcome>) -> Outcome {
 }
 
 impl VuState {
+    /// Puts the request on its target's timeline (fault detection).
+    fn on_timeline(&self, p: &mut Pending) {
+        p.sent = self
+            .shared
+            .timeline
+            .begin(&p.url)
+            .map(|s| (s, std::time::Instant::now()));
+    }
+
+    /// Takes the request off its target's timeline with its outcome.
+    fn off_timeline(&self, p: &Pending, result: &Outcome) {
+        let Some((sent, at)) = p.sent else {
+            return;
+        };
+        let timeline = &self.shared.timeline;
+        let class = match result {
+            Ok(r) => {
+                let expected = match p.expected.as_deref() {
+                    Some(list) => list.contains(&r.status),
+                    None => r.status < 400,
+                };
+                match r.status {
+                    _ if expected => None,
+                    500.. => Some("http_5xx"),
+                    400..=499 => Some("http_4xx"),
+                    _ => Some("other"),
+                }
+            }
+            Err(e) if matches!(e.class, ErrorClass::InvalidRequest | ErrorClass::NotAllowed) => {
+                return timeline.abandon(sent);
+            }
+            Err(e) => Some(e.class.as_str()),
+        };
+        timeline.end(sent, at.elapsed(), class);
+    }
+
     /// Records a request's metrics and converts its result for the guest.
     fn finish(&mut self, p: &Pending, result: Outcome) -> Result<Response, NetError> {
+        self.off_timeline(p, &result);
         let expected = p.expected.as_deref();
         // Each redirect followed was a request of its own (as in k6).
         let hops = match &result {
@@ -258,7 +298,8 @@ impl VuState {
 
 impl Host for VuState {
     async fn send(&mut self, req: wit::Request) -> wasmtime::Result<Result<Response, NetError>> {
-        let (pending, request) = prepare(req);
+        let (mut pending, request) = prepare(req);
+        self.on_timeline(&mut pending);
         let result = joined(spawn(&self.shared.http, request)).await;
         Ok(self.finish(&pending, result))
     }
@@ -272,7 +313,8 @@ impl Host for VuState {
         let n = reqs.len();
         let mut tasks = Vec::with_capacity(n);
         for (i, req) in reqs.into_iter().enumerate() {
-            let (pending, mut request) = prepare(req);
+            let (mut pending, mut request) = prepare(req);
+            self.on_timeline(&mut pending);
             if i >= MAX_BATCH {
                 request = Err(ProtoError::new(
                     ErrorClass::InvalidRequest,

@@ -41,6 +41,8 @@ pub struct Shared {
     pub data: DataSets,
     /// The run's clock zero.
     pub start: Instant,
+    /// Per-target, per-second outcomes of HTTP requests (fault windows).
+    pub timeline: Arc<crate::metrics::Timeline>,
     /// Warnings already given: a bound hit by every VU warns once.
     pub warned: Warned,
     /// The run's random seed: every VU's random numbers derive from it and

@@ -16,6 +16,7 @@ mod marks;
 mod registry;
 mod tags;
 mod threshold;
+mod timeline;
 mod value;
 
 pub use aggregate::{Aggregate, MAX_SERIES, Series, overflow_tags};
@@ -31,4 +32,5 @@ pub mod mark {
 pub use registry::{Metrics, Snapshot};
 pub use tags::{Selector, Tags};
 pub use threshold::{Agg, NoData, Op, Threshold, ThresholdResult, Thresholds, has_data};
+pub use timeline::{CLASSES, Second, Sent, Timeline};
 pub use value::{Kind, Trend, Value};

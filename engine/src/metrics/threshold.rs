@@ -173,9 +173,21 @@ impl Threshold {
                 "threshold `{e}` on `{selector}`: `{lhs}` is not an aggregation (avg, min, max, med, p(N), count, rate, value)"
             )
         })?;
-        let bound: f64 = rhs
-            .parse()
-            .map_err(|_| format!("threshold `{e}` on `{selector}`: `{rhs}` is not a number"))?;
+        let time_agg = !matches!(agg, Agg::Count | Agg::Rate | Agg::Value);
+        let bound: f64 = match rhs.parse() {
+            Ok(n) => n,
+            // Times may carry a unit (`max<30s`); they compare in ms.
+            Err(_) => time_ms(rhs).filter(|_| time_agg).ok_or_else(|| {
+                format!(
+                    "threshold `{e}` on `{selector}`: `{rhs}` is not a number{}",
+                    if time_agg {
+                        " or a time (500ms, 30s, 2m)"
+                    } else {
+                        ""
+                    }
+                )
+            })?,
+        };
         Ok(Threshold {
             selector,
             source: e.to_string(),
@@ -231,6 +243,22 @@ impl Threshold {
     pub fn passes(&self, observed: f64) -> bool {
         self.op.holds(observed, self.bound)
     }
+}
+
+/// `500ms`, `30s`, `2m`, `1h`, `250us` in milliseconds.
+fn time_ms(s: &str) -> Option<f64> {
+    let units = [
+        ("ms", 1.0),
+        ("us", 0.001),
+        ("s", 1000.0),
+        ("m", 60_000.0),
+        ("h", 3_600_000.0),
+    ];
+    let (n, factor) = units
+        .iter()
+        .find_map(|(u, f)| s.strip_suffix(u).map(|n| (n, *f)))?;
+    let n: f64 = n.trim().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then_some(n * factor)
 }
 
 impl fmt::Display for Threshold {
@@ -330,7 +358,14 @@ mod tests {
         assert!(Threshold::parse(sel.clone(), "p99<1").is_err());
         assert!(Threshold::parse(sel.clone(), "avg<abc").is_err());
         assert!(Threshold::parse(sel.clone(), "avg 3").is_err());
-        assert!(Threshold::parse(sel, "p(101)<3").is_err());
+        assert!(Threshold::parse(sel.clone(), "p(101)<3").is_err());
+        // Times may carry a unit; counts and rates may not.
+        assert_eq!(th("x", "max<30s").bound, 30_000.0);
+        assert_eq!(th("x", "p(95) < 1.5m").bound, 90_000.0);
+        assert_eq!(th("x", "avg<250us").bound, 0.25);
+        assert_eq!(th("x", "med<20ms").bound, 20.0);
+        assert!(Threshold::parse(sel.clone(), "count<3s").is_err());
+        assert!(Threshold::parse(sel, "max<3 parsecs").is_err());
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct Export {
     /// `version` tag).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swaps: Vec<serde_json::Value>,
+    /// Fault windows, injected faults and each target's per-second
+    /// timeline (`run::FaultReport`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<serde_json::Value>,
     /// What failed, by class and target, with the first message of each
     /// (the summary's ERRORS table).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -337,6 +341,7 @@ pub fn build_export(
         },
         series,
         swaps: Vec::new(),
+        faults: None,
         errors: super::tables::error_rows(agg),
         timeline: Vec::new(),
     }
@@ -361,6 +366,10 @@ pub fn export_of(report: &Report) -> Export {
         .iter()
         .filter_map(|e| serde_json::to_value(e).ok())
         .collect();
+    export.faults = report
+        .faults
+        .as_ref()
+        .and_then(|f| serde_json::to_value(f).ok());
     export
 }
 

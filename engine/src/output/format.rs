@@ -96,6 +96,29 @@ pub fn printable(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Text the engine prints that may carry guest text (an iteration's
+/// error, a setup failure): like [`printable`], but line breaks and tabs
+/// stay, so the engine's own multi-line messages read as written.
+pub fn terminal_safe(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if s.len() <= max && !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len().min(max) + 32);
+    for (i, c) in s.char_indices() {
+        if out.len() >= max {
+            out.push_str(&format!("… ({} more bytes)", s.len() - i));
+            break;
+        }
+        if unsafe_char(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod printable_tests {
     use super::printable;

@@ -7,6 +7,7 @@ mod chart;
 mod csv;
 pub mod dashboard;
 mod export;
+mod faults;
 pub mod format;
 mod hdr;
 mod influxdb;
@@ -54,6 +55,8 @@ pub struct Report {
     pub seed: u64,
     /// Hot swaps during the run (`--watch`), in order.
     pub swaps: Vec<crate::swap::SwapEvent>,
+    /// Fault windows, injected faults and the per-target timeline.
+    pub faults: Option<crate::run::FaultReport>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +88,9 @@ pub fn log_enabled(level: &str) -> bool {
     level_num(level) >= LOG_LEVEL.load(Ordering::Relaxed)
 }
 
+/// Bytes of one log line printed; the rest is counted.
+const MAX_LOG_LINE: usize = 8 * 1024;
+
 /// Log lines shown per second before the rest are only counted: 10,000
 /// VUs failing at once must not bury the progress lines (or the disk).
 const LOG_LINES_PER_SECOND: u32 = 20;
@@ -113,7 +119,10 @@ pub fn log(level: &str, line: std::fmt::Arguments<'_>) {
     }
     if budget.1 < LOG_LINES_PER_SECOND {
         budget.1 += 1;
-        eprintln!("{line}");
+        // Lines may carry guest text (an iteration's error): no escape
+        // sequence reaches the terminal, and no line floods it.
+        let line = line.to_string();
+        eprintln!("{}", format::terminal_safe(&line, MAX_LOG_LINE));
     } else {
         budget.2 += 1;
     }

@@ -263,6 +263,7 @@ mod tests {
             aborted: None,
             seed: 7,
             swaps: Vec::new(),
+            faults: None,
         }
     }
 

@@ -211,6 +211,9 @@ pub fn render_summary(report: &Report, color: bool) -> String {
     }
 
     render_versions(&mut out, report);
+    if let Some(f) = &report.faults {
+        out.push_str(&super::faults::table(f));
+    }
 
     let checks = agg.by_tag("checks", "check");
     if !checks.is_empty() {
@@ -386,6 +389,7 @@ mod tests {
             aborted: None,
             seed: 42,
             swaps: Vec::new(),
+            faults: None,
         }
     }
 

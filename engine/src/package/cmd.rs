@@ -30,6 +30,10 @@ pub struct RunPackageArgs {
     /// key (cosign's PEM format).
     #[arg(long, value_name = "KEY")]
     pub require_signed: Option<PathBuf>,
+    /// Let a package's own plan run the commands of its `[[fault]]`
+    /// entries (refused by default: a package's plan is not the runner's).
+    #[arg(long)]
+    pub allow_fault_commands: bool,
 }
 
 #[derive(Debug, Args)]

@@ -295,7 +295,12 @@ pub fn full(f: &Fetched) -> Accepted {
 
 /// A package's own plan comes from whoever wrote the package: it may shape
 /// the load, never reach the runner's files.
-fn check_own_plan(plan: &RawPlan, written: &str, name: &str) -> Result<(), Error> {
+fn check_own_plan(
+    plan: &RawPlan,
+    written: &str,
+    name: &str,
+    allow_commands: bool,
+) -> Result<(), Error> {
     let refuse = |what: &str| {
         Err(Error::Config(format!(
             "{written}: its plan `{name}` {what}; a package's own plan cannot touch files. Write a plan of your own with `component = \"{written}\"`"
@@ -306,6 +311,11 @@ fn check_own_plan(plan: &RawPlan, written: &str, name: &str) -> Result<(), Error
     }
     if plan.track.iter().any(|t| t.samples.is_some()) {
         return refuse("writes a samples file ([[track]] samples)");
+    }
+    if !allow_commands && plan.faults.iter().any(|f| f.command.is_some()) {
+        return Err(Error::Config(format!(
+            "{written}: its plan `{name}` runs commands ([[fault]] command); a package's own plan may not run commands on this machine. Check them and pass --allow-fault-commands, or write a plan of your own with `component = \"{written}\"`"
+        )));
     }
     let mut components = plan
         .scenarios
@@ -365,7 +375,7 @@ pub fn open_target(
         })?,
         None => RawPlan::default(),
     };
-    check_own_plan(&raw, written, chosen)?;
+    check_own_plan(&raw, written, chosen, args.allow_fault_commands)?;
     grant(&f, true, &mut lock, &opts)?;
     if lock != before {
         lock.save(&opts.lock)?;

@@ -5,6 +5,7 @@
 //! This module reads files and flags; it starts nothing.
 
 mod duration;
+mod fault;
 mod k6;
 pub mod probe;
 mod raw;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration, parse_size};
+pub use fault::{Fault, FaultAction, RawFault};
 pub use k6::from_options as from_k6_options;
 pub use raw::{RawLag, RawOptions, RawPlan, RawScenario, RawStage, RawThreshold, RawTrack};
 pub use validate::{Overrides, load_plan_file, validate};
@@ -44,6 +46,8 @@ pub struct Plan {
     pub lag: Vec<RawLag>,
     /// Kafka end-to-end tracking (`[[track]]`).
     pub track: Vec<Track>,
+    /// Faults injected during the run (`[[fault]]`).
+    pub faults: Vec<Fault>,
     /// Endpoints sampled into gauges during the run (`[[probe]]`).
     pub probes: Vec<probe::Probe>,
     pub insecure_skip_tls_verify: bool,

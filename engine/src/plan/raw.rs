@@ -30,6 +30,9 @@ pub struct RawPlan {
     /// on another by the engine's own consumer.
     #[serde(default)]
     pub track: Vec<RawTrack>,
+    /// Faults injected at chosen times (`[[fault]]`).
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<super::fault::RawFault>,
     /// Endpoints of the system under test sampled into gauges.
     #[serde(default)]
     pub probe: Vec<super::probe::RawProbe>,

@@ -369,6 +369,7 @@ pub fn validate(
 
     let mut allow_hosts = raw.options.allow_hosts.clone();
     allow_hosts.extend(ov.allow_hosts.iter().cloned());
+    let faults = super::fault::validate(&raw.faults, &targets).map_err(err)?;
 
     Ok(Plan {
         source: source.to_path_buf(),
@@ -397,6 +398,7 @@ pub fn validate(
         )?,
         lag: raw.lag.clone(),
         track,
+        faults,
         probes,
         mark_timeout: opt_duration(
             "markTimeout",

@@ -292,6 +292,10 @@ impl HttpClient {
         let mut builder = hyper::Request::builder().method(method).uri(uri);
         let mut has_agent = false;
         for (k, v) in &req.headers {
+            super::headers::check(k, v, &self.allow, port, false).map_err(|r| match r {
+                super::headers::Refused::Reserved(m) => invalid(m),
+                super::headers::Refused::NotAllowed(m) => HttpError::new(ErrorClass::NotAllowed, m),
+            })?;
             has_agent |= k.eq_ignore_ascii_case("user-agent");
             sent += (k.len() + v.len() + 4) as u64;
             builder = builder.header(k.as_str(), v.as_str());

@@ -192,6 +192,10 @@ impl WsClient {
             ));
         }
         for (k, v) in &opts.headers {
+            super::headers::check(k, v, &self.allow, port, true).map_err(|r| match r {
+                super::headers::Refused::Reserved(m) => invalid(m),
+                super::headers::Refused::NotAllowed(m) => WsError::new(ErrorClass::NotAllowed, m),
+            })?;
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| invalid(format!("header name `{k}` is not valid")))?;
             let value = HeaderValue::from_str(v)

@@ -62,6 +62,9 @@ pub fn make(
         tracks: tracks.clone(),
         data: DataSets::load(&plan.data)?,
         start: metrics.start(),
+        timeline: Arc::new(crate::metrics::Timeline::new(
+            targets.http.iter().map(|(n, u)| (n.as_str(), u.as_str())),
+        )),
         warned: Default::default(),
         seed,
     });

@@ -37,6 +37,10 @@ pub struct Collector {
     pub notes: Notes,
     /// When the scenarios started: ticks count from here.
     pub started: Instant,
+    /// Fault windows, fed each second from the per-target timeline.
+    pub faults: super::faults::Faults,
+    /// What [`Collector::last`] found (windows, injections, timeline).
+    pub fault_report: Option<super::faults::FaultReport>,
 }
 
 /// A running collector.
@@ -73,6 +77,7 @@ impl Collector {
         warn_overflow(&snap);
         mark::record_incomplete(&self.metrics, &self.shared.marks.expire(self.mark_timeout));
         let elapsed = self.started.elapsed();
+        self.faults.second(elapsed.as_secs_f64());
         self.tell_outputs(&snap, elapsed);
         if let Some(why) = self.abort_on_fail(elapsed) {
             crate::output::log("ERROR", format_args!("aborting: {why}"));
@@ -91,6 +96,12 @@ impl Collector {
     pub fn last(&mut self, elapsed: Duration) {
         record_vus(&self.metrics, &self.live);
         mark::record_incomplete(&self.metrics, &self.shared.marks.finish());
+        // Before the last merge: windows record their samples now.
+        let at = elapsed.as_secs_f64();
+        self.faults.second(at);
+        let report = self.faults.finish(at, &self.metrics);
+        let anything = !report.injected.is_empty() || !report.timeline.is_empty();
+        self.fault_report = anything.then_some(report);
         let snap = self.metrics.collect();
         warn_overflow(&snap);
         self.tell_outputs(&snap, elapsed);

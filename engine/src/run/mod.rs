@@ -22,6 +22,8 @@ mod clients;
 mod collect;
 mod dashboard;
 mod execute;
+mod faults;
+mod inject;
 mod once;
 mod probe;
 mod signals;
@@ -31,6 +33,8 @@ mod verdict;
 use collect::Collector;
 use targets::Targets;
 
+pub use faults::{FaultReport, Window};
+pub use inject::Event as FaultEvent;
 use verdict::Facts;
 pub use verdict::{Abort, TeardownFailure, Verdict};
 
@@ -129,6 +133,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     .await?;
 
     let started = Instant::now();
+    let injected = Arc::new(inject::Injections::default());
+    let injector = inject::Injector::start(
+        &plan.faults,
+        &targets.controls,
+        started,
+        injected.clone(),
+        opts.progress,
+    );
     // Hot swap: the scenarios' deployments, fed by `--watch` and `volley swap`.
     let swapper = Arc::new(crate::swap::Swapper::new(
         runtime.clone(),
@@ -192,10 +204,14 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             Box::new(move || tracks.all().iter().map(|t| t.progress()).collect())
         },
         started,
+        faults: faults::Faults::new(shared.timeline.clone(), injected, &metrics),
+        fault_report: None,
     }
     .spawn();
 
     let executed = execute::execute(prepared, &stop).await;
+    // Faults still in effect are undone before the drain and teardown.
+    injector.finish().await;
 
     // Drain: no more swaps; acks and tracked messages still in flight
     // belong to this run.
@@ -257,6 +273,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         aborted: aborted.as_ref().map(Abort::to_string),
         seed,
         swaps: swapper.events(),
+        faults: collector.fault_report.take(),
     };
     collector.outputs.finish(&report)?;
 

@@ -22,6 +22,10 @@ pub struct Targets {
     pub allow: Vec<String>,
     /// Kafka targets by name, for tracking and lag watching.
     pub kafka: Vec<(String, KafkaTarget)>,
+    /// Fault switches of the embedded targets that have them, by name.
+    pub controls: BTreeMap<String, std::sync::Arc<embedded::fault::Controls>>,
+    /// HTTP targets by name with their base URL (each gets a timeline).
+    pub http: Vec<(String, String)>,
     servers: Vec<embedded::Server>,
 }
 
@@ -46,6 +50,9 @@ impl Targets {
                             format_args!("embedded target `{}` at {url}", target.name),
                         );
                     }
+                    if let Some(c) = server.controls() {
+                        out.controls.insert(target.name.clone(), c);
+                    }
                     out.servers.push(server);
                     // The server's own URL, typed like a plan's.
                     TargetKind::parse(&url).map_err(|m| {
@@ -63,6 +70,7 @@ impl Targets {
         match kind {
             TargetKind::Http { url, host } => {
                 self.allow.push(host);
+                self.http.push((name.to_string(), url.clone()));
                 self.params.insert(name.to_string(), url);
             }
             // The parameter is the bootstrap list; every broker is allowed.

@@ -4,8 +4,10 @@
 mod cli;
 mod dashboard;
 mod errors;
+mod escapes;
 mod executors;
 mod failures;
+mod faults;
 mod http_run;
 mod k6;
 mod kafka_run;

@@ -628,3 +628,41 @@ fn the_example_scenarios_are_published_as_packages() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A package whose own plan carries a `[[fault]]` command: refused (the
+/// command never runs) unless the runner passes `--allow-fault-commands`.
+#[test]
+fn a_package_plan_runs_fault_commands_only_when_the_runner_allows() {
+    let dir = scratch("package", "fault-cmd");
+    let reg = Registry::start(&dir);
+    let folder = greedy_scenario(&dir);
+    let marker = dir.join("fault-ran");
+    std::fs::write(
+        folder.join("plans/faulty.toml"),
+        format!(
+            "[targets]\napi = \"embedded:http\"\n[[fault]]\nat = \"0s\"\ncommand = [\"touch\", \"{}\"]\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let tagged = reg.reference("volley/faulty", "1.0.0");
+    let (code, _, err) = pv(&dir, &["push", folder.to_str().unwrap(), &tagged]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = pv(&dir, &["accept", &tagged]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_package(&dir, &tagged, &["--plan", "faulty"]);
+    assert_eq!(code, 104, "{err}");
+    assert!(
+        err.contains("runs commands") && err.contains("--allow-fault-commands"),
+        "{err}"
+    );
+    assert!(!marker.exists(), "the package's command ran");
+    let (code, _, err) = run_package(
+        &dir,
+        &tagged,
+        &["--plan", "faulty", "--allow-fault-commands"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(marker.exists(), "the allowed command did not run: {err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

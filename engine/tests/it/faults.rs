@@ -1,0 +1,218 @@
+//! Fault injection and fault windows, through the binary: the embedded
+//! HTTP target is stopped (or slowed) mid-run at a constant arrival rate,
+//! and the window the run reports is compared with the fault it injected,
+//! both read from the same run's export (its own clock, no wall clock).
+
+use crate::support::*;
+use std::path::Path;
+
+const GET_HEALTH: &str = r#"import { http, vu } from 'volley';
+export default function () {
+  http.get(`${vu.param('api')}/health`);
+}
+"#;
+
+/// A constant arrival rate against the embedded target for 13 s, with the
+/// plan's `[[fault]]` entries and thresholds appended.
+fn scenario(dir: &Path, rest: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("plans")).unwrap();
+    let script = dir.join("scenario.js");
+    std::fs::write(&script, GET_HEALTH).unwrap();
+    std::fs::write(
+        dir.join("plans/default.toml"),
+        format!(
+            r#"[targets]
+api = "embedded:http"
+
+[scenarios.load]
+executor = "constant-arrival-rate"
+rate = 40
+timeUnit = "1s"
+duration = "13s"
+preAllocatedVUs = 10
+maxVUs = 60
+gracefulStop = "2s"
+
+{rest}"#
+        ),
+    )
+    .unwrap();
+    script
+}
+
+fn run(dir: &Path, script: &Path) -> (i32, String, serde_json::Value) {
+    let export = dir.join("export.json");
+    let (code, out, err) = volley(&[
+        "run",
+        script.to_str().unwrap(),
+        "--summary-export",
+        export.to_str().unwrap(),
+    ]);
+    let doc = serde_json::from_str(&std::fs::read_to_string(&export).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no export ({e}): {err}"));
+    (code, format!("{out}\n{err}"), doc)
+}
+
+/// The window matched with injected fault `n`, and the fault.
+fn window_of(doc: &serde_json::Value, n: u64) -> (serde_json::Value, serde_json::Value) {
+    let f = &doc["faults"];
+    let event = f["injected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["fault"] == n)
+        .unwrap_or_else(|| panic!("fault #{n} was not injected: {f:#}"))
+        .clone();
+    let windows: Vec<&serde_json::Value> = f["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["injected"] == n)
+        .collect();
+    assert_eq!(
+        windows.len(),
+        1,
+        "one window for fault #{n}: {:#}",
+        f["windows"]
+    );
+    (windows[0].clone(), event)
+}
+
+fn secs(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"))
+}
+
+#[test]
+fn a_stopped_target_is_one_window_matching_the_injected_fault_and_commands_run_with_undo() {
+    let dir = scratch("faults", "stop");
+    let marker = dir.join("marker");
+    let undone = dir.join("undone");
+    let script = scenario(
+        &dir,
+        &format!(
+            r#"[[fault]]
+target = "api"
+at = "6s"
+for = "3s"
+action = "stop"
+
+[[fault]]
+at = "1s"
+for = "1s"
+command = ["touch", "{m}"]
+undo = ["mv", "{m}", "{u}"]
+
+[thresholds]
+recovery_time = ["max<5s"]
+fault_duration = ["max<6s"]
+"#,
+            m = marker.display(),
+            u = undone.display()
+        ),
+    );
+    let (code, text, doc) = run(&dir, &script);
+    let (w, e) = window_of(&doc, 1);
+    let (at, ended) = (secs(&e["at"]), secs(&e["ended"]));
+    let (start, end) = (secs(&w["start"]), secs(&w["end"]));
+    // The same run's clock: within one interval of what was injected.
+    assert!((start - at).abs() <= 1.0, "start {start} vs injected {at}");
+    assert!((end - ended).abs() <= 1.0, "end {end} vs undone {ended}");
+    assert_eq!(w["recovered"], true, "{w}");
+    let recovery = secs(&w["recovery_time"]);
+    eprintln!(
+        "stop: injected {at:.3}..{ended:.3} s, window {start:.3}..{end:.3} s, recovery {recovery:.3} s"
+    );
+    assert!((0.0..=1.0).contains(&recovery), "{w}");
+    assert!(
+        w["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "refused"),
+        "{w}"
+    );
+    // Thresholds read the window; the summary lists it.
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("FAULTS") && text.contains("injected #1 stop on api"),
+        "{text}"
+    );
+    // The command ran, then its undo (mv fails without the file).
+    let cmd = doc["faults"]["injected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["fault"] == 2)
+        .expect("the command fault was injected");
+    assert!(
+        cmd.get("error").is_none() && cmd.get("undo_error").is_none(),
+        "{cmd}"
+    );
+    assert!(!marker.exists() && undone.exists());
+    // The target's timeline is in the export: the faulty seconds failed.
+    let seconds = doc["faults"]["timeline"]["api"].as_array().unwrap();
+    let failed_during: u64 = seconds
+        .iter()
+        .filter(|s| secs(&s["from"]) >= at && secs(&s["to"]) <= ended + 0.5)
+        .map(|s| {
+            s["errors"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| v.as_u64().unwrap())
+                .sum::<u64>()
+        })
+        .sum();
+    assert!(failed_during > 0, "{seconds:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_delay_fault_is_a_latency_window() {
+    let dir = scratch("faults", "delay");
+    let script = scenario(
+        &dir,
+        r#"[[fault]]
+target = "api"
+at = "6s"
+for = "3s"
+delay = "300ms"
+"#,
+    );
+    let (_, text, doc) = run(&dir, &script);
+    let (w, e) = window_of(&doc, 1);
+    let (at, ended) = (secs(&e["at"]), secs(&e["ended"]));
+    let (start, end) = (secs(&w["start"]), secs(&w["end"]));
+    assert!((start - at).abs() <= 1.0, "start {start} vs injected {at}");
+    eprintln!("delay: injected {at:.3}..{ended:.3} s, window {start:.3}..{end:.3} s");
+    // Requests sent just before the delay ended still took 300 ms: they
+    // finish in the next second, which is then slow too.
+    assert!(
+        end >= ended - 1.0 && end <= ended + 1.3,
+        "end {end} vs undone {ended}"
+    );
+    assert!(
+        w["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "latency"),
+        "{w}"
+    );
+    assert!(secs(&w["peak_p95_ms"]) >= 250.0, "{w}");
+    assert!(text.contains("injected #1 delay 300ms on api"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_fault_entry_is_refused_by_name() {
+    let dir = scratch("faults", "bad");
+    let script = scenario(
+        &dir,
+        "[[fault]]\ntarget = \"api\"\nat = \"1s\"\naction = \"stop\"\n",
+    );
+    let (code, _, err) = volley(&["run", script.to_str().unwrap()]);
+    assert_eq!(code, 104, "{err}");
+    assert!(err.contains("[[fault]] #1.for"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
