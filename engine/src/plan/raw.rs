@@ -30,6 +30,9 @@ pub struct RawPlan {
     /// on another by the engine's own consumer.
     #[serde(default)]
     pub track: Vec<RawTrack>,
+    /// How a hot swap moves VUs.
+    #[serde(default)]
+    pub swap: super::RawSwap,
     // k6-style shortcuts for a single `default` scenario.
     pub vus: Option<u32>,
     pub duration: Option<String>,

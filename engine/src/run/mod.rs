@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub out: Vec<String>,
     /// Swap to each new build of these sources or this component (`--watch`).
     pub watch: Option<crate::swap::Watch>,
+    /// `--control`: also take control requests over TCP, with a token.
+    pub control: Option<crate::control::TcpOptions>,
 }
 
 /// What a finished run returns.
@@ -212,6 +214,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             exec: s.exec.clone(),
             iteration_timeout: plan.iteration_timeout,
             memory_limit: plan.memory_limit as usize,
+            scale: Arc::new(schedule::Scale::new(&s.name, &s.executor)),
         });
         let n = schedule::initial_vus(&s.executor);
         if opts.progress {
@@ -261,22 +264,28 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             .iter()
             .map(|(_, f, _)| f.deployment.clone())
             .collect(),
-        crate::swap::Policy {
-            drain: plan.iteration_timeout,
-            ..Default::default()
-        },
+        plan.swap.clone(),
         shared.start,
     ));
     // Live control: `volley ps`, `stop`, `swap`, `rollback`.
-    let _control = match crate::control::serve(crate::control::Context {
-        plan: plan.source.display().to_string(),
-        live: live.clone(),
-        stop: stop.clone(),
-        abort_reason: abort_reason.clone(),
-        swapper: swapper.clone(),
-        started,
-    }) {
+    let _control = match crate::control::serve(
+        crate::control::Context {
+            plan: plan.source.display().to_string(),
+            live: live.clone(),
+            stop: stop.clone(),
+            abort_reason: abort_reason.clone(),
+            swapper: swapper.clone(),
+            scales: prepared.iter().map(|(_, f, _)| f.scale.clone()).collect(),
+            started,
+        },
+        opts.control.clone(),
+    )
+    .await
+    {
         Ok(endpoint) => Some(endpoint),
+        // Asked for TCP control and could not listen: the run cannot be
+        // controlled as asked, so it does not start.
+        Err(e) if opts.control.is_some() => return Err(Error::Config(e)),
         Err(e) => {
             eprintln!("WARN  no control socket ({e}): volley ps/stop/swap cannot reach this run");
             None
