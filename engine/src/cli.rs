@@ -78,14 +78,13 @@ pub struct SwapArgs {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "load", required = true, multiple = false, args = ["vus", "rate"])]
 pub struct ScaleArgs {
     /// The run's process id (`volley ps`), or HOST:PORT of its `--control`.
     pub run: String,
     /// The scenario to change.
     pub scenario: String,
     /// VUs from now on (constant-vus, ramping-vus; at most the scenario's maxVUs).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rate", required_unless_present = "rate")]
     pub vus: Option<u32>,
     /// Iterations per second from now on (constant-arrival-rate).
     #[arg(long)]
