@@ -33,6 +33,9 @@ pub struct RawPlan {
     /// How a hot swap moves VUs.
     #[serde(default)]
     pub swap: super::RawSwap,
+    /// Endpoints of the system under test sampled into gauges.
+    #[serde(default)]
+    pub probe: Vec<super::probe::RawProbe>,
     // k6-style shortcuts for a single `default` scenario.
     pub vus: Option<u32>,
     pub duration: Option<String>,

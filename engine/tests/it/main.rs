@@ -3,6 +3,7 @@
 
 mod cli;
 mod control;
+mod errors;
 mod executors;
 mod failures;
 mod http_run;
@@ -12,12 +13,16 @@ mod languages;
 mod locust;
 mod outputs;
 mod package;
+mod probes;
 mod props;
+mod receivers;
 mod sandbox;
 mod sdk;
 mod signals;
 mod silent;
+mod streamed;
 mod support;
 mod swap;
 mod thresholds;
+mod tty;
 mod ws_run;
