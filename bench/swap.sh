@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Hot swap under load: VUS VUs at RATE iterations/s against nothing (the
 # fixture's `empty` entry), SWAPS swaps between two builds of the fixture
-# that differ only in a custom section. Prints each swap (from the export),
-# per-version iteration counts, and resident memory after the first and the
-# last swap.
+# that differ only in a custom section. Prints, per swap, the time from the
+# new version loaded to every VU on it (and how many moved), then failed,
+# dropped and interrupted iterations, per-version iteration counts against
+# the total, and resident memory after the first and the last swap.
 #
 #   VOLLEY=target/release/volley bench/swap.sh [fixture.wasm]
 set -euo pipefail
@@ -38,8 +39,15 @@ echo "RSS after swap 1: ${FIRST} kB; after swap ${SWAPS}: ${LAST} kB ($(( (LAST 
 python3 - "$DIR/out.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))
+moves = []
 for s in e.get("swaps", []):
-    print(f"swap at {s['at']:.1f}s {s['from']} -> {s['to']}: {s['result']} in {s['took']*1e3:.0f} ms (load {s['load']*1e3:.0f} ms) {s.get('reason','')}")
+    moves.append(s["rollout"])
+    print(f"swap at {s['at']:.1f}s {s['from']} -> {s['to']}: {s['result']} in {s['took']*1e3:.0f} ms "
+          f"(load {s['load']*1e3:.0f} ms, every VU moved in {s['rollout']*1e3:.0f} ms: "
+          f"{s['moved']} of {s['vus']} VUs; {s['interrupted']} interrupted) {s.get('reason','')}")
+if moves:
+    moves.sort()
+    print(f"time to every VU moved: median {moves[len(moves)//2]*1e3:.0f} ms, max {moves[-1]*1e3:.0f} ms")
 per = {}
 total = 0
 for x in e["series"]:

@@ -47,28 +47,54 @@ pub enum Command {
     Verify(crate::package::VerifyArgs),
     /// Write a key pair for `volley sign` (PREFIX.key, PREFIX.pub).
     GenerateKeyPair(crate::package::KeyPairArgs),
-    /// List the runs going on this machine (for this user).
-    Ps,
+    /// List the runs going on this machine (for this user), or the run at HOST:PORT.
+    Ps(RunRef),
     /// Stop a run: no new iterations, those in flight finish (like Ctrl-C).
     Stop(RunRef),
     /// Hot-swap a running test to another component, scenario folder or source file.
     Swap(SwapArgs),
     /// Roll back a run's swap in progress, or its last committed swap.
     Rollback(RunRef),
+    /// Change a running scenario's VUs (constant-vus, ramping-vus) or arrival rate (constant-arrival-rate).
+    Scale(ScaleArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct RunRef {
-    /// The run's process id (`volley ps`); optional when one run is going.
+    /// The run's process id (`volley ps`; optional when one run is going),
+    /// or the HOST:PORT of its `--control` listener.
     pub run: Option<String>,
+    /// The run's control token (over TCP; a run of this machine's is found).
+    #[arg(long, env = "VOLLEY_CONTROL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct SwapArgs {
-    /// The run's process id (`volley ps`).
+    /// The run's process id (`volley ps`), or HOST:PORT of its `--control`.
     pub run: String,
     /// The new component (.wasm), or a scenario folder or source file to build.
     pub component: PathBuf,
+    /// The run's control token (over TCP; a run of this machine's is found).
+    #[arg(long, env = "VOLLEY_CONTROL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The run's process id (`volley ps`), or HOST:PORT of its `--control`.
+    pub run: String,
+    /// The scenario to change.
+    pub scenario: String,
+    /// VUs from now on (constant-vus, ramping-vus; at most the scenario's maxVUs).
+    #[arg(long, conflicts_with = "rate", required_unless_present = "rate")]
+    pub vus: Option<u32>,
+    /// Iterations per second from now on (constant-arrival-rate).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// The run's control token (over TCP; a run of this machine's is found).
+    #[arg(long, env = "VOLLEY_CONTROL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,6 +265,15 @@ pub struct RunArgs {
     /// rollback on failure); a build error leaves the old version running.
     #[arg(long)]
     pub watch: bool,
+    /// Also take control requests (`volley ps/stop/scale/swap/rollback`) over
+    /// TCP at IP:PORT, each carrying a token (generated and printed for a
+    /// loopback address).
+    #[arg(long, value_name = "IP:PORT")]
+    pub control: Option<String>,
+    /// The token control requests over TCP must carry (required with a
+    /// non-loopback --control; at least 16 characters).
+    #[arg(long, value_name = "TOKEN", requires = "control")]
+    pub control_token: Option<String>,
     /// Allocate instances on demand instead of from the pool.
     #[arg(long, hide = true)]
     pub no_pooling: bool,

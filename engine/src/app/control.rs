@@ -1,9 +1,10 @@
-//! `volley ps`, `stop`, `swap`, `rollback`: clients of a running test's
-//! control socket (`crate::control`).
+//! `volley ps`, `stop`, `swap`, `rollback`, `scale`: clients of a running
+//! test's control endpoint (`crate::control`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::runtime;
+use crate::control::{self, Request, Target};
 use crate::{Error, ExitCode};
 
 pub(super) enum ControlCmd {
@@ -11,21 +12,29 @@ pub(super) enum ControlCmd {
     Stop,
     Swap(PathBuf),
     Rollback,
+    Scale {
+        scenario: String,
+        vus: Option<u32>,
+        rate: Option<f64>,
+    },
 }
 
-/// `volley ps`, `stop`, `swap`, `rollback`: requests to running tests'
-/// control sockets.
-pub(super) fn cmd_control(run: Option<String>, cmd: ControlCmd) -> Result<ExitCode, Error> {
-    use crate::control::{self, Request};
+/// `volley ps`, `stop`, `swap`, `rollback`, `scale`: requests to running
+/// tests' control endpoints.
+pub(super) fn cmd_control(
+    run: Option<String>,
+    token: Option<String>,
+    cmd: ControlCmd,
+) -> Result<ExitCode, Error> {
     let rt = runtime(Some(1))?;
-    let ask = |socket: &Path, r: Request| {
-        rt.block_on(control::request(socket, &r))
+    let ask = |target: &Target, r: Request| {
+        rt.block_on(control::request(target, &r))
             .map_err(Error::Other)
     };
     let refused = |answer: &serde_json::Value| {
         answer["error"]
             .as_str()
-            .map(|e| Error::Other(e.to_string()))
+            .map(|e| Error::Other(crate::output::format::printable(e, 500).to_string()))
     };
     let request = match cmd {
         ControlCmd::Ps => {
@@ -33,38 +42,30 @@ pub(super) fn cmd_control(run: Option<String>, cmd: ControlCmd) -> Result<ExitCo
                 "{:>8}  {:>8}  {:>6}  {:<40}  SCENARIOS",
                 "RUN", "ELAPSED", "VUS", "PLAN"
             );
-            for (run, socket) in control::sockets() {
-                match ask(&socket, Request::Status) {
-                    Ok(a) => {
-                        let s = &a["status"];
-                        let scenarios: Vec<String> = s["scenarios"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|x| {
-                                let mut t = format!(
-                                    "{}@{}",
-                                    x["name"].as_str().unwrap_or("?"),
-                                    x["version"].as_str().unwrap_or("?")
-                                );
-                                if let Some(c) = x["candidate"].as_str() {
-                                    t.push_str(&format!(" (swapping to {c})"));
-                                }
-                                t
-                            })
-                            .collect();
-                        println!(
-                            "{run:>8}  {:>7.0}s  {:>6}  {:<40}  {}",
-                            s["elapsed_s"].as_f64().unwrap_or(0.0),
-                            s["active_vus"].as_u64().unwrap_or(0),
-                            crate::output::format::printable(s["plan"].as_str().unwrap_or("?"), 40),
-                            scenarios.join(", ")
-                        );
-                    }
+            let runs: Vec<(String, Target, Option<PathBuf>)> = match &run {
+                // One run, maybe over TCP.
+                Some(r) => vec![(
+                    r.clone(),
+                    control::find(Some(r), token).map_err(Error::Config)?,
+                    None,
+                )],
+                None => control::entries()
+                    .into_iter()
+                    .map(|e| (e.run, Target::Unix(e.socket.clone()), Some(e.socket)))
+                    .collect(),
+            };
+            for (run, target, socket) in runs {
+                match ask(&target, Request::Status) {
+                    Ok(a) if a["ok"].as_bool() == Some(true) => print_status(&run, &a["status"]),
+                    Ok(a) => return Err(refused(&a).unwrap_or(Error::Other("refused".into()))),
                     // A run that died without cleaning up: its socket is stale.
-                    Err(_) => {
-                        let _ = std::fs::remove_file(&socket);
+                    Err(_) if socket.is_some() => {
+                        if let Some(s) = socket {
+                            let _ = std::fs::remove_file(&s);
+                            let _ = std::fs::remove_file(s.with_extension("tcp"));
+                        }
                     }
+                    Err(e) => return Err(e),
                 }
             }
             return Ok(ExitCode::Ok);
@@ -75,11 +76,24 @@ pub(super) fn cmd_control(run: Option<String>, cmd: ControlCmd) -> Result<ExitCo
             path: std::fs::canonicalize(&path)
                 .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,
         },
+        ControlCmd::Scale {
+            scenario,
+            vus,
+            rate,
+        } => Request::Scale {
+            scenario,
+            vus,
+            rate,
+        },
     };
-    let socket = control::find(run.as_deref()).map_err(Error::Config)?;
-    let answer = ask(&socket, request)?;
+    let scaling = matches!(request, Request::Scale { .. });
+    let target = control::find(run.as_deref(), token).map_err(Error::Config)?;
+    let answer = ask(&target, request)?;
     if let Some(e) = refused(&answer) {
         return Err(e);
+    }
+    if scaling {
+        print_status(run.as_deref().unwrap_or("?"), &answer["status"]);
     }
     let mut failed = false;
     for e in answer["swaps"].as_array().into_iter().flatten() {
@@ -101,4 +115,42 @@ pub(super) fn cmd_control(run: Option<String>, cmd: ControlCmd) -> Result<ExitCo
     } else {
         ExitCode::Ok
     })
+}
+
+/// One `volley ps` line.
+fn print_status(run: &str, s: &serde_json::Value) {
+    let scenarios: Vec<String> = s["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| {
+            let mut t = format!(
+                "{}@{}",
+                x["name"].as_str().unwrap_or("?"),
+                x["version"].as_str().unwrap_or("?")
+            );
+            if let Some(c) = x["candidate"].as_str() {
+                t.push_str(&format!(" (swapping to {c})"));
+            }
+            if let Some(n) = x["vus"].as_u64() {
+                t.push_str(&format!(" vus={n}"));
+            }
+            if let Some(r) = x["rate"].as_f64() {
+                t.push_str(&format!(" rate={r}/s"));
+            }
+            t
+        })
+        .collect();
+    let control = s["control"]
+        .as_str()
+        .map(|a| format!("  control={a}"))
+        .unwrap_or_default();
+    println!(
+        "{:>8}  {:>7.0}s  {:>6}  {:<40}  {}{control}",
+        crate::output::format::printable(run, 21),
+        s["elapsed_s"].as_f64().unwrap_or(0.0),
+        s["active_vus"].as_u64().unwrap_or(0),
+        crate::output::format::printable(s["plan"].as_str().unwrap_or("?"), 40),
+        crate::output::format::printable(&scenarios.join(", "), 400)
+    );
 }

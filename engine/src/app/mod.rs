@@ -50,10 +50,19 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Sign(args) => crate::package::cmd_sign(args),
         Command::Verify(args) => crate::package::cmd_verify(args),
         Command::GenerateKeyPair(args) => crate::package::cmd_key_pair(args),
-        Command::Ps => cmd_control(None, ControlCmd::Ps),
-        Command::Stop(r) => cmd_control(r.run, ControlCmd::Stop),
-        Command::Swap(a) => cmd_control(Some(a.run), ControlCmd::Swap(a.component)),
-        Command::Rollback(r) => cmd_control(r.run, ControlCmd::Rollback),
+        Command::Ps(r) => cmd_control(r.run, r.token, ControlCmd::Ps),
+        Command::Stop(r) => cmd_control(r.run, r.token, ControlCmd::Stop),
+        Command::Swap(a) => cmd_control(Some(a.run), a.token, ControlCmd::Swap(a.component)),
+        Command::Rollback(r) => cmd_control(r.run, r.token, ControlCmd::Rollback),
+        Command::Scale(a) => cmd_control(
+            Some(a.run),
+            a.token,
+            ControlCmd::Scale {
+                scenario: a.scenario,
+                vus: a.vus,
+                rate: a.rate,
+            },
+        ),
     };
     match result {
         Ok(code) => code.code(),

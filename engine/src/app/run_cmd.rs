@@ -264,6 +264,12 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
         .is_some()
         .then(|| resolved.base_dir.clone());
     let plan = plan::validate(resolved.raw, &resolved.source, &resolved.base_dir, &ov)?;
+    let control = args
+        .control
+        .as_deref()
+        .map(|a| crate::control::TcpOptions::new(a, args.control_token.clone()))
+        .transpose()
+        .map_err(Error::Config)?;
     for note in &plan.notes {
         eprintln!("note: {note}");
     }
@@ -284,6 +290,7 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
                 crate::output::dashboard::DashboardOptions::parse(a, args.dashboard_allow_remote)
             })
             .transpose()?,
+        control,
     };
     let rt = runtime(args.threads)?;
     let outcome = rt.block_on(run(plan, &opts))?;

@@ -1,69 +1,32 @@
 //! A running test's control endpoint: a Unix socket, private to the user
-//! (a 0700 folder), one per run, named by the run's process id. One JSON
-//! request per connection, one JSON answer: `status`, `stop`, `swap`,
-//! `rollback`. `volley ps`, `volley stop`, `volley swap` and
-//! `volley rollback` are its clients.
+//! (a 0700 folder), one per run, named by the run's process id; and, with
+//! `volley run --control ADDR`, a TCP listener whose every request carries
+//! the run's token. One JSON request per connection, one JSON answer
+//! ([`api`]): `status`, `stop`, `swap`, `rollback`, `scale`. `volley ps`,
+//! `stop`, `swap`, `rollback` and `scale` are its clients.
 //!
-//! Owns the socket and the wire format only: stopping is `schedule::Stop`,
-//! swapping is `swap::Swapper`.
+//! Owns the endpoints and the wire format only: stopping is
+//! `schedule::Stop`, swapping is `swap::Swapper`, scaling is
+//! `schedule::Scale`.
+
+mod api;
+mod local;
+mod tcp;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 
-use crate::schedule::{Live, Stop};
+pub use api::{Envelope, Request, ScenarioStatus, Status, refusal};
+pub use local::{Entry, Target, entries, find, request, runs_dir};
+pub use tcp::{TcpOptions, token_matches};
+
+use crate::schedule::{Live, Scale, ScaleError, Stop};
 use crate::swap::Swapper;
-
-/// A request on the control socket.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "lowercase")]
-pub enum Request {
-    Status,
-    /// Stop starting iterations (like one Ctrl-C).
-    Stop,
-    /// Swap to the component at `path` (a `.wasm` file, or a scenario
-    /// folder or source file, built first).
-    Swap {
-        path: PathBuf,
-    },
-    /// Roll back the swap in progress, or the last committed one.
-    Rollback,
-}
-
-/// What a run says about itself.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Status {
-    pub pid: u32,
-    pub plan: String,
-    pub elapsed_s: f64,
-    pub active_vus: u64,
-    pub scenarios: Vec<ScenarioStatus>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ScenarioStatus {
-    pub name: String,
-    pub version: String,
-    /// The version being rolled out, if a swap is in progress.
-    pub candidate: Option<String>,
-}
-
-/// The folder of the runs' sockets: `$XDG_RUNTIME_DIR/volley`, else
-/// `~/.cache/volley/runs`.
-pub fn runs_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("VOLLEY_RUNS_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR") {
-        return Some(PathBuf::from(d).join("volley"));
-    }
-    crate::wasm::cache::user_cache_dir().map(|d| d.join("runs"))
-}
 
 /// What the endpoint acts on.
 pub struct Context {
@@ -73,71 +36,122 @@ pub struct Context {
     /// Why the run stopped early (shared with the signal handler).
     pub abort_reason: Arc<std::sync::Mutex<Option<crate::run::Abort>>>,
     pub swapper: Arc<Swapper>,
+    /// Each scenario's live load, in plan order.
+    pub scales: Vec<Arc<Scale>>,
     pub started: Instant,
 }
 
-/// The endpoint of a run; removes its socket when dropped.
+/// The endpoints of a run; removes its socket and entry when dropped.
 #[derive(Debug)]
 pub struct Endpoint {
     path: PathBuf,
-    task: tokio::task::JoinHandle<()>,
+    /// The TCP entry (address and token) beside the socket, if any.
+    tcp_entry: Option<PathBuf>,
+    tcp_addr: Option<std::net::SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Endpoint {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The TCP address actually bound (`--control 127.0.0.1:0` picks a port).
+    pub fn tcp_addr(&self) -> Option<std::net::SocketAddr> {
+        self.tcp_addr
+    }
 }
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
         let _ = std::fs::remove_file(&self.path);
+        if let Some(p) = &self.tcp_entry {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
-/// Opens this run's socket and answers on it until dropped.
-pub fn serve(ctx: Context) -> Result<Endpoint, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = runs_dir().ok_or("no folder for the control socket: set VOLLEY_RUNS_DIR")?;
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    // Only this user may control its runs.
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    // Named by the process id (and a number for a library running several).
-    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = RUNS.fetch_add(1, Ordering::Relaxed);
-    let name = match n {
-        0 => std::process::id().to_string(),
-        n => format!("{}-{n}", std::process::id()),
+/// Opens this run's socket (and TCP listener with `tcp`) and answers on
+/// them until dropped.
+pub async fn serve(ctx: Context, tcp: Option<TcpOptions>) -> Result<Endpoint, String> {
+    let (path, listener) = local::bind()?;
+    let mut tasks = Vec::new();
+    let (tcp_listener, tcp_addr) = match &tcp {
+        Some(t) => {
+            let l = TcpListener::bind(t.addr)
+                .await
+                .map_err(|e| format!("--control {}: {e}", t.addr))?;
+            let addr = l.local_addr().map_err(|e| e.to_string())?;
+            (Some(l), Some(addr))
+        }
+        None => (None, None),
     };
-    let path = dir.join(format!("{name}.sock"));
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let ctx = Arc::new(ctx);
-    let task = tokio::spawn(async move {
+    let ctx = Arc::new((ctx, tcp_addr));
+    let c = ctx.clone();
+    tasks.push(tokio::spawn(async move {
         loop {
             let Ok((conn, _)) = listener.accept().await else {
                 continue;
             };
-            tokio::spawn(answer(conn, ctx.clone()));
+            // The socket's folder is private to the user: no token.
+            tokio::spawn(answer(conn, c.clone(), None));
         }
-    });
-    Ok(Endpoint { path, task })
+    }));
+    let mut tcp_entry = None;
+    if let (Some(l), Some(t), Some(addr)) = (tcp_listener, tcp, tcp_addr) {
+        tcp_entry = Some(local::write_tcp_entry(&path, addr, &t.token)?);
+        crate::output::log(
+            "INFO",
+            format_args!(
+                "control: {addr} (token {}; `volley ps` on this machine finds it)",
+                t.token
+            ),
+        );
+        let token: Arc<str> = t.token.into();
+        let c = ctx.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((conn, _)) = l.accept().await else {
+                    continue;
+                };
+                tokio::spawn(answer(conn, c.clone(), Some(token.clone())));
+            }
+        }));
+    }
+    Ok(Endpoint {
+        path,
+        tcp_entry,
+        tcp_addr,
+        tasks,
+    })
 }
 
 /// Requests longer than this are refused.
 const MAX_REQUEST: u64 = 64 << 10;
 
-async fn answer(conn: UnixStream, ctx: Arc<Context>) {
-    let (read, mut write) = conn.into_split();
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: S,
+    ctx: Arc<(Context, Option<std::net::SocketAddr>)>,
+    token: Option<Arc<str>>,
+) {
+    let (read, mut write) = tokio::io::split(conn);
     let mut line = String::new();
     let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST));
     let reply = match reader.read_line(&mut line).await {
-        Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
-        Ok(_) => match serde_json::from_str::<Request>(&line) {
-            Err(e) => serde_json::json!({"ok": false, "error": format!("bad request: {e}")}),
-            Ok(r) => handle(r, &ctx).await,
+        Err(e) => refusal(e),
+        Ok(_) => match serde_json::from_str::<Envelope>(&line) {
+            Ok(e)
+                if token
+                    .as_deref()
+                    .is_some_and(|t| !token_matches(t, e.token.as_deref())) =>
+            {
+                refusal("wrong or missing token (give --token or set VOLLEY_CONTROL_TOKEN)")
+            }
+            Err(e) => refusal(format!("bad request: {e}")),
+            Ok(e) => handle(e.request, &ctx.0, ctx.1).await,
         },
     };
     let mut text = reply.to_string();
@@ -145,9 +159,14 @@ async fn answer(conn: UnixStream, ctx: Arc<Context>) {
     let _ = write.write_all(text.as_bytes()).await;
 }
 
-async fn handle(r: Request, ctx: &Context) -> serde_json::Value {
+/// Answers one request (the dashboard calls this in-process).
+pub async fn handle(
+    r: Request,
+    ctx: &Context,
+    tcp: Option<std::net::SocketAddr>,
+) -> serde_json::Value {
     match r {
-        Request::Status => serde_json::json!({"ok": true, "status": status(ctx)}),
+        Request::Status => serde_json::json!({"ok": true, "status": status(ctx, tcp)}),
         Request::Stop => {
             ctx.abort_reason
                 .lock()
@@ -163,6 +182,7 @@ async fn handle(r: Request, ctx: &Context) -> serde_json::Value {
             serde_json::json!({"ok": true})
         }
         Request::Swap { path } => {
+            let began = Instant::now();
             let component = if path.is_dir() || crate::build::source_lang(&path).is_some() {
                 let p = path.clone();
                 let opts = crate::build::BuildOptions {
@@ -171,23 +191,72 @@ async fn handle(r: Request, ctx: &Context) -> serde_json::Value {
                 };
                 match tokio::task::spawn_blocking(move || crate::build::build(&p, &opts)).await {
                     Ok(Ok(b)) => b.component,
-                    Ok(Err(e)) => return serde_json::json!({"ok": false, "error": e.to_string()}),
-                    Err(e) => return serde_json::json!({"ok": false, "error": e.to_string()}),
+                    Ok(Err(e)) => return refusal(e),
+                    Err(e) => return refusal(e),
                 }
             } else {
-                path
+                path.clone()
             };
-            let events = ctx.swapper.swap_file(&component).await;
+            let build = if component == path {
+                std::time::Duration::ZERO
+            } else {
+                began.elapsed()
+            };
+            let events = ctx.swapper.swap_file(&component, build).await;
             serde_json::json!({"ok": true, "swaps": events})
         }
         Request::Rollback => {
             let events = ctx.swapper.roll_back_last().await;
             serde_json::json!({"ok": true, "swaps": events})
         }
+        Request::Scale {
+            scenario,
+            vus,
+            rate,
+        } => match scale(ctx, &scenario, vus, rate) {
+            Ok(()) => {
+                crate::output::log(
+                    "INFO",
+                    format_args!(
+                        "scale: scenario `{}` to {}",
+                        crate::output::format::printable(&scenario, 100),
+                        match (vus, rate) {
+                            (Some(n), _) => format!("{n} VUs"),
+                            (_, Some(r)) => format!("{r} iterations/s"),
+                            _ => String::new(),
+                        }
+                    ),
+                );
+                serde_json::json!({"ok": true, "status": status(ctx, tcp)})
+            }
+            Err(e) => refusal(e),
+        },
     }
 }
 
-fn status(ctx: &Context) -> Status {
+fn scale(ctx: &Context, scenario: &str, vus: Option<u32>, rate: Option<f64>) -> Result<(), String> {
+    let s = ctx
+        .scales
+        .iter()
+        .find(|s| s.scenario() == scenario)
+        .ok_or_else(|| {
+            let names: Vec<&str> = ctx.scales.iter().map(|s| s.scenario()).collect();
+            format!(
+                "no scenario `{}` in this run (it has: {})",
+                crate::output::format::printable(scenario, 100),
+                names.join(", ")
+            )
+        })?;
+    match (vus, rate) {
+        (Some(n), None) => s.set_vus(n),
+        (None, Some(r)) => s.set_rate(r),
+        (Some(_), Some(_)) => return Err("give --vus or --rate, not both".into()),
+        (None, None) => Err(ScaleError::Nothing),
+    }
+    .map_err(|e| e.to_string())
+}
+
+fn status(ctx: &Context, tcp: Option<std::net::SocketAddr>) -> Status {
     Status {
         pid: std::process::id(),
         plan: ctx.plan.clone(),
@@ -197,73 +266,18 @@ fn status(ctx: &Context) -> Status {
             .swapper
             .deployments()
             .iter()
-            .map(|d| {
+            .zip(&ctx.scales)
+            .map(|(d, s)| {
                 let stable = d.stable();
                 ScenarioStatus {
                     name: stable.info.name.clone(),
                     version: stable.id().short(),
                     candidate: d.candidate().map(|c| c.id().short()),
+                    vus: s.vus(),
+                    rate: s.rate(),
                 }
             })
             .collect(),
-    }
-}
-
-/// Sends `r` to the run at `socket` and returns its answer.
-pub async fn request(socket: &Path, r: &Request) -> Result<serde_json::Value, String> {
-    let conn = UnixStream::connect(socket).await.map_err(|e| {
-        format!(
-            "{}: {e} (is the run still going? `volley ps` lists runs)",
-            socket.display()
-        )
-    })?;
-    let (read, mut write) = conn.into_split();
-    let mut text = serde_json::to_string(r).map_err(|e| e.to_string())?;
-    text.push('\n');
-    write
-        .write_all(text.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(read)
-        .read_line(&mut line)
-        .await
-        .map_err(|e| e.to_string())?;
-    serde_json::from_str(&line).map_err(|e| format!("bad answer from {}: {e}", socket.display()))
-}
-
-/// The sockets of runs in [`runs_dir`], by run id (the process id).
-pub fn sockets() -> Vec<(String, PathBuf)> {
-    let Some(dir) = runs_dir() else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let p = e.path();
-            let run = p.file_stem()?.to_str()?.to_string();
-            (p.extension()? == "sock").then_some((run, p))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// The socket of run `run` (as `volley ps` shows it), or the only run.
-pub fn find(run: Option<&str>) -> Result<PathBuf, String> {
-    let all = sockets();
-    match run {
-        Some(r) => all
-            .into_iter()
-            .find(|(id, _)| id == r)
-            .map(|(_, s)| s)
-            .ok_or_else(|| format!("no run `{r}` (`volley ps` lists runs by process id)")),
-        None => match all.as_slice() {
-            [(_, s)] => Ok(s.clone()),
-            [] => Err("no run is going (`volley run` opens a control socket)".into()),
-            _ => Err("several runs are going: name one by its process id (`volley ps`)".into()),
-        },
+        control: tcp.map(|a| a.to_string()),
     }
 }

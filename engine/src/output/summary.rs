@@ -122,12 +122,16 @@ fn render_versions(out: &mut String, report: &Report) {
         };
         let _ = writeln!(
             out,
-            "    at {:.1}s {} {} -> {} in {:.0}ms: {what}",
+            "    at {:.1}s {} {} -> {} in {:.0}ms: {what}{}",
             e.at.as_secs_f64(),
             e.scenario,
             e.from,
             if e.to.is_empty() { "?" } else { &e.to },
-            e.took.as_secs_f64() * 1e3
+            e.took.as_secs_f64() * 1e3,
+            match e.interrupted {
+                0 => String::new(),
+                n => format!(" ({n} iterations interrupted by the swap)"),
+            }
         );
     }
 }

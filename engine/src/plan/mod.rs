@@ -9,6 +9,7 @@ mod fault;
 mod k6;
 pub mod probe;
 mod raw;
+mod swap;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ pub use duration::{format_duration, parse_duration, parse_size};
 pub use fault::{Fault, FaultAction, RawFault};
 pub use k6::from_options as from_k6_options;
 pub use raw::{RawLag, RawOptions, RawPlan, RawScenario, RawStage, RawThreshold, RawTrack};
+pub use swap::RawSwap;
 pub use validate::{Overrides, load_plan_file, validate};
 
 use crate::metrics::Thresholds;
@@ -59,6 +61,8 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Scenarios of the plan that `--scenario` left out.
     pub dropped_scenarios: Vec<String>,
+    /// How a hot swap moves VUs (`[swap]`).
+    pub swap: crate::swap::Policy,
 }
 
 impl Plan {
@@ -193,12 +197,16 @@ pub struct Stage {
 pub enum ExecutorConfig {
     ConstantVus {
         vus: u32,
+        /// The most VUs `volley scale` may set; none: `vus`.
+        max_vus: Option<u32>,
         duration: Duration,
         /// VUs started per second (Locust's spawn rate); all at once if none.
         spawn_rate: Option<f64>,
     },
     RampingVus {
         start_vus: u32,
+        /// The most VUs `volley scale` may set; none: the stages' highest.
+        max_vus: Option<u32>,
         stages: Vec<Stage>,
         graceful_ramp_down: Duration,
         /// At most this many VUs started per second, whatever the stages say.
@@ -246,17 +254,28 @@ impl ExecutorConfig {
 
     pub fn max_vus(&self) -> u32 {
         match self {
-            ExecutorConfig::ConstantVus { vus, .. }
-            | ExecutorConfig::PerVuIterations { vus, .. }
+            ExecutorConfig::ConstantVus { vus, max_vus, .. } => max_vus.unwrap_or(0).max(*vus),
+            ExecutorConfig::PerVuIterations { vus, .. }
             | ExecutorConfig::SharedIterations { vus, .. } => *vus,
+            ExecutorConfig::RampingVus { max_vus, .. } => {
+                max_vus.unwrap_or(0).max(self.planned_vus())
+            }
+            ExecutorConfig::ConstantArrivalRate { max_vus, .. }
+            | ExecutorConfig::RampingArrivalRate { max_vus, .. } => *max_vus,
+        }
+    }
+
+    /// The most VUs the plan itself runs at once (without `volley scale`).
+    pub fn planned_vus(&self) -> u32 {
+        match self {
+            ExecutorConfig::ConstantVus { vus, .. } => *vus,
             ExecutorConfig::RampingVus {
                 start_vus, stages, ..
             } => stages
                 .iter()
                 .map(|s| s.target.min(u32::MAX as u64) as u32)
                 .fold(*start_vus, u32::max),
-            ExecutorConfig::ConstantArrivalRate { max_vus, .. }
-            | ExecutorConfig::RampingArrivalRate { max_vus, .. } => *max_vus,
+            other => other.max_vus(),
         }
     }
 

@@ -33,6 +33,9 @@ pub struct RawPlan {
     /// Faults injected at chosen times (`[[fault]]`).
     #[serde(default, rename = "fault")]
     pub faults: Vec<super::fault::RawFault>,
+    /// How a hot swap moves VUs.
+    #[serde(default)]
+    pub swap: super::RawSwap,
     /// Endpoints of the system under test sampled into gauges.
     #[serde(default)]
     pub probe: Vec<super::probe::RawProbe>,

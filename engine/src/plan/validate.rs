@@ -409,6 +409,7 @@ pub fn validate(
             || raw.options.insecure_skip_tls_verify.unwrap_or(false),
         seed: ov.seed.or(raw.options.seed),
         max_redirects: raw.options.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
+        swap: super::swap::policy(&raw.swap, iteration_timeout).map_err(err)?,
         notes,
         dropped_scenarios: dropped,
     })
@@ -527,18 +528,33 @@ fn scenario(
     let mut allowed: Vec<&str> = vec![];
     let executor = match executor_name {
         "constant-vus" => {
-            allowed.extend(["vus", "duration", "spawnRate"]);
+            allowed.extend(["vus", "duration", "spawnRate", "maxVUs"]);
+            let vus = positive("vus", s.vus.unwrap_or(1) as u64)? as u32;
             ExecutorConfig::ConstantVus {
-                vus: positive("vus", s.vus.unwrap_or(1) as u64)? as u32,
+                vus,
+                max_vus: scale_ceiling(s.max_vus, vus, "vus")?,
                 duration: required("duration", &s.duration)?,
                 spawn_rate: s.spawn_rate,
             }
         }
         "ramping-vus" => {
-            allowed.extend(["startVUs", "stages", "gracefulRampDown", "spawnRate"]);
+            allowed.extend([
+                "startVUs",
+                "stages",
+                "gracefulRampDown",
+                "spawnRate",
+                "maxVUs",
+            ]);
+            let stages = stages(&s.stages)?;
+            let start_vus = s.start_vus.unwrap_or(1);
+            let highest = stages
+                .iter()
+                .map(|s| s.target.min(u32::MAX as u64) as u32)
+                .fold(start_vus, u32::max);
             ExecutorConfig::RampingVus {
-                start_vus: s.start_vus.unwrap_or(1),
-                stages: stages(&s.stages)?,
+                start_vus,
+                max_vus: scale_ceiling(s.max_vus, highest, "the stages' highest target")?,
+                stages,
                 graceful_ramp_down: dur("gracefulRampDown", &s.graceful_ramp_down)?
                     .unwrap_or(DEFAULT_GRACEFUL_STOP),
                 spawn_rate: s.spawn_rate,
@@ -653,6 +669,17 @@ fn scenario(
         params: s.params.clone(),
         executor,
     })
+}
+
+/// `maxVUs` of a VU-looping executor: how far `volley scale` may raise it,
+/// at least what the plan runs (`planned`, named by `what`).
+fn scale_ceiling(max_vus: Option<u32>, planned: u32, what: &str) -> Result<Option<u32>, String> {
+    match max_vus {
+        Some(m) if m < planned => Err(format!(
+            "`maxVUs` ({m}) is below {what} ({planned}): it is the most VUs `volley scale` may set"
+        )),
+        other => Ok(other),
+    }
 }
 
 #[cfg(test)]
@@ -848,6 +875,7 @@ mod tests {
             p.scenarios[0].executor,
             ExecutorConfig::ConstantVus {
                 vus: 10,
+                max_vus: None,
                 duration: Duration::from_secs(5),
                 spawn_rate: None,
             }
@@ -945,6 +973,7 @@ mod tests {
             s.executor,
             ExecutorConfig::ConstantVus {
                 vus: 3,
+                max_vus: None,
                 duration: Duration::from_secs(5),
                 spawn_rate: None
             }

@@ -64,6 +64,7 @@ pub async fn prepare(
             exec: s.exec.clone(),
             iteration_timeout: plan.iteration_timeout,
             memory_limit: plan.memory_limit as usize,
+            scale: Arc::new(schedule::Scale::new(&s.name, &s.executor)),
         });
         let n = schedule::initial_vus(&s.executor);
         if progress {

@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub watch: Option<crate::swap::Watch>,
     /// `--dashboard[=ADDR]`: the live page.
     pub dashboard: Option<crate::output::dashboard::DashboardOptions>,
+    /// `--control`: also take control requests over TCP, with a token.
+    pub control: Option<crate::control::TcpOptions>,
 }
 
 /// What a finished run returns.
@@ -148,22 +150,28 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             .iter()
             .map(|p| p.factory.deployment.clone())
             .collect(),
-        crate::swap::Policy {
-            drain: plan.iteration_timeout,
-            ..Default::default()
-        },
+        plan.swap.clone(),
         shared.start,
     ));
     // Live control: `volley ps`, `stop`, `swap`, `rollback`.
-    let _control = match crate::control::serve(crate::control::Context {
-        plan: plan.source.display().to_string(),
-        live: live.clone(),
-        stop: stop.clone(),
-        abort_reason: abort_reason.clone(),
-        swapper: swapper.clone(),
-        started,
-    }) {
+    let _control = match crate::control::serve(
+        crate::control::Context {
+            plan: plan.source.display().to_string(),
+            live: live.clone(),
+            stop: stop.clone(),
+            abort_reason: abort_reason.clone(),
+            swapper: swapper.clone(),
+            scales: prepared.iter().map(|p| p.factory.scale.clone()).collect(),
+            started,
+        },
+        opts.control.clone(),
+    )
+    .await
+    {
         Ok(endpoint) => Some(endpoint),
+        // Asked for TCP control and could not listen: the run cannot be
+        // controlled as asked, so it does not start.
+        Err(e) if opts.control.is_some() => return Err(Error::Config(e)),
         Err(e) => {
             crate::output::log(
                 "WARN",

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
+use super::mover::{Idle, move_idle};
 use super::{Outcome, Pacer, Stop, VuFactory};
 use crate::metrics::Builtin;
 use crate::wasm::Vu;
@@ -24,8 +25,14 @@ pub async fn drive(
     graceful_stop: Duration,
     stop: Stop,
 ) -> Outcome {
-    let idle = Arc::new(Mutex::new(initial));
+    let idle: Idle = Arc::new(Mutex::new(initial.into()));
     let vus = Arc::new(AtomicU32::new(idle.lock().map_or(0, |v| v.len() as u32)));
+    // A swap moves idle VUs at once, not when next taken.
+    let mover = AbortOnDrop(tokio::spawn(move_idle(
+        factory.clone(),
+        idle.clone(),
+        vus.clone(),
+    )));
     let in_flight = Arc::new(AtomicU64::new(0));
     let mut running = JoinSet::new();
     let mut growing = JoinSet::new();
@@ -33,13 +40,23 @@ pub async fn drive(
     // Dropped iterations ran on no version.
     let dropped_tags = crate::swap::unversioned(&factory.deployment.stable().info.tags);
 
-    while let Some(at) = pacer.next() {
+    let mut scaled = factory.scale.subscribe();
+    // The next start time, kept when a scale change does not move it.
+    let mut pending = None;
+    while let Some(at) = pending.take().or_else(|| pacer.next()) {
         let intended = start + at;
         tokio::select! {
             _ = sleep_until(intended.into()) => {}
             _ = stop.graceful.cancelled() => break,
+            // `volley scale --rate`: the times from now on change.
+            Ok(()) = scaled.changed() => {
+                if !pacer.retime(start.elapsed()) {
+                    pending = Some(at);
+                }
+                continue;
+            }
         }
-        let vu = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let vu = idle.lock().unwrap_or_else(|e| e.into_inner()).pop_back();
         match vu {
             Some(vu) => {
                 let (f, idle, vus, in_flight) = (
@@ -53,7 +70,7 @@ pub async fn drive(
                     let back = f.iterate(vu, Some(intended)).await;
                     in_flight.fetch_sub(1, Ordering::Relaxed);
                     match back {
-                        Some(vu) => idle.lock().unwrap_or_else(|e| e.into_inner()).push(vu),
+                        Some(vu) => idle.lock().unwrap_or_else(|e| e.into_inner()).push_back(vu),
                         None => {
                             vus.fetch_sub(1, Ordering::Relaxed);
                         }
@@ -75,7 +92,7 @@ pub async fn drive(
                     growing.spawn(async move {
                         match f.make().await {
                             Ok(vu) => {
-                                idle.lock().unwrap_or_else(|e| e.into_inner()).push(vu);
+                                idle.lock().unwrap_or_else(|e| e.into_inner()).push_back(vu);
                                 None
                             }
                             Err(e) => {
@@ -121,6 +138,16 @@ pub async fn drive(
         }
     }
     growing.abort_all();
+    drop(mover);
     while running.join_next().await.is_some() {}
     outcome
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -23,6 +23,8 @@ pub struct VuFactory {
     pub exec: String,
     pub iteration_timeout: Duration,
     pub memory_limit: usize,
+    /// The scenario's live load (`volley scale`); its executor follows it.
+    pub scale: Arc<super::Scale>,
 }
 
 impl VuFactory {
@@ -87,7 +89,10 @@ impl VuFactory {
             .map_err(|(e, s)| (e.to_string(), s))?;
         vu.place(generation, version.clone());
         match vu.init(&version.setup_data, self.iteration_timeout).await {
-            Ok(()) => Ok(vu),
+            Ok(()) => {
+                self.deployment.arrived(vu.state().id, version.id());
+                Ok(vu)
+            }
             Err(e) => Err((format!("`init-vu` {e}"), vu.into_state())),
         }
     }
@@ -121,11 +126,7 @@ impl VuFactory {
     /// trapped or timed out; none if even that failed.
     pub async fn iterate(&self, vu: Vu, intended: Option<Instant>) -> Option<Vu> {
         // The hot-swap hook: one atomic load unless the deployment changed.
-        let mut vu = if vu.generation() == Some(self.deployment.generation()) {
-            vu
-        } else {
-            self.repick(vu).await?
-        };
+        let mut vu = self.refresh(vu).await?;
         let started = Instant::now();
         self.live.enter();
         // A version a swap replaced stops its iterations after the drain time.
@@ -188,6 +189,33 @@ impl VuFactory {
             "WARN",
             format_args!("WARN  [{} vu={id}] iteration {e}", info.name),
         );
+    }
+
+    /// A VU, between iterations, on the version the deployment picks for it
+    /// now; none if it had to be re-instantiated and could not be (it is
+    /// gone).
+    pub async fn refresh(&self, vu: Vu) -> Option<Vu> {
+        if vu.generation() == Some(self.deployment.generation()) {
+            Some(vu)
+        } else {
+            self.repick(vu).await
+        }
+    }
+
+    /// Follows a deployment change for an idle VU in place when it stays on
+    /// its component (no instance is made, nothing awaits). True when it
+    /// must move to another component: [`VuFactory::refresh`] then moves it.
+    pub fn follow(&self, vu: &mut Vu) -> bool {
+        if vu.generation() == Some(self.deployment.generation()) {
+            return false;
+        }
+        let current = vu.component().id();
+        let (generation, version) = self.deployment.pick(vu.state().id, Some(current));
+        if version.id() == current {
+            vu.place(generation, version);
+            return false;
+        }
+        true
     }
 
     /// Moves `vu` to the version the deployment now picks for it, if that

@@ -11,9 +11,11 @@ mod arrival;
 mod constant_arrival_rate;
 mod constant_vus;
 mod iteration;
+mod mover;
 mod per_vu_iterations;
 mod ramping_arrival_rate;
 mod ramping_vus;
+mod scale;
 mod shared_iterations;
 mod vu_loop;
 
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 pub use iteration::VuFactory;
+pub use scale::{Scale, ScaleError};
 
 use crate::plan::{ExecutorConfig, Scenario};
 use crate::wasm::Vu;
@@ -69,6 +72,11 @@ pub trait Pacer: Send {
     fn next(&mut self) -> Option<Duration>;
     /// When the schedule ends.
     fn end(&self) -> Duration;
+    /// A live rate change (`volley scale`) arrived at `now`: true if the
+    /// times from now on changed, so the next one is asked again.
+    fn retime(&mut self, _now: Duration) -> bool {
+        false
+    }
 }
 
 /// Counters the run reads while scenarios execute.
@@ -140,23 +148,28 @@ enum Strategy {
     Arrival(Box<dyn Pacer>, u32),
 }
 
-fn strategy(cfg: &ExecutorConfig) -> Strategy {
+fn strategy(cfg: &ExecutorConfig, scale: &Arc<Scale>) -> Strategy {
     match cfg {
         ExecutorConfig::ConstantVus {
             vus,
             duration,
             spawn_rate,
+            ..
         } => Strategy::Loop(Arc::new(
-            constant_vus::ConstantVus::new(*vus, *duration).spawning(*spawn_rate),
+            constant_vus::ConstantVus::new(*vus, *duration)
+                .spawning(*spawn_rate)
+                .scaled(scale.clone(), cfg.max_vus()),
         )),
         ExecutorConfig::RampingVus {
             start_vus,
             stages,
             graceful_ramp_down,
             spawn_rate,
+            ..
         } => Strategy::Loop(Arc::new(
             ramping_vus::RampingVus::new(*start_vus, stages.clone(), *graceful_ramp_down)
-                .spawning(*spawn_rate),
+                .spawning(*spawn_rate)
+                .scaled(scale.clone(), cfg.max_vus()),
         )),
         ExecutorConfig::PerVuIterations {
             vus,
@@ -183,9 +196,10 @@ fn strategy(cfg: &ExecutorConfig) -> Strategy {
             max_vus,
             ..
         } => Strategy::Arrival(
-            Box::new(constant_arrival_rate::ConstantRate::new(
-                *rate, *time_unit, *duration,
-            )),
+            Box::new(
+                constant_arrival_rate::ConstantRate::new(*rate, *time_unit, *duration)
+                    .scaled(scale.clone()),
+            ),
             *max_vus,
         ),
         ExecutorConfig::RampingArrivalRate {
@@ -214,7 +228,7 @@ pub async fn run_scenario(
 ) -> Outcome {
     let start = Instant::now();
     let grace = scenario.graceful_stop;
-    match strategy(&scenario.executor) {
+    match strategy(&scenario.executor, &factory.scale) {
         Strategy::Loop(gate) => vu_loop::drive(gate, factory, initial, start, grace, stop).await,
         Strategy::Arrival(pacer, max_vus) => {
             arrival::drive(pacer, max_vus, factory, initial, start, grace, stop).await
@@ -224,7 +238,7 @@ pub async fn run_scenario(
 
 /// How many VUs to instantiate before the scenario starts (k6 initializes
 /// every VU a VU-based executor can use, and `preAllocatedVUs` for
-/// arrival-rate ones).
+/// arrival-rate ones; VUs `volley scale` adds are made when first wanted).
 pub fn initial_vus(cfg: &ExecutorConfig) -> u32 {
     match cfg {
         ExecutorConfig::ConstantArrivalRate {
@@ -233,6 +247,6 @@ pub fn initial_vus(cfg: &ExecutorConfig) -> u32 {
         | ExecutorConfig::RampingArrivalRate {
             pre_allocated_vus, ..
         } => *pre_allocated_vus,
-        other => other.max_vus(),
+        other => other.planned_vus(),
     }
 }

@@ -2,11 +2,13 @@
 //! is wanted while the target is above `s`; a slot no longer wanted finishes
 //! its iteration within `gracefulRampDown`. With `spawnRate`, slot `s` is
 //! wanted no earlier than `s / spawnRate` seconds, however fast the stages
-//! rise.
+//! rise. `volley scale --vus` overrides the stages from then on (up to
+//! `maxVUs`), with the same graceful ramp-down.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Decision, Gate, spawn_due};
+use super::{Decision, Gate, Scale, spawn_due};
 use crate::plan::Stage;
 
 #[derive(Debug)]
@@ -16,6 +18,8 @@ pub struct RampingVus {
     graceful_ramp_down: Duration,
     end: Duration,
     spawn_rate: Option<f64>,
+    /// A live VU target and the slots it may use.
+    scale: Option<(Arc<Scale>, u32)>,
 }
 
 impl RampingVus {
@@ -27,7 +31,19 @@ impl RampingVus {
             graceful_ramp_down,
             end,
             spawn_rate: None,
+            scale: None,
         }
+    }
+
+    /// Follows `scale`'s VU target, once set, up to `max` VUs.
+    pub fn scaled(mut self, scale: Arc<Scale>, max: u32) -> Self {
+        self.scale = Some((scale, max));
+        self
+    }
+
+    /// The VU target set live, if any.
+    fn live(&self) -> Option<u32> {
+        self.scale.as_ref().and_then(|(s, _)| s.vus())
     }
 
     /// Starts slot `n` no earlier than `n / rate` seconds.
@@ -38,11 +54,18 @@ impl RampingVus {
 
     /// Whether the stages alone want `slot` at `t`.
     fn target_wants(&self, slot: u32, t: Duration) -> bool {
-        self.target(t).floor() >= slot as f64 + 1.0
+        match self.live() {
+            Some(n) => slot < n,
+            None => self.target(t).floor() >= slot as f64 + 1.0,
+        }
     }
 
     /// When the stages alone next change their mind about `slot` after `from`.
     fn target_change(&self, slot: u32, from: Duration) -> Option<Duration> {
+        if self.live().is_some() {
+            // Only another `volley scale` changes it now.
+            return None;
+        }
         let h = slot as f64 + 1.0;
         let wanted = self.target_wants(slot, from);
         for (t0, d, a, b) in self.segments() {
@@ -98,10 +121,14 @@ impl RampingVus {
 
 impl Gate for RampingVus {
     fn slots(&self) -> u32 {
-        self.stages
+        let planned = self
+            .stages
             .iter()
             .map(|s| s.target.min(u32::MAX as u64) as u32)
-            .fold(self.start_vus, u32::max)
+            .fold(self.start_vus, u32::max);
+        self.scale
+            .as_ref()
+            .map_or(planned, |(_, max)| planned.max(*max))
     }
 
     fn decide(&self, slot: u32, _done: u64, elapsed: Duration) -> Decision {
@@ -113,6 +140,8 @@ impl Gate for RampingVus {
         }
         match self.next_change(slot, elapsed) {
             Some(at) if at < self.end => Decision::WaitUntil(at),
+            // A scale change may want it again: it wakes the slot.
+            _ if self.scale.is_some() => Decision::WaitUntil(self.end),
             _ => Decision::Done,
         }
     }

@@ -88,16 +88,33 @@ async fn slot_loop(
     ramp_interrupts: Arc<AtomicU64>,
 ) -> Option<String> {
     let mut done = 0u64;
+    let mut changes = factory.deployment.subscribe();
+    let mut scaled = factory.scale.subscribe();
     loop {
         if stop.graceful.is_cancelled() {
             return None;
         }
         match gate.decide(slot, done, start.elapsed()) {
-            Decision::Done => return None,
+            Decision::Done => {
+                // Its VU is dropped: a swap's waves no longer count it.
+                if let Some(v) = &vu {
+                    factory.deployment.leave(v.state().id);
+                }
+                return None;
+            }
             Decision::WaitUntil(at) => {
                 tokio::select! {
                     _ = sleep_until((start + at).into()) => {}
                     _ = stop.graceful.cancelled() => return None,
+                    // `volley scale`: decide again.
+                    Ok(()) = scaled.changed() => {}
+                    // A waiting VU follows a swap at once.
+                    Ok(()) = changes.changed(), if vu.is_some() => {
+                        vu = match vu.take() {
+                            Some(v) => factory.refresh(v).await,
+                            None => None,
+                        };
+                    }
                 }
             }
             Decision::Start => {
@@ -109,12 +126,14 @@ async fn slot_loop(
                     },
                 };
                 in_flight.fetch_add(1, Ordering::Relaxed);
+                let id = v.state().id;
                 let iteration = factory.iterate(v, None);
                 // Gates that never ramp down leave the second branch pending.
                 vu = tokio::select! {
                     v = iteration => v,
-                    _ = unwanted_for_grace(gate.as_ref(), slot, start) => {
+                    _ = unwanted_for_grace(gate.as_ref(), slot, start, factory.scale.subscribe()) => {
                         ramp_interrupts.fetch_add(1, Ordering::Relaxed);
+                        factory.deployment.leave(id);
                         None
                     }
                 };
@@ -125,19 +144,34 @@ async fn slot_loop(
     }
 }
 
-/// Resolves once `slot` has been unwanted for the gate's `gracefulRampDown`.
-async fn unwanted_for_grace(gate: &dyn Gate, slot: u32, start: Instant) {
+/// Resolves once `slot` has been unwanted for the gate's `gracefulRampDown`
+/// (a `volley scale`, seen on `scaled`, may change that at any time).
+async fn unwanted_for_grace(
+    gate: &dyn Gate,
+    slot: u32,
+    start: Instant,
+    mut scaled: tokio::sync::watch::Receiver<u64>,
+) {
     let grace = gate.graceful_ramp_down();
     loop {
         let now = start.elapsed();
         if gate.wanted(slot, now) {
-            match gate.next_change(slot, now) {
-                Some(at) => sleep_until((start + at).into()).await,
-                None => std::future::pending::<()>().await,
+            let change = gate.next_change(slot, now);
+            tokio::select! {
+                _ = async {
+                    match change {
+                        Some(at) => sleep_until((start + at).into()).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
+                Ok(()) = scaled.changed() => {}
             }
             continue;
         }
-        sleep_until((start + now + grace).into()).await;
+        tokio::select! {
+            _ = sleep_until((start + now + grace).into()) => {}
+            Ok(()) = scaled.changed() => continue,
+        }
         if !gate.wanted(slot, start.elapsed()) {
             return;
         }

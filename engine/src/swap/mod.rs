@@ -94,8 +94,10 @@ struct Candidate {
     version: Arc<Version>,
     /// How many VUs may run it now.
     quota: u32,
-    /// The VUs that do (by id).
+    /// The VUs given a place on it (by id).
     moved: HashSet<u32>,
+    /// Those of them through `init-vu` on it: moved for good.
+    arrived: HashSet<u32>,
     /// VUs that failed to move to it (instantiate or `init-vu`).
     refused: u64,
 }
@@ -115,6 +117,9 @@ struct Inner {
 pub struct Deployment {
     generation: AtomicU64,
     inner: Mutex<Inner>,
+    /// Tells drivers holding idle VUs that the generation moved, so they
+    /// move them at once rather than when next taken.
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Deployment {
@@ -127,6 +132,7 @@ impl Deployment {
                 members: HashSet::new(),
                 previous: None,
             }),
+            changed: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -140,7 +146,13 @@ impl Deployment {
     }
 
     fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::Release);
+        let now = self.generation.fetch_add(1, Ordering::Release) + 1;
+        self.changed.send_replace(now);
+    }
+
+    /// Wakes on every generation change (for drivers with idle VUs).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     pub fn stable(&self) -> Arc<Version> {
@@ -191,6 +203,20 @@ impl Deployment {
         inner.members.remove(&vu);
         if let Some(c) = inner.candidate.as_mut() {
             c.moved.remove(&vu);
+            c.arrived.remove(&vu);
+        }
+    }
+
+    /// VU `vu` is through `init-vu` on `version`: if that is the candidate,
+    /// it has moved.
+    pub fn arrived(&self, vu: u32, version: ComponentId) {
+        let mut inner = self.lock();
+        if let Some(c) = inner
+            .candidate
+            .as_mut()
+            .filter(|c| c.version.id() == version && c.moved.contains(&vu))
+        {
+            c.arrived.insert(vu);
         }
     }
 
@@ -232,6 +258,7 @@ impl Deployment {
             version,
             quota,
             moved: HashSet::new(),
+            arrived: HashSet::new(),
             refused: 0,
         });
         drop(inner);
@@ -248,12 +275,13 @@ impl Deployment {
         }
     }
 
-    /// How many VUs run the candidate now, and how many failed to move.
+    /// How many VUs run the candidate now (through `init-vu` on it), and
+    /// how many failed to move.
     pub fn progress(&self) -> (u32, u64) {
         self.lock()
             .candidate
             .as_ref()
-            .map_or((0, 0), |c| (c.moved.len() as u32, c.refused))
+            .map_or((0, 0), |c| (c.arrived.len() as u32, c.refused))
     }
 
     /// Makes the candidate stable. Returns the old stable version.

@@ -11,6 +11,9 @@ use crate::host::ScenarioInfo;
 use crate::metrics::Tags;
 use crate::wasm::{Component, Runtime};
 
+/// How often a swap in progress looks at its VUs' progress.
+const POLL: Duration = Duration::from_millis(1);
+
 /// How a swap moves VUs.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -26,6 +29,9 @@ pub struct Policy {
     /// the swap ends; then they are interrupted (counted per swap, not as
     /// failures).
     pub drain: Duration,
+    /// How much higher than the old version's the new version's failure
+    /// rate may be (0: no worse).
+    pub max_failure_ratio: f64,
 }
 
 impl Default for Policy {
@@ -36,6 +42,7 @@ impl Default for Policy {
             waves: 4,
             wave_time: Duration::from_millis(250),
             drain: Duration::from_secs(10),
+            max_failure_ratio: 0.0,
         }
     }
 }
@@ -66,17 +73,38 @@ pub struct SwapEvent {
     /// Short digests (the `version` tag).
     pub from: String,
     pub to: String,
-    /// From the request to the verdict (loading included).
+    /// From the request to the verdict (loading included, building not).
     #[serde(serialize_with = "as_secs")]
     pub took: Duration,
+    /// How long building the component from sources took before the swap
+    /// was asked (`--watch` on sources, `volley swap <folder>`); 0 for a
+    /// component file.
+    #[serde(serialize_with = "as_secs")]
+    pub build: Duration,
     /// How long loading (compiling, linking) took of that.
     #[serde(serialize_with = "as_secs")]
     pub load: Duration,
+    /// How long moving the VUs took of that (canary and waves): for a
+    /// committed swap, from the new version loaded to every VU on it.
+    #[serde(serialize_with = "as_secs")]
+    pub rollout: Duration,
     #[serde(flatten)]
     pub verdict: Verdict,
     /// Iterations the new version ended during the swap, and failed.
     pub iterations: u64,
     pub failures: u64,
+    /// VUs through `init-vu` on the new version when the swap ended, of the
+    /// scenario's VUs then (the others, busy in long iterations, move at
+    /// their next boundary).
+    pub moved: u32,
+    pub vus: u32,
+    /// Iterations in flight on the version this swap retired (the old one
+    /// when it committed, the new one when it rolled back) still running
+    /// `drain` after the swap: stopped, and counted here, not as failed.
+    pub interrupted: u64,
+    /// That version (read when the events are).
+    #[serde(skip)]
+    retired: Option<Arc<Version>>,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -96,6 +124,8 @@ pub struct Swapper {
     closing: tokio_util::sync::CancellationToken,
     /// Set by `volley rollback` during a swap: it rolls back.
     abort: std::sync::atomic::AtomicBool,
+    /// VUs on the new version when the last swap committed.
+    last_moved: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for Swapper {
@@ -122,6 +152,7 @@ impl Swapper {
             busy: tokio::sync::Mutex::new(()),
             closing: Default::default(),
             abort: Default::default(),
+            last_moved: Default::default(),
         }
     }
 
@@ -142,7 +173,12 @@ impl Swapper {
         for d in &self.scenarios {
             if let Some(previous) = d.previous() {
                 let e = self
-                    .swap_one(d, Ok(previous.component.clone()), asked, Duration::ZERO)
+                    .swap_one(
+                        d,
+                        Ok(previous.component.clone()),
+                        asked,
+                        (Duration::ZERO, Duration::ZERO),
+                    )
                     .await;
                 self.record(e.clone());
                 out.push(e);
@@ -159,21 +195,36 @@ impl Swapper {
 
     /// The swaps so far.
     pub fn events(&self) -> Vec<SwapEvent> {
-        self.events
+        let mut out = self
+            .events
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        for e in &mut out {
+            if let Some(v) = &e.retired {
+                e.interrupted = v.interrupted.load(std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        out
     }
 
     fn record(&self, e: SwapEvent) {
         let line = match &e.verdict {
             Verdict::Committed => format!(
-                "swap: scenario `{}` now runs {} (was {}; {:.0} ms, loading {:.0} ms)",
+                "swap: scenario `{}` now runs {} (was {}; {}{:.0} ms: loading {:.0} ms, moving {} of {} VUs {:.0} ms)",
                 e.scenario,
                 e.to,
                 e.from,
+                if e.build.is_zero() {
+                    String::new()
+                } else {
+                    format!("build {:.0} ms + swap ", e.build.as_secs_f64() * 1e3)
+                },
                 e.took.as_secs_f64() * 1e3,
-                e.load.as_secs_f64() * 1e3
+                e.load.as_secs_f64() * 1e3,
+                e.moved,
+                e.vus,
+                e.rollout.as_secs_f64() * 1e3
             ),
             Verdict::RolledBack(why) => format!(
                 "swap: scenario `{}` rolled back to {} ({} failed: {why})",
@@ -190,8 +241,9 @@ impl Swapper {
     }
 
     /// Swaps every scenario that runs the component loaded from `path` (every
-    /// scenario if none does) to the component now in that file.
-    pub async fn swap_file(&self, path: &Path) -> Vec<SwapEvent> {
+    /// scenario if none does) to the component now in that file, which took
+    /// `build` to build (zero: it was given).
+    pub async fn swap_file(&self, path: &Path, build: Duration) -> Vec<SwapEvent> {
         let _one = self.busy.lock().await;
         let asked = Instant::now();
         let targets: Vec<Arc<Deployment>> = {
@@ -216,7 +268,9 @@ impl Swapper {
         let load = asked.elapsed();
         let mut out = Vec::new();
         for d in targets {
-            let e = self.swap_one(&d, loaded.clone(), asked, load).await;
+            let e = self
+                .swap_one(&d, loaded.clone(), asked, (build, load))
+                .await;
             self.record(e.clone());
             out.push(e);
         }
@@ -229,39 +283,90 @@ impl Swapper {
         d: &Deployment,
         loaded: Result<Component, String>,
         asked: Instant,
-        load: Duration,
+        (build, load): (Duration, Duration),
     ) -> SwapEvent {
         self.abort
             .store(false, std::sync::atomic::Ordering::Relaxed);
         let old = d.stable();
-        let event = |to: String, verdict, counts: (u64, u64)| SwapEvent {
-            scenario: old.info.name.clone(),
-            at: asked.duration_since(self.start),
-            from: old.id().short(),
-            to,
-            took: asked.elapsed(),
-            load,
-            verdict,
-            iterations: counts.0,
-            failures: counts.1,
-        };
+        let event =
+            |to: String, verdict, counts: (u64, u64), rollout, moved: (u32, u32)| SwapEvent {
+                scenario: old.info.name.clone(),
+                at: asked.duration_since(self.start),
+                from: old.id().short(),
+                to,
+                took: asked.elapsed(),
+                build,
+                load,
+                rollout,
+                verdict,
+                iterations: counts.0,
+                failures: counts.1,
+                moved: moved.0,
+                vus: moved.1,
+                interrupted: 0,
+                retired: None,
+            };
         match &loaded {
-            Err(why) => event(String::new(), Verdict::Refused(why.clone()), (0, 0)),
-            Ok(c) if c.id() == old.id() => event(c.id().short(), Verdict::Unchanged, (0, 0)),
+            Err(why) => event(
+                String::new(),
+                Verdict::Refused(why.clone()),
+                (0, 0),
+                Duration::ZERO,
+                (0, d.members()),
+            ),
+            Ok(c) if c.id() == old.id() => event(
+                c.id().short(),
+                Verdict::Unchanged,
+                (0, 0),
+                Duration::ZERO,
+                (d.members(), d.members()),
+            ),
             Ok(c) => {
                 let new = Arc::new(Version::new(
                     c.clone(),
                     old.setup_data.clone(),
                     versioned(&old.info, c),
                 ));
-                let verdict = self.roll_out(d, &old, &new).await;
-                event(c.id().short(), verdict, new.counts())
+                let began = Instant::now();
+                let (verdict, moved) = self.roll_out(d, &old, &new).await;
+                let retired = match verdict {
+                    Verdict::Committed => old.clone(),
+                    _ => new.clone(),
+                };
+                let mut e = event(
+                    c.id().short(),
+                    verdict,
+                    new.counts(),
+                    began.elapsed(),
+                    moved,
+                );
+                e.retired = Some(retired);
+                e
             }
         }
     }
 
-    /// Canary, waves, commit; or roll back.
-    async fn roll_out(&self, d: &Deployment, old: &Arc<Version>, new: &Arc<Version>) -> Verdict {
+    /// Canary, waves, commit; or roll back. Also returns how many VUs had
+    /// moved, of how many, at the end.
+    async fn roll_out(
+        &self,
+        d: &Deployment,
+        old: &Arc<Version>,
+        new: &Arc<Version>,
+    ) -> (Verdict, (u32, u32)) {
+        let verdict = self.steps(d, old, new).await;
+        let moved = match verdict {
+            // Committed: the candidate is gone, count the last wave's.
+            Verdict::Committed => (
+                self.last_moved.load(std::sync::atomic::Ordering::Relaxed),
+                d.members(),
+            ),
+            _ => (0, d.members()),
+        };
+        (verdict, moved)
+    }
+
+    async fn steps(&self, d: &Deployment, old: &Arc<Version>, new: &Arc<Version>) -> Verdict {
         let p = &self.policy;
         let base = old.counts();
         d.propose(new.clone(), 1);
@@ -282,26 +387,35 @@ impl Swapper {
                 );
                 return self.roll_back(d, why);
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(POLL).await;
         }
         for wave in 1..=p.waves.max(1) {
             let members = d.members();
             let quota = (members as u64 * wave as u64).div_ceil(p.waves.max(1) as u64) as u32;
             d.widen(quota.max(1));
+            let ended = new.counts().0;
+            // A wave ends as soon as its VUs are through `init-vu` on the
+            // new version and it has ended iterations since the wave began
+            // (judged below); `wave_time` only bounds a wave whose VUs are
+            // all busy in long iterations or whose scenario is paused.
             let until = Instant::now() + p.wave_time;
             loop {
                 if let Some(why) = self.judge(d, old, base, new) {
                     return self.roll_back(d, why);
                 }
-                if d.progress().0 >= quota.min(d.members()) || Instant::now() >= until {
+                let moved = d.progress().0 >= quota.min(d.members());
+                let passed = new.counts().0 > ended;
+                if moved && passed || Instant::now() >= until {
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                tokio::time::sleep(POLL).await;
             }
         }
         if let Some(why) = self.judge(d, old, base, new) {
             return self.roll_back(d, why);
         }
+        self.last_moved
+            .store(d.progress().0, std::sync::atomic::Ordering::Relaxed);
         if let Some(old) = d.commit() {
             old.retire_after(p.drain);
         }
@@ -321,7 +435,7 @@ impl Swapper {
         if self.abort.load(std::sync::atomic::Ordering::Relaxed) {
             return Some("asked to (`volley rollback`)".into());
         }
-        judge(d, old, base, new)
+        judge(d, old, base, new, self.policy.max_failure_ratio)
     }
 
     fn roll_back(&self, d: &Deployment, why: String) -> Verdict {
@@ -334,8 +448,14 @@ impl Swapper {
 
 /// Why the new version is worse than the old, if it is: a VU could not
 /// start on it, or its failure rate is above the old one's since the swap
-/// began (`base`: the old one's counts then).
-fn judge(d: &Deployment, old: &Version, base: (u64, u64), new: &Version) -> Option<String> {
+/// began (`base`: the old one's counts then) by more than `tolerance`.
+fn judge(
+    d: &Deployment,
+    old: &Version,
+    base: (u64, u64),
+    new: &Version,
+    tolerance: f64,
+) -> Option<String> {
     let (_, refused) = d.progress();
     if refused > 0 {
         return Some(format!(
@@ -348,9 +468,15 @@ fn judge(d: &Deployment, old: &Version, base: (u64, u64), new: &Version) -> Opti
     }
     let (o, of) = old.counts();
     let (o, of) = (o - base.0, of - base.1);
-    // f/n > of/o, in integers; an old version with no iterations meanwhile
-    // sets the bar at zero failures.
-    if o == 0 || f as u128 * o as u128 > of as u128 * n as u128 {
+    // f/n > of/o (in integers when there is no tolerance); an old version
+    // with no iterations meanwhile sets the bar at zero failures.
+    let worse = if tolerance > 0.0 {
+        let old_rate = if o == 0 { 0.0 } else { of as f64 / o as f64 };
+        f as f64 / n as f64 > old_rate + tolerance
+    } else {
+        o == 0 || f as u128 * o as u128 > of as u128 * n as u128
+    };
+    if worse {
         return Some(format!(
             "{f} of {n} iterations failed on it, against {of} of {o} on the old version meanwhile"
         ));

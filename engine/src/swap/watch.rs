@@ -39,8 +39,9 @@ pub async fn watch(what: Watch, swapper: Arc<Swapper>, stop: CancellationToken) 
             continue;
         }
         last = now;
-        let component = match &what {
-            Watch::Component(p) => p.clone(),
+        let began = std::time::Instant::now();
+        let (component, build) = match &what {
+            Watch::Component(p) => (p.clone(), Duration::ZERO),
             Watch::Sources(dir) => {
                 let dir = dir.clone();
                 let opts = crate::build::BuildOptions {
@@ -52,7 +53,7 @@ pub async fn watch(what: Watch, swapper: Arc<Swapper>, stop: CancellationToken) 
                     .map_err(|e| e.to_string())
                     .and_then(|r| r.map_err(|e| e.to_string()));
                 match built {
-                    Ok(b) => b.component,
+                    Ok(b) => (b.component, began.elapsed()),
                     Err(e) => {
                         crate::output::log(
                             "ERROR",
@@ -63,7 +64,7 @@ pub async fn watch(what: Watch, swapper: Arc<Swapper>, stop: CancellationToken) 
                 }
             }
         };
-        swapper.swap_file(&component).await;
+        swapper.swap_file(&component, build).await;
     }
 }
 

@@ -101,6 +101,10 @@ fn pooling(cfg: &RuntimeConfig) -> PoolingAllocationConfig {
         .table_elements(20_000)
         .max_component_instance_size(1 << 20)
         .max_core_instance_size(1 << 20);
+    // A hot swap frees a slot per VU and instantiates another component:
+    // reusing those warm slots (reset to the new image) keeps resident
+    // memory flat across swaps, where untouched cold slots would grow it.
+    p.max_unused_warm_slots(0);
     p
 }
 

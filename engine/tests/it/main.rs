@@ -2,6 +2,7 @@
 //! loopback servers, the real binary. One test binary, one module per area.
 
 mod cli;
+mod control;
 mod dashboard;
 mod errors;
 mod escapes;

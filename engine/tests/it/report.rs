@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 
 /// The report starts with `<!DOCTYPE html>`, which XML calls a DTD.
-const HTML: roxmltree::ParsingOptions = roxmltree::ParsingOptions {
-    allow_dtd: true,
-    nodes_limit: u32::MAX,
-};
+fn html_options<'a>() -> roxmltree::ParsingOptions<'a> {
+    roxmltree::ParsingOptions {
+        allow_dtd: true,
+        nodes_limit: u32::MAX,
+        ..Default::default()
+    }
+}
 
 fn read(path: &Path) -> Option<serde_json::Value> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
@@ -132,7 +135,8 @@ fn report_draws_html_png_and_svg_from_a_real_export() {
             "the page fetches something: {outside}"
         );
     }
-    let xml = roxmltree::Document::parse_with_options(&page, HTML).expect("the report parses");
+    let xml =
+        roxmltree::Document::parse_with_options(&page, html_options()).expect("the report parses");
     let by_id = |id: &str| {
         xml.descendants()
             .find(|n| n.attribute("id") == Some(id))
@@ -312,7 +316,7 @@ fn a_checkpoint_of_a_running_test_makes_a_report() {
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let page = std::fs::read_to_string(&html).unwrap();
-    roxmltree::Document::parse_with_options(&page, HTML).expect("the report parses");
+    roxmltree::Document::parse_with_options(&page, html_options()).expect("the report parses");
     assert!(page.contains("<b>checkpoint</b>"));
     assert!(page.contains("data-name=\"http_reqs/s\""));
     std::fs::remove_dir_all(&dir).ok();

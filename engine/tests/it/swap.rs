@@ -292,3 +292,300 @@ fn a_running_test_is_listed_swapped_rolled_back_and_stopped_from_outside() {
     assert!(err.contains("volley ps"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A 4-VU `constant-vus` run of the fixture's `slow-first` (VU 1's first
+/// iteration sleeps 2.5 s, every other iteration 10 ms), swapped at 0.8 s
+/// with a drain of `drain`: VU 1 is still in that iteration when the swap
+/// commits (its wave stops waiting after 100 ms).
+fn swap_with_a_slow_iteration_in_flight(name: &str, drain: &str) -> (Outcome, String, String) {
+    let dir = scratch("swap", name);
+    let watched = dir.join("scenario.wasm");
+    let a = std::fs::read(fixture()).unwrap();
+    let b = variant(&a, 3);
+    let (id_a, id_b) = (ComponentId::of(&a).short(), ComponentId::of(&b).short());
+    std::fs::write(&watched, &a).unwrap();
+    let p = plan(
+        &format!(
+            r#"
+            [swap]
+            canaryIterations = 2
+            waveTimeout = "100ms"
+            drain = "{drain}"
+            [scenarios.s]
+            executor = "constant-vus"
+            exec = "slow-first"
+            vus = 4
+            duration = "4s"
+            params = {{ sleep_ms = "2500", slow_vu = "1" }}
+            "#
+        ),
+        &watched,
+    );
+    let out = run_watching(p, &watched, || {
+        std::thread::sleep(Duration::from_millis(800));
+        replace(&watched, &b);
+    });
+    std::fs::remove_dir_all(&dir).ok();
+    (out, id_a, id_b)
+}
+
+/// The longest `iteration_duration` of `version`, in microseconds.
+fn longest(out: &Outcome, version: &str) -> f64 {
+    match out
+        .report
+        .aggregate
+        .by_tag("iteration_duration", "version")
+        .get(version)
+    {
+        Some(Value::Trend(t)) => t.percentile(100.0),
+        other => panic!("no iteration_duration for {version}: {other:?}"),
+    }
+}
+
+#[test]
+fn an_iteration_in_flight_finishes_on_the_old_version_within_the_drain() {
+    let (out, id_a, id_b) = swap_with_a_slow_iteration_in_flight("drain", "5s");
+    let swaps = &out.report.swaps;
+    assert_eq!(swaps.len(), 1, "{swaps:#?}");
+    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    // Committed while VU 1 was busy: 3 of 4 VUs had moved.
+    assert_eq!((swaps[0].moved, swaps[0].vus), (3, 4), "{swaps:#?}");
+    assert_eq!(swaps[0].interrupted, 0);
+    // The slow iteration ended after the swap, counted on the old version.
+    assert!(
+        longest(&out, &id_a) >= 2_500_000.0,
+        "{}",
+        longest(&out, &id_a)
+    );
+    assert!(longest(&out, &id_b) < 2_500_000.0);
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
+    let per_version = versions(&out);
+    assert_eq!(
+        per_version.values().sum::<f64>(),
+        counter(&out, "iterations")
+    );
+    assert!(per_version[&id_b] > 0.0, "{per_version:?}");
+}
+
+#[test]
+fn an_iteration_past_the_drain_is_interrupted_by_the_swap_not_failed() {
+    let (out, id_a, id_b) = swap_with_a_slow_iteration_in_flight("interrupt", "300ms");
+    let swaps = &out.report.swaps;
+    assert_eq!(swaps.len(), 1, "{swaps:#?}");
+    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    assert_eq!(swaps[0].interrupted, 1, "{swaps:#?}");
+    // Cut off at the drain: never counted as an iteration, nor a failure.
+    assert!(
+        longest(&out, &id_a) < 2_500_000.0,
+        "{}",
+        longest(&out, &id_a)
+    );
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
+    // VU 1 went on, on the new version.
+    assert!(versions(&out)[&id_b] > 0.0);
+    assert_eq!(out.exit, volley::ExitCode::Ok);
+}
+
+#[test]
+fn a_reused_pool_slot_shows_none_of_the_old_components_memory() {
+    let dir = scratch("swap", "fresh-slots");
+    let watched = dir.join("scenario.wasm");
+    let a = std::fs::read(fixture()).unwrap();
+    let b = variant(&a, 4);
+    std::fs::write(&watched, &a).unwrap();
+    // Each instance writes a marker into a zero-initialized static; a new
+    // instance checks that the same address holds zeros. The swap frees
+    // every VU's slot and the new component's instances take those warm
+    // slots (the pool reuses warm slots first), so the new component reads
+    // memory the old one wrote.
+    let p = plan(
+        r#"
+        [scenarios.s]
+        executor = "constant-arrival-rate"
+        exec = "fresh"
+        rate = 200
+        duration = "3s"
+        preAllocatedVUs = 6
+        maxVUs = 6
+        "#,
+        &watched,
+    );
+    let out = run_watching(p, &watched, || {
+        std::thread::sleep(Duration::from_millis(1200));
+        replace(&watched, &b);
+    });
+    let swaps = &out.report.swaps;
+    assert_eq!(swaps.len(), 1, "{swaps:#?}");
+    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    let (fresh, instances) =
+        rate_where(&out, "checks", "check", "a new instance's memory is zeros");
+    // At least one instance before the swap and one after (the VUs the
+    // load used: every iteration on the new version is on a new instance).
+    assert!(instances >= 2, "{instances}");
+    assert_eq!(fresh, instances, "an instance saw a previous one's marker");
+    assert!(versions(&out)[&ComponentId::of(&b).short()] > 0.0);
+    // The marker does stay within an instance: the check above can fail.
+    let (kept, later) = rate_where(&out, "checks", "check", "an instance keeps its own memory");
+    assert!(later > 0 && kept == later, "{kept}/{later}");
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn watch_prints_a_build_error_keeps_the_old_version_and_swaps_to_the_fix() {
+    let dir = scratch("swap", "watch-build");
+    let scenario = dir.join("s");
+    let (code, _, err) = volley(&["new", scenario.to_str().unwrap(), "--lang", "c"]);
+    assert_eq!(code, 0, "{err}");
+    let source = scenario.join("scenario.c");
+    let write = |body: &str| {
+        let text = format!(
+            "#include \"volley.h\"\nconst char *volley_run(const char *entry) {{\n    (void)entry;\n    {body}\n    volley_sleep_ms(5);\n    return NULL;\n}}\n"
+        );
+        std::fs::write(&source, text).unwrap();
+    };
+    write("volley_check(\"first\", true);");
+    // Nothing but the load (the scaffold's plan has HTTP thresholds).
+    std::fs::write(
+        scenario.join("plans/default.toml"),
+        "[scenarios.main]\nexecutor = \"constant-arrival-rate\"\nrate = 50\nduration = \"120s\"\npreAllocatedVUs = 5\n",
+    )
+    .unwrap();
+    let export = dir.join("out.json");
+    let runs = dir.join("runs");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", scenario.to_str().unwrap(), "--watch"])
+        .args(["-q", "--no-color"])
+        .args(["--summary-export", export.to_str().unwrap()])
+        .env("VOLLEY_RUNS_DIR", &runs)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it runs (the export's first checkpoint), break the source, then
+    // fix it (bounded: 60 s to start).
+    for _ in 0..600 {
+        if export.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let runs_env = [("VOLLEY_RUNS_DIR", runs.to_str().unwrap())];
+    let version = || {
+        let (_, out, _) = volley_with(&["ps"], &runs_env);
+        let v = out.split("main@").nth(1).map(|v| v[..12].to_string());
+        (v, out.contains("swapping"))
+    };
+    let first = version().0.expect("the run is listed");
+    write("volley_check(\"broken\", true) this is not C;");
+    std::thread::sleep(Duration::from_secs(4));
+    write("volley_check(\"fixed\", true);");
+    // Builds take seconds: wait until `volley ps` shows another version
+    // and no swap in progress (bounded: 100 s), then stop the run.
+    for _ in 0..1000 {
+        match version() {
+            (Some(v), false) if v != first => break,
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    let (code, _, stop_err) = volley_with(&["stop"], &runs_env);
+    assert_eq!(code, 0, "{stop_err}");
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(105), "{err}");
+    assert!(
+        err.contains("build failed; the old version keeps running"),
+        "{err}"
+    );
+    let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let swaps = e["swaps"].as_array().unwrap();
+    assert_eq!(swaps.len(), 1, "only the fix swaps: {swaps:#?}");
+    assert_eq!(swaps[0]["result"], "committed", "{swaps:#?}\n{err}");
+    assert!(swaps[0]["build"].as_f64().unwrap() > 0.0, "{swaps:#?}");
+    let checks = &e["root_group"]["checks"];
+    let passes = |name: &str| checks[name]["passes"].as_u64().unwrap_or(0);
+    assert!(passes("first") > 0 && passes("fixed") > 0, "{checks:#}");
+    assert!(checks.get("broken").is_none(), "{checks:#}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_component_beyond_the_pooling_limits_is_refused_before_any_vu_moves() {
+    let dir = scratch("swap", "pool-limits");
+    // Two C scenarios: a small one (2 pages of memory) runs within a
+    // 512 KiB limit; the other's 1 MiB initialized array makes its initial
+    // memory exceed it, so the pool cannot instantiate it.
+    let c_scenario = |name: &str, extra: &str, ret: &str| {
+        let scenario = dir.join(name);
+        let (code, _, err) = volley(&["new", scenario.to_str().unwrap(), "--lang", "c"]);
+        assert_eq!(code, 0, "{err}");
+        std::fs::write(
+            scenario.join("scenario.c"),
+            format!("#include \"volley.h\"\n{extra}\nconst char *volley_run(const char *entry) {{\n    volley_sleep_ms(5);\n    return {ret};\n}}\n"),
+        )
+        .unwrap();
+        volley::build::build(
+            &scenario,
+            &volley::build::BuildOptions {
+                force: false,
+                quiet: true,
+            },
+        )
+        .unwrap()
+        .component
+    };
+    let small = c_scenario("small", "", "entry ? NULL : \"no entry\"");
+    // The array is read, so the linker keeps it.
+    let big = c_scenario(
+        "big",
+        "volatile char big[1 << 20] = {1};",
+        "big[entry[0] & 1] || 1 ? NULL : \"never\"",
+    );
+    let plan = dir.join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "[options]\ncomponent = \"{}\"\nmemoryLimit = \"512KiB\"\n[scenarios.s]\nexecutor = \"constant-arrival-rate\"\nrate = 50\nduration = \"120s\"\npreAllocatedVUs = 4\n",
+            small.display()
+        ),
+    )
+    .unwrap();
+    let runs = dir.join("runs");
+    let env = [("VOLLEY_RUNS_DIR", runs.to_str().unwrap())];
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", plan.to_str().unwrap(), "-q", "--no-color"])
+        .env("VOLLEY_RUNS_DIR", &runs)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let socket = runs.join(format!("{}.sock", child.id()));
+    for _ in 0..600 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run = child.id().to_string();
+    let (code, out, err) = volley_with(&["swap", &run, big.to_str().unwrap()], &env);
+    assert_eq!(code, 107, "{out}{err}");
+    // Checked when loading (before the canary): no VU ever tries it.
+    assert!(
+        out.contains("refused") && out.contains("pooling allocator") && out.contains("exceeds"),
+        "{out}"
+    );
+    // The run goes on on the old version.
+    let (code, out, _) = volley_with(&["ps"], &env);
+    assert_eq!(code, 0);
+    let old = ComponentId::of(&std::fs::read(&small).unwrap()).short();
+    assert!(out.contains(&format!("s@{old}")), "{out}");
+    let (code, _, err) = volley_with(&["stop", &run], &env);
+    assert_eq!(code, 0, "{err}");
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(105), "{err}");
+    assert!(!err.contains("could not be instantiated"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
