@@ -205,7 +205,7 @@ async fn enrich(
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ERROR embedded Kafka enricher: {e}");
+            crate::output::log("ERROR", format_args!("ERROR embedded Kafka enricher: {e}"));
             return;
         }
     };
@@ -219,12 +219,12 @@ async fn enrich(
     {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("ERROR embedded Kafka enricher: {e}");
+            crate::output::log("ERROR", format_args!("ERROR embedded Kafka enricher: {e}"));
             return;
         }
     };
     if let Err(e) = consumer.subscribe(&[RAW_TOPIC]) {
-        eprintln!("ERROR embedded Kafka enricher: {e}");
+        crate::output::log("ERROR", format_args!("ERROR embedded Kafka enricher: {e}"));
         return;
     }
     let mut since_commit = 0u32;
@@ -259,7 +259,10 @@ async fn enrich(
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                     Err((e, _)) => {
-                        eprintln!("WARN  embedded Kafka enricher: {e}");
+                        crate::output::log(
+                            "WARN",
+                            format_args!("WARN  embedded Kafka enricher: {e}"),
+                        );
                         c.dropped.fetch_add(1, Ordering::Relaxed);
                         break;
                     }

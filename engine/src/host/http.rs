@@ -11,19 +11,6 @@ use crate::wasm::bindings::volley::scenario::http::{
     self as wit, Host, NetError, Response, Timings,
 };
 
-fn class_name(c: ErrorClass) -> &'static str {
-    match c {
-        ErrorClass::Refused => "refused",
-        ErrorClass::Timeout => "timeout",
-        ErrorClass::Reset => "reset",
-        ErrorClass::Tls => "tls",
-        ErrorClass::Dns => "dns",
-        ErrorClass::InvalidRequest => "invalid_request",
-        ErrorClass::NotAllowed => "not_allowed",
-        ErrorClass::Other => "other",
-    }
-}
-
 /// The most requests one `send-batch` call sends; the WIT names the bound.
 pub const MAX_BATCH: usize = 256;
 
@@ -284,13 +271,8 @@ impl VuState {
                     Some(u) => p.name_of(u),
                     None => p.name_of(&p.url),
                 };
-                let tags = self.request_tags(
-                    &name,
-                    &method,
-                    ("error", class_name(e.class)),
-                    false,
-                    &p.extra,
-                );
+                let tags =
+                    self.request_tags(&name, &method, ("error", e.class.as_str()), false, &p.extra);
                 let metrics = &self.shared.metrics;
                 // A request that never left (bad URL, not allowed) is the
                 // scenario's mistake, not the target's: it is not a request.

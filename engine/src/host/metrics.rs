@@ -120,7 +120,10 @@ impl Host for VuState {
         let first = !self.instance.declared.contains(&metric);
         if first {
             if let Err(e) = mark::declare(&self.shared.metrics, &metric, expected) {
-                eprintln!("WARN  [{} vu={}] mark: {e}", self.scenario.name, self.id);
+                crate::output::log(
+                    "WARN",
+                    format_args!("WARN  [{} vu={}] mark: {e}", self.scenario.name, self.id),
+                );
                 return Ok(());
             }
             self.instance.declared.insert(metric.clone());

@@ -48,25 +48,9 @@ pub fn header_lines(headers: &[(String, String)]) -> String {
     out
 }
 
-impl From<crate::protocol::http::ErrorClass> for ErrorClass {
-    fn from(c: crate::protocol::http::ErrorClass) -> Self {
-        use crate::protocol::http::ErrorClass as C;
-        match c {
-            C::Refused => ErrorClass::Refused,
-            C::Timeout => ErrorClass::Timeout,
-            C::Reset => ErrorClass::Reset,
-            C::Tls => ErrorClass::Tls,
-            C::Dns => ErrorClass::Dns,
-            C::InvalidRequest => ErrorClass::InvalidRequest,
-            C::NotAllowed => ErrorClass::NotAllowed,
-            C::Other => ErrorClass::Other,
-        }
-    }
-}
-
-impl From<crate::protocol::ws::ErrorClass> for ErrorClass {
-    fn from(c: crate::protocol::ws::ErrorClass) -> Self {
-        use crate::protocol::ws::ErrorClass as C;
+impl From<crate::protocol::net::ErrorClass> for ErrorClass {
+    fn from(c: crate::protocol::net::ErrorClass) -> Self {
+        use crate::protocol::net::ErrorClass as C;
         match c {
             C::Refused => ErrorClass::Refused,
             C::Timeout => ErrorClass::Timeout,

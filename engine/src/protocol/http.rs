@@ -76,18 +76,7 @@ pub struct Hop {
     pub bytes_received: u64,
 }
 
-/// Why a request got no response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    Refused,
-    Timeout,
-    Reset,
-    Tls,
-    Dns,
-    InvalidRequest,
-    NotAllowed,
-    Other,
-}
+pub use super::net::ErrorClass;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -4,6 +4,7 @@
 mod allow;
 pub mod http;
 pub mod kafka;
+pub mod net;
 mod tls;
 pub mod ws;
 

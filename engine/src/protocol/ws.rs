@@ -31,38 +31,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// most of a connection's memory when 10,000 are open.
 const READ_BUFFER: usize = 4096;
 
-/// Why a WebSocket call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    Refused,
-    Timeout,
-    Reset,
-    Tls,
-    Dns,
-    Handshake,
-    InvalidRequest,
-    NotAllowed,
-    Closed,
-    Other,
-}
-
-impl ErrorClass {
-    /// The `class` tag value on `ws_errors`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::Refused => "refused",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Reset => "reset",
-            ErrorClass::Tls => "tls",
-            ErrorClass::Dns => "dns",
-            ErrorClass::Handshake => "handshake",
-            ErrorClass::InvalidRequest => "invalid_request",
-            ErrorClass::NotAllowed => "not_allowed",
-            ErrorClass::Closed => "closed",
-            ErrorClass::Other => "other",
-        }
-    }
-}
+pub use super::net::ErrorClass;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsError {

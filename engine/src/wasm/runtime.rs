@@ -117,8 +117,11 @@ impl Runtime {
                 // The pool reserves address space up front; fall back rather
                 // than refuse to run on a constrained machine.
                 Err(e) => {
-                    eprintln!(
-                        "WARN  pooling allocator unavailable ({e}); using on-demand allocation"
+                    crate::output::log(
+                        "WARN",
+                        format_args!(
+                            "WARN  pooling allocator unavailable ({e}); using on-demand allocation"
+                        ),
                     );
                     Engine::new(&wasm_config(&cfg))
                         .map_err(|e| Error::Other(format!("wasmtime engine: {e}")))?

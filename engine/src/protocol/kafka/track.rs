@@ -422,7 +422,10 @@ impl Tracker {
                 Err(e) => {
                     if !warned {
                         warned = true;
-                        eprintln!("WARN  track {}: {e}", self.name());
+                        crate::output::log(
+                            "WARN",
+                            format_args!("WARN  track {}: {e}", self.name()),
+                        );
                     }
                     continue;
                 }

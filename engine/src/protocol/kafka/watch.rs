@@ -79,9 +79,10 @@ pub async fn finish_tracking(
         let metrics = metrics.clone();
         let done = tokio::task::spawn_blocking(move || w.finish(&metrics)).await;
         match done {
-            Ok(Ok(Some(hgrm))) if progress => {
-                eprintln!("latency histogram written to {}", hgrm.display())
-            }
+            Ok(Ok(Some(hgrm))) if progress => crate::output::log(
+                "INFO",
+                format_args!("latency histogram written to {}", hgrm.display()),
+            ),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 problem.get_or_insert(e);
@@ -160,11 +161,38 @@ pub fn watch_lag(
                     }
                     Ok(Err(e)) if !warned => {
                         warned = true;
-                        eprintln!("WARN  lag of group `{group}` on `{topic}`: {e}");
+                        crate::output::log(
+                            "WARN",
+                            format_args!("WARN  lag of group `{group}` on `{topic}`: {e}"),
+                        );
                     }
                     _ => {}
                 }
             }
         }
     })
+}
+
+/// Starts every `[[track]]` consumer at its output topic's current end:
+/// before anything is produced.
+pub async fn start_tracking(
+    tracks: &Trackers,
+    allow: &Allowlist,
+    metrics: &Metrics,
+    start: Instant,
+    progress: bool,
+) -> Result<Vec<super::track::Watch>, crate::Error> {
+    let mut watches = Vec::new();
+    for t in tracks.all() {
+        let (t, allow, metrics) = (t.clone(), allow.clone(), metrics.clone());
+        let watch = tokio::task::spawn_blocking(move || t.watch(&allow, &metrics, start))
+            .await
+            .map_err(|e| crate::Error::Other(format!("track: {e}")))?
+            .map_err(crate::Error::Other)?;
+        if progress {
+            crate::output::log("INFO", format_args!("tracking {}", watch.tracker().name()));
+        }
+        watches.push(watch);
+    }
+    Ok(watches)
 }

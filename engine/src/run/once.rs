@@ -1,0 +1,114 @@
+//! The setup and teardown phases: each component's `setup` runs once before
+//! the load, in a VU of its own, and its bytes go to every VU; `teardown`
+//! runs once after the load with those bytes. A second signal interrupts
+//! either at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::TeardownFailure;
+use crate::Error;
+use crate::host::{ScenarioInfo, Shared, VuState};
+use crate::metrics::Tags;
+use crate::plan::Plan;
+use crate::wasm::{CallError, Component, ComponentId, Vu};
+
+/// What each component's `setup` returned.
+pub type SetupData = BTreeMap<ComponentId, Arc<[u8]>>;
+
+/// Runs `setup` once per component.
+pub async fn setup(
+    components: &BTreeMap<ComponentId, Component>,
+    shared: &Arc<Shared>,
+    params: &BTreeMap<String, String>,
+    plan: &Plan,
+    interrupt: &CancellationToken,
+) -> Result<SetupData, Error> {
+    let mut out = SetupData::new();
+    for (id, component) in components {
+        let scenario = component.path().display().to_string();
+        let mut vu = new_vu(component, shared, "setup", params, plan)
+            .await
+            .map_err(|message| Error::Setup {
+                scenario: scenario.clone(),
+                message,
+            })?;
+        let data = tokio::select! {
+            r = vu.setup(plan.setup_timeout) => r.map_err(|e| match e {
+                CallError::Timeout => Error::SetupTimeout {
+                    scenario: scenario.clone(),
+                    timeout: plan.setup_timeout,
+                },
+                e => Error::Setup {
+                    scenario: scenario.clone(),
+                    message: e.to_string(),
+                },
+            })?,
+            () = interrupt.cancelled() => {
+                return Err(Error::Interrupted(format!("{scenario}: `setup` interrupted")));
+            }
+        };
+        out.insert(*id, data.into());
+    }
+    Ok(out)
+}
+
+/// Runs `teardown` once per component; the first failure is returned (the
+/// others still run).
+pub async fn teardown(
+    components: &BTreeMap<ComponentId, Component>,
+    setup_data: &SetupData,
+    shared: &Arc<Shared>,
+    params: &BTreeMap<String, String>,
+    plan: &Plan,
+    interrupt: &CancellationToken,
+) -> Option<TeardownFailure> {
+    let mut failed: Option<TeardownFailure> = None;
+    for (id, component) in components {
+        // (what failed, whether it was the timeout)
+        let result = match new_vu(component, shared, "teardown", params, plan).await {
+            Ok(mut vu) => tokio::select! {
+                r = vu.teardown(&setup_data[id], plan.teardown_timeout) => r.map_err(|e| match e {
+                    CallError::Timeout => (
+                        format!(
+                            "ran past its {:?} (raise teardownTimeout in the plan's [options])",
+                            plan.teardown_timeout
+                        ),
+                        true,
+                    ),
+                    e => (e.to_string(), false),
+                }),
+                () = interrupt.cancelled() => Err(("interrupted".to_string(), false)),
+            },
+            Err(e) => Err((e, false)),
+        };
+        if let Err((e, timed_out)) = result {
+            failed.get_or_insert(TeardownFailure {
+                message: format!("{}: `teardown` {e}", component.path().display()),
+                timed_out,
+            });
+        }
+    }
+    failed
+}
+
+/// A VU of its own for `setup` or `teardown`, tagged `scenario=<phase>`.
+async fn new_vu(
+    component: &Component,
+    shared: &Arc<Shared>,
+    phase: &str,
+    params: &BTreeMap<String, String>,
+    plan: &Plan,
+) -> Result<Vu, String> {
+    let info = Arc::new(ScenarioInfo {
+        name: phase.into(),
+        tags: Tags::new([("scenario", phase)]),
+        params: params.clone(),
+    });
+    let state = VuState::new(0, shared.clone(), info, plan.memory_limit as usize);
+    Vu::new(component, state)
+        .await
+        .map_err(|(e, _)| e.to_string())
+}
