@@ -15,6 +15,11 @@
 #                                            C scenarios (volley build)
 #   docker-registry                          a real OCI registry for the package tests
 #                                            (push/pull; started per test on loopback)
+#   victoria-metrics prometheus              real receivers for --out influxdb= and
+#                                            --out prometheus-rw= (started per test on
+#                                            loopback, their data read back)
+#   bsdutils                                 `script`: the terminal progress test runs
+#                                            volley under a pseudo-terminal
 #   componentize-py (PyPI, a venv)           Python scenarios
 #   componentize-qjs, componentize-js (npm; need node)
 #                                            JavaScript scenarios (QuickJS, the
@@ -28,7 +33,8 @@
 set -euo pipefail
 
 PACKAGES=(rustc-web cargo-web rust-web-src lld-16 nginx wrk pkg-config cmake libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev
-  clang-16 wasi-libc libclang-rt-16-dev-wasm32 python3-venv docker-registry)
+  clang-16 wasi-libc libclang-rt-16-dev-wasm32 python3-venv docker-registry
+  victoria-metrics prometheus bsdutils)
 # Node.js: the machine's own when it has one (any 18+), else Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
@@ -49,10 +55,13 @@ else
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # nginx starts a service on install in some images; tests start their own.
-  if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
-    $SUDO systemctl stop nginx || true
-  fi
+  # nginx, prometheus and victoria-metrics start services on install in some
+  # images; tests start their own.
+  for svc in nginx prometheus victoria-metrics; do
+    if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      $SUDO systemctl stop "$svc" || true
+    fi
+  done
 fi
 
 # The offline Rust route needs these exact paths (see engine/src/build/rust.rs).

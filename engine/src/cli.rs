@@ -25,7 +25,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Serve the embedded targets standalone until Ctrl-C.
     Targets(TargetsArgs),
-    /// Merge `--summary-export` files of shards into one, losslessly.
+    /// Merge `--summary-export` files of shards into one, losslessly (or
+    /// their `--out hdr=` interval logs, second by second).
     Merge(MergeArgs),
     /// Kafka consumer groups of the system under test: lag, offset resets.
     #[command(subcommand)]
@@ -195,7 +196,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
     /// Stream results as they are collected: `json=FILE` (k6's JSON lines),
-    /// `csv=FILE` (k6's columns); repeatable.
+    /// `csv=FILE` (k6's columns), `influxdb=URL` (line protocol, e.g.
+    /// http://127.0.0.1:8086/volley), `prometheus-rw=URL` (remote write),
+    /// `hdr=FILE` (HdrHistogram interval log); repeatable.
     #[arg(long = "out", short = 'o', value_name = "KIND=TARGET")]
     pub out: Vec<String>,
     /// Longest one iteration may run before it is stopped and counted failed.
@@ -295,7 +298,7 @@ pub struct TargetsArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// The exports to merge.
+    /// The exports to merge (or HdrHistogram interval logs, all of them).
     #[arg(required = true, num_args = 2..)]
     pub inputs: Vec<PathBuf>,
     /// Where to write the merged export.

@@ -279,7 +279,7 @@ impl VuState {
                 if !matches!(e.class, ErrorClass::InvalidRequest | ErrorClass::NotAllowed) {
                     metrics.builtin(Builtin::HttpReqs, &tags, 1.0);
                 }
-                metrics.builtin(Builtin::HttpReqFailed, &tags, 1.0);
+                metrics.failure(Builtin::HttpReqFailed, &tags, &e.message);
                 Err(NetError {
                     class: e.class.into(),
                     message: e.message,

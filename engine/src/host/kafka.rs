@@ -49,7 +49,7 @@ pub fn kafka_deliveries(metrics: &Metrics, tracks: Arc<Trackers>) -> OnDelivery 
                     tracks.forget(&d.topic, id);
                 }
                 let tags = tags.with([("class", e.class.as_str())]);
-                metrics.builtin(Builtin::KafkaProduceFailed, &tags, 1.0);
+                metrics.failure(Builtin::KafkaProduceFailed, &tags, e);
             }
         }
     })
@@ -146,7 +146,7 @@ impl VuState {
             .with([("topic", topic), ("class", e.class.as_str())]);
         self.shared
             .metrics
-            .builtin(Builtin::KafkaProduceFailed, &tags, 1.0);
+            .failure(Builtin::KafkaProduceFailed, &tags, e);
     }
 }
 

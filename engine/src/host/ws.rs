@@ -70,7 +70,7 @@ impl VuState {
 
     fn ws_error(&self, tags: &Tags, e: proto::WsError) -> WsError {
         let tags = tags.with([("class", e.class.as_str())]);
-        self.shared.metrics.builtin(Builtin::WsErrors, &tags, 1.0);
+        self.shared.metrics.failure(Builtin::WsErrors, &tags, &e);
         to_wit(e)
     }
 

@@ -72,6 +72,8 @@ pub fn overflow_tags() -> &'static Tags {
 #[derive(Clone, Debug, Default)]
 pub struct Aggregate {
     pub metrics: BTreeMap<String, Series>,
+    /// The first message of each failing series (bounded).
+    pub first_errors: super::FirstErrors,
 }
 
 impl Aggregate {
@@ -90,6 +92,7 @@ impl Aggregate {
 
     /// Merges `other` in; returns the metrics whose tag sets overflowed.
     pub fn merge(&mut self, other: &Aggregate) -> Vec<String> {
+        self.first_errors.merge(&other.first_errors);
         let mut overflowed = Vec::new();
         for (name, series) in &other.metrics {
             for (tags, v) in &series.by_tags {

@@ -1,9 +1,11 @@
-//! The metrics the engine records on its own.
+//! The metrics the engine records on its own: one enum (fast to record,
+//! no name lookup per sample) and one name/kind table per protocol.
 
 use super::value::Kind;
 
 /// A built-in metric: its name and kind are fixed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(usize)]
 pub enum Builtin {
     /// Completed iterations (counter).
     Iterations,
@@ -87,127 +89,191 @@ pub enum Builtin {
     KafkaTrackedUnmatched,
 }
 
-impl Builtin {
-    pub const ALL: &'static [Builtin] = &[
-        Builtin::Iterations,
+/// One built-in metric's fixed name and kind.
+pub struct Def {
+    pub metric: Builtin,
+    pub name: &'static str,
+    pub kind: Kind,
+}
+
+const fn def(metric: Builtin, name: &'static str, kind: Kind) -> Def {
+    Def { metric, name, kind }
+}
+
+/// The engine's own: iterations, VUs, checks, bytes.
+const CORE: &[Def] = &[
+    def(Builtin::Iterations, "iterations", Kind::Counter),
+    def(
         Builtin::IterationsFailed,
+        "iterations_failed",
+        Kind::Counter,
+    ),
+    def(
         Builtin::IterationDuration,
+        "iteration_duration",
+        Kind::Trend,
+    ),
+    def(
         Builtin::IterationServiceTime,
+        "iteration_service_time",
+        Kind::Trend,
+    ),
+    def(
         Builtin::DroppedIterations,
-        Builtin::Vus,
-        Builtin::VusMax,
-        Builtin::Checks,
-        Builtin::DataSent,
-        Builtin::DataReceived,
-        Builtin::HttpReqs,
-        Builtin::HttpReqDuration,
-        Builtin::HttpReqWaiting,
-        Builtin::HttpReqReceiving,
-        Builtin::HttpReqFailed,
-        Builtin::WsConnecting,
-        Builtin::WsSessions,
+        "dropped_iterations",
+        Kind::Counter,
+    ),
+    def(Builtin::Vus, "vus", Kind::Gauge),
+    def(Builtin::VusMax, "vus_max", Kind::Gauge),
+    def(Builtin::Checks, "checks", Kind::Rate),
+    def(Builtin::DataSent, "data_sent", Kind::Counter),
+    def(Builtin::DataReceived, "data_received", Kind::Counter),
+];
+
+/// `protocol/http`.
+const HTTP: &[Def] = &[
+    def(Builtin::HttpReqs, "http_reqs", Kind::Counter),
+    def(Builtin::HttpReqDuration, "http_req_duration", Kind::Trend),
+    def(Builtin::HttpReqWaiting, "http_req_waiting", Kind::Trend),
+    def(Builtin::HttpReqReceiving, "http_req_receiving", Kind::Trend),
+    def(Builtin::HttpReqFailed, "http_req_failed", Kind::Rate),
+];
+
+/// `protocol/ws`.
+const WS: &[Def] = &[
+    def(Builtin::WsConnecting, "ws_connecting", Kind::Trend),
+    def(Builtin::WsSessions, "ws_sessions", Kind::Counter),
+    def(
         Builtin::WsSessionDuration,
-        Builtin::WsMsgsSent,
-        Builtin::WsMsgsReceived,
-        Builtin::WsMsgsDropped,
-        Builtin::WsPing,
-        Builtin::WsErrors,
-        Builtin::KafkaProduced,
-        Builtin::KafkaProduceAck,
+        "ws_session_duration",
+        Kind::Trend,
+    ),
+    def(Builtin::WsMsgsSent, "ws_msgs_sent", Kind::Counter),
+    def(Builtin::WsMsgsReceived, "ws_msgs_received", Kind::Counter),
+    def(Builtin::WsMsgsDropped, "ws_msgs_dropped", Kind::Counter),
+    def(Builtin::WsPing, "ws_ping", Kind::Trend),
+    def(Builtin::WsErrors, "ws_errors", Kind::Counter),
+];
+
+/// `protocol/kafka` (produce, consume, lag, end-to-end tracking).
+const KAFKA: &[Def] = &[
+    def(Builtin::KafkaProduced, "kafka_produced", Kind::Counter),
+    def(Builtin::KafkaProduceAck, "kafka_produce_ack", Kind::Trend),
+    def(
         Builtin::KafkaProduceFailed,
-        Builtin::KafkaConsumed,
+        "kafka_produce_failed",
+        Kind::Counter,
+    ),
+    def(Builtin::KafkaConsumed, "kafka_consumed", Kind::Counter),
+    def(
         Builtin::KafkaBytesProduced,
+        "kafka_bytes_produced",
+        Kind::Counter,
+    ),
+    def(
         Builtin::KafkaBytesConsumed,
-        Builtin::KafkaPollWait,
-        Builtin::KafkaConsumerLag,
-        Builtin::KafkaE2eLatency,
+        "kafka_bytes_consumed",
+        Kind::Counter,
+    ),
+    def(Builtin::KafkaPollWait, "kafka_poll_wait", Kind::Trend),
+    def(Builtin::KafkaConsumerLag, "kafka_consumer_lag", Kind::Gauge),
+    def(Builtin::KafkaE2eLatency, "kafka_e2e_latency", Kind::Trend),
+    def(
         Builtin::KafkaTrackedSeen,
+        "kafka_tracked_seen",
+        Kind::Counter,
+    ),
+    def(
         Builtin::KafkaTrackedLost,
+        "kafka_tracked_lost",
+        Kind::Counter,
+    ),
+    def(
         Builtin::KafkaTrackedDuplicates,
+        "kafka_tracked_duplicates",
+        Kind::Counter,
+    ),
+    def(
         Builtin::KafkaTrackedUnmatched,
-    ];
+        "kafka_tracked_unmatched",
+        Kind::Counter,
+    ),
+];
+
+/// Every protocol's table, in the order of [`Builtin`]'s variants: a new
+/// protocol adds its variants at the end of the enum and its table here.
+const TABLES: &[&[Def]] = &[CORE, HTTP, WS, KAFKA];
+
+impl Builtin {
+    pub const ALL: &'static [Builtin] = &{
+        let mut all = [Builtin::Iterations; COUNT];
+        let mut i = 0;
+        let mut t = 0;
+        while t < TABLES.len() {
+            let mut j = 0;
+            while j < TABLES[t].len() {
+                all[i] = TABLES[t][j].metric;
+                i += 1;
+                j += 1;
+            }
+            t += 1;
+        }
+        all
+    };
+
+    fn def(self) -> &'static Def {
+        let mut i = self as usize;
+        for table in TABLES {
+            if i < table.len() {
+                return &table[i];
+            }
+            i -= table.len();
+        }
+        unreachable!("every Builtin is in TABLES (a unit test checks the order)")
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Builtin::Iterations => "iterations",
-            Builtin::IterationsFailed => "iterations_failed",
-            Builtin::IterationDuration => "iteration_duration",
-            Builtin::IterationServiceTime => "iteration_service_time",
-            Builtin::DroppedIterations => "dropped_iterations",
-            Builtin::Vus => "vus",
-            Builtin::VusMax => "vus_max",
-            Builtin::Checks => "checks",
-            Builtin::DataSent => "data_sent",
-            Builtin::DataReceived => "data_received",
-            Builtin::HttpReqs => "http_reqs",
-            Builtin::HttpReqDuration => "http_req_duration",
-            Builtin::HttpReqWaiting => "http_req_waiting",
-            Builtin::HttpReqReceiving => "http_req_receiving",
-            Builtin::HttpReqFailed => "http_req_failed",
-            Builtin::WsConnecting => "ws_connecting",
-            Builtin::WsSessions => "ws_sessions",
-            Builtin::WsSessionDuration => "ws_session_duration",
-            Builtin::WsMsgsSent => "ws_msgs_sent",
-            Builtin::WsMsgsReceived => "ws_msgs_received",
-            Builtin::WsMsgsDropped => "ws_msgs_dropped",
-            Builtin::WsPing => "ws_ping",
-            Builtin::WsErrors => "ws_errors",
-            Builtin::KafkaProduced => "kafka_produced",
-            Builtin::KafkaProduceAck => "kafka_produce_ack",
-            Builtin::KafkaProduceFailed => "kafka_produce_failed",
-            Builtin::KafkaConsumed => "kafka_consumed",
-            Builtin::KafkaBytesProduced => "kafka_bytes_produced",
-            Builtin::KafkaBytesConsumed => "kafka_bytes_consumed",
-            Builtin::KafkaPollWait => "kafka_poll_wait",
-            Builtin::KafkaConsumerLag => "kafka_consumer_lag",
-            Builtin::KafkaE2eLatency => "kafka_e2e_latency",
-            Builtin::KafkaTrackedSeen => "kafka_tracked_seen",
-            Builtin::KafkaTrackedLost => "kafka_tracked_lost",
-            Builtin::KafkaTrackedDuplicates => "kafka_tracked_duplicates",
-            Builtin::KafkaTrackedUnmatched => "kafka_tracked_unmatched",
-        }
+        self.def().name
     }
 
     pub fn kind(self) -> Kind {
-        match self {
-            Builtin::Iterations
-            | Builtin::IterationsFailed
-            | Builtin::DroppedIterations
-            | Builtin::DataSent
-            | Builtin::DataReceived
-            | Builtin::HttpReqs
-            | Builtin::WsSessions
-            | Builtin::WsMsgsSent
-            | Builtin::WsMsgsReceived
-            | Builtin::WsMsgsDropped
-            | Builtin::WsErrors
-            | Builtin::KafkaProduced
-            | Builtin::KafkaProduceFailed
-            | Builtin::KafkaConsumed
-            | Builtin::KafkaBytesProduced
-            | Builtin::KafkaBytesConsumed
-            | Builtin::KafkaTrackedSeen
-            | Builtin::KafkaTrackedLost
-            | Builtin::KafkaTrackedDuplicates
-            | Builtin::KafkaTrackedUnmatched => Kind::Counter,
-            Builtin::Vus | Builtin::VusMax | Builtin::KafkaConsumerLag => Kind::Gauge,
-            Builtin::Checks | Builtin::HttpReqFailed => Kind::Rate,
-            Builtin::IterationDuration
-            | Builtin::IterationServiceTime
-            | Builtin::HttpReqDuration
-            | Builtin::HttpReqWaiting
-            | Builtin::HttpReqReceiving
-            | Builtin::WsConnecting
-            | Builtin::WsSessionDuration
-            | Builtin::WsPing
-            | Builtin::KafkaProduceAck
-            | Builtin::KafkaPollWait
-            | Builtin::KafkaE2eLatency => Kind::Trend,
-        }
+        self.def().kind
     }
 
     /// Whether the trend's samples are times (µs, shown as ms) or data sizes.
     pub fn is_time(self) -> bool {
         self.kind() == Kind::Trend
+    }
+}
+
+/// How many built-in metrics there are.
+const COUNT: usize = {
+    let mut n = 0;
+    let mut t = 0;
+    while t < TABLES.len() {
+        n += TABLES[t].len();
+        t += 1;
+    }
+    n
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_follow_the_enum_order_and_names_are_unique() {
+        for (i, b) in Builtin::ALL.iter().enumerate() {
+            assert_eq!(*b as usize, i, "{} is out of order in TABLES", b.name());
+            assert_eq!(b.def().metric, *b);
+        }
+        let mut names: Vec<_> = Builtin::ALL.iter().map(|b| b.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Builtin::ALL.len());
+        assert_eq!(
+            Builtin::KafkaTrackedUnmatched as usize + 1,
+            Builtin::ALL.len()
+        );
     }
 }

@@ -11,6 +11,7 @@
 
 mod aggregate;
 mod builtin;
+mod first_error;
 mod marks;
 mod registry;
 mod tags;
@@ -19,6 +20,7 @@ mod value;
 
 pub use aggregate::{Aggregate, MAX_SERIES, Series, overflow_tags};
 pub use builtin::Builtin;
+pub use first_error::FirstErrors;
 pub use marks::{Arrival, Incomplete, Marks, fan_out_names, lost_name};
 pub mod mark {
     //! Recording helpers for correlation marks.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::aggregate::{Aggregate, MAX_SERIES, overflow_tags};
 use super::builtin::Builtin;
+use super::first_error::FirstErrors;
 use super::tags::Tags;
 use super::value::{Kind, Value};
 
@@ -71,6 +72,8 @@ struct Inner {
     total: Mutex<Aggregate>,
     /// Metrics whose tag sets overflowed, each reported once.
     overflowed: Mutex<Vec<String>>,
+    /// First failure messages, copied into the aggregate at each merge.
+    first_errors: Mutex<FirstErrors>,
 }
 
 /// A run's metrics. Cheap to clone; every clone writes to the same run.
@@ -144,6 +147,7 @@ impl Metrics {
                 shards: Mutex::new(Vec::new()),
                 total: Mutex::new(Aggregate::default()),
                 overflowed: Mutex::default(),
+                first_errors: Mutex::default(),
             }),
         }
     }
@@ -201,6 +205,20 @@ impl Metrics {
     /// Records one sample of a built-in metric on this thread's shard.
     pub fn builtin(&self, metric: Builtin, tags: &Tags, sample: f64) {
         self.add(metric.name(), metric.kind(), tags, sample);
+    }
+
+    /// Records one failure of a built-in metric (a sample of 1) and keeps
+    /// `message` if it is the first for this series. The message is only
+    /// formatted for a new series, and a busy lock skips it (another
+    /// failure is being noted; a later one will be): failing fast never
+    /// waits here.
+    pub fn failure(&self, metric: Builtin, tags: &Tags, message: &dyn std::fmt::Display) {
+        self.builtin(metric, tags, 1.0);
+        if let Ok(mut firsts) = self.inner.first_errors.try_lock()
+            && !firsts.settled(metric.name(), tags)
+        {
+            firsts.insert(metric.name(), tags, &message.to_string());
+        }
     }
 
     /// Records one sample on this thread's shard. `kind` must be the declared
@@ -271,6 +289,12 @@ impl Metrics {
                 }
             }
         }
+        interval.first_errors = self
+            .inner
+            .first_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let overflowed = self
             .inner
             .total

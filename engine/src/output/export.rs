@@ -31,6 +31,10 @@ pub struct Export {
     /// `version` tag).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swaps: Vec<serde_json::Value>,
+    /// What failed, by class and target, with the first message of each
+    /// (the summary's ERRORS table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<super::tables::ErrorRow>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +96,10 @@ pub struct State {
 pub struct SeriesEntry {
     pub metric: String,
     pub tags: BTreeMap<String, String>,
+    /// The first failure message of this series, if it is a failure
+    /// metric and one was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
     #[serde(flatten)]
     pub value: RawValue,
 }
@@ -306,6 +314,7 @@ pub fn build_export(
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                first_error: agg.first_errors.get(name, tags).map(str::to_string),
                 value: RawValue::of(v),
             });
         }
@@ -325,6 +334,7 @@ pub fn build_export(
         },
         series,
         swaps: Vec::new(),
+        errors: super::tables::error_rows(agg),
     }
 }
 
@@ -409,7 +419,11 @@ pub fn aggregate_of(e: &Export) -> Result<Aggregate, String> {
             .value
             .value()
             .map_err(|m| format!("series[{i}] ({}): {m}", s.metric))?;
-        agg.merge_value(&s.metric, &Tags::new(s.tags.iter()), &v);
+        let tags = Tags::new(s.tags.iter());
+        agg.merge_value(&s.metric, &tags, &v);
+        if let Some(m) = &s.first_error {
+            agg.first_errors.insert(&s.metric, &tags, m);
+        }
     }
     Ok(agg)
 }

@@ -6,8 +6,12 @@
 mod csv;
 mod export;
 pub mod format;
+mod hdr;
+mod influxdb;
 mod json;
 mod progress;
+mod prometheus_rw;
+mod remote;
 mod seam;
 mod stream;
 mod summary;
@@ -19,6 +23,7 @@ use std::time::Duration;
 pub use export::{
     Export, aggregate_of, build_export, merge_exports, write_checkpoint, write_export,
 };
+pub use hdr::{is_interval_log, merge_logs, write_percentiles};
 pub use progress::Goal;
 pub use seam::{Output, OutputOptions, Outputs, RunInfo, Tick};
 pub use summary::{render_progress, render_summary};

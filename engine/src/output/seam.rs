@@ -78,7 +78,13 @@ pub struct OutputOptions {
 type Open = fn(&str) -> Result<Box<dyn Output>, Error>;
 
 /// `--out` kinds: one line per output.
-const STREAMS: &[(&str, Open)] = &[("json", super::json::open), ("csv", super::csv::open)];
+const STREAMS: &[(&str, Open)] = &[
+    ("json", super::json::open),
+    ("csv", super::csv::open),
+    ("influxdb", super::influxdb::open),
+    ("prometheus-rw", super::prometheus_rw::open),
+    ("hdr", super::hdr::open),
+];
 
 /// Every output of a run, in the order they are called.
 #[derive(Default)]
@@ -179,7 +185,7 @@ fn open_stream(spec: &str) -> Result<Box<dyn Output>, Error> {
         })?;
     if target.is_empty() {
         return Err(Error::Config(format!(
-            "--out {spec}: name a file after `{kind}=`"
+            "--out {spec}: name a file or URL after `{kind}=`"
         )));
     }
     open(target)

@@ -80,15 +80,31 @@ const FAILURES: &[(&str, Builtin, &[&str], &str)] = &[
     ("websocket", Builtin::WsErrors, &["class"], "scenario"),
 ];
 
+/// One line of the error breakdown.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorRow {
+    /// `http`, `iteration`, `kafka produce` or `websocket`.
+    pub what: String,
+    pub class: String,
+    /// The request name, topic or scenario.
+    pub target: String,
+    pub count: f64,
+    /// The first message seen for this class and target, if one was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
 /// Failed iterations, requests, produces and socket calls by class and
-/// target, most frequent first. Empty when nothing failed.
-pub fn errors(agg: &Aggregate) -> String {
-    let mut counts: BTreeMap<(&str, String, String), f64> = BTreeMap::new();
+/// target, most frequent first, each with its first message.
+pub fn error_rows(agg: &Aggregate) -> Vec<ErrorRow> {
+    let mut rows: BTreeMap<(&str, String, String), (f64, Option<&str>)> = BTreeMap::new();
     for (what, metric, how, r#where) in FAILURES {
         let Some(series) = agg.metrics.get(metric.name()) else {
             continue;
         };
-        for (tags, v) in &series.by_tags {
+        let mut sets: Vec<_> = series.by_tags.iter().collect();
+        sets.sort_by(|a, b| a.0.cmp(b.0));
+        for (tags, v) in sets {
             let n = match v {
                 Value::Counter { sum } => *sum,
                 Value::Rate { trues, .. } => *trues as f64,
@@ -107,33 +123,57 @@ pub fn errors(agg: &Aggregate) -> String {
                 .or_else(|| class.strip_prefix("class "))
                 .map_or(class.clone(), str::to_string);
             let target = tags.get(r#where).unwrap_or("-").to_string();
-            *counts.entry((what, class, target)).or_default() += n;
+            let row = rows.entry((what, class, target)).or_default();
+            row.0 += n;
+            if row.1.is_none() {
+                row.1 = agg.first_errors.get(metric.name(), tags);
+            }
         }
     }
-    if counts.is_empty() {
-        return String::new();
-    }
-    let mut rows: Vec<(f64, String)> = counts
+    let mut rows: Vec<ErrorRow> = rows
         .into_iter()
-        .map(|((what, class, target), n)| {
-            let row = format!(
-                "    {:<14} {:<20} {:>9}  {}",
-                what,
-                printable(&class, 20),
-                number(n),
-                printable(&target, 80)
-            );
-            (n, row)
+        .map(|((what, class, target), (count, first))| ErrorRow {
+            what: what.to_string(),
+            class,
+            target,
+            count,
+            first_error: first.map(str::to_string),
         })
         .collect();
-    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    rows.sort_by(|a, b| b.count.total_cmp(&a.count));
+    rows
+}
+
+/// The ERRORS table: [`error_rows`] with each first message under its
+/// row. Empty when nothing failed.
+pub fn errors(agg: &Aggregate) -> String {
+    let rows = error_rows(agg);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let mut row = format!(
+                "    {:<14} {:<20} {:>9}  {}",
+                r.what,
+                printable(&r.class, 20),
+                number(r.count),
+                printable(&r.target, 80)
+            );
+            if let Some(m) = &r.first_error {
+                let _ = write!(row, "\n      first: {}", printable(m, 160));
+            }
+            row
+        })
+        .collect();
     let mut out = String::from("\n  ERRORS\n");
     let _ = writeln!(
         out,
         "    {:<14} {:<20} {:>9}  where",
         "what", "class", "count"
     );
-    write_rows(&mut out, rows.into_iter().map(|(_, r)| r).collect());
+    write_rows(&mut out, lines);
     out
 }
 
@@ -239,5 +279,29 @@ mod tests {
         add(&mut fine, Builtin::HttpReqFailed, &[("name", "x")], &[0.0]);
         add(&mut fine, Builtin::Iterations, &[], &[1.0]);
         assert_eq!(errors(&fine), "");
+    }
+
+    #[test]
+    fn each_error_row_shows_its_first_message() {
+        let mut agg = Aggregate::default();
+        let refused = [("name", "login"), ("error", "not-allowed")];
+        add(&mut agg, Builtin::HttpReqFailed, &refused, &[1.0, 1.0]);
+        let tags = Tags::new(refused);
+        agg.first_errors.insert(
+            "http_req_failed",
+            &tags,
+            "10.1.2.3:80 is not an allowed host\x1b[2J",
+        );
+        let rows = error_rows(&agg);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].count, 2.0);
+        let text = errors(&agg);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[3].contains("not-allowed"), "{text}");
+        // Escape sequences from a peer never reach the terminal.
+        assert_eq!(
+            lines[4],
+            "      first: 10.1.2.3:80 is not an allowed host\\u{1b}[2J"
+        );
     }
 }

@@ -20,12 +20,10 @@ mod resolve;
 mod sign;
 mod store;
 
-pub use caps::{Capabilities, TargetNeed};
 pub use cmd::{
     AcceptArgs, KeyPairArgs, PackArgs, PullArgs, PushArgs, RunPackageArgs, SignArgs, VerifyArgs,
     cmd_accept, cmd_key_pair, cmd_pack, cmd_pull, cmd_push, cmd_sign, cmd_verify, describe,
 };
-pub use manifest::{Package, Param, read_package};
+pub use manifest::read_package;
 pub use pack::pack;
-pub use reference::Reference;
-pub use resolve::{Fetched, inspect_target, open_target, prepare_run};
+pub use resolve::{inspect_target, open_target, prepare_run};

@@ -6,6 +6,7 @@
 
 mod duration;
 mod k6;
+pub mod probe;
 mod raw;
 mod validate;
 
@@ -43,6 +44,8 @@ pub struct Plan {
     pub lag: Vec<RawLag>,
     /// Kafka end-to-end tracking (`[[track]]`).
     pub track: Vec<Track>,
+    /// Endpoints sampled into gauges during the run (`[[probe]]`).
+    pub probes: Vec<probe::Probe>,
     pub insecure_skip_tls_verify: bool,
     /// The random seed the plan or `--seed` fixed; none: a fresh one per run.
     pub seed: Option<u64>,

@@ -30,6 +30,9 @@ pub struct RawPlan {
     /// on another by the engine's own consumer.
     #[serde(default)]
     pub track: Vec<RawTrack>,
+    /// Endpoints of the system under test sampled into gauges.
+    #[serde(default)]
+    pub probe: Vec<super::probe::RawProbe>,
     // k6-style shortcuts for a single `default` scenario.
     pub vus: Option<u32>,
     pub duration: Option<String>,

@@ -291,6 +291,15 @@ pub fn validate(
         track.push(validate_track(t, &targets).map_err(|m| err(format!("track[{i}]{m}")))?);
     }
 
+    let target_names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let mut probes = Vec::new();
+    for (i, p) in raw.probe.iter().enumerate() {
+        probes.push(
+            super::probe::validate_probe(p, &target_names)
+                .map_err(|m| err(format!("probe[{i}]{m}")))?,
+        );
+    }
+
     let mut thresholds = Thresholds::default();
     let plan_thresholds = raw
         .thresholds
@@ -402,6 +411,7 @@ pub fn validate(
         )?,
         lag: raw.lag.clone(),
         track,
+        probes,
         mark_timeout: opt_duration(
             "markTimeout",
             &raw.options.mark_timeout,

@@ -22,6 +22,7 @@ mod clients;
 mod collect;
 mod execute;
 mod once;
+mod probe;
 mod signals;
 mod targets;
 mod verdict;
@@ -156,6 +157,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         .clone()
         .map(|w| tokio::spawn(crate::swap::watch(w, swapper.clone(), watch_stop.clone())));
     let lag_watch = watch_lag(&plan, &targets.kafka, &clients.allow, &metrics);
+    let probes = probe::start(&plan.probes, &params, &shared.http, &metrics)?;
     let track_goal = watch_goals(&clients.tracks, &stop, started);
 
     // Once a second: merge recorders, feed the outputs, watch thresholds.
@@ -209,6 +211,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         opts.progress,
     )
     .await;
+    probes.stop().await;
     let mut collector = collector.stop().await;
     lag_watch.abort();
     let elapsed = started.elapsed();

@@ -183,7 +183,7 @@ impl VuFactory {
         let tags = info.tags.with([("class", e.class())]);
         self.shared
             .metrics
-            .builtin(Builtin::IterationsFailed, &tags, 1.0);
+            .failure(Builtin::IterationsFailed, &tags, e);
         crate::output::log(
             "WARN",
             format_args!("WARN  [{} vu={id}] iteration {e}", info.name),

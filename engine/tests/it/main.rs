@@ -2,6 +2,7 @@
 //! loopback servers, the real binary. One test binary, one module per area.
 
 mod cli;
+mod errors;
 mod executors;
 mod failures;
 mod http_run;
@@ -11,12 +12,16 @@ mod languages;
 mod locust;
 mod outputs;
 mod package;
+mod probes;
 mod props;
+mod receivers;
 mod sandbox;
 mod sdk;
 mod signals;
 mod silent;
+mod streamed;
 mod support;
 mod swap;
 mod thresholds;
+mod tty;
 mod ws_run;

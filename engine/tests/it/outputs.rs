@@ -108,7 +108,7 @@ fn an_unknown_out_kind_is_refused_before_the_run() {
     ]);
     assert_eq!(code, 104, "{out}\n{err}");
     assert!(
-        err.contains("--out influx=x: no output `influx` (one of: json=..., csv=...)"),
+        err.contains("--out influx=x: no output `influx` (one of: json=..., csv=..., influxdb=..., prometheus-rw=..., hdr=...)"),
         "{err}"
     );
 }

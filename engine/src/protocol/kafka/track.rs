@@ -298,37 +298,7 @@ impl Samples {
     fn finish(mut self) -> std::io::Result<PathBuf> {
         self.out.flush()?;
         let hgrm = self.path.with_extension("hgrm");
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&hgrm)?);
-        writeln!(
-            out,
-            "{:>12} {:>14} {:>10} {:>14}\n",
-            "Value(ms)", "Percentile", "TotalCount", "1/(1-Percentile)"
-        )?;
-        for v in self.histogram.iter_quantiles(5) {
-            let q = v.quantile_iterated_to();
-            let inverse = if q < 1.0 {
-                format!("{:>14.2}", 1.0 / (1.0 - q))
-            } else {
-                format!("{:>14}", "inf")
-            };
-            writeln!(
-                out,
-                "{:>12.3} {:>14.12} {:>10} {inverse}",
-                v.value_iterated_to() as f64 / 1000.0,
-                q,
-                v.count_since_last_iteration()
-            )?;
-        }
-        let h = &self.histogram;
-        writeln!(
-            out,
-            "#[Mean = {:.3}, StdDeviation = {:.3}]\n#[Max = {:.3}, Total count = {}]",
-            h.mean() / 1000.0,
-            h.stdev() / 1000.0,
-            h.max() as f64 / 1000.0,
-            h.len()
-        )?;
-        out.flush()?;
+        crate::output::write_percentiles(&hgrm, &self.histogram)?;
         Ok(hgrm)
     }
 }
