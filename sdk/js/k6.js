@@ -1,11 +1,15 @@
 // k6's modules on volley's SDK, so a k6 script runs as written: `k6`,
-// `k6/http`, `k6/metrics`, `k6/data`, `k6/execution`, `k6/encoding` and
-// `k6/crypto`. `volley build` points a script's `import ... from 'k6/...'`
+// `k6/http`, `k6/metrics`, `k6/data`, `k6/execution`, `k6/encoding`,
+// `k6/crypto` and `k6/timers`, and the global `crypto` (WebCrypto). `volley build` points a script's `import ... from 'k6/...'`
 // here. What k6 has and volley does not is refused by name ("not supported
 // by volley: k6/http.asyncRequest"), never answered with a silent no-op.
 
 import * as volley from './volley.js';
 import * as wvu from 'volley:scenario/vu@0.2.0';
+import { sha1, sha256, sha384, sha512, md5 } from './hash.js';
+import * as digest from './digest.js';
+import * as loop from './loop.js';
+import { webcrypto } from './webcrypto.js';
 
 const { Counter, Gauge, Rate, Trend, sleep, fail, randomSeed, open } = volley;
 
@@ -65,7 +69,26 @@ function durationMs(v) {
 
 function k6request(method, url, body, params) {
   method = String(method).toUpperCase();
-  return volley.__k6Request(method, url, body, params, durationMs(params && params.timeout));
+  const timeout = durationMs(params && params.timeout);
+  if (params && params.auth === 'digest') return digestRequest(method, url, body, params, timeout);
+  return volley.__k6Request(method, url, body, params, timeout);
+}
+
+/** `params.auth: 'digest'`: a request without credentials, then one answering its 401's challenge (k6's way). */
+function digestRequest(method, url, body, params, timeout) {
+  const creds = volley.__userinfo(String(url));
+  if (!creds) throw new Error("params.auth: 'digest' takes the user and password from the URL (http://user:pass@host/...), and this URL has none");
+  // k6 counts the challenge's 401 as expected.
+  const first = volley.__k6Request(method, url, body, params, timeout, [401]);
+  const challenge = first.status === 401 ? digest.parseChallenge(first.headers['WWW-Authenticate']) : undefined;
+  if (!challenge) return first;
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*([^#]*)/.exec(creds.url);
+  const cnonce = Array.from({ length: 16 }, () => Math.floor(volley.random.float() * 16).toString(16)).join('');
+  const header = digest.authorization(challenge, {
+    method, uri: (m && m[1]) || '/', user: creds.user, password: creds.password, cnonce, encode: (t) => volley.__encoder.encode(t),
+  });
+  const headers = Object.assign({}, params.headers, { Authorization: header });
+  return volley.__k6Request(method, url, body, Object.assign({}, params, { headers }), timeout);
 }
 
 /** The status list `expectedStatuses` stands for (ranges expanded). */
@@ -201,116 +224,7 @@ const encoding = k6module('k6/encoding', { b64encode, b64decode });
 
 // ------------------------------------------------------------------ k6/crypto (in JavaScript)
 
-function words(bytes) {
-  const w = [];
-  for (let i = 0; i < bytes.length; i += 4) {
-    w.push(((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0);
-  }
-  return w;
-}
-/** Merkle–Damgård padding: 0x80, zeros, the bit length (big- or little-endian). */
-function pad(bytes, little) {
-  const len = bytes.length;
-  const total = (((len + 8) >> 6) + 1) << 6;
-  const out = new Uint8Array(total);
-  out.set(bytes);
-  out[len] = 0x80;
-  const bits = len * 8;
-  for (let i = 0; i < 8; i++) {
-    const byte = Math.floor(bits / 2 ** (8 * i)) & 255;
-    out[little ? total - 8 + i : total - 1 - i] = byte;
-  }
-  return out;
-}
-
-const K256 = [];
-{
-  const primes = [];
-  for (let n = 2; primes.length < 64; n++) if (primes.every((p) => n % p)) primes.push(n);
-  for (const p of primes) K256.push(Math.floor((Math.cbrt(p) % 1) * 4294967296) >>> 0);
-}
-
-function sha256(bytes) {
-  const h = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-  const w = words(pad(bytes, false));
-  const r = (x, n) => (x >>> n) | (x << (32 - n));
-  for (let i = 0; i < w.length; i += 16) {
-    const m = w.slice(i, i + 16);
-    for (let t = 16; t < 64; t++) {
-      const s0 = r(m[t - 15], 7) ^ r(m[t - 15], 18) ^ (m[t - 15] >>> 3);
-      const s1 = r(m[t - 2], 17) ^ r(m[t - 2], 19) ^ (m[t - 2] >>> 10);
-      m[t] = (m[t - 16] + s0 + m[t - 7] + s1) | 0;
-    }
-    let [a, b, c, d, e, f, g, hh] = h;
-    for (let t = 0; t < 64; t++) {
-      const t1 = (hh + (r(e, 6) ^ r(e, 11) ^ r(e, 25)) + ((e & f) ^ (~e & g)) + K256[t] + m[t]) | 0;
-      const t2 = ((r(a, 2) ^ r(a, 13) ^ r(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
-    }
-    [a, b, c, d, e, f, g, hh].forEach((v, j) => { h[j] = (h[j] + v) | 0; });
-  }
-  return beBytes(h);
-}
-
-function sha1(bytes) {
-  const h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
-  const w = words(pad(bytes, false));
-  const rl = (x, n) => (x << n) | (x >>> (32 - n));
-  for (let i = 0; i < w.length; i += 16) {
-    const m = w.slice(i, i + 16);
-    for (let t = 16; t < 80; t++) m[t] = rl(m[t - 3] ^ m[t - 8] ^ m[t - 14] ^ m[t - 16], 1);
-    let [a, b, c, d, e] = h;
-    for (let t = 0; t < 80; t++) {
-      const [f, k] = t < 20 ? [(b & c) | (~b & d), 0x5a827999]
-        : t < 40 ? [b ^ c ^ d, 0x6ed9eba1]
-          : t < 60 ? [(b & c) | (b & d) | (c & d), 0x8f1bbcdc] : [b ^ c ^ d, 0xca62c1d6];
-      const tmp = (rl(a, 5) + f + e + k + m[t]) | 0;
-      e = d; d = c; c = rl(b, 30); b = a; a = tmp;
-    }
-    [a, b, c, d, e].forEach((v, j) => { h[j] = (h[j] + v) | 0; });
-  }
-  return beBytes(h);
-}
-
-const MD5_S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
-const MD5_K = [];
-for (let i = 0; i < 64; i++) MD5_K.push(Math.floor(Math.abs(Math.sin(i + 1)) * 4294967296) >>> 0);
-
-function md5(bytes) {
-  const p = pad(bytes, true);
-  const h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
-  const rl = (x, n) => (x << n) | (x >>> (32 - n));
-  for (let i = 0; i < p.length; i += 64) {
-    const m = [];
-    for (let j = 0; j < 16; j++) {
-      const o = i + j * 4;
-      m.push((p[o] | (p[o + 1] << 8) | (p[o + 2] << 16) | (p[o + 3] << 24)) >>> 0);
-    }
-    let [a, b, c, d] = h;
-    for (let t = 0; t < 64; t++) {
-      let f;
-      let g;
-      if (t < 16) { f = (b & c) | (~b & d); g = t; } else if (t < 32) { f = (d & b) | (~d & c); g = (5 * t + 1) % 16; } else if (t < 48) { f = b ^ c ^ d; g = (3 * t + 5) % 16; } else { f = c ^ (b | ~d); g = (7 * t) % 16; }
-      const tmp = d;
-      d = c;
-      c = b;
-      b = (b + rl((a + f + MD5_K[t] + m[g]) | 0, MD5_S[(t >> 4) * 4 + (t % 4)])) | 0;
-      a = tmp;
-    }
-    [a, b, c, d].forEach((v, j) => { h[j] = (h[j] + v) | 0; });
-  }
-  const out = new Uint8Array(16);
-  h.forEach((v, j) => { for (let k = 0; k < 4; k++) out[j * 4 + k] = (v >>> (8 * k)) & 255; });
-  return out;
-}
-
-function beBytes(h) {
-  const out = new Uint8Array(h.length * 4);
-  h.forEach((v, j) => { for (let k = 0; k < 4; k++) out[j * 4 + k] = (v >>> (24 - 8 * k)) & 255; });
-  return out;
-}
-
-const HASHES = { sha256: [sha256, 64], sha1: [sha1, 64], md5: [md5, 64] };
+const HASHES = { sha256: [sha256, 64], sha1: [sha1, 64], md5: [md5, 64], sha384: [sha384, 128], sha512: [sha512, 128] };
 
 function hashOf(algorithm) {
   const h = HASHES[String(algorithm).toLowerCase().replace('-', '')];
@@ -381,6 +295,34 @@ const crypto = k6module('k6/crypto', {
   },
 });
 
+// ------------------------------------------------------------------ k6/timers, WebCrypto
+
+const timers = k6module('k6/timers', {
+  setTimeout: loop.setTimeout,
+  clearTimeout: loop.clearTimeout,
+  setInterval: loop.setInterval,
+  clearInterval: loop.clearInterval,
+});
+
+// Random bytes for WebCrypto from the VU's generator, six per host call.
+let pool = 0;
+let poolLeft = 0;
+function randomByte() {
+  if (poolLeft === 0) {
+    pool = Math.floor(volley.random.float() * 2 ** 48);
+    poolLeft = 6;
+  }
+  const b = pool % 256;
+  pool = Math.floor(pool / 256);
+  poolLeft--;
+  return b;
+}
+
+// k6 scripts have WebCrypto as the global `crypto` (no import).
+volley.__onInit((g) => {
+  Object.defineProperty(g, 'crypto', { value: webcrypto(randomByte), writable: true, configurable: true });
+});
+
 /** What `require(id)` returns in a bundled script: k6's modules and volley's SDK. */
 export const modules = {
   volley,
@@ -391,4 +333,5 @@ export const modules = {
   'k6/execution': execution,
   'k6/encoding': encoding,
   'k6/crypto': crypto,
+  'k6/timers': timers,
 };

@@ -20,6 +20,7 @@ import * as wvu from 'volley:scenario/vu@0.2.0';
 import * as wlog from 'volley:scenario/log@0.2.0';
 import * as wkafka from 'volley:scenario/kafka@0.2.0';
 import * as wws from 'volley:scenario/ws@0.2.0';
+import * as loop from './loop.js';
 
 export const VERSION = '0.1.0';
 
@@ -417,6 +418,11 @@ export class Response {
     throw new Error('res.html() is not supported by volley: parse res.body (e.g. with a regular expression) instead');
   }
   get ok() { return this.status >= 200 && this.status < 400; }
+  // k6 fields volley cannot fill: reading one fails the iteration by name
+  // (an undefined here made checks fail silently).
+  get ocsp() { throw new Error('res.ocsp is not supported by volley: it does not ask for OCSP stapling; remove the OCSP check'); }
+  get tls_version() { throw new Error('res.tls_version is not supported by volley: the TLS layer does not report it yet (volley negotiates TLS 1.2 or 1.3)'); }
+  get tls_cipher_suite() { throw new Error('res.tls_cipher_suite is not supported by volley: the TLS layer does not report it yet'); }
 }
 
 /** k6: an object body is form-encoded, keys in order (Go's `url.Values`). */
@@ -444,20 +450,68 @@ function headerText(pairs) {
   return out;
 }
 
-/** The request as the WIT takes it, and as k6's `res.request` shows it; `timeoutMs` already in ms. */
-function build(method, url, body, params, timeoutMs) {
+/**
+ * `scheme://user:pass@host/...` -> { url without the user part, user,
+ * password } (percent-decoded); undefined when the URL has no user part.
+ */
+export function __userinfo(url) {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#]*)(.*)$/s.exec(String(url));
+  if (!m) return undefined;
+  const at = m[2].lastIndexOf('@');
+  if (at < 0) return undefined;
+  const info = m[2].slice(0, at);
+  const colon = info.indexOf(':');
+  const dec = (t) => { try { return decodeURIComponent(t); } catch (_) { return t; } };
+  return {
+    url: `${m[1]}${m[2].slice(at + 1)}${m[3]}`,
+    user: dec(colon < 0 ? info : info.slice(0, colon)),
+    password: dec(colon < 0 ? '' : info.slice(colon + 1)),
+  };
+}
+
+/** The reserved request tag that carries `params.redirects` (the engine strips it). */
+const REDIRECTS_TAG = 'volley_redirects';
+
+function checkAuth(auth) {
+  if (auth === undefined || auth === null || auth === 'basic' || auth === 'digest') return;
+  if (auth === 'ntlm') {
+    throw new Error("params.auth: 'ntlm' is not supported by volley (NTLM authenticates a connection, not a request); use 'basic' or 'digest', or send the Authorization header yourself");
+  }
+  throw new Error(`params.auth: ${JSON.stringify(auth)} is not an authentication scheme volley knows ('basic', 'digest')`);
+}
+
+/**
+ * The request as the WIT takes it, and as k6's `res.request` shows it;
+ * `timeoutMs` already in ms; `expect` (statuses) overrides `expectStatuses`
+ * for this request. A user and password in the URL become Basic
+ * authentication (as in k6), unless `params.auth` is 'digest'.
+ */
+function build(method, url, body, params, timeoutMs, expect) {
   url = String(url);
+  const auth = params ? params.auth : undefined;
+  checkAuth(auth);
+  const creds = __userinfo(url);
+  if (creds) url = creds.url;
+  const jar = params && params.jar !== undefined && params.jar !== null ? params.jar : undefined;
+  if (jar !== undefined && !(jar instanceof CookieJar)) {
+    throw new Error('params.jar: expected a cookie jar (http.cookieJar() or new http.CookieJar())');
+  }
   const headers = [];
   let bytes = NONE;
   let hasType = false;
   let hasCookie = false;
+  let hasAuth = false;
   if (params && params.headers) {
     for (const k in params.headers) {
       const lk = k.toLowerCase();
       if (lk === 'content-type') hasType = true;
       if (lk === 'cookie') hasCookie = true;
+      if (lk === 'authorization') hasAuth = true;
       headers.push([k, String(params.headers[k])]);
     }
+  }
+  if (creds && auth !== 'digest' && !hasAuth) {
+    headers.push(['Authorization', `Basic ${bytesB64(encoder.encode(`${creds.user}:${creds.password}`))}`]);
   }
   if (body === undefined || body === null) {
     // no body
@@ -479,9 +533,10 @@ function build(method, url, body, params, timeoutMs) {
       sent.push(`${k}=${c !== null && typeof c === 'object' ? c.value : c}`);
     }
   }
-  if (vuJar && !hasCookie) {
+  const from = jar || vuJar;
+  if (from && !hasCookie) {
     const own = new Set(sent.map((c) => c.slice(0, c.indexOf('='))));
-    for (const [name, c] of vuJar._matching(url)) if (!own.has(name)) sent.push(`${name}=${c.value}`);
+    for (const [name, c] of from._matching(url)) if (!own.has(name)) sent.push(`${name}=${c.value}`);
   }
   if (sent.length && !hasCookie) headers.push(['Cookie', sent.join('; ')]);
   let tags = NO_PAIRS;
@@ -492,29 +547,34 @@ function build(method, url, body, params, timeoutMs) {
   } else if (groupTag) {
     tags = tagList();
   }
+  if (params && params.redirects !== undefined && params.redirects !== null) {
+    const n = Number(params.redirects);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`params.redirects: ${JSON.stringify(params.redirects)} is not a count (0: follow none)`);
+    tags = tags.concat([[REDIRECTS_TAG, String(n)]]);
+  }
   const req = {
     method, url, headers: headerText(headers), body: bytes, timeoutMs, name, tags,
-    expectedStatuses: expected,
+    expectedStatuses: expect || expected,
   };
-  return { req, shown: { method, url, headers: Object.fromEntries(headers), body: body ?? null } };
+  return { req, jar, shown: { method, url, headers: Object.fromEntries(headers), body: body ?? null } };
 }
 
-/** Cookies a response sets land in the jar for the VU's later requests. */
-function absorb(raw, url) {
+/** Cookies a response sets land in the request's jar (`params.jar`) or the VU's, for later requests. */
+function absorb(raw, url, jar) {
   if (raw.headers.indexOf('set-cookie') >= 0) {
     const { host } = splitUrl(url);
     for (const line of raw.headers.split('\n')) {
       if (line.slice(0, 12).toLowerCase() !== 'set-cookie: ') continue;
       const c = parseSetCookie(line.slice(12));
-      if (c) cookieJar()._store(host, c);
+      if (c) (jar || cookieJar())._store(host, c);
     }
   }
 }
 
-function send(method, url, body, params, timeoutMs) {
-  const { req, shown } = build(method, url, body, params, timeoutMs);
+function send(method, url, body, params, timeoutMs, expect) {
+  const { req, jar, shown } = build(method, url, body, params, timeoutMs, expect);
   const raw = whttp.send(req);
-  absorb(raw, req.url);
+  absorb(raw, req.url, jar);
   return { raw, req: shown };
 }
 
@@ -540,10 +600,10 @@ export function __k6Batch(list) {
   const built = list.map(([method, url, body, params, timeoutMs]) => build(method, url, body, params, timeoutMs));
   const results = whttp.sendBatch(built.map((b) => b.req));
   return results.map((r, i) => {
-    const { req, shown } = built[i];
+    const { req, jar, shown } = built[i];
     const params = list[i][3];
     if (r.tag === 'ok') {
-      absorb(r.val, req.url);
+      absorb(r.val, req.url, jar);
       return new Response(r.val, shown, params && params.responseType);
     }
     return k6Failed(r.val, shown);
@@ -563,13 +623,13 @@ function request(method, url, body, params) {
 }
 
 /** @internal k6/http's request: no response is a Response with status 0 and `error` set. */
-export function __k6Request(method, url, body, params, timeoutMs) {
+export function __k6Request(method, url, body, params, timeoutMs, expect) {
   try {
-    const { raw, req } = send(method, url, body, params, timeoutMs);
+    const { raw, req } = send(method, url, body, params, timeoutMs, expect);
     return new Response(raw, req, params && params.responseType);
   } catch (e) {
     const p = netError(e);
-    if (p) return k6Failed(p, { method, url: String(url), headers: {}, body: body ?? null });
+    if (p) return k6Failed(p, { method, url: (__userinfo(url) || { url: String(url) }).url, headers: {}, body: body ?? null });
     throw e;
   }
 }
@@ -726,7 +786,20 @@ function initContext() {
   Object.defineProperty(g, '__VU', { get: () => wvu.id(), configurable: true });
   Object.defineProperty(g, '__ITER', { get: () => Number(wvu.iteration()), configurable: true });
   g.open = open;
+  // What `async`/`await` (lowered by volley build) and k6/timers run on.
+  g.Promise = loop.Promise;
+  g.setTimeout = loop.setTimeout;
+  g.clearTimeout = loop.clearTimeout;
+  g.setInterval = loop.setInterval;
+  g.clearInterval = loop.clearInterval;
+  for (const hook of initHooks) hook(g);
 }
+
+const initHooks = [];
+/** @internal `fn(globalThis)` runs in each VU's init context, before the script (k6.js adds WebCrypto). */
+export function __onInit(fn) { initHooks.push(fn); }
+
+function sleepLoop(ms) { wvu.sleepMs(u64(ms > 0 ? ms : 0)); }
 
 /**
  * The world's exports around a script. `load` evaluates the script's top
@@ -746,26 +819,22 @@ export function __runner(load, embedded) {
       initContext();
       try {
         mod = load();
+        loop.drive(undefined, sleepLoop);
       } catch (e) {
         throw `in the script's init code (its top level): ${describe(e)}`;
       }
     }
     return mod;
   };
+  // The call, then k6's event loop: an async function's awaits, promise
+  // reactions and timers run before the call returns; a rejection fails it.
   const call = (fn, arg) => {
-    let out;
     try {
-      out = fn(arg);
+      return loop.drive(fn(arg), sleepLoop);
     } catch (e) {
+      loop.reset();
       throw describe(e);
     }
-    // An async function returns before its awaits resume, and its errors
-    // would be dropped: say so instead of passing silently. volley's calls
-    // are synchronous, so `await` is not needed.
-    if (out !== null && typeof out === 'object' && typeof out.then === 'function') {
-      throw `\`${fn.name || 'default'}\` is an async function (or returns a promise): volley does not run promises yet, so its awaits and errors would be lost; remove \`async\` and \`await\` (volley's calls are synchronous)`;
-    }
-    return out;
   };
   return {
     setup() {

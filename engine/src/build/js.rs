@@ -23,6 +23,14 @@ use crate::Error;
 pub const SDK: &[(&str, &[u8])] = &[
     ("volley.js", include_bytes!("../../../sdk/js/volley.js")),
     ("k6.js", include_bytes!("../../../sdk/js/k6.js")),
+    ("loop.js", include_bytes!("../../../sdk/js/loop.js")),
+    ("hash.js", include_bytes!("../../../sdk/js/hash.js")),
+    (
+        "webcrypto.js",
+        include_bytes!("../../../sdk/js/webcrypto.js"),
+    ),
+    ("aes.js", include_bytes!("../../../sdk/js/aes.js")),
+    ("digest.js", include_bytes!("../../../sdk/js/digest.js")),
     // Not a module of the component: in the content hash, so a change rebuilds.
     ("bundle.mjs", BUNDLER),
 ];

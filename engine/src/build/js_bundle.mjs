@@ -18,7 +18,7 @@ const entry = path.resolve(entryArg);
 const { rolldown } = await import(pathToFileURL(path.join(rolldownDir, 'dist/index.mjs')).href);
 const root = path.dirname(entry);
 
-const SUPPORTED = new Set(['volley', 'k6', 'k6/http', 'k6/metrics', 'k6/data', 'k6/execution', 'k6/encoding', 'k6/crypto']);
+const SUPPORTED = new Set(['volley', 'k6', 'k6/http', 'k6/metrics', 'k6/data', 'k6/execution', 'k6/encoding', 'k6/crypto', 'k6/timers']);
 const problems = [];
 const files = {};
 const rel = (p) => path.relative(root, p) || path.basename(p);
@@ -66,7 +66,11 @@ const plugin = {
 
 let output;
 try {
-  const bundle = await rolldown({ input: entry, cwd: root, plugins: [plugin], logLevel: 'silent', treeshake: false });
+  // ES2016: `async`/`await` become generators over the global `Promise`,
+  // which the SDK's event loop (sdk/js/loop.js) settles within each VU call.
+  const bundle = await rolldown({
+    input: entry, cwd: root, plugins: [plugin], logLevel: 'silent', treeshake: false, transform: { target: 'es2016' },
+  });
   ({ output } = await bundle.generate({ format: 'cjs', exports: 'named', sourcemap: true, dir: root }));
 } catch (e) {
   const msg = String(e && e.message ? e.message : e).replace(/\x1b\[[0-9;]*m/g, '');

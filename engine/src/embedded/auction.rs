@@ -379,6 +379,7 @@ mod tests {
                 headers: vec![("content-type".into(), "application/json".into())],
                 body: Bytes::from(format!(r#"{{"amount":{amount},"bidder":"t"}}"#)),
                 timeout: None,
+                max_redirects: None,
             })
             .await
             .unwrap();
@@ -447,6 +448,7 @@ mod tests {
                 headers: vec![],
                 body: Bytes::new(),
                 timeout: None,
+                max_redirects: None,
             })
             .await
             .unwrap()

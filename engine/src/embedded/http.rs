@@ -310,6 +310,7 @@ mod tests {
                 headers: vec![("content-type".into(), "application/json".into())],
                 body: Bytes::from(body.to_string()),
                 timeout: None,
+                max_redirects: None,
             })
             .await
             .unwrap()
@@ -365,6 +366,7 @@ mod tests {
                 headers,
                 body: Bytes::from(body.to_string()),
                 timeout: None,
+                max_redirects: None,
             })
         };
         let user = r#"{"username":"bo","password":"pw"}"#;

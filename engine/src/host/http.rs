@@ -22,32 +22,43 @@ fn micros(d: Duration) -> u64 {
 /// `http_req_failed` sample (it records it with the metrics import).
 pub const VERDICT_TAG: (&str, &str) = ("volley_verdict", "guest");
 
+/// The request tag by which a scenario sets this request's redirect limit
+/// (k6 `params.redirects`): `volley_redirects=N`. Never a tag of the samples.
+pub const REDIRECTS_TAG: &str = "volley_redirects";
+
 /// Most scenarios send a handful of distinct requests; their tag sets are
 /// built once per VU, not once per request.
 const TAG_CACHE: usize = 32;
 
 impl VuState {
+    /// `expected` is k6's `expected_response` tag: whether the status was
+    /// one the request expects (false for a request with no response).
     fn request_tags(
         &mut self,
         name: &str,
         method: &str,
         outcome: (&str, &str),
+        expected: bool,
         extra: &[(String, String)],
     ) -> Tags {
-        let key = (name, method, outcome.0, outcome.1);
+        let key = (name, method, outcome.0, outcome.1, expected);
         if extra.is_empty()
-            && let Some((_, tags)) = self
-                .instance
-                .http_tags
-                .iter()
-                .find(|(k, _)| (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str()) == key)
+            && let Some((_, tags)) =
+                self.instance.http_tags.iter().find(|(k, _)| {
+                    (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str(), k.4) == key
+                })
         {
             return tags.clone();
         }
         let tags = self
             .scenario
             .tags
-            .with([("name", name), ("method", method), outcome])
+            .with([
+                ("name", name),
+                ("method", method),
+                outcome,
+                ("expected_response", if expected { "true" } else { "false" }),
+            ])
             .with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if extra.is_empty() && self.instance.http_tags.len() < TAG_CACHE {
             let owned = (
@@ -55,6 +66,7 @@ impl VuState {
                 method.to_string(),
                 outcome.0.to_string(),
                 outcome.1.to_string(),
+                expected,
             );
             self.instance.http_tags.push((owned, tags.clone()));
         }
@@ -80,11 +92,11 @@ impl VuState {
         judge: bool,
     ) {
         let status_text = status.to_string();
-        let tags = self.request_tags(name, method, ("status", &status_text), extra);
         let expected = match expected {
             Some(list) => list.contains(&status),
             None => status < 400,
         };
+        let tags = self.request_tags(name, method, ("status", &status_text), expected, extra);
         let failed = if expected { 0.0 } else { 1.0 };
         // Unless the scenario judges the response itself (`judge` false).
         if judge {
@@ -141,14 +153,34 @@ fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
         .position(|(k, v)| k == VERDICT_TAG.0 && v == VERDICT_TAG.1)
         .map(|i| extra.remove(i))
         .is_some();
-    let request = parse_headers(&req.headers)
-        .map_err(|e| ProtoError::new(ErrorClass::InvalidRequest, e))
-        .map(|headers| Request {
+    let redirects = extra
+        .iter()
+        .position(|(k, _)| k == REDIRECTS_TAG)
+        .map(|i| extra.remove(i).1);
+    let max_redirects = match redirects.as_deref().map(str::parse::<u32>) {
+        None => Ok(None),
+        Some(Ok(n)) => Ok(Some(n)),
+        Some(Err(_)) => Err(ProtoError::new(
+            ErrorClass::InvalidRequest,
+            format!(
+                "tag {REDIRECTS_TAG}={}: the redirect limit is a count (0: follow none)",
+                redirects.unwrap_or_default()
+            ),
+        )),
+    };
+    let request = max_redirects
+        .and_then(|n| {
+            parse_headers(&req.headers)
+                .map(|h| (h, n))
+                .map_err(|e| ProtoError::new(ErrorClass::InvalidRequest, e))
+        })
+        .map(|(headers, max_redirects)| Request {
             method: method.clone(),
             url: req.url.clone(),
             headers,
             body: req.body.into(),
             timeout: req.timeout_ms.map(|ms| Duration::from_millis(ms as u64)),
+            max_redirects,
         });
     let pending = Pending {
         name: req.name,
@@ -279,7 +311,8 @@ impl VuState {
                     Some(u) => p.name_of(u),
                     None => p.name_of(&p.url),
                 };
-                let tags = self.request_tags(&name, &method, ("error", e.class.as_str()), &p.extra);
+                let tags =
+                    self.request_tags(&name, &method, ("error", e.class.as_str()), false, &p.extra);
                 let metrics = &self.shared.metrics;
                 // A request that never left (bad URL, not allowed) is the
                 // scenario's mistake, not the target's: it is not a request.

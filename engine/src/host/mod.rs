@@ -28,6 +28,10 @@ use crate::protocol::ws::WsClient;
 pub use self::kafka::kafka_deliveries;
 pub use self::vu::DataSets;
 
+/// A request's tag-set key: (name, method, outcome key, outcome value,
+/// expected_response).
+pub(crate) type HttpTagKey = (String, String, String, String, bool);
+
 /// What every VU of a run shares.
 #[derive(Debug)]
 pub struct Shared {
@@ -99,8 +103,8 @@ pub struct VuState {
 pub(crate) struct Instance {
     /// Mark metric names this instance already declared.
     pub(crate) declared: HashSet<String>,
-    /// Tag sets of this VU's recent requests: (name, method, key, value).
-    pub(crate) http_tags: Vec<((String, String, String, String), Tags)>,
+    /// Tag sets of this VU's recent requests.
+    pub(crate) http_tags: Vec<(HttpTagKey, Tags)>,
     /// Made on the first WASI call: Rust guests built by `volley build` import
     /// no WASI, and 10,000 VUs should not each carry an unused context.
     pub(crate) wasi: Option<Box<WasiCtx>>,

@@ -96,6 +96,19 @@ pub fn from_options(options: &Value, script: &Path) -> Result<RawPlan, Error> {
                     Some(duration(v).ok_or_else(|| err(key, "a duration".into()))?)
             }
             "insecureSkipTLSVerify" => raw.options.insecure_skip_tls_verify = v.as_bool(),
+            "maxRedirects" => {
+                raw.options.max_redirects = Some(
+                    uint(v)
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(|| err(key, "a count (0: follow none)".into()))?,
+                )
+            }
+            "tlsVersion" | "tlsCipherSuites" => {
+                return Err(err(
+                    key,
+                    "not supported by volley: it negotiates TLS 1.2 or 1.3 with rustls' default cipher suites and cannot restrict them; remove the option (a run would not test what it says)".into(),
+                ));
+            }
             k if INERT.contains(&k) => {}
             _ => {
                 return Err(err(
@@ -274,6 +287,8 @@ mod tests {
         assert_eq!(p.duration.as_deref(), Some("10s"));
         assert_eq!(p.thresholds["http_req_duration"].len(), 2);
         assert_eq!(p.scenarios["default"].tags["team"], "shop");
+        let p = plan(json!({ "maxRedirects": 0 })).unwrap();
+        assert_eq!(p.options.max_redirects, Some(0));
     }
 
     #[test]
@@ -306,6 +321,13 @@ mod tests {
             plan(json!({ "scenarios": { "s": { "executor": "constant-vus", "options": {} } } }))
                 .unwrap_err();
         assert!(e.contains("`scenarios.s.options`"), "{e}");
+        let e = plan(json!({ "tlsVersion": "tls1.2" })).unwrap_err();
+        assert!(
+            e.contains("`tlsVersion`") && e.contains("TLS 1.2 or 1.3"),
+            "{e}"
+        );
+        let e = plan(json!({ "maxRedirects": "x" })).unwrap_err();
+        assert!(e.contains("`maxRedirects`"), "{e}");
         let e = plan(json!({ "stages": [{ "duration": "1s" }] })).unwrap_err();
         assert!(e.contains("`stages`") && e.contains("target"), "{e}");
     }

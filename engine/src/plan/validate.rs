@@ -171,14 +171,24 @@ pub fn validate(
             graceful_stop: kept.graceful_stop.clone(),
             ..Default::default()
         };
+        // k6's precedence: a duration, iteration count or stages given on
+        // the command line replace all three of the plan's (a script's
+        // `stages` give way to `-i 3`), where merging them would make a shape
+        // no executor takes.
+        let cli_shape = ov.duration.is_some() || ov.iterations.is_some() || !ov.stages.is_empty();
+        let (duration, iterations, stages) = if cli_shape {
+            (None, None, None)
+        } else {
+            (raw.duration.clone(), raw.iterations, raw.stages.clone())
+        };
         s.vus = ov.vus.or(raw.vus);
         s.duration = ov
             .duration
             .map(|d| format!("{}ms", d.as_millis()))
-            .or(raw.duration.clone());
-        s.iterations = ov.iterations.or(raw.iterations);
+            .or(duration);
+        s.iterations = ov.iterations.or(iterations);
         s.stages = if ov.stages.is_empty() {
-            raw.stages.clone()
+            stages
         } else {
             Some(
                 ov.stages
@@ -192,6 +202,10 @@ pub fn validate(
         };
         let executor = shortcut_executor(&s, ov.rate, raw.scenarios.is_empty());
         s.executor = Some(executor.into());
+        if executor == "ramping-vus" {
+            // k6: with stages, `vus` is where the ramp starts.
+            s.start_vus = s.vus.take();
+        }
         if executor != "constant-arrival-rate" && executor != "per-vu-iterations" {
             s.spawn_rate = kept.spawn_rate;
         }
@@ -995,6 +1009,67 @@ mod tests {
             p.notes
         );
         assert_eq!(p.dropped_scenarios, ["viewers"]);
+    }
+
+    #[test]
+    fn command_line_shape_replaces_the_plans_like_k6() {
+        let staged =
+            "stages = [{ duration = \"10s\", target = 10 }]\n[options]\ncomponent = \"x.wasm\"\n";
+        // `-i 3 -u 1` on stages: the stages give way (k6's precedence).
+        let ov = Overrides {
+            vus: Some(1),
+            iterations: Some(3),
+            ..Default::default()
+        };
+        let p = plan(staged, &ov).unwrap();
+        assert!(
+            matches!(
+                p.scenarios[0].executor,
+                ExecutorConfig::SharedIterations {
+                    vus: 1,
+                    iterations: 3,
+                    ..
+                }
+            ),
+            "{:?}",
+            p.scenarios[0].executor
+        );
+        // `-u 2` alone keeps the stages and starts the ramp at 2 VUs.
+        let ov = Overrides {
+            vus: Some(2),
+            ..Default::default()
+        };
+        let p = plan(staged, &ov).unwrap();
+        assert!(
+            matches!(
+                p.scenarios[0].executor,
+                ExecutorConfig::RampingVus { start_vus: 2, .. }
+            ),
+            "{:?}",
+            p.scenarios[0].executor
+        );
+        // `-i 3` on a plan's vus + duration: iterations replace the duration.
+        let ov = Overrides {
+            iterations: Some(3),
+            ..Default::default()
+        };
+        let p = plan(
+            "vus = 2\nduration = \"30s\"\n[options]\ncomponent = \"x.wasm\"\n",
+            &ov,
+        )
+        .unwrap();
+        assert!(
+            matches!(
+                p.scenarios[0].executor,
+                ExecutorConfig::SharedIterations {
+                    vus: 2,
+                    iterations: 3,
+                    ..
+                }
+            ),
+            "{:?}",
+            p.scenarios[0].executor
+        );
     }
 
     #[test]

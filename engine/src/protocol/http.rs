@@ -34,6 +34,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
     pub timeout: Option<Duration>,
+    /// This request's redirect limit (k6 `params.redirects`); none: the client's.
+    pub max_redirects: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -160,6 +162,7 @@ impl HttpClient {
     /// redirect is the response (as in k6).
     pub async fn send(&self, mut req: Request) -> Result<Response, HttpError> {
         let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let max_redirects = req.max_redirects.unwrap_or(self.max_redirects);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut hops: Vec<Hop> = Vec::new();
         loop {
@@ -176,7 +179,7 @@ impl HttpClient {
                 }
             };
             let next = match resp.status {
-                301 | 302 | 303 | 307 | 308 if (hops.len() as u32) < self.max_redirects => resp
+                301 | 302 | 303 | 307 | 308 if (hops.len() as u32) < max_redirects => resp
                     .headers
                     .iter()
                     .find(|(k, _)| k == "location")
@@ -753,6 +756,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((r.status, r.hops.len()), (302, 0));
+        // A request's own limit wins over the client's.
+        let r = client()
+            .max_redirects(0)
+            .send(Request {
+                max_redirects: Some(1),
+                ..get(format!("{base}/r/3"), None)
+            })
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.hops.len()), (302, 1));
         server.abort();
     }
 
@@ -765,6 +778,7 @@ mod tests {
             headers: vec![("content-type".into(), "text/plain".into())],
             body: Bytes::from_static(b"payload"),
             timeout: None,
+            max_redirects: None,
         };
         let r = client().send(post("/see-other")).await.unwrap();
         assert_eq!(&r.body[..], b"GET ", "303: GET without the body");
@@ -839,6 +853,7 @@ mod tests {
             ],
             body: Bytes::from_static(b"x"),
             timeout: None,
+            max_redirects: None,
         };
         redirect(&mut req, 302, "http://other:1/b".into());
         assert_eq!(req.method, "GET");

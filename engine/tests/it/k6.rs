@@ -14,8 +14,10 @@ use crate::support::*;
 
 /// An HTTP/1.1 server on loopback that echoes requests and sets cookies:
 /// `/echo` (method, body, content type, `X-Trace`), `/json`, `/cookies/set`
-/// (two `Set-Cookie` lines), `/cookies` (the `Cookie` header it got), else
-/// 404. One thread per connection, keep-alive; it lives as long as the test
+/// (two `Set-Cookie` lines), `/cookies` (the `Cookie` header it got),
+/// `/auth/basic` (200 for `user:passwd`, else 401), `/auth/digest` (a
+/// digest challenge, then 200 for a right answer for `user:passwd`),
+/// `/redirect/N` (302 to `/redirect/N-1`, `/redirect/0` is 200), else 404. One thread per connection, keep-alive; it lives as long as the test
 /// process.
 fn echo_server() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -40,8 +42,13 @@ fn serve(conn: TcpStream) {
         let mut parts = line.split_whitespace();
         let method = parts.next().unwrap_or("").to_string();
         let target = parts.next().unwrap_or("").to_string();
-        let (mut length, mut content_type, mut trace, mut cookie) =
-            (0usize, String::new(), String::new(), String::new());
+        let (mut length, mut content_type, mut trace, mut cookie, mut auth) = (
+            0usize,
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        );
         for _ in 0..200 {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
@@ -54,6 +61,7 @@ fn serve(conn: TcpStream) {
                 "content-type" => content_type = value,
                 "x-trace" => trace = value,
                 "cookie" => cookie = value,
+                "authorization" => auth = value,
                 _ => {}
             }
         }
@@ -94,6 +102,37 @@ fn serve(conn: TcpStream) {
                 String::new(),
                 json(serde_json::json!({ "cookie": cookie })),
             ),
+            "/auth/basic" if auth == "Basic dXNlcjpwYXNzd2Q=" => (
+                200,
+                String::new(),
+                json(serde_json::json!({ "user": "user" })),
+            ),
+            "/auth/digest" if digest_ok(&auth, &method, "passwd") => (
+                200,
+                String::new(),
+                json(serde_json::json!({ "user": "user" })),
+            ),
+            "/auth/basic" => (
+                401,
+                "WWW-Authenticate: Basic realm=\"volley\"\r\n".to_string(),
+                "{}".to_string(),
+            ),
+            "/auth/digest" => (
+                401,
+                format!(
+                    "WWW-Authenticate: Digest realm=\"{DIGEST_REALM}\", qop=\"auth\", nonce=\"{DIGEST_NONCE}\", opaque=\"o-7\", algorithm=MD5\r\n"
+                ),
+                "{}".to_string(),
+            ),
+            p if p.starts_with("/redirect/") => match p["/redirect/".len()..].parse::<u32>() {
+                Ok(0) => (200, String::new(), "{}".to_string()),
+                Ok(n) => (
+                    302,
+                    format!("Location: /redirect/{}\r\n", n - 1),
+                    "{}".to_string(),
+                ),
+                Err(_) => (404, String::new(), "{}".to_string()),
+            },
             _ => (404, String::new(), "{}".to_string()),
         };
         let body = if method == "HEAD" {
@@ -103,13 +142,112 @@ fn serve(conn: TcpStream) {
         };
         let head = format!(
             "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n",
-            if status == 200 { "OK" } else { "Not Found" },
+            match status {
+                200 => "OK",
+                302 => "Found",
+                401 => "Unauthorized",
+                _ => "Not Found",
+            },
             text.len()
         );
         if out.write_all(head.as_bytes()).is_err() || out.write_all(body.as_bytes()).is_err() {
             return;
         }
     }
+}
+
+const DIGEST_REALM: &str = "volley";
+const DIGEST_NONCE: &str = "n-42";
+
+/// Whether `header` answers the server's digest challenge (RFC 7616, MD5,
+/// qop=auth) for user `user` with `password`, computed independently here.
+fn digest_ok(header: &str, method: &str, password: &str) -> bool {
+    let Some(fields) = header.strip_prefix("Digest ") else {
+        return false;
+    };
+    let mut f = std::collections::HashMap::new();
+    for part in fields.split(", ") {
+        if let Some((k, v)) = part.split_once('=') {
+            f.insert(k.trim(), v.trim().trim_matches('"'));
+        }
+    }
+    let get = |k: &str| f.get(k).copied().unwrap_or("");
+    let h = |s: String| {
+        md5(s.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let ha1 = h(format!("user:{DIGEST_REALM}:{password}"));
+    let ha2 = h(format!("{method}:{}", get("uri")));
+    let want = h(format!(
+        "{ha1}:{DIGEST_NONCE}:{}:{}:auth:{ha2}",
+        get("nc"),
+        get("cnonce")
+    ));
+    get("username") == "user"
+        && get("nonce") == DIGEST_NONCE
+        && get("qop") == "auth"
+        && get("opaque") == "o-7"
+        && get("response") == want
+}
+
+/// MD5 (RFC 1321), for the digest check above: no crate for one test.
+fn md5(input: &[u8]) -> [u8; 16] {
+    const S: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let mut msg = input.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&((input.len() as u64) * 8).to_le_bytes());
+    let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+    for chunk in msg.chunks(64) {
+        let m: Vec<u32> = chunk
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let [mut a, mut b, mut c, mut d] = h;
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let t = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(
+                a.wrapping_add(f)
+                    .wrapping_add(k[i])
+                    .wrapping_add(m[g])
+                    .rotate_left(S[(i / 16) * 4 + i % 4]),
+            );
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 16];
+    for (i, w) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    out
+}
+
+#[test]
+fn md5_matches_the_rfc_vectors() {
+    let hex = |b: [u8; 16]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    assert_eq!(hex(md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
+    assert_eq!(
+        hex(md5(b"The quick brown fox jumps over the lazy dog")),
+        "9e107d9d372bb6826bd81d3542a419d6"
+    );
 }
 
 fn script(name: &str) -> PathBuf {
@@ -291,6 +429,8 @@ fn k6_conformance_scripts_run_unmodified() {
         ("http.js", 2.0, 27.0),
         ("modules.js", 4.0, 16.0),
         ("scenarios.js", 9.0, 0.0),
+        ("auth.js", 2.0, 11.0),
+        ("async.js", 2.0, 9.0),
     ];
     let mut ran = Vec::new();
     for (name, iterations, per_iteration) in expected {

@@ -243,16 +243,16 @@ fn a_source_file_runs_directly_and_rebuilds_only_when_it_changes() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✓ second"), "{out}");
     // A thrown error fails the iteration with the script's message and line.
-    // An async default function would drop its errors (no promise is
-    // driven): every iteration fails and says what to change.
+    // An async default function is awaited (k6's event loop): its
+    // rejection fails the iteration with its message, never silently.
     std::fs::write(
         &script,
-        "export default async function () { throw new Error('lost'); }\n",
+        "export default async function () { await null; throw new Error('not lost'); }\n",
     )
     .unwrap();
     let (code, out, err) = volley_with(&["run", s, "--iterations", "2"], &[]);
     assert_eq!(code, 99, "{out}\n{err}");
-    assert!(err.contains("is an async function"), "{err}");
+    assert!(err.contains("Error: not lost"), "{err}");
     std::fs::write(&script, "export default function () { null.x; }\n").unwrap();
     let (code, out, err) = volley_with(&["run", s, "--iterations", "2"], &[]);
     // Every iteration failed: never green.
