@@ -56,7 +56,7 @@ pub async fn drive(
                 continue;
             }
         }
-        let vu = idle.lock().unwrap_or_else(|e| e.into_inner()).pop_back();
+        let vu = super::mover::take(&factory, &idle);
         match vu {
             Some(vu) => {
                 let (f, idle, vus, in_flight) = (

@@ -25,6 +25,22 @@ fn batch_size(idle: usize) -> usize {
     (cores * 8).min(idle / 4).max(1)
 }
 
+/// The idle VU the load takes next: the most recently used, except while
+/// a swap is in progress, when a VU already on the candidate goes first.
+/// The pool is a stack, so at a low rate the load keeps reusing the VU on
+/// top; without this, a canary pushed below it would never get the
+/// iterations the swap waits for.
+pub fn take(factory: &VuFactory, idle: &Idle) -> Option<Vu> {
+    let candidate = factory.deployment.candidate().map(|c| c.id());
+    let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = candidate
+        && let Some(i) = idle.iter().rposition(|vu| vu.component().id() == c)
+    {
+        return idle.remove(i);
+    }
+    idle.pop_back()
+}
+
 /// Runs until aborted: on every deployment change, moves every idle VU.
 /// `vus` counts the scenario's VUs (one that cannot be re-instantiated is
 /// gone).
