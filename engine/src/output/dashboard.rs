@@ -243,11 +243,28 @@ impl Output for Dashboard {
 pub struct Server {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    /// Event streams still open: each ends after it sent `stop`.
+    open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Server {
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// Waits (at most `limit`) until every open page got the final `stop`
+    /// event: the process exits right after the run, and would cut the
+    /// streams before the last event reached them.
+    pub async fn close(self, limit: std::time::Duration) {
+        let until = tokio::time::Instant::now() + limit;
+        while self.open.load(std::sync::atomic::Ordering::Acquire) > 0
+            && tokio::time::Instant::now() < until
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // The stream ended when hyper asked for its next frame; give the
+        // connection a moment to flush the last one.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 
@@ -259,6 +276,7 @@ impl Drop for Server {
 
 struct Ctx {
     hub: Arc<Hub>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
     stop: StopFn,
     addr: SocketAddr,
     allow_remote: bool,
@@ -277,8 +295,10 @@ pub async fn serve(opts: &DashboardOptions, hub: Arc<Hub>, stop: StopFn) -> Resu
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("dashboard address", e))?;
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let ctx = Arc::new(Ctx {
         hub,
+        open: open.clone(),
         stop,
         addr,
         allow_remote: opts.allow_remote,
@@ -300,7 +320,7 @@ pub async fn serve(opts: &DashboardOptions, hub: Arc<Hub>, stop: StopFn) -> Resu
             });
         }
     });
-    Ok(Server { addr, task })
+    Ok(Server { addr, task, open })
 }
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -346,7 +366,7 @@ fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
     }
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/") => text(StatusCode::OK, "text/html; charset=utf-8", PAGE),
-        (&Method::GET, "/events") => events(&ctx.hub),
+        (&Method::GET, "/events") => events(&ctx.hub, &ctx.open),
         (&Method::POST, "/stop") => {
             let origin = req.headers().get("origin").and_then(|h| h.to_str().ok());
             let same = origin.is_none_or(|o| {
@@ -374,8 +394,9 @@ fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
 
 /// The event stream: what was missed, then each event as it comes. A page
 /// too slow to keep up skips what it lagged behind on.
-fn events(hub: &Hub) -> Response<Body> {
+fn events(hub: &Hub, open: &Arc<std::sync::atomic::AtomicUsize>) -> Response<Body> {
     let (first, rx) = hub.subscribe();
+    let guard = OpenStream::new(open);
     let mut opening = String::from("retry: 2000\n\n");
     for e in &first {
         opening.push_str(e);
@@ -383,12 +404,12 @@ fn events(hub: &Hub) -> Response<Body> {
     // The stream ends after `stop`: the run is over and the page has all.
     let over = first.iter().any(|e| e.starts_with("event: stop\n"));
     let stream = futures_util::stream::unfold(
-        (Some(opening), rx, over),
-        |(opening, mut rx, over)| async move {
+        (Some(opening), rx, over, guard),
+        |(opening, mut rx, over, guard)| async move {
             if let Some(o) = opening {
                 return Some((
                     Ok::<_, Infallible>(Frame::data(Bytes::from(o))),
-                    (None, rx, over),
+                    (None, rx, over, guard),
                 ));
             }
             if over {
@@ -399,7 +420,7 @@ fn events(hub: &Hub) -> Response<Body> {
                     Ok(e) => {
                         let over = e.starts_with("event: stop\n");
                         let frame = Frame::data(Bytes::from(e.to_string()));
-                        return Some((Ok(frame), (None, rx, over)));
+                        return Some((Ok(frame), (None, rx, over, guard)));
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return None,
@@ -413,6 +434,23 @@ fn events(hub: &Hub) -> Response<Body> {
         .header("cache-control", "no-store")
         .body(BodyExt::boxed(StreamBody::new(stream)))
         .expect("static response parts are valid")
+}
+
+/// Counts an open event stream until the stream (and so the frame it
+/// sent last) is dropped by the connection.
+struct OpenStream(Arc<std::sync::atomic::AtomicUsize>);
+
+impl OpenStream {
+    fn new(open: &Arc<std::sync::atomic::AtomicUsize>) -> OpenStream {
+        open.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        OpenStream(open.clone())
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     let abort_reason: Arc<Mutex<Option<Abort>>> = Arc::default();
     let interrupt = tokio_util::sync::CancellationToken::new();
     let _signals = signals::watch(stop.clone(), interrupt.clone(), abort_reason.clone());
-    let _dashboard = dashboard::start(
+    let page = dashboard::start(
         opts.dashboard.as_ref(),
         &plan.thresholds,
         &stop,
@@ -284,6 +284,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         faults: collector.fault_report.take(),
     };
     collector.outputs.finish(&report)?;
+    if let Some(page) = page {
+        // Open pages get the final `stop` event before the process exits.
+        page.close(Duration::from_secs(2)).await;
+    }
 
     let verdict = verdict::verdict(&Facts {
         source: &plan.source,
