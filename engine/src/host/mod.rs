@@ -177,7 +177,7 @@ impl std::fmt::Debug for VuState {
 impl WasiView for VuState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         // No filesystem, no environment, no sockets: only the WIT imports
-        // reach the outside (see DESIGN.md, security model).
+        // reach the outside (README, "Sandbox").
         let instance = &mut self.instance;
         let ctx = instance
             .wasi

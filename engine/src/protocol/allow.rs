@@ -1,5 +1,5 @@
 //! Which hosts scenarios may reach: the plan's targets plus `--allow-host`.
-//! A package's own defaults never widen it (DESIGN.md, security model).
+//! A package's own defaults never widen it (README, "Sandbox").
 
 /// One allowed pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
