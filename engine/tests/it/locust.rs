@@ -13,8 +13,12 @@ use crate::support::*;
 
 /// A fresh folder holding `files` (name, text): the build writes its
 /// `target/` beside the source, not into the repository.
+/// Each call gets its own folder: two tests building the same locustfile
+/// at once must not share (and delete) each other's build folder.
 fn scratch_with(name: &str, files: &[(&str, String)]) -> PathBuf {
-    let dir = scratch("locust", name);
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = scratch("locust", &format!("{name}-{n}"));
     for (file, text) in files {
         std::fs::write(dir.join(file), text).unwrap();
     }
