@@ -73,6 +73,53 @@ pub enum Error {
     Other(String),
 }
 
+/// A value someone wrote (in a plan, a flag, a reference) that does not
+/// parse. Shared by every module's parsers: the message says what to write
+/// instead, and the run ends as invalid config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    /// Prefixes where the value came from (`--duration 5x: ...`).
+    pub fn within(self, context: impl std::fmt::Display) -> Invalid {
+        Invalid(format!("{context}: {}", self.0))
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Self {
+        Invalid(message)
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(message: &str) -> Self {
+        Invalid(message.to_string())
+    }
+}
+
+impl From<Invalid> for Error {
+    fn from(e: Invalid) -> Self {
+        Error::Config(e.0)
+    }
+}
+
+impl From<crate::protocol::TlsSetupError> for Error {
+    fn from(e: crate::protocol::TlsSetupError) -> Self {
+        Error::Other(e.to_string())
+    }
+}
+
+impl From<crate::control::ControlError> for Error {
+    fn from(e: crate::control::ControlError) -> Self {
+        match e {
+            crate::control::ControlError::NoRun(m) => Error::Config(m),
+            e => Error::Other(e.to_string()),
+        }
+    }
+}
+
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {

@@ -23,4 +23,4 @@ pub mod swap;
 mod sys;
 pub mod wasm;
 
-pub use error::{Error, ExitCode};
+pub use error::{Error, ExitCode, Invalid};

@@ -29,7 +29,7 @@ pub(super) fn cmd_control(
     let rt = runtime(Some(1))?;
     let ask = |target: &Target, r: Request| {
         rt.block_on(control::request(target, &r))
-            .map_err(Error::Other)
+            .map_err(Error::from)
     };
     let refused = |answer: &serde_json::Value| {
         answer["error"]
@@ -44,11 +44,7 @@ pub(super) fn cmd_control(
             );
             let runs: Vec<(String, Target, Option<PathBuf>)> = match &run {
                 // One run, maybe over TCP.
-                Some(r) => vec![(
-                    r.clone(),
-                    control::find(Some(r), token).map_err(Error::Config)?,
-                    None,
-                )],
+                Some(r) => vec![(r.clone(), control::find(Some(r), token)?, None)],
                 None => control::entries()
                     .into_iter()
                     .map(|e| (e.run, Target::Unix(e.socket.clone()), Some(e.socket)))
@@ -87,7 +83,7 @@ pub(super) fn cmd_control(
         },
     };
     let scaling = matches!(request, Request::Scale { .. });
-    let target = control::find(run.as_deref(), token).map_err(Error::Config)?;
+    let target = control::find(run.as_deref(), token)?;
     let answer = ask(&target, request)?;
     if let Some(e) = refused(&answer) {
         return Err(e);

@@ -12,7 +12,7 @@ fn kafka_conn(c: &KafkaConn) -> Result<(Allowlist, kafka::Config), Error> {
             .ok_or_else(|| Error::Config(format!("-X {p}: write KEY=VALUE")))?;
         properties.push((k.to_string(), v.to_string()));
     }
-    let allow = Allowlist::parse(&["*"]).map_err(Error::Config)?;
+    let allow = Allowlist::parse(&["*"])?;
     Ok((
         allow,
         kafka::Config {

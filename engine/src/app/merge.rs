@@ -43,7 +43,7 @@ pub(super) fn cmd_merge(args: MergeArgs) -> Result<ExitCode, Error> {
         merged = Some(match merged {
             None => e,
             Some(m) => crate::output::merge_exports(&m, &e)
-                .map_err(|m| Error::Config(format!("{}: {m}", p.display())))?,
+                .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?,
         });
     }
     let text = serde_json::to_string_pretty(&merged).unwrap_or_default();

@@ -18,7 +18,7 @@ pub(super) fn cmd_report(args: ReportArgs) -> Result<ExitCode, Error> {
             path.display()
         ))
     })?;
-    let bad = |m: String| Error::Config(format!("{}: {m}", path.display()));
+    let bad = |e: crate::output::ExportError| Error::Config(format!("{}: {e}", path.display()));
     let write = |to: &std::path::Path, data: &[u8]| {
         std::fs::write(to, data).map_err(|e| Error::io(format!("writing {}", to.display()), e))?;
         println!("wrote {} ({} bytes)", to.display(), data.len());
@@ -38,7 +38,7 @@ pub(super) fn cmd_report(args: ReportArgs) -> Result<ExitCode, Error> {
             write(to, svg.as_bytes())?;
         }
         if let Some(to) = &args.png {
-            let png = crate::output::svg_to_png(&svg).map_err(Error::Other)?;
+            let png = crate::output::svg_to_png(&svg).map_err(|e| Error::Other(e.to_string()))?;
             write(to, &png)?;
         }
     }

@@ -146,7 +146,8 @@ fn list_plans(dir: &Path) -> Vec<String> {
 
 /// Turns `run` flags into plan overrides.
 pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
-    let bad = |flag: &str, v: &str, why: String| Error::Config(format!("{flag} {v}: {why}"));
+    let bad =
+        |flag: &str, v: &str, why: crate::Invalid| Error::Config(format!("{flag} {v}: {why}"));
     let mut ov = Overrides {
         vus: args.vus,
         iterations: args.iterations,
@@ -184,7 +185,7 @@ pub fn overrides(args: &RunArgs) -> Result<Overrides, Error> {
             target: t
                 .trim()
                 .parse()
-                .map_err(|_| bad("--stage", s, format!("`{t}` is not a VU count")))?,
+                .map_err(|_| bad("--stage", s, format!("`{t}` is not a VU count").into()))?,
         });
     }
     for p in &args.params {
@@ -268,8 +269,7 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
         .control
         .as_deref()
         .map(|a| crate::control::TcpOptions::new(a, args.control_token.clone()))
-        .transpose()
-        .map_err(Error::Config)?;
+        .transpose()?;
     for note in &plan.notes {
         eprintln!("note: {note}");
     }

@@ -709,7 +709,7 @@ pub fn read_metadata(bytes: &[u8]) -> Metadata {
 /// Encodes a core module that embeds its WIT (wit-bindgen does) as a
 /// component; `adapter` is the WASI preview1 adapter a module built against
 /// wasi-libc needs.
-pub fn to_component(core: &[u8], adapter: Option<&[u8]>) -> Result<Vec<u8>, String> {
+fn to_component(core: &[u8], adapter: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let mut enc = wit_component::ComponentEncoder::default()
         .module(core)
         .map_err(|e| {

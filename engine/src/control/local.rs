@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, UnixListener, UnixStream};
 
+use super::ControlError;
 use super::api::{Envelope, Request};
 
 /// The folder of the runs' sockets: `$XDG_RUNTIME_DIR/volley`, else
@@ -23,13 +24,15 @@ pub fn runs_dir() -> Option<PathBuf> {
 }
 
 /// Binds this run's socket in [`runs_dir`].
-pub(super) fn bind() -> Result<(PathBuf, UnixListener), String> {
+pub(super) fn bind() -> Result<(PathBuf, UnixListener), ControlError> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = runs_dir().ok_or("no folder for the control socket: set VOLLEY_RUNS_DIR")?;
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = runs_dir().ok_or_else(|| {
+        ControlError::NoRun("no folder for the control socket: set VOLLEY_RUNS_DIR".into())
+    })?;
+    std::fs::create_dir_all(&dir).map_err(|e| ControlError::io(dir.display(), e))?;
     // Only this user may control its runs.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        .map_err(|e| ControlError::io(dir.display(), e))?;
     // Named by the process id (and a number for a library running several).
     static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = RUNS.fetch_add(1, Ordering::Relaxed);
@@ -39,7 +42,7 @@ pub(super) fn bind() -> Result<(PathBuf, UnixListener), String> {
     };
     let path = dir.join(format!("{name}.sock"));
     let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let listener = UnixListener::bind(&path).map_err(|e| ControlError::io(path.display(), e))?;
     Ok((path, listener))
 }
 
@@ -48,7 +51,7 @@ pub(super) fn write_tcp_entry(
     socket: &Path,
     addr: std::net::SocketAddr,
     token: &str,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, ControlError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = socket.with_extension("tcp");
@@ -60,7 +63,7 @@ pub(super) fn write_tcp_entry(
         .mode(0o600)
         .open(&path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| ControlError::io(path.display(), e))?;
     Ok(path)
 }
 
@@ -112,7 +115,8 @@ pub enum Target {
 /// The run `run` names: a process id (`volley ps`; optional when one run
 /// is going) or a TCP address `HOST:PORT`, whose token is `token` or, for a
 /// run of this machine, the one in its entry.
-pub fn find(run: Option<&str>, token: Option<String>) -> Result<Target, String> {
+pub fn find(run: Option<&str>, token: Option<String>) -> Result<Target, ControlError> {
+    let no_run = |m: &str| ControlError::NoRun(m.to_string());
     let all = entries();
     match run {
         Some(r) if r.contains(':') => {
@@ -132,32 +136,39 @@ pub fn find(run: Option<&str>, token: Option<String>) -> Result<Target, String> 
             .find(|e| e.run == r)
             .map(|e| Target::Unix(e.socket))
             .ok_or_else(|| {
-                format!("no run `{r}` (`volley ps` lists runs by process id; HOST:PORT reaches one over TCP)")
+                ControlError::NoRun(format!("no run `{r}` (`volley ps` lists runs by process id; HOST:PORT reaches one over TCP)"))
             }),
         None => match all.as_slice() {
             [e] => Ok(Target::Unix(e.socket.clone())),
-            [] => Err("no run is going (`volley run` opens a control socket)".into()),
-            _ => Err("several runs are going: name one by its process id (`volley ps`)".into()),
+            [] => Err(no_run(
+                "no run is going (`volley run` opens a control socket)",
+            )),
+            _ => Err(no_run(
+                "several runs are going: name one by its process id (`volley ps`)",
+            )),
         },
     }
 }
 
 /// Sends `r` to the run at `target` and returns its answer.
-pub async fn request(target: &Target, r: &Request) -> Result<serde_json::Value, String> {
+pub async fn request(target: &Target, r: &Request) -> Result<serde_json::Value, ControlError> {
     match target {
         Target::Unix(socket) => {
             let conn = UnixStream::connect(socket).await.map_err(|e| {
-                format!(
-                    "{}: {e} (is the run still going? `volley ps` lists runs)",
-                    socket.display()
+                ControlError::io(
+                    format_args!(
+                        "{} (is the run still going? `volley ps` lists runs)",
+                        socket.display()
+                    ),
+                    e,
                 )
             })?;
             exchange(conn, None, r, &socket.display().to_string()).await
         }
         Target::Tcp { addr, token } => {
-            let conn = TcpStream::connect(addr.as_str())
-                .await
-                .map_err(|e| format!("{addr}: {e} (is the run still going?)"))?;
+            let conn = TcpStream::connect(addr.as_str()).await.map_err(|e| {
+                ControlError::io(format_args!("{addr} (is the run still going?)"), e)
+            })?;
             exchange(conn, token.clone(), r, addr).await
         }
     }
@@ -168,22 +179,25 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     token: Option<String>,
     r: &Request,
     name: &str,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, ControlError> {
     let (read, mut write) = tokio::io::split(conn);
     let envelope = Envelope {
         token,
         request: r.clone(),
     };
-    let mut text = serde_json::to_string(&envelope).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string(&envelope).expect("a request serializes");
     text.push('\n');
     write
         .write_all(text.as_bytes())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ControlError::io(name, e))?;
     let mut line = String::new();
     BufReader::new(read)
         .read_line(&mut line)
         .await
-        .map_err(|e| e.to_string())?;
-    serde_json::from_str(&line).map_err(|e| format!("bad answer from {name}: {e}"))
+        .map_err(|e| ControlError::io(name, e))?;
+    serde_json::from_str(&line).map_err(|source| ControlError::BadAnswer {
+        from: name.to_string(),
+        source,
+    })
 }

@@ -26,6 +26,38 @@ pub use local::{Entry, Target, entries, find, request, runs_dir};
 pub use tcp::{TcpOptions, token_matches};
 
 use crate::schedule::{Live, Scale, ScaleError, Stop};
+
+/// Why a control endpoint could not be opened or a run not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No run matches what was asked for; the message says how to name one.
+    #[error("{0}")]
+    NoRun(String),
+    /// A socket, its folder or a listener: what it was and why.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The other side answered with something that is not a control answer.
+    #[error("bad answer from {from}: {source}")]
+    BadAnswer {
+        from: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ControlError {
+    fn io(context: impl std::fmt::Display, source: std::io::Error) -> Self {
+        ControlError::Io {
+            context: context.to_string(),
+            source,
+        }
+    }
+}
+
 use crate::swap::Swapper;
 
 /// What the endpoint acts on.
@@ -76,15 +108,16 @@ impl Drop for Endpoint {
 
 /// Opens this run's socket (and TCP listener with `tcp`) and answers on
 /// them until dropped.
-pub async fn serve(ctx: Context, tcp: Option<TcpOptions>) -> Result<Endpoint, String> {
+pub async fn serve(ctx: Context, tcp: Option<TcpOptions>) -> Result<Endpoint, ControlError> {
     let (path, listener) = local::bind()?;
     let mut tasks = Vec::new();
     let (tcp_listener, tcp_addr) = match &tcp {
         Some(t) => {
+            let context = format!("--control {}", t.addr);
             let l = TcpListener::bind(t.addr)
                 .await
-                .map_err(|e| format!("--control {}: {e}", t.addr))?;
-            let addr = l.local_addr().map_err(|e| e.to_string())?;
+                .map_err(|e| ControlError::io(&context, e))?;
+            let addr = l.local_addr().map_err(|e| ControlError::io(&context, e))?;
             (Some(l), Some(addr))
         }
         None => (None, None),

@@ -3,6 +3,7 @@
 //! for a loopback address and printed; any other address needs one given
 //! (`--control-token`), so a run never listens on a network without one.
 
+use crate::Invalid;
 use std::net::SocketAddr;
 
 use rand::RngCore;
@@ -20,23 +21,23 @@ const MIN_TOKEN: usize = 16;
 impl TcpOptions {
     /// Checks `--control` and `--control-token`; generates a token for a
     /// loopback address given none.
-    pub fn new(addr: &str, token: Option<String>) -> Result<Self, String> {
+    pub fn new(addr: &str, token: Option<String>) -> Result<Self, crate::Invalid> {
         let addr: SocketAddr = addr
             .parse()
             .map_err(|e| format!("--control {addr}: {e} (give IP:PORT, e.g. 127.0.0.1:6565)"))?;
         let token = match token {
             Some(t) if t.len() < MIN_TOKEN => {
-                return Err(format!(
+                return Err(Invalid(format!(
                     "--control-token: at least {MIN_TOKEN} characters (got {})",
                     t.len()
-                ));
+                )));
             }
             Some(t) => t,
             None if addr.ip().is_loopback() => generate(),
             None => {
-                return Err(format!(
+                return Err(Invalid(format!(
                     "--control {addr} is not a loopback address: give --control-token TOKEN (every request must carry it)"
-                ));
+                )));
             }
         };
         Ok(TcpOptions { addr, token })
@@ -74,7 +75,7 @@ mod tests {
         assert_eq!(t.token.len(), 64);
         assert_ne!(t.token, TcpOptions::new("[::1]:0", None).unwrap().token);
         let e = TcpOptions::new("0.0.0.0:7000", None).unwrap_err();
-        assert!(e.contains("--control-token"), "{e}");
+        assert!(e.0.contains("--control-token"), "{e}");
         assert!(TcpOptions::new("0.0.0.0:7000", Some("short".into())).is_err());
         let t = TcpOptions::new("0.0.0.0:7000", Some("x".repeat(20))).unwrap();
         assert_eq!(t.token, "x".repeat(20));

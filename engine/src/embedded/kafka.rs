@@ -92,14 +92,30 @@ impl Pipeline {
     }
 }
 
+/// The pipeline's topics could not be created on a broker.
+#[derive(Debug, thiserror::Error)]
+#[error("creating {topic} on {bootstrap}: {source}")]
+pub struct TopicError {
+    pub bootstrap: String,
+    pub topic: String,
+    #[source]
+    pub source: rdkafka::error::KafkaError,
+}
+
 /// Creates `orders.raw` and `orders.enriched` ([`PARTITIONS`] partitions,
 /// replication 1) on a broker that lacks them; existing ones are kept.
-pub async fn create_topics(bootstrap: &str) -> Result<(), String> {
+pub async fn create_topics(bootstrap: &str) -> Result<(), TopicError> {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let failed = |topic: &str, source| TopicError {
+        bootstrap: bootstrap.to_string(),
+        topic: topic.to_string(),
+        source,
+    };
+    let both = format!("{RAW_TOPIC} and {ENRICHED_TOPIC}");
     let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| failed(&both, e))?;
     let topics: Vec<NewTopic<'_>> = [RAW_TOPIC, ENRICHED_TOPIC]
         .iter()
         .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(1)))
@@ -108,12 +124,12 @@ pub async fn create_topics(bootstrap: &str) -> Result<(), String> {
     let results = admin
         .create_topics(&topics, &opts)
         .await
-        .map_err(|e| format!("creating topics on {bootstrap}: {e}"))?;
+        .map_err(|e| failed(&both, e))?;
     for r in results {
         match r {
             Ok(_) => {}
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((t, e)) => return Err(format!("creating topic {t} on {bootstrap}: {e}")),
+            Err((t, e)) => return Err(failed(&t, rdkafka::error::KafkaError::AdminOp(e))),
         }
     }
     Ok(())

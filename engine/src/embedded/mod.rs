@@ -2,6 +2,8 @@
 //! loopback, started for the run (or standalone by `volley targets`).
 //! They share nothing with the engine but the process.
 
+use crate::Invalid;
+
 pub mod auction;
 pub mod booking;
 pub mod echo;
@@ -52,16 +54,16 @@ pub enum Kind {
 }
 
 impl FromStr for Kind {
-    type Err = String;
+    type Err = Invalid;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Invalid> {
         match s {
             "http" => Ok(Kind::Http),
             "auction" => Ok(Kind::Auction),
             "kafka" => Ok(Kind::Kafka),
-            other => Err(format!(
+            other => Err(Invalid(format!(
                 "unknown embedded target `embedded:{other}` (available: embedded:http, embedded:auction, embedded:kafka)"
-            )),
+            ))),
         }
     }
 }

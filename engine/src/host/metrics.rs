@@ -36,7 +36,10 @@ impl VuState {
     /// Declares `name` as a `kind` for the run; a name already of another
     /// kind (or an invalid one) is the error the guest gets back.
     fn declare(&self, name: String, kind: Kind) -> Result<Handle, String> {
-        self.shared.metrics.declare(&name, kind)?;
+        self.shared
+            .metrics
+            .declare(&name, kind)
+            .map_err(|e| e.to_string())?;
         Ok(Handle(name.into_boxed_str()))
     }
 

@@ -10,7 +10,7 @@ impl Host for VuState {}
 /// lines joined by `\n`; the name ends at the first `:`, the value is the
 /// rest without leading blanks; empty lines are skipped. A line without a
 /// `:` or with an empty name is the scenario's mistake, named in the error.
-pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
+pub(super) fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);

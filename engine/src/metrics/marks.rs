@@ -62,7 +62,7 @@ pub fn fan_out_names(metric: &str) -> [String; 3] {
 
 /// Declares the metrics a mark on `metric` feeds (fan-out ones when
 /// `expected` > 1); an error names a name already used with another kind.
-pub fn declare(metrics: &Metrics, metric: &str, expected: u32) -> Result<(), String> {
+pub fn declare(metrics: &Metrics, metric: &str, expected: u32) -> Result<(), super::MetricError> {
     metrics.declare(metric, Kind::Trend)?;
     if expected <= 1 {
         metrics.declare(&lost_name(metric), Kind::Counter)?;

@@ -34,3 +34,32 @@ pub use tags::{Selector, Tags};
 pub use threshold::{Agg, NoData, Op, Threshold, ThresholdResult, Thresholds, has_data};
 pub use timeline::{CLASSES, Second, Sent, Timeline};
 pub use value::{Kind, Trend, Value};
+
+/// Why a metric name, selector, threshold or stored trend was refused; the
+/// message names what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricError {
+    /// The name already belongs to a metric of another kind.
+    #[error("metric `{name}` is a {declared}, it cannot also be used as a {used}")]
+    KindMismatch {
+        name: String,
+        declared: Kind,
+        used: Kind,
+    },
+    #[error("metric name `{0}` may only use letters, digits, `_`, `.` and `-`")]
+    BadName(String),
+    #[error(
+        "metric `{0}`: a run may declare at most {max} custom metrics (put what varies in a tag, not in the name)",
+        max = registry::MAX_CUSTOM_METRICS
+    )]
+    TooMany(String),
+    /// A selector (`name{tag:value}`) or threshold expression that does not parse.
+    #[error("{0}")]
+    Syntax(String),
+    /// A threshold's aggregation that the metric's kind does not have.
+    #[error("{0}")]
+    WrongAggregation(String),
+    /// A stored trend (summary export, hdr log) that cannot be read back.
+    #[error("{0}")]
+    Encoding(String),
+}

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
+use super::MetricError;
 use super::aggregate::{Aggregate, MAX_SERIES, overflow_tags};
 use super::builtin::Builtin;
 use super::first_error::FirstErrors;
@@ -159,36 +160,29 @@ impl Metrics {
 
     /// Declares a custom metric. Declaring the same name with another kind is
     /// an error naming both kinds.
-    pub fn declare(&self, name: &str, kind: Kind) -> Result<(), String> {
+    pub fn declare(&self, name: &str, kind: Kind) -> Result<(), MetricError> {
+        let mismatch = |declared: Kind| MetricError::KindMismatch {
+            name: name.to_string(),
+            declared,
+            used: kind,
+        };
         if let Some(k) = self.kind_of(name) {
-            return if k == kind {
-                Ok(())
-            } else {
-                Err(format!(
-                    "metric `{name}` is a {}, it cannot also be used as a {}",
-                    k.as_str(),
-                    kind.as_str()
-                ))
-            };
+            return if k == kind { Ok(()) } else { Err(mismatch(k)) };
         }
         if name.is_empty()
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
         {
-            return Err(format!(
-                "metric name `{name}` may only use letters, digits, `_`, `.` and `-`"
-            ));
+            return Err(MetricError::BadName(name.to_string()));
         }
         let mut kinds = self.inner.kinds.write().unwrap_or_else(|e| e.into_inner());
         if !kinds.contains_key(name) && kinds.len() >= Builtin::ALL.len() + MAX_CUSTOM_METRICS {
-            return Err(format!(
-                "metric `{name}`: a run may declare at most {MAX_CUSTOM_METRICS} custom metrics (put what varies in a tag, not in the name)"
-            ));
+            return Err(MetricError::TooMany(name.to_string()));
         }
         let k = *kinds.entry(name.to_string()).or_insert(kind);
         if k != kind {
-            return Err(format!("metric `{name}` is a {}", k.as_str()));
+            return Err(mismatch(k));
         }
         Ok(())
     }
@@ -371,14 +365,17 @@ mod tests {
         assert!(m.declare("my_trend", Kind::Trend).is_ok());
         assert!(m.declare("my_trend", Kind::Trend).is_ok());
         let err = m.declare("my_trend", Kind::Counter).unwrap_err();
-        assert!(err.contains("trend"), "{err}");
+        assert!(err.to_string().contains("trend"), "{err}");
         assert!(m.declare("http_reqs", Kind::Trend).is_err());
         assert!(m.declare("bad name", Kind::Counter).is_err());
         for i in 0..MAX_CUSTOM_METRICS - 1 {
             m.declare(&format!("m{i}"), Kind::Counter).unwrap();
         }
         let err = m.declare("one_too_many", Kind::Counter).unwrap_err();
-        assert!(err.contains("at most 1000 custom metrics"), "{err}");
+        assert!(
+            err.to_string().contains("at most 1000 custom metrics"),
+            "{err}"
+        );
         // Names already declared stay usable.
         m.declare("m0", Kind::Counter).unwrap();
     }

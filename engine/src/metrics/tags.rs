@@ -85,7 +85,7 @@ pub struct Selector {
 }
 
 impl Selector {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, super::MetricError> {
         let text = text.trim();
         let (metric, rest) = match text.find('{') {
             None => (text, None),
@@ -97,19 +97,21 @@ impl Selector {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
         {
-            return Err(format!(
+            return Err(super::MetricError::Syntax(format!(
                 "`{text}` is not a metric name (letters, digits, `_`, `.`, `-`; tags as `name{{tag:value}}`)"
-            ));
+            )));
         }
         let mut filter = Vec::new();
         if let Some(rest) = rest {
-            let inner = rest
-                .strip_suffix('}')
-                .ok_or_else(|| format!("`{text}`: the tag filter must end with `}}`"))?;
+            let inner = rest.strip_suffix('}').ok_or_else(|| {
+                super::MetricError::Syntax(format!("`{text}`: the tag filter must end with `}}`"))
+            })?;
             for part in inner.split(',').filter(|p| !p.trim().is_empty()) {
-                let (k, v) = part
-                    .split_once(':')
-                    .ok_or_else(|| format!("`{text}`: tag filter `{part}` must be `key:value`"))?;
+                let (k, v) = part.split_once(':').ok_or_else(|| {
+                    super::MetricError::Syntax(format!(
+                        "`{text}`: tag filter `{part}` must be `key:value`"
+                    ))
+                })?;
                 let v = v.trim().trim_matches('"').trim_matches('\'');
                 filter.push((k.trim().to_string(), v.to_string()));
             }

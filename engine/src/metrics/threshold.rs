@@ -10,6 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::MetricError;
 use super::aggregate::Aggregate;
 use super::tags::Selector;
 use super::value::{Kind, Value};
@@ -120,11 +121,13 @@ pub enum NoData {
 }
 
 impl NoData {
-    pub fn parse(s: &str) -> Result<NoData, String> {
+    pub fn parse(s: &str) -> Result<NoData, MetricError> {
         match s {
             "fail" => Ok(NoData::Fail),
             "pass" => Ok(NoData::Pass),
-            _ => Err(format!("`{s}`: write \"fail\" (the default) or \"pass\"")),
+            _ => Err(MetricError::Syntax(format!(
+                "`{s}`: write \"fail\" (the default) or \"pass\""
+            ))),
         }
     }
 
@@ -148,7 +151,8 @@ pub fn has_data(v: &Value) -> bool {
 
 impl Threshold {
     /// Parses `expr` (`p(95) < 200`) for the metric `selector`.
-    pub fn parse(selector: Selector, expr: &str) -> Result<Self, String> {
+    pub fn parse(selector: Selector, expr: &str) -> Result<Self, MetricError> {
+        let syntax = MetricError::Syntax;
         let e = expr.trim();
         let ops = [
             ("===", Op::Eq),
@@ -164,28 +168,30 @@ impl Threshold {
             .filter_map(|(tok, op)| e.find(tok).map(|p| (p, *tok, *op)))
             .min_by_key(|(p, tok, _)| (*p, std::cmp::Reverse(tok.len())))
             .ok_or_else(|| {
-                format!("threshold `{e}` on `{selector}` needs an operator (<, <=, >, >=, ==, !=)")
+                syntax(format!(
+                    "threshold `{e}` on `{selector}` needs an operator (<, <=, >, >=, ==, !=)"
+                ))
             })?;
         let lhs = e[..pos].trim().replace(' ', "");
         let rhs = e[pos + tok.len()..].trim();
         let agg = Agg::parse(&lhs).ok_or_else(|| {
-            format!(
+            syntax(format!(
                 "threshold `{e}` on `{selector}`: `{lhs}` is not an aggregation (avg, min, max, med, p(N), count, rate, value)"
-            )
+            ))
         })?;
         let time_agg = !matches!(agg, Agg::Count | Agg::Rate | Agg::Value);
         let bound: f64 = match rhs.parse() {
             Ok(n) => n,
             // Times may carry a unit (`max<30s`); they compare in ms.
             Err(_) => time_ms(rhs).filter(|_| time_agg).ok_or_else(|| {
-                format!(
+                syntax(format!(
                     "threshold `{e}` on `{selector}`: `{rhs}` is not a number{}",
                     if time_agg {
                         " or a time (500ms, 30s, 2m)"
                     } else {
                         ""
                     }
-                )
+                ))
             })?,
         };
         Ok(Threshold {
@@ -201,17 +207,17 @@ impl Threshold {
     }
 
     /// Checks the aggregation fits the metric's kind.
-    pub fn check_kind(&self, kind: Kind) -> Result<(), String> {
+    pub fn check_kind(&self, kind: Kind) -> Result<(), MetricError> {
         if self.agg.fits(kind) {
             Ok(())
         } else {
-            Err(format!(
+            Err(MetricError::WrongAggregation(format!(
                 "threshold `{}` on `{}`: a {} metric allows {}",
                 self.source,
                 self.selector,
                 kind.as_str(),
                 Agg::allowed(kind)
-            ))
+            )))
         }
     }
 
@@ -372,7 +378,7 @@ mod tests {
     fn kinds_restrict_aggregations() {
         assert!(th("x", "p(99)<1").check_kind(Kind::Trend).is_ok());
         let err = th("x", "p(99)<1").check_kind(Kind::Rate).unwrap_err();
-        assert!(err.contains("allows rate"), "{err}");
+        assert!(err.to_string().contains("allows rate"), "{err}");
         assert!(th("x", "count>0").check_kind(Kind::Counter).is_ok());
         assert!(th("x", "value<3").check_kind(Kind::Gauge).is_ok());
     }
@@ -455,6 +461,11 @@ mod tests {
             ]
         );
         assert_eq!(NoData::parse("pass"), Ok(NoData::Pass));
-        assert!(NoData::parse("ignore").unwrap_err().contains("\"pass\""));
+        assert!(
+            NoData::parse("ignore")
+                .unwrap_err()
+                .to_string()
+                .contains("\"pass\"")
+        );
     }
 }

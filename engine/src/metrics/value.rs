@@ -31,6 +31,12 @@ impl Kind {
     }
 }
 
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A trend's distribution. Samples are integers in milli-units of the
 /// displayed unit: microseconds for time trends shown in milliseconds.
 /// The histogram keeps three significant digits; count, sum, min and max are
@@ -118,12 +124,18 @@ impl Trend {
 
     /// Rebuilds a trend from [`Trend::encode`] output plus the exact summary
     /// values written beside it.
-    pub fn decode(text: &str, count: u64, sum: u128, min: u64, max: u64) -> Result<Self, String> {
+    pub fn decode(
+        text: &str,
+        count: u64,
+        sum: u128,
+        min: u64,
+        max: u64,
+    ) -> Result<Self, super::MetricError> {
         use hdrhistogram::serialization::Deserializer;
-        let bytes = base64_decode(text)?;
+        let bytes = base64_decode(text).map_err(super::MetricError::Encoding)?;
         let mut hist: Histogram<u64> = Deserializer::new()
             .deserialize(&mut &bytes[..])
-            .map_err(|e| format!("not an HdrHistogram: {e}"))?;
+            .map_err(|e| super::MetricError::Encoding(format!("not an HdrHistogram: {e}")))?;
         hist.auto(true);
         Ok(Trend {
             hist,

@@ -244,7 +244,7 @@ pub struct Server {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
     /// Event streams still open: each ends after it sent `stop`.
-    open: Arc<std::sync::atomic::AtomicUsize>,
+    open: Arc<OpenCount>,
 }
 
 impl Server {
@@ -256,12 +256,11 @@ impl Server {
     /// event: the process exits right after the run, and would cut the
     /// streams before the last event reached them.
     pub async fn close(self, limit: std::time::Duration) {
-        let until = tokio::time::Instant::now() + limit;
-        while self.open.load(std::sync::atomic::Ordering::Acquire) > 0
-            && tokio::time::Instant::now() < until
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let mut open = self.open.subscribe();
+        if open.borrow().ever == 0 {
+            return;
         }
+        let _ = tokio::time::timeout(limit, open.wait_for(|n| n.now == 0)).await;
         // The stream ended when hyper asked for its next frame; give the
         // connection a moment to flush the last one.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -276,7 +275,7 @@ impl Drop for Server {
 
 struct Ctx {
     hub: Arc<Hub>,
-    open: Arc<std::sync::atomic::AtomicUsize>,
+    open: Arc<OpenCount>,
     stop: StopFn,
     addr: SocketAddr,
     allow_remote: bool,
@@ -295,7 +294,7 @@ pub async fn serve(opts: &DashboardOptions, hub: Arc<Hub>, stop: StopFn) -> Resu
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("dashboard address", e))?;
-    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let open = Arc::new(OpenCount::default());
     let ctx = Arc::new(Ctx {
         hub,
         open: open.clone(),
@@ -394,7 +393,7 @@ fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
 
 /// The event stream: what was missed, then each event as it comes. A page
 /// too slow to keep up skips what it lagged behind on.
-fn events(hub: &Hub, open: &Arc<std::sync::atomic::AtomicUsize>) -> Response<Body> {
+fn events(hub: &Hub, open: &Arc<OpenCount>) -> Response<Body> {
     let (first, rx) = hub.subscribe();
     let guard = OpenStream::new(open);
     let mut opening = String::from("retry: 2000\n\n");
@@ -436,20 +435,33 @@ fn events(hub: &Hub, open: &Arc<std::sync::atomic::AtomicUsize>) -> Response<Bod
         .expect("static response parts are valid")
 }
 
+/// How many event streams are open now and were ever opened;
+/// [`Server::close`] waits until none is open.
+type OpenCount = tokio::sync::watch::Sender<Streams>;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Streams {
+    now: usize,
+    ever: usize,
+}
+
 /// Counts an open event stream until the stream (and so the frame it
 /// sent last) is dropped by the connection.
-struct OpenStream(Arc<std::sync::atomic::AtomicUsize>);
+struct OpenStream(Arc<OpenCount>);
 
 impl OpenStream {
-    fn new(open: &Arc<std::sync::atomic::AtomicUsize>) -> OpenStream {
-        open.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    fn new(open: &Arc<OpenCount>) -> OpenStream {
+        open.send_modify(|n| {
+            n.now += 1;
+            n.ever += 1;
+        });
         OpenStream(open.clone())
     }
 }
 
 impl Drop for OpenStream {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.send_modify(|n| n.now -= 1);
     }
 }
 

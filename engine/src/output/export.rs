@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Report;
 use super::summary::describe;
+use super::{ExportError, Report};
 use crate::metrics::{
-    Aggregate, Kind, NoData, Selector, Tags, Threshold, ThresholdResult, Thresholds, Trend, Value,
+    Aggregate, Kind, MetricError, NoData, Selector, Tags, Threshold, ThresholdResult, Thresholds,
+    Trend, Value,
 };
 
 /// A whole export file.
@@ -167,7 +168,7 @@ impl RawValue {
         }
     }
 
-    fn value(&self) -> Result<Value, String> {
+    fn value(&self) -> Result<Value, MetricError> {
         Ok(match self {
             RawValue::Counter { sum } => Value::Counter { sum: *sum },
             RawValue::Gauge {
@@ -192,9 +193,9 @@ impl RawValue {
                 min,
                 max,
             } => {
-                let sum: u128 = sum
-                    .parse()
-                    .map_err(|_| format!("trend sum `{sum}` is not an integer"))?;
+                let sum: u128 = sum.parse().map_err(|_| {
+                    MetricError::Encoding(format!("trend sum `{sum}` is not an integer"))
+                })?;
                 Value::Trend(Box::new(Trend::decode(hdr, *count, sum, *min, *max)?))
             }
         })
@@ -439,13 +440,14 @@ fn write_atomically(export: &Export, path: &Path) -> Result<(), crate::Error> {
 }
 
 /// The aggregate an export's `series` hold.
-pub fn aggregate_of(e: &Export) -> Result<Aggregate, String> {
+pub fn aggregate_of(e: &Export) -> Result<Aggregate, ExportError> {
     let mut agg = Aggregate::default();
-    for (i, s) in e.series.iter().enumerate() {
-        let v = s
-            .value
-            .value()
-            .map_err(|m| format!("series[{i}] ({}): {m}", s.metric))?;
+    for (index, s) in e.series.iter().enumerate() {
+        let v = s.value.value().map_err(|source| ExportError::Series {
+            index,
+            metric: s.metric.clone(),
+            source,
+        })?;
         let tags = Tags::new(s.tags.iter());
         agg.merge_value(&s.metric, &tags, &v);
         if let Some(m) = &s.first_error {
@@ -458,7 +460,7 @@ pub fn aggregate_of(e: &Export) -> Result<Aggregate, String> {
 /// Merges two exports losslessly and re-evaluates their thresholds on the
 /// merged data. The merged duration is the longer of the two (shards run
 /// side by side).
-pub fn merge_exports(a: &Export, b: &Export) -> Result<Export, String> {
+pub fn merge_exports(a: &Export, b: &Export) -> Result<Export, ExportError> {
     let mut agg = aggregate_of(a)?;
     agg.merge(&aggregate_of(b)?);
     let elapsed = Duration::from_secs_f64(
@@ -574,6 +576,6 @@ mod tests {
             }
         }
         let err = merge_exports(&e, &e).unwrap_err();
-        assert!(err.contains("http_req_duration"), "{err}");
+        assert!(err.to_string().contains("http_req_duration"), "{err}");
     }
 }

@@ -39,7 +39,30 @@ pub use seam::{Output, OutputOptions, Outputs, RunInfo, Tick};
 pub use summary::{render_progress, render_summary};
 pub use timeline::{MAX_POINTS, Percentiles, Point, Timeline, merge_timelines};
 
-use crate::metrics::{Aggregate, ThresholdResult};
+use crate::metrics::{Aggregate, MetricError, ThresholdResult};
+
+/// Why an export could not be read back, merged or drawn; the message names
+/// the series, metric or option to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A series whose stored value does not decode.
+    #[error("series[{index}] ({metric}): {source}")]
+    Series {
+        index: usize,
+        metric: String,
+        #[source]
+        source: MetricError,
+    },
+    /// A stored threshold or selector that does not parse.
+    #[error(transparent)]
+    Metric(#[from] MetricError),
+    /// `--metric` names no trend with samples.
+    #[error("--metric {selector}: {reason}")]
+    NoTrend { selector: String, reason: String },
+    /// The picture could not be drawn (no fonts, too large).
+    #[error("{0}")]
+    Drawing(String),
+}
 
 /// Everything a run produced, for outputs to render.
 #[derive(Debug, Clone)]

@@ -5,14 +5,19 @@
 //! PNG goes through resvg with the system's fonts (Debian's
 //! `fonts-dejavu-core`); nothing here touches the network.
 
+use super::ExportError;
 use super::chart::{Bin, histogram_svg};
 use super::export::{Export, aggregate_of};
 use crate::metrics::{Selector, Trend, Value};
 
 /// The merged trend a selector (`http_req_duration`,
 /// `http_req_duration{name:login}`) picks in an export's series.
-pub fn trend_of(export: &Export, selector: &str) -> Result<Trend, String> {
-    let sel = Selector::parse(selector).map_err(|e| format!("--metric {selector}: {e}"))?;
+pub fn trend_of(export: &Export, selector: &str) -> Result<Trend, ExportError> {
+    let no_trend = |reason: String| ExportError::NoTrend {
+        selector: selector.to_string(),
+        reason,
+    };
+    let sel = Selector::parse(selector).map_err(|e| no_trend(e.to_string()))?;
     let agg = aggregate_of(export)?;
     let trends = || {
         agg.metrics
@@ -24,18 +29,18 @@ pub fn trend_of(export: &Export, selector: &str) -> Result<Trend, String> {
     };
     match agg.select(&sel) {
         Some(Value::Trend(t)) if t.count > 0 => Ok(*t),
-        Some(Value::Trend(_)) => Err(format!(
-            "--metric {selector}: no samples match (the export's trends: {})",
+        Some(Value::Trend(_)) => Err(no_trend(format!(
+            "no samples match (the export's trends: {})",
             trends()
-        )),
-        Some(_) => Err(format!(
-            "--metric {selector}: not a trend (the export's trends: {})",
+        ))),
+        Some(_) => Err(no_trend(format!(
+            "not a trend (the export's trends: {})",
             trends()
-        )),
-        None => Err(format!(
-            "--metric {selector}: not in the export (its trends: {})",
+        ))),
+        None => Err(no_trend(format!(
+            "not in the export (its trends: {})",
             trends()
-        )),
+        ))),
     }
 }
 
@@ -83,7 +88,7 @@ pub fn histogram(
     selector: &str,
     n: usize,
     (width, height): (u32, u32),
-) -> Result<String, String> {
+) -> Result<String, ExportError> {
     let t = trend_of(export, selector)?;
     let unit = unit_of(export, selector);
     let title = format!(
@@ -97,20 +102,27 @@ pub fn histogram(
 }
 
 /// Rasterizes an SVG document to PNG at its own size.
-pub fn png(svg: &str) -> Result<Vec<u8>, String> {
+pub fn png(svg: &str) -> Result<Vec<u8>, ExportError> {
     use resvg::{tiny_skia, usvg};
+    let drawing = ExportError::Drawing;
     let mut opt = usvg::Options::default();
     opt.fontdb_mut().load_system_fonts();
     if opt.fontdb.is_empty() {
-        return Err(
+        return Err(drawing(
             "no fonts found for the PNG's labels: install a TrueType font (Debian: apt-get install fonts-dejavu-core)"
                 .into(),
-        );
+        ));
     }
-    let tree = usvg::Tree::from_str(svg, &opt).map_err(|e| format!("drawing the chart: {e}"))?;
+    let tree =
+        usvg::Tree::from_str(svg, &opt).map_err(|e| drawing(format!("drawing the chart: {e}")))?;
     let size = tree.size().to_int_size();
-    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
-        .ok_or_else(|| format!("a {}x{} picture is too large", size.width(), size.height()))?;
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| {
+        drawing(format!(
+            "a {}x{} picture is too large",
+            size.width(),
+            size.height()
+        ))
+    })?;
     resvg::render(
         &tree,
         tiny_skia::Transform::identity(),
@@ -118,7 +130,7 @@ pub fn png(svg: &str) -> Result<Vec<u8>, String> {
     );
     pixmap
         .encode_png()
-        .map_err(|e| format!("encoding the PNG: {e}"))
+        .map_err(|e| drawing(format!("encoding the PNG: {e}")))
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ const KEY_TRENDS: &[&str] = &[
 const BINS: usize = 60;
 
 /// The whole page.
-pub fn html(export: &Export) -> Result<String, String> {
+pub fn html(export: &Export) -> Result<String, super::ExportError> {
     let agg = aggregate_of(export)?;
     let tl = &export.timeline;
     let mut page = String::with_capacity(256 << 10);

@@ -171,15 +171,15 @@ fn package_bytes(source: &Path) -> Result<(Vec<u8>, Option<Package>), Error> {
     };
     let bytes =
         std::fs::read(&file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
-    let pkg = read_package(&bytes).map_err(|m| Error::Component {
+    let pkg = read_package(&bytes).map_err(|e| Error::Component {
         path: file.clone(),
-        message: m,
+        message: e.to_string(),
     })?;
     Ok((bytes, pkg))
 }
 
 pub fn cmd_push(args: PushArgs) -> Result<ExitCode, Error> {
-    let r = Reference::parse(&args.reference).map_err(Error::Config)?;
+    let r = Reference::parse(&args.reference)?;
     let Some(tag) = r.tag.clone().filter(|_| r.digest.is_none()) else {
         return Err(Error::Config(format!(
             "{}: push to a tag (`oci://HOST/NS/NAME:1.2.0`), not a digest",
@@ -246,7 +246,7 @@ async fn digest_now(reg: &Registry, r: &Reference) -> Result<String, Error> {
 }
 
 pub fn cmd_sign(args: SignArgs) -> Result<ExitCode, Error> {
-    let r = Reference::parse(&args.reference).map_err(Error::Config)?;
+    let r = Reference::parse(&args.reference)?;
     let (digest, tag) = runtime()?.block_on(async {
         let reg = Registry::connect(&r).await;
         let digest = digest_now(&reg, &r).await?;
@@ -261,7 +261,7 @@ pub fn cmd_sign(args: SignArgs) -> Result<ExitCode, Error> {
 }
 
 pub fn cmd_verify(args: VerifyArgs) -> Result<ExitCode, Error> {
-    let r = Reference::parse(&args.reference).map_err(Error::Config)?;
+    let r = Reference::parse(&args.reference)?;
     let digest = runtime()?.block_on(async {
         let reg = Registry::connect(&r).await;
         let digest = digest_now(&reg, &r).await?;

@@ -112,7 +112,7 @@ fn top(bytes: &[u8]) -> Result<Top<'_>, String> {
 
 /// The `volley:scenario` interfaces a component imports (`http`, `kafka`,
 /// `ws`, `metrics`, ...), sorted.
-pub fn scenario_imports(bytes: &[u8]) -> Result<Vec<String>, String> {
+pub(super) fn scenario_imports(bytes: &[u8]) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = top(bytes)?
         .imports
         .iter()
@@ -126,20 +126,28 @@ pub fn scenario_imports(bytes: &[u8]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Why a component's package section cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not a component at all, or cut short.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("its `{SECTION}` section is damaged: {0}")]
+    Damaged(serde_json::Error),
+    #[error("its package format {0} is newer than this volley reads ({FORMAT}); update volley")]
+    Newer(u32),
+}
+
 /// The package a component carries; none for a plain component, an error
 /// for a damaged or newer section.
-pub fn read_package(bytes: &[u8]) -> Result<Option<Package>, String> {
-    let t = top(bytes)?;
+pub fn read_package(bytes: &[u8]) -> Result<Option<Package>, ManifestError> {
+    let t = top(bytes).map_err(ManifestError::Unreadable)?;
     let Some((_, data)) = t.sections.iter().rev().find(|(n, _)| *n == SECTION) else {
         return Ok(None);
     };
-    let pkg: Package = serde_json::from_slice(data)
-        .map_err(|e| format!("its `{SECTION}` section is damaged: {e}"))?;
+    let pkg: Package = serde_json::from_slice(data).map_err(ManifestError::Damaged)?;
     if pkg.format > FORMAT {
-        return Err(format!(
-            "its package format {} is newer than this volley reads ({FORMAT}); update volley",
-            pkg.format
-        ));
+        return Err(ManifestError::Newer(pkg.format));
     }
     Ok(Some(pkg))
 }
@@ -164,6 +172,7 @@ mod tests {
         assert!(
             read_package(&core)
                 .unwrap_err()
+                .to_string()
                 .contains("not a WebAssembly component")
         );
     }

@@ -1,6 +1,8 @@
 //! `oci://host[:port]/namespace/name[:tag][@sha256:hex]`: a package in a
 //! registry.
 
+use crate::Invalid;
+
 use std::fmt;
 
 /// A parsed package reference.
@@ -21,11 +23,11 @@ pub fn is_oci(s: &str) -> bool {
 }
 
 impl Reference {
-    pub fn parse(s: &str) -> Result<Reference, String> {
+    pub fn parse(s: &str) -> Result<Reference, Invalid> {
         let bad = |why: &str| {
-            format!(
+            Invalid(format!(
                 "`{s}`: {why} (write oci://HOST[:PORT]/NAMESPACE/NAME:TAG or ...@sha256:DIGEST)"
-            )
+            ))
         };
         let rest = s
             .strip_prefix("oci://")
@@ -170,7 +172,7 @@ mod tests {
             "oci://host/a:t@g",
         ] {
             let e = Reference::parse(bad).unwrap_err();
-            assert!(e.contains("oci://HOST"), "{bad}: {e}");
+            assert!(e.0.contains("oci://HOST"), "{bad}: {e}");
         }
     }
 }

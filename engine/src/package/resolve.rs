@@ -101,7 +101,7 @@ pub async fn fetch(
     lock: &mut Lock,
     store: &Store,
 ) -> Result<Fetched, Error> {
-    let r = Reference::parse(written).map_err(Error::Config)?;
+    let r = Reference::parse(written)?;
     let mut net = Lazy {
         r: &r,
         reg: None,
@@ -178,9 +178,9 @@ pub async fn fetch(
     }
     let bytes = std::fs::read(&component)
         .map_err(|e| Error::io(format!("reading {}", component.display()), e))?;
-    let package = read_package(&bytes).map_err(|m| Error::Component {
+    let package = read_package(&bytes).map_err(|e| Error::Component {
         path: component.clone(),
-        message: m,
+        message: e.to_string(),
     })?;
     let fetched = Fetched {
         written: written.to_string(),

@@ -1,9 +1,11 @@
 //! Durations and sizes as people write them in plans: `1m30s`, `500ms`, `64MiB`.
 
+use crate::Invalid;
+
 use std::time::Duration;
 
 /// Parses `1h2m3s`, `1.5s`, `250ms`, `90us`, `0`. The message names the text.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, Invalid> {
     let t = text.trim();
     if t == "0" {
         return Ok(Duration::ZERO);
@@ -18,9 +20,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| format!("`{t}` needs a unit (h, m, s, ms, us)"))?;
         if num_len == 0 {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "`{t}` is not a duration (write e.g. `30s`, `1m30s`, `500ms`)"
-            ));
+            )));
         }
         let n: f64 = rest[..num_len]
             .parse()
@@ -36,17 +38,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "ms" => 1e-3,
             "us" | "µs" => 1e-6,
             "ns" => 1e-9,
-            u => return Err(format!("`{t}`: unknown unit `{u}` (h, m, s, ms, us)")),
+            u => {
+                return Err(Invalid(format!(
+                    "`{t}`: unknown unit `{u}` (h, m, s, ms, us)"
+                )));
+            }
         };
         total += n * secs;
         rest = &rest[unit_len..];
     }
-    Duration::try_from_secs_f64(total)
-        .map_err(|_| format!("`{t}` is longer than volley can count (at most ~584 billion years)"))
+    Duration::try_from_secs_f64(total).map_err(|_| {
+        Invalid(format!(
+            "`{t}` is longer than volley can count (at most ~584 billion years)"
+        ))
+    })
 }
 
 /// Parses `64MiB`, `512KiB`, `1GiB`, `1000000` (bytes).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, Invalid> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let n: u64 = t[..split]
@@ -57,10 +66,17 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "KiB" | "K" | "KB" => 1 << 10,
         "MiB" | "M" | "MB" => 1 << 20,
         "GiB" | "G" | "GB" => 1 << 30,
-        u => return Err(format!("`{t}`: unknown size unit `{u}` (B, KiB, MiB, GiB)")),
+        u => {
+            return Err(Invalid(format!(
+                "`{t}`: unknown size unit `{u}` (B, KiB, MiB, GiB)"
+            )));
+        }
     };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{t}` is larger than volley can count (at most 16 EiB)"))
+    n.checked_mul(mult).ok_or_else(|| {
+        Invalid(format!(
+            "`{t}` is larger than volley can count (at most 16 EiB)"
+        ))
+    })
 }
 
 /// Formats a duration the way plans write them (`1m30s`, `250ms`).
@@ -102,8 +118,8 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        assert!(parse_duration("30").unwrap_err().contains("unit"));
-        assert!(parse_duration("3x").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("30").unwrap_err().0.contains("unit"));
+        assert!(parse_duration("3x").unwrap_err().0.contains("unknown unit"));
         assert!(parse_duration("").is_err());
         assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
         assert_eq!(format_duration(Duration::from_millis(250)), "250ms");

@@ -81,7 +81,7 @@ pub struct Fault {
 }
 
 /// Validates every `[[fault]]`; an error names the entry and field.
-pub fn validate(raw: &[RawFault], targets: &[Target]) -> Result<Vec<Fault>, String> {
+pub(super) fn validate(raw: &[RawFault], targets: &[Target]) -> Result<Vec<Fault>, String> {
     raw.iter()
         .enumerate()
         .map(|(i, f)| one(f, targets).map_err(|m| format!("[[fault]] #{}{m}", i + 1)))

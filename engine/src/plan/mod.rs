@@ -4,6 +4,8 @@
 //! then [`validate`] turns it into a [`Plan`] that nothing downstream re-checks.
 //! This module reads files and flags; it starts nothing.
 
+use crate::Invalid;
+
 mod duration;
 mod fault;
 mod k6;
@@ -104,7 +106,7 @@ pub enum TargetKind {
 impl TargetKind {
     /// Parses a target's value: `http(s)://...`, `kafka://...` or
     /// `embedded:KIND`. The error says what to write instead.
-    pub fn parse(value: &str) -> Result<TargetKind, String> {
+    pub fn parse(value: &str) -> Result<TargetKind, Invalid> {
         if let Some(kind) = value.strip_prefix("embedded:") {
             return Ok(TargetKind::Embedded(kind.parse()?));
         }
@@ -118,9 +120,9 @@ impl TargetKind {
             let host = host_of(&url).ok_or_else(|| format!("`{value}` names no host"))?;
             return Ok(TargetKind::Http { url, host });
         }
-        Err(format!(
+        Err(Invalid(format!(
             "`{value}`: write a URL (http://host:port, kafka://host:port,host:port) or `embedded:http|auction|kafka`"
-        ))
+        )))
     }
 }
 
@@ -159,15 +161,15 @@ pub enum IdSource {
 }
 
 impl IdSource {
-    pub fn parse(s: &str) -> Result<IdSource, String> {
+    pub fn parse(s: &str) -> Result<IdSource, Invalid> {
         match s.split_once(':') {
             None if s == "header" => Ok(IdSource::Header("volley-id".into())),
             None if s == "key" => Ok(IdSource::Key),
             Some(("header", name)) if !name.is_empty() => Ok(IdSource::Header(name.into())),
             Some(("json", field)) if !field.is_empty() => Ok(IdSource::Json(field.into())),
-            _ => Err(format!(
+            _ => Err(Invalid(format!(
                 "`{s}`: write `header`, `header:NAME`, `key` or `json:FIELD`"
-            )),
+            ))),
         }
     }
 }
@@ -332,7 +334,7 @@ mod tests {
             ("embedded:nope", "unknown embedded target"),
         ] {
             let e = TargetKind::parse(bad).unwrap_err();
-            assert!(e.contains(says), "{bad}: {e}");
+            assert!(e.0.contains(says), "{bad}: {e}");
         }
     }
 }

@@ -63,7 +63,7 @@ const MIN_EVERY: Duration = Duration::from_millis(100);
 
 /// Checks one `[[probe]]`; `targets` are the plan's target names. The
 /// message names the field (the caller prefixes `probe[i]`).
-pub fn validate_probe(raw: &RawProbe, targets: &[&str]) -> Result<Probe, String> {
+pub(super) fn validate_probe(raw: &RawProbe, targets: &[&str]) -> Result<Probe, String> {
     let name_ok = !raw.name.is_empty()
         && raw
             .name

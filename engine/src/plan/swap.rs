@@ -28,7 +28,7 @@ pub struct RawSwap {
 }
 
 /// `[swap]` with defaults; `drain` defaults to the iteration timeout.
-pub fn policy(raw: &RawSwap, iteration_timeout: Duration) -> Result<Policy, String> {
+pub(super) fn policy(raw: &RawSwap, iteration_timeout: Duration) -> Result<Policy, String> {
     let d = Policy::default();
     let dur = |field: &str, v: &Option<String>, default: Duration| {
         v.as_deref()

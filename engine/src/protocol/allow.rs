@@ -1,6 +1,8 @@
 //! Which hosts scenarios may reach: the plan's targets plus `--allow-host`.
 //! A package's own defaults never widen it (README, "Sandbox").
 
+use crate::Invalid;
+
 /// One allowed pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pattern {
@@ -21,7 +23,7 @@ pub struct Allowlist {
 
 impl Allowlist {
     /// Parses `host`, `host:port`, `*.example.com`, `[::1]:8080`, `*`.
-    pub fn parse<S: AsRef<str>>(patterns: &[S]) -> Result<Self, String> {
+    pub fn parse<S: AsRef<str>>(patterns: &[S]) -> Result<Self, Invalid> {
         let mut out = Vec::new();
         for p in patterns {
             let p = p.as_ref().trim();
@@ -29,8 +31,11 @@ impl Allowlist {
                 out.push(Pattern::Any);
                 continue;
             }
-            let bad =
-                || format!("allowed host `{p}`: write `host`, `host:port`, `*.domain` or `*`");
+            let bad = || {
+                Invalid(format!(
+                    "allowed host `{p}`: write `host`, `host:port`, `*.domain` or `*`"
+                ))
+            };
             if p.is_empty() || p.contains('/') || p.contains(' ') {
                 return Err(bad());
             }

@@ -121,7 +121,10 @@ impl std::fmt::Debug for HttpClient {
 }
 
 impl HttpClient {
-    pub fn new(allow: Allowlist, insecure_skip_tls_verify: bool) -> Result<Self, String> {
+    pub fn new(
+        allow: Allowlist,
+        insecure_skip_tls_verify: bool,
+    ) -> Result<Self, super::tls::TlsSetupError> {
         let mut connector = HttpConnector::new();
         connector.enforce_http(false);
         connector.set_nodelay(true);

@@ -7,6 +7,7 @@ pub mod http;
 pub mod kafka;
 pub mod net;
 mod tls;
+pub use tls::TlsSetupError;
 pub mod ws;
 
 pub use allow::Allowlist;

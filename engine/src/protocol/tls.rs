@@ -3,12 +3,19 @@
 
 use std::sync::Arc;
 
+/// The crypto provider refused the TLS protocol versions: no client can be
+/// built, so the run cannot start.
+#[derive(Debug, thiserror::Error)]
+#[error("TLS configuration: {0}")]
+pub struct TlsSetupError(#[from] pub rustls::Error);
+
 /// A rustls client configuration without ALPN (callers add theirs).
-pub fn client_config(insecure_skip_tls_verify: bool) -> Result<rustls::ClientConfig, String> {
+pub fn client_config(
+    insecure_skip_tls_verify: bool,
+) -> Result<rustls::ClientConfig, TlsSetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS configuration: {e}"))?;
+        .with_safe_default_protocol_versions()?;
     Ok(if insecure_skip_tls_verify {
         builder
             .dangerous()

@@ -143,7 +143,10 @@ impl Spread {
 }
 
 impl WsClient {
-    pub fn new(allow: Allowlist, insecure_skip_tls_verify: bool) -> Result<Self, String> {
+    pub fn new(
+        allow: Allowlist,
+        insecure_skip_tls_verify: bool,
+    ) -> Result<Self, super::tls::TlsSetupError> {
         let mut config = super::tls::client_config(insecure_skip_tls_verify)?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(WsClient {

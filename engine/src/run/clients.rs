@@ -34,7 +34,7 @@ pub fn make(
     metrics: &Metrics,
     seed: u64,
 ) -> Result<Clients, Error> {
-    let allow = Allowlist::parse(&targets.allow).map_err(Error::Config)?;
+    let allow = Allowlist::parse(&targets.allow)?;
     let ws = WsClient::new(allow.clone(), plan.insecure_skip_tls_verify)
         .map_err(|e| Error::Other(format!("WebSocket client: {e}")))?;
     let tracks = Arc::new(

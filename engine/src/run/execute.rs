@@ -78,9 +78,9 @@ pub async fn prepare(
                 ),
             );
         }
-        let vus = factory.make_many(n).await.map_err(|message| Error::Init {
+        let vus = factory.make_many(n).await.map_err(|e| Error::Init {
             scenario: s.name.clone(),
-            message,
+            message: e.to_string(),
         })?;
         prepared.push(Prepared {
             scenario: s.clone(),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::metrics::{Kind, Metrics, ThresholdResult};
 use crate::output::{OutputOptions, Outputs, Report, RunInfo, ScenarioReport};
 use crate::plan::Plan;
-use crate::protocol::kafka::watch::{finish_tracking, start_tracking, watch_goals, watch_lag};
+use crate::protocol::kafka::watch::start_tracking;
 use crate::schedule::{Live, Stop};
 use crate::wasm::{Component, ComponentId, Runtime, RuntimeConfig};
 use crate::{Error, ExitCode};
@@ -26,11 +26,11 @@ mod faults;
 mod inject;
 mod once;
 mod probe;
+mod services;
 mod signals;
 mod targets;
 mod verdict;
 
-use collect::Collector;
 use targets::Targets;
 
 pub use faults::{FaultReport, Window};
@@ -135,126 +135,40 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     .await?;
 
     let started = Instant::now();
-    let injected = Arc::new(inject::Injections::default());
-    let injector = inject::Injector::start(
-        &plan.faults,
-        &targets.controls,
-        started,
-        injected.clone(),
-        opts.progress,
-    );
-    // Hot swap: the scenarios' deployments, fed by `--watch` and `volley swap`.
-    let swapper = Arc::new(crate::swap::Swapper::new(
-        runtime.clone(),
-        prepared
-            .iter()
-            .map(|p| p.factory.deployment.clone())
-            .collect(),
-        plan.swap.clone(),
-        shared.start,
-    ));
-    // Live control: `volley ps`, `stop`, `swap`, `rollback`.
-    let _control = match crate::control::serve(
-        crate::control::Context {
-            plan: plan.source.display().to_string(),
-            live: live.clone(),
-            stop: stop.clone(),
-            abort_reason: abort_reason.clone(),
-            swapper: swapper.clone(),
-            scales: prepared.iter().map(|p| p.factory.scale.clone()).collect(),
-            started,
-        },
-        opts.control.clone(),
-    )
-    .await
-    {
-        Ok(endpoint) => Some(endpoint),
-        // Asked for TCP control and could not listen: the run cannot be
-        // controlled as asked, so it does not start.
-        Err(e) if opts.control.is_some() => return Err(Error::Config(e)),
-        Err(e) => {
-            crate::output::log(
-                "WARN",
-                format_args!(
-                    "WARN  no control socket ({e}): volley ps/stop/swap cannot reach this run"
-                ),
-            );
-            None
-        }
-    };
-    let watch_stop = tokio_util::sync::CancellationToken::new();
-    let watcher = opts
-        .watch
-        .clone()
-        .map(|w| tokio::spawn(crate::swap::watch(w, swapper.clone(), watch_stop.clone())));
-    let lag_watch = watch_lag(&plan, &targets.kafka, &clients.allow, &metrics);
-    let probes = probe::start(&plan.probes, &params, &shared.http, &metrics)?;
-    let track_goal = watch_goals(&clients.tracks, &stop, started);
-
-    // Once a second: merge recorders, feed the outputs, watch thresholds.
     let scenario_reports = scenario_reports(&plan);
     outputs.start(&RunInfo {
         scenarios: scenario_reports.clone(),
         goals: plan.scenarios.iter().map(execute::goal).collect(),
         seed,
     })?;
-    let collector = Collector {
-        metrics: metrics.clone(),
-        live: live.clone(),
-        shared: shared.clone(),
-        stop: stop.clone(),
-        thresholds: plan.thresholds.clone(),
-        mark_timeout: plan.mark_timeout,
-        abort: abort_reason.clone(),
+    let services = services::start(services::Inputs {
+        plan: &plan,
+        opts,
+        targets: &targets,
+        clients: &clients,
+        metrics: &metrics,
+        params: &params,
+        runtime: &runtime,
+        prepared: &prepared,
+        live: &live,
+        stop: &stop,
+        abort: &abort_reason,
+        watches,
         outputs,
-        notes: {
-            let tracks = clients.tracks.clone();
-            Box::new(move || tracks.all().iter().map(|t| t.progress()).collect())
-        },
         started,
-        faults: faults::Faults::new(shared.timeline.clone(), injected, &metrics),
-        fault_report: None,
-    }
-    .spawn();
+    })
+    .await?;
 
     let executed = execute::execute(prepared, &stop).await;
-    // Faults still in effect are undone before the drain and teardown.
-    injector.finish().await;
-
-    // Drain: no more swaps; acks and tracked messages still in flight
-    // belong to this run.
-    swapper.close();
-    watch_stop.cancel();
-    if let Some(mut w) = watcher {
-        // A swap in progress rolls back at once; a build in progress is
-        // not waited for long.
-        if tokio::time::timeout(Duration::from_secs(2), &mut w)
-            .await
-            .is_err()
-        {
-            w.abort();
-        }
-    }
-    shared.kafka.flush_all(Duration::from_secs(30)).await;
-    track_goal.abort();
-    let track_failed = finish_tracking(
-        watches,
-        &clients.tracks,
-        &metrics,
-        started,
-        &stop,
-        opts.progress,
-    )
-    .await;
-    probes.stop().await;
-    let mut collector = collector.stop().await;
-    lag_watch.abort();
+    let mut drained = services
+        .drain(&clients, &metrics, &stop, opts.progress)
+        .await;
     let elapsed = started.elapsed();
 
     let teardown_failed =
         once::teardown(&components, &setup_data, shared, &params, &plan, &interrupt).await;
     // Fan-out events still open now lost their missing receivers.
-    collector.last(started.elapsed());
+    drained.collector.last(started.elapsed());
     targets.shutdown(opts.progress).await;
 
     // Report: final thresholds, outputs, the verdict.
@@ -280,10 +194,10 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         scenarios: scenario_reports,
         aborted: aborted.as_ref().map(Abort::to_string),
         seed,
-        swaps: swapper.events(),
-        faults: collector.fault_report.take(),
+        swaps: drained.swaps,
+        faults: drained.collector.fault_report.take(),
     };
-    collector.outputs.finish(&report)?;
+    drained.collector.outputs.finish(&report)?;
     if let Some(page) = page {
         // Open pages get the final `stop` event before the process exits.
         page.close(Duration::from_secs(2)).await;
@@ -296,7 +210,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         aggregate: &report.aggregate,
         scenario_errors: &executed.problems,
         teardown: teardown_failed.as_ref(),
-        tracking: track_failed.as_deref(),
+        tracking: drained.track_failed.as_deref(),
         aborted: aborted.as_ref(),
     });
     Ok(Outcome {

@@ -208,7 +208,7 @@ fn parse_labels(s: &str) -> Option<(Vec<(String, String)>, &str)> {
 
 /// The number at dot path `path` of a JSON document (a number, or a
 /// string holding one).
-pub fn json_value(text: &str, path: &[String]) -> Result<f64, String> {
+fn json_value(text: &str, path: &[String]) -> Result<f64, String> {
     let doc: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let mut at = &doc;

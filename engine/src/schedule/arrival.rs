@@ -97,7 +97,7 @@ pub async fn drive(
                             }
                             Err(e) => {
                                 vus.fetch_sub(1, Ordering::Relaxed);
-                                Some(e)
+                                Some(e.to_string())
                             }
                         }
                     });

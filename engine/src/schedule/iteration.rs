@@ -27,9 +27,19 @@ pub struct VuFactory {
     pub scale: Arc<super::Scale>,
 }
 
+/// A VU that could not start: its instance failed to load or `init-vu`
+/// failed (on the stable version too, during a swap).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum VuError {
+    #[error("VU {id}: {reason}")]
+    Start { id: u32, reason: String },
+    #[error("VU initialization panicked: {0}")]
+    Panicked(String),
+}
+
 impl VuFactory {
     /// A new VU: instantiated and through `init-vu`.
-    pub async fn make(&self) -> Result<Vu, String> {
+    pub async fn make(&self) -> Result<Vu, VuError> {
         let id = self.live.next_vu_id();
         let stable = self.deployment.stable();
         let state = VuState::new(
@@ -41,7 +51,7 @@ impl VuFactory {
         let vu = self
             .place(state, None)
             .await
-            .map_err(|e| format!("VU {id}: {e}"))?;
+            .map_err(|reason| VuError::Start { id, reason })?;
         self.live.allocated.fetch_add(1, Ordering::Relaxed);
         Ok(vu)
     }
@@ -98,7 +108,7 @@ impl VuFactory {
     }
 
     /// Makes `n` VUs, a few at a time.
-    pub async fn make_many(self: &Arc<Self>, n: u32) -> Result<Vec<Vu>, String> {
+    pub async fn make_many(self: &Arc<Self>, n: u32) -> Result<Vec<Vu>, VuError> {
         let mut out = Vec::with_capacity(n as usize);
         let mut set = tokio::task::JoinSet::new();
         let mut started = 0;
@@ -112,7 +122,7 @@ impl VuFactory {
             match set.join_next().await {
                 Some(Ok(Ok(vu))) => out.push(vu),
                 Some(Ok(Err(e))) => return Err(e),
-                Some(Err(e)) => return Err(format!("VU initialization panicked: {e}")),
+                Some(Err(e)) => return Err(VuError::Panicked(e.to_string())),
                 None => break,
             }
         }

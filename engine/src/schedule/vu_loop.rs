@@ -122,7 +122,7 @@ async fn slot_loop(
                     Some(v) => v,
                     None => match factory.make().await {
                         Ok(v) => v,
-                        Err(e) => return Some(e),
+                        Err(e) => return Some(e.to_string()),
                     },
                 };
                 in_flight.fetch_add(1, Ordering::Relaxed);

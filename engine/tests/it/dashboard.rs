@@ -4,10 +4,8 @@
 //! one second to the next, and its Stop button ends the run, whose summary
 //! and export are then written.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -15,41 +13,6 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::*;
-
-/// Kills a child process of this test when the test ends, however it ends.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The first line of `child`'s stderr containing `marker`, within 60 s; the
-/// rest of stderr is collected into the returned receiver's lines.
-fn stderr_line(child: &mut Child, marker: &'static str) -> (String, mpsc::Receiver<String>) {
-    let err = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) if line.contains(marker) => return (line, rx),
-            Ok(line) => seen.push(line),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    panic!("no `{marker}` on stderr:\n{}", seen.join("\n"));
-}
 
 /// A DevTools connection to one page.
 struct Cdp {
@@ -171,29 +134,22 @@ fn the_dashboard_updates_live_and_its_stop_button_ends_the_run() {
     let dir = scratch("dashboard", "live");
     let export = dir.join("export.json");
     let ingest = http_ingest();
-    let mut run = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args([
-            "run",
-            ingest.to_str().unwrap(),
-            "--target",
-            "api=embedded:http",
-            "-u",
-            "3",
-            "-d",
-            "120s",
-            "--threshold",
-            "http_req_duration:p(99)<5000",
-            "--dashboard=127.0.0.1:0",
-            "--summary-export",
-            export.to_str().unwrap(),
-            "--quiet",
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = spawn_volley(&[
+        "run",
+        ingest.to_str().unwrap(),
+        "--target",
+        "api=embedded:http",
+        "-u",
+        "3",
+        "-d",
+        "120s",
+        "--threshold",
+        "http_req_duration:p(99)<5000",
+        "--dashboard=127.0.0.1:0",
+        "--summary-export",
+        export.to_str().unwrap(),
+        "--quiet",
+    ]);
     let (line, _stderr) = stderr_line(&mut run, "dashboard at ");
     let page = line
         .split("dashboard at ")
@@ -293,25 +249,19 @@ fn the_dashboard_updates_live_and_its_stop_button_ends_the_run() {
 fn the_dashboard_refuses_other_hosts_and_origins() {
     let dir = scratch("dashboard", "origin");
     let ingest = http_ingest();
-    let mut run = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args([
-            "run",
-            ingest.to_str().unwrap(),
-            "--target",
-            "api=embedded:http",
-            "-u",
-            "1",
-            "-d",
-            "60s",
-            "--dashboard=127.0.0.1:0",
-            "--quiet",
-            "--no-summary",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = spawn_volley(&[
+        "run",
+        ingest.to_str().unwrap(),
+        "--target",
+        "api=embedded:http",
+        "-u",
+        "1",
+        "-d",
+        "60s",
+        "--dashboard=127.0.0.1:0",
+        "--quiet",
+        "--no-summary",
+    ]);
     let (line, _stderr) = stderr_line(&mut run, "dashboard at ");
     let run = Reap(run);
     let addr = line

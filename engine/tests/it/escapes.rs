@@ -8,7 +8,6 @@
 use crate::support::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -125,21 +124,26 @@ fn no_call_escapes_the_allowlist_or_reaches_the_terminal() {
     let script = dir.join("scenario.js");
     std::fs::write(&script, SCENARIO).unwrap();
     let export = dir.join("summary.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(["run", script.to_str().unwrap(), "-i", "1"])
-        .args(["--allow-host", &rec])
-        .args(["-e", &format!("recorder={rec}")])
-        .args(["-e", &format!("outside={outside_addr}")])
-        .args(["--summary-export", export.to_str().unwrap()])
-        .args(["--log-level", "info"])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("volley runs");
+    let (recorder_arg, outside_arg) =
+        (format!("recorder={rec}"), format!("outside={outside_addr}"));
+    let (_, stdout, stderr) = volley(&[
+        "run",
+        script.to_str().unwrap(),
+        "-i",
+        "1",
+        "--allow-host",
+        &rec,
+        "-e",
+        &recorder_arg,
+        "-e",
+        &outside_arg,
+        "--summary-export",
+        export.to_str().unwrap(),
+        "--log-level",
+        "info",
+    ]);
     let _ = TcpStream::connect(&rec).and_then(|mut s| s.write_all(b"GET /stop HTTP/1.1\r\n\r\n"));
     rec_thread.join().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
     let doc: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&export).unwrap_or_else(|e| panic!("no export ({e}):\n{stderr}")),
     )

@@ -2,7 +2,6 @@
 //! from real runs of the binary against the embedded HTTP target.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -273,25 +272,20 @@ fn a_checkpoint_of_a_running_test_makes_a_report() {
     let dir = scratch("report", "checkpoint");
     let export = dir.join("export.json");
     let ingest = http_ingest();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args([
-            "run",
-            ingest.to_str().unwrap(),
-            "--target",
-            "api=embedded:http",
-            "-u",
-            "2",
-            "-d",
-            "60s",
-            "--summary-export",
-            export.to_str().unwrap(),
-            "--quiet",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_volley(&[
+        "run",
+        ingest.to_str().unwrap(),
+        "--target",
+        "api=embedded:http",
+        "-u",
+        "2",
+        "-d",
+        "60s",
+        "--summary-export",
+        export.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let child = Reap(child);
     let deadline = Instant::now() + Duration::from_secs(60);
     let snapshot = loop {
         assert!(Instant::now() < deadline, "no checkpoint with 2 points");
@@ -302,8 +296,7 @@ fn a_checkpoint_of_a_running_test_makes_a_report() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert_eq!(snapshot["state"]["checkpoint"], true);
     let copy = dir.join("checkpoint.json");
     std::fs::write(&copy, snapshot.to_string()).unwrap();

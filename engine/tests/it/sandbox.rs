@@ -55,18 +55,28 @@ export default function () {
     )
     .unwrap();
     let export = dir.join("summary.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(["run", dir.join("scenario.js").to_str().unwrap()])
-        .args(["--target", "kafka=embedded:kafka", "-i", "1", "--quiet"])
-        .args(["-e", &format!("marker={}", marker.display())])
-        .args(["-e", &format!("outside={outside_addr}")])
-        .args(["--summary-export", export.to_str().unwrap()])
-        .args(["--log-level", "info"])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("volley runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let script = dir.join("scenario.js");
+    let (marker_arg, outside_arg) = (
+        format!("marker={}", marker.display()),
+        format!("outside={outside_addr}"),
+    );
+    let (_, _, stderr) = volley(&[
+        "run",
+        script.to_str().unwrap(),
+        "--target",
+        "kafka=embedded:kafka",
+        "-i",
+        "1",
+        "--quiet",
+        "-e",
+        &marker_arg,
+        "-e",
+        &outside_arg,
+        "--summary-export",
+        export.to_str().unwrap(),
+        "--log-level",
+        "info",
+    ]);
     let doc: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&export).unwrap_or_else(|e| panic!("no export ({e}):\n{stderr}")),
     )

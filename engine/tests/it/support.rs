@@ -123,6 +123,60 @@ pub fn volley(args: &[&str]) -> (i32, String, String) {
     volley_with(args, &[])
 }
 
+/// Starts the volley binary with `args` in the background (no stdin, no
+/// colour, stdout and stderr piped), for tests that talk to a running test.
+pub fn spawn_volley(args: &[&str]) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("volley starts")
+}
+
+/// Kills a child process of a test when the test ends, however it ends.
+pub struct Reap(pub std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The first line of `child`'s stderr containing `marker`, within 60 s; the
+/// rest of stderr is collected into the returned receiver's lines.
+pub fn stderr_line(
+    child: &mut std::process::Child,
+    marker: &'static str,
+) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    let err = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(line) if line.contains(marker) => return (line, rx),
+            Ok(line) => seen.push(line),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    panic!("no `{marker}` on stderr:\n{}", seen.join("\n"));
+}
+
 /// [`volley`] with extra environment variables.
 pub fn volley_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_volley"));

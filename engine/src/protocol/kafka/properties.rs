@@ -7,6 +7,8 @@
 //! credential settings belong to the runner, who writes them on the plan's
 //! Kafka target (`kafka://host:port?security.protocol=SASL_SSL&...`).
 
+use crate::Invalid;
+
 use super::{Error, ErrorClass};
 
 /// Client tuning a scenario may set: batching, acks, compression,
@@ -135,7 +137,7 @@ pub struct Target {
 impl Target {
     /// Parses what follows `kafka://`. Values are percent-decoded, so a
     /// password may carry `&` as `%26`.
-    pub fn parse(rest: &str) -> Result<Target, String> {
+    pub fn parse(rest: &str) -> Result<Target, Invalid> {
         let (brokers, query) = rest.split_once('?').unwrap_or((rest, ""));
         let brokers = brokers.trim_end_matches('/').to_string();
         if brokers.is_empty() {
@@ -147,7 +149,9 @@ impl Target {
                 .split_once('=')
                 .ok_or_else(|| format!("`{pair}` after `?`: write property=value"))?;
             if k == "bootstrap.servers" || k == "metadata.broker.list" {
-                return Err(format!("`{k}`: the brokers are the part before `?`"));
+                return Err(Invalid(format!(
+                    "`{k}`: the brokers are the part before `?`"
+                )));
             }
             properties.push((decode(k)?, decode(v)?));
         }

@@ -437,7 +437,7 @@ impl Watch {
 
     /// Stops the consumer; every id still open is lost. Returns the
     /// histogram file written beside the samples, if any.
-    pub fn finish(mut self, metrics: &Metrics) -> Result<Option<PathBuf>, String> {
+    pub(super) fn finish(mut self, metrics: &Metrics) -> Result<Option<PathBuf>, String> {
         self.stop.store(true, Ordering::Relaxed);
         let written = match self.thread.take() {
             Some(t) => t
