@@ -108,7 +108,7 @@ impl Drop for Endpoint {
 
 /// Opens this run's socket (and TCP listener with `tcp`) and answers on
 /// them until dropped.
-pub async fn serve(ctx: Context, tcp: Option<TcpOptions>) -> Result<Endpoint, ControlError> {
+pub async fn serve(ctx: Arc<Context>, tcp: Option<TcpOptions>) -> Result<Endpoint, ControlError> {
     let (path, listener) = local::bind()?;
     let mut tasks = Vec::new();
     let (tcp_listener, tcp_addr) = match &tcp {
@@ -167,7 +167,7 @@ const MAX_REQUEST: u64 = 64 << 10;
 
 async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     conn: S,
-    ctx: Arc<(Context, Option<std::net::SocketAddr>)>,
+    ctx: Arc<(Arc<Context>, Option<std::net::SocketAddr>)>,
     token: Option<Arc<str>>,
 ) {
     let (read, mut write) = tokio::io::split(conn);

@@ -97,7 +97,9 @@ fn trim(v: f64) -> String {
     } else if v.abs() >= 1.0 {
         format!("{v:.1}")
     } else {
-        format!("{v:.3}")
+        // Enough decimals for two significant digits of a small value.
+        let decimals = (1 - v.abs().log10().floor() as i32).clamp(3, 12) as usize;
+        format!("{v:.decimals$}")
     };
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -188,12 +190,13 @@ impl LineChart {
             return out;
         }
         let x0 = x0.min(0.0);
-        let y1 = ticks(0.0, ymax.max(1e-9) * 1.05, 5)
+        // An all-zero chart still gets an axis of distinct labels (0..1).
+        let top = if ymax > 0.0 { ymax } else { 1.0 };
+        let y1 = ticks(0.0, top * 1.05, 5)
             .last()
             .copied()
-            .filter(|v| *v >= ymax)
-            .unwrap_or(ymax * 1.1)
-            .max(1e-9);
+            .filter(|v| *v >= top)
+            .unwrap_or(top * 1.1);
         let map = axes(
             &mut out,
             self.width,
@@ -307,6 +310,39 @@ mod tests {
         assert_eq!(label(2.5), "2.5");
         assert_eq!(label(25000.0), "25k");
         assert_eq!(label(0.125), "0.125");
+    }
+
+    #[test]
+    fn an_all_zero_chart_has_distinct_axis_labels() {
+        let c = LineChart {
+            title: "failures".into(),
+            unit: String::new(),
+            lines: vec![Line {
+                name: "failed/s".into(),
+                points: vec![(1.0, 0.0), (2.0, 0.0), (3.0, 0.0)],
+            }],
+            markers: vec![],
+            width: 400,
+            height: 200,
+        };
+        let svg = c.svg();
+        let labels: Vec<&str> = svg
+            .split(r##"text-anchor="end" fill="#555">"##)
+            .skip(1)
+            .map(|rest| rest.split('<').next().unwrap())
+            .collect();
+        assert!(labels.len() > 2, "{svg}");
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert_eq!(distinct, labels, "repeated y labels");
+        assert_eq!(labels.first(), Some(&"0"));
+    }
+
+    #[test]
+    fn small_labels_keep_their_digits() {
+        assert_eq!(label(0.0002), "0.0002");
+        assert_eq!(label(0.00025), "0.00025");
+        assert_eq!(label(0.0), "0");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! scenarios and thresholds), `snapshot` (a timeline [`Point`] plus the
 //! thresholds and checks so far), `stop` (the final verdict). A page that
 //! connects late first gets what it missed (bounded). `POST /stop` stops
-//! the run gracefully, as `volley stop` does.
+//! the run gracefully, as `volley stop` does; `POST /scale` takes the
+//! live-control API's `scale` request (what `volley scale` sends) and
+//! answers as the control endpoint does.
 //!
 //! Loopback only unless the runner says otherwise; requests must name the
 //! address the page was served from (a `Host` check against DNS
@@ -16,10 +18,10 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -33,6 +35,7 @@ use super::Report;
 use super::seam::{Output, RunInfo, Tick};
 use super::timeline::{Point, Timeline};
 use crate::Error;
+use crate::control;
 use crate::metrics::{Aggregate, ThresholdResult, Thresholds, Value};
 
 /// The page, script and styles inline.
@@ -239,9 +242,10 @@ impl Output for Dashboard {
 }
 
 /// A serving dashboard; stops serving when dropped.
-#[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    /// The run's live control, once its scenarios exist.
+    control: Arc<OnceLock<Arc<control::Context>>>,
     task: tokio::task::JoinHandle<()>,
     /// Event streams still open: each ends after it sent `stop`.
     open: Arc<OpenCount>,
@@ -250,6 +254,12 @@ pub struct Server {
 impl Server {
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// Lets the page scale the scenarios: until then `POST /scale` is
+    /// refused (the page opens before the scenarios are set up).
+    pub fn attach(&self, ctx: Arc<control::Context>) {
+        let _ = self.control.set(ctx);
     }
 
     /// Waits (at most `limit`) until every open page got the final `stop`
@@ -277,6 +287,7 @@ struct Ctx {
     hub: Arc<Hub>,
     open: Arc<OpenCount>,
     stop: StopFn,
+    control: Arc<OnceLock<Arc<control::Context>>>,
     addr: SocketAddr,
     allow_remote: bool,
 }
@@ -295,10 +306,12 @@ pub async fn serve(opts: &DashboardOptions, hub: Arc<Hub>, stop: StopFn) -> Resu
         .local_addr()
         .map_err(|e| Error::io("dashboard address", e))?;
     let open = Arc::new(OpenCount::default());
+    let control = Arc::new(OnceLock::new());
     let ctx = Arc::new(Ctx {
         hub,
         open: open.clone(),
         stop,
+        control: control.clone(),
         addr,
         allow_remote: opts.allow_remote,
     });
@@ -311,7 +324,7 @@ pub async fn serve(opts: &DashboardOptions, hub: Arc<Hub>, stop: StopFn) -> Resu
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let ctx = ctx.clone();
-                    async move { Ok::<_, Infallible>(answer(req, &ctx)) }
+                    async move { Ok::<_, Infallible>(answer(req, &ctx).await) }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
@@ -319,7 +332,12 @@ pub async fn serve(opts: &DashboardOptions, hub: Arc<Hub>, stop: StopFn) -> Resu
             });
         }
     });
-    Ok(Server { addr, task, open })
+    Ok(Server {
+        addr,
+        control,
+        task,
+        open,
+    })
 }
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -350,7 +368,7 @@ fn is_own_host(host: &str, ctx: &Ctx) -> bool {
     .any(|h| h.eq_ignore_ascii_case(host))
 }
 
-fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
+async fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
     let host = req
         .headers()
         .get("host")
@@ -363,31 +381,84 @@ fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
             "unknown Host\n",
         );
     }
-    match (req.method(), req.uri().path()) {
+    let path = req.uri().path().to_string();
+    match (req.method(), path.as_str()) {
         (&Method::GET, "/") => text(StatusCode::OK, "text/html; charset=utf-8", PAGE),
         (&Method::GET, "/events") => events(&ctx.hub, &ctx.open),
+        (&Method::POST, "/stop" | "/scale") if !same_origin(&req, ctx) => text(
+            StatusCode::FORBIDDEN,
+            "text/plain",
+            "another origin may not control this run\n",
+        ),
         (&Method::POST, "/stop") => {
-            let origin = req.headers().get("origin").and_then(|h| h.to_str().ok());
-            let same = origin.is_none_or(|o| {
-                o.strip_prefix("http://")
-                    .is_some_and(|rest| is_own_host(rest, ctx))
-            });
-            if !same {
-                return text(
-                    StatusCode::FORBIDDEN,
-                    "text/plain",
-                    "another origin may not stop this run\n",
-                );
-            }
             (ctx.stop)();
             text(StatusCode::OK, "application/json", r#"{"ok":true}"#)
         }
-        (_, "/" | "/events" | "/stop") => text(
+        (&Method::POST, "/scale") => scale(req, ctx).await,
+        (_, "/" | "/events" | "/stop" | "/scale") => text(
             StatusCode::METHOD_NOT_ALLOWED,
             "text/plain",
             "method not allowed\n",
         ),
         _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
+    }
+}
+
+/// Whether a `POST` comes from the dashboard's own page (or from no page).
+fn same_origin(req: &Request<Incoming>, ctx: &Ctx) -> bool {
+    let origin = req.headers().get("origin").and_then(|h| h.to_str().ok());
+    origin.is_none_or(|o| {
+        o.strip_prefix("http://")
+            .is_some_and(|rest| is_own_host(rest, ctx))
+    })
+}
+
+/// A scale request is one short JSON object.
+const MAX_SCALE_BODY: usize = 4096;
+
+/// `POST /scale`: the control API's `scale` request, answered as the
+/// control endpoint answers it (200 when done, 400 with the reason if not).
+async fn scale(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
+    let json = |status, v: serde_json::Value| text(status, "application/json", v.to_string());
+    let Some(control) = ctx.control.get() else {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            control::refusal("the scenarios have not started yet; try again in a moment"),
+        );
+    };
+    let body = match Limited::new(req.into_body(), MAX_SCALE_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                control::refusal(format!("reading the request: {e}")),
+            );
+        }
+    };
+    let request = match scale_request(&body) {
+        Ok(r) => r,
+        Err(e) => return json(StatusCode::BAD_REQUEST, control::refusal(e)),
+    };
+    let answer = control::handle(request, control, None).await;
+    let status = if answer["ok"] == true {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    json(status, answer)
+}
+
+/// The body as a control `scale` request; any other command is refused
+/// (a page may not swap components by path).
+fn scale_request(body: &[u8]) -> Result<control::Request, String> {
+    let example = r#"{"cmd":"scale","scenario":"default","vus":5}"#;
+    match serde_json::from_slice::<control::Request>(body) {
+        Ok(r @ control::Request::Scale { .. }) => Ok(r),
+        Ok(_) => Err(format!("only `scale` is taken here, e.g. {example}")),
+        Err(e) => Err(format!("bad scale request ({e}); send e.g. {example}")),
     }
 }
 
@@ -495,6 +566,19 @@ mod tests {
         assert!(rx.try_recv().unwrap().starts_with("event: stop\n"));
         let (first, _) = hub.subscribe();
         assert!(first.last().unwrap().starts_with("event: stop\n"));
+    }
+
+    #[test]
+    fn only_scale_requests_are_taken() {
+        let r = scale_request(br#"{"cmd":"scale","scenario":"s","vus":4}"#).unwrap();
+        assert!(matches!(
+            r,
+            control::Request::Scale { ref scenario, vus: Some(4), rate: None } if scenario == "s"
+        ));
+        let e = scale_request(br#"{"cmd":"swap","path":"/tmp/x.wasm"}"#).unwrap_err();
+        assert!(e.contains("only `scale`"), "{e}");
+        let e = scale_request(b"vus=4").unwrap_err();
+        assert!(e.contains(r#""cmd":"scale""#), "{e}");
     }
 
     #[test]

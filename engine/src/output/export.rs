@@ -488,7 +488,16 @@ pub fn merge_exports(a: &Export, b: &Export) -> Result<Export, ExportError> {
     // Shards with one seed keep it; different seeds have no one seed.
     merged.state.seed = a.state.seed.filter(|s| b.state.seed == Some(*s));
     merged.timeline = super::timeline::merge_timelines(&a.timeline, &b.timeline);
+    merged.swaps = merge_swaps(&a.swaps, &b.swaps);
     Ok(merged)
+}
+
+/// Every shard's swap events, in the order they were asked for.
+fn merge_swaps(a: &[serde_json::Value], b: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let mut all: Vec<serde_json::Value> = a.iter().chain(b).cloned().collect();
+    let at = |e: &serde_json::Value| e["at"].as_f64().unwrap_or(f64::INFINITY);
+    all.sort_by(|x, y| at(x).total_cmp(&at(y)));
+    all
 }
 
 #[cfg(test)]
@@ -564,6 +573,23 @@ mod tests {
             merged.metrics["http_req_duration{name:a}"].thresholds["p(99)<100"].ok,
             direct.metrics["http_req_duration{name:a}"].thresholds["p(99)<100"].ok
         );
+    }
+
+    #[test]
+    fn merging_keeps_every_shards_swap_events_in_time_order() {
+        let agg = agg_of(&[5], (1, 1));
+        let swap = |at: f64, to: &str| serde_json::json!({"scenario": "s", "at": at, "to": to});
+        let mut a = build_export(&agg, Duration::from_secs(9), &[], None);
+        a.swaps = vec![swap(2.0, "a1"), swap(7.0, "a2")];
+        let mut b = build_export(&agg, Duration::from_secs(9), &[], None);
+        b.swaps = vec![swap(4.5, "b1")];
+        let merged = merge_exports(&a, &b).unwrap();
+        let order: Vec<&str> = merged
+            .swaps
+            .iter()
+            .map(|e| e["to"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, ["a1", "b1", "a2"]);
     }
 
     #[test]

@@ -236,7 +236,15 @@ pub struct Timeline {
     trends: Vec<String>,
     /// Whether the run has seen more than one component version.
     versions: bool,
+    /// When the last tick was, seconds since the scenarios started.
+    last_t: f64,
 }
+
+/// A tick this much closer than a second to the one before is a partial
+/// second (the final tick, after the drain): its rates are over its own
+/// length, not a whole second's. Regular ticks keep a span of exactly 1,
+/// which shards' timelines align on.
+const PARTIAL: f64 = 0.9;
 
 impl Timeline {
     pub fn new() -> Timeline {
@@ -256,7 +264,13 @@ impl Timeline {
                 .get("iterations")
                 .is_some_and(|s| versions_in(s) > 1);
         }
-        let point = Point::of(tick, &self.trends, self.versions);
+        let mut point = Point::of(tick, &self.trends, self.versions);
+        let gap = point.t - self.last_t;
+        self.last_t = point.t;
+        if gap < PARTIAL {
+            point.span = gap.max(1e-3);
+            point.rps = point.http_reqs as f64 / point.span;
+        }
         let (mut acc, n) = match self.pending.take() {
             Some((mut acc, n)) => {
                 acc.join(&point, Join::Sequence);
@@ -407,6 +421,21 @@ mod tests {
         assert_eq!(d.count, 10);
         assert!((d.p99 - 20.0).abs() < 0.05, "{d:?}");
         assert_eq!(p.errors["http:status 503"], 2);
+    }
+
+    #[test]
+    fn the_last_partial_second_is_a_rate_over_its_own_length() {
+        let agg = second(10, 20, 0);
+        let mut tl = Timeline::new();
+        tl.record(&tick(&agg, 1));
+        let last = tl.record(&Tick {
+            elapsed: Duration::from_millis(1250),
+            ..tick(&agg, 0)
+        });
+        assert_eq!(last.span, 0.25);
+        assert_eq!(last.rps, 40.0);
+        assert_eq!(tl.points().last().unwrap().rps, 40.0);
+        assert_eq!(tl.points()[0].span, 1.0);
     }
 
     #[test]

@@ -158,6 +158,9 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         started,
     })
     .await?;
+    if let Some(page) = &page {
+        page.attach(services.control());
+    }
 
     let executed = execute::execute(prepared, &stop).await;
     let mut drained = services

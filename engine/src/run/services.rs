@@ -51,6 +51,8 @@ pub struct Services {
     injector: inject::Injector,
     swapper: Arc<Swapper>,
     _control: Option<crate::control::Endpoint>,
+    /// What the control endpoint acts on, for the dashboard's controls.
+    control: Arc<crate::control::Context>,
     watcher: Option<JoinHandle<()>>,
     watch_stop: CancellationToken,
     lag_watch: JoinHandle<()>,
@@ -89,7 +91,8 @@ pub async fn start(i: Inputs<'_>) -> Result<Services, Error> {
         i.plan.swap.clone(),
         shared.start,
     ));
-    let control = control(&i, &swapper).await?;
+    let control = Arc::new(control_context(&i, &swapper));
+    let endpoint = serve_control(control.clone(), i.opts).await?;
     let watch_stop = CancellationToken::new();
     let watcher = i
         .opts
@@ -121,7 +124,8 @@ pub async fn start(i: Inputs<'_>) -> Result<Services, Error> {
     Ok(Services {
         injector,
         swapper,
-        _control: control,
+        _control: endpoint,
+        control,
         watcher,
         watch_stop,
         lag_watch,
@@ -133,12 +137,9 @@ pub async fn start(i: Inputs<'_>) -> Result<Services, Error> {
     })
 }
 
-/// Live control: `volley ps`, `stop`, `swap`, `rollback`, `scale`.
-async fn control(
-    i: &Inputs<'_>,
-    swapper: &Arc<Swapper>,
-) -> Result<Option<crate::control::Endpoint>, Error> {
-    let ctx = crate::control::Context {
+/// What live control acts on: the run's stop, swaps and scenarios' load.
+fn control_context(i: &Inputs<'_>, swapper: &Arc<Swapper>) -> crate::control::Context {
+    crate::control::Context {
         plan: i.plan.source.display().to_string(),
         live: i.live.clone(),
         stop: i.stop.clone(),
@@ -146,12 +147,19 @@ async fn control(
         swapper: swapper.clone(),
         scales: i.prepared.iter().map(|p| p.factory.scale.clone()).collect(),
         started: i.started,
-    };
-    match crate::control::serve(ctx, i.opts.control.clone()).await {
+    }
+}
+
+/// Live control: `volley ps`, `stop`, `swap`, `rollback`, `scale`.
+async fn serve_control(
+    ctx: Arc<crate::control::Context>,
+    opts: &RunOptions,
+) -> Result<Option<crate::control::Endpoint>, Error> {
+    match crate::control::serve(ctx, opts.control.clone()).await {
         Ok(endpoint) => Ok(Some(endpoint)),
         // Asked for TCP control and could not listen: the run cannot be
         // controlled as asked, so it does not start.
-        Err(e) if i.opts.control.is_some() => Err(Error::Config(e.to_string())),
+        Err(e) if opts.control.is_some() => Err(Error::Config(e.to_string())),
         Err(e) => {
             crate::output::log(
                 "WARN",
@@ -165,6 +173,11 @@ async fn control(
 }
 
 impl Services {
+    /// The run's live control (the dashboard's scale control uses it).
+    pub fn control(&self) -> Arc<crate::control::Context> {
+        self.control.clone()
+    }
+
     /// Stops everything once the scenarios are done. Faults still in effect
     /// are undone first; no more swaps; acks and tracked messages still in
     /// flight belong to this run, so they are waited for before the

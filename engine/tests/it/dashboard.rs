@@ -1,8 +1,9 @@
 //! `volley run --dashboard` end to end in headless Chromium (Debian's
 //! `chromium`, installed by setup.sh), driven over the DevTools protocol
 //! with a small WebSocket client: the page loads, its charts change from
-//! one second to the next, and its Stop button ends the run, whose summary
-//! and export are then written.
+//! one second to the next, its Scale control changes the VUs the run
+//! reports, and its Stop button ends the run, whose summary and export are
+//! then written.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -130,7 +131,7 @@ fn chromium(profile: &Path) -> (Reap, String) {
 }
 
 #[test]
-fn the_dashboard_updates_live_and_its_stop_button_ends_the_run() {
+fn the_dashboard_updates_live_scales_and_its_stop_button_ends_the_run() {
     let dir = scratch("dashboard", "live");
     let export = dir.join("export.json");
     let ingest = http_ingest();
@@ -215,6 +216,39 @@ fn the_dashboard_updates_live_and_its_stop_button_ends_the_run() {
         if let Some(to) = std::env::var_os("VOLLEY_DASHBOARD_SCREENSHOT") {
             std::fs::write(to, &png).unwrap();
         }
+
+        // Scale, as a person would: beyond maxVUs is refused with the
+        // reason; down to 1 VU is done, and the VUs the run reports follow.
+        cdp.until("document.getElementById('v-vus').textContent === '3'", 30)
+            .await;
+        let scale_to = |n: u32| {
+            format!(
+                "document.getElementById('scale-scenario').value = 'default'; document.getElementById('scale-value').value = '{n}'; document.getElementById('scale-result').textContent = ''; document.getElementById('scale').click()"
+            )
+        };
+        let result = "document.getElementById('scale-result').textContent";
+        cdp.eval(&scale_to(9)).await;
+        let refused = cdp.until(result, 15).await;
+        assert!(
+            refused.as_str().unwrap().contains("at most 3"),
+            "{refused}"
+        );
+        cdp.eval(&scale_to(1)).await;
+        let done = cdp.until(result, 15).await;
+        assert_eq!(done, "scaled default to 1 VUs");
+        cdp.until("document.getElementById('v-vus').textContent === '1'", 30)
+            .await;
+        // Not a moment between iterations: the next seconds stay at 1.
+        let t = cdp.eval("points[points.length - 1].t").await;
+        cdp.until(&format!("points.filter((p) => p.t > {t}).length >= 2"), 15)
+            .await;
+        let after = cdp
+            .eval(&format!("points.filter((p) => p.t > {t}).map((p) => p.vus)"))
+            .await;
+        assert!(
+            after.as_array().unwrap().iter().all(|v| v.as_u64() <= Some(1)),
+            "VUs after scaling to 1: {after}"
+        );
 
         // Stop, as a person would: the run ends long before its 120 s.
         cdp.eval("document.getElementById('stop').click()").await;
