@@ -137,6 +137,20 @@ if [ "${VOLLEY_WIT_BINDGEN:-0}" = 1 ]; then
   fi
 fi
 
+# wasm-tools, only its `smith` (random valid modules) and `component`
+# commands: engine/tests/it/robust.rs feeds random components to `volley
+# inspect` and `volley run` (a CLI, not a crate dependency: wasm-smith in the
+# workspace would change wasmtime's features). About 2 minutes, once.
+WASM_TOOLS_VERSION=1.263.0
+WASM_TOOLS_ROOT="$HOME/.cache/volley/wasm-tools"
+if [ "$("$WASM_TOOLS_ROOT/bin/wasm-tools" --version 2>/dev/null | cut -d' ' -f2)" = "$WASM_TOOLS_VERSION" ]; then
+  echo "setup: wasm-tools $WASM_TOOLS_VERSION present"
+else
+  echo "setup: installing wasm-tools $WASM_TOOLS_VERSION into $WASM_TOOLS_ROOT"
+  cargo install --quiet --locked wasm-tools --version "$WASM_TOOLS_VERSION" \
+    --no-default-features --features smith,component --root "$WASM_TOOLS_ROOT"
+fi
+
 # tansu, the second, real Kafka broker (engine/tests/it/kafka_run.rs's
 # tansu test, which test.sh runs when it is installed): built from
 # crates.io with its in-memory storage, about 8-11 minutes on 2 cores, once.

@@ -29,6 +29,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use super::fault::{Controls, accept_loop};
+
 /// Accepted bids a slow viewer may fall behind by before it misses some.
 const BROADCAST_BACKLOG: usize = 1024;
 
@@ -111,6 +113,7 @@ impl State {
 pub struct AuctionServer {
     addr: SocketAddr,
     state: Arc<State>,
+    controls: Arc<Controls>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -124,6 +127,12 @@ impl AuctionServer {
         self.state.counters.snapshot()
     }
 
+    /// The `[[fault]]` switches: a stop drops every HTTP connection and
+    /// viewer socket, as a crash would.
+    pub fn controls(&self) -> Arc<Controls> {
+        self.controls.clone()
+    }
+
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -135,31 +144,61 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<AuctionServer> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let state = Arc::new(State::default());
+    let controls = Arc::new(Controls::default());
     let (stop, stopped) = watch::channel(false);
     let task = {
-        let state = state.clone();
-        super::accept_loop(listener, stopped.clone(), move |stream| {
-            let state = state.clone();
-            let stopped = stopped.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    let stopped = stopped.clone();
-                    async move { Ok::<_, Infallible>(handle(req, state, stopped).await) }
-                });
-                let builder = auto::Builder::new(TokioExecutor::new());
-                let _ = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await;
-            });
-        })
+        let (state, faults) = (state.clone(), controls.clone());
+        accept_loop(
+            listener,
+            addr,
+            controls.clone(),
+            stopped.clone(),
+            move |stream| {
+                let conn = Conn {
+                    state: state.clone(),
+                    stopped: stopped.clone(),
+                    faults: faults.clone(),
+                };
+                tokio::spawn(conn.serve(stream));
+            },
+        )
     };
     Ok(AuctionServer {
         addr,
         state,
+        controls,
         stop,
         task,
     })
+}
+
+/// What one connection (and the viewer socket it may become) needs.
+#[derive(Clone)]
+struct Conn {
+    state: Arc<State>,
+    stopped: watch::Receiver<bool>,
+    faults: Arc<Controls>,
+}
+
+impl Conn {
+    async fn serve(self, stream: tokio::net::TcpStream) {
+        let faults = self.faults.clone();
+        let service = service_fn(move |req| {
+            let conn = self.clone();
+            async move {
+                if conn.faults.before_answer().await {
+                    let answer = error(StatusCode::SERVICE_UNAVAILABLE, "injected fault");
+                    return Ok::<_, Infallible>(answer);
+                }
+                Ok::<_, Infallible>(handle(req, conn).await)
+            }
+        });
+        let builder = auto::Builder::new(TokioExecutor::new());
+        tokio::select! {
+            _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service) => {}
+            () = faults.stopped() => {}
+        }
+    }
 }
 
 fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
@@ -181,15 +220,12 @@ fn item_path<'a>(path: &'a str, prefix: &str) -> Option<(u64, &'a str)> {
     Some((id.parse().ok()?, rest))
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    state: Arc<State>,
-    stopped: watch::Receiver<bool>,
-) -> Response<Full<Bytes>> {
+async fn handle(req: Request<Incoming>, conn: Conn) -> Response<Full<Bytes>> {
+    let state = conn.state.clone();
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
     let path = req.uri().path().to_string();
     if let Some((id, "")) = item_path(&path, "/ws/items/") {
-        return upgrade(req, id, state, stopped);
+        return upgrade(req, id, conn);
     }
     match (req.method(), item_path(&path, "/items/")) {
         (&Method::POST, Some((id, "bids"))) => bid(req, id, &state).await,
@@ -275,12 +311,8 @@ async fn bid(req: Request<Incoming>, id: u64, state: &State) -> Response<Full<By
     }
 }
 
-fn upgrade(
-    req: Request<Incoming>,
-    id: u64,
-    state: Arc<State>,
-    stopped: watch::Receiver<bool>,
-) -> Response<Full<Bytes>> {
+fn upgrade(req: Request<Incoming>, id: u64, conn: Conn) -> Response<Full<Bytes>> {
+    let state = conn.state.clone();
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let is_upgrade = header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
     let Some(key) = header("sec-websocket-key").filter(|_| is_upgrade) else {
@@ -306,7 +338,7 @@ fn upgrade(
         let c = &state.counters;
         c.viewers.fetch_add(1, Ordering::Relaxed);
         c.viewer_sessions.fetch_add(1, Ordering::Relaxed);
-        serve_viewer(ws, feed, c, stopped).await;
+        serve_viewer(ws, feed, c, &conn).await;
         c.viewers.fetch_sub(1, Ordering::Relaxed);
     });
     Response::builder()
@@ -322,10 +354,11 @@ async fn serve_viewer<S>(
     mut ws: WebSocketStream<S>,
     mut feed: broadcast::Receiver<Utf8Bytes>,
     c: &Counters,
-    mut stopped: watch::Receiver<bool>,
+    conn: &Conn,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    let mut stopped = conn.stopped.clone();
     loop {
         tokio::select! {
             event = feed.recv() => match event {
@@ -355,6 +388,8 @@ async fn serve_viewer<S>(
                 let _ = ws.close(None).await;
                 return;
             }
+            // A stop fault drops the socket without a close frame.
+            () = conn.faults.stopped() => return,
         }
     }
 }

@@ -75,9 +75,11 @@ impl Controls {
     }
 }
 
-/// The accept loop of a target with [`Controls`]: like
-/// [`super::accept_loop`], but a stop drops the listener until the target
-/// is up again, then listens on `addr` again. Connections end themselves
+/// The accept loop of every embedded server with [`Controls`]: takes
+/// connections (Nagle off) and hands each to `serve` until shut down; an
+/// accept error (out of descriptors, say) backs off instead of spinning. A
+/// stop drops the listener until the target is up again, then listens on
+/// `addr` again. Connections end themselves
 /// on a stop ([`Controls::stopped`]).
 pub(crate) fn accept_loop(
     listener: TcpListener,

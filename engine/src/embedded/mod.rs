@@ -13,34 +13,6 @@ pub mod kafka;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::time::Duration;
-
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-/// The accept loop every embedded server shares: takes connections until
-/// `stopped` changes and hands each (with Nagle off) to `serve`. An accept
-/// error (out of descriptors, say) backs off instead of spinning.
-pub(crate) fn accept_loop(
-    listener: TcpListener,
-    mut stopped: watch::Receiver<bool>,
-    mut serve: impl FnMut(TcpStream) + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        let _ = stream.set_nodelay(true);
-                        serve(stream);
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-                },
-                _ = stopped.changed() => break,
-            }
-        }
-    })
-}
 
 /// The kinds of embedded target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,11 +75,13 @@ impl Server {
         }
     }
 
-    /// The fault switches of a target that has them (embedded:http).
+    /// The fault switches of a target that has them (embedded:http and
+    /// embedded:auction).
     pub fn controls(&self) -> Option<std::sync::Arc<fault::Controls>> {
         match self {
             Server::Http(s) => Some(s.controls()),
-            _ => None,
+            Server::Auction(s) => Some(s.controls()),
+            Server::Kafka(_) => None,
         }
     }
 

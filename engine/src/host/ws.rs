@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 use wasmtime::component::Resource;
 
 use super::VuState;
-use crate::metrics::{Builtin, Metrics, Tags};
+use crate::metrics::{Builtin, Metrics, Sent, Tags};
 use crate::protocol::ws::{self as proto, ErrorClass, Message, Socket};
 use crate::wasm::bindings::volley::scenario::ws::{
     self as wit, CloseFrame, ConnectOptions, Host, HostSocket, NetError as WsError,
@@ -22,6 +22,8 @@ pub struct WsSocket {
     tags: Tags,
     metrics: Metrics,
     ended: bool,
+    /// The plan target it reached, whose timeline its calls are on.
+    target: Option<Sent>,
 }
 
 impl WsSocket {
@@ -58,6 +60,15 @@ fn ms(ms: u32) -> Duration {
     Duration::from_millis(ms as u64)
 }
 
+/// Whether a failure says something about the target: a call the engine
+/// refused, or one on a socket already closed, does not.
+fn counts_on_timeline(class: ErrorClass) -> bool {
+    !matches!(
+        class,
+        ErrorClass::InvalidRequest | ErrorClass::NotAllowed | ErrorClass::Closed
+    )
+}
+
 impl VuState {
     /// One notifier per VU: every socket of this VU wakes it, so `poll`
     /// can wait on all of them.
@@ -72,6 +83,33 @@ impl VuState {
         let tags = tags.with([("class", e.class.as_str())]);
         self.shared.metrics.failure(Builtin::WsErrors, &tags, &e);
         to_wit(e)
+    }
+
+    /// A socket call failed: on its target's timeline (fault windows) as
+    /// well as in `ws_errors`.
+    fn socket_error(&self, r: &Resource<WsSocket>, e: proto::WsError) -> wasmtime::Result<WsError> {
+        let s = self.socket(r)?;
+        if let Some(target) = s.target
+            && counts_on_timeline(e.class)
+        {
+            self.shared.timeline.failed(target, e.class.as_str());
+        }
+        Ok(self.ws_error(&s.tags, e))
+    }
+
+    /// Times a connect or ping on the target's timeline.
+    fn timed<T>(&self, target: Option<Sent>, took: Duration, result: &Result<T, proto::WsError>) {
+        let Some(sent) = target else {
+            return;
+        };
+        let timeline = &self.shared.timeline;
+        match result {
+            Ok(_) => timeline.end(sent, took, None),
+            Err(e) if counts_on_timeline(e.class) => {
+                timeline.end(sent, took, Some(e.class.as_str()))
+            }
+            Err(_) => timeline.abandon(sent),
+        }
     }
 
     fn socket(&self, r: &Resource<WsSocket>) -> wasmtime::Result<&WsSocket> {
@@ -95,7 +133,7 @@ impl VuState {
                 ]);
                 Ok(())
             }
-            Err(e) => Err(self.ws_error(&tags, e)),
+            Err(e) => Err(self.socket_error(r, e)?),
         })
     }
 }
@@ -128,6 +166,7 @@ impl HostSocket for VuState {
             timeout: options.timeout_ms.map_or(Duration::from_secs(60), ms),
             wake: self.ws_wake(),
         };
+        let target = self.shared.timeline.begin(&url);
         let started = Instant::now();
         let client = self.shared.ws.clone();
         // Connecting runs as its own task, like HTTP requests: the TLS and
@@ -140,6 +179,7 @@ impl HostSocket for VuState {
                     message: format!("connect task failed: {e}"),
                 })
             });
+        self.timed(target, started.elapsed(), &result);
         let socket = match result {
             Ok(s) => s,
             Err(e) => return Ok(Err(self.ws_error(&tags, e))),
@@ -155,6 +195,7 @@ impl HostSocket for VuState {
             tags,
             metrics: self.shared.metrics.clone(),
             ended: false,
+            target,
         };
         Ok(Ok(self.instance.table.push(socket)?))
     }
@@ -198,7 +239,7 @@ impl HostSocket for VuState {
             Err(e) if e.class == ErrorClass::Closed => return Ok(Err(to_wit(e))),
             Err(e) => {
                 self.instance.table.get_mut(&r)?.end();
-                return Ok(Err(self.ws_error(&tags, e)));
+                return Ok(Err(self.socket_error(&r, e)?));
             }
         };
         let bytes = message.len() as f64;
@@ -223,7 +264,14 @@ impl HostSocket for VuState {
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<u64, WsError>> {
         let s = self.instance.table.get(&r)?;
+        let target = s.target;
+        if let Some(t) = target {
+            self.shared.timeline.start(t);
+        }
+        let started = Instant::now();
         let result = s.socket.ping(ms(timeout_ms)).await;
+        self.timed(target, started.elapsed(), &result);
+        let s = self.instance.table.get(&r)?;
         let tags = s.tags.clone();
         Ok(match result {
             Ok(rtt) => {

@@ -4,6 +4,9 @@
 //!
 //! A request is attributed to the target whose `host:port` its URL names;
 //! requests to other allowed hosts are not on any target's timeline.
+//! WebSocket calls count as requests too: a connect (handshake latency)
+//! and a ping (round trip) are timed, a socket that fails while open is a
+//! failed request without a latency.
 //! Recording is lock-free (atomic counters and an atomic log-linear
 //! latency histogram per target): a host call never waits on the
 //! once-a-second tick. The history is bounded ([`MAX_SECONDS`] per target,
@@ -22,8 +25,16 @@ pub const MAX_SECONDS: usize = 3600;
 
 /// The error classes a target's second is split by: the network errors a
 /// request can end with, and statuses the request did not expect.
-pub const CLASSES: [&str; 8] = [
-    "refused", "timeout", "reset", "tls", "dns", "other", "http_4xx", "http_5xx",
+pub const CLASSES: [&str; 9] = [
+    "refused",
+    "timeout",
+    "reset",
+    "tls",
+    "dns",
+    "other",
+    "http_4xx",
+    "http_5xx",
+    "handshake",
 ];
 
 /// Sub-buckets per power of two: a percentile is exact to about 1/16.
@@ -71,6 +82,8 @@ struct Cell {
     authority: String,
     started: AtomicU64,
     finished: AtomicU64,
+    /// Failures with no latency to record (a WebSocket broke while open).
+    untimed: AtomicU64,
     errors: [AtomicU64; CLASSES.len()],
     latency: Box<[AtomicU64]>,
     history: Mutex<VecDeque<Second>>,
@@ -99,6 +112,7 @@ impl Timeline {
                     authority: authority(url)?,
                     started: AtomicU64::new(0),
                     finished: AtomicU64::new(0),
+                    untimed: AtomicU64::new(0),
                     errors: Default::default(),
                     latency: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
                     history: Mutex::new(VecDeque::new()),
@@ -118,13 +132,32 @@ impl Timeline {
 
     /// A request to `url` starts; none when it goes to no target.
     pub fn begin(&self, url: &str) -> Option<Sent> {
+        let sent = self.target_of(url)?;
+        self.start(sent);
+        Some(sent)
+    }
+
+    /// The target `url` goes to, for calls that come later on the same
+    /// connection ([`Timeline::start`], [`Timeline::failed`]).
+    pub fn target_of(&self, url: &str) -> Option<Sent> {
         if self.cells.is_empty() {
             return None;
         }
         let a = authority(url)?;
-        let i = self.cells.iter().position(|c| c.authority == a)?;
-        self.cells[i].started.fetch_add(1, Ordering::Relaxed);
-        Some(Sent(i))
+        self.cells.iter().position(|c| c.authority == a).map(Sent)
+    }
+
+    /// A request to the target of `sent` starts.
+    pub fn start(&self, sent: Sent) {
+        self.cells[sent.0].started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A failure that had no request of its own (a socket broke while open):
+    /// one failed request with no latency.
+    pub fn failed(&self, target: Sent, class: &str) {
+        let c = &self.cells[target.0];
+        c.errors[class_index(class)].fetch_add(1, Ordering::Relaxed);
+        c.untimed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A request ends after `took`, failed with `class` (one of
@@ -133,8 +166,7 @@ impl Timeline {
     pub fn end(&self, sent: Sent, took: Duration, class: Option<&str>) {
         let c = &self.cells[sent.0];
         if let Some(class) = class {
-            let i = CLASSES.iter().position(|k| *k == class).unwrap_or(5);
-            c.errors[i].fetch_add(1, Ordering::Relaxed);
+            c.errors[class_index(class)].fetch_add(1, Ordering::Relaxed);
         }
         c.latency[bucket(took.as_micros() as u64)].fetch_add(1, Ordering::Relaxed);
         c.finished.fetch_add(1, Ordering::Relaxed);
@@ -164,7 +196,7 @@ impl Timeline {
                 .collect();
             let finished = c.finished.load(Ordering::Relaxed);
             let started = c.started.load(Ordering::Relaxed);
-            let requests: u64 = counts.iter().sum();
+            let requests = counts.iter().sum::<u64>() + c.untimed.swap(0, Ordering::Relaxed);
             let point = Second {
                 from,
                 to: at,
@@ -195,6 +227,11 @@ impl Timeline {
             })
             .collect()
     }
+}
+
+/// Where `class` counts in [`CLASSES`]; `other` when it is none of them.
+fn class_index(class: &str) -> usize {
+    CLASSES.iter().position(|k| *k == class).unwrap_or(5)
 }
 
 /// `host:port` of a URL, lower case, the scheme's port filled in.
@@ -320,5 +357,17 @@ mod tests {
         let next = &t.tick(2.0)[0].1;
         assert_eq!((next.requests, next.from, next.to), (0, 1.0, 2.0));
         assert_eq!(t.history()[0].1.len(), 2);
+    }
+
+    #[test]
+    fn a_websocket_failure_counts_on_its_target_without_a_latency() {
+        let t = Timeline::new([("api", "http://127.0.0.1:8080")]);
+        let ws = t.target_of("ws://127.0.0.1:8080/ws/items/1").unwrap();
+        t.failed(ws, "reset");
+        t.failed(ws, "no-such-class");
+        let p = &t.tick(1.0)[0].1;
+        assert_eq!((p.requests, p.failed(), p.in_flight), (2, 2, 0));
+        assert_eq!((p.errors["reset"], p.errors["other"]), (1, 1));
+        assert_eq!(p.p95_ms, 0.0);
     }
 }

@@ -149,16 +149,19 @@ fn one(f: &RawFault, targets: &[Target]) -> Result<Fault, String> {
             .iter()
             .find(|t| &t.name == name)
             .ok_or_else(|| format!(".target = \"{name}\": no such target in [targets]"))?;
-        let embedded_http = matches!(t.kind, TargetKind::Embedded(Embedded::Http));
-        if !action.is_command() && !embedded_http {
+        let has_controls = matches!(
+            t.kind,
+            TargetKind::Embedded(Embedded::Http | Embedded::Auction)
+        );
+        if !action.is_command() && !has_controls {
             return Err(format!(
-                ".target = \"{name}\": {} works on an `embedded:http` target only; fault other systems with command and undo",
+                ".target = \"{name}\": {} works on an `embedded:http` or `embedded:auction` target only; fault other systems with command and undo",
                 action.describe()
             ));
         }
     } else if !action.is_command() {
         return Err(format!(
-            ".target: {} needs the embedded:http target it hits",
+            ".target: {} needs the embedded:http or embedded:auction target it hits",
             action.describe()
         ));
     }
@@ -232,7 +235,7 @@ mod tests {
             ("at='1s'\nfor='1s'\naction='stop'", "#1.target"),
             (
                 "target='ext'\nat='1s'\nfor='1s'\naction='stop'",
-                "`embedded:http` target only",
+                "`embedded:auction` target only",
             ),
             (
                 "target='nope'\nat='1s'\nfor='1s'\naction='stop'",

@@ -99,7 +99,7 @@ impl Collector {
         // Before the last merge: windows record their samples now.
         let at = elapsed.as_secs_f64();
         self.faults.second(at);
-        let report = self.faults.finish(at, &self.metrics);
+        let report = self.faults.finish(at);
         let anything = !report.injected.is_empty() || !report.timeline.is_empty();
         self.fault_report = anything.then_some(report);
         let snap = self.metrics.collect();

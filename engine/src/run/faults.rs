@@ -19,7 +19,9 @@
 //!   not recovered: its recovery time runs to the end of the run.
 //!
 //! Each window records one `fault_duration` and one `recovery_time` sample
-//! (trends tagged `target`), so thresholds read them like any metric.
+//! (trends tagged `target`) when it closes, so thresholds read them like any
+//! metric, `abortOnFail` ones during the run; a window still open at the end
+//! records them then.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -170,6 +172,7 @@ impl Target {
 pub struct Faults {
     timeline: Arc<Timeline>,
     injected: Arc<Injections>,
+    metrics: Metrics,
     targets: BTreeMap<String, Target>,
     windows: Vec<Window>,
     dropped: u64,
@@ -190,6 +193,7 @@ impl Faults {
                 .collect(),
             timeline,
             injected,
+            metrics: metrics.clone(),
             windows: Vec::new(),
             dropped: 0,
         }
@@ -205,8 +209,7 @@ impl Faults {
                 Verdict::Healthy => {
                     t.learn(&s);
                     if let Some(open) = t.open.take() {
-                        let w = window(&name, open, Some(s.from));
-                        self.keep(w);
+                        self.close(window(&name, open, Some(s.from)), s.from);
                     }
                 }
                 Verdict::Faulty(causes) => {
@@ -226,7 +229,19 @@ impl Faults {
         }
     }
 
-    fn keep(&mut self, w: Window) {
+    /// A window ends at `end` (recovered, or the run's end): matched with
+    /// the injected fault behind it, its samples recorded, kept.
+    fn close(&mut self, mut w: Window, end: f64) {
+        w.duration = end - w.start;
+        let injected = self.injected.events();
+        let found = matching(&w, end, &injected);
+        w.injected = found.map(|e| e.fault);
+        let from = found.map_or(w.start, |e| e.ended.unwrap_or(e.at));
+        w.recovery_time = (end - from).max(0.0);
+        let tags = Tags::new([("target", w.target.as_str())]);
+        let m = &self.metrics;
+        m.add(FAULT_DURATION, Kind::Trend, &tags, w.duration * 1e6);
+        m.add(RECOVERY_TIME, Kind::Trend, &tags, w.recovery_time * 1e6);
         if self.windows.len() < MAX_WINDOWS {
             self.windows.push(w);
         } else {
@@ -234,29 +249,15 @@ impl Faults {
         }
     }
 
-    /// The end of the run at `at`: open windows stay unrecovered, windows
-    /// are matched with the injected faults, and each records its
-    /// `fault_duration` and `recovery_time` samples.
-    pub fn finish(&mut self, at: f64, metrics: &Metrics) -> FaultReport {
+    /// The end of the run at `at`: open windows close unrecovered.
+    pub fn finish(&mut self, at: f64) -> FaultReport {
         let open: Vec<(String, Open)> = self
             .targets
             .iter_mut()
             .filter_map(|(n, t)| t.open.take().map(|o| (n.clone(), o)))
             .collect();
         for (name, o) in open {
-            self.keep(window(&name, o, None));
-        }
-        let injected = self.injected.events();
-        for w in &mut self.windows {
-            let end = w.end.unwrap_or(at);
-            w.duration = end - w.start;
-            let found = matching(w, end, &injected);
-            w.injected = found.map(|e| e.fault);
-            let from = found.map_or(w.start, |e| e.ended.unwrap_or(e.at));
-            w.recovery_time = (end - from).max(0.0);
-            let tags = Tags::new([("target", w.target.as_str())]);
-            metrics.add(FAULT_DURATION, Kind::Trend, &tags, w.duration * 1e6);
-            metrics.add(RECOVERY_TIME, Kind::Trend, &tags, w.recovery_time * 1e6);
+            self.close(window(&name, o, None), at);
         }
         self.windows
             .sort_by(|a, b| a.start.total_cmp(&b.start).then(a.target.cmp(&b.target)));
@@ -268,7 +269,7 @@ impl Faults {
                 .collect(),
             windows: self.windows.clone(),
             windows_dropped: self.dropped,
-            injected,
+            injected: self.injected.events(),
             timeline: self.timeline.history().into_iter().collect(),
         }
     }
@@ -366,7 +367,7 @@ mod tests {
         }
         f.second(50, 2, 1); // back: 2% errors is healthy
         f.second(50, 2, 0);
-        let r = f.faults.finish(11.0, &f.metrics);
+        let r = f.faults.finish(11.0);
         assert_eq!(r.windows.len(), 1, "{:?}", r.windows);
         let w = &r.windows[0];
         assert_eq!((w.start, w.end, w.duration), (6.0, Some(9.0), 3.0));
@@ -399,7 +400,7 @@ mod tests {
         f.second(20, 200, 0);
         f.second(20, 200, 0);
         f.second(20, 30, 0);
-        let r = f.faults.finish(9.0, &f.metrics);
+        let r = f.faults.finish(9.0);
         assert_eq!(r.windows.len(), 1, "{:?}", r.windows);
         let w = &r.windows[0];
         assert_eq!((w.start, w.end), (6.0, Some(8.0)));
@@ -421,11 +422,40 @@ mod tests {
         let _stuck = f.timeline.begin("http://127.0.0.1:1/").unwrap();
         f.now += 1.0;
         f.faults.second(f.now);
-        let r = f.faults.finish(10.0, &f.metrics);
+        let r = f.faults.finish(10.0);
         let w = &r.windows[0];
         assert_eq!((w.start, w.end, w.recovered), (7.0, None, false));
         assert_eq!(w.causes, vec!["stalled".to_string()]);
         // Not recovered: from the injected end (8 s) to the run's end.
         assert_eq!((w.duration, w.recovery_time), (3.0, 2.0));
+    }
+
+    #[test]
+    fn a_window_records_its_samples_when_it_closes_not_at_the_end() {
+        let mut f = Feed::new(vec![event(6.0, 8.0)]);
+        for _ in 0..6 {
+            f.second(50, 2, 0);
+        }
+        f.second(50, 1, 50);
+        f.second(50, 1, 50);
+        let samples = |f: &Feed| {
+            f.metrics.collect();
+            match f
+                .metrics
+                .total()
+                .metrics
+                .get(RECOVERY_TIME)
+                .map(|s| s.total())
+            {
+                Some(crate::metrics::Value::Trend(t)) => t.count,
+                _ => 0,
+            }
+        };
+        assert_eq!(samples(&f), 0, "the window is still open");
+        f.second(50, 2, 0);
+        assert_eq!(samples(&f), 1, "recorded as the target recovered");
+        let r = f.faults.finish(10.0);
+        assert_eq!((r.windows.len(), r.windows[0].recovery_time), (1, 1.0));
+        assert_eq!(samples(&f), 1, "not recorded twice");
     }
 }

@@ -209,7 +209,10 @@ impl Job {
                 c.set_error_rate(if on { *r } else { 0.0 });
                 Ok(())
             }
-            (_, None) => Err("the target has no fault controls (embedded:http has them)".into()),
+            (_, None) => Err(
+                "the target has no fault controls (embedded:http and embedded:auction have them)"
+                    .into(),
+            ),
         }
     }
 }

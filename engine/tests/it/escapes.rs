@@ -1,6 +1,6 @@
 //! The threat model, tried call by call: a scenario that tries every way
-//! out through the HTTP import (other names for a refused address,
-//! userinfo, redirects, a `Host` header, framing headers) and prints
+//! out through the HTTP and WebSocket imports (other names for a refused
+//! address, userinfo, redirects, a `Host` header, framing headers) and prints
 //! terminal escapes wherever its text can reach the terminal. A listener
 //! on a loopback address off the allowlist must see no connection; an
 //! allowed recorder must never see an injected header.
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// The attempts, each a check that passes when the attempt was refused
 /// (or contained). `R` is the allowed recorder, `O` the outside listener.
-const SCENARIO: &str = r#"import { http, check, log, Counter, vu } from 'volley';
+const SCENARIO: &str = r#"import { http, ws, check, log, Counter, vu } from 'volley';
 
 function refusal(f) {
   try { f(); return 'none'; } catch (e) {
@@ -28,6 +28,7 @@ export default function () {
   const Rport = R.split(':')[1];
   const [Ohost, Oport] = O.split(':');
   const get = (url, headers) => () => http.get(url, { headers: headers || {}, timeout: 3 });
+  const open = (url, headers) => () => ws.Socket.connect(url, { headers: headers || '', subprotocols: [], timeoutMs: 3000, tags: [] });
   const ATTEMPTS = {
     'http direct': [get(`http://${O}/`), 'not-allowed'],
     'http localhost name': [get(`http://localhost:${Rport}/`), 'not-allowed'],
@@ -40,6 +41,13 @@ export default function () {
     'http host header': [get(`http://${R}/host`, { Host: O }), 'not-allowed'],
     'http transfer-encoding': [get(`http://${R}/te`, { 'Transfer-Encoding': 'chunked' }), 'invalid-request'],
     'http content-length': [get(`http://${R}/cl`, { 'Content-Length': '5' }), 'invalid-request'],
+    'ws direct': [open(`ws://${O}/`), 'not-allowed'],
+    'ws localhost name': [open(`ws://localhost:${Rport}/`), 'not-allowed'],
+    'ws decimal ip': [open(`ws://2130706433:${Oport}/`), 'not-allowed'],
+    'ws userinfo': [open(`ws://${R}@${O}/`), 'not-allowed'],
+    'ws redirect': [open(`ws://${R}/redirect`), 'handshake'],
+    'ws host header': [open(`ws://${R}/wshost`, `Host: ${O}`), 'invalid-request'],
+    'ws key header': [open(`ws://${R}/wskey`, 'Sec-WebSocket-Key: x'), 'invalid-request'],
   };
   for (const name in ATTEMPTS) {
     const [attempt, want] = ATTEMPTS[name];
@@ -161,6 +169,13 @@ fn no_call_escapes_the_allowlist_or_reaches_the_terminal() {
         "http host header",
         "http transfer-encoding",
         "http content-length",
+        "ws direct",
+        "ws localhost name",
+        "ws decimal ip",
+        "ws userinfo",
+        "ws redirect",
+        "ws host header",
+        "ws key header",
         "allowed request answered",
     ];
     for name in names {
@@ -190,6 +205,8 @@ fn no_call_escapes_the_allowlist_or_reaches_the_terminal() {
         "GET /host",
         "GET /te",
         "GET /cl",
+        "GET /wshost",
+        "GET /wskey",
     ] {
         assert!(
             !heads.contains(bad),

@@ -1,7 +1,8 @@
 //! Fault injection and fault windows, through the binary: the embedded
-//! HTTP target is stopped (or slowed) mid-run at a constant arrival rate,
-//! and the window the run reports is compared with the fault it injected,
-//! both read from the same run's export (its own clock, no wall clock).
+//! HTTP (or WebSocket auction) target is stopped (or slowed) mid-run at a
+//! constant arrival rate, and the window the run reports is compared with
+//! the fault it injected, both read from the same run's export (its own
+//! clock, no wall clock).
 
 use crate::support::*;
 use std::path::Path;
@@ -12,17 +13,32 @@ export default function () {
 }
 "#;
 
-/// A constant arrival rate against the embedded target for 13 s, with the
-/// plan's `[[fault]]` entries and thresholds appended.
+/// Each iteration opens a WebSocket to the auction target, pings, closes:
+/// nothing but WebSocket calls reach the target's timeline.
+const WS_PING: &str = r#"import { ws, vu } from 'volley';
+export default function () {
+  const url = `${vu.param('api').replace('http://', 'ws://')}/ws/items/1`;
+  const s = ws.Socket.connect(url, { headers: '', subprotocols: [], timeoutMs: 2000, tags: [] });
+  s.ping(2000);
+  s.close(1000, 'done');
+}
+"#;
+
+/// A constant arrival rate against the embedded HTTP target for 13 s,
+/// with the plan's `[[fault]]` entries and thresholds appended.
 fn scenario(dir: &Path, rest: &str) -> std::path::PathBuf {
+    scenario_on(dir, GET_HEALTH, "embedded:http", rest)
+}
+
+fn scenario_on(dir: &Path, source: &str, target: &str, rest: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("plans")).unwrap();
     let script = dir.join("scenario.js");
-    std::fs::write(&script, GET_HEALTH).unwrap();
+    std::fs::write(&script, source).unwrap();
     std::fs::write(
         dir.join("plans/default.toml"),
         format!(
             r#"[targets]
-api = "embedded:http"
+api = "{target}"
 
 [scenarios.load]
 executor = "constant-arrival-rate"
@@ -201,6 +217,83 @@ delay = "300ms"
     );
     assert!(secs(&w["peak_p95_ms"]) >= 250.0, "{w}");
     assert!(text.contains("injected #1 delay 300ms on api"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_stopped_websocket_target_is_one_window_with_its_recovery_time() {
+    let dir = scratch("faults", "ws-stop");
+    let script = scenario_on(
+        &dir,
+        WS_PING,
+        "embedded:auction",
+        r#"[[fault]]
+target = "api"
+at = "6s"
+for = "3s"
+action = "stop"
+
+[thresholds]
+recovery_time = ["max<5s"]
+"#,
+    );
+    let (code, text, doc) = run(&dir, &script);
+    let (w, e) = window_of(&doc, 1);
+    let (at, ended) = (secs(&e["at"]), secs(&e["ended"]));
+    let (start, end) = (secs(&w["start"]), secs(&w["end"]));
+    let recovery = secs(&w["recovery_time"]);
+    eprintln!(
+        "ws stop: injected {at:.3}..{ended:.3} s, window {start:.3}..{end:.3} s, recovery {recovery:.3} s"
+    );
+    assert!((start - at).abs() <= 1.0, "start {start} vs injected {at}");
+    assert!((end - ended).abs() <= 1.0, "end {end} vs undone {ended}");
+    assert_eq!(w["recovered"], true, "{w}");
+    assert!((0.0..=1.0).contains(&recovery), "{w}");
+    assert!(
+        w["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "refused"),
+        "{w}"
+    );
+    // Before and after the fault the same calls succeeded: the timeline
+    // saw WebSocket traffic, not only the failures.
+    let seconds = doc["faults"]["timeline"]["api"].as_array().unwrap();
+    let healthy = seconds
+        .iter()
+        .filter(|s| s["requests"].as_u64() > Some(0) && s["errors"] == serde_json::json!({}))
+        .count();
+    assert!(healthy >= 5, "{seconds:?}");
+    assert_eq!(code, 0, "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_abort_on_fail_threshold_on_fault_duration_stops_the_run_as_the_window_closes() {
+    let dir = scratch("faults", "abort");
+    let script = scenario(
+        &dir,
+        r#"[[fault]]
+target = "api"
+at = "3s"
+for = "2s"
+action = "stop"
+
+[thresholds]
+"fault_duration{target:api}" = [{ threshold = "max<1s", abortOnFail = true }]
+"#,
+    );
+    let (code, text, doc) = run(&dir, &script);
+    assert_eq!(code, 99, "{text}");
+    let aborted = doc["state"]["aborted"].as_str().unwrap_or_default();
+    assert!(aborted.contains("fault_duration"), "{aborted}\n{text}");
+    let (w, _) = window_of(&doc, 1);
+    let end = secs(&w["end"]);
+    // Stopped one tick after the window closed, long before the 13 s.
+    let ran = secs(&doc["state"]["testRunDurationMs"]) / 1000.0;
+    eprintln!("abort: window closed at {end:.3} s, run stopped at {ran:.3} s");
+    assert!(ran < 12.0 && ran >= end, "window end {end}, run {ran}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

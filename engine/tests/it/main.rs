@@ -20,6 +20,7 @@ mod probes;
 mod props;
 mod receivers;
 mod report;
+mod robust;
 mod sandbox;
 mod sdk;
 mod signals;
