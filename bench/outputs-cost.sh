@@ -72,6 +72,11 @@ run() {
     { echo "$label: volley failed"; cat "$DIR/stderr"; exit 1; }
   local reqs
   reqs=$(python3 -c 'import json,sys;print(int(json.load(open(sys.argv[1]))["metrics"]["http_reqs"]["values"]["count"]))' "$DIR/export.json")
+  # An output that could not write says so: the run would not be a fair one.
+  if grep -qiE 'warn|fail|drop' "$DIR/stderr"; then
+    echo "$label: an output complained:"
+    cat "$DIR/stderr"
+  fi
   read -r user sys rss < "$DIR/time"
   local cpu
   cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")

@@ -280,9 +280,45 @@ pub fn render_summary(report: &Report, color: bool) -> String {
                 describe(name, &v, report.elapsed)
             );
         }
+        let listed = subs.get(name).map_or(&[][..], Vec::as_slice);
+        split_by_tag(&mut out, agg, name, listed, report.elapsed);
     }
     let _ = writeln!(out);
     out
+}
+
+/// Metrics whose total mixes things apart, listed per value of a tag too
+/// (two consumer groups' lags summed say nothing about either).
+const SPLIT: &[(&str, &str)] = &[("kafka_consumer_lag", "group")];
+
+fn split_by_tag(
+    out: &mut String,
+    agg: &Aggregate,
+    name: &str,
+    listed: &[Selector],
+    elapsed: Duration,
+) {
+    let Some((_, tag)) = SPLIT.iter().find(|(m, _)| *m == name) else {
+        return;
+    };
+    let parts = agg.by_tag(name, tag);
+    if parts.len() < 2 {
+        return;
+    }
+    for (value, v) in parts {
+        let shown = listed
+            .iter()
+            .any(|s| s.filter.len() == 1 && s.filter.iter().any(|(k, x)| k == tag && *x == value));
+        if !shown {
+            let label = format!("{{ {tag}:{value} }}");
+            let _ = writeln!(
+                out,
+                "    {} {}",
+                dotted(&printable(&label, 100), 2),
+                describe(name, &v, elapsed)
+            );
+        }
+    }
 }
 
 /// The end-of-test summary on stdout.
@@ -416,6 +452,26 @@ mod tests {
         );
         assert!(!text.contains('\x1b'));
         assert!(render_summary(&report(), true).contains('\x1b'));
+    }
+
+    #[test]
+    fn consumer_lag_is_listed_per_group() {
+        let mut r = report();
+        for (group, lag) in [("billing", 7.0), ("search", 1200.0)] {
+            let mut g = Value::new(Kind::Gauge);
+            g.add(lag, 0);
+            r.aggregate
+                .merge_value("kafka_consumer_lag", &Tags::new([("group", group)]), &g);
+        }
+        let text = render_summary(&r, false);
+        let line = |needle: &str| {
+            text.lines()
+                .find(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("no {needle}:\n{text}"))
+                .to_string()
+        };
+        assert!(line("{ group:billing }").contains("7 "), "{text}");
+        assert!(line("{ group:search }").contains("1200"), "{text}");
     }
 
     #[test]

@@ -325,6 +325,13 @@ fn the_dashboard_refuses_other_hosts_and_origins() {
         "POST /stop HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     ));
     assert!(forged.starts_with("HTTP/1.1 403"), "{forged}");
+    // Nor scale it.
+    let body = r#"{"cmd":"scale","scenario":"default","vus":0}"#;
+    let forged = ask(format!(
+        "POST /scale HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://evil.example\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    assert!(forged.starts_with("HTTP/1.1 403"), "{forged}");
     drop(run);
     std::fs::remove_dir_all(&dir).ok();
 }
