@@ -455,7 +455,11 @@ mod tests {
         f.second(50, 2, 0);
         assert_eq!(samples(&f), 1, "recorded as the target recovered");
         let r = f.faults.finish(10.0);
-        assert_eq!((r.windows.len(), r.windows[0].recovery_time), (1, 1.0));
+        let w = &r.windows[0];
+        assert_eq!(
+            (r.windows.len(), w.duration, w.recovery_time),
+            (1, 2.0, 0.0)
+        );
         assert_eq!(samples(&f), 1, "not recorded twice");
     }
 }
