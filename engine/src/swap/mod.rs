@@ -43,6 +43,9 @@ pub struct Version {
     /// Cancelled once the version is replaced and the drain time has passed:
     /// iterations still running on it stop.
     pub retired: CancellationToken,
+    /// Signalled when an iteration ends on it or a VU arrives at it or fails
+    /// to: a swap waits on this instead of sleeping between looks.
+    pub progressed: tokio::sync::Notify,
 }
 
 impl Version {
@@ -55,6 +58,7 @@ impl Version {
             failures: AtomicU64::new(0),
             interrupted: AtomicU64::new(0),
             retired: CancellationToken::new(),
+            progressed: tokio::sync::Notify::new(),
         }
     }
 
@@ -77,6 +81,7 @@ impl Version {
         if failed {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
+        self.progressed.notify_one();
     }
 
     /// (iterations, failures) so far.
@@ -217,6 +222,7 @@ impl Deployment {
             .filter(|c| c.version.id() == version && c.moved.contains(&vu))
         {
             c.arrived.insert(vu);
+            c.version.progressed.notify_one();
         }
     }
 
@@ -236,6 +242,7 @@ impl Deployment {
         {
             c.moved.remove(&vu);
             c.refused += 1;
+            c.version.progressed.notify_one();
             drop(inner);
             self.bump();
         }

@@ -11,8 +11,10 @@ use crate::host::ScenarioInfo;
 use crate::metrics::Tags;
 use crate::wasm::{Component, Runtime};
 
-/// How often a swap in progress looks at its VUs' progress.
-const POLL: Duration = Duration::from_millis(1);
+/// The longest a swap in progress waits between looks at its VUs when the
+/// new version signals no progress (for `volley rollback`, the end of the
+/// scenarios and its own deadlines).
+const POLL: Duration = Duration::from_millis(5);
 
 /// How a swap moves VUs.
 #[derive(Debug, Clone)]
@@ -387,7 +389,7 @@ impl Swapper {
                 );
                 return self.roll_back(d, why);
             }
-            tokio::time::sleep(POLL).await;
+            settle(new).await;
         }
         for wave in 1..=p.waves.max(1) {
             let members = d.members();
@@ -408,7 +410,7 @@ impl Swapper {
                 if moved && passed || Instant::now() >= until {
                     break;
                 }
-                tokio::time::sleep(POLL).await;
+                settle(new).await;
             }
         }
         if let Some(why) = self.judge(d, old, base, new) {
@@ -444,6 +446,13 @@ impl Swapper {
         }
         Verdict::RolledBack(why)
     }
+}
+
+/// Until the new version made progress (an iteration ended on it, a VU
+/// arrived or failed to), or `POLL`: a swap looks again as soon as
+/// something changed rather than after a fixed sleep.
+async fn settle(new: &Version) {
+    let _ = tokio::time::timeout(POLL, new.progressed.notified()).await;
 }
 
 /// Why the new version is worse than the old, if it is: a VU could not
