@@ -104,9 +104,10 @@ pub struct SwapEvent {
     /// when it committed, the new one when it rolled back) still running
     /// `drain` after the swap: stopped, and counted here, not as failed.
     pub interrupted: u64,
-    /// That version (read when the events are).
+    /// That version's count (read when the events are); not the version:
+    /// the events would keep every replaced component loaded.
     #[serde(skip)]
-    retired: Option<Arc<Version>>,
+    retired: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -203,8 +204,8 @@ impl Swapper {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         for e in &mut out {
-            if let Some(v) = &e.retired {
-                e.interrupted = v.interrupted.load(std::sync::atomic::Ordering::Relaxed);
+            if let Some(n) = &e.retired {
+                e.interrupted = n.load(std::sync::atomic::Ordering::Relaxed);
             }
         }
         out
@@ -342,7 +343,7 @@ impl Swapper {
                     began.elapsed(),
                     moved,
                 );
-                e.retired = Some(retired);
+                e.retired = Some(retired.interrupted.clone());
                 e
             }
         }
