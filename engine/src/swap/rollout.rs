@@ -11,8 +11,10 @@ use crate::host::ScenarioInfo;
 use crate::metrics::Tags;
 use crate::wasm::{Component, Runtime};
 
-/// How often a swap in progress looks at its VUs' progress.
-const POLL: Duration = Duration::from_millis(1);
+/// The longest a swap in progress waits between looks at its VUs when the
+/// new version signals no progress (for `volley rollback`, the end of the
+/// scenarios and its own deadlines).
+const POLL: Duration = Duration::from_millis(5);
 
 /// How a swap moves VUs.
 #[derive(Debug, Clone)]
@@ -102,9 +104,10 @@ pub struct SwapEvent {
     /// when it committed, the new one when it rolled back) still running
     /// `drain` after the swap: stopped, and counted here, not as failed.
     pub interrupted: u64,
-    /// That version (read when the events are).
+    /// That version's count (read when the events are); not the version:
+    /// the events would keep every replaced component loaded.
     #[serde(skip)]
-    retired: Option<Arc<Version>>,
+    retired: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -201,8 +204,8 @@ impl Swapper {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         for e in &mut out {
-            if let Some(v) = &e.retired {
-                e.interrupted = v.interrupted.load(std::sync::atomic::Ordering::Relaxed);
+            if let Some(n) = &e.retired {
+                e.interrupted = n.load(std::sync::atomic::Ordering::Relaxed);
             }
         }
         out
@@ -340,7 +343,7 @@ impl Swapper {
                     began.elapsed(),
                     moved,
                 );
-                e.retired = Some(retired);
+                e.retired = Some(retired.interrupted.clone());
                 e
             }
         }
@@ -387,7 +390,7 @@ impl Swapper {
                 );
                 return self.roll_back(d, why);
             }
-            tokio::time::sleep(POLL).await;
+            settle(new).await;
         }
         for wave in 1..=p.waves.max(1) {
             let members = d.members();
@@ -408,7 +411,7 @@ impl Swapper {
                 if moved && passed || Instant::now() >= until {
                     break;
                 }
-                tokio::time::sleep(POLL).await;
+                settle(new).await;
             }
         }
         if let Some(why) = self.judge(d, old, base, new) {
@@ -444,6 +447,13 @@ impl Swapper {
         }
         Verdict::RolledBack(why)
     }
+}
+
+/// Until the new version made progress (an iteration ended on it, a VU
+/// arrived or failed to), or `POLL`: a swap looks again as soon as
+/// something changed rather than after a fixed sleep.
+async fn settle(new: &Version) {
+    let _ = tokio::time::timeout(POLL, new.progressed.notified()).await;
 }
 
 /// Why the new version is worse than the old, if it is: a VU could not

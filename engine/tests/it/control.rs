@@ -248,6 +248,74 @@ fn scaling_under_load_moves_the_vus_and_the_rate() {
 }
 
 #[test]
+fn scaling_an_executor_with_a_fixed_load_is_refused_with_the_reason() {
+    let dir = scratch("control", "fixed");
+    let runs = dir.join("runs");
+    let export = dir.join("out.json");
+    let plan = dir.join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"
+            [options]
+            component = "{}"
+            [scenarios.ramped]
+            executor = "ramping-arrival-rate"
+            exec = "empty"
+            preAllocatedVUs = 2
+            maxVUs = 4
+            stages = [{{ target = 20, duration = "60s" }}]
+            [scenarios.shared]
+            executor = "shared-iterations"
+            exec = "sleep"
+            vus = 2
+            iterations = 100000
+            maxDuration = "60s"
+            params = {{ sleep_ms = "50" }}
+            [scenarios.each]
+            executor = "per-vu-iterations"
+            exec = "sleep"
+            vus = 2
+            iterations = 100000
+            maxDuration = "60s"
+            params = {{ sleep_ms = "50" }}
+            "#,
+            fixture().display()
+        ),
+    )
+    .unwrap();
+    let (child, addr, token) = start(&plan, &runs, &export);
+    let local = [("VOLLEY_RUNS_DIR", runs.to_str().unwrap())];
+    for (scenario, knob, why) in [
+        ("ramped", "--rate", "its stages set the rate"),
+        ("ramped", "--vus", "use constant-arrival-rate"),
+        ("shared", "--vus", "share a fixed number of iterations"),
+        ("shared", "--rate", "share a fixed number of iterations"),
+        ("each", "--vus", "would change the total"),
+    ] {
+        let (code, _, err) = volley_with(&["scale", &addr, scenario, knob, "5"], &local);
+        assert_ne!(code, 0, "{scenario} {knob}");
+        assert!(
+            err.contains(&format!("`{scenario}`")) && err.contains("cannot be scaled live"),
+            "{err}"
+        );
+        assert!(err.contains(why), "{err}");
+    }
+    // Refusals leave the run going: it still answers and stops cleanly.
+    assert!(active(&addr, &token) <= 8);
+    let (code, _, err) = volley_with(&["stop", &addr, "--token", &token], &[]);
+    assert_eq!(code, 0, "{err}");
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(
+        done.status.code(),
+        Some(105),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_non_loopback_control_address_needs_a_token() {
     let (code, _, err) = volley(&[
         "run",
