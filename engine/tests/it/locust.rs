@@ -162,6 +162,7 @@ fn a_locustfile_runs_unmodified_with_every_client_api() {
         &seen,
         &[
             ("login", &["POST /echo/login"]),
+            ("session", &["GET /cookie/sid/s42", "GET /echo/account"]),
             ("/echo/items?q=[q]", &["GET /echo/items"]),
             ("/echo/cart", &["POST /echo/cart"]),
             (
@@ -181,6 +182,8 @@ fn a_locustfile_runs_unmodified_with_every_client_api() {
     );
     // Both users logged in once (on_start).
     assert_eq!(seen["POST /echo/login"], 2);
+    // ... and each followed its redirect once.
+    assert_eq!(seen["GET /echo/account"], 2);
     // catch_response: success() clears a 404 and a 503, failure() fails a 200;
     // the rest fail by status only (none here).
     let failed = by_name(&doc, "http_req_failed");
