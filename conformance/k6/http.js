@@ -65,6 +65,19 @@ export default function () {
   check(back, {
     'cookies: jar sends them back': (r) => r.json('cookie').indexOf('flavour=oat') >= 0 && r.json('cookie').indexOf('session=s-1') >= 0,
   });
+  // A login that sets its cookie and redirects: the cookie goes to the
+  // next hop and stays in the jar; res.url is where the redirects ended.
+  const login = http.get(`${ECHO}/cookies/login?hop=h1`);
+  check(login, {
+    'redirect: res.url is the last hop': (r) => r.url === `${ECHO}/cookies`,
+    'redirect: its cookie went to the next hop': (r) => r.json('cookie').indexOf('hop=h1') >= 0,
+  });
+  check(http.get(`${ECHO}/cookies`), {
+    'redirect: its cookie is in the jar': (r) => r.json('cookie').indexOf('hop=h1') >= 0,
+  });
+  check(http.batch([['GET', `${ECHO}/redirect/2`]]), {
+    'batch: res.url after redirects': (r) => r[0].url === `${ECHO}/redirect/0`,
+  });
   const jar = http.cookieJar();
   jar.set(ECHO, 'extra', 'e1');
   check(jar.cookiesForURL(ECHO), { 'cookies: jar.set': (c) => c.extra[0] === 'e1' });

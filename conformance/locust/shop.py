@@ -25,6 +25,11 @@ class Shopper(HttpUser):
         assert sent["method"] == "POST" and sent["path"] == "/echo/login", sent
         assert sent["headers"]["content-type"] == "application/json", sent
         self.token = "t-" + json.loads(sent["body"])["user"]
+        # A redirect that sets a cookie: `url` is where it ended, and the
+        # cookie went along to the next hop and stays for later requests.
+        r = self.client.get("/cookie/sid/s42?redirect=/echo/account", name="session")
+        assert r.url.endswith("/echo/account"), r.url
+        assert "sid=s42" in r.json()["headers"]["cookie"], r.text
 
     @task(3)
     @tag("browse")
@@ -39,6 +44,7 @@ class Shopper(HttpUser):
         echo = r.json()
         assert parse_qs(echo["query"]) == {"q": ["red shoes"], "page": ["2"]}, echo
         assert echo["headers"]["x-token"] == self.token, echo
+        assert "sid=s42" in echo["headers"]["cookie"], echo
         # Header names in any case; the URL that was asked for; the time it took.
         assert r.headers["Content-Type"] == r.headers["content-type"] == "application/json"
         assert "CONTENT-LENGTH" in r.headers

@@ -160,17 +160,54 @@ const metrics = k6module('k6/metrics', { Counter, Gauge, Rate, Trend: K6Trend })
 // ------------------------------------------------------------------ k6/data
 
 /**
- * k6 `SharedArray(name, fn)`: a read-only array from `fn`. Built once per VU
- * (at init), not shared between VUs; the engine's own data sets
- * (`vu.dataRow`) are the shared ones.
+ * k6 `SharedArray(name, fn)`: a read-only array from `fn`, made once per run
+ * and shared by every VU: the first VU to get here runs `fn` and hands the
+ * rows to the engine; the others wait for them and never run `fn`. Each VU
+ * holds no copy: a row is read from the engine (and parsed) on access.
  */
 class SharedArray {
   constructor(name, fn) {
     if (typeof fn !== 'function') throw new Error(`SharedArray(${JSON.stringify(name)}): the second argument must be a function returning an array`);
+    // Apart from the plan's data sets of the same name.
+    const key = `k6/data:${name}`;
+    if (!wvu.dataClaim(key)) makeShared(name, key, fn);
+    return sharedView(key, volley.vu.dataLen(key));
+  }
+}
+
+function makeShared(name, key, fn) {
+  let rows;
+  try {
     const items = fn();
     if (!Array.isArray(items)) throw new Error(`SharedArray(${JSON.stringify(name)}): the function must return an array`);
-    return Object.freeze(items.slice());
+    rows = JSON.stringify(items);
+  } catch (e) {
+    // Lets the next VU make it instead of every VU waiting on this one.
+    try { wvu.dataShare(key, ''); } catch (_) { /* the release is the point */ }
+    throw e;
   }
+  wvu.dataShare(key, rows);
+}
+
+/** An array-like over the engine's rows: index, length, for-of and Array methods. */
+function sharedView(key, length) {
+  const row = (i) => volley.vu.dataRow(key, i);
+  const index = (p) => (typeof p === 'string' && /^(0|[1-9][0-9]*)$/.test(p) ? Number(p) : undefined);
+  return new Proxy([], {
+    get(target, p) {
+      if (p === 'length') return length;
+      if (p === Symbol.iterator) return function* rows() { for (let i = 0; i < length; i++) yield row(i); };
+      const i = index(p);
+      if (i !== undefined) return i < length ? row(i) : undefined;
+      return Reflect.get(target, p);
+    },
+    has(target, p) {
+      const i = index(p);
+      return i !== undefined ? i < length : Reflect.has(target, p);
+    },
+    set() { return false; },
+    deleteProperty() { return false; },
+  });
 }
 
 const data = k6module('k6/data', { SharedArray });

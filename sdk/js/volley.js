@@ -344,10 +344,11 @@ function select(value, path) {
 
 /** A response; headers, body text and timings are decoded on first use. */
 export class Response {
-  constructor(raw, request, responseType) {
+  constructor(raw, request, responseType, url) {
     this.status = raw ? raw.status : 0;
     this.request = request;
-    this.url = request ? request.url : '';
+    /** The URL that answered: after redirects, the last one's target (as in k6). */
+    this.url = url || (request ? request.url : '');
     this.error = '';
     this.error_code = 0;
     this._raw = raw;
@@ -559,11 +560,11 @@ function build(method, url, body, params, timeoutMs, expect) {
   return { req, jar, shown: { method, url, headers: Object.fromEntries(headers), body: body ?? null } };
 }
 
-/** Cookies a response sets land in the request's jar (`params.jar`) or the VU's, for later requests. */
-function absorb(raw, url, jar) {
-  if (raw.headers.indexOf('set-cookie') >= 0) {
+/** Cookies set by `headers` (from `url`) land in the request's jar (`params.jar`) or the VU's, for later requests. */
+function absorbHeaders(headers, url, jar) {
+  if (headers.indexOf('set-cookie') >= 0) {
     const { host } = splitUrl(url);
-    for (const line of raw.headers.split('\n')) {
+    for (const line of headers.split('\n')) {
       if (line.slice(0, 12).toLowerCase() !== 'set-cookie: ') continue;
       const c = parseSetCookie(line.slice(12));
       if (c) (jar || cookieJar())._store(host, c);
@@ -571,11 +572,17 @@ function absorb(raw, url, jar) {
   }
 }
 
+/** The cookies of every redirect on the way and of the final response (k6 keeps them all). */
+function absorb(followed, jar) {
+  for (const r of followed.redirects) absorbHeaders(r.headers, r.url, jar);
+  absorbHeaders(followed.response.headers, followed.url, jar);
+}
+
 function send(method, url, body, params, timeoutMs, expect) {
   const { req, jar, shown } = build(method, url, body, params, timeoutMs, expect);
-  const raw = whttp.send(req);
-  absorb(raw, req.url, jar);
-  return { raw, req: shown };
+  const followed = whttp.sendFollowed(req);
+  absorb(followed, jar);
+  return { raw: followed.response, req: shown, url: followed.url };
 }
 
 /** The error a host call threw, if it is an HTTP error ({ class, message }). */
@@ -598,13 +605,13 @@ function k6Failed(p, shown) {
  */
 export function __k6Batch(list) {
   const built = list.map(([method, url, body, params, timeoutMs]) => build(method, url, body, params, timeoutMs));
-  const results = whttp.sendBatch(built.map((b) => b.req));
+  const results = whttp.sendBatchFollowed(built.map((b) => b.req));
   return results.map((r, i) => {
-    const { req, jar, shown } = built[i];
+    const { jar, shown } = built[i];
     const params = list[i][3];
     if (r.tag === 'ok') {
-      absorb(r.val, req.url, jar);
-      return new Response(r.val, shown, params && params.responseType);
+      absorb(r.val, jar);
+      return new Response(r.val.response, shown, params && params.responseType, r.val.url);
     }
     return k6Failed(r.val, shown);
   });
@@ -613,8 +620,8 @@ export function __k6Batch(list) {
 function request(method, url, body, params) {
   const timeoutMs = params && params.timeout !== undefined ? Math.round(params.timeout * 1000) : undefined;
   try {
-    const { raw, req } = send(method, url, body, params, timeoutMs);
-    return new Response(raw, req, params && params.responseType);
+    const { raw, req, url: at } = send(method, url, body, params, timeoutMs);
+    return new Response(raw, req, params && params.responseType, at);
   } catch (e) {
     const p = netError(e);
     if (p) throw new HttpError(p.class, p.message);
@@ -625,8 +632,8 @@ function request(method, url, body, params) {
 /** @internal k6/http's request: no response is a Response with status 0 and `error` set. */
 export function __k6Request(method, url, body, params, timeoutMs, expect) {
   try {
-    const { raw, req } = send(method, url, body, params, timeoutMs, expect);
-    return new Response(raw, req, params && params.responseType);
+    const { raw, req, url: at } = send(method, url, body, params, timeoutMs, expect);
+    return new Response(raw, req, params && params.responseType, at);
   } catch (e) {
     const p = netError(e);
     if (p) return k6Failed(p, { method, url: (__userinfo(url) || { url: String(url) }).url, headers: {}, body: body ?? null });

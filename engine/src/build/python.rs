@@ -114,7 +114,8 @@ pub fn build(
              def setup(self):\n        return _runner.setup()\n\n    \
              def init_vu(self, setup_data):\n        return _runner.init_vu(setup_data)\n\n    \
              def run(self, entry):\n        return _runner.run(entry)\n\n    \
-             def teardown(self, setup_data):\n        return _runner.teardown(setup_data)\n"
+             def teardown(self, setup_data):\n        return _runner.teardown(setup_data)\n\n    \
+             def stop_vu(self):\n        return _runner.stop_vu()\n"
     );
     write_file(stage, "volley_main.py", glue.as_bytes())?;
     let out = stage.join("out.wasm");
@@ -122,7 +123,8 @@ pub fn build(
     let mut cmd = Command::new(&tool.program);
     cmd.arg("-d")
         .arg(stage.join("wit"))
-        .args(["-w", "scenario", "componentize", "volley_main", "-p"])
+        // `scenario-stop`: a locustfile's users get `on_stop` at the end.
+        .args(["-w", "scenario-stop", "componentize", "volley_main", "-p"])
         .arg(stage)
         .arg("-p")
         .arg(source_dir)

@@ -1,7 +1,8 @@
 //! The embedded HTTP target's echo routes, for conformance tests of client
 //! APIs (Locust's, k6's): `ANY /echo/...` answers 200 with what it got
 //! (method, path, query, headers, body) as JSON; `ANY /status/<code>`
-//! answers that status; `GET /cookie/<name>/<value>` sets a cookie. The
+//! answers that status; `GET /cookie/<name>/<value>` sets a cookie (and
+//! with `?redirect=/path` redirects there, 302). The
 //! target counts requests per method and path ([`PathCounts`]) so a test
 //! can compare volley's per-name numbers with what arrived.
 
@@ -82,9 +83,24 @@ pub fn handle(
         if !ok(name) || !ok(value) {
             return None;
         }
+        let cookie = ("set-cookie", format!("{name}={value}; Path=/"));
+        // `?redirect=/path`: a login's answer, the cookie and a redirect
+        // (to a path on this target only).
+        let next = query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|kv| kv.strip_prefix("redirect="))
+            .filter(|p| p.starts_with('/') && !p.starts_with("//"));
+        if let Some(next) = next {
+            return Some((
+                StatusCode::FOUND,
+                vec![cookie, ("location", next.to_string())],
+                "{}".to_string(),
+            ));
+        }
         return Some((
             StatusCode::OK,
-            vec![("set-cookie", format!("{name}={value}; Path=/"))],
+            vec![cookie],
             format!(r#"{{"{name}":"{value}"}}"#),
         ));
     }
@@ -111,6 +127,16 @@ mod tests {
         assert!(handle(&Method::GET, "/status/abc", None, &h, b"").is_none());
         let (_, extra, _) = handle(&Method::GET, "/cookie/sid/42", None, &h, b"").unwrap();
         assert_eq!(extra, vec![("set-cookie", "sid=42; Path=/".to_string())]);
+        let (status, extra, _) = handle(
+            &Method::GET,
+            "/cookie/sid/42",
+            Some("redirect=/echo/a"),
+            &h,
+            b"",
+        )
+        .unwrap();
+        assert_eq!(status, StatusCode::FOUND);
+        assert_eq!(extra[1], ("location", "/echo/a".to_string()));
         assert!(handle(&Method::GET, "/other", None, &h, b"").is_none());
         let counts = PathCounts::default();
         counts.add(&Method::GET, "/a");

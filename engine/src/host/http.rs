@@ -8,7 +8,7 @@ use super::types::{header_lines, parse_headers};
 use crate::metrics::{Builtin, Tags};
 use crate::protocol::http::{ErrorClass, HttpClient, HttpError as ProtoError, Request};
 use crate::wasm::bindings::volley::scenario::http::{
-    self as wit, Host, NetError, Response, Timings,
+    self as wit, Followed, Host, NetError, Redirect, Response, Timings,
 };
 
 /// The most requests one `send-batch` call sends; the WIT names the bound.
@@ -254,7 +254,7 @@ impl VuState {
     }
 
     /// Records a request's metrics and converts its result for the guest.
-    fn finish(&mut self, p: &Pending, result: Outcome) -> Result<Response, NetError> {
+    fn finish(&mut self, p: &Pending, result: Outcome) -> Result<Followed, NetError> {
         self.off_timeline(p, &result);
         let expected = p.expected.as_deref();
         // Each redirect followed was a request of its own (as in k6).
@@ -293,16 +293,27 @@ impl VuState {
                     expected,
                     !p.guest_verdict,
                 );
-                Ok(Response {
-                    status: resp.status,
-                    headers: header_lines(&resp.headers),
-                    body: resp.body.to_vec(),
-                    timings: Timings {
-                        waiting_us: micros(resp.timings.waiting),
-                        receiving_us: micros(resp.timings.receiving),
-                        duration_us: micros(resp.timings.duration),
+                Ok(Followed {
+                    response: Response {
+                        status: resp.status,
+                        headers: header_lines(&resp.headers),
+                        body: resp.body.to_vec(),
+                        timings: Timings {
+                            waiting_us: micros(resp.timings.waiting),
+                            receiving_us: micros(resp.timings.receiving),
+                            duration_us: micros(resp.timings.duration),
+                        },
+                        protocol: resp.protocol.to_string(),
                     },
-                    protocol: resp.protocol.to_string(),
+                    url: resp.url,
+                    redirects: hops
+                        .into_iter()
+                        .map(|h| Redirect {
+                            url: h.url,
+                            status: h.status,
+                            headers: header_lines(&h.headers),
+                        })
+                        .collect(),
                 })
             }
             Err(e) => {
@@ -331,16 +342,35 @@ impl VuState {
 
 impl Host for VuState {
     async fn send(&mut self, req: wit::Request) -> wasmtime::Result<Result<Response, NetError>> {
-        let (mut pending, request) = prepare(req);
-        self.on_timeline(&mut pending);
-        let result = joined(spawn(&self.shared.http, request)).await;
-        Ok(self.finish(&pending, result))
+        let followed = self.send_followed(req).await?;
+        Ok(followed.map(|f| f.response))
     }
 
     async fn send_batch(
         &mut self,
         reqs: Vec<wit::Request>,
     ) -> wasmtime::Result<Vec<Result<Response, NetError>>> {
+        let followed = self.send_batch_followed(reqs).await?;
+        Ok(followed
+            .into_iter()
+            .map(|r| r.map(|f| f.response))
+            .collect())
+    }
+
+    async fn send_followed(
+        &mut self,
+        req: wit::Request,
+    ) -> wasmtime::Result<Result<Followed, NetError>> {
+        let (mut pending, request) = prepare(req);
+        self.on_timeline(&mut pending);
+        let result = joined(spawn(&self.shared.http, request)).await;
+        Ok(self.finish(&pending, result))
+    }
+
+    async fn send_batch_followed(
+        &mut self,
+        reqs: Vec<wit::Request>,
+    ) -> wasmtime::Result<Vec<Result<Followed, NetError>>> {
         // Every request starts before the first is awaited: they run at
         // once, each on its own task, and are recorded in order.
         let n = reqs.len();

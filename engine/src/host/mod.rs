@@ -116,6 +116,8 @@ pub(crate) struct Instance {
     /// What the guest's panic hook reported (`log` at error level,
     /// "panicked at FILE:LINE:COL: MESSAGE"), until the call ends.
     pub(crate) panic: Option<String>,
+    /// Data sets this instance claimed and is making (k6 `SharedArray`).
+    pub(crate) data_claims: Vec<vu::DataClaim>,
 }
 
 impl VuState {

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::RngCore;
@@ -14,7 +15,36 @@ use crate::wasm::bindings::volley::scenario::vu::Host;
 /// the JSON text the guest receives, so a lookup copies nothing but the row.
 #[derive(Debug, Default)]
 pub struct DataSets {
-    sets: BTreeMap<String, Arc<[Box<str>]>>,
+    sets: BTreeMap<String, Rows>,
+    /// Sets VUs make at run time (k6 `SharedArray`), each made once.
+    made: Mutex<BTreeMap<String, Made>>,
+    /// Woken whenever a set in `made` is made or its claim released.
+    made_changed: tokio::sync::Notify,
+    claims: AtomicU64,
+}
+
+type Rows = Arc<[Box<str>]>;
+
+#[derive(Debug)]
+enum Made {
+    /// A VU is making it (the claim's id).
+    Making(u64),
+    Ready(Rows),
+}
+
+/// A VU's claim to make a data set: released when dropped unless the set
+/// was made, so a VU that traps while making it does not leave the others
+/// waiting.
+pub(crate) struct DataClaim {
+    shared: Arc<super::Shared>,
+    name: String,
+    id: u64,
+}
+
+impl Drop for DataClaim {
+    fn drop(&mut self) {
+        self.shared.data.release(&self.name, self.id);
+    }
 }
 
 impl DataSets {
@@ -29,22 +59,109 @@ impl DataSets {
             })?;
             sets.insert(name.clone(), rows.into());
         }
-        Ok(DataSets { sets })
+        Ok(DataSets {
+            sets,
+            ..DataSets::default()
+        })
+    }
+
+    /// The rows of set `name`: the plan's, else one a VU made.
+    fn rows(&self, name: &str) -> Option<Rows> {
+        if let Some(rows) = self.sets.get(name) {
+            return Some(rows.clone());
+        }
+        match self
+            .made
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            Some(Made::Ready(rows)) => Some(rows.clone()),
+            _ => None,
+        }
     }
 
     pub fn len(&self, name: &str) -> u64 {
-        self.sets.get(name).map_or(0, |r| r.len() as u64)
+        self.rows(name).map_or(0, |r| r.len() as u64)
     }
 
     pub fn is_empty(&self) -> bool {
         self.sets.is_empty()
     }
 
-    pub fn row(&self, name: &str, index: u64) -> Option<&str> {
-        self.sets
-            .get(name)
-            .and_then(|rows| rows.get(usize::try_from(index).ok()?))
-            .map(|r| &**r)
+    pub fn row(&self, name: &str, index: u64) -> Option<String> {
+        let rows = self.rows(name)?;
+        rows.get(usize::try_from(index).ok()?)
+            .map(|r| r.to_string())
+    }
+
+    /// None if set `name` exists (waiting while a VU makes it); else the
+    /// id of the claim to make it, which is now the caller's.
+    async fn claim(&self, name: &str) -> Option<u64> {
+        loop {
+            let changed = self.made_changed.notified();
+            tokio::pin!(changed);
+            // Registered before looking, so a change in between still wakes us.
+            changed.as_mut().enable();
+            if self.sets.contains_key(name) {
+                return None;
+            }
+            {
+                let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
+                match made.get(name) {
+                    Some(Made::Ready(_)) => return None,
+                    Some(Made::Making(_)) => {}
+                    None => {
+                        let id = self.claims.fetch_add(1, Ordering::Relaxed);
+                        made.insert(name.to_string(), Made::Making(id));
+                        return Some(id);
+                    }
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// Makes set `name` (claimed as `id`) from `rows`, a JSON array.
+    fn share(&self, name: &str, id: u64, rows: &str) -> Result<u64, String> {
+        let parsed = match serde_json::from_str::<serde_json::Value>(rows) {
+            Ok(serde_json::Value::Array(items)) => Ok(items
+                .into_iter()
+                .map(|v| v.to_string().into_boxed_str())
+                .collect::<Rows>()),
+            Ok(_) => Err(format!("data set `{name}`: the rows must be a JSON array")),
+            Err(e) => Err(format!("data set `{name}`: not JSON: {e}")),
+        };
+        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
+        if !matches!(made.get(name), Some(Made::Making(m)) if *m == id) {
+            return Err(format!(
+                "data set `{name}`: this VU did not claim it (data-claim returned true, or it was made)"
+            ));
+        }
+        let result = match parsed {
+            Ok(rows) => {
+                let n = rows.len() as u64;
+                made.insert(name.to_string(), Made::Ready(rows));
+                Ok(n)
+            }
+            Err(e) => {
+                made.remove(name);
+                Err(e)
+            }
+        };
+        drop(made);
+        self.made_changed.notify_waiters();
+        result
+    }
+
+    /// Gives up claim `id` on set `name` if the set was not made with it.
+    fn release(&self, name: &str, id: u64) {
+        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(made.get(name), Some(Made::Making(m)) if *m == id) {
+            made.remove(name);
+            drop(made);
+            self.made_changed.notify_waiters();
+        }
     }
 }
 
@@ -126,7 +243,30 @@ impl Host for VuState {
     }
 
     fn data_row(&mut self, name: String, index: u64) -> wasmtime::Result<Option<String>> {
-        Ok(self.shared.data.row(&name, index).map(str::to_string))
+        Ok(self.shared.data.row(&name, index))
+    }
+
+    async fn data_claim(&mut self, name: String) -> wasmtime::Result<bool> {
+        let Some(id) = self.shared.data.claim(&name).await else {
+            return Ok(true);
+        };
+        self.instance.data_claims.push(DataClaim {
+            shared: self.shared.clone(),
+            name,
+            id,
+        });
+        Ok(false)
+    }
+
+    fn data_share(&mut self, name: String, rows: String) -> wasmtime::Result<Result<u64, String>> {
+        let claims = &mut self.instance.data_claims;
+        let Some(at) = claims.iter().position(|c| c.name == name) else {
+            return Ok(Err(format!(
+                "data set `{name}`: call data-claim first (it returned true: the set exists)"
+            )));
+        };
+        let claim = claims.remove(at);
+        Ok(self.shared.data.share(&name, claim.id, &rows))
     }
 }
 
@@ -147,9 +287,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(d.len("users"), 2);
-        assert_eq!(d.row("users", 1), Some(r#"{"name":"bob","pw":"b2"}"#));
+        assert_eq!(
+            d.row("users", 1).as_deref(),
+            Some(r#"{"name":"bob","pw":"b2"}"#)
+        );
         assert_eq!(d.len("nums"), 3);
-        assert_eq!(d.row("nums", 2), Some(r#"{"n":3}"#));
+        assert_eq!(d.row("nums", 2).as_deref(), Some(r#"{"n":3}"#));
         assert_eq!(d.row("nums", 3), None);
         assert_eq!(d.len("none"), 0);
         let e = DataSets::load(&[("b".into(), dir.join("bad.json"))]).unwrap_err();

@@ -71,6 +71,8 @@ pub struct Hop {
     pub method: String,
     pub url: String,
     pub status: u16,
+    /// The redirect's response headers (its `set-cookie` lines, say).
+    pub headers: Vec<(String, String)>,
     pub timings: Timings,
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -193,15 +195,24 @@ impl HttpClient {
                 resp.hops = hops;
                 return Ok(resp);
             };
+            let same_host = authority(&req.url) == authority(&next);
+            let method = req.method.to_ascii_uppercase();
+            redirect(&mut req, resp.status, next);
+            // A login that sets its session cookie and redirects to the
+            // page needing it works only if the next hop sends it (as k6's
+            // jar and browsers do).
+            if same_host {
+                carry_cookies(&mut req.headers, &resp.headers);
+            }
             hops.push(Hop {
-                method: req.method.to_ascii_uppercase(),
+                method,
                 url: std::mem::take(&mut resp.url),
                 status: resp.status,
+                headers: std::mem::take(&mut resp.headers),
                 timings: resp.timings,
                 bytes_sent: resp.bytes_sent,
                 bytes_received: resp.bytes_received,
             });
-            redirect(&mut req, resp.status, next);
         }
     }
 
@@ -350,6 +361,48 @@ fn redirect(req: &mut Request, status: u16, next: String) {
         });
     }
     req.url = next;
+}
+
+/// Puts the cookies `set` (a redirect's response headers) into the
+/// `Cookie` header of `headers`, replacing same-named ones; a cookie set
+/// to expire (`Max-Age=0` or less) is dropped.
+fn carry_cookies(headers: &mut Vec<(String, String)>, set: &[(String, String)]) {
+    let mut jar: Vec<(String, String)> = Vec::new();
+    if let Some(i) = headers
+        .iter()
+        .position(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+    {
+        let (_, line) = headers.remove(i);
+        for pair in line.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=') {
+                jar.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    for (_, line) in set.iter().filter(|(k, _)| k == "set-cookie") {
+        let mut attrs = line.split(';');
+        let Some((name, value)) = attrs.next().and_then(|p| p.trim().split_once('=')) else {
+            continue;
+        };
+        let expired = attrs.any(|a| {
+            a.trim()
+                .split_once('=')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("max-age"))
+                .is_some_and(|(_, v)| v.trim().parse::<i64>().is_ok_and(|n| n <= 0))
+        });
+        jar.retain(|(k, _)| k != name);
+        if !expired {
+            jar.push((name.to_string(), value.to_string()));
+        }
+    }
+    if !jar.is_empty() {
+        let line = jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        headers.push(("Cookie".to_string(), line));
+    }
 }
 
 /// `scheme://host:port` of a URL, to tell whether a redirect changes host.
@@ -863,5 +916,21 @@ mod tests {
         assert!(req.body.is_empty());
         let names: Vec<&str> = req.headers.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["x-keep"]);
+    }
+
+    #[test]
+    fn a_redirects_cookies_go_to_the_next_hop() {
+        let mut headers = vec![("Cookie".to_string(), "a=1; gone=x".to_string())];
+        let set = [
+            ("set-cookie".to_string(), "b=2; Path=/".to_string()),
+            ("set-cookie".to_string(), "a=3".to_string()),
+            ("set-cookie".to_string(), "gone=; Max-Age=0".to_string()),
+            ("location".to_string(), "/next".to_string()),
+        ];
+        carry_cookies(&mut headers, &set);
+        assert_eq!(
+            headers,
+            vec![("Cookie".to_string(), "b=2; a=3".to_string())]
+        );
     }
 }

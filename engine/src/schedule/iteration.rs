@@ -204,6 +204,19 @@ impl VuFactory {
     /// A VU, between iterations, on the version the deployment picks for it
     /// now; none if it had to be re-instantiated and could not be (it is
     /// gone).
+    /// The VU's last call when its scenario stops it: `stop-vu`, if the
+    /// component has one (Locust's `on_stop`). A failure is logged; the
+    /// run's results stand.
+    pub async fn retire(&self, mut vu: Vu) {
+        if let Some(Err(e)) = vu.stop(self.iteration_timeout).await {
+            let s = vu.state();
+            crate::output::log(
+                "ERROR",
+                format_args!("ERROR [{} vu={}] `stop-vu` {e}", s.scenario.name, s.id),
+            );
+        }
+    }
+
     pub async fn refresh(&self, vu: Vu) -> Option<Vu> {
         if vu.generation() == Some(self.deployment.generation()) {
             Some(vu)

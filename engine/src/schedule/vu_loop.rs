@@ -92,20 +92,29 @@ async fn slot_loop(
     let mut scaled = factory.scale.subscribe();
     loop {
         if stop.graceful.is_cancelled() {
+            if let Some(v) = vu {
+                factory.retire(v).await;
+            }
             return None;
         }
         match gate.decide(slot, done, start.elapsed()) {
             Decision::Done => {
                 // Its VU is dropped: a swap's waves no longer count it.
-                if let Some(v) = &vu {
+                if let Some(v) = vu {
                     factory.deployment.leave(v.state().id);
+                    factory.retire(v).await;
                 }
                 return None;
             }
             Decision::WaitUntil(at) => {
                 tokio::select! {
                     _ = sleep_until((start + at).into()) => {}
-                    _ = stop.graceful.cancelled() => return None,
+                    _ = stop.graceful.cancelled() => {
+                        if let Some(v) = vu {
+                            factory.retire(v).await;
+                        }
+                        return None;
+                    }
                     // `volley scale`: decide again.
                     Ok(()) = scaled.changed() => {}
                     // A waiting VU follows a swap at once.

@@ -6,7 +6,10 @@ wasmtime::component::bindgen!({
     imports: {
         "volley:scenario/http.send": async | trappable,
         "volley:scenario/http.send-batch": async | trappable,
+        "volley:scenario/http.send-followed": async | trappable,
+        "volley:scenario/http.send-batch-followed": async | trappable,
         "volley:scenario/vu.sleep-ms": async | trappable,
+        "volley:scenario/vu.data-claim": async | trappable,
         "volley:scenario/ws.[static]socket.connect": async | trappable,
         "volley:scenario/ws.[method]socket.send-text": async | trappable,
         "volley:scenario/ws.[method]socket.send-binary": async | trappable,

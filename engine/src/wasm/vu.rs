@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wasmtime::component::TypedFunc;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::Scenario;
@@ -72,6 +73,8 @@ impl std::error::Error for DeadlineExceeded {}
 pub struct Vu {
     store: Store<VuState>,
     guest: Scenario,
+    /// The component's `stop-vu`, if it has one.
+    stop: Option<StopFunc>,
     component: Component,
     /// The version it runs and the swap generation that was chosen at
     /// (see `swap::Deployment`); none outside a scenario (setup, teardown).
@@ -103,10 +106,11 @@ impl Vu {
             }
         });
         store.data_mut().deadline = Instant::now() + Duration::from_secs(60);
-        match component.pre().instantiate_async(&mut store).await {
-            Ok(guest) => Ok(Vu {
+        match instantiate(component, &mut store).await {
+            Ok((guest, stop)) => Ok(Vu {
                 store,
                 guest,
+                stop,
                 component: component.clone(),
                 placed: None,
             }),
@@ -178,6 +182,19 @@ impl Vu {
         self.explain(r)
     }
 
+    /// The component's `stop-vu`, if it exports one (world `scenario-stop`):
+    /// the VU's last call. None when there is none to call.
+    pub async fn stop(&mut self, timeout: Duration) -> Option<Result<(), CallError>> {
+        let stop = self.stop?;
+        self.arm(timeout);
+        let call = async {
+            let (r,) = stop.call_async(&mut self.store, ()).await?;
+            Ok(r)
+        };
+        let r = finish(timeout, call).await;
+        Some(self.explain(r))
+    }
+
     pub async fn teardown(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
         self.arm(timeout);
         let r = finish(timeout, self.guest.call_teardown(&mut self.store, data)).await;
@@ -208,6 +225,24 @@ impl Vu {
         self.store.data_mut().deadline = Instant::now() + timeout;
         self.store.set_epoch_deadline(1);
     }
+}
+
+/// The `stop-vu` export of world `scenario-stop`, looked up by name.
+type StopFunc = TypedFunc<(), (Result<(), String>,)>;
+
+/// An instance of `component` with its optional `stop-vu`.
+async fn instantiate(
+    component: &Component,
+    store: &mut Store<VuState>,
+) -> wasmtime::Result<(Scenario, Option<StopFunc>)> {
+    let instance = component
+        .pre()
+        .instance_pre()
+        .instantiate_async(&mut *store)
+        .await?;
+    let guest = Scenario::new(&mut *store, &instance)?;
+    let stop = instance.get_typed_func(&mut *store, "stop-vu").ok();
+    Ok((guest, stop))
 }
 
 /// Awaits a guest call: the epoch callback stops guest code at the deadline;

@@ -14,7 +14,8 @@ use crate::support::*;
 
 /// An HTTP/1.1 server on loopback that echoes requests and sets cookies:
 /// `/echo` (method, body, content type, `X-Trace`), `/json`, `/cookies/set`
-/// (two `Set-Cookie` lines), `/cookies` (the `Cookie` header it got),
+/// (two `Set-Cookie` lines), `/cookies/login?k=v` (sets `k=v`, 302 to
+/// `/cookies`), `/cookies` (the `Cookie` header it got),
 /// `/auth/basic` (200 for `user:passwd`, else 401), `/auth/digest` (a
 /// digest challenge, then 200 for a right answer for `user:passwd`),
 /// `/redirect/N` (302 to `/redirect/N-1`, `/redirect/0` is 200), else 404. One thread per connection, keep-alive; it lives as long as the test
@@ -94,6 +95,14 @@ fn serve(conn: TcpStream) {
                     format!(
                         "Set-Cookie: {query}; Path=/\r\nSet-Cookie: session=s-1; Path=/; HttpOnly\r\n"
                     ),
+                    "{}".to_string(),
+                )
+            }
+            "/cookies/login" => {
+                let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+                (
+                    302,
+                    format!("Set-Cookie: {query}; Path=/\r\nLocation: /cookies\r\n"),
                     "{}".to_string(),
                 )
             }
@@ -426,7 +435,7 @@ fn k6_conformance_scripts_run_unmodified() {
     let base = server.url();
     // (script, iterations, checks each iteration)
     let expected = [
-        ("http.js", 2.0, 27.0),
+        ("http.js", 2.0, 31.0),
         ("modules.js", 4.0, 16.0),
         ("scenarios.js", 9.0, 0.0),
         ("auth.js", 2.0, 11.0),
@@ -578,5 +587,42 @@ fn top_level_code_runs_per_vu_at_init_with_its_own_random() {
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     assert_eq!(count(&doc, "iterations", "count"), 2.0, "{doc}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// k6's SharedArray: the callback runs once per run, not once per VU, and
+/// every VU reads the rows (index, length, for-of, Array methods).
+#[test]
+fn a_shared_array_is_made_once_and_read_by_every_vu() {
+    let dir = scratch("k6", "shared");
+    std::fs::write(
+        dir.join("script.js"),
+        "import { SharedArray } from 'k6/data';\nimport { Counter } from 'k6/metrics';\nimport { check } from 'k6';\n\
+         const made = new Counter('shared_made');\n\
+         const rows = new SharedArray('rows', function () {\n  made.add(1);\n  \
+         return Array.from({ length: 500 }, (_, i) => ({ id: i, name: `user${i}` }));\n});\n\
+         export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 6, iterations: 2 } } };\n\
+         export default function () {\n  let sum = 0;\n  for (const r of rows) sum += r.id;\n  check(rows, {\n    \
+         'length': (a) => a.length === 500,\n    'row of this VU': (a) => a[__VU].name === `user${__VU}`,\n    \
+         'past the end': (a) => a[500] === undefined,\n    'for-of': () => sum === 124750,\n    \
+         'array methods': (a) => a.filter((r) => r.id % 100 === 0).map((r) => r.id).join() === '0,100,200,300,400',\n  });\n}\n",
+    )
+    .unwrap();
+    let export = dir.join("out.json");
+    let (code, out, err) = volley(&[
+        "run",
+        dir.join("script.js").to_str().unwrap(),
+        "--quiet",
+        "--summary-export",
+        export.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    assert_eq!(count(&doc, "iterations", "count"), 12.0, "{err}");
+    assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
+    assert_eq!(count(&doc, "shared_made", "count"), 1.0, "{doc}");
+    assert_eq!(count(&doc, "checks", "passes"), 60.0, "{doc}");
+    assert_eq!(count(&doc, "checks", "fails"), 0.0, "{doc}");
     std::fs::remove_dir_all(&dir).ok();
 }

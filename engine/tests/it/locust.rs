@@ -162,6 +162,7 @@ fn a_locustfile_runs_unmodified_with_every_client_api() {
         &seen,
         &[
             ("login", &["POST /echo/login"]),
+            ("session", &["GET /cookie/sid/s42", "GET /echo/account"]),
             ("/echo/items?q=[q]", &["GET /echo/items"]),
             ("/echo/cart", &["POST /echo/cart"]),
             (
@@ -181,6 +182,8 @@ fn a_locustfile_runs_unmodified_with_every_client_api() {
     );
     // Both users logged in once (on_start).
     assert_eq!(seen["POST /echo/login"], 2);
+    // ... and each followed its redirect once.
+    assert_eq!(seen["GET /echo/account"], 2);
     // catch_response: success() clears a 404 and a 503, failure() fails a 200;
     // the rest fail by status only (none here).
     let failed = by_name(&doc, "http_req_failed");
@@ -386,4 +389,29 @@ fn locust_itself_gives_the_same_names_and_failure_ratios() {
         );
     }
     std::fs::remove_dir_all(file.parent().unwrap()).ok();
+}
+
+/// Locust's `on_stop` runs for every user when the run ends, as in Locust:
+/// its request reaches the target once per user.
+#[test]
+fn on_stop_runs_for_each_user_at_the_end_of_the_run() {
+    let target = Target::start();
+    let file = "from locust import HttpUser, task, constant\n\n\
+                class Api(HttpUser):\n    wait_time = constant(0)\n\n    \
+                @task\n    def ping(self):\n        self.client.get(\"/echo/ping\").raise_for_status()\n\n    \
+                def on_stop(self):\n        self.client.get(\"/echo/stop\").raise_for_status()\n";
+    let dir = scratch_with("on-stop", &[("locustfile.py", file.to_string())]);
+    let host = format!("host={}", target.url());
+    let doc = run(
+        &dir.join("locustfile.py"),
+        &["--target", &host, "-u", "3", "-i", "12"],
+    );
+    assert_eq!(count(&doc, "iterations"), 12.0, "{}", doc["metrics"]);
+    assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
+    let seen = target.seen();
+    assert_eq!(seen.get("GET /echo/ping"), Some(&12), "{seen:?}");
+    assert_eq!(seen.get("GET /echo/stop"), Some(&3), "{seen:?}");
+    // Its requests are the run's too.
+    assert_eq!(count(&doc, "http_reqs"), 15.0, "{}", doc["metrics"]);
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -340,6 +340,14 @@ class _Runner:
             return
         user.wait()
 
+    def stop(self):
+        """The run stops this VU: its user's `on_stop`, as Locust calls it
+        when a test ends (not again for a user that raised StopUser)."""
+        user = self.user
+        if user is not None and not user._volley_stopped:
+            user._volley_stopped = True
+            user.on_stop()
+
 
 def _warn(message):
     _log.warn(message)

@@ -20,6 +20,8 @@ from .exception import CatchResponseError, HTTPError, ResponseError
 
 # A request whose http_req_failed sample the scenario gives (catch_response).
 _VERDICT_TAG = ("volley_verdict", "guest")
+# allow_redirects=False: the engine follows no redirect for this request.
+_NO_REDIRECTS_TAG = ("volley_redirects", "0")
 # Failure messages logged per VU (the rest are only counted).
 _LOG_LIMIT = 5
 # The engine's http_req_failed rate, for the verdicts a scenario gives.
@@ -64,9 +66,10 @@ class Response:
     `headers`, `ok`, `url`, `elapsed`, `raise_for_status()`; `error` when
     no response came (then `status_code` is 0, as in Locust)."""
 
-    def __init__(self, request, raw=None, error=None):
+    def __init__(self, request, raw=None, error=None, url=None):
         self.request = request
-        self.url = request.url
+        # After redirects, the URL that answered (as requests gives it).
+        self.url = url or request.url
         self.error = error
         self.history = []
         self.encoding = "utf-8"
@@ -84,11 +87,7 @@ class Response:
             )
             self.elapsed = _datetime.timedelta(microseconds=raw.timings.duration_us)
             self.reason = _httpclient.responses.get(raw.status, "")
-        self.cookies = {}
-        for line in raw.headers.split("\n") if raw is not None else ():
-            if line[:12].lower() == "set-cookie: ":
-                name, _, rest = line[12:].partition("=")
-                self.cookies[name.strip()] = rest.split(";", 1)[0].strip()
+        self.cookies = _set_cookies(raw.headers) if raw is not None else {}
 
     @property
     def text(self):
@@ -115,6 +114,16 @@ class Response:
 
     def __repr__(self):
         return f"<Response [{self.status_code}]>"
+
+
+def _set_cookies(headers):
+    """`{name: value}` of the cookies a `set-cookie` line in `headers` sets."""
+    cookies = {}
+    for line in headers.split("\n"):
+        if line[:12].lower() == "set-cookie: ":
+            name, _, rest = line[12:].partition("=")
+            cookies[name.strip()] = rest.split(";", 1)[0].strip()
+    return cookies
 
 
 class ConnectionError(Exception):
@@ -250,13 +259,19 @@ class HttpSession:
         req = _Request(method, full, hdrs, body)
         name = name or req.path_url
         tags = [_VERDICT_TAG] if catch_response else []
+        if not allow_redirects:
+            tags.append(_NO_REDIRECTS_TAG)
         wit = _http.Request(
             method, full, _header_text(hdrs.items()), body,
             None if timeout is None else max(1, int(timeout * 1000)),
             name, tags, None,
         )
         try:
-            response = Response(req, raw=_http.send(wit))
+            followed = _http.send_followed(wit)
+            # Cookies set on a redirect on the way count too (requests keeps them).
+            for hop in followed.redirects:
+                self.cookies.update(_set_cookies(hop.headers))
+            response = Response(req, raw=followed.response, url=followed.url)
         except _Err as e:
             kind = e.value.class_.name.lower().replace("_", "-")
             response = Response(req, error=ConnectionError(kind, e.value.message))

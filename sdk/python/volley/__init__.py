@@ -477,6 +477,11 @@ class _Runner:
             raise _Err(f"no entry `{entry}`: define `def {entry.replace('-', '_')}(data):` in the scenario module")
         self._call(fn, self.data)
 
+    def stop_vu(self):
+        # Only a locustfile has a per-user stop (`on_stop`).
+        if self.locust is not None:
+            self._call(self.locust.stop)
+
     def teardown(self, setup_data):
         fn = getattr(self.module, "teardown", None)
         if fn:
