@@ -309,7 +309,7 @@ impl VuState {
                 Ok(Response {
                     status: resp.status,
                     headers: header_lines(&resp.headers),
-                    body: resp.body.to_vec(),
+                    body: Vec::from(resp.body),
                     timings: Timings {
                         waiting_us: micros(resp.timings.waiting),
                         receiving_us: micros(resp.timings.receiving),
