@@ -356,6 +356,7 @@ enum Framing {
     UntilClose,
 }
 
+#[derive(Debug)]
 struct Parsed {
     status: u16,
     version: u8,
