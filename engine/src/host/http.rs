@@ -18,6 +18,10 @@ fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
+fn opt_micros(d: Option<Duration>) -> f64 {
+    d.map_or(0.0, |d| micros(d) as f64)
+}
+
 /// The request tag by which a scenario takes over the request's
 /// `http_req_failed` sample (it records it with the metrics import).
 pub const VERDICT_TAG: (&str, &str) = ("volley_verdict", "guest");
@@ -104,14 +108,23 @@ impl VuState {
                 .metrics
                 .builtin(Builtin::HttpReqFailed, &tags, failed);
         }
-        self.shared.metrics.builtins(&[
+        let all = [
             (Builtin::HttpReqs, &tags, 1.0),
             (Builtin::HttpReqDuration, &tags, micros(t.duration) as f64),
             (Builtin::HttpReqWaiting, &tags, micros(t.waiting) as f64),
             (Builtin::HttpReqReceiving, &tags, micros(t.receiving) as f64),
             (Builtin::DataSent, &self.scenario.tags, sent as f64),
             (Builtin::DataReceived, &self.scenario.tags, received as f64),
-        ]);
+            (Builtin::HttpReqConnecting, &tags, opt_micros(t.connecting)),
+            (Builtin::HttpReqSending, &tags, opt_micros(t.sending)),
+        ];
+        // Only the VU's own HTTP/1.1 connection times these two phases.
+        let known = if t.connecting.is_some() {
+            all.len()
+        } else {
+            all.len() - 2
+        };
+        self.shared.metrics.builtins(&all[..known]);
     }
 }
 
@@ -297,7 +310,7 @@ impl VuState {
                     response: Response {
                         status: resp.status,
                         headers: header_lines(&resp.headers),
-                        body: resp.body.to_vec(),
+                        body: Vec::from(resp.body),
                         timings: Timings {
                             waiting_us: micros(resp.timings.waiting),
                             receiving_us: micros(resp.timings.receiving),
@@ -363,7 +376,14 @@ impl Host for VuState {
     ) -> wasmtime::Result<Result<Followed, NetError>> {
         let (mut pending, request) = prepare(req);
         self.on_timeline(&mut pending);
-        let result = joined(spawn(&self.shared.http, request)).await;
+        let result = match request {
+            // On the VU's own connection, driven here: no task, no pool.
+            Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
+                let http1 = &mut self.instance.http1;
+                self.shared.http.send_inline(request, http1).await
+            }
+            request => joined(spawn(&self.shared.http, request)).await,
+        };
         Ok(self.finish(&pending, result))
     }
 

@@ -105,6 +105,8 @@ pub(crate) struct Instance {
     pub(crate) declared: HashSet<String>,
     /// Tag sets of this VU's recent requests.
     pub(crate) http_tags: Vec<(HttpTagKey, Tags)>,
+    /// This VU's own HTTP/1.1 keep-alive connection (plain http://).
+    pub(crate) http1: crate::protocol::http::Local,
     /// Made on the first WASI call: Rust guests built by `volley build` import
     /// no WASI, and 10,000 VUs should not each carry an unused context.
     pub(crate) wasi: Option<Box<WasiCtx>>,

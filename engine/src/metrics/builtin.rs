@@ -33,6 +33,11 @@ pub enum Builtin {
     HttpReqs,
     /// HTTP request time, from the call to the last body byte (trend, ms).
     HttpReqDuration,
+    /// HTTP time opening the TCP connection, 0 on a reused one; plain
+    /// http:// only (trend, ms).
+    HttpReqConnecting,
+    /// HTTP time writing the request; plain http:// only (trend, ms).
+    HttpReqSending,
     /// HTTP time to the response head (trend, ms).
     HttpReqWaiting,
     /// HTTP time from the response head to the last body byte (trend, ms).
@@ -134,6 +139,12 @@ const CORE: &[Def] = &[
 const HTTP: &[Def] = &[
     def(Builtin::HttpReqs, "http_reqs", Kind::Counter),
     def(Builtin::HttpReqDuration, "http_req_duration", Kind::Trend),
+    def(
+        Builtin::HttpReqConnecting,
+        "http_req_connecting",
+        Kind::Trend,
+    ),
+    def(Builtin::HttpReqSending, "http_req_sending", Kind::Trend),
     def(Builtin::HttpReqWaiting, "http_req_waiting", Kind::Trend),
     def(Builtin::HttpReqReceiving, "http_req_receiving", Kind::Trend),
     def(Builtin::HttpReqFailed, "http_req_failed", Kind::Rate),

@@ -1,11 +1,60 @@
 //! Tag sets and the selectors that pick sub-metrics (`http_req_duration{name:login}`).
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// A sorted, immutable set of `key=value` tags. Cloning is a reference-count bump.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Tags(Arc<[(Arc<str>, Arc<str>)]>);
+/// Its hash is computed once: every sample looks its series up by tag set.
+#[derive(Clone)]
+pub struct Tags {
+    pairs: Arc<[(Arc<str>, Arc<str>)]>,
+    hash: u64,
+}
+
+impl Tags {
+    fn from_sorted(pairs: Arc<[(Arc<str>, Arc<str>)]>) -> Self {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        pairs.hash(&mut h);
+        Tags {
+            hash: h.finish(),
+            pairs,
+        }
+    }
+}
+
+impl Default for Tags {
+    fn default() -> Self {
+        Tags::from_sorted(Arc::new([]))
+    }
+}
+
+impl PartialEq for Tags {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.pairs, &other.pairs)
+            || (self.hash == other.hash && self.pairs == other.pairs)
+    }
+}
+
+impl Eq for Tags {}
+
+impl Hash for Tags {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for Tags {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Tags {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.pairs.cmp(&other.pairs)
+    }
+}
 
 impl Tags {
     pub fn new<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
@@ -24,7 +73,7 @@ impl Tags {
                 false
             }
         });
-        Tags(v.into())
+        Tags::from_sorted(v.into())
     }
 
     /// This set plus `extra` (extra wins on equal keys).
@@ -32,7 +81,7 @@ impl Tags {
         &self,
         extra: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        let mut pairs: Vec<(Arc<str>, Arc<str>)> = self.0.to_vec();
+        let mut pairs: Vec<(Arc<str>, Arc<str>)> = self.pairs.to_vec();
         pairs.extend(
             extra
                 .into_iter()
@@ -42,18 +91,18 @@ impl Tags {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
+        self.pairs
             .binary_search_by(|(k, _)| k.as_ref().cmp(key))
             .ok()
-            .map(|i| self.0[i].1.as_ref())
+            .map(|i| self.pairs[i].1.as_ref())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+        self.pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.pairs.is_empty()
     }
 }
 

@@ -16,6 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::Allowlist;
+pub use super::http1::Local;
 
 /// Idle keep-alive connections kept per host.
 const MAX_IDLE_PER_HOST: usize = 1024;
@@ -38,9 +39,17 @@ pub struct Request {
     pub max_redirects: Option<u32>,
 }
 
+/// A request's phases. The pooled client (https, HTTP/2) cannot tell
+/// connecting and sending apart from waiting: there they are none and
+/// `waiting` runs from the call. A VU's own HTTP/1.1 connection
+/// ([`super::http1`]) times each phase, as k6 does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timings {
-    /// From the call until the response head arrived.
+    /// Opening the TCP connection (zero on a reused one).
+    pub connecting: Option<Duration>,
+    /// Writing the request.
+    pub sending: Option<Duration>,
+    /// Until the response head arrived.
     pub waiting: Duration,
     /// From the response head until the last body byte.
     pub receiving: Duration,
@@ -165,13 +174,37 @@ impl HttpClient {
     /// Sends `req`, follows its redirects and reads the whole response. The
     /// timeout covers the redirects too. Past `max_redirects` the last
     /// redirect is the response (as in k6).
-    pub async fn send(&self, mut req: Request) -> Result<Response, HttpError> {
+    pub async fn send(&self, req: Request) -> Result<Response, HttpError> {
+        self.send_via(req, None).await
+    }
+
+    /// [`HttpClient::send`], with plain http:// requests (and redirects)
+    /// on `local`, the calling VU's own connection, driven by the caller.
+    pub async fn send_inline(
+        &self,
+        req: Request,
+        local: &mut Local,
+    ) -> Result<Response, HttpError> {
+        self.send_via(req, Some(local)).await
+    }
+
+    async fn send_via(
+        &self,
+        mut req: Request,
+        mut local: Option<&mut Local>,
+    ) -> Result<Response, HttpError> {
         let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let max_redirects = req.max_redirects.unwrap_or(self.max_redirects);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut hops: Vec<Hop> = Vec::new();
         loop {
-            let mut resp = match self.send_one(&req, deadline, timeout).await {
+            let one = match local.as_deref_mut() {
+                Some(local) if is_plain_http(&req.url) => {
+                    self.send_inline_one(&req, deadline, timeout, local).await
+                }
+                _ => self.send_one(&req, deadline, timeout).await,
+            };
+            let mut resp = match one {
                 Ok(r) => r,
                 Err(mut e) => {
                     if let Some(last) = hops.last() {
@@ -232,15 +265,9 @@ impl HttpClient {
             let body = body.collect().await.map_err(classify)?.to_bytes();
             Ok::<_, HttpError>((parts, body, head_at))
         };
-        let (parts, body, head_at) =
-            tokio::time::timeout_at(deadline, exchange)
-                .await
-                .map_err(|_| {
-                    HttpError::new(
-                        ErrorClass::Timeout,
-                        format!("no complete response within {} ms", timeout.as_millis()),
-                    )
-                })??;
+        let (parts, body, head_at) = tokio::time::timeout_at(deadline, exchange)
+            .await
+            .map_err(|_| timed_out(timeout))??;
         let end = Instant::now();
         let mut head_bytes = 15u64;
         let headers = parts
@@ -268,6 +295,7 @@ impl HttpClient {
                 waiting: head_at - start,
                 receiving: end - head_at,
                 duration: end - start,
+                ..Timings::default()
             },
             bytes_sent,
             url: req.url.clone(),
@@ -275,8 +303,45 @@ impl HttpClient {
         })
     }
 
-    fn build(&self, req: &Request) -> Result<(hyper::Request<Full<Bytes>>, u64), HttpError> {
-        let invalid = |m: String| HttpError::new(ErrorClass::InvalidRequest, m);
+    /// One request on the VU's own HTTP/1.1 connection, no redirects.
+    async fn send_inline_one(
+        &self,
+        req: &Request,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+        local: &mut Local,
+    ) -> Result<Response, HttpError> {
+        let start = Instant::now();
+        let uri = self.checked_uri(req)?;
+        let target = self.write_http1(req, &uri, &mut local.out)?;
+        let answer = tokio::time::timeout_at(deadline, local.exchange(&target))
+            .await
+            .map_err(|_| timed_out(timeout))??;
+        Ok(Response {
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
+            protocol: if answer.version == 0 {
+                "HTTP/1.0"
+            } else {
+                "HTTP/1.1"
+            },
+            timings: Timings {
+                connecting: Some(answer.connecting),
+                sending: Some(answer.sending),
+                waiting: answer.waiting,
+                receiving: answer.receiving,
+                duration: start.elapsed(),
+            },
+            bytes_sent: local.out.len() as u64,
+            bytes_received: answer.bytes_received,
+            url: req.url.clone(),
+            hops: Vec::new(),
+        })
+    }
+
+    /// The request's URL, parsed, with its host allowed.
+    fn checked_uri(&self, req: &Request) -> Result<Uri, HttpError> {
         let uri: Uri = req
             .url
             .parse()
@@ -303,16 +368,80 @@ impl HttpClient {
                 ),
             ));
         }
+        Ok(uri)
+    }
+
+    /// Writes `req` as HTTP/1.1 into `out` with the headers hyper would
+    /// add (host, user-agent, content-length), checked as the pooled path
+    /// checks them.
+    fn write_http1<'u>(
+        &self,
+        req: &Request,
+        uri: &'u Uri,
+        out: &mut Vec<u8>,
+    ) -> Result<super::http1::Target<'u>, HttpError> {
+        let method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| invalid(format!("`{}` is not an HTTP method", req.method)))?;
+        let host = uri.host().unwrap_or_default();
+        let port = uri.port_u16().unwrap_or(80);
+        out.clear();
+        out.extend_from_slice(method.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        let (mut has_agent, mut has_host) = (false, false);
+        for (k, v) in &req.headers {
+            check_header(k, v, &self.allow, port)?;
+            let name = hyper::header::HeaderName::from_bytes(k.trim().as_bytes())
+                .map_err(|e| invalid(format!("bad request: header `{k}`: {e}")))?;
+            let value = hyper::header::HeaderValue::from_str(v)
+                .map_err(|e| invalid(format!("bad request: header `{k}`: {e}")))?;
+            has_agent |= name == hyper::header::USER_AGENT;
+            has_host |= name == hyper::header::HOST;
+            push_header(out, name.as_str(), value.as_bytes());
+        }
+        if !has_host {
+            match uri.port_u16() {
+                Some(p) if p != 80 => push_header(out, "host", format!("{host}:{p}").as_bytes()),
+                _ => push_header(out, "host", host.as_bytes()),
+            }
+        }
+        if !has_agent {
+            push_header(out, "user-agent", self.user_agent.as_bytes());
+        }
+        let bodiless = matches!(
+            method,
+            hyper::Method::GET | hyper::Method::HEAD | hyper::Method::CONNECT
+        );
+        if !req.body.is_empty() || !bodiless {
+            push_header(out, "content-length", req.body.len().to_string().as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&req.body);
+        Ok(super::http1::Target {
+            host,
+            port,
+            idempotent: method.is_idempotent(),
+            head: method == hyper::Method::HEAD,
+        })
+    }
+
+    fn build(&self, req: &Request) -> Result<(hyper::Request<Full<Bytes>>, u64), HttpError> {
+        let uri = self.checked_uri(req)?;
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
         let method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| invalid(format!("`{}` is not an HTTP method", req.method)))?;
         let mut sent = (method.as_str().len() + req.url.len() + 12) as u64;
         let mut builder = hyper::Request::builder().method(method).uri(uri);
         let mut has_agent = false;
         for (k, v) in &req.headers {
-            super::headers::check(k, v, &self.allow, port, false).map_err(|r| match r {
-                super::headers::Refused::Reserved(m) => invalid(m),
-                super::headers::Refused::NotAllowed(m) => HttpError::new(ErrorClass::NotAllowed, m),
-            })?;
+            check_header(k, v, &self.allow, port)?;
             has_agent |= k.eq_ignore_ascii_case("user-agent");
             sent += (k.len() + v.len() + 4) as u64;
             builder = builder.header(k.as_str(), v.as_str());
@@ -326,6 +455,38 @@ impl HttpClient {
             .map_err(|e| invalid(format!("bad request: {e}")))?;
         Ok((request, sent))
     }
+}
+
+fn invalid(message: String) -> HttpError {
+    HttpError::new(ErrorClass::InvalidRequest, message)
+}
+
+fn timed_out(timeout: Duration) -> HttpError {
+    HttpError::new(
+        ErrorClass::Timeout,
+        format!("no complete response within {} ms", timeout.as_millis()),
+    )
+}
+
+/// A scenario's header, checked the same way on both paths.
+fn check_header(k: &str, v: &str, allow: &Allowlist, port: u16) -> Result<(), HttpError> {
+    super::headers::check(k, v, allow, port, false).map_err(|r| match r {
+        super::headers::Refused::Reserved(m) => invalid(m),
+        super::headers::Refused::NotAllowed(m) => HttpError::new(ErrorClass::NotAllowed, m),
+    })
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// An http:// URL: HTTP/1.1 without TLS (no h2c), the inline path's.
+pub fn is_plain_http(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
 }
 
 /// Turns `req` into the request a `status` redirect to `next` asks for,

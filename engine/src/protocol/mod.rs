@@ -4,6 +4,7 @@
 mod allow;
 mod headers;
 pub mod http;
+pub mod http1;
 pub mod kafka;
 pub mod net;
 mod tls;

@@ -142,6 +142,7 @@ impl VuFactory {
         // A version a swap replaced stops its iterations after the drain time.
         let result = match vu.version().map(|v| v.retired.clone()) {
             Some(retired) => tokio::select! {
+                biased;
                 r = vu.iterate(&self.exec, self.iteration_timeout) => Some(r),
                 _ = retired.cancelled() => None,
             },

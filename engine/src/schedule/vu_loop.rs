@@ -138,7 +138,10 @@ async fn slot_loop(
                 let id = v.state().id;
                 let iteration = factory.iterate(v, None);
                 // Gates that never ramp down leave the second branch pending.
+                // Biased: polled on every wake of the iteration, where a
+                // random branch order costs a random number each time.
                 vu = tokio::select! {
+                    biased;
                     v = iteration => v,
                     _ = unwanted_for_grace(gate.as_ref(), slot, start, factory.scale.subscribe()) => {
                         ramp_interrupts.fetch_add(1, Ordering::Relaxed);
@@ -167,6 +170,7 @@ async fn unwanted_for_grace(
         if gate.wanted(slot, now) {
             let change = gate.next_change(slot, now);
             tokio::select! {
+                biased;
                 _ = async {
                     match change {
                         Some(at) => sleep_until((start + at).into()).await,

@@ -9,6 +9,7 @@ mod escapes;
 mod executors;
 mod failures;
 mod faults;
+mod http_inline;
 mod http_run;
 mod k6;
 mod kafka_run;

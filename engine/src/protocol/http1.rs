@@ -1,0 +1,536 @@
+//! HTTP/1.1 over a VU's own keep-alive connection, driven inline by the
+//! VU's call (the way wrk drives its connections): no pool checkout, no
+//! connection task, no channel per request. The request is written from a
+//! reused buffer and the response head is parsed once, in place. The pooled
+//! hyper client stays for https (TLS, HTTP/2 by ALPN) and `send-batch`.
+
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::http::{ErrorClass, HttpError};
+
+/// hyper's limit too: a response with more header lines is refused.
+const MAX_HEADERS: usize = 100;
+
+/// A response head larger than this is refused (hyper allows ~400 KiB).
+const MAX_HEAD: usize = 256 << 10;
+
+/// Read buffer a connection starts with; it grows with large responses.
+const READ_CHUNK: usize = 8 << 10;
+
+/// hyper's connector gave up connecting after this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One VU's HTTP/1.1 state: its connection and its request buffer. Lives
+/// with the VU's instance, so a re-instantiated VU starts without it.
+#[derive(Default)]
+pub struct Local {
+    conn: Option<Conn>,
+    /// The request being sent, written here first (one write per request).
+    pub(super) out: Vec<u8>,
+}
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Local")
+            .field("connected", &self.conn.is_some())
+            .finish()
+    }
+}
+
+/// Where a request goes and what its response may carry.
+pub(super) struct Target<'a> {
+    /// As the URL names it (brackets around an IPv6 address).
+    pub host: &'a str,
+    pub port: u16,
+    /// Safe to send twice (RFC 9110 9.2.2): retried once on a fresh
+    /// connection if a reused one failed before any byte of the response.
+    pub idempotent: bool,
+    /// A HEAD request: the response has no body whatever its headers say.
+    pub head: bool,
+}
+
+/// One response as it came off the connection.
+pub(super) struct Answer {
+    pub status: u16,
+    pub version: u8,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub bytes_received: u64,
+    pub connecting: Duration,
+    pub sending: Duration,
+    /// From the request written until the response head arrived.
+    pub waiting: Duration,
+    pub receiving: Duration,
+}
+
+/// A failed exchange, and whether the server had answered anything yet.
+struct Failed {
+    error: HttpError,
+    before_response: bool,
+}
+
+impl Failed {
+    fn before(error: HttpError) -> Self {
+        Failed {
+            error,
+            before_response: true,
+        }
+    }
+
+    fn after(error: HttpError) -> Self {
+        Failed {
+            error,
+            before_response: false,
+        }
+    }
+}
+
+impl Local {
+    /// Sends `self.out` to `to` and reads the response: on this VU's
+    /// connection if it still goes there and is open, else on a new one.
+    pub(super) async fn exchange(&mut self, to: &Target<'_>) -> Result<Answer, HttpError> {
+        // Taken out for the exchange: a request cut off by its timeout
+        // leaves the connection mid-response, so it must not be reused.
+        let mut conn = self.conn.take().filter(|c| c.reusable_for(to));
+        let mut retried = false;
+        loop {
+            let reused = conn.is_some();
+            let (mut c, connecting) = match conn.take() {
+                Some(c) => (c, Duration::ZERO),
+                None => Conn::open(to).await?,
+            };
+            match c.round_trip(&self.out, to.head).await {
+                Ok((mut answer, keep_alive)) => {
+                    answer.connecting = connecting;
+                    if keep_alive {
+                        self.conn = Some(c);
+                    }
+                    return Ok(answer);
+                }
+                Err(f) if reused && f.before_response && to.idempotent && !retried => {
+                    retried = true;
+                }
+                Err(f) => return Err(f.error),
+            }
+        }
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    host: String,
+    port: u16,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(to: &Target<'_>) -> Result<(Conn, Duration), HttpError> {
+        let start = Instant::now();
+        let host = to.host.trim_start_matches('[').trim_end_matches(']');
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, to.port)))
+            .await
+            .map_err(|_| {
+                HttpError::new(
+                    ErrorClass::Timeout,
+                    format!(
+                        "connecting to {}:{}: no answer within {} s",
+                        to.host,
+                        to.port,
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                )
+            })?
+            .map_err(|e| connect_error(to, e))?;
+        // Requests are written whole; Nagle would hold back the next one.
+        stream.set_nodelay(true).map_err(|e| connect_error(to, e))?;
+        let conn = Conn {
+            stream,
+            host: to.host.to_string(),
+            port: to.port,
+            buf: Vec::with_capacity(READ_CHUNK),
+        };
+        Ok((conn, start.elapsed()))
+    }
+
+    /// Goes to `to` and the server has not closed it while it sat idle.
+    fn reusable_for(&self, to: &Target<'_>) -> bool {
+        self.port == to.port && self.host.eq_ignore_ascii_case(to.host) && self.still_open()
+    }
+
+    /// Reads a socket only when the reactor saw it become readable since
+    /// the last response was read: then the server closed it (or sent
+    /// bytes nobody asked for, which also makes it unusable).
+    fn still_open(&self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Writes `request` and reads its response; the bool: whether the
+    /// connection may carry another request.
+    async fn round_trip(&mut self, request: &[u8], head: bool) -> Result<(Answer, bool), Failed> {
+        let start = Instant::now();
+        self.stream
+            .write_all(request)
+            .await
+            .map_err(|e| Failed::before(io_error(e, "sending the request")))?;
+        let sent = Instant::now();
+        self.buf.clear();
+        let parsed = loop {
+            match self.read_head(head).await? {
+                // 1xx (but 101): an interim answer; the real one follows.
+                Parsed { status, len, .. } if (100..200).contains(&status) && status != 101 => {
+                    self.buf.drain(..len);
+                }
+                parsed => break parsed,
+            }
+        };
+        let head_at = Instant::now();
+        let Parsed {
+            status,
+            version,
+            len,
+            headers,
+            framing,
+            close,
+        } = parsed;
+        let (body, end) = match framing {
+            Framing::Empty => (Bytes::new(), len),
+            Framing::Length(n) => self.read_length(len, n).await.map_err(Failed::after)?,
+            Framing::Chunked => self.read_chunked(len).await.map_err(Failed::after)?,
+            Framing::UntilClose => self.read_to_close(len).await.map_err(Failed::after)?,
+        };
+        let end_at = Instant::now();
+        // Bytes past this response were never asked for: the connection's
+        // framing can no longer be trusted.
+        let keep_alive = !close && framing != Framing::UntilClose && end == self.buf.len();
+        let answer = Answer {
+            status,
+            version,
+            headers,
+            body,
+            bytes_received: end as u64,
+            connecting: Duration::ZERO,
+            sending: sent - start,
+            waiting: head_at - sent,
+            receiving: end_at - head_at,
+        };
+        Ok((answer, keep_alive))
+    }
+
+    /// Reads until `self.buf` holds a whole response head and parses it.
+    async fn read_head(&mut self, head: bool) -> Result<Parsed, Failed> {
+        loop {
+            if let Some(parsed) = parse_head(&self.buf, head).map_err(Failed::after)? {
+                return Ok(parsed);
+            }
+            if self.buf.len() > MAX_HEAD {
+                return Err(Failed::after(HttpError::new(
+                    ErrorClass::Other,
+                    format!("the response head is larger than {} KiB", MAX_HEAD >> 10),
+                )));
+            }
+            let nothing_yet = self.buf.is_empty();
+            let n = self.fill().await.map_err(|e| Failed {
+                error: e,
+                before_response: nothing_yet,
+            })?;
+            if n == 0 {
+                return Err(Failed {
+                    error: HttpError::new(
+                        ErrorClass::Reset,
+                        "the server closed the connection before a complete response head",
+                    ),
+                    before_response: nothing_yet,
+                });
+            }
+        }
+    }
+
+    /// Reads more into `self.buf`; 0 at the end of the stream.
+    async fn fill(&mut self) -> Result<usize, HttpError> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        self.stream
+            .read_buf(&mut self.buf)
+            .await
+            .map_err(|e| io_error(e, "reading the response"))
+    }
+
+    /// Reads until `self.buf` holds `end` bytes.
+    async fn fill_to(&mut self, end: usize) -> Result<(), HttpError> {
+        while self.buf.len() < end {
+            if self.fill().await? == 0 {
+                return Err(HttpError::new(
+                    ErrorClass::Reset,
+                    "the server closed the connection before the end of the response body",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_length(&mut self, from: usize, n: u64) -> Result<(Bytes, usize), HttpError> {
+        let end = usize::try_from(n)
+            .ok()
+            .and_then(|n| from.checked_add(n))
+            .ok_or_else(|| malformed(format!("content-length {n} is too large")))?;
+        self.buf.reserve(end.saturating_sub(self.buf.len()));
+        self.fill_to(end).await?;
+        Ok((Bytes::copy_from_slice(&self.buf[from..end]), end))
+    }
+
+    async fn read_to_close(&mut self, from: usize) -> Result<(Bytes, usize), HttpError> {
+        while self.fill().await? > 0 {}
+        let end = self.buf.len();
+        Ok((Bytes::copy_from_slice(&self.buf[from..end]), end))
+    }
+
+    /// Decodes a chunked body starting at `pos`; trailers are read and
+    /// dropped (hyper drops them too).
+    async fn read_chunked(&mut self, mut pos: usize) -> Result<(Bytes, usize), HttpError> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.line_at(pos).await?;
+            let size = chunk_size(&self.buf[pos..line])?;
+            pos = line + 2;
+            if size == 0 {
+                break;
+            }
+            let end = pos
+                .checked_add(size)
+                .and_then(|e| e.checked_add(2))
+                .ok_or_else(|| malformed(format!("chunk size {size} is too large")))?;
+            self.fill_to(end).await?;
+            if &self.buf[end - 2..end] != b"\r\n" {
+                return Err(malformed("a chunk does not end with CRLF".into()));
+            }
+            body.extend_from_slice(&self.buf[pos..end - 2]);
+            pos = end;
+        }
+        // Trailer lines until the empty one.
+        loop {
+            let line = self.line_at(pos).await?;
+            let empty = line == pos;
+            pos = line + 2;
+            if empty {
+                return Ok((Bytes::from(body), pos));
+            }
+        }
+    }
+
+    /// The index of the CRLF ending the line that starts at `pos`.
+    async fn line_at(&mut self, pos: usize) -> Result<usize, HttpError> {
+        let mut searched = pos;
+        loop {
+            if let Some(i) = self.buf[searched..].windows(2).position(|w| w == b"\r\n") {
+                return Ok(searched + i);
+            }
+            if self.buf.len() - pos > MAX_HEAD {
+                return Err(malformed("a chunk-size or trailer line is too long".into()));
+            }
+            searched = self.buf.len().saturating_sub(1).max(pos);
+            self.fill_to(self.buf.len() + 1).await?;
+        }
+    }
+}
+
+/// How the body of a response is delimited (RFC 9112 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+#[derive(Debug)]
+struct Parsed {
+    status: u16,
+    version: u8,
+    /// Bytes of the head, the blank line included.
+    len: usize,
+    headers: Vec<(String, String)>,
+    framing: Framing,
+    /// The server closes the connection after this response.
+    close: bool,
+}
+
+/// The response head at the start of `buf`, if all of it is there.
+fn parse_head(buf: &[u8], head: bool) -> Result<Option<Parsed>, HttpError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut slots);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(malformed(format!("the response head does not parse: {e}"))),
+    };
+    let status = resp.code.unwrap_or(0);
+    let version = resp.version.unwrap_or(1);
+    let mut length = None;
+    let mut chunked = false;
+    let mut close = version == 0;
+    let mut headers = Vec::with_capacity(resp.headers.len());
+    for h in resp.headers.iter() {
+        let name = h.name.to_ascii_lowercase();
+        let value = String::from_utf8_lossy(h.value).into_owned();
+        match name.as_str() {
+            "content-length" => {
+                let n = value
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| malformed(format!("content-length `{value}` is not a number")))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(malformed("two different content-length headers".into()));
+                }
+                length = Some(n);
+            }
+            "transfer-encoding" => {
+                chunked = value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
+            }
+            "connection" => {
+                for token in value.split(',').map(str::trim) {
+                    if token.eq_ignore_ascii_case("close") {
+                        close = true;
+                    } else if token.eq_ignore_ascii_case("keep-alive") && version == 0 {
+                        close = false;
+                    }
+                }
+            }
+            _ => {}
+        }
+        headers.push((name, value));
+    }
+    let framing = match status {
+        _ if head => Framing::Empty,
+        100..=199 | 204 | 304 => Framing::Empty,
+        _ if chunked => Framing::Chunked,
+        _ => length.map_or(Framing::UntilClose, Framing::Length),
+    };
+    Ok(Some(Parsed {
+        status,
+        version,
+        len,
+        headers,
+        framing,
+        close,
+    }))
+}
+
+/// The size on a chunk-size line (extensions after `;` ignored).
+fn chunk_size(line: &[u8]) -> Result<usize, HttpError> {
+    let text = String::from_utf8_lossy(line);
+    let hex = text.split(';').next().unwrap_or("").trim();
+    usize::from_str_radix(hex, 16).map_err(|_| malformed(format!("`{text}` is not a chunk size")))
+}
+
+fn malformed(message: String) -> HttpError {
+    HttpError::new(ErrorClass::Other, format!("malformed response: {message}"))
+}
+
+fn io_error(e: std::io::Error, doing: &str) -> HttpError {
+    use std::io::ErrorKind::*;
+    let class = match e.kind() {
+        ConnectionRefused => ErrorClass::Refused,
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => ErrorClass::Reset,
+        TimedOut => ErrorClass::Timeout,
+        _ => ErrorClass::Other,
+    };
+    HttpError::new(class, format!("{doing}: {e}"))
+}
+
+fn connect_error(to: &Target<'_>, e: std::io::Error) -> HttpError {
+    let mut error = io_error(e, &format!("connecting to {}:{}", to.host, to.port));
+    let lower = error.message.to_ascii_lowercase();
+    if error.class == ErrorClass::Other
+        && (lower.contains("failed to lookup address") || lower.contains("name or service"))
+    {
+        error.class = ErrorClass::Dns;
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_name_their_framing() {
+        let cases: [(&[u8], bool, Framing, bool); 6] = [
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+                false,
+                Framing::Length(2),
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                false,
+                Framing::Chunked,
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n",
+                false,
+                Framing::UntilClose,
+                true,
+            ),
+            (
+                b"HTTP/1.1 204 No Content\r\ncontent-length: 9\r\n\r\n",
+                false,
+                Framing::Empty,
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n",
+                true,
+                Framing::Empty,
+                false,
+            ),
+            (
+                b"HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n",
+                false,
+                Framing::Length(0),
+                true,
+            ),
+        ];
+        for (head, is_head, framing, close) in cases {
+            let p = parse_head(head, is_head).unwrap().unwrap();
+            assert_eq!(
+                (p.framing, p.close),
+                (framing, close),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\ncontent-le", false)
+                .unwrap()
+                .is_none()
+        );
+        let e = parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).unwrap_err();
+        assert!(e.message.contains("content-length `x`"), "{}", e.message);
+    }
+
+    #[test]
+    fn chunk_sizes_are_hex_with_extensions() {
+        assert_eq!(chunk_size(b"1a").unwrap(), 26);
+        assert_eq!(chunk_size(b"0;name=v").unwrap(), 0);
+        assert!(chunk_size(b"zz").is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! Plain http:// requests on each VU's own keep-alive connection: one
+//! connection carries a VU's requests; chunked bodies, servers that close,
+//! dead and silent targets behave as on the pooled client.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use volley::protocol::Allowlist;
+use volley::protocol::http::{HttpClient, Local, Request};
+use volley::protocol::net::ErrorClass;
+
+use crate::support::*;
+
+#[test]
+fn each_vu_keeps_one_connection_for_all_its_requests() {
+    let (server_rt, server) = standalone_http();
+    let p = plan(
+        &format!(
+            r#"
+            [targets]
+            api = "{url}"
+            [scenarios.h]
+            executor = "per-vu-iterations"
+            vus = 3
+            iterations = 40
+            exec = "http"
+            params = {{ url = "{url}/health" }}
+            "#,
+            url = server.url()
+        ),
+        &fixture(),
+    );
+    let out = run_plan(p);
+    let stats = server.stats();
+    assert_eq!(stats.requests, 120);
+    assert_eq!(stats.connections, 3, "one keep-alive connection per VU");
+    assert_eq!(rate_counts(&out, "checks"), (120, 120));
+    assert_eq!(rate_counts(&out, "http_req_failed"), (0, 120));
+    // The phases the pooled client could not time, one sample per request.
+    assert_eq!(trend_count(&out, "http_req_connecting"), 120);
+    assert_eq!(trend_count(&out, "http_req_sending"), 120);
+    server_rt.block_on(server.shutdown());
+}
+
+/// How a [`RawServer`] answers each request on a connection.
+#[derive(Clone, Copy)]
+enum Reply {
+    /// `hello, chunked world` in three chunks, with a trailer.
+    Chunked,
+    /// A response, then the server closes without saying so.
+    ThenClose,
+    /// A response with `connection: close`, then the server closes.
+    ConnectionClose,
+    /// Reads the request, answers nothing.
+    Silent,
+}
+
+/// A loopback HTTP/1.1 server written against the socket, for framings
+/// the embedded target does not send. Counts its connections.
+struct RawServer {
+    url: String,
+    connections: Arc<AtomicU64>,
+}
+
+impl RawServer {
+    fn start(reply: Reply) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicU64::new(0));
+        let count = connections.clone();
+        std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < until {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        count.fetch_add(1, Ordering::Relaxed);
+                        std::thread::spawn(move || serve(s, reply));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        RawServer { url, connections }
+    }
+
+    fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
+
+fn serve(mut s: TcpStream, reply: Reply) {
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    for _ in 0..1000 {
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.clear();
+        let answer: &[u8] = match reply {
+            Reply::Chunked => {
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n2;ext=1\r\n, \r\ne\r\nchunked world!\r\n0\r\nx-trailer: 1\r\n\r\n"
+            }
+            Reply::ThenClose => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            Reply::ConnectionClose => {
+                b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok"
+            }
+            Reply::Silent => {
+                std::thread::sleep(Duration::from_secs(3));
+                return;
+            }
+        };
+        if s.write_all(answer).is_err() {
+            return;
+        }
+        if matches!(reply, Reply::ThenClose | Reply::ConnectionClose) {
+            return;
+        }
+    }
+}
+
+fn client() -> HttpClient {
+    HttpClient::new(Allowlist::parse(&["127.0.0.1"]).unwrap(), false).unwrap()
+}
+
+fn get(url: &str, timeout: Option<Duration>) -> Request {
+    Request {
+        method: "GET".into(),
+        url: url.into(),
+        timeout,
+        ..Default::default()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn chunked_bodies_arrive_whole_and_the_connection_is_reused() {
+    let server = RawServer::start(Reply::Chunked);
+    let (client, mut local) = (client(), Local::default());
+    runtime().block_on(async {
+        for _ in 0..5 {
+            let r = client
+                .send_inline(get(&server.url, None), &mut local)
+                .await
+                .unwrap();
+            assert_eq!(&r.body[..], b"hello, chunked world!");
+            assert_eq!(r.protocol, "HTTP/1.1");
+        }
+    });
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn a_server_that_closes_after_each_response_costs_no_request() {
+    for reply in [Reply::ThenClose, Reply::ConnectionClose] {
+        let server = RawServer::start(reply);
+        let (client, mut local) = (client(), Local::default());
+        runtime().block_on(async {
+            for i in 0..10 {
+                // POST too: it is not retried, so the closed connection
+                // must be noticed before it is used.
+                let method = if i % 2 == 0 { "GET" } else { "POST" };
+                let r = client
+                    .send_inline(
+                        Request {
+                            method: method.into(),
+                            ..get(&server.url, None)
+                        },
+                        &mut local,
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("request {i} ({method}): {e:?}"));
+                assert_eq!(&r.body[..], b"ok");
+                // Give the close time to arrive, as between iterations.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        assert_eq!(server.connections(), 10);
+    }
+}
+
+#[test]
+fn a_silent_target_times_out_and_the_next_request_reconnects() {
+    let server = RawServer::start(Reply::Silent);
+    let (client, mut local) = (client(), Local::default());
+    runtime().block_on(async {
+        for _ in 0..2 {
+            let e = client
+                .send_inline(
+                    get(&server.url, Some(Duration::from_millis(200))),
+                    &mut local,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(e.class, ErrorClass::Timeout, "{e:?}");
+        }
+    });
+    assert_eq!(
+        server.connections(),
+        2,
+        "a timed-out connection is not reused"
+    );
+}
+
+#[test]
+fn a_dead_target_is_refused_and_bad_requests_are_invalid() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (client, mut local) = (client(), Local::default());
+    runtime().block_on(async {
+        let url = format!("http://127.0.0.1:{port}/");
+        let e = client
+            .send_inline(get(&url, None), &mut local)
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Refused, "{e:?}");
+        for (header, class) in [
+            ("content-length", ErrorClass::InvalidRequest),
+            ("bad header", ErrorClass::InvalidRequest),
+        ] {
+            let e = client
+                .send_inline(
+                    Request {
+                        headers: vec![(header.into(), "1".into())],
+                        ..get(&url, None)
+                    },
+                    &mut local,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(e.class, class, "{header}: {e:?}");
+        }
+        let e = client
+            .send_inline(get("http://10.1.2.3:9/", None), &mut local)
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, ErrorClass::NotAllowed, "{e:?}");
+    });
+}
