@@ -1,7 +1,8 @@
 //! The HTTP client every VU shares: hyper with keep-alive pooling, HTTP/2 by
-//! ALPN, TLS by rustls. Times each request and classifies failures. Follows
-//! redirects like k6 and browsers, each hop checked against the allowlist
-//! like the first request.
+//! ALPN, TLS by rustls; plain http:// requests from a VU go instead on the
+//! VU's own connection ([`super::http1`]). Times each request and classifies
+//! failures. Follows redirects like k6 and browsers, each hop checked against
+//! the allowlist like the first request.
 
 use std::error::Error as StdError;
 use std::sync::Arc;
