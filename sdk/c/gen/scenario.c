@@ -11,6 +11,12 @@ extern void __wasm_import_volley_scenario_http_send(uint8_t *, uint8_t *);
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-batch")))
 extern void __wasm_import_volley_scenario_http_send_batch(uint8_t *, size_t, uint8_t *);
 
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-followed")))
+extern void __wasm_import_volley_scenario_http_send_followed(uint8_t *, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-batch-followed")))
+extern void __wasm_import_volley_scenario_http_send_batch_followed(uint8_t *, size_t, uint8_t *);
+
 // Imported Functions from `volley:scenario/kafka@0.2.0`
 
 __attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[static]producer.open")))
@@ -141,6 +147,12 @@ extern int64_t __wasm_import_volley_scenario_vu_data_len(uint8_t *, size_t);
 
 __attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("data-row")))
 extern void __wasm_import_volley_scenario_vu_data_row(uint8_t *, size_t, int64_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("data-claim")))
+extern int32_t __wasm_import_volley_scenario_vu_data_claim(uint8_t *, size_t);
+
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("data-share")))
+extern void __wasm_import_volley_scenario_vu_data_share(uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
 // Imported Functions from `volley:scenario/log@0.2.0`
 
@@ -324,6 +336,28 @@ void volley_scenario_http_response_free(volley_scenario_http_response_t *ptr) {
   scenario_string_free(&ptr->protocol);
 }
 
+void volley_scenario_http_redirect_free(volley_scenario_http_redirect_t *ptr) {
+  scenario_string_free(&ptr->url);
+  volley_scenario_http_headers_free(&ptr->headers);
+}
+
+void volley_scenario_http_list_redirect_free(volley_scenario_http_list_redirect_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    volley_scenario_http_redirect_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      volley_scenario_http_redirect_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void volley_scenario_http_followed_free(volley_scenario_http_followed_t *ptr) {
+  volley_scenario_http_response_free(&ptr->response);
+  scenario_string_free(&ptr->url);
+  volley_scenario_http_list_redirect_free(&ptr->redirects);
+}
+
 void volley_scenario_http_result_response_net_error_free(volley_scenario_http_result_response_net_error_t *ptr) {
   if (!ptr->is_err) {
     volley_scenario_http_response_free(&ptr->val.ok);
@@ -349,6 +383,25 @@ void volley_scenario_http_list_result_response_net_error_free(volley_scenario_ht
     volley_scenario_http_result_response_net_error_t *list_ptr = ptr->ptr;
     for (size_t i = 0; i < list_len; i++) {
       volley_scenario_http_result_response_net_error_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void volley_scenario_http_result_followed_net_error_free(volley_scenario_http_result_followed_net_error_t *ptr) {
+  if (!ptr->is_err) {
+    volley_scenario_http_followed_free(&ptr->val.ok);
+  } else {
+    volley_scenario_http_net_error_free(&ptr->val.err);
+  }
+}
+
+void volley_scenario_http_list_result_followed_net_error_free(volley_scenario_http_list_result_followed_net_error_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    volley_scenario_http_result_followed_net_error_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      volley_scenario_http_result_followed_net_error_free(&list_ptr[i]);
     }
     free(list_ptr);
   }
@@ -802,6 +855,13 @@ void volley_scenario_vu_list_pair_free(volley_scenario_vu_list_pair_t *ptr) {
   }
 }
 
+void volley_scenario_vu_result_u64_string_free(volley_scenario_vu_result_u64_string_t *ptr) {
+  if (!ptr->is_err) {
+  } else {
+    scenario_string_free(&ptr->val.err);
+  }
+}
+
 void scenario_result_list_u8_string_free(scenario_result_list_u8_string_t *ptr) {
   if (!ptr->is_err) {
     scenario_list_u8_free(&ptr->val.ok);
@@ -924,6 +984,92 @@ void volley_scenario_http_send_batch(volley_scenario_http_list_request_t *reqs, 
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_http_send_batch((uint8_t *) (*reqs).ptr, (*reqs).len, ptr);
   *ret = (volley_scenario_http_list_result_response_net_error_t) { (volley_scenario_http_result_response_net_error_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
+}
+
+bool volley_scenario_http_send_followed(volley_scenario_http_request_t *req, volley_scenario_http_followed_t *ret, volley_scenario_http_net_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[(24+14*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  *((size_t*)(ptr + sizeof(void*))) = ((*req).method).len;
+  *((uint8_t **)(ptr + 0)) = (uint8_t *) ((*req).method).ptr;
+  *((size_t*)(ptr + (3*sizeof(void*)))) = ((*req).url).len;
+  *((uint8_t **)(ptr + (2*sizeof(void*)))) = (uint8_t *) ((*req).url).ptr;
+  *((size_t*)(ptr + (5*sizeof(void*)))) = ((*req).headers).len;
+  *((uint8_t **)(ptr + (4*sizeof(void*)))) = (uint8_t *) ((*req).headers).ptr;
+  *((size_t*)(ptr + (7*sizeof(void*)))) = ((*req).body).len;
+  *((uint8_t **)(ptr + (6*sizeof(void*)))) = (uint8_t *) ((*req).body).ptr;
+  if (((*req).timeout_ms).is_some) {
+    const uint32_t *payload0 = &((*req).timeout_ms).val;
+    *((int8_t*)(ptr + (8*sizeof(void*)))) = 1;
+    *((int32_t*)(ptr + (4+8*sizeof(void*)))) = (int32_t) (*payload0);
+  } else {
+    *((int8_t*)(ptr + (8*sizeof(void*)))) = 0;
+  }
+  if (((*req).name).is_some) {
+    const scenario_string_t *payload2 = &((*req).name).val;
+    *((int8_t*)(ptr + (8+8*sizeof(void*)))) = 1;
+    *((size_t*)(ptr + (8+10*sizeof(void*)))) = (*payload2).len;
+    *((uint8_t **)(ptr + (8+9*sizeof(void*)))) = (uint8_t *) (*payload2).ptr;
+  } else {
+    *((int8_t*)(ptr + (8+8*sizeof(void*)))) = 0;
+  }
+  *((size_t*)(ptr + (8+12*sizeof(void*)))) = ((*req).tags).len;
+  *((uint8_t **)(ptr + (8+11*sizeof(void*)))) = (uint8_t *) ((*req).tags).ptr;
+  if (((*req).expected_statuses).is_some) {
+    const scenario_list_u16_t *payload4 = &((*req).expected_statuses).val;
+    *((int8_t*)(ptr + (8+13*sizeof(void*)))) = 1;
+    *((size_t*)(ptr + (8+15*sizeof(void*)))) = (*payload4).len;
+    *((uint8_t **)(ptr + (8+14*sizeof(void*)))) = (uint8_t *) (*payload4).ptr;
+  } else {
+    *((int8_t*)(ptr + (8+13*sizeof(void*)))) = 0;
+  }
+  uint8_t *ptr5 = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_send_followed(ptr, ptr5);
+  volley_scenario_http_result_followed_net_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr5 + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (volley_scenario_http_followed_t) {
+        (volley_scenario_http_response_t) (volley_scenario_http_response_t) {
+          (uint16_t) (uint16_t) ((int32_t) *((uint16_t*) (ptr5 + 8))),
+          (volley_scenario_http_headers_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (8+1*sizeof(void*))))), (*((size_t*) (ptr5 + (8+2*sizeof(void*))))) },
+          (scenario_list_u8_t) (scenario_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (8+3*sizeof(void*))))), (*((size_t*) (ptr5 + (8+4*sizeof(void*))))) },
+          (volley_scenario_http_timings_t) (volley_scenario_http_timings_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr5 + (16+4*sizeof(void*))))),
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr5 + (24+4*sizeof(void*))))),
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr5 + (32+4*sizeof(void*))))),
+          },
+          (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (40+4*sizeof(void*))))), (*((size_t*) (ptr5 + (40+5*sizeof(void*))))) },
+        },
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (40+6*sizeof(void*))))), (*((size_t*) (ptr5 + (40+7*sizeof(void*))))) },
+        (volley_scenario_http_list_redirect_t) (volley_scenario_http_list_redirect_t) { (volley_scenario_http_redirect_t*)(*((uint8_t **) (ptr5 + (40+8*sizeof(void*))))), (*((size_t*) (ptr5 + (40+9*sizeof(void*))))) },
+      };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr5 + 8)),
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (8+1*sizeof(void*))))), (*((size_t*) (ptr5 + (8+2*sizeof(void*))))) },
+      };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+void volley_scenario_http_send_batch_followed(volley_scenario_http_list_request_t *reqs, volley_scenario_http_list_result_followed_net_error_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_send_batch_followed((uint8_t *) (*reqs).ptr, (*reqs).len, ptr);
+  *ret = (volley_scenario_http_list_result_followed_net_error_t) { (volley_scenario_http_result_followed_net_error_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
 }
 
 bool volley_scenario_kafka_static_producer_open(volley_scenario_kafka_client_config_t *config, volley_scenario_kafka_own_producer_t *ret, volley_scenario_kafka_kafka_error_t *err) {
@@ -1882,6 +2028,38 @@ bool volley_scenario_vu_data_row(scenario_string_t *name, uint64_t index, scenar
   }
   *ret = option.val;
   return option.is_some;
+}
+
+bool volley_scenario_vu_data_claim(scenario_string_t *name) {
+  int32_t ret = __wasm_import_volley_scenario_vu_data_claim((uint8_t *) (*name).ptr, (*name).len);
+  return ret;
+}
+
+bool volley_scenario_vu_data_share(scenario_string_t *name, scenario_string_t *rows, uint64_t *ret, scenario_string_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[(8+2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_vu_data_share((uint8_t *) (*name).ptr, (*name).len, (uint8_t *) (*rows).ptr, (*rows).len, ptr);
+  volley_scenario_vu_result_u64_string_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (uint64_t) (*((int64_t*) (ptr + 8)));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
 }
 
 void volley_scenario_log_write(volley_scenario_log_level_t level, scenario_string_t *message) {

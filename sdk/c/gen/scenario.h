@@ -135,6 +135,30 @@ typedef struct volley_scenario_http_response_t {
   scenario_string_t   protocol;
 } volley_scenario_http_response_t;
 
+// A redirect answered on the way to a response.
+typedef struct volley_scenario_http_redirect_t {
+  // The URL that answered with the redirect.
+  scenario_string_t   url;
+  uint16_t   status;
+  // Its headers (see `types.headers`): the cookies it set belong in the
+  // VU's jar as much as the final response's.
+  volley_scenario_http_headers_t   headers;
+} volley_scenario_http_redirect_t;
+
+typedef struct {
+  volley_scenario_http_redirect_t *ptr;
+  size_t len;
+} volley_scenario_http_list_redirect_t;
+
+// A response and the way to it.
+typedef struct volley_scenario_http_followed_t {
+  volley_scenario_http_response_t   response;
+  // The URL that answered: the request's, or the last redirect's target.
+  scenario_string_t   url;
+  // The redirects followed before it, in order.
+  volley_scenario_http_list_redirect_t   redirects;
+} volley_scenario_http_followed_t;
+
 typedef struct {
   bool is_err;
   union {
@@ -152,6 +176,19 @@ typedef struct {
   volley_scenario_http_result_response_net_error_t *ptr;
   size_t len;
 } volley_scenario_http_list_result_response_net_error_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    volley_scenario_http_followed_t ok;
+    volley_scenario_http_net_error_t err;
+  } val;
+} volley_scenario_http_result_followed_net_error_t;
+
+typedef struct {
+  volley_scenario_http_result_followed_net_error_t *ptr;
+  size_t len;
+} volley_scenario_http_list_result_followed_net_error_t;
 
 typedef volley_scenario_types_pair_t volley_scenario_kafka_pair_t;
 
@@ -531,6 +568,14 @@ typedef struct {
   size_t len;
 } volley_scenario_vu_list_pair_t;
 
+typedef struct {
+  bool is_err;
+  union {
+    uint64_t ok;
+    scenario_string_t err;
+  } val;
+} volley_scenario_vu_result_u64_string_t;
+
 typedef uint8_t volley_scenario_log_level_t;
 
 #define VOLLEY_SCENARIO_LOG_LEVEL_TRACE 0
@@ -562,6 +607,12 @@ extern bool volley_scenario_http_send(volley_scenario_http_request_t *req, volle
 // is timed and recorded as if sent alone. At most 256 requests per call
 // (more is an `invalid-request` error for each request past the bound).
 extern void volley_scenario_http_send_batch(volley_scenario_http_list_request_t *reqs, volley_scenario_http_list_result_response_net_error_t *ret);
+// As `send`, with the final URL and the redirects on the way (k6
+// `res.url`, Locust `response.url`). Cookies a redirect sets are sent on
+// the following hops to the same host.
+extern bool volley_scenario_http_send_followed(volley_scenario_http_request_t *req, volley_scenario_http_followed_t *ret, volley_scenario_http_net_error_t *err);
+// As `send-batch`, each result as `send-followed` gives it.
+extern void volley_scenario_http_send_batch_followed(volley_scenario_http_list_request_t *reqs, volley_scenario_http_list_result_followed_net_error_t *ret);
 
 // Imported Functions from `volley:scenario/kafka@0.2.0`
 // The run's producer for this configuration (made on first use).
@@ -666,6 +717,16 @@ extern uint64_t volley_scenario_vu_data_len(scenario_string_t *name);
 // Row `index` of data set `name` as a JSON object (CSV rows map header
 // names to strings). Loaded once by the engine, shared by every VU.
 extern bool volley_scenario_vu_data_row(scenario_string_t *name, uint64_t index, scenario_string_t *ret);
+// Whether data set `name` exists (from the plan, or made by a VU with
+// `data-share`), waiting while another VU makes it. False: none does and
+// this VU is to make it now (k6's `SharedArray` callback runs once per
+// run, not once per VU); every other VU asking waits until it did.
+extern bool volley_scenario_vu_data_claim(scenario_string_t *name);
+// Makes data set `name`, which this VU claimed, from `rows` (a JSON
+// array) for every VU's `data-len` and `data-row`; returns its row count.
+// An error if `rows` is not a JSON array; then the claim is released and
+// the next VU asking makes it (as it is when the claiming VU traps).
+extern bool volley_scenario_vu_data_share(scenario_string_t *name, scenario_string_t *rows, uint64_t *ret, scenario_string_t *err);
 
 // Imported Functions from `volley:scenario/log@0.2.0`
 extern void volley_scenario_log_write(volley_scenario_log_level_t level, scenario_string_t *message);
@@ -706,11 +767,21 @@ void volley_scenario_http_request_free(volley_scenario_http_request_t *ptr);
 
 void volley_scenario_http_response_free(volley_scenario_http_response_t *ptr);
 
+void volley_scenario_http_redirect_free(volley_scenario_http_redirect_t *ptr);
+
+void volley_scenario_http_list_redirect_free(volley_scenario_http_list_redirect_t *ptr);
+
+void volley_scenario_http_followed_free(volley_scenario_http_followed_t *ptr);
+
 void volley_scenario_http_result_response_net_error_free(volley_scenario_http_result_response_net_error_t *ptr);
 
 void volley_scenario_http_list_request_free(volley_scenario_http_list_request_t *ptr);
 
 void volley_scenario_http_list_result_response_net_error_free(volley_scenario_http_list_result_response_net_error_t *ptr);
+
+void volley_scenario_http_result_followed_net_error_free(volley_scenario_http_result_followed_net_error_t *ptr);
+
+void volley_scenario_http_list_result_followed_net_error_free(volley_scenario_http_list_result_followed_net_error_t *ptr);
 
 void volley_scenario_kafka_pair_free(volley_scenario_kafka_pair_t *ptr);
 
@@ -845,6 +916,8 @@ void scenario_option_u64_free(scenario_option_u64_t *ptr);
 void volley_scenario_vu_pair_free(volley_scenario_vu_pair_t *ptr);
 
 void volley_scenario_vu_list_pair_free(volley_scenario_vu_list_pair_t *ptr);
+
+void volley_scenario_vu_result_u64_string_free(volley_scenario_vu_result_u64_string_t *ptr);
 
 void scenario_result_list_u8_string_free(scenario_result_list_u8_string_t *ptr);
 
