@@ -7,15 +7,17 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Resource;
 
 use super::VuState;
-use crate::metrics::{Builtin, Metrics, Tags};
+use crate::metrics::{Builtin, Metrics, Sent, Tags, Timeline};
 use crate::protocol::kafka::track::Trackers;
 use crate::protocol::kafka::{self as proto, Delivery, ErrorClass, OnDelivery, Position};
 use crate::wasm::bindings::volley::scenario::kafka::{
     self as wit, ClientConfig, ErrorClass as WitClass, Host, HostConsumer, HostProducer, KafkaError,
 };
 
-/// A guest's producer: the run's shared producer for its configuration.
-pub struct KafkaProducer(proto::Producer);
+/// A guest's producer: the run's shared producer for its configuration,
+/// and the plan target its bootstrap list names (its messages are timed on
+/// that target's timeline).
+pub struct KafkaProducer(proto::Producer, Option<Sent>);
 
 /// A guest's consumer.
 pub struct KafkaConsumer(proto::Consumer);
@@ -23,12 +25,20 @@ pub struct KafkaConsumer(proto::Consumer);
 /// Records every delivery report: `kafka_produce_ack` and
 /// `kafka_bytes_produced`, or `kafka_produce_failed{class}` (and a failed
 /// tracked message is no longer awaited).
-pub fn kafka_deliveries(metrics: &Metrics, tracks: Arc<Trackers>) -> OnDelivery {
+pub fn kafka_deliveries(
+    metrics: &Metrics,
+    tracks: Arc<Trackers>,
+    timeline: Arc<Timeline>,
+) -> OnDelivery {
     let metrics = metrics.clone();
     // Reports arrive per message on librdkafka's thread: build each topic's
     // tags once.
     let by_topic: std::sync::Mutex<std::collections::HashMap<String, Tags>> = Default::default();
     Arc::new(move |d: &Delivery| {
+        if let Some(sent) = d.timeline {
+            let class = d.result.as_ref().err().map(|e| timeline_class(e.class));
+            timeline.end(sent, d.ack, class);
+        }
         let tags = {
             let mut known = by_topic.lock().unwrap_or_else(|e| e.into_inner());
             match known.get(d.topic.as_str()) {
@@ -53,6 +63,15 @@ pub fn kafka_deliveries(metrics: &Metrics, tracks: Arc<Trackers>) -> OnDelivery 
             }
         }
     })
+}
+
+/// A failed delivery's class on its target's timeline: a timeout is one;
+/// the rest of Kafka's classes are `other` there.
+fn timeline_class(c: ErrorClass) -> &'static str {
+    match c {
+        ErrorClass::Timeout => "timeout",
+        _ => "other",
+    }
 }
 
 fn wit_class(c: ErrorClass) -> WitClass {
@@ -85,6 +104,7 @@ fn outgoing(m: wit::Outgoing) -> proto::Outgoing {
         partition: m.partition,
         timestamp_ms: m.timestamp_ms,
         tracked: None,
+        timeline: None,
     }
 }
 
@@ -125,6 +145,23 @@ impl VuState {
         m
     }
 
+    /// `m` starts a request on `target`'s timeline; its delivery report
+    /// ends it.
+    fn start_on_timeline(&self, m: &mut proto::Outgoing, target: Option<Sent>) {
+        if let Some(sent) = target {
+            self.shared.timeline.start(sent);
+            m.timeline = Some(sent);
+        }
+    }
+
+    /// A message the engine refused (queue full, not allowed) never reached
+    /// its target: off the timeline again.
+    fn abandon_on_timeline(&self, target: Option<Sent>) {
+        if let Some(sent) = target {
+            self.shared.timeline.abandon(sent);
+        }
+    }
+
     /// A tracked message that did not go out is not awaited.
     fn not_sent(&self, topic: &str, tracked: Option<&str>) {
         if let Some(id) = tracked {
@@ -155,13 +192,17 @@ impl HostProducer for VuState {
         &mut self,
         c: ClientConfig,
     ) -> wasmtime::Result<Result<Resource<KafkaProducer>, KafkaError>> {
+        let target = self
+            .shared
+            .timeline
+            .target_of(&format!("kafka://{}", c.bootstrap));
         let made = self
             .shared
             .kafka
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| self.shared.kafka.producer(&c));
         Ok(match made {
-            Ok(p) => Ok(self.instance.table.push(KafkaProducer(p))?),
+            Ok(p) => Ok(self.instance.table.push(KafkaProducer(p, target))?),
             Err(e) => Err(to_wit(e)),
         })
     }
@@ -171,12 +212,14 @@ impl HostProducer for VuState {
         r: Resource<KafkaProducer>,
         m: wit::Outgoing,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
-        let m = self.outgoing(m);
+        let mut m = self.outgoing(m);
         // Tags now, so the message (and its topic) can move into librdkafka
         // without a copy: this is the per-message path.
         let tags = self.topic_tags(&m.topic);
         let tracked = m.tracked.clone();
-        let producer = self.instance.table.get(&r)?.0.clone();
+        let KafkaProducer(producer, target) = self.instance.table.get(&r)?;
+        let (producer, target) = (producer.clone(), *target);
+        self.start_on_timeline(&mut m, target);
         Ok(match producer.produce_owned(m) {
             Ok(()) => {
                 self.shared
@@ -185,6 +228,7 @@ impl HostProducer for VuState {
                 Ok(())
             }
             Err((e, topic)) => {
+                self.abandon_on_timeline(target);
                 self.not_sent(&topic, tracked.as_deref());
                 self.produce_failed(&topic, &e);
                 Err(to_wit(e))
@@ -197,13 +241,14 @@ impl HostProducer for VuState {
         r: Resource<KafkaProducer>,
         messages: Vec<wit::Outgoing>,
     ) -> wasmtime::Result<Result<(), wit::BatchError>> {
-        let producer = self.instance.table.get(&r)?.0.clone();
+        let KafkaProducer(producer, target) = self.instance.table.get(&r)?;
+        let (producer, target) = (producer.clone(), *target);
         // `kafka_produced` once per run of messages to one topic, not once
         // per message: a batch usually goes to one topic.
         let mut run: Option<(Tags, f64)> = None;
         let mut failed = None;
         for (i, m) in messages.into_iter().enumerate() {
-            let m = self.outgoing(m);
+            let mut m = self.outgoing(m);
             if run
                 .as_ref()
                 .is_none_or(|(t, _)| t.get("topic") != Some(m.topic.as_str()))
@@ -216,6 +261,7 @@ impl HostProducer for VuState {
                 run = Some((self.topic_tags(&m.topic), 0.0));
             }
             let tracked = m.tracked.clone();
+            self.start_on_timeline(&mut m, target);
             match producer.produce_owned(m) {
                 Ok(()) => {
                     if let Some((_, n)) = run.as_mut() {
@@ -223,6 +269,7 @@ impl HostProducer for VuState {
                     }
                 }
                 Err((e, topic)) => {
+                    self.abandon_on_timeline(target);
                     self.not_sent(&topic, tracked.as_deref());
                     self.produce_failed(&topic, &e);
                     failed = Some((i as u32, e));
@@ -251,9 +298,11 @@ impl HostProducer for VuState {
         r: Resource<KafkaProducer>,
         m: wit::Outgoing,
     ) -> wasmtime::Result<Result<wit::Delivery, KafkaError>> {
-        let m = self.outgoing(m);
+        let mut m = self.outgoing(m);
         let (topic, tracked) = (m.topic.clone(), m.tracked.clone());
-        let producer = self.instance.table.get(&r)?.0.clone();
+        let KafkaProducer(producer, target) = self.instance.table.get(&r)?;
+        let (producer, target) = (producer.clone(), *target);
+        self.start_on_timeline(&mut m, target);
         let result = producer.produce_wait(m).await;
         let result = result.and_then(|d| {
             let (partition, offset) = d.result?;
@@ -271,6 +320,7 @@ impl HostProducer for VuState {
             Err(e) => {
                 // A failed delivery report was recorded by the callback.
                 if e.class == ErrorClass::QueueFull || e.class == ErrorClass::NotAllowed {
+                    self.abandon_on_timeline(target);
                     self.not_sent(&topic, tracked.as_deref());
                     self.produce_failed(&topic, &e);
                 }

@@ -98,7 +98,7 @@ pub struct Timeline {
 }
 
 /// A request on its way, from [`Timeline::begin`] to [`Timeline::end`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent(usize);
 
 impl Timeline {

@@ -45,9 +45,23 @@ pub fn make(
         )
         .map_err(|m| Error::Config(format!("{}: {m}", plan.source.display())))?,
     );
+    // Every HTTP and Kafka target gets a timeline (fault windows); a
+    // Kafka target is known by its bootstrap list.
+    let kafka_urls: Vec<(&str, String)> = targets
+        .kafka
+        .iter()
+        .map(|(n, t)| (n.as_str(), format!("kafka://{}", t.brokers)))
+        .collect();
+    let timeline = Arc::new(crate::metrics::Timeline::new(
+        targets
+            .http
+            .iter()
+            .map(|(n, u)| (n.as_str(), u.as_str()))
+            .chain(kafka_urls.iter().map(|(n, u)| (*n, u.as_str()))),
+    ));
     let kafka = KafkaClient::new(
         allow.clone(),
-        crate::host::kafka_deliveries(metrics, tracks.clone()),
+        crate::host::kafka_deliveries(metrics, tracks.clone(), timeline.clone()),
     )
     .with_targets(targets.kafka.iter().map(|(_, t)| t.clone()).collect());
     let http = HttpClient::new(allow.clone(), plan.insecure_skip_tls_verify)
@@ -62,9 +76,7 @@ pub fn make(
         tracks: tracks.clone(),
         data: DataSets::load(&plan.data)?,
         start: metrics.start(),
-        timeline: Arc::new(crate::metrics::Timeline::new(
-            targets.http.iter().map(|(n, u)| (n.as_str(), u.as_str())),
-        )),
+        timeline,
         warned: Default::default(),
         seed,
     });

@@ -309,3 +309,91 @@ fn a_bad_fault_entry_is_refused_by_name() {
     assert!(err.contains("[[fault]] #1.for"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A Kafka broker that stops answering is a fault window of its target:
+/// the broker (`volley targets --kafka`, a process of its own) is paused
+/// with SIGSTOP for 3 s by a `[[fault]]` command while the scenario
+/// produces at a constant rate; acks stop (the seconds stall), then arrive
+/// after SIGCONT.
+#[test]
+fn a_paused_kafka_broker_is_one_window_with_its_recovery_time() {
+    let mut broker = Reap(spawn_volley(&[
+        "targets",
+        "--kafka",
+        "--http",
+        "127.0.0.1:0",
+        "--auction",
+        "127.0.0.1:0",
+    ]));
+    // Its stdout is read to the end (a closed pipe would fail its prints).
+    let out = broker.0.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
+            if l.starts_with("kafka target:") {
+                let _ = tx.send(l);
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the broker says its bootstrap list");
+    let bootstrap = line.split_whitespace().nth(2).unwrap().to_string();
+    let pid = broker.0.id().to_string();
+    let p = plan(
+        &format!(
+            r#"
+            [targets]
+            kafka = "kafka://{bootstrap}"
+
+            [scenarios.load]
+            executor = "constant-arrival-rate"
+            exec = "raw"
+            rate = 40
+            timeUnit = "1s"
+            duration = "13s"
+            preAllocatedVUs = 10
+            maxVUs = 60
+            gracefulStop = "5s"
+
+            [[fault]]
+            at = "6s"
+            for = "3s"
+            command = ["kill", "-STOP", "{pid}"]
+            undo = ["kill", "-CONT", "{pid}"]
+            "#
+        ),
+        &kafka_roundtrip(),
+    );
+    let out = run_plan(p);
+    let faults = out.report.faults.as_ref().expect("a fault report");
+    let event = &faults.injected[0];
+    assert!(event.error.is_none(), "{event:?}");
+    let (at, ended) = (event.at, event.ended.expect("the fault was undone"));
+    let windows: Vec<_> = faults
+        .windows
+        .iter()
+        .filter(|w| w.target == "kafka")
+        .collect();
+    assert_eq!(windows.len(), 1, "{:#?}", faults.windows);
+    let w = windows[0];
+    let end = w.end.expect("the broker recovered");
+    eprintln!(
+        "kafka pause: injected {at:.3}..{ended:.3} s, window {:.3}..{end:.3} s, causes {:?}, recovery {:.3} s",
+        w.start, w.causes, w.recovery_time
+    );
+    assert!((w.start - at).abs() <= 1.0, "{w:?} vs injected at {at}");
+    // The acks held during the pause arrive in the second after it, with
+    // the pause's latency: that second may still be faulty.
+    assert!(
+        end >= ended - 1.0 && end <= ended + 2.0,
+        "{w:?} vs undone {ended}"
+    );
+    assert!(w.causes.iter().any(|c| c == "stalled"), "{w:?}");
+    assert!(w.recovered && w.recovery_time <= 2.0, "{w:?}");
+    // Nothing was lost: every produced message was acked.
+    assert_eq!(
+        counter(&out, "kafka_produced"),
+        trend_count(&out, "kafka_produce_ack") as f64
+    );
+}

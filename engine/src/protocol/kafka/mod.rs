@@ -201,6 +201,9 @@ pub struct Outgoing {
     pub timestamp_ms: Option<i64>,
     /// A correlation id the owner wants back in the delivery report.
     pub tracked: Option<Arc<str>>,
+    /// Where the owner times this message on its target's timeline (fault
+    /// windows); handed back in the delivery report.
+    pub timeline: Option<crate::metrics::Sent>,
 }
 
 /// One consumed message.
@@ -225,6 +228,8 @@ pub struct Delivery {
     pub result: Result<(i32, i64), Error>,
     /// The message's [`Outgoing::tracked`].
     pub tracked: Option<Arc<str>>,
+    /// The message's [`Outgoing::timeline`].
+    pub timeline: Option<crate::metrics::Sent>,
 }
 
 /// The run's Kafka clients: the allowlist, the delivery callback and the

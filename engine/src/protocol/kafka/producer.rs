@@ -11,6 +11,7 @@ pub(super) struct Pending {
     enqueued: Instant,
     bytes: usize,
     tracked: Option<Arc<str>>,
+    timeline: Option<crate::metrics::Sent>,
     waiter: Option<oneshot::Sender<Delivery>>,
 }
 
@@ -32,6 +33,7 @@ impl ProducerContext for Reports {
             ack: p.enqueued.elapsed(),
             result,
             tracked: p.tracked,
+            timeline: p.timeline,
         };
         (self.0)(&d);
         if let Some(w) = p.waiter {
@@ -70,6 +72,7 @@ impl Producer {
                 enqueued: Instant::now(),
                 bytes,
                 tracked: m.tracked.clone(),
+                timeline: m.timeline,
                 waiter,
             }),
         )
