@@ -213,6 +213,8 @@ fn locust_user_classes_are_spread_by_weight_and_fixed_count() {
     assert_eq!(seen.get("GET /echo/start/Admin"), Some(&1), "{seen:?}");
     assert_eq!(seen.get("GET /echo/start/Reader"), Some(&4), "{seen:?}");
     assert_eq!(seen.get("GET /echo/start/Writer"), Some(&1), "{seen:?}");
+    // The Writer's on_stop runs once, at the end of the run.
+    assert_eq!(seen.get("GET /echo/stop/Writer"), Some(&1), "{seen:?}");
     assert_counts_match(
         &doc,
         &seen,
@@ -220,6 +222,7 @@ fn locust_user_classes_are_spread_by_weight_and_fixed_count() {
             ("start Admin", &["GET /echo/start/Admin"]),
             ("start Reader", &["GET /echo/start/Reader"]),
             ("start Writer", &["GET /echo/start/Writer"]),
+            ("stop Writer", &["GET /echo/stop/Writer"]),
             ("article", &["GET /echo/articles/1"]),
             ("comments", &["GET /echo/articles/1/comments"]),
             ("/echo/articles", &["POST /echo/articles"]),

@@ -120,6 +120,10 @@ impl Kit {
                     &p("component"),
                     &p("embed"),
                     &p("--dummy"),
+                    // The package has two worlds; `scenario` is what every
+                    // component implements.
+                    &p("--world"),
+                    &p("scenario"),
                     &wit,
                     &p("-o"),
                     &dummy
@@ -171,6 +175,8 @@ impl Kit {
             &[
                 &p("component"),
                 &p("embed"),
+                &p("--world"),
+                &p("scenario"),
                 &self.wit,
                 &module,
                 &p("-o"),
