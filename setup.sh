@@ -140,7 +140,8 @@ fi
 # wasm-tools, only its `smith` (random valid modules) and `component`
 # commands: engine/tests/it/robust.rs feeds random components to `volley
 # inspect` and `volley run` (a CLI, not a crate dependency: wasm-smith in the
-# workspace would change wasmtime's features). About 2 minutes, once.
+# workspace would change wasmtime's features). A few minutes on an idle
+# machine (15 on a loaded one), once.
 WASM_TOOLS_VERSION=1.263.0
 WASM_TOOLS_ROOT="$HOME/.cache/volley/wasm-tools"
 if [ "$("$WASM_TOOLS_ROOT/bin/wasm-tools" --version 2>/dev/null | cut -d' ' -f2)" = "$WASM_TOOLS_VERSION" ]; then
