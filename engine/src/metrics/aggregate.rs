@@ -130,6 +130,14 @@ impl Aggregate {
         out
     }
 
+    /// The largest value a gauge had, if it has any samples.
+    pub fn gauge_max(&self, name: &str) -> Option<f64> {
+        match self.metrics.get(name).map(Series::total) {
+            Some(Value::Gauge { max, .. }) => Some(max),
+            _ => None,
+        }
+    }
+
     /// Sum of a counter (0 if absent).
     pub fn counter(&self, name: &str) -> f64 {
         match self.metrics.get(name).map(Series::total) {

@@ -33,7 +33,7 @@ pub struct Tick<'a> {
     pub interval: &'a Aggregate,
     /// Everything so far.
     pub total: &'a Aggregate,
-    /// VUs running an iteration now.
+    /// The most VUs running an iteration at once in this second.
     pub vus: u64,
     /// Lines other parts of the engine want shown with the progress (a
     /// Kafka track's counts, for one).

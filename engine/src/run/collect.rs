@@ -109,7 +109,12 @@ impl Collector {
 
     fn tell_outputs(&mut self, snap: &Snapshot, elapsed: Duration) {
         let notes = (self.notes)();
-        let vus = self.live.active.load(Ordering::Relaxed);
+        // The second's peak, recorded by `record_vus` before the merge: the
+        // count right now misses every VU that is between two iterations.
+        let vus = snap
+            .interval
+            .gauge_max(Builtin::Vus.name())
+            .map_or_else(|| self.live.active.load(Ordering::Relaxed), |v| v as u64);
         let outputs = &mut self.outputs;
         self.metrics.with_total(|total| {
             outputs.interval(&Tick {
