@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Uri;
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::Allowlist;
+use super::established::{Connector, Established, TcpConnector};
 pub use super::http1::Local;
 
 /// Idle keep-alive connections kept per host.
@@ -41,13 +41,15 @@ pub struct Request {
 }
 
 /// A request's phases. The pooled client (https, HTTP/2) cannot tell
-/// connecting and sending apart from waiting: there they are none and
-/// `waiting` runs from the call. A VU's own HTTP/1.1 connection
-/// ([`super::http1`]) times each phase, as k6 does.
+/// sending apart from waiting: there it is none and `waiting` runs from the
+/// call. A VU's own HTTP/1.1 connection ([`super::http1`]) times each
+/// phase, as k6 does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timings {
     /// Opening the TCP connection (zero on a reused one).
     pub connecting: Option<Duration>,
+    /// The TLS handshake (zero on a reused connection, none on plain http).
+    pub tls_handshaking: Option<Duration>,
     /// Writing the request.
     pub sending: Option<Duration>,
     /// Until the response head arrived.
@@ -113,7 +115,7 @@ impl HttpError {
     }
 }
 
-type Inner = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Inner = Client<Connector, Full<Bytes>>;
 
 /// A pooled HTTP client. Cheap to clone; clones share connections.
 #[derive(Clone)]
@@ -151,13 +153,13 @@ impl HttpClient {
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(connector);
+            .wrap_connector(TcpConnector(connector));
         // Idle connections are memory: a burst of 10,000 VUs opens as many,
         // but a steady load needs far fewer.
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
-            .build(https);
+            .build(Connector(https));
         Ok(HttpClient {
             client,
             allow: Arc::new(allow),
@@ -270,6 +272,7 @@ impl HttpClient {
             .await
             .map_err(|_| timed_out(timeout))??;
         let end = Instant::now();
+        let opening = parts.extensions.get::<Arc<Established>>().map(|e| e.take());
         let mut head_bytes = 15u64;
         let headers = parts
             .headers
@@ -293,10 +296,12 @@ impl HttpClient {
             bytes_received: head_bytes + 2 + body.len() as u64,
             body,
             timings: Timings {
+                connecting: opening.map(|o| o.connecting),
+                tls_handshaking: opening.and_then(|o| o.handshaking),
                 waiting: head_at - start,
                 receiving: end - head_at,
                 duration: end - start,
-                ..Timings::default()
+                sending: None,
             },
             bytes_sent,
             url: req.url.clone(),
@@ -329,6 +334,7 @@ impl HttpClient {
             },
             timings: Timings {
                 connecting: Some(answer.connecting),
+                tls_handshaking: None,
                 sending: Some(answer.sending),
                 waiting: answer.waiting,
                 receiving: answer.receiving,
@@ -837,13 +843,18 @@ mod tests {
         });
         let url = format!("https://127.0.0.1:{port}/");
         let allow = || Allowlist::parse(&["127.0.0.1"]).unwrap();
-        let r = HttpClient::new(allow(), true)
-            .unwrap()
-            .send(get(url.clone(), None))
-            .await
-            .unwrap();
+        let client = HttpClient::new(allow(), true).unwrap();
+        let r = client.send(get(url.clone(), None)).await.unwrap();
         assert_eq!(r.protocol, "HTTP/2.0");
         assert_eq!(&r.body[..], b"secure");
+        // The request that opened the connection pays for the connect and
+        // the handshake; the next one reuses it and pays nothing.
+        let (connecting, handshaking) = (r.timings.connecting, r.timings.tls_handshaking);
+        assert!(connecting.is_some_and(|d| d > Duration::ZERO), "{r:?}");
+        assert!(handshaking.is_some_and(|d| d > Duration::ZERO), "{r:?}");
+        let again = client.send(get(url.clone(), None)).await.unwrap();
+        assert_eq!(again.timings.connecting, Some(Duration::ZERO));
+        assert_eq!(again.timings.tls_handshaking, Some(Duration::ZERO));
         let e = HttpClient::new(allow(), false)
             .unwrap()
             .send(get(url, None))

@@ -2,6 +2,7 @@
 //! guest calls to these; tests and benches can use them directly.
 
 mod allow;
+mod established;
 mod headers;
 pub mod http;
 pub mod http1;
