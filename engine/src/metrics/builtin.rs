@@ -33,9 +33,11 @@ pub enum Builtin {
     HttpReqs,
     /// HTTP request time, from the call to the last body byte (trend, ms).
     HttpReqDuration,
-    /// HTTP time opening the TCP connection, 0 on a reused one; plain
-    /// http:// only (trend, ms).
+    /// HTTP time opening the TCP connection, 0 on a reused one (trend, ms).
     HttpReqConnecting,
+    /// HTTP time in the TLS handshake, 0 on a reused connection; https only
+    /// (trend, ms).
+    HttpReqTlsHandshaking,
     /// HTTP time writing the request; plain http:// only (trend, ms).
     HttpReqSending,
     /// HTTP time to the response head (trend, ms).
@@ -142,6 +144,11 @@ const HTTP: &[Def] = &[
     def(
         Builtin::HttpReqConnecting,
         "http_req_connecting",
+        Kind::Trend,
+    ),
+    def(
+        Builtin::HttpReqTlsHandshaking,
+        "http_req_tls_handshaking",
         Kind::Trend,
     ),
     def(Builtin::HttpReqSending, "http_req_sending", Kind::Trend),
