@@ -11,8 +11,9 @@
 //! `kafka_tracked_duplicates`.
 //!
 //! Entry `raw`: `batch` (1) fixed `bytes`-byte (100) messages without key
-//! per iteration to `topic` (`bench`): the produce-throughput benchmark
-//! against kcat (`bench/kafka-compare.sh`).
+//! per iteration to `topic` (`bench`), in one `send-batch` call when
+//! `batch` is above 1: the produce-throughput benchmark against kcat
+//! (`bench/kafka-compare.sh`).
 //!
 //! Run: `volley run scripts/kafka-roundtrip` (plans: default, million).
 
@@ -87,12 +88,16 @@ fn raw() -> Result<(), String> {
             *payload = vec![b'x'; n.max(1)];
         }
         with_producer(|producer| {
-            for _ in 0..batch.max(1) {
-                producer
+            if batch <= 1 {
+                return producer
                     .send(kafka::Record::new(&topic, payload.clone()))
-                    .map_err(|e| format!("produce to {topic}: {e}"))?;
+                    .map_err(|e| format!("produce to {topic}: {e}"));
             }
-            Ok(())
+            // One host call for the whole batch (`send-batch`).
+            let records = (0..batch).map(|_| kafka::Record::new(&topic, payload.clone()));
+            producer
+                .send_batch(records)
+                .map_err(|e| format!("produce to {topic}: {e}"))
         })
     })
 }
