@@ -40,7 +40,11 @@ pub fn kafka_deliveries(
         let tags = by_topic.get(&d.topic);
         match &d.result {
             Ok(_) => metrics.builtins(&[
-                (Builtin::KafkaProduceAck, &tags, d.ack.as_micros() as f64),
+                (
+                    Builtin::KafkaProduceAck,
+                    &tags,
+                    d.ack.as_micros() as u64 as f64,
+                ),
                 (Builtin::KafkaBytesProduced, &tags, d.bytes as f64),
             ]),
             Err(e) => {

@@ -11,9 +11,9 @@
 //! `kafka_tracked_duplicates`.
 //!
 //! Entry `raw`: `batch` (1) fixed `bytes`-byte (100) messages without key
-//! per iteration to `topic` (`bench`), in one `send-batch` call when
-//! `batch` is above 1: the produce-throughput benchmark against kcat
-//! (`bench/kafka-compare.sh`).
+//! per iteration to `topic` (`bench`), in one `send-batch` call of records
+//! made once when `batch` is above 1: the produce-throughput benchmark
+//! against kcat (`bench/kafka-compare.sh`).
 //!
 //! Run: `volley run scripts/kafka-roundtrip` (plans: default, million).
 
@@ -24,6 +24,7 @@ use volley_sdk::prelude::*;
 thread_local! {
     static PRODUCER: RefCell<Option<kafka::Producer>> = const { RefCell::new(None) };
     static PAYLOAD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static BATCH: RefCell<kafka::Records> = RefCell::new(kafka::Records::new());
 }
 
 /// The VU's producer (the run's shared one), opened on first use.
@@ -93,11 +94,18 @@ fn raw() -> Result<(), String> {
                     .send(kafka::Record::new(&topic, payload.clone()))
                     .map_err(|e| format!("produce to {topic}: {e}"));
             }
-            // One host call for the whole batch (`send-batch`).
-            let records = (0..batch).map(|_| kafka::Record::new(&topic, payload.clone()));
-            producer
-                .send_batch(records)
-                .map_err(|e| format!("produce to {topic}: {e}"))
+            // One host call for the whole batch (`send-batch`), of records
+            // made once: every batch is alike.
+            BATCH.with_borrow_mut(|records| {
+                if records.len() != batch as usize {
+                    *records = (0..batch)
+                        .map(|_| kafka::Record::new(&topic, payload.clone()))
+                        .collect();
+                }
+                producer
+                    .send_records(records)
+                    .map_err(|e| format!("produce to {topic}: {e}"))
+            })
         })
     })
 }
