@@ -12,7 +12,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message as _};
-use rdkafka::producer::{DeliveryResult, Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
@@ -298,12 +298,12 @@ impl KafkaClient {
                 c.set(k, v);
             }
         }
-        let inner: ThreadedProducer<Reports> = c
+        let inner: BaseProducer<Reports> = c
             .create_with_context(Reports::new(self.on_delivery.clone()))
             .map_err(|e| classify(&e))?;
         check_advertised(inner.client(), &self.allow, &config.bootstrap)?;
         let p = Producer {
-            inner: Arc::new(producer::Shared::new(inner)),
+            inner: Arc::new(producer::Shared::new(inner)?),
         };
         producers.insert(config.clone(), p.clone());
         Ok(p)

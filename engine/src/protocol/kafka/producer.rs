@@ -14,6 +14,7 @@
 
 use std::ffi::{CString, c_void};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rdkafka::bindings as rd;
 use rdkafka::bindings::rd_kafka_vtype_t::*;
@@ -26,6 +27,11 @@ pub type OnDelivery = Arc<dyn Fn(&Delivery) + Send + Sync>;
 /// Topic names a producer keeps shared copies and handles of; past this,
 /// it starts over (a scenario naming a fresh topic per message).
 const MAX_TOPICS: usize = 256;
+
+/// How long the poll thread waits for delivery reports at a time, so also
+/// how long dropping a producer may wait for it (rdkafka's threaded
+/// producer waits 100 ms, which ended every run 100 ms late).
+const POLL: Duration = Duration::from_millis(10);
 
 /// What a message hands back in its delivery report besides its enqueue
 /// time.
@@ -137,18 +143,62 @@ impl Drop for Topic {
     }
 }
 
+/// The thread that serves a producer's delivery reports.
+struct Poller {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Poller {
+    fn start(producer: Arc<BaseProducer<Reports>>) -> Result<Poller, Error> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("volley-kafka-poll".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        producer.poll(POLL);
+                    }
+                })
+                .map_err(|e| Error {
+                    class: ErrorClass::Other,
+                    message: format!("starting the producer's poll thread: {e}"),
+                })?
+        };
+        Ok(Poller {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Dropped in field order: the topic handles, then the poll thread (and its
+/// reference), then the client, which must outlive both.
 pub(super) struct Shared {
-    // Before `producer`: topic handles must go before their client.
     topics: Mutex<HashMap<String, Arc<Topic>>>,
-    producer: ThreadedProducer<Reports>,
+    // Held for its drop, which stops the thread.
+    _poller: Poller,
+    producer: Arc<BaseProducer<Reports>>,
 }
 
 impl Shared {
-    pub(super) fn new(producer: ThreadedProducer<Reports>) -> Self {
-        Shared {
+    pub(super) fn new(producer: BaseProducer<Reports>) -> Result<Self, Error> {
+        let producer = Arc::new(producer);
+        Ok(Shared {
             topics: Mutex::default(),
+            _poller: Poller::start(producer.clone())?,
             producer,
-        }
+        })
     }
 
     fn topic(&self, name: &str) -> Result<Arc<Topic>, Error> {
@@ -348,20 +398,75 @@ impl Producer {
         })
     }
 
-    /// Waits until everything enqueued was acked or failed.
+    /// Waits until everything enqueued was acked or failed: the poll
+    /// thread serves the reports, so this only watches the count, and
+    /// returns within a millisecond of the last report (librdkafka's flush
+    /// would poll 100 ms at a time).
     pub async fn flush(&self, timeout: Duration) -> Result<(), Error> {
-        let p = self.inner.clone();
-        tokio::task::spawn_blocking(move || p.producer.flush(timeout))
-            .await
-            .map_err(|e| Error {
-                class: ErrorClass::Other,
-                message: e.to_string(),
-            })?
-            .map_err(|e| classify(&e))
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.in_flight();
+            if n == 0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error {
+                    class: ErrorClass::Timeout,
+                    message: format!("{n} messages still in flight after {timeout:?}"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Messages enqueued and not yet acked or failed.
     pub fn in_flight(&self) -> i32 {
         self.inner.producer.in_flight_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_message_packs_into_its_word_and_others_box() {
+        let word = pack(12_345, Pending::default());
+        assert_eq!(word & 1, 1);
+        // SAFETY: from `pack` just above, unpacked once.
+        let (ns, p) = unsafe { unpack(word) };
+        assert_eq!((ns, p.tracked), (12_345, None));
+        let tracked = Pending {
+            tracked: Some("id-1".into()),
+            ..Default::default()
+        };
+        let word = pack(7, tracked);
+        assert_eq!(word & 1, 0);
+        // SAFETY: as above.
+        let (ns, p) = unsafe { unpack(word) };
+        assert_eq!((ns, p.tracked.as_deref()), (7, Some("id-1")));
+    }
+
+    #[test]
+    fn a_topic_name_librdkafka_cannot_take_is_an_error() {
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        let k = KafkaClient::new(
+            crate::protocol::Allowlist::parse(&["127.0.0.1"]).unwrap(),
+            Arc::new(|_: &Delivery| {}),
+        );
+        let p = k
+            .producer(&Config {
+                bootstrap: cluster.bootstrap_servers(),
+                properties: vec![],
+            })
+            .unwrap();
+        let nul = Outgoing {
+            topic: "a\0b".into(),
+            ..Default::default()
+        };
+        let (e, topic) = p.produce_owned(nul).unwrap_err();
+        assert_eq!((e.class, topic.as_str()), (ErrorClass::Config, "a\0b"));
+        assert!(e.message.contains("NUL"), "{e}");
+        assert_eq!(p.in_flight(), 0);
     }
 }
