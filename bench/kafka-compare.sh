@@ -4,8 +4,10 @@
 # settings alike (linger.ms=5, a queue that holds them all). volley sends
 # from a wasm scenario (scripts/kafka-roundtrip, entry `raw`, VUS VUs
 # sharing one producer) twice: one message per iteration (k6's shape, every
-# iteration timed) and BATCH (1,000) per iteration; kcat reads them from a
-# file. The broker is the
+# iteration timed) and BATCH (1,000) per iteration in one `send-batch` call;
+# kcat reads them from a file. BEFORE=path/to/another/volley adds that
+# binary's batched run to each round (before/after a change, same
+# component, alternating). The broker is the
 # embedded mock cluster in a process of its own (`volley targets --kafka`),
 # pinned to core 1; each tool is pinned to core 0. Both wait for every ack.
 # Prints messages/s and CPU seconds (user+sys) per tool, and the ratios of
@@ -13,6 +15,7 @@
 #
 #   bench/kafka-compare.sh
 #   N=200000 BYTES=1000 bench/kafka-compare.sh
+#   N=2000000 BEFORE=/tmp/volley-main bench/kafka-compare.sh
 #
 # Needs: GNU time and kcat (Debian packages; installed if missing).
 # Only loopback is used.
@@ -67,9 +70,9 @@ run_kcat() {
   measure "$OUT/kcat-$1" kcat -P -b "$B" -t "bench-kcat-$1" "${PROPS[@]}" -l "$OUT/msgs"
 }
 BATCH=${BATCH:-1000}
-# run_volley ROUND NAME VUS ITERATIONS PER_ITERATION
+# run_volley ROUND NAME VUS ITERATIONS PER_ITERATION [BINARY]
 run_volley() {
-  measure "$OUT/$2-$1" "$VOLLEY" run "$COMPONENT" --exec raw -u "$3" -i "$4" -e "batch=$5" \
+  measure "$OUT/$2-$1" "${6:-$VOLLEY}" run "$COMPONENT" --exec raw -u "$3" -i "$4" -e "batch=$5" \
     -e "kafka=$B" -e "topic=bench-$2-$1" -e "bytes=$BYTES" --allow-host 127.0.0.1 \
     --threads 1 -q --threshold 'kafka_produce_failed:count==0' \
     --summary-export "$OUT/$2-$1.json"
@@ -83,6 +86,9 @@ for r in $(seq "$ROUNDS"); do
   echo "$r kcat   $(run_kcat "$r")" | tee -a "$OUT/results"
   echo "$r volley $(run_volley "$r" volley "$VUS" "$N" 1)" | tee -a "$OUT/results"
   echo "$r volley-batch $(run_volley "$r" volley-batch 1 $((N / BATCH)) "$BATCH")" | tee -a "$OUT/results"
+  if [ -n "${BEFORE:-}" ]; then
+    echo "$r before-batch $(run_volley "$r" before-batch 1 $((N / BATCH)) "$BATCH" "$BEFORE")" | tee -a "$OUT/results"
+  fi
 done
 
 # What starting volley costs (engine, component, broker connection).
@@ -95,9 +101,11 @@ n = int(sys.argv[2])
 def med(tool, col):
     return statistics.median(float(r[col]) for r in rows if r[1] == tool)
 k_wall, k_cpu, k_rss = med("kcat", 2), med("kcat", 3), med("kcat", 4)
-print(f"\nmedian of {len(rows)//3} rounds, {n} messages each")
+print(f"\nmedian of {len(set(r[0] for r in rows))} rounds, {n} messages each")
 print(f"kcat:         {n/k_wall:>10,.0f} msg/s  cpu {k_cpu:.2f}s  peak rss {k_rss/1024:.0f} MiB")
-for tool in ("volley", "volley-batch"):
+for tool in ("volley", "volley-batch", "before-batch"):
+    if not any(r[1] == tool for r in rows):
+        continue
     wall, cpu, rss = med(tool, 2), med(tool, 3), med(tool, 4)
     print(f"{tool + ':':<13} {n/wall:>10,.0f} msg/s  cpu {cpu:.2f}s  peak rss {rss/1024:.0f} MiB"
           f"  (vs kcat: throughput {k_wall/wall:.2f}x, cpu {cpu/k_cpu:.2f}x)")

@@ -31,27 +31,20 @@ pub fn kafka_deliveries(
     timeline: Arc<Timeline>,
 ) -> OnDelivery {
     let metrics = metrics.clone();
-    // Reports arrive per message on librdkafka's thread: build each topic's
-    // tags once.
-    let by_topic: std::sync::Mutex<std::collections::HashMap<String, Tags>> = Default::default();
+    let by_topic = TopicTags::default();
     Arc::new(move |d: &Delivery| {
         if let Some(sent) = d.timeline {
             let class = d.result.as_ref().err().map(|e| timeline_class(e.class));
             timeline.end(sent, d.ack, class);
         }
-        let tags = {
-            let mut known = by_topic.lock().unwrap_or_else(|e| e.into_inner());
-            match known.get(d.topic.as_str()) {
-                Some(t) => t.clone(),
-                None => known
-                    .entry(d.topic.clone())
-                    .or_insert_with(|| Tags::new([("topic", d.topic.as_str())]))
-                    .clone(),
-            }
-        };
+        let tags = by_topic.get(&d.topic);
         match &d.result {
             Ok(_) => metrics.builtins(&[
-                (Builtin::KafkaProduceAck, &tags, d.ack.as_micros() as f64),
+                (
+                    Builtin::KafkaProduceAck,
+                    &tags,
+                    d.ack.as_micros() as u64 as f64,
+                ),
                 (Builtin::KafkaBytesProduced, &tags, d.bytes as f64),
             ]),
             Err(e) => {
@@ -63,6 +56,34 @@ pub fn kafka_deliveries(
             }
         }
     })
+}
+
+/// Each topic's tags, built once: reports arrive per message on
+/// librdkafka's thread. A topic is mostly found by its producer's shared
+/// copy of the name, so usually without comparing names.
+#[derive(Default)]
+struct TopicTags(std::sync::Mutex<Vec<(Arc<str>, Tags)>>);
+
+/// Topics whose tags [`TopicTags`] keeps; past this, it starts over.
+const MAX_TOPIC_TAGS: usize = 256;
+
+impl TopicTags {
+    fn get(&self, topic: &Arc<str>) -> Tags {
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let found = known
+            .iter()
+            .find(|(t, _)| Arc::ptr_eq(t, topic))
+            .or_else(|| known.iter().find(|(t, _)| t == topic));
+        if let Some((_, tags)) = found {
+            return tags.clone();
+        }
+        if known.len() >= MAX_TOPIC_TAGS {
+            known.clear();
+        }
+        let tags = Tags::new([("topic", &**topic)]);
+        known.push((topic.clone(), tags.clone()));
+        tags
+    }
 }
 
 /// A failed delivery's class on its target's timeline: a timeout is one;
@@ -243,28 +264,26 @@ impl HostProducer for VuState {
     ) -> wasmtime::Result<Result<(), wit::BatchError>> {
         let KafkaProducer(producer, target) = self.instance.table.get(&r)?;
         let (producer, target) = (producer.clone(), *target);
+        let mut batch = producer.batch();
         // `kafka_produced` once per run of messages to one topic, not once
         // per message: a batch usually goes to one topic.
-        let mut run: Option<(Tags, f64)> = None;
+        let mut run: Option<(String, Tags, f64)> = None;
         let mut failed = None;
         for (i, m) in messages.into_iter().enumerate() {
             let mut m = self.outgoing(m);
-            if run
-                .as_ref()
-                .is_none_or(|(t, _)| t.get("topic") != Some(m.topic.as_str()))
-            {
-                if let Some((tags, n)) = run.take() {
+            if run.as_ref().is_none_or(|(topic, _, _)| *topic != m.topic) {
+                if let Some((_, tags, n)) = run.take() {
                     self.shared
                         .metrics
                         .builtin(Builtin::KafkaProduced, &tags, n);
                 }
-                run = Some((self.topic_tags(&m.topic), 0.0));
+                run = Some((m.topic.clone(), self.topic_tags(&m.topic), 0.0));
             }
             let tracked = m.tracked.clone();
             self.start_on_timeline(&mut m, target);
-            match producer.produce_owned(m) {
+            match batch.produce(m) {
                 Ok(()) => {
-                    if let Some((_, n)) = run.as_mut() {
+                    if let Some((_, _, n)) = run.as_mut() {
                         *n += 1.0;
                     }
                 }
@@ -277,7 +296,7 @@ impl HostProducer for VuState {
                 }
             }
         }
-        if let Some((tags, n)) = run
+        if let Some((_, tags, n)) = run
             && n > 0.0
         {
             self.shared

@@ -245,24 +245,27 @@ impl Metrics {
         }
     }
 
+    /// Runs `f` on this thread's shard, locked (the merge is the only other
+    /// taker). `f` must not record: the thread's shard list is borrowed.
     fn with_shard(&self, f: impl FnOnce(&mut Shard)) {
-        let shard = LOCAL.with(|local| {
+        LOCAL.with(|local| {
             let mut local = local.borrow_mut();
-            if let Some((_, _, s)) = local.iter().find(|(id, _, _)| *id == self.inner.id) {
-                return s.clone();
-            }
-            local.retain(|(_, w, _)| w.strong_count() > 0);
-            let s = Arc::new(Mutex::new(Shard::default()));
-            self.inner
-                .shards
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(s.clone());
-            local.push((self.inner.id, Arc::downgrade(&self.inner), s.clone()));
-            s
+            let at = match local.iter().position(|(id, _, _)| *id == self.inner.id) {
+                Some(at) => at,
+                None => {
+                    local.retain(|(_, w, _)| w.strong_count() > 0);
+                    let s = Arc::new(Mutex::new(Shard::default()));
+                    self.inner
+                        .shards
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(s.clone());
+                    local.push((self.inner.id, Arc::downgrade(&self.inner), s));
+                    local.len() - 1
+                }
+            };
+            f(&mut local[at].2.lock().unwrap_or_else(|e| e.into_inner()));
         });
-        let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut guard);
     }
 
     /// Merges every shard into the run's aggregate and returns what arrived

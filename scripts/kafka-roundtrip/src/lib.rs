@@ -11,7 +11,8 @@
 //! `kafka_tracked_duplicates`.
 //!
 //! Entry `raw`: `batch` (1) fixed `bytes`-byte (100) messages without key
-//! per iteration to `topic` (`bench`): the produce-throughput benchmark
+//! per iteration to `topic` (`bench`), in one `send-batch` call of records
+//! made once when `batch` is above 1: the produce-throughput benchmark
 //! against kcat (`bench/kafka-compare.sh`).
 //!
 //! Run: `volley run scripts/kafka-roundtrip` (plans: default, million).
@@ -23,6 +24,7 @@ use volley_sdk::prelude::*;
 thread_local! {
     static PRODUCER: RefCell<Option<kafka::Producer>> = const { RefCell::new(None) };
     static PAYLOAD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static BATCH: RefCell<kafka::Records> = RefCell::new(kafka::Records::new());
 }
 
 /// The VU's producer (the run's shared one), opened on first use.
@@ -87,12 +89,23 @@ fn raw() -> Result<(), String> {
             *payload = vec![b'x'; n.max(1)];
         }
         with_producer(|producer| {
-            for _ in 0..batch.max(1) {
-                producer
+            if batch <= 1 {
+                return producer
                     .send(kafka::Record::new(&topic, payload.clone()))
-                    .map_err(|e| format!("produce to {topic}: {e}"))?;
+                    .map_err(|e| format!("produce to {topic}: {e}"));
             }
-            Ok(())
+            // One host call for the whole batch (`send-batch`), of records
+            // made once: every batch is alike.
+            BATCH.with_borrow_mut(|records| {
+                if records.len() != batch as usize {
+                    *records = (0..batch)
+                        .map(|_| kafka::Record::new(&topic, payload.clone()))
+                        .collect();
+                }
+                producer
+                    .send_records(records)
+                    .map_err(|e| format!("produce to {topic}: {e}"))
+            })
         })
     })
 }

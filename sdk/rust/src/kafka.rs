@@ -123,6 +123,38 @@ impl Record {
     }
 }
 
+/// Records kept together for [`Producer::send_records`].
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    inner: Vec<wit::Outgoing>,
+}
+
+impl Records {
+    pub fn new() -> Self {
+        Records::default()
+    }
+
+    pub fn push(&mut self, record: Record) {
+        self.inner.push(record.inner);
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+}
+
+impl FromIterator<Record> for Records {
+    fn from_iter<I: IntoIterator<Item = Record>>(records: I) -> Self {
+        Records {
+            inner: records.into_iter().map(|r| r.inner).collect(),
+        }
+    }
+}
+
 /// A shared producer.
 #[derive(Debug)]
 pub struct Producer {
@@ -139,8 +171,13 @@ impl Producer {
     /// acks are recorded as they arrive. Stops at the first record that
     /// cannot be enqueued: [`BatchError::enqueued`] says how many went.
     pub fn send_batch(&self, records: impl IntoIterator<Item = Record>) -> Result<(), BatchError> {
-        let messages: Vec<wit::Outgoing> = records.into_iter().map(|r| r.inner).collect();
-        self.inner.send_batch(&messages).map_err(|e| BatchError {
+        self.send_records(&records.into_iter().collect())
+    }
+
+    /// [`Producer::send_batch`], borrowing the records: a scenario that
+    /// sends the same records again keeps them and copies nothing.
+    pub fn send_records(&self, records: &Records) -> Result<(), BatchError> {
+        self.inner.send_batch(&records.inner).map_err(|e| BatchError {
             enqueued: e.enqueued as usize,
             error: e.error.into(),
         })

@@ -11,10 +11,8 @@ use futures_util::FutureExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header as RdHeader, Headers, Message as _, OwnedHeaders};
-use rdkafka::producer::{
-    BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
-};
+use rdkafka::message::{Headers, Message as _};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
@@ -31,7 +29,7 @@ pub mod watch;
 pub use admin::{PartitionLag, group_lag, reset_offsets};
 pub use consumer::{Consumer, Position};
 use producer::Reports;
-pub use producer::{OnDelivery, Producer};
+pub use producer::{Batch, OnDelivery, Producer};
 pub use properties::{Target, check_guest};
 pub use tail::Tail;
 
@@ -221,7 +219,8 @@ pub struct Incoming {
 /// What a delivery report says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    pub topic: String,
+    /// The producer's shared copy of the topic's name.
+    pub topic: Arc<str>,
     pub bytes: usize,
     /// Enqueue to ack.
     pub ack: Duration,
@@ -299,12 +298,12 @@ impl KafkaClient {
                 c.set(k, v);
             }
         }
-        let inner: ThreadedProducer<Reports> = c
-            .create_with_context(Reports(self.on_delivery.clone()))
+        let inner: BaseProducer<Reports> = c
+            .create_with_context(Reports::new(self.on_delivery.clone()))
             .map_err(|e| classify(&e))?;
         check_advertised(inner.client(), &self.allow, &config.bootstrap)?;
         let p = Producer {
-            inner: Arc::new(inner),
+            inner: Arc::new(producer::Shared::new(inner)?),
         };
         producers.insert(config.clone(), p.clone());
         Ok(p)
