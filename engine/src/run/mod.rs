@@ -162,7 +162,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         page.attach(services.control());
     }
 
-    let executed = execute::execute(prepared, &stop).await;
+    let executed = execute::execute(prepared, &stop, started).await;
     let mut drained = services
         .drain(&clients, &metrics, &stop, opts.progress)
         .await;
@@ -195,6 +195,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         elapsed,
         thresholds: results,
         scenarios: scenario_reports,
+        active: executed.active,
         aborted: aborted.as_ref().map(Abort::to_string),
         seed,
         swaps: drained.swaps,
