@@ -13,6 +13,7 @@ pub mod format;
 mod hdr;
 mod influxdb;
 mod json;
+mod native_histogram;
 mod picture;
 mod progress;
 mod prometheus_rw;
