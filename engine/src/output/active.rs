@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::Series;
+use crate::metrics::{Aggregate, Selector, Series};
 
 /// One scenario's active time, in seconds since the run's clock started:
 /// from its start time to the moment its executor ended.
@@ -81,6 +81,14 @@ impl<'a> ActiveTime<'a> {
             }
         }
         self.of(names.into_iter())
+    }
+
+    /// [`ActiveTime::secs`] of what a selector picks.
+    pub fn of_selector(&self, agg: &Aggregate, sel: &Selector) -> Duration {
+        match agg.metrics.get(&sel.metric) {
+            Some(series) => Duration::from_secs_f64(self.secs(series, &sel.filter)),
+            None => self.elapsed,
+        }
     }
 
     /// The union of the named scenarios' spans, in seconds.

@@ -502,9 +502,14 @@ pub fn merge_exports(a: &Export, b: &Export) -> Result<Export, ExportError> {
             }
         }
     }
-    let results = Thresholds { list }.evaluate(&agg, elapsed, |n| agg.kind_of(n));
-    let aborted = a.state.aborted.clone().or_else(|| b.state.aborted.clone());
     let active = merge_spans(&a.active, &b.active);
+    let time = ActiveTime::new(&active, elapsed);
+    let results = Thresholds { list }.evaluate_over(
+        &agg,
+        |sel| time.of_selector(&agg, sel),
+        |n| agg.kind_of(n),
+    );
+    let aborted = a.state.aborted.clone().or_else(|| b.state.aborted.clone());
     let mut merged = build_export(&agg, elapsed, &active, &results, aborted);
     // Shards with one seed keep it; different seeds have no one seed.
     merged.state.seed = a.state.seed.filter(|s| b.state.seed == Some(*s));

@@ -176,7 +176,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
 
     // Report: final thresholds, outputs, the verdict.
     let aggregate = metrics.total();
-    let results = final_thresholds(&plan, &metrics, &aggregate, elapsed);
+    let time = crate::output::ActiveTime::new(&executed.active, elapsed);
+    let results = final_thresholds(&plan, &metrics, &aggregate, time);
     let aborted = abort_reason
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -264,10 +265,14 @@ fn final_thresholds(
     plan: &Plan,
     metrics: &Metrics,
     aggregate: &crate::metrics::Aggregate,
-    elapsed: Duration,
+    time: crate::output::ActiveTime<'_>,
 ) -> Vec<ThresholdResult> {
     plan.thresholds
-        .evaluate(aggregate, elapsed, |n| metrics.kind_of(n))
+        .evaluate_over(
+            aggregate,
+            |sel| time.of_selector(aggregate, sel),
+            |n| metrics.kind_of(n),
+        )
         .into_iter()
         .map(|mut r| {
             let kind: Option<Kind> = metrics.kind_of(&r.threshold.selector.metric);

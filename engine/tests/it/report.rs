@@ -335,7 +335,7 @@ fn staggered_plan(dir: &Path) -> std::path::PathBuf {
         vus = 2
         duration = "1s"
         [thresholds]
-        "http_reqs{{scenario:late}}" = ["count>0"]
+        "http_reqs{{scenario:late}}" = ["count>0", "rate>0"]
         "http_reqs{{scenario:early}}" = ["count>0"]
         "#,
         http_ingest().display()
@@ -429,6 +429,15 @@ fn rates_are_over_each_scenarios_active_time_and_survive_a_merge() {
             printed > 1.2 * n / run_s,
             "{name}: {printed} is over the run"
         );
+        if name == "late" {
+            // A threshold on the rate judges the same number.
+            let line = out
+                .lines()
+                .find(|l| l.contains("'rate>0' rate="))
+                .unwrap_or_else(|| panic!("no rate threshold in\n{out}"));
+            let judged: f64 = line.rsplit("rate=").next().unwrap().trim().parse().unwrap();
+            assert!((judged - want).abs() <= 0.006, "{line} != {want}");
+        }
     }
     // The run's total: over the union of both spans, which leaves out the
     // idle second between them.
