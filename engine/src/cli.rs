@@ -225,7 +225,8 @@ pub struct RunArgs {
     pub summary_export: Option<PathBuf>,
     /// Stream results as they are collected: `json=FILE` (k6's JSON lines),
     /// `csv=FILE` (k6's columns), `influxdb=URL` (line protocol, e.g.
-    /// http://127.0.0.1:8086/volley), `prometheus-rw=URL` (remote write),
+    /// http://127.0.0.1:8086/volley), `prometheus-rw=URL` (remote write;
+    /// add `?histograms=native` to send trends as native histograms),
     /// `hdr=FILE` (HdrHistogram interval log); repeatable.
     #[arg(long = "out", short = 'o', value_name = "KIND=TARGET")]
     pub out: Vec<String>,

@@ -305,6 +305,17 @@ impl Thresholds {
         elapsed: Duration,
         kind_of: impl Fn(&str) -> Option<Kind>,
     ) -> Vec<ThresholdResult> {
+        self.evaluate_over(total, |_| elapsed, kind_of)
+    }
+
+    /// [`Thresholds::evaluate`] with a counter's `rate` over `secs` of its
+    /// selector (the time the scenarios it covers were active).
+    pub fn evaluate_over(
+        &self,
+        total: &Aggregate,
+        secs: impl Fn(&Selector) -> Duration,
+        kind_of: impl Fn(&str) -> Option<Kind>,
+    ) -> Vec<ThresholdResult> {
         self.list
             .iter()
             .map(|t| {
@@ -319,7 +330,7 @@ impl Thresholds {
                         no_data: true,
                     },
                     Some(v) => {
-                        let observed = t.observe(&v, elapsed);
+                        let observed = t.observe(&v, secs(&t.selector));
                         ThresholdResult {
                             threshold: t.clone(),
                             observed,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::summary::describe;
-use super::{ExportError, Report};
+use super::{ActiveTime, ExportError, Report, Spans, merge_spans};
 use crate::metrics::{
     Aggregate, Kind, MetricError, NoData, Selector, Tags, Threshold, ThresholdResult, Thresholds,
     Trend, Value,
@@ -43,6 +43,11 @@ pub struct Export {
     /// One point per second (fewer, wider ones in a long run).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<super::timeline::Point>,
+    /// When each scenario was running, by name: the divisor of the rates
+    /// of its series. Absent in older exports, whose rates are over
+    /// `state.testRunDurationMs`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub active: Spans,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,8 +216,8 @@ fn contains(name: &str, kind: Kind) -> &'static str {
 }
 
 /// k6's value keys for one aggregated value.
-fn values(v: &Value, elapsed: Duration) -> BTreeMap<String, f64> {
-    let secs = elapsed.as_secs_f64().max(1e-9);
+fn values(v: &Value, secs: f64) -> BTreeMap<String, f64> {
+    let secs = secs.max(1e-9);
     let mut m = BTreeMap::new();
     match v {
         Value::Counter { sum } => {
@@ -247,24 +252,29 @@ fn values(v: &Value, elapsed: Duration) -> BTreeMap<String, f64> {
     m
 }
 
-/// Builds the export of an aggregate with its threshold results.
+/// Builds the export of an aggregate with its threshold results; rates
+/// are over each series' scenarios' `active` spans (the elapsed time when
+/// there are none).
 pub fn build_export(
     agg: &Aggregate,
     elapsed: Duration,
+    active: &Spans,
     thresholds: &[ThresholdResult],
     aborted: Option<String>,
 ) -> Export {
+    let time = ActiveTime::new(active, elapsed);
     let mut metrics = BTreeMap::new();
     for (name, series) in &agg.metrics {
         let v = series.total();
+        let secs = time.secs(series, &[]);
         metrics.insert(
             name.clone(),
             MetricEntry {
                 kind: series.kind,
                 contains: contains(name, series.kind).into(),
-                values: values(&v, elapsed),
+                values: values(&v, secs),
                 thresholds: BTreeMap::new(),
-                summary: describe(name, &v, elapsed),
+                summary: describe(name, &v, secs),
             },
         );
     }
@@ -277,12 +287,18 @@ pub fn build_export(
             let v = agg
                 .select(&r.threshold.selector)
                 .unwrap_or_else(|| Value::new(kind));
+            let secs = agg
+                .metrics
+                .get(&r.threshold.selector.metric)
+                .map_or(elapsed.as_secs_f64(), |s| {
+                    time.secs(s, &r.threshold.selector.filter)
+                });
             MetricEntry {
                 kind,
                 contains: contains(&r.threshold.selector.metric, kind).into(),
-                values: values(&v, elapsed),
+                values: values(&v, secs),
                 thresholds: BTreeMap::new(),
-                summary: describe(&r.threshold.selector.metric, &v, elapsed),
+                summary: describe(&r.threshold.selector.metric, &v, secs),
             }
         });
         let on_no_data =
@@ -345,6 +361,7 @@ pub fn build_export(
         faults: None,
         errors: super::tables::error_rows(agg),
         timeline: Vec::new(),
+        active: active.clone(),
     }
 }
 
@@ -358,6 +375,7 @@ pub fn export_of(report: &Report) -> Export {
     let mut export = build_export(
         &report.aggregate,
         report.elapsed,
+        &report.active,
         &report.thresholds,
         report.aborted.clone(),
     );
@@ -404,7 +422,9 @@ impl super::seam::Output for SummaryExport {
 
     fn interval(&mut self, tick: &super::seam::Tick<'_>) -> Result<(), crate::Error> {
         self.timeline.record(tick);
-        let mut export = build_export(tick.total, tick.elapsed, &[], None);
+        // Spans are known once scenarios end: a checkpoint's rates are
+        // over the time so far.
+        let mut export = build_export(tick.total, tick.elapsed, &Spans::new(), &[], None);
         export.state.seed = self.seed;
         export.timeline = self.timeline.points();
         write_checkpoint(export, &self.path)
@@ -482,9 +502,15 @@ pub fn merge_exports(a: &Export, b: &Export) -> Result<Export, ExportError> {
             }
         }
     }
-    let results = Thresholds { list }.evaluate(&agg, elapsed, |n| agg.kind_of(n));
+    let active = merge_spans(&a.active, &b.active);
+    let time = ActiveTime::new(&active, elapsed);
+    let results = Thresholds { list }.evaluate_over(
+        &agg,
+        |sel| time.of_selector(&agg, sel),
+        |n| agg.kind_of(n),
+    );
     let aborted = a.state.aborted.clone().or_else(|| b.state.aborted.clone());
-    let mut merged = build_export(&agg, elapsed, &results, aborted);
+    let mut merged = build_export(&agg, elapsed, &active, &results, aborted);
     // Shards with one seed keep it; different seeds have no one seed.
     merged.state.seed = a.state.seed.filter(|s| b.state.seed == Some(*s));
     merged.timeline = super::timeline::merge_timelines(&a.timeline, &b.timeline);
@@ -538,7 +564,13 @@ mod tests {
     #[test]
     fn export_has_k6_keys() {
         let agg = agg_of(&[1000, 2000, 3000], (2, 3));
-        let e = build_export(&agg, Duration::from_secs(1), &results(&agg), None);
+        let e = build_export(
+            &agg,
+            Duration::from_secs(1),
+            &Spans::new(),
+            &results(&agg),
+            None,
+        );
         let d = &e.metrics["http_req_duration"];
         assert_eq!(d.contains, "time");
         assert!((d.values["avg"] - 2.0).abs() < 1e-9);
@@ -554,15 +586,33 @@ mod tests {
         let b_samples: Vec<u64> = (1..=700).map(|i| i * 91 + 5).collect();
         let a = agg_of(&a_samples, (10, 12));
         let b = agg_of(&b_samples, (3, 3));
-        let ea = build_export(&a, Duration::from_secs(2), &results(&a), None);
-        let eb = build_export(&b, Duration::from_secs(3), &results(&b), None);
+        let ea = build_export(
+            &a,
+            Duration::from_secs(2),
+            &Spans::new(),
+            &results(&a),
+            None,
+        );
+        let eb = build_export(
+            &b,
+            Duration::from_secs(3),
+            &Spans::new(),
+            &results(&b),
+            None,
+        );
         // Through JSON, as files would go.
         let ea: Export = serde_json::from_str(&serde_json::to_string(&ea).unwrap()).unwrap();
         let eb: Export = serde_json::from_str(&serde_json::to_string(&eb).unwrap()).unwrap();
         let merged = merge_exports(&ea, &eb).unwrap();
         let mut both = a.clone();
         both.merge(&b);
-        let direct = build_export(&both, Duration::from_secs(3), &results(&both), None);
+        let direct = build_export(
+            &both,
+            Duration::from_secs(3),
+            &Spans::new(),
+            &results(&both),
+            None,
+        );
         assert_eq!(
             merged.metrics["http_req_duration"].values,
             direct.metrics["http_req_duration"].values
@@ -579,9 +629,9 @@ mod tests {
     fn merging_keeps_every_shards_swap_events_in_time_order() {
         let agg = agg_of(&[5], (1, 1));
         let swap = |at: f64, to: &str| serde_json::json!({"scenario": "s", "at": at, "to": to});
-        let mut a = build_export(&agg, Duration::from_secs(9), &[], None);
+        let mut a = build_export(&agg, Duration::from_secs(9), &Spans::new(), &[], None);
         a.swaps = vec![swap(2.0, "a1"), swap(7.0, "a2")];
-        let mut b = build_export(&agg, Duration::from_secs(9), &[], None);
+        let mut b = build_export(&agg, Duration::from_secs(9), &Spans::new(), &[], None);
         b.swaps = vec![swap(4.5, "b1")];
         let merged = merge_exports(&a, &b).unwrap();
         let order: Vec<&str> = merged
@@ -595,7 +645,7 @@ mod tests {
     #[test]
     fn a_corrupt_histogram_is_reported() {
         let agg = agg_of(&[5], (1, 1));
-        let mut e = build_export(&agg, Duration::from_secs(1), &[], None);
+        let mut e = build_export(&agg, Duration::from_secs(1), &Spans::new(), &[], None);
         for s in &mut e.series {
             if let RawValue::Trend { hdr, .. } = &mut s.value {
                 *hdr = "!!!".into();

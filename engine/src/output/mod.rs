@@ -3,6 +3,7 @@
 //!
 //! Reads [`crate::metrics::Aggregate`]; never records samples.
 
+mod active;
 mod chart;
 mod csv;
 pub mod dashboard;
@@ -12,6 +13,7 @@ pub mod format;
 mod hdr;
 mod influxdb;
 mod json;
+mod native_histogram;
 mod picture;
 mod progress;
 mod prometheus_rw;
@@ -26,6 +28,7 @@ mod timeline;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
+pub use active::{ActiveTime, Span, Spans, merge_spans};
 pub use export::{
     Export, aggregate_of, build_export, merge_exports, write_checkpoint, write_export,
 };
@@ -72,6 +75,9 @@ pub struct Report {
     pub elapsed: Duration,
     pub thresholds: Vec<ThresholdResult>,
     pub scenarios: Vec<ScenarioReport>,
+    /// When each scenario that started was running: the divisor of its
+    /// rates.
+    pub active: Spans,
     /// Why the run stopped early (`abortOnFail` threshold, Ctrl-C), if it did.
     pub aborted: Option<String>,
     /// The random seed of the run (`--seed` repeats it).

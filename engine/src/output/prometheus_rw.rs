@@ -6,8 +6,10 @@
 //! (`http_reqs_total`), gauges gauges, a rate is a gauge `NAME_rate` plus
 //! counters `NAME_passes_total` and `NAME_fails_total`, and a trend is a
 //! set of percentile gauges `NAME{stat="p50|p90|p95|p99|max"}` (times in
-//! milliseconds, as the summary shows them) plus `NAME_count_total`. Native
-//! histograms are not sent: percentile gauges work with every receiver.
+//! milliseconds, as the summary shows them) plus `NAME_count_total`; or,
+//! with `?histograms=native` on the URL, a native histogram `NAME` (same
+//! unit), which only a receiver with native histograms on keeps: gauges
+//! stay the default because they work with every receiver.
 //! Names and tag keys are cut to Prometheus' alphabet. Sending is a
 //! [`Remote`]: the collector never waits.
 
@@ -33,6 +35,38 @@ mod prompb {
         pub labels: Vec<Label>,
         #[prost(message, repeated, tag = "2")]
         pub samples: Vec<Sample>,
+        #[prost(message, repeated, tag = "4")]
+        pub histograms: Vec<Histogram>,
+    }
+
+    /// An integer native histogram. `count_int` and `zero_count_int` are
+    /// members of `oneof`s upstream; one set member encodes the same.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Histogram {
+        #[prost(uint64, optional, tag = "1")]
+        pub count_int: Option<u64>,
+        #[prost(double, tag = "3")]
+        pub sum: f64,
+        #[prost(sint32, tag = "4")]
+        pub schema: i32,
+        #[prost(double, tag = "5")]
+        pub zero_threshold: f64,
+        #[prost(uint64, optional, tag = "6")]
+        pub zero_count_int: Option<u64>,
+        #[prost(message, repeated, tag = "11")]
+        pub positive_spans: Vec<BucketSpan>,
+        #[prost(sint64, repeated, tag = "12")]
+        pub positive_deltas: Vec<i64>,
+        #[prost(int64, tag = "15")]
+        pub timestamp: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct BucketSpan {
+        #[prost(sint32, tag = "1")]
+        pub offset: i32,
+        #[prost(uint32, tag = "2")]
+        pub length: u32,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -52,7 +86,7 @@ mod prompb {
     }
 }
 
-use prompb::{Label, Sample, TimeSeries, WriteRequest};
+use prompb::{BucketSpan, Histogram, Label, Sample, TimeSeries, WriteRequest};
 
 /// A trend's percentile gauges: the `stat` label and the percentile.
 const STATS: [(&str, f64); 5] = [
@@ -63,18 +97,55 @@ const STATS: [(&str, f64); 5] = [
     ("max", 100.0),
 ];
 
+/// How trends are sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Trends {
+    PercentileGauges,
+    NativeHistograms,
+}
+
 pub struct PrometheusRw {
     remote: Remote,
+    trends: Trends,
+}
+
+/// The URL without volley's `histograms=` query parameter, and what it
+/// asks for (gauges when absent).
+fn trends_option(target: &str) -> Result<(String, Trends), Error> {
+    let Some((url, query)) = target.split_once('?') else {
+        return Ok((target.to_string(), Trends::PercentileGauges));
+    };
+    let mut trends = Trends::PercentileGauges;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("histograms=") {
+            Some("native") => trends = Trends::NativeHistograms,
+            Some("gauges") => trends = Trends::PercentileGauges,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "--out prometheus-rw={target}: histograms={other}: use histograms=native (the receiver must have native histograms on) or histograms=gauges (the default)"
+                )));
+            }
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        url.to_string()
+    } else {
+        format!("{url}?{}", rest.join("&"))
+    };
+    Ok((url, trends))
 }
 
 /// Checks the URL and starts the sender before the run starts.
 pub fn open(target: &str) -> Result<Box<dyn Output>, Error> {
+    let (url, trends) = trends_option(target)?;
     let h = |k: &'static str, v: &'static str| {
         (HeaderName::from_static(k), HeaderValue::from_static(v))
     };
     let remote = Remote::start(
         "prometheus-rw",
-        target,
+        &url,
         vec![
             h("content-encoding", "snappy"),
             h("content-type", "application/x-protobuf"),
@@ -82,7 +153,7 @@ pub fn open(target: &str) -> Result<Box<dyn Output>, Error> {
             h("user-agent", concat!("volley/", env!("CARGO_PKG_VERSION"))),
         ],
     )?;
-    Ok(Box::new(PrometheusRw { remote }))
+    Ok(Box::new(PrometheusRw { remote, trends }))
 }
 
 impl Output for PrometheusRw {
@@ -94,7 +165,7 @@ impl Output for PrometheusRw {
         let ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let req = write_request(tick.total, ms);
+        let req = write_request(tick.total, ms, self.trends);
         if req.timeseries.is_empty() {
             return Ok(());
         }
@@ -113,7 +184,7 @@ impl Output for PrometheusRw {
 }
 
 /// Every series of the run so far, stamped `ms`.
-fn write_request(total: &Aggregate, ms: i64) -> WriteRequest {
+fn write_request(total: &Aggregate, ms: i64, trends: Trends) -> WriteRequest {
     let mut out = Vec::new();
     for (name, series) in &total.metrics {
         let base = sanitize(name);
@@ -151,6 +222,7 @@ fn write_request(total: &Aggregate, ms: i64) -> WriteRequest {
                             value,
                             timestamp: ms,
                         }],
+                        histograms: Vec::new(),
                     });
                 }
             };
@@ -163,6 +235,15 @@ fn write_request(total: &Aggregate, ms: i64) -> WriteRequest {
                     }
                     push(format!("{base}_passes_total"), None, *trues as f64);
                     push(format!("{base}_fails_total"), None, (total - trues) as f64);
+                }
+                Value::Trend(t) if trends == Trends::NativeHistograms => {
+                    if t.count > 0 {
+                        out.push(TimeSeries {
+                            labels: labels(base.clone(), None),
+                            samples: Vec::new(),
+                            histograms: vec![native(t, ms)],
+                        });
+                    }
                 }
                 Value::Trend(t) => {
                     push(format!("{base}_count_total"), None, t.count as f64);
@@ -181,6 +262,26 @@ fn write_request(total: &Aggregate, ms: i64) -> WriteRequest {
         }
     }
     WriteRequest { timeseries: out }
+}
+
+/// A trend, cumulative over the run so far (as Prometheus wants
+/// histograms), in milliseconds like the percentile gauges.
+fn native(t: &crate::metrics::Trend, ms: i64) -> Histogram {
+    let b = super::native_histogram::buckets(t, 1.0 / 1000.0);
+    Histogram {
+        count_int: Some(b.count),
+        sum: b.sum,
+        schema: b.schema,
+        zero_threshold: 0.0,
+        zero_count_int: Some(b.zero_count),
+        positive_spans: b
+            .spans
+            .iter()
+            .map(|&(offset, length)| BucketSpan { offset, length })
+            .collect(),
+        positive_deltas: b.deltas,
+        timestamp: ms,
+    }
 }
 
 /// A counter's name ends in `_total`, once.
@@ -237,6 +338,55 @@ mod tests {
     }
 
     #[test]
+    fn histograms_native_is_taken_off_the_url() {
+        let (url, t) = trends_option("http://h:9090/api/v1/write?histograms=native").unwrap();
+        assert_eq!(
+            (url.as_str(), t),
+            ("http://h:9090/api/v1/write", Trends::NativeHistograms)
+        );
+        let (url, t) = trends_option("http://h/w?a=1&histograms=gauges&b=2").unwrap();
+        assert_eq!(
+            (url.as_str(), t),
+            ("http://h/w?a=1&b=2", Trends::PercentileGauges)
+        );
+        let err = trends_option("http://h/w?histograms=yes")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("histograms=yes") && err.contains("histograms=native"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_trend_goes_as_one_native_histogram() {
+        let mut agg = Aggregate::default();
+        let mut d = Value::new(Kind::Trend);
+        for us in [500.0, 1000.0, 1000.0, 2000.0] {
+            d.add(us, 0);
+        }
+        agg.merge_value("http_req_duration", &Tags::new([("name", "a")]), &d);
+        let req = write_request(&agg, 7, Trends::NativeHistograms);
+        let wire = prost::Message::encode_to_vec(&req);
+        let back: WriteRequest = prost::Message::decode(&wire[..]).unwrap();
+        assert_eq!(back.timeseries.len(), 1);
+        let ts = &back.timeseries[0];
+        assert!(ts.samples.is_empty());
+        let h = &ts.histograms[0];
+        assert_eq!((h.count_int, h.schema, h.timestamp), (Some(4), 8, 7));
+        assert!((h.sum - 4.5).abs() < 1e-9);
+        // 0.5, 1 and 2 ms (exact in the HdrHistogram) are the tops of
+        // buckets -256, 0 and 256.
+        let spans: Vec<(i32, u32)> = h
+            .positive_spans
+            .iter()
+            .map(|s| (s.offset, s.length))
+            .collect();
+        assert_eq!(spans, [(-256, 1), (255, 1), (255, 1)]);
+        assert_eq!(h.positive_deltas, [1, 1, -1]);
+    }
+
+    #[test]
     fn kinds_map_to_series_and_survive_the_wire() {
         let mut agg = Aggregate::default();
         let tags = Tags::new([("name", "login"), ("__name__", "sneaky")]);
@@ -253,7 +403,7 @@ mod tests {
             d.add(us, 0);
         }
         agg.merge_value("http_req_duration", &Tags::default(), &d);
-        let req = write_request(&agg, 42);
+        let req = write_request(&agg, 42, Trends::PercentileGauges);
         // Encoded, compressed and back: what the receiver will read.
         let wire = snap::raw::Encoder::new()
             .compress_vec(&prost::Message::encode_to_vec(&req))

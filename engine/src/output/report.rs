@@ -372,9 +372,16 @@ fn versions(page: &mut String, agg: &Aggregate, e: &Export) {
     page.push_str("</section>");
 }
 
-/// One row per value of `tag`: iterations, failures, requests, latency.
+/// One row per value of `tag`: iterations, failures, requests, latency;
+/// the rate over the time the row's scenarios were active.
 fn per_tag(page: &mut String, agg: &Aggregate, e: &Export, tag: &str) {
-    let secs = (e.state.test_run_duration_ms / 1000.0).max(1e-9);
+    let elapsed =
+        std::time::Duration::from_secs_f64(e.state.test_run_duration_ms.max(0.0) / 1000.0);
+    let active = super::ActiveTime::new(&e.active, elapsed);
+    let secs = |k: &str| match agg.metrics.get("iterations") {
+        Some(series) => active.secs(series, &[(tag.to_string(), k.to_string())]),
+        None => elapsed.as_secs_f64().max(1e-9),
+    };
     let iterations = agg.by_tag("iterations", tag);
     let failed = agg.by_tag("iterations_failed", tag);
     let reqs = agg.by_tag("http_reqs", tag);
@@ -402,7 +409,7 @@ fn per_tag(page: &mut String, agg: &Aggregate, e: &Export, tag: &str) {
             escape(k),
             sum(&iterations, k),
             sum(&failed, k),
-            sum(&iterations, k) / secs,
+            sum(&iterations, k) / secs(k),
             p95(&duration, k),
             sum(&reqs, k),
             p95(&http, k),

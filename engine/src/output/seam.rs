@@ -260,6 +260,7 @@ mod tests {
             elapsed: Duration::from_secs(1),
             thresholds: Vec::new(),
             scenarios: Vec::new(),
+            active: Default::default(),
             aborted: None,
             seed: 7,
             swaps: Vec::new(),

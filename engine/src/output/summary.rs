@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::Report;
 use super::format::{bytes, number, printable, time_us};
+use super::{ActiveTime, Report};
 use crate::metrics::{Aggregate, Kind, Selector, Value};
 
 const WIDTH: usize = 32;
@@ -39,9 +39,10 @@ fn is_data(name: &str) -> bool {
     name.starts_with("data_") || name.ends_with("_bytes")
 }
 
-/// One metric's aggregates in k6's words, e.g. `avg=1.2ms min=...`.
-pub(super) fn describe(name: &str, v: &Value, elapsed: Duration) -> String {
-    let secs = elapsed.as_secs_f64().max(1e-9);
+/// One metric's aggregates in k6's words, e.g. `avg=1.2ms min=...`;
+/// counters' rates over `secs`, the time their series were active.
+pub(super) fn describe(name: &str, v: &Value, secs: f64) -> String {
+    let secs = secs.max(1e-9);
     match v {
         Value::Counter { sum } if is_data(name) => {
             format!("{:<10} {}/s", bytes(*sum), bytes(sum / secs))
@@ -150,9 +151,13 @@ pub fn render_summary(report: &Report, color: bool) -> String {
         super::super::plan::format_duration(report.elapsed)
     );
     for s in &report.scenarios {
+        let active = match report.active.get(&s.name) {
+            Some(span) => format!(", active {:.1}s-{:.1}s", span.start_s, span.end_s),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "           * {}: {}, {} max VUs ({})",
+            "           * {}: {}, {} max VUs ({}){active}",
             s.name, s.executor, s.max_vus, s.component
         );
     }
@@ -241,7 +246,8 @@ pub fn render_summary(report: &Report, color: bool) -> String {
         }
     }
 
-    out.push_str(&super::tables::requests(agg, report.elapsed));
+    let active = ActiveTime::new(&report.active, report.elapsed);
+    out.push_str(&super::tables::requests(agg, active));
     out.push_str(&super::tables::errors(agg));
 
     // Sub-metrics that thresholds name are listed under their metric.
@@ -261,7 +267,7 @@ pub fn render_summary(report: &Report, color: bool) -> String {
             out,
             "    {} {}",
             dotted(name, 0),
-            describe(name, &v, report.elapsed)
+            describe(name, &v, active.secs(series, &[]))
         );
         for sel in subs.get(name).into_iter().flatten() {
             let label = format!(
@@ -277,11 +283,11 @@ pub fn render_summary(report: &Report, color: bool) -> String {
                 out,
                 "    {} {}",
                 dotted(&label, 2),
-                describe(name, &v, report.elapsed)
+                describe(name, &v, active.secs(series, &sel.filter))
             );
         }
         let listed = subs.get(name).map_or(&[][..], Vec::as_slice);
-        split_by_tag(&mut out, agg, name, listed, report.elapsed);
+        split_by_tag(&mut out, agg, name, listed, active);
     }
     let _ = writeln!(out);
     out
@@ -296,7 +302,7 @@ fn split_by_tag(
     agg: &Aggregate,
     name: &str,
     listed: &[Selector],
-    elapsed: Duration,
+    active: ActiveTime<'_>,
 ) {
     let Some((_, tag)) = SPLIT.iter().find(|(m, _)| *m == name) else {
         return;
@@ -305,6 +311,9 @@ fn split_by_tag(
     if parts.len() < 2 {
         return;
     }
+    let Some(series) = agg.metrics.get(name) else {
+        return;
+    };
     for (value, v) in parts {
         let shown = listed
             .iter()
@@ -315,7 +324,11 @@ fn split_by_tag(
                 out,
                 "    {} {}",
                 dotted(&printable(&label, 100), 2),
-                describe(name, &v, elapsed)
+                describe(
+                    name,
+                    &v,
+                    active.secs(series, &[(tag.to_string(), value.clone())])
+                )
             );
         }
     }
@@ -426,6 +439,7 @@ mod tests {
                 component: "x.wasm".into(),
                 max_vus: 3,
             }],
+            active: Default::default(),
             aborted: None,
             seed: 42,
             swaps: Vec::new(),

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::time::Duration;
 
+use super::ActiveTime;
 use super::format::{number, printable, time_us};
 use crate::metrics::{Aggregate, Builtin, Value};
 
@@ -14,14 +14,17 @@ const ROWS: usize = 30;
 
 /// Per HTTP request name: count, failures, median, p95, p99 and rate.
 /// Empty when the run made no HTTP request.
-pub fn requests(agg: &Aggregate, elapsed: Duration) -> String {
+/// Each rate is over the time the scenarios that sent that name were active.
+pub fn requests(agg: &Aggregate, active: ActiveTime<'_>) -> String {
     let counts = agg.by_tag(Builtin::HttpReqs.name(), "name");
+    let Some(reqs) = agg.metrics.get(Builtin::HttpReqs.name()) else {
+        return String::new();
+    };
     if counts.is_empty() {
         return String::new();
     }
     let failed = agg.by_tag(Builtin::HttpReqFailed.name(), "name");
     let durations = agg.by_tag(Builtin::HttpReqDuration.name(), "name");
-    let secs = elapsed.as_secs_f64().max(1e-9);
     let mut rows: Vec<(f64, String)> = counts
         .iter()
         .map(|(name, v)| {
@@ -45,7 +48,10 @@ pub fn requests(agg: &Aggregate, elapsed: Duration) -> String {
                 pct(50.0),
                 pct(95.0),
                 pct(99.0),
-                format!("{:.2}/s", count / secs),
+                format!(
+                    "{:.2}/s",
+                    count / active.secs(reqs, &[("name".to_string(), name.clone())])
+                ),
             );
             (count, row)
         })
@@ -194,6 +200,7 @@ fn write_rows(out: &mut String, rows: Vec<String>) {
 mod tests {
     use super::*;
     use crate::metrics::Tags;
+    use std::time::Duration;
 
     fn add(agg: &mut Aggregate, m: Builtin, tags: &[(&str, &str)], samples: &[f64]) {
         let mut v = Value::new(m.kind());
@@ -217,7 +224,10 @@ mod tests {
             &login,
             &[1000.0, 3000.0],
         );
-        let text = requests(&agg, Duration::from_secs(2));
+        let text = requests(
+            &agg,
+            ActiveTime::new(&Default::default(), Duration::from_secs(2)),
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1], "  REQUESTS");
         assert!(lines[2].contains("p(95)"), "{text}");
@@ -232,7 +242,13 @@ mod tests {
             "{text}"
         );
         assert!(login.contains(" 1 ") && login.contains("1.00ms"), "{text}");
-        assert_eq!(requests(&Aggregate::default(), Duration::from_secs(1)), "");
+        assert_eq!(
+            requests(
+                &Aggregate::default(),
+                ActiveTime::new(&Default::default(), Duration::from_secs(1))
+            ),
+            ""
+        );
     }
 
     #[test]

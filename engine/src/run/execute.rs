@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::once::SetupData;
 use crate::Error;
 use crate::host::{ScenarioInfo, Shared};
 use crate::metrics::Tags;
-use crate::output::Goal;
+use crate::output::{Goal, Span};
 use crate::plan::{Plan, Scenario};
 use crate::schedule::{self, Live, Stop, VuFactory};
 use crate::swap::{Deployment, Version};
@@ -30,6 +31,8 @@ pub struct Executed {
     pub problems: Vec<String>,
     /// Iterations cut off at the end of their graceful stop.
     pub interrupted: u64,
+    /// When each scenario that started was running, from `started`.
+    pub active: crate::output::Spans,
 }
 
 /// Instantiates every VU each scenario starts with.
@@ -92,7 +95,7 @@ pub async fn prepare(
 }
 
 /// Starts every scenario at its start time and waits for all of them.
-pub async fn execute(prepared: Vec<Prepared>, stop: &Stop) -> Executed {
+pub async fn execute(prepared: Vec<Prepared>, stop: &Stop, started: Instant) -> Executed {
     let mut tasks = Vec::new();
     for Prepared {
         scenario,
@@ -104,17 +107,25 @@ pub async fn execute(prepared: Vec<Prepared>, stop: &Stop) -> Executed {
         tasks.push(tokio::spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(scenario.start_time) => {}
-                _ = stop.graceful.cancelled() => return (scenario.name, schedule::Outcome::default()),
+                _ = stop.graceful.cancelled() => return (scenario.name, schedule::Outcome::default(), None),
             }
+            let start_s = started.elapsed().as_secs_f64();
             let out = schedule::run_scenario(&scenario, factory, vus, stop).await;
-            (scenario.name, out)
+            let span = Span {
+                start_s,
+                end_s: started.elapsed().as_secs_f64(),
+            };
+            (scenario.name, out, Some(span))
         }));
     }
     let mut done = Executed::default();
     for t in tasks {
         match t.await {
-            Ok((name, out)) => {
+            Ok((name, out, span)) => {
                 done.interrupted += out.interrupted;
+                if let Some(span) = span {
+                    done.active.insert(name.clone(), span);
+                }
                 if let Some(e) = out.error {
                     done.problems.push(format!("scenario `{name}`: {e}"));
                 }

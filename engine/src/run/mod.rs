@@ -162,7 +162,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         page.attach(services.control());
     }
 
-    let executed = execute::execute(prepared, &stop).await;
+    let executed = execute::execute(prepared, &stop, started).await;
     let mut drained = services
         .drain(&clients, &metrics, &stop, opts.progress)
         .await;
@@ -176,7 +176,8 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
 
     // Report: final thresholds, outputs, the verdict.
     let aggregate = metrics.total();
-    let results = final_thresholds(&plan, &metrics, &aggregate, elapsed);
+    let time = crate::output::ActiveTime::new(&executed.active, elapsed);
+    let results = final_thresholds(&plan, &metrics, &aggregate, time);
     let aborted = abort_reason
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -195,6 +196,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         elapsed,
         thresholds: results,
         scenarios: scenario_reports,
+        active: executed.active,
         aborted: aborted.as_ref().map(Abort::to_string),
         seed,
         swaps: drained.swaps,
@@ -263,10 +265,14 @@ fn final_thresholds(
     plan: &Plan,
     metrics: &Metrics,
     aggregate: &crate::metrics::Aggregate,
-    elapsed: Duration,
+    time: crate::output::ActiveTime<'_>,
 ) -> Vec<ThresholdResult> {
     plan.thresholds
-        .evaluate(aggregate, elapsed, |n| metrics.kind_of(n))
+        .evaluate_over(
+            aggregate,
+            |sel| time.of_selector(aggregate, sel),
+            |n| metrics.kind_of(n),
+        )
         .into_iter()
         .map(|mut r| {
             let kind: Option<Kind> = metrics.kind_of(&r.threshold.selector.metric);

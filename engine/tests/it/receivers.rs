@@ -68,6 +68,11 @@ pub fn victoria_metrics(dir: &Path) -> Receiver {
 /// Prometheus with the remote-write receiver on, no scrape targets, its
 /// TSDB in `dir`.
 pub fn prometheus(dir: &Path) -> Receiver {
+    prometheus_with(dir, &[])
+}
+
+/// [`prometheus`] with more flags (`--enable-feature=native-histograms`).
+pub fn prometheus_with(dir: &Path, flags: &[&str]) -> Receiver {
     const BIN: &str = "/usr/bin/prometheus";
     need(BIN, "prometheus");
     let port = free_port();
@@ -80,7 +85,8 @@ pub fn prometheus(dir: &Path) -> Receiver {
             dir.join("tsdb").display()
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver");
+        .arg("--web.enable-remote-write-receiver")
+        .args(flags);
     start(cmd, port, "/-/ready", "prometheus")
 }
 

@@ -315,3 +315,199 @@ fn a_checkpoint_of_a_running_test_makes_a_report() {
     assert!(page.contains("data-name=\"http_reqs/s\""));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A plan of two scenarios that are each idle for part of the run: `late`
+/// starts at 2 s, `early` ends at 1 s; the run lasts about 4 s.
+fn staggered_plan(dir: &Path) -> std::path::PathBuf {
+    let plan = dir.join("plan.toml");
+    let text = format!(
+        r#"
+        [options]
+        component = "{}"
+        [targets]
+        api = "embedded:http"
+        [scenarios.late]
+        executor = "constant-vus"
+        vus = 2
+        duration = "2s"
+        startTime = "2s"
+        [scenarios.early]
+        executor = "constant-vus"
+        vus = 2
+        duration = "1s"
+        [thresholds]
+        "http_reqs{{scenario:late}}" = ["count>0", "rate>0"]
+        "http_reqs{{scenario:early}}" = ["count>0"]
+        "#,
+        http_ingest().display()
+    );
+    std::fs::write(&plan, text).unwrap();
+    plan
+}
+
+/// A scenario's count (a counter with that `scenario` tag) in an export.
+fn scenario_count(doc: &serde_json::Value, metric: &str, scenario: &str) -> f64 {
+    doc["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metric"] == metric && s["tags"]["scenario"] == scenario)
+        .map(|s| s["sum"].as_f64().unwrap())
+        .sum()
+}
+
+fn span_secs(doc: &serde_json::Value, scenario: &str) -> f64 {
+    let span = &doc["active"][scenario];
+    span["end_s"].as_f64().unwrap() - span["start_s"].as_f64().unwrap()
+}
+
+/// The `N.NN/s` rate on the summary line of `label`.
+fn printed_rate(summary: &str, label: &str) -> f64 {
+    let line = summary
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no {label} in\n{summary}"));
+    let rate = line
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix("/s"))
+        .unwrap_or_else(|| panic!("no rate in {line}"));
+    rate.parse().unwrap()
+}
+
+/// The number in the 4th column (iterations/s) of the HTML report's
+/// scenario row `name`.
+fn html_rate(page: &str, name: &str) -> f64 {
+    let row = page
+        .split("<tr>")
+        .find(|r| r.starts_with(&format!("<td>{name}</td>")))
+        .unwrap_or_else(|| panic!("no row {name}"));
+    let cells: Vec<&str> = row
+        .split("<td")
+        .skip(1)
+        .map(|c| c.split('>').nth(1).unwrap().trim_end_matches("</td"))
+        .collect();
+    cells[3].parse().unwrap()
+}
+
+#[test]
+fn rates_are_over_each_scenarios_active_time_and_survive_a_merge() {
+    let dir = scratch("report", "active");
+    let export = dir.join("export.json");
+    let plan = staggered_plan(&dir);
+    let (code, out, err) = volley(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--summary-export",
+        export.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc = read(&export).unwrap();
+    let run_s = doc["state"]["testRunDurationMs"].as_f64().unwrap() / 1000.0;
+    let late_start = doc["active"]["late"]["start_s"].as_f64().unwrap();
+    assert!(late_start >= 2.0, "late started at {late_start}s");
+    let (late_s, early_s) = (span_secs(&doc, "late"), span_secs(&doc, "early"));
+    assert!(late_s < 0.8 * run_s && early_s < 0.5 * run_s, "{doc:#}");
+
+    for (name, secs) in [("late", late_s), ("early", early_s)] {
+        let n = scenario_count(&doc, "http_reqs", name);
+        assert!(n > 0.0, "{name} sent nothing");
+        let want = n / secs;
+        let key = format!("http_reqs{{scenario:{name}}}");
+        let exported = doc["metrics"][&key]["values"]["rate"].as_f64().unwrap();
+        assert!(
+            (exported - want).abs() < 1e-6 * want,
+            "{key}: {exported} != {want}"
+        );
+        // Printed with two decimals: equal up to their rounding, and far
+        // from the count over the whole run.
+        let printed = printed_rate(&out, &format!("{{ scenario:{name} }}"));
+        assert!(
+            (printed - want).abs() <= 0.006,
+            "{name}: {printed} != {want}\n{out}"
+        );
+        assert!(
+            printed > 1.2 * n / run_s,
+            "{name}: {printed} is over the run"
+        );
+        if name == "late" {
+            // A threshold on the rate judges the same number.
+            let line = out
+                .lines()
+                .find(|l| l.contains("'rate>0' rate="))
+                .unwrap_or_else(|| panic!("no rate threshold in\n{out}"));
+            let judged: f64 = line.rsplit("rate=").next().unwrap().trim().parse().unwrap();
+            assert!((judged - want).abs() <= 0.006, "{line} != {want}");
+        }
+    }
+    // The run's total: over the union of both spans, which leaves out the
+    // idle second between them.
+    let all = count(&doc, "http_reqs") as f64;
+    let total_rate = doc["metrics"]["http_reqs"]["values"]["rate"]
+        .as_f64()
+        .unwrap();
+    let want = all / (late_s + early_s);
+    assert!(
+        (total_rate - want).abs() < 1e-6 * want,
+        "{total_rate} != {want}"
+    );
+
+    // The HTML report's scenario table: iterations over the same spans.
+    let html = dir.join("report.html");
+    let (code, o, e) = volley(&[
+        "report",
+        export.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{o}\n{e}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    for (name, secs) in [("late", late_s), ("early", early_s)] {
+        let want = scenario_count(&doc, "iterations", name) / secs;
+        let shown = html_rate(&page, name);
+        assert!((shown - want).abs() <= 0.006, "{name}: {shown} != {want}");
+    }
+
+    // Two shards of one run side by side (the export twice): twice the
+    // count over the same span.
+    let merged = dir.join("merged.json");
+    let e = export.to_str().unwrap();
+    let (code, o, err) = volley(&["merge", e, e, "-o", merged.to_str().unwrap()]);
+    assert_eq!(code, 0, "{o}\n{err}");
+    let m = read(&merged).unwrap();
+    assert_eq!(m["active"], doc["active"]);
+    let rate = m["metrics"]["http_reqs{scenario:late}"]["values"]["rate"]
+        .as_f64()
+        .unwrap();
+    let want = 2.0 * scenario_count(&doc, "http_reqs", "late") / late_s;
+    assert!(
+        (rate - want).abs() < 1e-6 * want,
+        "merged: {rate} != {want}"
+    );
+
+    // An export from before spans were kept still merges: its rates are
+    // over the run's elapsed time.
+    let mut old = doc.clone();
+    old.as_object_mut().unwrap().remove("active");
+    let old_path = dir.join("old.json");
+    std::fs::write(&old_path, old.to_string()).unwrap();
+    let (code, o, err) = volley(&[
+        "merge",
+        old_path.to_str().unwrap(),
+        old_path.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{o}\n{err}");
+    let m = read(&merged).unwrap();
+    assert!(m.get("active").is_none());
+    let rate = m["metrics"]["http_reqs"]["values"]["rate"]
+        .as_f64()
+        .unwrap();
+    let want = 2.0 * all / run_s;
+    assert!(
+        (rate - want).abs() < 1e-6 * want,
+        "old merged: {rate} != {want}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -212,6 +212,63 @@ fn prometheus_remote_write_matches_the_summary() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The one native histogram an instant query returns: its count and the
+/// median PromQL interpolates from its buckets.
+fn prom_histogram(port: u16, selector: &str) -> (f64, f64) {
+    let body = get(
+        port,
+        &format!("/api/v1/query?query={}", query_escape(selector)),
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let result = v["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "{selector} is one series: {body}");
+    let count = result[0]["histogram"][1]["count"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{selector} is no native histogram: {body}"))
+        .parse()
+        .unwrap();
+    let median = prom_value(port, &format!("histogram_quantile(0.5, {selector})")).unwrap();
+    (count, median)
+}
+
+/// The native bucket (schema 8) holding `x`.
+fn bucket_of(x: f64) -> i64 {
+    (x.log2() * 256.0).ceil() as i64
+}
+
+#[test]
+fn prometheus_remote_write_sends_trends_as_native_histograms_on_request() {
+    let dir = scratch("streamed", "prometheus-native");
+    let prom = prometheus_with(&dir, &["--enable-feature=native-histograms"]);
+    let export = run_with(
+        &dir,
+        "200",
+        &[format!(
+            "prometheus-rw=http://127.0.0.1:{}/api/v1/write?histograms=native",
+            prom.port
+        )],
+    );
+    let reqs = count(&export, "http_reqs");
+    assert_eq!(reqs, 200.0);
+    // Summed over tag sets (one series each), as the summary's total is.
+    let (n, median) = prom_histogram(prom.port, "sum(http_req_duration)");
+    assert_eq!(n, reqs);
+    let med = export["metrics"]["http_req_duration"]["values"]["med"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (bucket_of(median) - bucket_of(med)).abs() <= 1,
+        "Prometheus' median {median} ms, the summary's {med} ms"
+    );
+    // No percentile gauges beside the histograms.
+    assert_eq!(
+        prom_value(prom.port, "count(http_req_duration_count_total)"),
+        None
+    );
+    drop(prom);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Every interval of `tag` in an interval log, added together, and how
 /// many intervals there were.
 fn hlog_total(path: &Path, tag: &str) -> (hdrhistogram::Histogram<u64>, usize) {
