@@ -578,48 +578,11 @@ function absorb(followed, jar) {
   absorbHeaders(followed.response.headers, followed.url, jar);
 }
 
-/**
- * Replies a Response may still read: [a weak reference to its Held, the
- * reply]. A VU holds at most 1,024 replies, and finalizers do not run
- * between host calls: each request first drops those whose Response is gone.
- */
-let heldReplies = [];
-
-function dropUnreachableReplies() {
-  heldReplies = heldReplies.filter(([held, reply]) => {
-    if (held.deref() !== undefined) return true;
-    reply[Symbol.dispose]();
-    return false;
-  });
-}
-
-/**
- * A response the engine holds (`fetch`'s reply), read the way a Response
- * reads a copied one: each part is copied in on first use, so a script that
- * reads only the status costs no copy of the headers or the body.
- */
-class Held {
-  constructor(reply) {
-    this._reply = reply;
-    this.status = reply.status();
-    heldReplies.push([new WeakRef(this), reply]);
-  }
-  get headers() { return this._headers ??= this._reply.headers(); }
-  get body() { return this._body ??= this._reply.body(); }
-  get timings() { return this._timings ??= this._reply.timings(); }
-  get protocol() { return this._protocol ??= this._reply.protocol(); }
-}
-
 function send(method, url, body, params, timeoutMs, expect) {
   const { req, jar, shown } = build(method, url, body, params, timeoutMs, expect);
-  dropUnreachableReplies();
-  const reply = whttp.fetch(req);
-  const raw = new Held(reply);
-  const at = reply.url();
-  for (const r of reply.redirects()) absorbHeaders(r.headers, r.url, jar);
-  // The headers are copied in only when there are cookies to keep.
-  if (reply.header('set-cookie') != null) absorbHeaders(raw.headers, at, jar);
-  return { raw, req: shown, url: at };
+  const followed = whttp.sendFollowed(req);
+  absorb(followed, jar);
+  return { raw: followed.response, req: shown, url: followed.url };
 }
 
 /** The error a host call threw, if it is an HTTP error ({ class, message }). */

@@ -260,59 +260,21 @@ class HttpError(Exception):
 
 
 class Response:
-    """A response. One from `send` is held by the engine: its body, headers,
-    protocol and timings are copied in on first use (checking the status
-    copies none of them), and the engine's copy is dropped with it."""
-
     def __init__(self, raw):
-        # A batch's response, copied whole.
         self.status = raw.status
-        self._reply = None
-        self._body = raw.body
-        self._protocol = raw.protocol
+        self.body = raw.body
+        self.protocol = raw.protocol
         self._raw_headers = raw.headers
-        self._timings = raw.timings
         self._headers = None
-
-    @classmethod
-    def _held(cls, reply):
-        r = cls.__new__(cls)
-        r.status = reply.status()
-        r._reply = reply
-        r._body = r._protocol = r._raw_headers = r._timings = r._headers = None
-        return r
-
-    def _part(self, name, read):
-        value = getattr(self, name)
-        if value is None:
-            value = read(self._reply)
-            setattr(self, name, value)
-        return value
-
-    @property
-    def body(self):
-        return self._part("_body", _http.Reply.body)
-
-    @property
-    def protocol(self):
-        return self._part("_protocol", _http.Reply.protocol)
-
-    @property
-    def duration_ms(self):
-        return self._part("_timings", _http.Reply.timings).duration_us / 1000.0
-
-    @property
-    def waiting_ms(self):
-        return self._part("_timings", _http.Reply.timings).waiting_us / 1000.0
+        self.duration_ms = raw.timings.duration_us / 1000.0
+        self.waiting_ms = raw.timings.waiting_us / 1000.0
 
     @property
     def headers(self):
         """Header names in lower case (parsed on first use)."""
         if self._headers is None:
             self._headers = dict(
-                line.split(": ", 1)
-                for line in self._part("_raw_headers", _http.Reply.headers).split("\n")
-                if ": " in line
+                line.split(": ", 1) for line in self._raw_headers.split("\n") if ": " in line
             )
         return self._headers
 
@@ -376,7 +338,7 @@ class _Http:
         statuses that count as success for this request."""
         req = self._build(method, url, body, json, headers, name, tags, timeout, expect)
         try:
-            return Response._held(_http.fetch(req))
+            return Response(_http.send(req))
         except _Err as e:
             raise _net_error(e) from None
 
