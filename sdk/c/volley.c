@@ -141,6 +141,23 @@ static void answered(volley_scenario_http_response_t *res, volley_response *out)
     volley_scenario_http_response_free(res);
 }
 
+/* Reads the parts a volley_response has off the engine's reply and drops
+ * it: the headers and protocol are never copied in. */
+static void read_reply(volley_scenario_http_own_reply_t reply, volley_response *out) {
+    volley_scenario_http_borrow_reply_t r = volley_scenario_http_borrow_reply(reply);
+    scenario_list_u8_t body;
+    volley_scenario_http_timings_t t;
+    out->error = VOLLEY_HTTP_OK;
+    out->status = volley_scenario_http_method_reply_status(r);
+    volley_scenario_http_method_reply_body(r, &body);
+    volley_scenario_http_method_reply_timings(r, &t);
+    volley_scenario_http_reply_drop_own(reply);
+    out->body = to_cstr(body.ptr, body.len);
+    out->body_len = body.len;
+    out->duration_ms = (double)t.duration_us / 1000.0;
+    scenario_list_u8_free(&body);
+}
+
 static void unanswered(volley_scenario_http_net_error_t *err, volley_response *out) {
     out->error = (volley_http_error)err->class_;
     out->message = to_cstr(err->message.ptr, err->message.len);
@@ -153,15 +170,15 @@ bool volley_http(const char *method, const char *url, const char *body, const ch
     volley_request r = {method, url, body, content_type, name};
     char *header;
     volley_scenario_http_request_t req = wit_request(&r, &header);
-    volley_scenario_http_response_t res;
+    volley_scenario_http_own_reply_t reply;
     volley_scenario_http_net_error_t err;
-    bool ok = volley_scenario_http_send(&req, &res, &err);
+    bool ok = volley_scenario_http_fetch(&req, &reply, &err);
     free(header);
     if (!ok) {
         unanswered(&err, out);
         return false;
     }
-    answered(&res, out);
+    read_reply(reply, out);
     return true;
 }
 

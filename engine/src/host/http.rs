@@ -5,21 +5,18 @@ use std::time::Duration;
 
 use super::VuState;
 use super::types::{header_lines, parse_headers};
-use crate::metrics::{Builtin, Tags};
+use crate::metrics::{Builtin, Metrics, SeriesHandle as Series, Tags};
 use crate::protocol::http::{ErrorClass, HttpClient, HttpError as ProtoError, Request};
 use crate::wasm::bindings::volley::scenario::http::{
-    self as wit, Followed, Host, NetError, Redirect, Response, Timings,
+    self as wit, Followed, Host, HostReply, NetError, Redirect, Response, Timings,
 };
+use wasmtime::component::Resource;
 
 /// The most requests one `send-batch` call sends; the WIT names the bound.
 pub const MAX_BATCH: usize = 256;
 
 fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
-}
-
-fn opt_micros(d: Option<Duration>) -> f64 {
-    d.map_or(0.0, |d| micros(d) as f64)
 }
 
 /// The request tag by which a scenario takes over the request's
@@ -34,25 +31,60 @@ pub const REDIRECTS_TAG: &str = "volley_redirects";
 /// built once per VU, not once per request.
 const TAG_CACHE: usize = 32;
 
+/// A request's built-in series for one tag set, resolved once per VU and
+/// tag set: recording a request then looks nothing up.
+#[derive(Clone)]
+pub(crate) struct RequestSeries {
+    tags: Tags,
+    reqs: Series,
+    failed: Series,
+    duration: Series,
+    waiting: Series,
+    receiving: Series,
+    connecting: Series,
+    sending: Series,
+    /// On the scenario's tags, not the request's.
+    sent: Series,
+    received: Series,
+}
+
+impl RequestSeries {
+    fn resolve(metrics: &Metrics, tags: Tags, scenario: &Tags) -> Self {
+        let on = |m| metrics.series(m, &tags);
+        RequestSeries {
+            reqs: on(Builtin::HttpReqs),
+            failed: on(Builtin::HttpReqFailed),
+            duration: on(Builtin::HttpReqDuration),
+            waiting: on(Builtin::HttpReqWaiting),
+            receiving: on(Builtin::HttpReqReceiving),
+            connecting: on(Builtin::HttpReqConnecting),
+            sending: on(Builtin::HttpReqSending),
+            sent: metrics.series(Builtin::DataSent, scenario),
+            received: metrics.series(Builtin::DataReceived, scenario),
+            tags,
+        }
+    }
+}
+
 impl VuState {
     /// `expected` is k6's `expected_response` tag: whether the status was
     /// one the request expects (false for a request with no response).
-    fn request_tags(
+    fn request_series(
         &mut self,
         name: &str,
         method: &str,
         outcome: (&str, &str),
         expected: bool,
         extra: &[(String, String)],
-    ) -> Tags {
+    ) -> RequestSeries {
         let key = (name, method, outcome.0, outcome.1, expected);
         if extra.is_empty()
-            && let Some((_, tags)) =
+            && let Some((_, series)) =
                 self.instance.http_tags.iter().find(|(k, _)| {
                     (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str(), k.4) == key
                 })
         {
-            return tags.clone();
+            return series.clone();
         }
         let tags = self
             .scenario
@@ -64,6 +96,7 @@ impl VuState {
                 ("expected_response", if expected { "true" } else { "false" }),
             ])
             .with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let series = RequestSeries::resolve(&self.shared.metrics, tags, &self.scenario.tags);
         if extra.is_empty() && self.instance.http_tags.len() < TAG_CACHE {
             let owned = (
                 name.to_string(),
@@ -72,9 +105,9 @@ impl VuState {
                 outcome.1.to_string(),
                 expected,
             );
-            self.instance.http_tags.push((owned, tags.clone()));
+            self.instance.http_tags.push((owned, series.clone()));
         }
-        tags
+        series
     }
 }
 
@@ -100,31 +133,29 @@ impl VuState {
             Some(list) => list.contains(&status),
             None => status < 400,
         };
-        let tags = self.request_tags(name, method, ("status", &status_text), expected, extra);
-        let failed = if expected { 0.0 } else { 1.0 };
+        let s = self.request_series(name, method, ("status", &status_text), expected, extra);
+        let mut samples = [(s.reqs, 1.0); 9];
+        let mut n = 0;
+        let mut push = |series, value| {
+            samples[n] = (series, value);
+            n += 1;
+        };
+        push(s.reqs, 1.0);
+        push(s.duration, micros(t.duration) as f64);
+        push(s.waiting, micros(t.waiting) as f64);
+        push(s.receiving, micros(t.receiving) as f64);
+        push(s.sent, sent as f64);
+        push(s.received, received as f64);
         // Unless the scenario judges the response itself (`judge` false).
         if judge {
-            self.shared
-                .metrics
-                .builtin(Builtin::HttpReqFailed, &tags, failed);
+            push(s.failed, if expected { 0.0 } else { 1.0 });
         }
-        let all = [
-            (Builtin::HttpReqs, &tags, 1.0),
-            (Builtin::HttpReqDuration, &tags, micros(t.duration) as f64),
-            (Builtin::HttpReqWaiting, &tags, micros(t.waiting) as f64),
-            (Builtin::HttpReqReceiving, &tags, micros(t.receiving) as f64),
-            (Builtin::DataSent, &self.scenario.tags, sent as f64),
-            (Builtin::DataReceived, &self.scenario.tags, received as f64),
-            (Builtin::HttpReqConnecting, &tags, opt_micros(t.connecting)),
-            (Builtin::HttpReqSending, &tags, opt_micros(t.sending)),
-        ];
         // Only the VU's own HTTP/1.1 connection times these two phases.
-        let known = if t.connecting.is_some() {
-            all.len()
-        } else {
-            all.len() - 2
-        };
-        self.shared.metrics.builtins(&all[..known]);
+        if let (Some(connecting), Some(sending)) = (t.connecting, t.sending) {
+            push(s.connecting, micros(connecting) as f64);
+            push(s.sending, micros(sending) as f64);
+        }
+        self.shared.metrics.record_series(&samples[..n]);
     }
 }
 
@@ -268,6 +299,12 @@ impl VuState {
 
     /// Records a request's metrics and converts its result for the guest.
     fn finish(&mut self, p: &Pending, result: Outcome) -> Result<Followed, NetError> {
+        self.record(p, result).map(followed)
+    }
+
+    /// Records a request's metrics (each redirect hop's too); its response
+    /// or the guest's error.
+    fn record(&mut self, p: &Pending, result: Outcome) -> Result<Answer, NetError> {
         self.off_timeline(p, &result);
         let expected = p.expected.as_deref();
         // Each redirect followed was a request of its own (as in k6).
@@ -306,28 +343,7 @@ impl VuState {
                     expected,
                     !p.guest_verdict,
                 );
-                Ok(Followed {
-                    response: Response {
-                        status: resp.status,
-                        headers: header_lines(&resp.headers),
-                        body: Vec::from(resp.body),
-                        timings: Timings {
-                            waiting_us: micros(resp.timings.waiting),
-                            receiving_us: micros(resp.timings.receiving),
-                            duration_us: micros(resp.timings.duration),
-                        },
-                        protocol: resp.protocol.to_string(),
-                    },
-                    url: resp.url,
-                    redirects: hops
-                        .into_iter()
-                        .map(|h| Redirect {
-                            url: h.url,
-                            status: h.status,
-                            headers: header_lines(&h.headers),
-                        })
-                        .collect(),
-                })
+                Ok(resp)
             }
             Err(e) => {
                 // A redirect's failure is named after the hop that failed.
@@ -335,15 +351,20 @@ impl VuState {
                     Some(u) => p.name_of(u),
                     None => p.name_of(&p.url),
                 };
-                let tags =
-                    self.request_tags(&name, &method, ("error", e.class.as_str()), false, &p.extra);
-                let metrics = &self.shared.metrics;
+                let series = self.request_series(
+                    &name,
+                    &method,
+                    ("error", e.class.as_str()),
+                    false,
+                    &p.extra,
+                );
+                let (metrics, tags) = (&self.shared.metrics, &series.tags);
                 // A request that never left (bad URL, not allowed) is the
                 // scenario's mistake, not the target's: it is not a request.
                 if !matches!(e.class, ErrorClass::InvalidRequest | ErrorClass::NotAllowed) {
-                    metrics.builtin(Builtin::HttpReqs, &tags, 1.0);
+                    metrics.record_series(&[(series.reqs, 1.0)]);
                 }
-                metrics.failure(Builtin::HttpReqFailed, &tags, &e.message);
+                metrics.failure(Builtin::HttpReqFailed, tags, &e.message);
                 Err(NetError {
                     class: e.class.into(),
                     message: e.message,
@@ -353,7 +374,138 @@ impl VuState {
     }
 }
 
+/// A response with the redirect hops on the way to it.
+type Answer = crate::protocol::http::Response;
+
+fn timings(t: &crate::protocol::http::Timings) -> Timings {
+    Timings {
+        waiting_us: micros(t.waiting),
+        receiving_us: micros(t.receiving),
+        duration_us: micros(t.duration),
+    }
+}
+
+fn redirects(hops: &[crate::protocol::http::Hop]) -> Vec<Redirect> {
+    hops.iter()
+        .map(|h| Redirect {
+            url: h.url.clone(),
+            status: h.status,
+            headers: header_lines(&h.headers),
+        })
+        .collect()
+}
+
+/// Everything of an answer, copied out for `send-followed`.
+fn followed(resp: Answer) -> Followed {
+    Followed {
+        response: Response {
+            status: resp.status,
+            headers: header_lines(&resp.headers),
+            body: Vec::from(resp.body),
+            timings: timings(&resp.timings),
+            protocol: resp.protocol.to_string(),
+        },
+        redirects: redirects(&resp.hops),
+        url: resp.url,
+    }
+}
+
+/// A guest's `reply`: an answer the engine holds until the guest drops it.
+pub struct Reply(Answer);
+
+/// Replies one VU may hold at once: a scenario that never drops its
+/// replies would otherwise keep every response body until it ends.
+pub const MAX_REPLIES: usize = 1_024;
+
+impl VuState {
+    /// Sends one request, records it and answers it.
+    async fn exchange(&mut self, req: wit::Request) -> Result<Answer, NetError> {
+        let (mut pending, request) = prepare(req);
+        self.on_timeline(&mut pending);
+        let result = match request {
+            // On the VU's own connection, driven here: no task, no pool.
+            Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
+                let http1 = &mut self.instance.http1;
+                self.shared.http.send_inline(request, http1).await
+            }
+            request => joined(spawn(&self.shared.http, request)).await,
+        };
+        self.record(&pending, result)
+    }
+}
+
+impl HostReply for VuState {
+    fn status(&mut self, r: Resource<Reply>) -> wasmtime::Result<u16> {
+        Ok(self.reply(&r)?.status)
+    }
+
+    fn header(&mut self, r: Resource<Reply>, name: String) -> wasmtime::Result<Option<String>> {
+        let headers = &self.reply(&r)?.headers;
+        Ok(headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+            .map(|(_, v)| v.clone()))
+    }
+
+    fn headers(&mut self, r: Resource<Reply>) -> wasmtime::Result<String> {
+        Ok(header_lines(&self.reply(&r)?.headers))
+    }
+
+    fn body(&mut self, r: Resource<Reply>) -> wasmtime::Result<Vec<u8>> {
+        Ok(Vec::from(self.reply(&r)?.body.clone()))
+    }
+
+    fn timings(&mut self, r: Resource<Reply>) -> wasmtime::Result<Timings> {
+        Ok(timings(&self.reply(&r)?.timings))
+    }
+
+    fn protocol(&mut self, r: Resource<Reply>) -> wasmtime::Result<String> {
+        Ok(self.reply(&r)?.protocol.to_string())
+    }
+
+    fn url(&mut self, r: Resource<Reply>) -> wasmtime::Result<String> {
+        Ok(self.reply(&r)?.url.clone())
+    }
+
+    fn redirects(&mut self, r: Resource<Reply>) -> wasmtime::Result<Vec<Redirect>> {
+        Ok(redirects(&self.reply(&r)?.hops))
+    }
+
+    fn drop(&mut self, r: Resource<Reply>) -> wasmtime::Result<()> {
+        self.instance.table.delete(r)?;
+        self.instance.replies -= 1;
+        Ok(())
+    }
+}
+
+impl VuState {
+    fn reply(&self, r: &Resource<Reply>) -> wasmtime::Result<&Answer> {
+        Ok(&self.instance.table.get(r)?.0)
+    }
+}
+
 impl Host for VuState {
+    async fn fetch(
+        &mut self,
+        req: wit::Request,
+    ) -> wasmtime::Result<Result<Resource<Reply>, NetError>> {
+        if self.instance.replies >= MAX_REPLIES {
+            return Ok(Err(NetError {
+                class: ErrorClass::InvalidRequest.into(),
+                message: format!(
+                    "fetch: this VU holds {MAX_REPLIES} replies; drop each reply once read (nothing was sent)"
+                ),
+            }));
+        }
+        let answer = match self.exchange(req).await {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Err(e)),
+        };
+        let reply = self.instance.table.push(Reply(answer))?;
+        self.instance.replies += 1;
+        Ok(Ok(reply))
+    }
+
     async fn send(&mut self, req: wit::Request) -> wasmtime::Result<Result<Response, NetError>> {
         let followed = self.send_followed(req).await?;
         Ok(followed.map(|f| f.response))
@@ -374,17 +526,7 @@ impl Host for VuState {
         &mut self,
         req: wit::Request,
     ) -> wasmtime::Result<Result<Followed, NetError>> {
-        let (mut pending, request) = prepare(req);
-        self.on_timeline(&mut pending);
-        let result = match request {
-            // On the VU's own connection, driven here: no task, no pool.
-            Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
-                let http1 = &mut self.instance.http1;
-                self.shared.http.send_inline(request, http1).await
-            }
-            request => joined(spawn(&self.shared.http, request)).await,
-        };
-        Ok(self.finish(&pending, result))
+        Ok(self.exchange(req).await.map(followed))
     }
 
     async fn send_batch_followed(

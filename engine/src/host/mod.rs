@@ -2,7 +2,7 @@
 //! `metrics` and engine state. One file per WIT interface. Protocol logic
 //! does not live here; wasmtime types do not leave here and `wasm/`.
 
-mod http;
+pub mod http;
 pub mod kafka;
 mod log;
 pub mod metrics;
@@ -103,8 +103,10 @@ pub struct VuState {
 pub(crate) struct Instance {
     /// Mark metric names this instance already declared.
     pub(crate) declared: HashSet<String>,
-    /// Tag sets of this VU's recent requests.
-    pub(crate) http_tags: Vec<(HttpTagKey, Tags)>,
+    /// Tag sets and metric series of this VU's recent requests.
+    pub(crate) http_tags: Vec<(HttpTagKey, http::RequestSeries)>,
+    /// HTTP replies in `table` the guest has not dropped yet.
+    pub(crate) replies: usize,
     /// This VU's own HTTP/1.1 keep-alive connection (plain http://).
     pub(crate) http1: crate::protocol::http::Local,
     /// Made on the first WASI call: Rust guests built by `volley build` import

@@ -29,7 +29,7 @@ pub mod mark {
         Incomplete, MAX_KEY, Refused, declare, record_arrival, record_incomplete,
     };
 }
-pub use registry::{Metrics, Snapshot};
+pub use registry::{Metrics, SeriesHandle, Snapshot};
 pub use tags::{Selector, Tags};
 pub use threshold::{Agg, NoData, Op, Threshold, ThresholdResult, Thresholds, has_data};
 pub use timeline::{CLASSES, Second, Sent, Timeline};

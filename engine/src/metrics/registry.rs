@@ -14,7 +14,32 @@ use super::first_error::FirstErrors;
 use super::tags::Tags;
 use super::value::{Kind, Value};
 
-type Shard = HashMap<Box<str>, HashMap<Tags, Value, FastHash>, FastHash>;
+/// One thread's samples since the last merge.
+#[derive(Default)]
+struct Shard {
+    /// Samples recorded by name and tag set.
+    named: HashMap<Box<str>, HashMap<Tags, Value, FastHash>, FastHash>,
+    /// Samples recorded through a [`SeriesHandle`], at its index: no hashing.
+    resolved: Vec<Option<Value>>,
+}
+
+/// A built-in metric's series (metric plus tag set) resolved once, for a
+/// path that records it many times (a VU's requests): recording through it
+/// looks nothing up. Valid for the registry that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesHandle {
+    index: u32,
+    kind: Kind,
+}
+
+/// Every series resolved to a handle; a handle is its index in `list`.
+#[derive(Default)]
+struct SeriesTable {
+    index: HashMap<(Builtin, Tags), u32, FastHash>,
+    list: Vec<(Builtin, Tags)>,
+    /// Tag sets resolved per metric, bounded like the aggregate's.
+    per_metric: HashMap<Builtin, usize, FastHash>,
+}
 
 /// Shard keys are short strings hashed on every sample, by the thread that
 /// owns the shard: a multiply-rotate hash (FxHash's) beats SipHash here, and
@@ -69,6 +94,7 @@ struct Inner {
     id: u64,
     start: Instant,
     kinds: RwLock<HashMap<String, Kind>>,
+    series: RwLock<SeriesTable>,
     shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
     total: Mutex<Aggregate>,
     /// Metrics whose tag sets overflowed, each reported once.
@@ -103,9 +129,10 @@ pub struct Snapshot {
 }
 
 fn record(shard: &mut Shard, name: &str, kind: Kind, tags: &Tags, sample: f64, at_us: u64) {
-    let by_tags = match shard.get_mut(name) {
+    let named = &mut shard.named;
+    let by_tags = match named.get_mut(name) {
         Some(m) => m,
-        None => shard.entry(name.into()).or_default(),
+        None => named.entry(name.into()).or_default(),
     };
     if let Some(v) = by_tags.get_mut(tags) {
         v.add(sample, at_us);
@@ -145,6 +172,7 @@ impl Metrics {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 start: Instant::now(),
                 kinds: RwLock::new(kinds),
+                series: RwLock::default(),
                 shards: Mutex::new(Vec::new()),
                 total: Mutex::new(Aggregate::default()),
                 overflowed: Mutex::default(),
@@ -237,6 +265,57 @@ impl Metrics {
         });
     }
 
+    /// The handle of `metric`'s series with `tags`, made on first use. Past
+    /// [`MAX_SERIES`] tag sets of one metric, its overflow series.
+    pub fn series(&self, metric: Builtin, tags: &Tags) -> SeriesHandle {
+        let handle = |index| SeriesHandle {
+            index,
+            kind: metric.kind(),
+        };
+        let key = (metric, tags.clone());
+        if let Some(&i) = self.read_series().index.get(&key) {
+            return handle(i);
+        }
+        let mut table = self.inner.series.write().unwrap_or_else(|e| e.into_inner());
+        let count = table.per_metric.get(&metric).copied().unwrap_or(0);
+        let key = match count >= MAX_SERIES && !table.index.contains_key(&key) {
+            true => (metric, overflow_tags().clone()),
+            false => key,
+        };
+        if let Some(&i) = table.index.get(&key) {
+            return handle(i);
+        }
+        let i = u32::try_from(table.list.len()).expect("series are bounded per metric");
+        *table.per_metric.entry(metric).or_default() += 1;
+        table.list.push(key.clone());
+        table.index.insert(key, i);
+        handle(i)
+    }
+
+    fn read_series(&self) -> std::sync::RwLockReadGuard<'_, SeriesTable> {
+        self.inner.series.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records one sample on each series under one shard lock, without a
+    /// lookup (a request's worth).
+    pub fn record_series(&self, samples: &[(SeriesHandle, f64)]) {
+        let at_us = match samples.iter().any(|(s, _)| s.kind == Kind::Gauge) {
+            true => self.gauge_time(Kind::Gauge),
+            false => 0,
+        };
+        self.with_shard(|shard| {
+            for &(series, sample) in samples {
+                let i = series.index as usize;
+                if shard.resolved.len() <= i {
+                    shard.resolved.resize_with(i + 1, || None);
+                }
+                shard.resolved[i]
+                    .get_or_insert_with(|| Value::new(series.kind))
+                    .add(sample, at_us);
+            }
+        });
+    }
+
     fn gauge_time(&self, kind: Kind) -> u64 {
         if kind == Kind::Gauge {
             self.inner.start.elapsed().as_micros() as u64
@@ -279,10 +358,22 @@ impl Metrics {
             .clone();
         let mut interval = Aggregate::default();
         for shard in shards {
-            let taken = std::mem::take(&mut *shard.lock().unwrap_or_else(|e| e.into_inner()));
-            for (name, by_tags) in taken {
+            let (named, resolved) = {
+                let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+                // The handles' slots stay allocated: the same series come back.
+                let resolved: Vec<_> = shard.resolved.iter_mut().map(Option::take).collect();
+                (std::mem::take(&mut shard.named), resolved)
+            };
+            for (name, by_tags) in named {
                 for (tags, v) in by_tags {
                     interval.merge_value(&name, &tags, &v);
+                }
+            }
+            let table = self.read_series();
+            for (i, v) in resolved.into_iter().enumerate() {
+                if let Some(v) = v {
+                    let (metric, tags) = &table.list[i];
+                    interval.merge_value(metric.name(), tags, &v);
                 }
             }
         }
@@ -381,6 +472,33 @@ mod tests {
         );
         // Names already declared stay usable.
         m.declare("m0", Kind::Counter).unwrap();
+    }
+
+    #[test]
+    fn series_handles_record_into_the_named_series() {
+        let m = Metrics::new();
+        let tags = Tags::new([("name", "home")]);
+        let reqs = m.series(Builtin::HttpReqs, &tags);
+        assert_eq!(reqs, m.series(Builtin::HttpReqs, &tags));
+        let duration = m.series(Builtin::HttpReqDuration, &tags);
+        for round in 0..2 {
+            m.record_series(&[(reqs, 1.0), (duration, 5.0)]);
+            m.builtin(Builtin::HttpReqs, &tags, 1.0);
+            assert_eq!(m.collect().interval.counter("http_reqs"), 2.0, "{round}");
+        }
+        let total = m.total();
+        assert_eq!(total.counter("http_reqs"), 4.0);
+        match total.metrics["http_req_duration"].by_tags[&tags] {
+            Value::Trend(ref t) => assert_eq!((t.count, t.max), (2, 5)),
+            ref other => panic!("{other:?}"),
+        }
+        // Tag sets past the bound share the overflow series' handle.
+        for i in 0..MAX_SERIES {
+            m.series(Builtin::HttpReqs, &Tags::new([("id", i.to_string())]));
+        }
+        let late = m.series(Builtin::HttpReqs, &Tags::new([("id", "late")]));
+        assert_eq!(late, m.series(Builtin::HttpReqs, overflow_tags()));
+        assert_eq!(reqs, m.series(Builtin::HttpReqs, &tags));
     }
 
     #[test]

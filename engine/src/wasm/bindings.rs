@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
         "volley:scenario/http.send-batch": async | trappable,
         "volley:scenario/http.send-followed": async | trappable,
         "volley:scenario/http.send-batch-followed": async | trappable,
+        "volley:scenario/http.fetch": async | trappable,
         "volley:scenario/vu.sleep-ms": async | trappable,
         "volley:scenario/vu.data-claim": async | trappable,
         "volley:scenario/ws.[static]socket.connect": async | trappable,
@@ -25,6 +26,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     with: {
         "volley:scenario/ws.socket": crate::host::ws::WsSocket,
+        "volley:scenario/http.reply": crate::host::http::Reply,
         "volley:scenario/kafka.producer": crate::host::kafka::KafkaProducer,
         "volley:scenario/kafka.consumer": crate::host::kafka::KafkaConsumer,
         "volley:scenario/metrics.counter": crate::host::metrics::Counter,

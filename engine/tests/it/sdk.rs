@@ -37,7 +37,7 @@ fn all_checks_pass(out: &volley::run::Outcome, per_iteration: u64, iterations: u
 #[test]
 fn the_rust_sdk_http_calls_do_what_they_say() {
     let out = one_scenario(r#"api = "embedded:http""#, "sdk-http", 2, 2);
-    all_checks_pass(&out, 19, 4);
+    all_checks_pass(&out, 21, 4);
     // name() and tag() label the samples; method and expected statuses count.
     assert_eq!(counter_where(&out, "http_reqs", "name", "sdk tagged"), 4.0);
     assert_eq!(counter_where(&out, "http_reqs", "sdk", "yes"), 4.0);
@@ -66,6 +66,16 @@ fn the_rust_sdk_http_calls_do_what_they_say() {
     assert_eq!(
         rate_where(&out, "http_req_failed", "name", "sdk batch"),
         (0, 16)
+    );
+    // 1,024 replies held at once (the scenario's own response is one of
+    // them); a fetch past the bound sent nothing.
+    assert_eq!(
+        counter_where(&out, "http_reqs", "name", "sdk fetch held"),
+        4.0 * 1_023.0
+    );
+    assert_eq!(
+        counter_where(&out, "http_reqs", "name", "sdk fetch past"),
+        4.0
     );
     // A check carries the tags given with it.
     assert_eq!(rate_where(&out, "checks", "group", "::sdk"), (4, 4));

@@ -17,6 +17,33 @@ extern void __wasm_import_volley_scenario_http_send_followed(uint8_t *, uint8_t 
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-batch-followed")))
 extern void __wasm_import_volley_scenario_http_send_batch_followed(uint8_t *, size_t, uint8_t *);
 
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.status")))
+extern int32_t __wasm_import_volley_scenario_http_method_reply_status(int32_t);
+
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.header")))
+extern void __wasm_import_volley_scenario_http_method_reply_header(int32_t, uint8_t *, size_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.headers")))
+extern void __wasm_import_volley_scenario_http_method_reply_headers(int32_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.body")))
+extern void __wasm_import_volley_scenario_http_method_reply_body(int32_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.timings")))
+extern void __wasm_import_volley_scenario_http_method_reply_timings(int32_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.protocol")))
+extern void __wasm_import_volley_scenario_http_method_reply_protocol(int32_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.url")))
+extern void __wasm_import_volley_scenario_http_method_reply_url(int32_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.redirects")))
+extern void __wasm_import_volley_scenario_http_method_reply_redirects(int32_t, uint8_t *);
+
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("fetch")))
+extern void __wasm_import_volley_scenario_http_fetch(uint8_t *, uint8_t *);
+
 // Imported Functions from `volley:scenario/kafka@0.2.0`
 
 __attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[static]producer.open")))
@@ -358,6 +385,21 @@ void volley_scenario_http_followed_free(volley_scenario_http_followed_t *ptr) {
   volley_scenario_http_list_redirect_free(&ptr->redirects);
 }
 
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[resource-drop]reply")))
+extern void __wasm_import_volley_scenario_http_reply_drop(int32_t handle);
+
+void volley_scenario_http_reply_drop_own(volley_scenario_http_own_reply_t handle) {
+  __wasm_import_volley_scenario_http_reply_drop(handle.__handle);
+}
+
+void volley_scenario_http_reply_drop_borrow(volley_scenario_http_borrow_reply_t handle) {
+  __wasm_import_volley_scenario_http_reply_drop(handle.__handle);
+}
+
+volley_scenario_http_borrow_reply_t volley_scenario_http_borrow_reply(volley_scenario_http_own_reply_t arg) {
+  return (volley_scenario_http_borrow_reply_t) { arg.__handle };
+}
+
 void volley_scenario_http_result_response_net_error_free(volley_scenario_http_result_response_net_error_t *ptr) {
   if (!ptr->is_err) {
     volley_scenario_http_response_free(&ptr->val.ok);
@@ -404,6 +446,13 @@ void volley_scenario_http_list_result_followed_net_error_free(volley_scenario_ht
       volley_scenario_http_result_followed_net_error_free(&list_ptr[i]);
     }
     free(list_ptr);
+  }
+}
+
+void volley_scenario_http_result_own_reply_net_error_free(volley_scenario_http_result_own_reply_net_error_t *ptr) {
+  if (!ptr->is_err) {
+  } else {
+    volley_scenario_http_net_error_free(&ptr->val.err);
   }
 }
 
@@ -1070,6 +1119,148 @@ void volley_scenario_http_send_batch_followed(volley_scenario_http_list_request_
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_http_send_batch_followed((uint8_t *) (*reqs).ptr, (*reqs).len, ptr);
   *ret = (volley_scenario_http_list_result_followed_net_error_t) { (volley_scenario_http_result_followed_net_error_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
+}
+
+uint16_t volley_scenario_http_method_reply_status(volley_scenario_http_borrow_reply_t self) {
+  int32_t ret = __wasm_import_volley_scenario_http_method_reply_status((self).__handle);
+  return (uint16_t) (ret);
+}
+
+bool volley_scenario_http_method_reply_header(volley_scenario_http_borrow_reply_t self, scenario_string_t *name, scenario_string_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(3*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_method_reply_header((self).__handle, (uint8_t *) (*name).ptr, (*name).len, ptr);
+  scenario_option_string_t option;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      option.is_some = false;
+      break;
+    }
+    case 1: {
+      option.is_some = true;
+      option.val = (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      break;
+    }
+  }
+  *ret = option.val;
+  return option.is_some;
+}
+
+void volley_scenario_http_method_reply_headers(volley_scenario_http_borrow_reply_t self, volley_scenario_http_headers_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_method_reply_headers((self).__handle, ptr);
+  *ret = (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
+}
+
+void volley_scenario_http_method_reply_body(volley_scenario_http_borrow_reply_t self, scenario_list_u8_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_method_reply_body((self).__handle, ptr);
+  *ret = (scenario_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
+}
+
+void volley_scenario_http_method_reply_timings(volley_scenario_http_borrow_reply_t self, volley_scenario_http_timings_t *ret) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[24];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_method_reply_timings((self).__handle, ptr);
+  *ret = (volley_scenario_http_timings_t) {
+    (uint64_t) (uint64_t) (*((int64_t*) (ptr + 0))),
+    (uint64_t) (uint64_t) (*((int64_t*) (ptr + 8))),
+    (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+  };
+}
+
+void volley_scenario_http_method_reply_protocol(volley_scenario_http_borrow_reply_t self, scenario_string_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_method_reply_protocol((self).__handle, ptr);
+  *ret = (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
+}
+
+void volley_scenario_http_method_reply_url(volley_scenario_http_borrow_reply_t self, scenario_string_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_method_reply_url((self).__handle, ptr);
+  *ret = (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
+}
+
+void volley_scenario_http_method_reply_redirects(volley_scenario_http_borrow_reply_t self, volley_scenario_http_list_redirect_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_method_reply_redirects((self).__handle, ptr);
+  *ret = (volley_scenario_http_list_redirect_t) { (volley_scenario_http_redirect_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
+}
+
+bool volley_scenario_http_fetch(volley_scenario_http_request_t *req, volley_scenario_http_own_reply_t *ret, volley_scenario_http_net_error_t *err) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(8+16*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  *((size_t*)(ptr + sizeof(void*))) = ((*req).method).len;
+  *((uint8_t **)(ptr + 0)) = (uint8_t *) ((*req).method).ptr;
+  *((size_t*)(ptr + (3*sizeof(void*)))) = ((*req).url).len;
+  *((uint8_t **)(ptr + (2*sizeof(void*)))) = (uint8_t *) ((*req).url).ptr;
+  *((size_t*)(ptr + (5*sizeof(void*)))) = ((*req).headers).len;
+  *((uint8_t **)(ptr + (4*sizeof(void*)))) = (uint8_t *) ((*req).headers).ptr;
+  *((size_t*)(ptr + (7*sizeof(void*)))) = ((*req).body).len;
+  *((uint8_t **)(ptr + (6*sizeof(void*)))) = (uint8_t *) ((*req).body).ptr;
+  if (((*req).timeout_ms).is_some) {
+    const uint32_t *payload0 = &((*req).timeout_ms).val;
+    *((int8_t*)(ptr + (8*sizeof(void*)))) = 1;
+    *((int32_t*)(ptr + (4+8*sizeof(void*)))) = (int32_t) (*payload0);
+  } else {
+    *((int8_t*)(ptr + (8*sizeof(void*)))) = 0;
+  }
+  if (((*req).name).is_some) {
+    const scenario_string_t *payload2 = &((*req).name).val;
+    *((int8_t*)(ptr + (8+8*sizeof(void*)))) = 1;
+    *((size_t*)(ptr + (8+10*sizeof(void*)))) = (*payload2).len;
+    *((uint8_t **)(ptr + (8+9*sizeof(void*)))) = (uint8_t *) (*payload2).ptr;
+  } else {
+    *((int8_t*)(ptr + (8+8*sizeof(void*)))) = 0;
+  }
+  *((size_t*)(ptr + (8+12*sizeof(void*)))) = ((*req).tags).len;
+  *((uint8_t **)(ptr + (8+11*sizeof(void*)))) = (uint8_t *) ((*req).tags).ptr;
+  if (((*req).expected_statuses).is_some) {
+    const scenario_list_u16_t *payload4 = &((*req).expected_statuses).val;
+    *((int8_t*)(ptr + (8+13*sizeof(void*)))) = 1;
+    *((size_t*)(ptr + (8+15*sizeof(void*)))) = (*payload4).len;
+    *((uint8_t **)(ptr + (8+14*sizeof(void*)))) = (uint8_t *) (*payload4).ptr;
+  } else {
+    *((int8_t*)(ptr + (8+13*sizeof(void*)))) = 0;
+  }
+  uint8_t *ptr5 = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_fetch(ptr, ptr5);
+  volley_scenario_http_result_own_reply_net_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr5 + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (volley_scenario_http_own_reply_t) { *((int32_t*) (ptr5 + sizeof(void*))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr5 + sizeof(void*))),
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (2*sizeof(void*))))), (*((size_t*) (ptr5 + (3*sizeof(void*))))) },
+      };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
 }
 
 bool volley_scenario_kafka_static_producer_open(volley_scenario_kafka_client_config_t *config, volley_scenario_kafka_own_producer_t *ret, volley_scenario_kafka_kafka_error_t *err) {

@@ -159,6 +159,14 @@ typedef struct volley_scenario_http_followed_t {
   volley_scenario_http_list_redirect_t   redirects;
 } volley_scenario_http_followed_t;
 
+typedef struct volley_scenario_http_own_reply_t {
+  int32_t __handle;
+} volley_scenario_http_own_reply_t;
+
+typedef struct volley_scenario_http_borrow_reply_t {
+  int32_t __handle;
+} volley_scenario_http_borrow_reply_t;
+
 typedef struct {
   bool is_err;
   union {
@@ -189,6 +197,14 @@ typedef struct {
   volley_scenario_http_result_followed_net_error_t *ptr;
   size_t len;
 } volley_scenario_http_list_result_followed_net_error_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    volley_scenario_http_own_reply_t ok;
+    volley_scenario_http_net_error_t err;
+  } val;
+} volley_scenario_http_result_own_reply_net_error_t;
 
 typedef volley_scenario_types_pair_t volley_scenario_kafka_pair_t;
 
@@ -613,6 +629,23 @@ extern void volley_scenario_http_send_batch(volley_scenario_http_list_request_t 
 extern bool volley_scenario_http_send_followed(volley_scenario_http_request_t *req, volley_scenario_http_followed_t *ret, volley_scenario_http_net_error_t *err);
 // As `send-batch`, each result as `send-followed` gives it.
 extern void volley_scenario_http_send_batch_followed(volley_scenario_http_list_request_t *reqs, volley_scenario_http_list_result_followed_net_error_t *ret);
+extern uint16_t volley_scenario_http_method_reply_status(volley_scenario_http_borrow_reply_t self);
+// The first header named `name` (case-insensitive), if any.
+extern bool volley_scenario_http_method_reply_header(volley_scenario_http_borrow_reply_t self, scenario_string_t *name, scenario_string_t *ret);
+// Every header, names in lower case (see `types.headers`).
+extern void volley_scenario_http_method_reply_headers(volley_scenario_http_borrow_reply_t self, volley_scenario_http_headers_t *ret);
+extern void volley_scenario_http_method_reply_body(volley_scenario_http_borrow_reply_t self, scenario_list_u8_t *ret);
+extern void volley_scenario_http_method_reply_timings(volley_scenario_http_borrow_reply_t self, volley_scenario_http_timings_t *ret);
+// `HTTP/1.1` or `HTTP/2.0`.
+extern void volley_scenario_http_method_reply_protocol(volley_scenario_http_borrow_reply_t self, scenario_string_t *ret);
+// The URL that answered: the request's, or the last redirect's target.
+extern void volley_scenario_http_method_reply_url(volley_scenario_http_borrow_reply_t self, scenario_string_t *ret);
+// The redirects followed before it, in order.
+extern void volley_scenario_http_method_reply_redirects(volley_scenario_http_borrow_reply_t self, volley_scenario_http_list_redirect_t *ret);
+// As `send-followed`, the response held as a `reply`. A VU holds at most
+// 1,024 replies at once: past that, `fetch` sends nothing and fails with
+// `invalid-request` (drop replies once read).
+extern bool volley_scenario_http_fetch(volley_scenario_http_request_t *req, volley_scenario_http_own_reply_t *ret, volley_scenario_http_net_error_t *err);
 
 // Imported Functions from `volley:scenario/kafka@0.2.0`
 // The run's producer for this configuration (made on first use).
@@ -773,6 +806,12 @@ void volley_scenario_http_list_redirect_free(volley_scenario_http_list_redirect_
 
 void volley_scenario_http_followed_free(volley_scenario_http_followed_t *ptr);
 
+extern void volley_scenario_http_reply_drop_own(volley_scenario_http_own_reply_t handle);
+
+extern void volley_scenario_http_reply_drop_borrow(volley_scenario_http_borrow_reply_t handle);
+
+extern volley_scenario_http_borrow_reply_t volley_scenario_http_borrow_reply(volley_scenario_http_own_reply_t handle);
+
 void volley_scenario_http_result_response_net_error_free(volley_scenario_http_result_response_net_error_t *ptr);
 
 void volley_scenario_http_list_request_free(volley_scenario_http_list_request_t *ptr);
@@ -782,6 +821,8 @@ void volley_scenario_http_list_result_response_net_error_free(volley_scenario_ht
 void volley_scenario_http_result_followed_net_error_free(volley_scenario_http_result_followed_net_error_t *ptr);
 
 void volley_scenario_http_list_result_followed_net_error_free(volley_scenario_http_list_result_followed_net_error_t *ptr);
+
+void volley_scenario_http_result_own_reply_net_error_free(volley_scenario_http_result_own_reply_net_error_t *ptr);
 
 void volley_scenario_kafka_pair_free(volley_scenario_kafka_pair_t *ptr);
 

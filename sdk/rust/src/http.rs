@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 
 use crate::bindings::volley::scenario::http as wit;
 
@@ -142,9 +143,7 @@ impl Request {
     /// Sends the request and waits for the whole response.
     pub fn send(self) -> Result<Response, Error> {
         let req = self.finish()?;
-        wit::send(&req)
-            .map(|r| Response { inner: r })
-            .map_err(Error::from)
+        wit::fetch(&req).map(Response::held).map_err(Error::from)
     }
 }
 
@@ -167,7 +166,7 @@ pub fn batch(requests: impl IntoIterator<Item = Request>) -> Vec<Result<Response
         .map(|slot| match slot {
             Some(done) => done,
             None => match answers.next() {
-                Some(r) => r.map(|inner| Response { inner }).map_err(Error::from),
+                Some(r) => r.map(Response::copied).map_err(Error::from),
                 None => Err(Error {
                     class: ErrorClass::Other,
                     message: "the engine answered fewer requests than were sent".into(),
@@ -177,16 +176,51 @@ pub fn batch(requests: impl IntoIterator<Item = Request>) -> Vec<Result<Response
         .collect()
 }
 
-/// A complete response.
+/// A complete response. The engine holds it and each part is copied into
+/// the scenario the first time it is read: checking the status costs no
+/// copy of the headers or the body.
 #[derive(Debug, Clone)]
 pub struct Response {
-    inner: wit::Response,
+    status: u16,
+    /// None for a batch's response, copied whole.
+    reply: Option<Rc<wit::Reply>>,
+    headers: OnceCell<String>,
+    body: OnceCell<Vec<u8>>,
+    timings: OnceCell<wit::Timings>,
+    protocol: OnceCell<String>,
 }
 
 impl Response {
+    fn held(reply: wit::Reply) -> Self {
+        Response {
+            status: reply.status(),
+            reply: Some(Rc::new(reply)),
+            headers: OnceCell::new(),
+            body: OnceCell::new(),
+            timings: OnceCell::new(),
+            protocol: OnceCell::new(),
+        }
+    }
+
+    fn copied(r: wit::Response) -> Self {
+        Response {
+            status: r.status,
+            reply: None,
+            headers: r.headers.into(),
+            body: r.body.into(),
+            timings: r.timings.into(),
+            protocol: r.protocol.into(),
+        }
+    }
+
+    /// A part, copied from the engine's reply on first use.
+    fn part<'a, T>(&'a self, cell: &'a OnceCell<T>, read: impl FnOnce(&wit::Reply) -> T) -> &'a T {
+        cell.get_or_init(|| read(self.reply.as_deref().expect("a response without a reply has every part")))
+    }
+
     /// The status code.
     pub fn status(&self) -> u16 {
-        self.inner.status
+        self.status
     }
 
     /// The first header named `name` (case-insensitive).
@@ -198,41 +232,40 @@ impl Response {
 
     /// Every header, in the order received (names in lower case).
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.inner
-            .headers
+        self.part(&self.headers, wit::Reply::headers)
             .lines()
             .filter_map(|line| line.split_once(": "))
     }
 
     /// The body bytes.
     pub fn body(&self) -> &[u8] {
-        &self.inner.body
+        self.part(&self.body, wit::Reply::body)
     }
 
     /// The body as text (lossy UTF-8).
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.inner.body).into_owned()
+        String::from_utf8_lossy(self.body()).into_owned()
     }
 
     /// The body parsed as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_slice(&self.inner.body)
+        serde_json::from_slice(self.body())
             .map_err(|e| format!("response is not the expected JSON: {e}"))
     }
 
     /// Time to the response head.
     pub fn waiting(&self) -> Duration {
-        Duration::from_micros(self.inner.timings.waiting_us)
+        Duration::from_micros(self.part(&self.timings, wit::Reply::timings).waiting_us)
     }
 
     /// The whole request's time.
     pub fn duration(&self) -> Duration {
-        Duration::from_micros(self.inner.timings.duration_us)
+        Duration::from_micros(self.part(&self.timings, wit::Reply::timings).duration_us)
     }
 
     /// `HTTP/1.1` or `HTTP/2.0`.
     pub fn protocol(&self) -> &str {
-        &self.inner.protocol
+        self.part(&self.protocol, wit::Reply::protocol)
     }
 }
 
