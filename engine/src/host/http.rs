@@ -42,6 +42,7 @@ pub(crate) struct RequestSeries {
     waiting: Series,
     receiving: Series,
     connecting: Series,
+    tls_handshaking: Series,
     sending: Series,
     /// On the scenario's tags, not the request's.
     sent: Series,
@@ -58,6 +59,7 @@ impl RequestSeries {
             waiting: on(Builtin::HttpReqWaiting),
             receiving: on(Builtin::HttpReqReceiving),
             connecting: on(Builtin::HttpReqConnecting),
+            tls_handshaking: on(Builtin::HttpReqTlsHandshaking),
             sending: on(Builtin::HttpReqSending),
             sent: metrics.series(Builtin::DataSent, scenario),
             received: metrics.series(Builtin::DataReceived, scenario),
@@ -134,7 +136,7 @@ impl VuState {
             None => status < 400,
         };
         let s = self.request_series(name, method, ("status", &status_text), expected, extra);
-        let mut samples = [(s.reqs, 1.0); 9];
+        let mut samples = [(s.reqs, 1.0); 10];
         let mut n = 0;
         let mut push = |series, value| {
             samples[n] = (series, value);
@@ -150,10 +152,16 @@ impl VuState {
         if judge {
             push(s.failed, if expected { 0.0 } else { 1.0 });
         }
-        // Only the VU's own HTTP/1.1 connection times these two phases.
-        if let (Some(connecting), Some(sending)) = (t.connecting, t.sending) {
-            push(s.connecting, micros(connecting) as f64);
-            push(s.sending, micros(sending) as f64);
+        // Each client times the phases it can tell apart.
+        let phases = [
+            (s.connecting, t.connecting),
+            (s.tls_handshaking, t.tls_handshaking),
+            (s.sending, t.sending),
+        ];
+        for (series, took) in phases {
+            if let Some(d) = took {
+                push(series, micros(d) as f64);
+            }
         }
         self.shared.metrics.record_series(&samples[..n]);
     }
