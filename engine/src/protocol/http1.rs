@@ -19,7 +19,7 @@ const MAX_HEADERS: usize = 100;
 /// A response head larger than this is refused (hyper allows ~400 KiB).
 const MAX_HEAD: usize = 256 << 10;
 
-/// Read buffer a connection starts with; it grows with large responses.
+/// Read buffer of an exchange; it grows with large responses.
 const READ_CHUNK: usize = 8 << 10;
 
 /// hyper's connector gave up connecting after this long.
@@ -125,6 +125,8 @@ struct Conn {
     stream: TcpStream,
     host: String,
     port: u16,
+    /// Holds a response while it is read; empty (unallocated) between
+    /// exchanges, so 10,000 idle VUs do not keep 10,000 read buffers.
     buf: Vec<u8>,
 }
 
@@ -152,7 +154,7 @@ impl Conn {
             stream,
             host: to.host.to_string(),
             port: to.port,
-            buf: Vec::with_capacity(READ_CHUNK),
+            buf: Vec::new(),
         };
         Ok((conn, start.elapsed()))
     }
@@ -215,6 +217,7 @@ impl Conn {
         // Bytes past this response were never asked for: the connection's
         // framing can no longer be trusted.
         let keep_alive = !close && framing != Framing::UntilClose && end == self.buf.len();
+        self.buf = Vec::new();
         let answer = Answer {
             status,
             version,
