@@ -155,6 +155,10 @@ impl Pending {
 
 /// Splits a guest request into the protocol's request and what recording
 /// its result needs. Headers that do not parse fail it as invalid.
+/// Not inlined, as `finish` and `spawn`: the host call's own frame stays on
+/// the VU's fiber stack through the request, and every page it makes the
+/// stack touch stays resident while the VU sleeps.
+#[inline(never)]
 fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
     let method = req.method.to_ascii_uppercase();
     // `volley_verdict=guest`: the scenario records this request's
@@ -212,6 +216,7 @@ type Outcome = Result<crate::protocol::http::Response, ProtoError>;
 /// Sends `request` as its own task: hyper's deep poll stack then lives on
 /// the worker thread, not on the VU's fiber, so the fiber stays shallow
 /// (resident memory per VU) and switches once per request.
+#[inline(never)]
 fn spawn(
     client: &HttpClient,
     request: Result<Request, ProtoError>,
@@ -267,6 +272,7 @@ impl VuState {
     }
 
     /// Records a request's metrics and converts its result for the guest.
+    #[inline(never)]
     fn finish(&mut self, p: &Pending, result: Outcome) -> Result<Followed, NetError> {
         self.off_timeline(p, &result);
         let expected = p.expected.as_deref();
@@ -380,7 +386,9 @@ impl Host for VuState {
             // On the VU's own connection, driven here: no task, no pool.
             Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
                 let http1 = &mut self.instance.http1;
-                self.shared.http.send_inline(request, http1).await
+                // Boxed: polled through a pointer, the exchange's frames do
+                // not widen this one (see `prepare`).
+                Box::pin(self.shared.http.send_inline(request, http1)).await
             }
             request => joined(spawn(&self.shared.http, request)).await,
         };
