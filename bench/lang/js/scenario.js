@@ -1,6 +1,6 @@
 // The language benchmark's scenario in JavaScript (see ../README.md); the
 // same script as bench/k6/get-check.js is for k6.
-import { http, check, vu, log } from 'volley';
+import { http, check, sleep, vu, log } from 'volley';
 
 let url;
 export function initVu() { url = vu.param('url'); }
@@ -10,6 +10,13 @@ export function empty() {}
 export default function () {
   const r = http.get(url);
   check(r, { 'status is 200': (r) => r.status === 200 });
+}
+
+// bench/vu-memory.sh: many VUs, each mostly asleep.
+export function sleepy() {
+  const r = http.get(url);
+  check(r, { 'status is 200': (r) => r.status === 200 });
+  sleep(1);
 }
 
 let blockStart = 0;

@@ -1,6 +1,6 @@
 """The language benchmark's scenario in Python (see ../README.md)."""
 
-from volley import check, http, vu
+from volley import check, http, sleep, vu
 
 URL = None
 
@@ -17,3 +17,9 @@ def empty(data):
 def default(data):
     r = http.get(URL)
     check("status is 200", r.status == 200)
+
+
+def sleepy(data):
+    """bench/vu-memory.sh: many VUs, each mostly asleep."""
+    default(data)
+    sleep(1)

@@ -194,6 +194,10 @@ impl Pending {
 
 /// Splits a guest request into the protocol's request and what recording
 /// its result needs. Headers that do not parse fail it as invalid.
+/// Not inlined, as `record` and `spawn`: the host call's own frame stays on
+/// the VU's fiber stack through the request, and every page it makes the
+/// stack touch stays resident while the VU sleeps.
+#[inline(never)]
 fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
     let method = req.method.to_ascii_uppercase();
     // `volley_verdict=guest`: the scenario records this request's
@@ -251,6 +255,7 @@ type Outcome = Result<crate::protocol::http::Response, ProtoError>;
 /// Sends `request` as its own task: hyper's deep poll stack then lives on
 /// the worker thread, not on the VU's fiber, so the fiber stays shallow
 /// (resident memory per VU) and switches once per request.
+#[inline(never)]
 fn spawn(
     client: &HttpClient,
     request: Result<Request, ProtoError>,
@@ -312,6 +317,7 @@ impl VuState {
 
     /// Records a request's metrics (each redirect hop's too); its response
     /// or the guest's error.
+    #[inline(never)]
     fn record(&mut self, p: &Pending, result: Outcome) -> Result<Answer, NetError> {
         self.off_timeline(p, &result);
         let expected = p.expected.as_deref();
@@ -434,7 +440,9 @@ impl VuState {
             // On the VU's own connection, driven here: no task, no pool.
             Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
                 let http1 = &mut self.instance.http1;
-                self.shared.http.send_inline(request, http1).await
+                // Boxed: polled through a pointer, the exchange's frames do
+                // not widen this one (see `prepare`).
+                Box::pin(self.shared.http.send_inline(request, http1)).await
             }
             request => joined(spawn(&self.shared.http, request)).await,
         };

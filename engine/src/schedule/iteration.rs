@@ -155,7 +155,7 @@ impl VuFactory {
             if let Some(v) = vu.version() {
                 v.interrupted.fetch_add(1, Ordering::Relaxed);
             }
-            return self.renew(vu).await;
+            return Box::pin(self.renew(vu)).await;
         };
         let ended = Instant::now();
         let info = vu.state().scenario.clone();
@@ -183,7 +183,7 @@ impl VuFactory {
             Err(e) => {
                 self.fail(&e, &info, vu.state().id);
                 if e.poisons() {
-                    self.renew(vu).await
+                    Box::pin(self.renew(vu)).await
                 } else {
                     Some(vu)
                 }
@@ -222,7 +222,9 @@ impl VuFactory {
         if vu.generation() == Some(self.deployment.generation()) {
             Some(vu)
         } else {
-            self.repick(vu).await
+            // Boxed, as every re-instantiation here: it would otherwise size
+            // every VU's task for the rare case (see `vu_loop::slot_loop`).
+            Box::pin(self.repick(vu)).await
         }
     }
 

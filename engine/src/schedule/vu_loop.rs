@@ -73,6 +73,9 @@ pub async fn drive(
 }
 
 /// One VU slot. Returns a fatal error if a VU could not be made.
+/// A task is as large as its largest await and 10,000 sleeping VUs keep
+/// 10,000 of them: the rare, large futures (instantiating a VU, `stop-vu`)
+/// are boxed, so they take memory only while they run.
 #[allow(
     clippy::too_many_arguments,
     reason = "a task's captured context, spelled out"
@@ -93,7 +96,7 @@ async fn slot_loop(
     loop {
         if stop.graceful.is_cancelled() {
             if let Some(v) = vu {
-                factory.retire(v).await;
+                Box::pin(factory.retire(v)).await;
             }
             return None;
         }
@@ -102,7 +105,7 @@ async fn slot_loop(
                 // Its VU is dropped: a swap's waves no longer count it.
                 if let Some(v) = vu {
                     factory.deployment.leave(v.state().id);
-                    factory.retire(v).await;
+                    Box::pin(factory.retire(v)).await;
                 }
                 return None;
             }
@@ -111,7 +114,7 @@ async fn slot_loop(
                     _ = sleep_until((start + at).into()) => {}
                     _ = stop.graceful.cancelled() => {
                         if let Some(v) = vu {
-                            factory.retire(v).await;
+                            Box::pin(factory.retire(v)).await;
                         }
                         return None;
                     }
@@ -129,7 +132,7 @@ async fn slot_loop(
             Decision::Start => {
                 let v = match vu.take() {
                     Some(v) => v,
-                    None => match factory.make().await {
+                    None => match Box::pin(factory.make()).await {
                         Ok(v) => v,
                         Err(e) => return Some(e.to_string()),
                     },

@@ -51,6 +51,20 @@ fn a_trapped_vu_is_reinstantiated_and_recovers() {
 }
 
 #[test]
+fn a_recursing_scenario_traps_on_its_stack_limit_and_its_vus_go_on() {
+    // The pooled fiber stacks are small: endless recursion must hit wasm's
+    // stack limit (a trap), never the host's guard page.
+    let out = failing("recurse", "");
+    assert_eq!(counter(&out, "iterations"), 6.0);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "trap"),
+        6.0
+    );
+    let problem = out.problem.unwrap_or_default();
+    assert!(problem.contains("trap 6"), "{problem}");
+}
+
+#[test]
 fn a_looping_scenario_is_stopped_at_its_deadline() {
     let out = failing("spin", "");
     assert_eq!(
