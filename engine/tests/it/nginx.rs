@@ -64,16 +64,34 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// nginx answering `200 hello` on every path, its files in `dir`.
-pub fn nginx(dir: &Path) -> Nginx {
+/// DER bytes as a PEM block, the form nginx reads.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// nginx answering `200 hello` on every path, its files in `dir`; it
+/// closes a connection after `keepalive_requests` requests.
+pub fn nginx(dir: &Path, keepalive_requests: u32) -> Nginx {
     const BIN: &str = "/usr/sbin/nginx";
     assert!(
         Path::new(BIN).exists(),
         "{BIN} is missing: run ./setup.sh (it installs Debian's nginx)"
     );
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
+    let cert = pem("CERTIFICATE", ck.cert.der());
+    std::fs::write(dir.join("cert.pem"), cert).unwrap();
+    let key = pem("PRIVATE KEY", &ck.signing_key.serialize_der());
+    std::fs::write(dir.join("key.pem"), key).unwrap();
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     let (port, tls_port) = (free_port(), free_port());
     let d = dir.display();
@@ -92,6 +110,7 @@ http {{
     fastcgi_temp_path {d}/tmp;
     uwsgi_temp_path {d}/tmp;
     scgi_temp_path {d}/tmp;
+    keepalive_requests {keepalive_requests};
     server {{
         listen 127.0.0.1:{port};
         listen 127.0.0.1:{tls_port} ssl http2;
@@ -140,7 +159,7 @@ fn nonzero(out: &volley::run::Outcome, name: &str) -> u64 {
 
 #[test]
 fn https_requests_report_connect_and_handshake_once_per_connection() {
-    let server = nginx(&scratch("nginx", "https"));
+    let server = nginx(&scratch("nginx", "https"), 1000);
     let url = format!("https://127.0.0.1:{}/", server.tls_port);
     let p = plan(
         &format!(
@@ -164,7 +183,8 @@ fn https_requests_report_connect_and_handshake_once_per_connection() {
     let log = server.log();
     assert_eq!(log.len(), 60);
     assert!(
-        log.iter().all(|l| l.protocol == "HTTP/2.0" && l.status == 200),
+        log.iter()
+            .all(|l| l.protocol == "HTTP/2.0" && l.status == 200),
         "{log:?}"
     );
     // One sample per request; only the request that opened a connection
@@ -174,4 +194,36 @@ fn https_requests_report_connect_and_handshake_once_per_connection() {
         assert_eq!(trend_count(&out, trend), 60, "{trend}");
         assert_eq!(nonzero(&out, trend), connections, "{trend}");
     }
+}
+
+#[test]
+fn each_vu_reconnects_when_nginx_closes_its_keep_alive_connection() {
+    let server = nginx(&scratch("nginx", "keepalive"), 10);
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    let p = plan(
+        &format!(
+            r#"
+            [targets]
+            api = "{url}"
+            [scenarios.h]
+            executor = "per-vu-iterations"
+            vus = 3
+            iterations = 40
+            exec = "http"
+            params = {{ url = "{url}" }}
+            "#
+        ),
+        &fixture(),
+    );
+    let out = run_plan(p);
+    assert_eq!(rate_counts(&out, "checks"), (120, 120));
+    assert_eq!(rate_counts(&out, "http_req_failed"), (0, 120));
+    let log = server.log();
+    assert_eq!(log.len(), 120);
+    assert!(log.iter().all(|l| l.protocol == "HTTP/1.1"), "{log:?}");
+    // Each VU's own connection carries 10 requests, then nginx closes it
+    // and the VU opens the next: 3 VUs x 40 / 10.
+    assert_eq!(server.connections(), 12);
+    assert_eq!(nonzero(&out, "http_req_connecting"), 12);
+    assert_eq!(trend_count(&out, "http_req_tls_handshaking"), 0);
 }
