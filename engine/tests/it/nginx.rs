@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::receivers::free_port;
 use crate::support::*;
 
 pub struct Nginx {
@@ -54,14 +55,6 @@ impl Nginx {
         ids.dedup();
         ids.len()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// DER bytes as a PEM block, the form nginx reads.
