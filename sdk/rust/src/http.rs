@@ -178,7 +178,9 @@ pub fn batch(requests: impl IntoIterator<Item = Request>) -> Vec<Result<Response
 
 /// A complete response. The engine holds it and each part is copied into
 /// the scenario the first time it is read: checking the status costs no
-/// copy of the headers or the body.
+/// copy of the headers or the body. A VU may hold at most 1,024 responses
+/// at once (the engine's bound on replies): keep the parts you need (the
+/// body, a header), not the `Response`, when collecting many.
 #[derive(Debug, Clone)]
 pub struct Response {
     status: u16,
