@@ -561,16 +561,22 @@ mod tests {
         .evaluate(agg, Duration::from_secs(1), |n| agg.kind_of(n))
     }
 
+    /// An export of `agg` over `secs` with no scenario spans, judged by
+    /// [`results`].
+    fn judged(agg: &Aggregate, secs: u64) -> Export {
+        build_export(
+            agg,
+            Duration::from_secs(secs),
+            &Spans::new(),
+            &results(agg),
+            None,
+        )
+    }
+
     #[test]
     fn export_has_k6_keys() {
         let agg = agg_of(&[1000, 2000, 3000], (2, 3));
-        let e = build_export(
-            &agg,
-            Duration::from_secs(1),
-            &Spans::new(),
-            &results(&agg),
-            None,
-        );
+        let e = judged(&agg, 1);
         let d = &e.metrics["http_req_duration"];
         assert_eq!(d.contains, "time");
         assert!((d.values["avg"] - 2.0).abs() < 1e-9);
@@ -586,33 +592,15 @@ mod tests {
         let b_samples: Vec<u64> = (1..=700).map(|i| i * 91 + 5).collect();
         let a = agg_of(&a_samples, (10, 12));
         let b = agg_of(&b_samples, (3, 3));
-        let ea = build_export(
-            &a,
-            Duration::from_secs(2),
-            &Spans::new(),
-            &results(&a),
-            None,
-        );
-        let eb = build_export(
-            &b,
-            Duration::from_secs(3),
-            &Spans::new(),
-            &results(&b),
-            None,
-        );
+        let ea = judged(&a, 2);
+        let eb = judged(&b, 3);
         // Through JSON, as files would go.
         let ea: Export = serde_json::from_str(&serde_json::to_string(&ea).unwrap()).unwrap();
         let eb: Export = serde_json::from_str(&serde_json::to_string(&eb).unwrap()).unwrap();
         let merged = merge_exports(&ea, &eb).unwrap();
         let mut both = a.clone();
         both.merge(&b);
-        let direct = build_export(
-            &both,
-            Duration::from_secs(3),
-            &Spans::new(),
-            &results(&both),
-            None,
-        );
+        let direct = judged(&both, 3);
         assert_eq!(
             merged.metrics["http_req_duration"].values,
             direct.metrics["http_req_duration"].values

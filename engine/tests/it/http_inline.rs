@@ -17,23 +17,8 @@ use crate::support::*;
 #[test]
 fn each_vu_keeps_one_connection_for_all_its_requests() {
     let (server_rt, server) = standalone_http();
-    let p = plan(
-        &format!(
-            r#"
-            [targets]
-            api = "{url}"
-            [scenarios.h]
-            executor = "per-vu-iterations"
-            vus = 3
-            iterations = 40
-            exec = "http"
-            params = {{ url = "{url}/health" }}
-            "#,
-            url = server.url()
-        ),
-        &fixture(),
-    );
-    let out = run_plan(p);
+    let url = server.url();
+    let out = run_plan(gets_plan(&url, &format!("{url}/health"), 3, 40, ""));
     let stats = server.stats();
     assert_eq!(stats.requests, 120);
     assert_eq!(stats.connections, 3, "one keep-alive connection per VU");

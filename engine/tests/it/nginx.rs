@@ -154,24 +154,7 @@ fn nonzero(out: &volley::run::Outcome, name: &str) -> u64 {
 fn https_requests_report_connect_and_handshake_once_per_connection() {
     let server = nginx(&scratch("nginx", "https"), 1000);
     let url = format!("https://127.0.0.1:{}/", server.tls_port);
-    let p = plan(
-        &format!(
-            r#"
-            [options]
-            insecureSkipTLSVerify = true
-            [targets]
-            api = "{url}"
-            [scenarios.h]
-            executor = "per-vu-iterations"
-            vus = 3
-            iterations = 20
-            exec = "http"
-            params = {{ url = "{url}" }}
-            "#
-        ),
-        &fixture(),
-    );
-    let out = run_plan(p);
+    let out = run_plan(gets_plan(&url, &url, 3, 20, "insecureSkipTLSVerify = true"));
     assert_eq!(rate_counts(&out, "checks"), (60, 60));
     let log = server.log();
     assert_eq!(log.len(), 60);
@@ -193,22 +176,7 @@ fn https_requests_report_connect_and_handshake_once_per_connection() {
 fn each_vu_reconnects_when_nginx_closes_its_keep_alive_connection() {
     let server = nginx(&scratch("nginx", "keepalive"), 10);
     let url = format!("http://127.0.0.1:{}/", server.port);
-    let p = plan(
-        &format!(
-            r#"
-            [targets]
-            api = "{url}"
-            [scenarios.h]
-            executor = "per-vu-iterations"
-            vus = 3
-            iterations = 40
-            exec = "http"
-            params = {{ url = "{url}" }}
-            "#
-        ),
-        &fixture(),
-    );
-    let out = run_plan(p);
+    let out = run_plan(gets_plan(&url, &url, 3, 40, ""));
     assert_eq!(rate_counts(&out, "checks"), (120, 120));
     assert_eq!(rate_counts(&out, "http_req_failed"), (0, 120));
     let log = server.log();

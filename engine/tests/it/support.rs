@@ -43,6 +43,29 @@ pub fn plan(text: &str, component: &Path) -> Plan {
     plan_with(text, component, Overrides::default())
 }
 
+/// The fixture's `http` entry (GET `url`, check 200) run `iterations`
+/// times by each of `vus` VUs against the target `api`; `options` is the
+/// plan's `[options]` body.
+pub fn gets_plan(api: &str, url: &str, vus: u32, iterations: u32, options: &str) -> Plan {
+    plan(
+        &format!(
+            r#"
+            [options]
+            {options}
+            [targets]
+            api = "{api}"
+            [scenarios.h]
+            executor = "per-vu-iterations"
+            vus = {vus}
+            iterations = {iterations}
+            exec = "http"
+            params = {{ url = "{url}" }}
+            "#
+        ),
+        &fixture(),
+    )
+}
+
 pub fn plan_with(text: &str, component: &Path, mut ov: Overrides) -> Plan {
     let raw: plan::RawPlan = toml::from_str(text).expect("test plan parses");
     ov.component = Some(component.to_path_buf());
