@@ -470,6 +470,18 @@ export function __userinfo(url) {
   };
 }
 
+// Most scenarios send the same few URLs again and again: the last URL's
+// user part is kept, so a request to it runs no regular expression.
+let lastUrl;
+let lastUserinfo;
+function userinfoOf(url) {
+  if (url !== lastUrl) {
+    lastUserinfo = __userinfo(url);
+    lastUrl = url;
+  }
+  return lastUserinfo;
+}
+
 /** The reserved request tag that carries `params.redirects` (the engine strips it). */
 const REDIRECTS_TAG = 'volley_redirects';
 
@@ -491,7 +503,7 @@ function build(method, url, body, params, timeoutMs, expect) {
   url = String(url);
   const auth = params ? params.auth : undefined;
   checkAuth(auth);
-  const creds = __userinfo(url);
+  const creds = userinfoOf(url);
   if (creds) url = creds.url;
   const jar = params && params.jar !== undefined && params.jar !== null ? params.jar : undefined;
   if (jar !== undefined && !(jar instanceof CookieJar)) {
