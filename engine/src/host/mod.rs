@@ -200,6 +200,13 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<VuState>) -> wasmt
     use crate::wasm::bindings::Scenario;
     use wasmtime::component::HasSelf;
     Scenario::add_to_linker::<VuState, HasSelf<VuState>>(linker, |s| s)?;
+    // Kafka's `send-batch` reads its messages where the guest has them
+    // (the generated binding would copy each topic and value first).
+    linker.allow_shadowing(true);
+    linker
+        .instance("volley:scenario/kafka@0.2.0")?
+        .func_wrap("[method]producer.send-batch", kafka::send_batch_in_place)?;
+    linker.allow_shadowing(false);
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     Ok(())
 }

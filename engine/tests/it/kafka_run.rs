@@ -88,6 +88,41 @@ fn every_order_is_acked_enriched_and_tracked() {
     rt.block_on(server.shutdown());
 }
 
+/// `send-batch` hands plain messages to librdkafka from the guest's memory;
+/// a tracked topic's messages take the path that stamps them.
+#[test]
+fn batched_orders_are_stamped_and_tracked_too() {
+    let (rt, server) = pipeline(PipelineOptions::default());
+    let text = format!(
+        r#"
+        [targets]
+        kafka = "kafka://{}"
+        [[track]]
+        target = "kafka"
+        input = "orders.raw"
+        output = "orders.enriched"
+        until = 400
+        timeout = "30s"
+        [scenarios.batches]
+        executor = "shared-iterations"
+        exec = "raw"
+        vus = 2
+        iterations = 40
+        params = {{ topic = "orders.raw", batch = "10" }}
+        "#,
+        server.bootstrap()
+    );
+    let out = run_plan(plan(&text, &kafka_roundtrip()));
+    assert_eq!(out.exit, volley::ExitCode::Ok, "{:?}", out.problem);
+    assert_eq!(counter(&out, "kafka_produced"), 400.0);
+    assert_eq!(trend_count(&out, "kafka_produce_ack"), 400);
+    assert_eq!(counter(&out, "kafka_tracked_seen"), 400.0);
+    assert_eq!(counter(&out, "kafka_tracked_lost"), 0.0);
+    assert_eq!(counter(&out, "kafka_tracked_duplicates"), 0.0);
+    assert_eq!(server.stats().processed, 400);
+    rt.block_on(server.shutdown());
+}
+
 #[test]
 fn ids_in_the_key_or_a_json_field_are_tracked_too() {
     let (rt, server) = pipeline(PipelineOptions::default());

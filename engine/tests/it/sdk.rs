@@ -98,11 +98,16 @@ fn the_rust_sdk_ws_calls_do_what_they_say() {
 #[test]
 fn the_rust_sdk_kafka_calls_do_what_they_say() {
     let out = one_scenario(r#"kafka = "embedded:kafka""#, "sdk-kafka", 1, 1);
-    all_checks_pass(&out, 6, 1);
+    all_checks_pass(&out, 8, 1);
     assert_eq!(
         counter(&out, "kafka_produced"),
-        13.0,
-        "3 one by one, 4 in a batch, a kept batch of 3 twice"
+        14.0,
+        "3 one by one, 4 in a batch, a kept batch of 3 twice, 1 before a bad record"
+    );
+    assert_eq!(
+        counter_where(&out, "kafka_produce_failed", "class", "config"),
+        1.0,
+        "the bad record"
     );
     assert!(
         counter(&out, "kafka_consumed") >= 15.0,

@@ -29,7 +29,7 @@ pub mod watch;
 pub use admin::{PartitionLag, group_lag, reset_offsets};
 pub use consumer::{Consumer, Position};
 use producer::Reports;
-pub use producer::{Batch, OnDelivery, Producer};
+pub use producer::{Batch, OnDelivery, Plain, Producer};
 pub use properties::{Target, check_guest};
 pub use tail::Tail;
 

@@ -233,18 +233,43 @@ impl Shared {
     }
 }
 
-/// Enqueues `m` on `topic` carrying `word`; librdkafka copies the bytes.
+/// A message as it lies elsewhere (a guest's memory), without headers or a
+/// correlation id: enqueued without a copy of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Plain<'a> {
+    pub topic: &'a str,
+    pub key: Option<&'a [u8]>,
+    pub value: &'a [u8],
+    pub partition: Option<i32>,
+    pub timestamp_ms: Option<i64>,
+    /// As [`Outgoing::timeline`].
+    pub timeline: Option<crate::metrics::Sent>,
+}
+
+impl Outgoing {
+    fn plain(&self) -> Plain<'_> {
+        Plain {
+            topic: &self.topic,
+            key: self.key.as_deref(),
+            value: &self.value,
+            partition: self.partition,
+            timestamp_ms: self.timestamp_ms,
+            timeline: self.timeline,
+        }
+    }
+}
+
+/// Enqueues `m` with `headers` on `topic` carrying `word`; librdkafka
+/// copies the bytes.
 fn producev(
     rk: *mut rd::rd_kafka_t,
     topic: &Topic,
-    m: &Outgoing,
+    m: &Plain<'_>,
+    headers: &[(String, Vec<u8>)],
     word: usize,
 ) -> Result<(), Error> {
-    let (key, key_len) = m
-        .key
-        .as_deref()
-        .map_or((ptr::null(), 0), |k| (k.as_ptr(), k.len()));
-    let headers = native_headers(&m.headers);
+    let (key, key_len) = m.key.map_or((ptr::null(), 0), |k| (k.as_ptr(), k.len()));
+    let headers = native_headers(headers);
     // SAFETY: every pointer outlives the call (librdkafka copies the
     // payload and key, F_COPY); `headers` is owned by librdkafka only if
     // the call succeeds.
@@ -331,6 +356,21 @@ impl Batch<'_> {
         self.enqueue(m, None)
     }
 
+    /// Enqueues `m` as [`Batch::produce`] does, copied only by librdkafka.
+    pub fn produce_plain(&mut self, m: &Plain<'_>) -> Result<(), Error> {
+        let topic = self.topic(m.topic)?;
+        let pending = Pending {
+            timeline: m.timeline,
+            ..Pending::default()
+        };
+        let word = pack(self.enqueued_ns, pending);
+        let rk = self.shared.producer.client().native_ptr();
+        producev(rk, &topic, m, &[], word).inspect_err(|_| {
+            // SAFETY: librdkafka did not take the message, nor its word.
+            drop(unsafe { unpack(word) });
+        })
+    }
+
     fn enqueue(
         &mut self,
         mut m: Outgoing,
@@ -347,7 +387,7 @@ impl Batch<'_> {
         };
         let word = pack(self.enqueued_ns, pending);
         let rk = self.shared.producer.client().native_ptr();
-        producev(rk, &topic, &m, word).map_err(|e| {
+        producev(rk, &topic, &m.plain(), &m.headers, word).map_err(|e| {
             // SAFETY: librdkafka did not take the message, nor its word.
             drop(unsafe { unpack(word) });
             (e, m.topic)
