@@ -215,6 +215,8 @@ function describeReason(e) {
  * waits for the next timer on the engine's clock.
  */
 export function drive(out, sleepMs) {
+  // A plain function that left nothing to run: no loop to drive.
+  if (head >= jobs.length && !timers.length && !unhandled.size && !(out instanceof Promise)) return out;
   const awaited = out instanceof Promise ? out : undefined;
   if (awaited) unhandled.delete(awaited);
   let steps = 0;

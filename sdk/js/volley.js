@@ -86,7 +86,7 @@ function tagList(tags) {
  * when all pass. Also `check('name', bool, tags)`.
  */
 export function check(value, checks, tags) {
-  const list = tagList(tags);
+  const list = tags || groupTag ? tagList(tags) : NO_PAIRS;
   if (typeof value === 'string' && typeof checks === 'boolean') {
     return wmetrics.check(value, checks, list);
   }
@@ -353,9 +353,7 @@ export class Response {
     this.error_code = 0;
     this._raw = raw;
     this._type = responseType || 'text';
-    this._text = undefined;
-    this._headers = undefined;
-    this._cookies = undefined;
+    // `_text`, `_headers` and `_cookies` are made when first read.
   }
   get protocol() { return this._raw ? this._raw.protocol : ''; }
   get proto() { return this.protocol; }
@@ -501,9 +499,17 @@ function checkAuth(auth) {
  */
 function build(method, url, body, params, timeoutMs, expect) {
   url = String(url);
+  const creds = userinfoOf(url);
+  if (!params && (body === undefined || body === null) && !creds && !vuJar && !groupTag) {
+    // Most requests: no params, no body, no cookies, outside any group.
+    const req = {
+      method, url, headers: '', body: NONE, timeoutMs, name: undefined, tags: NO_PAIRS,
+      expectedStatuses: expect || expected,
+    };
+    return { req, jar: undefined, shown: { method, url, headers: {}, body: null } };
+  }
   const auth = params ? params.auth : undefined;
   checkAuth(auth);
-  const creds = userinfoOf(url);
   if (creds) url = creds.url;
   const jar = params && params.jar !== undefined && params.jar !== null ? params.jar : undefined;
   if (jar !== undefined && !(jar instanceof CookieJar)) {
@@ -586,15 +592,16 @@ function absorbHeaders(headers, url, jar) {
 
 /** The cookies of every redirect on the way and of the final response (k6 keeps them all). */
 function absorb(followed, jar) {
-  for (const r of followed.redirects) absorbHeaders(r.headers, r.url, jar);
+  if (followed.redirects.length) for (const r of followed.redirects) absorbHeaders(r.headers, r.url, jar);
   absorbHeaders(followed.response.headers, followed.url, jar);
 }
 
+/** Sends the request; its `Response` (throws the binding's error when there is no response). */
 function send(method, url, body, params, timeoutMs, expect) {
-  const { req, jar, shown } = build(method, url, body, params, timeoutMs, expect);
-  const followed = whttp.sendFollowed(req);
-  absorb(followed, jar);
-  return { raw: followed.response, req: shown, url: followed.url };
+  const built = build(method, url, body, params, timeoutMs, expect);
+  const followed = whttp.sendFollowed(built.req);
+  absorb(followed, built.jar);
+  return new Response(followed.response, built.shown, params && params.responseType, followed.url);
 }
 
 /** The error a host call threw, if it is an HTTP error ({ class, message }). */
@@ -632,8 +639,7 @@ export function __k6Batch(list) {
 function request(method, url, body, params) {
   const timeoutMs = params && params.timeout !== undefined ? Math.round(params.timeout * 1000) : undefined;
   try {
-    const { raw, req, url: at } = send(method, url, body, params, timeoutMs);
-    return new Response(raw, req, params && params.responseType, at);
+    return send(method, url, body, params, timeoutMs);
   } catch (e) {
     const p = netError(e);
     if (p) throw new HttpError(p.class, p.message);
@@ -644,8 +650,7 @@ function request(method, url, body, params) {
 /** @internal k6/http's request: no response is a Response with status 0 and `error` set. */
 export function __k6Request(method, url, body, params, timeoutMs, expect) {
   try {
-    const { raw, req, url: at } = send(method, url, body, params, timeoutMs, expect);
-    return new Response(raw, req, params && params.responseType, at);
+    return send(method, url, body, params, timeoutMs, expect);
   } catch (e) {
     const p = netError(e);
     if (p) return k6Failed(p, { method, url: (__userinfo(url) || { url: String(url) }).url, headers: {}, body: body ?? null });
