@@ -160,22 +160,36 @@ fn position(p: wit::Position) -> Position {
     }
 }
 
+/// A topic an instance used: its scenario tags plus `topic`, and its
+/// `kafka_produced` series, made once.
+pub struct TopicTags {
+    name: String,
+    tags: Tags,
+    produced: SeriesHandle,
+}
+
 impl VuState {
-    /// This VU's scenario tags plus `topic`, built once per topic.
+    /// `topic`'s tags and series, made on first use.
+    fn topic(&mut self, topic: &str) -> &TopicTags {
+        let known = &mut self.instance.kafka_topics;
+        let at = match known.iter().position(|t| t.name == topic) {
+            Some(at) => at,
+            None => {
+                let tags = self.scenario.tags.with([("topic", topic)]);
+                known.push(TopicTags {
+                    name: topic.to_string(),
+                    produced: self.shared.metrics.series(Builtin::KafkaProduced, &tags),
+                    tags,
+                });
+                known.len() - 1
+            }
+        };
+        &known[at]
+    }
+
+    /// This VU's scenario tags plus `topic`.
     fn topic_tags(&mut self, topic: &str) -> Tags {
-        if let Some((_, t)) = self
-            .instance
-            .kafka_tags
-            .iter()
-            .find(|(name, _)| name == topic)
-        {
-            return t.clone();
-        }
-        let t = self.scenario.tags.with([("topic", topic)]);
-        self.instance
-            .kafka_tags
-            .push((topic.to_string(), t.clone()));
-        t
+        self.topic(topic).tags.clone()
     }
 
     /// `m` as it goes out: stamped with a correlation id if its topic is
@@ -213,10 +227,8 @@ impl VuState {
     }
 
     fn produced(&mut self, topic: &str) {
-        let tags = self.topic_tags(topic);
-        self.shared
-            .metrics
-            .builtin(Builtin::KafkaProduced, &tags, 1.0);
+        let series = self.topic(topic).produced;
+        self.shared.metrics.record_series(&[(series, 1.0)]);
     }
 
     fn produce_failed(&self, topic: &str, e: &proto::Error) {
@@ -237,7 +249,7 @@ struct TopicRun<'p> {
     batch: proto::Batch<'p>,
     target: Option<Sent>,
     topic: String,
-    tags: Option<Tags>,
+    produced: Option<SeriesHandle>,
     sent: f64,
 }
 
@@ -247,14 +259,14 @@ impl<'p> TopicRun<'p> {
             batch,
             target,
             topic: String::new(),
-            tags: None,
+            produced: None,
             sent: 0.0,
         }
     }
 
     /// Whether the run is one of messages to `topic`.
     fn is_on(&self, topic: &str) -> bool {
-        self.tags.is_some() && self.topic == topic
+        self.produced.is_some() && self.topic == topic
     }
 
     /// The next message goes to `topic`, another than the run's.
@@ -262,17 +274,15 @@ impl<'p> TopicRun<'p> {
         self.end(vu);
         self.topic.clear();
         self.topic.push_str(topic);
-        self.tags = Some(vu.topic_tags(topic));
+        self.produced = Some(vu.topic(topic).produced);
     }
 
     /// Records the run's `kafka_produced`.
     fn end(&mut self, vu: &VuState) {
-        if let Some(tags) = &self.tags
+        if let Some(series) = self.produced
             && self.sent > 0.0
         {
-            vu.shared
-                .metrics
-                .builtin(Builtin::KafkaProduced, tags, self.sent);
+            vu.shared.metrics.record_series(&[(series, self.sent)]);
         }
         self.sent = 0.0;
     }
@@ -381,6 +391,20 @@ pub fn send_batch_in_place(
     Ok((stopped.map_or(Ok(()), Err),))
 }
 
+/// `[method]producer.produce` as guests call it: as
+/// [`send_batch_in_place`], for one message.
+pub fn produce_in_place(
+    mut store: StoreContextMut<'_, VuState>,
+    (r, message): (Resource<KafkaProducer>, OutgoingInPlace),
+) -> wasmtime::Result<(Result<(), KafkaError>,)> {
+    let KafkaProducer(producer, target) = store.data().instance.table.get(&r)?;
+    let (producer, target) = (producer.clone(), *target);
+    let mut run = TopicRun::new(producer.batch(), target);
+    let sent = send_in_place(&mut store, &mut run, std::slice::from_ref(&message));
+    run.end(store.data());
+    Ok((sent?.map_err(|(_, e)| e),))
+}
+
 /// Enqueues `views` in order; the index and error of the first that could
 /// not be.
 fn send_in_place(
@@ -441,31 +465,13 @@ impl HostProducer for VuState {
 
     fn produce(
         &mut self,
-        r: Resource<KafkaProducer>,
-        m: wit::Outgoing,
+        _: Resource<KafkaProducer>,
+        _: wit::Outgoing,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
-        let mut m = self.outgoing(m);
-        // Tags now, so the message (and its topic) can move into librdkafka
-        // without a copy: this is the per-message path.
-        let tags = self.topic_tags(&m.topic);
-        let tracked = m.tracked.clone();
-        let KafkaProducer(producer, target) = self.instance.table.get(&r)?;
-        let (producer, target) = (producer.clone(), *target);
-        self.start_on_timeline(&mut m, target);
-        Ok(match producer.produce_owned(m) {
-            Ok(()) => {
-                self.shared
-                    .metrics
-                    .builtin(Builtin::KafkaProduced, &tags, 1.0);
-                Ok(())
-            }
-            Err((e, topic)) => {
-                self.abandon_on_timeline(target);
-                self.not_sent(&topic, tracked.as_deref());
-                self.produce_failed(&topic, &e);
-                Err(to_wit(e))
-            }
-        })
+        // `add_to_linker` registers `produce_in_place` over this.
+        Err(wasmtime::Error::msg(
+            "kafka produce is served by produce_in_place; host::add_to_linker registers it",
+        ))
     }
 
     fn send_batch(

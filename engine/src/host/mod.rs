@@ -115,8 +115,8 @@ pub(crate) struct Instance {
     pub(crate) table: ResourceTable,
     /// Woken by this instance's WebSocket sockets; made on the first connect.
     pub(crate) ws_wake: Option<Arc<tokio::sync::Notify>>,
-    /// Tag sets of the Kafka topics this instance used: (topic, tags).
-    pub(crate) kafka_tags: Vec<(String, Tags)>,
+    /// The Kafka topics this instance used, with their tags.
+    pub(crate) kafka_topics: Vec<kafka::TopicTags>,
     /// What the guest's panic hook reported (`log` at error level,
     /// "panicked at FILE:LINE:COL: MESSAGE"), until the call ends.
     pub(crate) panic: Option<String>,
@@ -200,12 +200,13 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<VuState>) -> wasmt
     use crate::wasm::bindings::Scenario;
     use wasmtime::component::HasSelf;
     Scenario::add_to_linker::<VuState, HasSelf<VuState>>(linker, |s| s)?;
-    // Kafka's `send-batch` reads its messages where the guest has them
-    // (the generated binding would copy each topic and value first).
+    // Kafka's `produce` and `send-batch` read their messages where the
+    // guest has them (the generated binding would copy each topic and
+    // value first).
     linker.allow_shadowing(true);
-    linker
-        .instance("volley:scenario/kafka@0.2.0")?
-        .func_wrap("[method]producer.send-batch", kafka::send_batch_in_place)?;
+    let mut imports = linker.instance("volley:scenario/kafka@0.2.0")?;
+    imports.func_wrap("[method]producer.produce", kafka::produce_in_place)?;
+    imports.func_wrap("[method]producer.send-batch", kafka::send_batch_in_place)?;
     linker.allow_shadowing(false);
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     Ok(())

@@ -25,6 +25,7 @@ thread_local! {
     static PRODUCER: RefCell<Option<kafka::Producer>> = const { RefCell::new(None) };
     static PAYLOAD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static BATCH: RefCell<kafka::Records> = RefCell::new(kafka::Records::new());
+    static RAW: RefCell<Option<(String, u32)>> = const { RefCell::new(None) };
 }
 
 /// The VU's producer (the run's shared one), opened on first use.
@@ -76,11 +77,21 @@ fn produce() -> Result<(), String> {
     })
 }
 
+/// `raw`'s topic and batch size, read from the params once per VU.
+fn raw_settings() -> Result<(String, u32), String> {
+    RAW.with_borrow_mut(|settings| {
+        if settings.is_none() {
+            let batch = param_or("batch", "1")
+                .parse()
+                .map_err(|_| "param `batch`: not a number")?;
+            *settings = Some((param_or("topic", "bench"), batch));
+        }
+        Ok(settings.clone().expect("read above"))
+    })
+}
+
 fn raw() -> Result<(), String> {
-    let topic = param_or("topic", "bench");
-    let batch: u32 = param_or("batch", "1")
-        .parse()
-        .map_err(|_| "param `batch`: not a number")?;
+    let (topic, batch) = raw_settings()?;
     PAYLOAD.with_borrow_mut(|payload| {
         if payload.is_empty() {
             let n: usize = param_or("bytes", "100")
