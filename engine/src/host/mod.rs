@@ -103,6 +103,9 @@ pub struct VuState {
 pub(crate) struct Instance {
     /// Mark metric names this instance already declared.
     pub(crate) declared: HashSet<String>,
+    /// The iteration metrics' series for the scenario version they were
+    /// resolved for.
+    pub(crate) iteration_series: Option<(Arc<ScenarioInfo>, [crate::metrics::SeriesHandle; 3])>,
     /// Tag sets and metric series of this VU's recent requests.
     pub(crate) http_tags: Vec<(HttpTagKey, http::RequestSeries)>,
     /// HTTP replies in `table` the guest has not dropped yet.

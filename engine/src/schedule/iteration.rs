@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::Live;
 use crate::host::{ScenarioInfo, Shared, VuState};
-use crate::metrics::Builtin;
+use crate::metrics::{Builtin, SeriesHandle};
 use crate::swap::{Deployment, Version};
 use crate::wasm::{CallError, ComponentId, Vu};
 
@@ -143,10 +143,13 @@ impl VuFactory {
         let result = match vu.version().map(|v| v.retired.clone()) {
             Some(retired) => tokio::select! {
                 biased;
-                r = vu.iterate(&self.exec, self.iteration_timeout) => Some(r),
+                r = vu.iterate_from(&self.exec, self.iteration_timeout, started) => Some(r),
                 _ = retired.cancelled() => None,
             },
-            None => Some(vu.iterate(&self.exec, self.iteration_timeout).await),
+            None => Some(
+                vu.iterate_from(&self.exec, self.iteration_timeout, started)
+                    .await,
+            ),
         };
         self.live.leave();
         let Some(result) = result else {
@@ -159,20 +162,12 @@ impl VuFactory {
         };
         let ended = Instant::now();
         let info = vu.state().scenario.clone();
-        let tags = &info.tags;
         let from = intended.unwrap_or(started).min(started);
-        self.shared.metrics.builtins(&[
-            (Builtin::Iterations, tags, 1.0),
-            (
-                Builtin::IterationDuration,
-                tags,
-                ended.duration_since(from).as_micros() as f64,
-            ),
-            (
-                Builtin::IterationServiceTime,
-                tags,
-                ended.duration_since(started).as_micros() as f64,
-            ),
+        let [iterations, duration, service] = self.iteration_series(vu.state_mut());
+        self.shared.metrics.record_series(&[
+            (iterations, 1.0),
+            (duration, ended.duration_since(from).as_micros() as f64),
+            (service, ended.duration_since(started).as_micros() as f64),
         ]);
         vu.state_mut().iteration += 1;
         if let Some(v) = vu.version() {
@@ -189,6 +184,25 @@ impl VuFactory {
                 }
             }
         }
+    }
+
+    /// `iterations`, `iteration_duration` and `iteration_service_time` with
+    /// the VU's scenario tags, resolved once per scenario version.
+    fn iteration_series(&self, state: &mut VuState) -> [SeriesHandle; 3] {
+        if let Some((info, series)) = &state.instance.iteration_series
+            && Arc::ptr_eq(info, &state.scenario)
+        {
+            return *series;
+        }
+        let tags = &state.scenario.tags;
+        let metrics = &self.shared.metrics;
+        let series = [
+            metrics.series(Builtin::Iterations, tags),
+            metrics.series(Builtin::IterationDuration, tags),
+            metrics.series(Builtin::IterationServiceTime, tags),
+        ];
+        state.instance.iteration_series = Some((state.scenario.clone(), series));
+        series
     }
 
     fn fail(&self, e: &CallError, info: &ScenarioInfo, id: u32) {

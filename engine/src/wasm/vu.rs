@@ -164,21 +164,32 @@ impl Vu {
 
     /// Runs `setup` and returns the bytes for every VU.
     pub async fn setup(&mut self, timeout: Duration) -> Result<Vec<u8>, CallError> {
-        self.arm(timeout);
-        let r = finish(timeout, self.guest.call_setup(&mut self.store)).await;
+        let deadline = self.arm(timeout);
+        let r = finish(deadline, self.guest.call_setup(&mut self.store)).await;
         self.explain(r)
     }
 
     pub async fn init(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
-        self.arm(timeout);
-        let r = finish(timeout, self.guest.call_init_vu(&mut self.store, data)).await;
+        let deadline = self.arm(timeout);
+        let r = finish(deadline, self.guest.call_init_vu(&mut self.store, data)).await;
         self.explain(r)
     }
 
     /// One iteration of entry `entry`.
     pub async fn iterate(&mut self, entry: &str, timeout: Duration) -> Result<(), CallError> {
-        self.arm(timeout);
-        let r = finish(timeout, self.guest.call_run(&mut self.store, entry)).await;
+        self.iterate_from(entry, timeout, Instant::now()).await
+    }
+
+    /// [`Vu::iterate`], its timeout counted from `started` (the caller's
+    /// clock read, so an iteration reads the clock once less).
+    pub async fn iterate_from(
+        &mut self,
+        entry: &str,
+        timeout: Duration,
+        started: Instant,
+    ) -> Result<(), CallError> {
+        let deadline = self.arm_at(started + timeout);
+        let r = finish(deadline, self.guest.call_run(&mut self.store, entry)).await;
         self.explain(r)
     }
 
@@ -186,18 +197,18 @@ impl Vu {
     /// the VU's last call. None when there is none to call.
     pub async fn stop(&mut self, timeout: Duration) -> Option<Result<(), CallError>> {
         let stop = self.stop?;
-        self.arm(timeout);
+        let deadline = self.arm(timeout);
         let call = async {
             let (r,) = stop.call_async(&mut self.store, ()).await?;
             Ok(r)
         };
-        let r = finish(timeout, call).await;
+        let r = finish(deadline, call).await;
         Some(self.explain(r))
     }
 
     pub async fn teardown(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
-        self.arm(timeout);
-        let r = finish(timeout, self.guest.call_teardown(&mut self.store, data)).await;
+        let deadline = self.arm(timeout);
+        let r = finish(deadline, self.guest.call_teardown(&mut self.store, data)).await;
         self.explain(r)
     }
 
@@ -221,9 +232,15 @@ impl Vu {
         }
     }
 
-    fn arm(&mut self, timeout: Duration) {
-        self.store.data_mut().deadline = Instant::now() + timeout;
+    /// The call's deadline, `timeout` from now.
+    fn arm(&mut self, timeout: Duration) -> Instant {
+        self.arm_at(Instant::now() + timeout)
+    }
+
+    fn arm_at(&mut self, deadline: Instant) -> Instant {
+        self.store.data_mut().deadline = deadline;
         self.store.set_epoch_deadline(1);
+        deadline
     }
 }
 
@@ -248,11 +265,11 @@ async fn instantiate(
 /// Awaits a guest call: the epoch callback stops guest code at the deadline;
 /// the outer timeout also stops a call blocked in a host import (a long sleep).
 async fn finish<T>(
-    timeout: Duration,
+    deadline: Instant,
     call: impl Future<Output = wasmtime::Result<Result<T, String>>>,
 ) -> Result<T, CallError> {
     let slack = EPOCH_TICK * 5;
-    match tokio::time::timeout(timeout + slack, call).await {
+    match tokio::time::timeout_at((deadline + slack).into(), call).await {
         Err(_) => Err(CallError::Timeout),
         Ok(Ok(Ok(v))) => Ok(v),
         Ok(Ok(Err(msg))) => Err(CallError::Guest(msg)),
