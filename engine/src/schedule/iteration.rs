@@ -140,12 +140,17 @@ impl VuFactory {
         let started = Instant::now();
         self.live.enter();
         // A version a swap replaced stops its iterations after the drain time.
-        let result = match vu.version().map(|v| v.retired.clone()) {
-            Some(retired) => tokio::select! {
-                biased;
-                r = vu.iterate_from(&self.exec, self.iteration_timeout, started) => Some(r),
-                _ = retired.cancelled() => None,
-            },
+        // The version, not its token: cloning a token locks its tree node.
+        let result = match vu.version().cloned() {
+            Some(version) => {
+                let call =
+                    std::pin::pin!(vu.iterate_from(&self.exec, self.iteration_timeout, started));
+                tokio::select! {
+                    biased;
+                    r = call => Some(r),
+                    _ = version.retired.cancelled() => None,
+                }
+            }
             None => Some(
                 vu.iterate_from(&self.exec, self.iteration_timeout, started)
                     .await,

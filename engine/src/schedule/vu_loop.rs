@@ -139,7 +139,9 @@ async fn slot_loop(
                 };
                 in_flight.fetch_add(1, Ordering::Relaxed);
                 let id = v.state().id;
-                let iteration = factory.iterate(v, None);
+                // Pinned where it is made: `select!` would move the whole
+                // iteration future (over a kilobyte) into its own state.
+                let iteration = std::pin::pin!(factory.iterate(v, None));
                 // Gates that never ramp down leave the second branch pending.
                 // Biased: polled on every wake of the iteration, where a
                 // random branch order costs a random number each time.

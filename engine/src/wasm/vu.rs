@@ -189,7 +189,12 @@ impl Vu {
         started: Instant,
     ) -> Result<(), CallError> {
         let deadline = self.arm_at(started + timeout);
-        let r = finish(deadline, self.guest.call_run(&mut self.store, entry)).await;
+        // Pinned here, so the timeout holds a pointer to the call instead
+        // of a copy of it (a move per iteration otherwise).
+        let r = {
+            let call = std::pin::pin!(self.guest.call_run(&mut self.store, entry));
+            finish(deadline, call).await
+        };
         self.explain(r)
     }
 
