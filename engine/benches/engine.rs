@@ -1,5 +1,6 @@
 //! Criterion benches for the engine's hot paths: VU instantiation, an empty
-//! iteration, and recording samples. Run: `cargo bench -p volley --bench engine`.
+//! iteration, Kafka produce through the host, and recording samples. Run:
+//! `cargo bench -p volley --bench engine`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +13,10 @@ use volley::protocol::{Allowlist, http::HttpClient, kafka::KafkaClient, ws::WsCl
 use volley::wasm::{Runtime, RuntimeConfig, Vu};
 
 fn fixture() -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/fixture");
+    build(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/fixture"))
+}
+
+fn build(dir: std::path::PathBuf) -> std::path::PathBuf {
     volley::build::build(
         &dir,
         &volley::build::BuildOptions {
@@ -28,10 +32,10 @@ fn shared() -> Arc<Shared> {
     let metrics = Metrics::new();
     Arc::new(Shared {
         start: metrics.start(),
-        metrics,
         http: HttpClient::new(Allowlist::default(), false).unwrap(),
         ws: WsClient::new(Allowlist::default(), false).unwrap(),
         kafka: KafkaClient::new(Allowlist::default(), Arc::new(|_: &_| {})),
+        metrics,
         marks: Marks::default(),
         tracks: Default::default(),
         data: DataSets::default(),
@@ -88,6 +92,92 @@ fn vu_benches(c: &mut Criterion) {
     });
 }
 
+/// Kafka produce as the benchmark against kcat sends it (`scripts/kafka-roundtrip`,
+/// entry `raw`: 100-byte messages without key), to librdkafka's mock cluster:
+/// one iteration sends 1,000 messages in one `send-batch` call, or one
+/// message through `produce`. Delivery reports are recorded as in a run;
+/// the producer is flushed between samples, outside the timed part.
+fn kafka_benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let runtime = Runtime::new(RuntimeConfig {
+        max_vus: 4,
+        ..Default::default()
+    })
+    .unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let component = runtime
+        .load(&build(repo.join("scripts/kafka-roundtrip")))
+        .unwrap();
+    let metrics = Metrics::new();
+    let tracks: Arc<volley::protocol::kafka::track::Trackers> = Default::default();
+    let timeline: Arc<volley::metrics::Timeline> = Default::default();
+    let allow = Allowlist::parse(&["127.0.0.1"]).unwrap();
+    let shared = Arc::new(Shared {
+        start: metrics.start(),
+        http: HttpClient::new(Allowlist::default(), false).unwrap(),
+        ws: WsClient::new(Allowlist::default(), false).unwrap(),
+        kafka: KafkaClient::new(
+            allow,
+            volley::host::kafka_deliveries(&metrics, tracks.clone(), timeline.clone()),
+        ),
+        metrics,
+        marks: Marks::default(),
+        tracks,
+        data: DataSets::default(),
+        warned: Default::default(),
+        timeline,
+        seed: 0,
+    });
+    // The run's producer for this bootstrap list: the one the scenario's
+    // `kafka::Config::new(bootstrap)` shares.
+    let config = shared
+        .kafka
+        .guest_config(bootstrap.clone(), vec![])
+        .unwrap();
+    let producer = shared.kafka.producer(&config).unwrap();
+    let timeout = std::time::Duration::from_secs(10);
+    for (name, batch) in [("kafka_send_batch_1000", "1000"), ("kafka_produce_1", "1")] {
+        let info = Arc::new(ScenarioInfo {
+            name: "bench".into(),
+            tags: Tags::new([("scenario", "bench")]),
+            params: [
+                ("kafka", bootstrap.as_str()),
+                ("topic", name),
+                ("batch", batch),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        });
+        let state = VuState::new(1, shared.clone(), info, 64 << 20);
+        let mut vu = rt
+            .block_on(Vu::new(&component, state))
+            .map_err(|(e, _)| e)
+            .unwrap();
+        c.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = std::time::Duration::ZERO;
+                for i in 0..iters {
+                    let t = Instant::now();
+                    rt.block_on(vu.iterate("raw", timeout)).unwrap();
+                    total += t.elapsed();
+                    // Bounded in-flight: the queue holds 1,000,000.
+                    if i % 50 == 49 {
+                        rt.block_on(producer.flush(timeout)).unwrap();
+                    }
+                }
+                rt.block_on(producer.flush(timeout)).unwrap();
+                total
+            })
+        });
+    }
+}
+
 fn metric_benches(c: &mut Criterion) {
     c.bench_function("histogram_record", |b| {
         let mut t = Trend::new();
@@ -104,5 +194,5 @@ fn metric_benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, vu_benches, metric_benches);
+criterion_group!(benches, vu_benches, kafka_benches, metric_benches);
 criterion_main!(benches);
