@@ -366,6 +366,14 @@ impl OutgoingInPlace {
     }
 }
 
+thread_local! {
+    /// `send_batch_in_place`'s list of views, kept between calls.
+    static VIEWS: std::cell::Cell<Vec<OutgoingInPlace>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The longest list of views a thread keeps (about 200 bytes each).
+const MAX_KEPT_VIEWS: usize = 4096;
+
 /// `[method]producer.send-batch` as guests call it: each message's topic,
 /// key and value go to librdkafka (which copies them once) from the
 /// guest's memory. The generated binding would first copy every topic and
@@ -375,15 +383,23 @@ pub fn send_batch_in_place(
     mut store: StoreContextMut<'_, VuState>,
     (r, messages): (Resource<KafkaProducer>, WasmList<OutgoingInPlace>),
 ) -> wasmtime::Result<(Result<(), wit::BatchError>,)> {
-    let views: Vec<OutgoingInPlace> = messages
-        .iter(&mut store)?
-        .collect::<wasmtime::Result<_>>()?;
+    // The views go in this thread's scratch list (the call never awaits),
+    // so a batch allocates nothing.
+    let mut views = VIEWS.take();
+    views.clear();
+    for v in messages.iter(&mut store)? {
+        views.push(v?);
+    }
     let KafkaProducer(producer, target) = store.data().instance.table.get(&r)?;
     let (producer, target) = (producer.clone(), *target);
     let mut run = TopicRun::new(producer.batch(), target);
     let sent = send_in_place(&mut store, &mut run, &views);
     // What was enqueued is counted even if a message trapped.
     run.end(store.data());
+    if views.capacity() <= MAX_KEPT_VIEWS {
+        views.clear();
+        VIEWS.set(views);
+    }
     let stopped = sent?.err().map(|(i, error)| wit::BatchError {
         enqueued: i as u32,
         error,
