@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use volley::host::{DataSets, ScenarioInfo, Shared, VuState};
-use volley::metrics::{Builtin, Marks, Metrics, Tags, Trend};
+use volley::metrics::{Builtin, Marks, Metrics, Tags, Timeline, Trend};
+use volley::protocol::kafka::track::Trackers;
 use volley::protocol::{Allowlist, http::HttpClient, kafka::KafkaClient, ws::WsClient};
 use volley::wasm::{Runtime, RuntimeConfig, Vu};
 
@@ -29,18 +30,28 @@ fn build(dir: std::path::PathBuf) -> std::path::PathBuf {
 }
 
 fn shared() -> Arc<Shared> {
+    shared_with(|_, _, _| KafkaClient::new(Allowlist::default(), Arc::new(|_: &_| {})))
+}
+
+/// The run's shared state with the Kafka client `kafka` makes from the
+/// run's metrics, trackers and timeline.
+fn shared_with(
+    kafka: impl FnOnce(&Metrics, &Arc<Trackers>, &Arc<Timeline>) -> KafkaClient,
+) -> Arc<Shared> {
     let metrics = Metrics::new();
+    let tracks: Arc<Trackers> = Default::default();
+    let timeline: Arc<Timeline> = Default::default();
     Arc::new(Shared {
         start: metrics.start(),
         http: HttpClient::new(Allowlist::default(), false).unwrap(),
         ws: WsClient::new(Allowlist::default(), false).unwrap(),
-        kafka: KafkaClient::new(Allowlist::default(), Arc::new(|_: &_| {})),
+        kafka: kafka(&metrics, &tracks, &timeline),
         metrics,
         marks: Marks::default(),
-        tracks: Default::default(),
+        tracks,
         data: DataSets::default(),
         warned: Default::default(),
-        timeline: Default::default(),
+        timeline,
         seed: 0,
     })
 }
@@ -113,25 +124,12 @@ fn kafka_benches(c: &mut Criterion) {
     let component = runtime
         .load(&build(repo.join("scripts/kafka-roundtrip")))
         .unwrap();
-    let metrics = Metrics::new();
-    let tracks: Arc<volley::protocol::kafka::track::Trackers> = Default::default();
-    let timeline: Arc<volley::metrics::Timeline> = Default::default();
-    let allow = Allowlist::parse(&["127.0.0.1"]).unwrap();
-    let shared = Arc::new(Shared {
-        start: metrics.start(),
-        http: HttpClient::new(Allowlist::default(), false).unwrap(),
-        ws: WsClient::new(Allowlist::default(), false).unwrap(),
-        kafka: KafkaClient::new(
-            allow,
-            volley::host::kafka_deliveries(&metrics, tracks.clone(), timeline.clone()),
-        ),
-        metrics,
-        marks: Marks::default(),
-        tracks,
-        data: DataSets::default(),
-        warned: Default::default(),
-        timeline,
-        seed: 0,
+    // Delivery reports recorded as in a run.
+    let shared = shared_with(|metrics, tracks, timeline| {
+        KafkaClient::new(
+            Allowlist::parse(&["127.0.0.1"]).unwrap(),
+            volley::host::kafka_deliveries(metrics, tracks.clone(), timeline.clone()),
+        )
     });
     // The run's producer for this bootstrap list: the one the scenario's
     // `kafka::Config::new(bootstrap)` shares.

@@ -202,13 +202,13 @@ impl VuState {
         m
     }
 
-    /// `m` starts a request on `target`'s timeline; its delivery report
-    /// ends it.
-    fn start_on_timeline(&self, m: &mut proto::Outgoing, target: Option<Sent>) {
+    /// A message starts a request on `target`'s timeline; its delivery
+    /// report ends it. What the message carries back for that.
+    fn start_on_timeline(&self, target: Option<Sent>) -> Option<Sent> {
         if let Some(sent) = target {
             self.shared.timeline.start(sent);
-            m.timeline = Some(sent);
         }
+        target
     }
 
     /// A message the engine refused (queue full, not allowed) never reached
@@ -291,7 +291,7 @@ impl<'p> TopicRun<'p> {
     fn send_owned(&mut self, vu: &VuState, m: wit::Outgoing) -> Result<(), KafkaError> {
         let mut m = vu.outgoing(m);
         let tracked = m.tracked.clone();
-        vu.start_on_timeline(&mut m, self.target);
+        m.timeline = vu.start_on_timeline(self.target);
         match self.batch.produce(m) {
             Ok(()) => {
                 self.sent += 1.0;
@@ -304,10 +304,7 @@ impl<'p> TopicRun<'p> {
     /// Enqueues `m` (to the run's topic, neither tracked nor with headers)
     /// from where it lies.
     fn send_plain(&mut self, vu: &VuState, mut m: proto::Plain<'_>) -> Result<(), KafkaError> {
-        if let Some(sent) = self.target {
-            vu.shared.timeline.start(sent);
-            m.timeline = Some(sent);
-        }
+        m.timeline = vu.start_on_timeline(self.target);
         match self.batch.produce_plain(&m) {
             Ok(()) => {
                 self.sent += 1.0;
@@ -511,7 +508,7 @@ impl HostProducer for VuState {
         let (topic, tracked) = (m.topic.clone(), m.tracked.clone());
         let KafkaProducer(producer, target) = self.instance.table.get(&r)?;
         let (producer, target) = (producer.clone(), *target);
-        self.start_on_timeline(&mut m, target);
+        m.timeline = self.start_on_timeline(target);
         let result = producer.produce_wait(m).await;
         let result = result.and_then(|d| {
             let (partition, offset) = d.result?;
