@@ -33,20 +33,26 @@ pub fn kafka_deliveries(
 ) -> OnDelivery {
     let metrics = metrics.clone();
     let by_topic = TopicSeries::default();
-    Arc::new(move |d: &Delivery| {
-        if let Some(sent) = d.timeline {
-            let class = d.result.as_ref().err().map(|e| timeline_class(e.class));
-            timeline.end(sent, d.ack, class);
-        }
-        match &d.result {
-            Ok(_) => {
-                let (ack, bytes) = by_topic.with(&metrics, &d.topic, |t| (t.ack, t.bytes));
-                metrics.record_series(&[
+    Arc::new(move |reports: &[Delivery]| {
+        // A run of one topic's acks is recorded under one shard access.
+        for run in reports.chunk_by(|a, b| Arc::ptr_eq(&a.topic, &b.topic)) {
+            if !run.iter().any(|d| d.result.is_ok()) {
+                continue;
+            }
+            let (ack, bytes) = by_topic.with(&metrics, &run[0].topic, |t| (t.ack, t.bytes));
+            metrics.record_series_iter(run.iter().filter(|d| d.result.is_ok()).flat_map(|d| {
+                [
                     (ack, d.ack.as_micros() as u64 as f64),
                     (bytes, d.bytes as f64),
-                ]);
+                ]
+            }));
+        }
+        for d in reports {
+            if let Some(sent) = d.timeline {
+                let class = d.result.as_ref().err().map(|e| timeline_class(e.class));
+                timeline.end(sent, d.ack, class);
             }
-            Err(e) => {
+            if let Err(e) = &d.result {
                 if let Some(id) = &d.tracked {
                     tracks.forget(&d.topic, id);
                 }
@@ -67,8 +73,8 @@ struct TopicSeriesOf {
     bytes: SeriesHandle,
 }
 
-/// Each topic's series, resolved once: reports arrive per message on
-/// librdkafka's thread. A topic is mostly found by its producer's shared
+/// Each topic's series, resolved once: reports arrive by the thousand on
+/// the producer's poll thread. A topic is mostly found by its producer's shared
 /// copy of the name, so usually without comparing names.
 #[derive(Default)]
 struct TopicSeries(std::sync::Mutex<Vec<TopicSeriesOf>>);

@@ -299,12 +299,19 @@ impl Metrics {
     /// Records one sample on each series under one shard lock, without a
     /// lookup (a request's worth).
     pub fn record_series(&self, samples: &[(SeriesHandle, f64)]) {
-        let at_us = match samples.iter().any(|(s, _)| s.kind == Kind::Gauge) {
-            true => self.gauge_time(Kind::Gauge),
-            false => 0,
-        };
+        self.record_series_iter(samples.iter().copied());
+    }
+
+    /// [`Metrics::record_series`] for samples made as they are recorded
+    /// (a batch of delivery reports); `samples` must not record.
+    pub fn record_series_iter(&self, samples: impl IntoIterator<Item = (SeriesHandle, f64)>) {
+        let mut gauge_at = None;
         self.with_shard(|shard| {
-            for &(series, sample) in samples {
+            for (series, sample) in samples {
+                let at_us = match series.kind {
+                    Kind::Gauge => *gauge_at.get_or_insert_with(|| self.gauge_time(Kind::Gauge)),
+                    _ => 0,
+                };
                 let i = series.index as usize;
                 if shard.resolved.len() <= i {
                     shard.resolved.resize_with(i + 1, || None);

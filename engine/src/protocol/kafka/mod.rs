@@ -397,10 +397,9 @@ mod tests {
     fn client(acked: Arc<AtomicU64>) -> KafkaClient {
         KafkaClient::new(
             Allowlist::parse(&["127.0.0.1"]).unwrap(),
-            Arc::new(move |d: &Delivery| {
-                if d.result.is_ok() {
-                    acked.fetch_add(1, Ordering::Relaxed);
-                }
+            Arc::new(move |reports: &[Delivery]| {
+                let ok = reports.iter().filter(|d| d.result.is_ok()).count();
+                acked.fetch_add(ok as u64, Ordering::Relaxed);
             }),
         )
     }
@@ -526,7 +525,7 @@ mod tests {
 
     #[test]
     fn bootstrap_hosts_must_be_allowed() {
-        let k = KafkaClient::new(Allowlist::default(), Arc::new(|_: &Delivery| {}));
+        let k = KafkaClient::new(Allowlist::default(), Arc::new(|_: &[Delivery]| {}));
         let cfg = Config {
             bootstrap: "10.9.9.9:9092".into(),
             properties: vec![],
@@ -555,7 +554,7 @@ mod tests {
         // Only the bootstrap broker is allowed: its peers are not.
         let k = KafkaClient::new(
             Allowlist::parse(std::slice::from_ref(&first)).unwrap(),
-            Arc::new(|_: &Delivery| {}),
+            Arc::new(|_: &[Delivery]| {}),
         );
         let cfg = Config {
             bootstrap: first.clone(),
@@ -570,7 +569,7 @@ mod tests {
         // Every broker allowed: the same client is made.
         let k = KafkaClient::new(
             Allowlist::parse(&["127.0.0.1"]).unwrap(),
-            Arc::new(|_: &Delivery| {}),
+            Arc::new(|_: &[Delivery]| {}),
         );
         k.producer(&cfg).unwrap();
     }

@@ -12,17 +12,20 @@
     reason = "librdkafka called directly on the per-message path: by topic handle, with a packed opaque word (rdkafka's BaseRecord copies the topic name into a CString per message)"
 )]
 
-use std::ffi::{CString, c_void};
+use std::ffi::{CStr, CString, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rdkafka::bindings as rd;
 use rdkafka::bindings::rd_kafka_vtype_t::*;
+use rdkafka::config::RDKafkaLogLevel;
 
 use super::*;
 
-/// Called on librdkafka's thread for every delivery report.
-pub type OnDelivery = Arc<dyn Fn(&Delivery) + Send + Sync>;
+/// Called on the producer's poll thread with the delivery reports of one
+/// librdkafka event (up to a few thousand, usually of one topic and
+/// partition), all read at one time.
+pub type OnDelivery = Arc<dyn Fn(&[Delivery]) + Send + Sync>;
 
 /// Topic names a producer keeps shared copies and handles of; past this,
 /// it starts over (a scenario naming a fresh topic per message).
@@ -101,27 +104,193 @@ impl ClientContext for Reports {}
 impl ProducerContext for Reports {
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, word: usize) {
-        let now = Instant::now();
-        // SAFETY: librdkafka hands each message's opaque back once.
-        let (enqueued_ns, p) = unsafe { unpack(word) };
-        let (m, result) = match result {
-            Ok(m) => (m, Ok((m.partition(), m.offset()))),
-            Err((e, m)) => (m, Err(classify(e))),
+    /// Reports met outside the poll thread's own loop: those rdkafka's
+    /// `poll` serves when the producer is dropped (after a purge).
+    fn delivery(&self, result: &DeliveryResult<'_>, _: usize) {
+        let m = match result {
+            Ok(m) | Err((_, m)) => m,
         };
-        let enqueued = self.epoch + Duration::from_nanos(enqueued_ns);
-        let d = Delivery {
-            topic: self.topic(m.topic()),
-            bytes: m.payload_len() + m.key().map_or(0, <[u8]>::len),
+        let topic = self.topic(m.topic());
+        let mut run = Run::default();
+        // SAFETY: librdkafka reports each message once, here.
+        unsafe { run.gather(self.epoch, Instant::now(), &*m.ptr(), &topic) };
+        run.hand_over(&self.on_delivery);
+    }
+}
+
+/// Delivery reports of one topic gathered to be handed over together.
+#[derive(Default)]
+struct Run {
+    deliveries: Vec<Delivery>,
+    /// Which of them a caller awaits.
+    waiters: Vec<(usize, oneshot::Sender<Delivery>)>,
+}
+
+impl Run {
+    /// Adds the report of `m`, delivered (or failed) as of `now`.
+    ///
+    /// # Safety
+    /// `m` is a message this producer enqueued, reported once, so its
+    /// opaque is a word from [`pack`] unpacked only here.
+    unsafe fn gather(
+        &mut self,
+        epoch: Instant,
+        now: Instant,
+        m: &rd::rd_kafka_message_t,
+        topic: &Arc<str>,
+    ) {
+        // SAFETY: as the caller promises.
+        let (enqueued_ns, p) = unsafe { unpack(m._private as usize) };
+        let result = match m.err {
+            rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => Ok((m.partition, m.offset)),
+            e => Err(classify(&KafkaError::MessageProduction(e.into()))),
+        };
+        let key_len = if m.key.is_null() { 0 } else { m.key_len };
+        let enqueued = epoch + Duration::from_nanos(enqueued_ns);
+        if let Some(w) = p.waiter {
+            self.waiters.push((self.deliveries.len(), w));
+        }
+        self.deliveries.push(Delivery {
+            topic: topic.clone(),
+            bytes: m.len + key_len,
             ack: now.saturating_duration_since(enqueued),
             result,
             tracked: p.tracked,
             timeline: p.timeline,
-        };
-        (self.on_delivery)(&d);
-        if let Some(w) = p.waiter {
-            let _ = w.send(d);
+        });
+    }
+
+    /// Hands what was gathered to `on_delivery` (and each awaited report
+    /// to its waiter), leaving the run empty.
+    fn hand_over(&mut self, on_delivery: &OnDelivery) {
+        if self.deliveries.is_empty() {
+            return;
         }
+        on_delivery(&self.deliveries);
+        for (i, w) in self.waiters.drain(..) {
+            let _ = w.send(self.deliveries[i].clone());
+        }
+        self.deliveries.clear();
+    }
+}
+
+/// Serves the producer's main queue until `stop`: delivery reports an
+/// event at a time (one clock read and one topic lookup for each, where
+/// rdkafka's `poll` makes a report, reads the clock and names the topic
+/// per message), and the log, error and statistics events rdkafka's
+/// `poll` would serve.
+fn serve(producer: &BaseProducer<Reports>, stop: &AtomicBool) {
+    let reports = producer.context();
+    let rk = producer.client().native_ptr();
+    // SAFETY: `rk` is live as long as `producer`; the queue reference is
+    // released below, before `producer` can drop.
+    let queue = unsafe { rd::rd_kafka_queue_get_main(rk) };
+    let mut messages: Vec<*const rd::rd_kafka_message_t> = Vec::new();
+    let mut run = Run::default();
+    while !stop.load(Ordering::Relaxed) {
+        // SAFETY: a live queue; an event returned is destroyed below, once.
+        let event = unsafe { rd::rd_kafka_queue_poll(queue, POLL.as_millis() as i32) };
+        if event.is_null() {
+            continue;
+        }
+        // SAFETY: `event` is live until destroyed at the end of this turn.
+        unsafe {
+            match rd::rd_kafka_event_type(event) {
+                rd::RD_KAFKA_EVENT_DR => reports.deliver(event, &mut messages, &mut run),
+                rd::RD_KAFKA_EVENT_LOG => reports.log_event(event),
+                rd::RD_KAFKA_EVENT_ERROR => {
+                    let code = rd::rd_kafka_event_error(event);
+                    let reason = CStr::from_ptr(rd::rd_kafka_event_error_string(event));
+                    reports.error(
+                        KafkaError::Global(code.into()),
+                        reason.to_string_lossy().trim(),
+                    );
+                }
+                rd::RD_KAFKA_EVENT_STATS => {
+                    reports.stats_raw(CStr::from_ptr(rd::rd_kafka_event_stats(event)).to_bytes());
+                }
+                // Nothing else is enabled on a producer's main queue.
+                _ => {}
+            }
+            rd::rd_kafka_event_destroy(event);
+        }
+    }
+    // SAFETY: the reference taken above, released once.
+    unsafe { rd::rd_kafka_queue_destroy(queue) }
+}
+
+impl Reports {
+    /// Hands a delivery event's reports to the owner's callback, a run of
+    /// one topic at a time.
+    ///
+    /// # Safety
+    /// `event` is a live delivery-report event of this producer.
+    unsafe fn deliver(
+        &self,
+        event: *mut rd::rd_kafka_event_t,
+        messages: &mut Vec<*const rd::rd_kafka_message_t>,
+        run: &mut Run,
+    ) {
+        messages.clear();
+        // SAFETY: `event` is live; the array is filled up to its capacity
+        // and no further.
+        unsafe {
+            let n = rd::rd_kafka_event_message_count(event);
+            messages.reserve(n);
+            let got = rd::rd_kafka_event_message_array(event, messages.as_mut_ptr(), n);
+            messages.set_len(got);
+        }
+        let now = Instant::now();
+        // Handles compared only within the event, whose messages hold them.
+        let mut topic: Option<(*mut rd::rd_kafka_topic_t, Arc<str>)> = None;
+        for &m in messages.iter() {
+            // SAFETY: the event's messages live as long as the event.
+            let m = unsafe { &*m };
+            let name = match &topic {
+                Some((rkt, name)) if *rkt == m.rkt => name,
+                _ => {
+                    run.hand_over(&self.on_delivery);
+                    // SAFETY: a message's topic handle and its name live as
+                    // long as the message.
+                    let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(m.rkt)) };
+                    let name = self.topic(&name.to_string_lossy());
+                    &topic.insert((m.rkt, name)).1
+                }
+            };
+            // SAFETY: each message of the event is reported once, here.
+            unsafe { run.gather(self.epoch, now, m, name) };
+        }
+        run.hand_over(&self.on_delivery);
+    }
+
+    /// # Safety
+    /// `event` is a live log event.
+    unsafe fn log_event(&self, event: *mut rd::rd_kafka_event_t) {
+        let (mut fac, mut text, mut level) = (ptr::null(), ptr::null(), 0);
+        // SAFETY: `event` is live; the strings live as long as it does.
+        unsafe {
+            if rd::rd_kafka_event_log(event, &mut fac, &mut text, &mut level) != 0 {
+                return;
+            }
+            let fac = CStr::from_ptr(fac).to_string_lossy();
+            let text = CStr::from_ptr(text).to_string_lossy();
+            self.log(log_level(level), fac.trim(), text.trim());
+        }
+    }
+}
+
+/// librdkafka's syslog-style level as rdkafka names it.
+fn log_level(level: i32) -> RDKafkaLogLevel {
+    use RDKafkaLogLevel as L;
+    match level {
+        ..=0 => L::Emerg,
+        1 => L::Alert,
+        2 => L::Critical,
+        3 => L::Error,
+        4 => L::Warning,
+        5 => L::Notice,
+        6 => L::Info,
+        _ => L::Debug,
     }
 }
 
@@ -156,11 +325,7 @@ impl Poller {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("volley-kafka-poll".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        producer.poll(POLL);
-                    }
-                })
+                .spawn(move || serve(&producer, &stop))
                 .map_err(|e| Error {
                     class: ErrorClass::Other,
                     message: format!("starting the producer's poll thread: {e}"),
@@ -487,12 +652,82 @@ mod tests {
         assert_eq!((ns, p.tracked.as_deref()), (7, Some("id-1")));
     }
 
+    /// Reports are handed over an event at a time, each call one topic's,
+    /// and a failed delivery is classified like any other error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reports_come_in_runs_of_one_topic_and_failures_are_classified() {
+        use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        cluster.create_topic("u", 1, 1).unwrap();
+        let calls: Arc<Mutex<Vec<Vec<Delivery>>>> = Arc::default();
+        let k = KafkaClient::new(
+            crate::protocol::Allowlist::parse(&["127.0.0.1"]).unwrap(),
+            Arc::new({
+                let calls = calls.clone();
+                move |d: &[Delivery]| calls.lock().unwrap().push(d.to_vec())
+            }),
+        );
+        let p = k
+            .producer(&Config {
+                bootstrap: cluster.bootstrap_servers(),
+                properties: vec![],
+            })
+            .unwrap();
+        let message = |topic: &str| Outgoing {
+            topic: topic.into(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        };
+        // Alternating topics in one enqueue: 300 to each.
+        let mut batch = p.batch();
+        for i in 0..600 {
+            batch.produce(message(["t", "u"][i % 2])).unwrap();
+        }
+        p.flush(Duration::from_secs(10)).await.unwrap();
+        // Every produce request now fails for good.
+        cluster.request_errors(
+            RDKafkaApiKey::Produce,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_RECORD; 4],
+        );
+        p.produce(message("t")).unwrap();
+        p.flush(Duration::from_secs(10)).await.unwrap();
+
+        let calls = calls.lock().unwrap();
+        let all: Vec<&Delivery> = calls.iter().flatten().collect();
+        assert_eq!(all.len(), 601);
+        for call in calls.iter() {
+            assert!(call.iter().all(|d| Arc::ptr_eq(&d.topic, &call[0].topic)));
+        }
+        assert!(calls.iter().any(|c| c.len() > 1), "one report per call");
+        let acked = |topic: &str| {
+            all.iter()
+                .filter(|d| &*d.topic == topic && d.result.is_ok())
+                .count()
+        };
+        assert_eq!((acked("t"), acked("u")), (300, 300));
+        assert!(all[..600].iter().all(|d| d.bytes == 1));
+        let failed = all[600];
+        assert_eq!(&*failed.topic, "t");
+        assert_eq!(failed.result.as_ref().unwrap_err().class, ErrorClass::Other);
+        assert!(
+            failed
+                .result
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("record"),
+            "{:?}",
+            failed.result
+        );
+    }
+
     #[test]
     fn a_topic_name_librdkafka_cannot_take_is_an_error() {
         let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
         let k = KafkaClient::new(
             crate::protocol::Allowlist::parse(&["127.0.0.1"]).unwrap(),
-            Arc::new(|_: &Delivery| {}),
+            Arc::new(|_: &[Delivery]| {}),
         );
         let p = k
             .producer(&Config {
