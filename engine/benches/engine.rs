@@ -30,7 +30,7 @@ fn build(dir: std::path::PathBuf) -> std::path::PathBuf {
 }
 
 fn shared() -> Arc<Shared> {
-    shared_with(|_, _, _| KafkaClient::new(Allowlist::default(), Arc::new(|_: &_| {})))
+    shared_with(|_, _, _| KafkaClient::new(Allowlist::default(), Arc::new(|_: &_, _: &_| {})))
 }
 
 /// The run's shared state with the Kafka client `kafka` makes from the

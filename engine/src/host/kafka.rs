@@ -33,14 +33,11 @@ pub fn kafka_deliveries(
 ) -> OnDelivery {
     let metrics = metrics.clone();
     let by_topic = TopicSeries::default();
-    Arc::new(move |reports: &[Delivery]| {
-        // A run of one topic's acks is recorded under one shard access.
-        for run in reports.chunk_by(|a, b| Arc::ptr_eq(&a.topic, &b.topic)) {
-            if !run.iter().any(|d| d.result.is_ok()) {
-                continue;
-            }
-            let (ack, bytes) = by_topic.with(&metrics, &run[0].topic, |t| (t.ack, t.bytes));
-            metrics.record_series_iter(run.iter().filter(|d| d.result.is_ok()).flat_map(|d| {
+    Arc::new(move |topic: &Arc<str>, reports: &[Delivery]| {
+        // The acks go in under one shard access.
+        if reports.iter().any(|d| d.result.is_ok()) {
+            let (ack, bytes) = by_topic.with(&metrics, topic, |t| (t.ack, t.bytes));
+            metrics.record_series_iter(reports.iter().filter(|d| d.result.is_ok()).flat_map(|d| {
                 [
                     (ack, d.ack.as_micros() as u64 as f64),
                     (bytes, d.bytes as f64),
@@ -54,9 +51,9 @@ pub fn kafka_deliveries(
             }
             if let Err(e) = &d.result {
                 if let Some(id) = &d.tracked {
-                    tracks.forget(&d.topic, id);
+                    tracks.forget(topic, id);
                 }
-                let tags = by_topic.with(&metrics, &d.topic, |t| {
+                let tags = by_topic.with(&metrics, topic, |t| {
                     t.tags.with([("class", e.class.as_str())])
                 });
                 metrics.failure(Builtin::KafkaProduceFailed, &tags, e);

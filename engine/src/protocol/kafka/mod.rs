@@ -216,11 +216,9 @@ pub struct Incoming {
     pub timestamp_ms: Option<i64>,
 }
 
-/// What a delivery report says.
+/// What a delivery report says (its topic is said with it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    /// The producer's shared copy of the topic's name.
-    pub topic: Arc<str>,
     pub bytes: usize,
     /// Enqueue to ack.
     pub ack: Duration,
@@ -397,7 +395,7 @@ mod tests {
     fn client(acked: Arc<AtomicU64>) -> KafkaClient {
         KafkaClient::new(
             Allowlist::parse(&["127.0.0.1"]).unwrap(),
-            Arc::new(move |reports: &[Delivery]| {
+            Arc::new(move |_: &Arc<str>, reports: &[Delivery]| {
                 let ok = reports.iter().filter(|d| d.result.is_ok()).count();
                 acked.fetch_add(ok as u64, Ordering::Relaxed);
             }),
@@ -525,7 +523,10 @@ mod tests {
 
     #[test]
     fn bootstrap_hosts_must_be_allowed() {
-        let k = KafkaClient::new(Allowlist::default(), Arc::new(|_: &[Delivery]| {}));
+        let k = KafkaClient::new(
+            Allowlist::default(),
+            Arc::new(|_: &Arc<str>, _: &[Delivery]| {}),
+        );
         let cfg = Config {
             bootstrap: "10.9.9.9:9092".into(),
             properties: vec![],
@@ -554,7 +555,7 @@ mod tests {
         // Only the bootstrap broker is allowed: its peers are not.
         let k = KafkaClient::new(
             Allowlist::parse(std::slice::from_ref(&first)).unwrap(),
-            Arc::new(|_: &[Delivery]| {}),
+            Arc::new(|_: &Arc<str>, _: &[Delivery]| {}),
         );
         let cfg = Config {
             bootstrap: first.clone(),
@@ -569,7 +570,7 @@ mod tests {
         // Every broker allowed: the same client is made.
         let k = KafkaClient::new(
             Allowlist::parse(&["127.0.0.1"]).unwrap(),
-            Arc::new(|_: &[Delivery]| {}),
+            Arc::new(|_: &Arc<str>, _: &[Delivery]| {}),
         );
         k.producer(&cfg).unwrap();
     }

@@ -22,10 +22,10 @@ use rdkafka::config::RDKafkaLogLevel;
 
 use super::*;
 
-/// Called on the producer's poll thread with the delivery reports of one
-/// librdkafka event (up to a few thousand, usually of one topic and
-/// partition), all read at one time.
-pub type OnDelivery = Arc<dyn Fn(&[Delivery]) + Send + Sync>;
+/// Called on the producer's poll thread with a topic (the producer's shared
+/// copy of its name) and delivery reports of its messages: those of one
+/// librdkafka event (up to a few thousand), all read at one time.
+pub type OnDelivery = Arc<dyn Fn(&Arc<str>, &[Delivery]) + Send + Sync>;
 
 /// Topic names a producer keeps shared copies and handles of; past this,
 /// it starts over (a scenario naming a fresh topic per message).
@@ -85,6 +85,11 @@ impl Reports {
         }
     }
 
+    /// Nanoseconds since the epoch, as enqueue times are kept.
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
     fn topic(&self, name: &str) -> Arc<str> {
         let mut known = self.topics.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = known.iter().find(|t| ***t == *name) {
@@ -110,11 +115,10 @@ impl ProducerContext for Reports {
         let m = match result {
             Ok(m) | Err((_, m)) => m,
         };
-        let topic = self.topic(m.topic());
         let mut run = Run::default();
         // SAFETY: librdkafka reports each message once, here.
-        unsafe { run.gather(self.epoch, Instant::now(), &*m.ptr(), &topic) };
-        run.hand_over(&self.on_delivery);
+        unsafe { run.gather(self.now_ns(), &*m.ptr()) };
+        run.hand_over(&self.topic(m.topic()), &self.on_delivery);
     }
 }
 
@@ -127,18 +131,13 @@ struct Run {
 }
 
 impl Run {
-    /// Adds the report of `m`, delivered (or failed) as of `now`.
+    /// Adds the report of `m`, delivered (or failed) `now_ns` after the
+    /// producer's epoch.
     ///
     /// # Safety
     /// `m` is a message this producer enqueued, reported once, so its
     /// opaque is a word from [`pack`] unpacked only here.
-    unsafe fn gather(
-        &mut self,
-        epoch: Instant,
-        now: Instant,
-        m: &rd::rd_kafka_message_t,
-        topic: &Arc<str>,
-    ) {
+    unsafe fn gather(&mut self, now_ns: u64, m: &rd::rd_kafka_message_t) {
         // SAFETY: as the caller promises.
         let (enqueued_ns, p) = unsafe { unpack(m._private as usize) };
         let result = match m.err {
@@ -146,14 +145,12 @@ impl Run {
             e => Err(classify(&KafkaError::MessageProduction(e.into()))),
         };
         let key_len = if m.key.is_null() { 0 } else { m.key_len };
-        let enqueued = epoch + Duration::from_nanos(enqueued_ns);
         if let Some(w) = p.waiter {
             self.waiters.push((self.deliveries.len(), w));
         }
         self.deliveries.push(Delivery {
-            topic: topic.clone(),
             bytes: m.len + key_len,
-            ack: now.saturating_duration_since(enqueued),
+            ack: Duration::from_nanos(now_ns.saturating_sub(enqueued_ns)),
             result,
             tracked: p.tracked,
             timeline: p.timeline,
@@ -162,11 +159,11 @@ impl Run {
 
     /// Hands what was gathered to `on_delivery` (and each awaited report
     /// to its waiter), leaving the run empty.
-    fn hand_over(&mut self, on_delivery: &OnDelivery) {
+    fn hand_over(&mut self, topic: &Arc<str>, on_delivery: &OnDelivery) {
         if self.deliveries.is_empty() {
             return;
         }
-        on_delivery(&self.deliveries);
+        on_delivery(topic, &self.deliveries);
         for (i, w) in self.waiters.drain(..) {
             let _ = w.send(self.deliveries[i].clone());
         }
@@ -240,27 +237,27 @@ impl Reports {
             let got = rd::rd_kafka_event_message_array(event, messages.as_mut_ptr(), n);
             messages.set_len(got);
         }
-        let now = Instant::now();
+        let now_ns = self.now_ns();
         // Handles compared only within the event, whose messages hold them.
         let mut topic: Option<(*mut rd::rd_kafka_topic_t, Arc<str>)> = None;
         for &m in messages.iter() {
             // SAFETY: the event's messages live as long as the event.
             let m = unsafe { &*m };
-            let name = match &topic {
-                Some((rkt, name)) if *rkt == m.rkt => name,
-                _ => {
-                    run.hand_over(&self.on_delivery);
-                    // SAFETY: a message's topic handle and its name live as
-                    // long as the message.
-                    let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(m.rkt)) };
-                    let name = self.topic(&name.to_string_lossy());
-                    &topic.insert((m.rkt, name)).1
+            if topic.as_ref().is_none_or(|(rkt, _)| *rkt != m.rkt) {
+                if let Some((_, name)) = &topic {
+                    run.hand_over(name, &self.on_delivery);
                 }
-            };
+                // SAFETY: a message's topic handle and its name live as long
+                // as the message.
+                let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(m.rkt)) };
+                topic = Some((m.rkt, self.topic(&name.to_string_lossy())));
+            }
             // SAFETY: each message of the event is reported once, here.
-            unsafe { run.gather(self.epoch, now, m, name) };
+            unsafe { run.gather(now_ns, m) };
         }
-        run.hand_over(&self.on_delivery);
+        if let Some((_, name)) = &topic {
+            run.hand_over(name, &self.on_delivery);
+        }
     }
 
     /// # Safety
@@ -523,14 +520,14 @@ impl Batch<'_> {
 
     /// Enqueues `m` as [`Batch::produce`] does, copied only by librdkafka.
     pub fn produce_plain(&mut self, m: &Plain<'_>) -> Result<(), Error> {
-        let topic = self.topic(m.topic)?;
         let pending = Pending {
             timeline: m.timeline,
             ..Pending::default()
         };
-        let word = pack(self.enqueued_ns, pending);
-        let rk = self.shared.producer.client().native_ptr();
-        producev(rk, &topic, m, &[], word).inspect_err(|_| {
+        let (enqueued_ns, rk) = (self.enqueued_ns, self.rk());
+        let topic = self.topic(m.topic)?;
+        let word = pack(enqueued_ns, pending);
+        producev(rk, topic, m, &[], word).inspect_err(|_| {
             // SAFETY: librdkafka did not take the message, nor its word.
             drop(unsafe { unpack(word) });
         })
@@ -541,6 +538,7 @@ impl Batch<'_> {
         mut m: Outgoing,
         waiter: Option<oneshot::Sender<Delivery>>,
     ) -> Result<(), (Error, String)> {
+        let (enqueued_ns, rk) = (self.enqueued_ns, self.rk());
         let topic = match self.topic(&m.topic) {
             Ok(t) => t,
             Err(e) => return Err((e, m.topic)),
@@ -550,34 +548,32 @@ impl Batch<'_> {
             timeline: m.timeline,
             waiter,
         };
-        let word = pack(self.enqueued_ns, pending);
-        let rk = self.shared.producer.client().native_ptr();
-        producev(rk, &topic, &m.plain(), &m.headers, word).map_err(|e| {
+        let word = pack(enqueued_ns, pending);
+        producev(rk, topic, &m.plain(), &m.headers, word).map_err(|e| {
             // SAFETY: librdkafka did not take the message, nor its word.
             drop(unsafe { unpack(word) });
             (e, m.topic)
         })
     }
 
-    fn topic(&mut self, name: &str) -> Result<Arc<Topic>, Error> {
-        match &self.topic {
-            Some(t) if t.name == name => Ok(t.clone()),
-            _ => {
-                let t = self.shared.topic(name)?;
-                self.topic = Some(t.clone());
-                Ok(t)
-            }
+    fn rk(&self) -> *mut rd::rd_kafka_t {
+        self.shared.producer.client().native_ptr()
+    }
+
+    fn topic(&mut self, name: &str) -> Result<&Topic, Error> {
+        if self.topic.as_ref().is_none_or(|t| t.name != name) {
+            self.topic = Some(self.shared.topic(name)?);
         }
+        Ok(self.topic.as_deref().expect("set just above"))
     }
 }
 
 impl Producer {
     /// A batch enqueued as of now.
     pub fn batch(&self) -> Batch<'_> {
-        let epoch = self.inner.producer.context().epoch;
         Batch {
             shared: &self.inner,
-            enqueued_ns: epoch.elapsed().as_nanos() as u64,
+            enqueued_ns: self.inner.producer.context().now_ns(),
             topic: None,
         }
     }
@@ -652,7 +648,7 @@ mod tests {
         assert_eq!((ns, p.tracked.as_deref()), (7, Some("id-1")));
     }
 
-    /// Reports are handed over an event at a time, each call one topic's,
+    /// Reports are handed over an event at a time, a topic's per call,
     /// and a failed delivery is classified like any other error.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reports_come_in_runs_of_one_topic_and_failures_are_classified() {
@@ -660,12 +656,15 @@ mod tests {
         let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
         cluster.create_topic("t", 1, 1).unwrap();
         cluster.create_topic("u", 1, 1).unwrap();
-        let calls: Arc<Mutex<Vec<Vec<Delivery>>>> = Arc::default();
+        type Calls = Vec<(Arc<str>, Vec<Delivery>)>;
+        let calls: Arc<Mutex<Calls>> = Arc::default();
         let k = KafkaClient::new(
             crate::protocol::Allowlist::parse(&["127.0.0.1"]).unwrap(),
             Arc::new({
                 let calls = calls.clone();
-                move |d: &[Delivery]| calls.lock().unwrap().push(d.to_vec())
+                move |topic: &Arc<str>, d: &[Delivery]| {
+                    calls.lock().unwrap().push((topic.clone(), d.to_vec()))
+                }
             }),
         );
         let p = k
@@ -694,32 +693,27 @@ mod tests {
         p.flush(Duration::from_secs(10)).await.unwrap();
 
         let calls = calls.lock().unwrap();
-        let all: Vec<&Delivery> = calls.iter().flatten().collect();
+        let all: Vec<(&str, &Delivery)> = calls
+            .iter()
+            .flat_map(|(topic, d)| d.iter().map(|d| (&**topic, d)))
+            .collect();
         assert_eq!(all.len(), 601);
-        for call in calls.iter() {
-            assert!(call.iter().all(|d| Arc::ptr_eq(&d.topic, &call[0].topic)));
-        }
-        assert!(calls.iter().any(|c| c.len() > 1), "one report per call");
+        assert!(
+            calls.iter().any(|(_, d)| d.len() > 1),
+            "one report per call"
+        );
         let acked = |topic: &str| {
             all.iter()
-                .filter(|d| &*d.topic == topic && d.result.is_ok())
+                .filter(|(t, d)| *t == topic && d.result.is_ok())
                 .count()
         };
         assert_eq!((acked("t"), acked("u")), (300, 300));
-        assert!(all[..600].iter().all(|d| d.bytes == 1));
-        let failed = all[600];
-        assert_eq!(&*failed.topic, "t");
-        assert_eq!(failed.result.as_ref().unwrap_err().class, ErrorClass::Other);
-        assert!(
-            failed
-                .result
-                .as_ref()
-                .unwrap_err()
-                .message
-                .contains("record"),
-            "{:?}",
-            failed.result
-        );
+        assert!(all[..600].iter().all(|(_, d)| d.bytes == 1));
+        let (topic, failed) = all[600];
+        assert_eq!(topic, "t");
+        let e = failed.result.as_ref().unwrap_err();
+        assert_eq!(e.class, ErrorClass::Other);
+        assert!(e.message.contains("record"), "{e}");
     }
 
     #[test]
@@ -727,7 +721,7 @@ mod tests {
         let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
         let k = KafkaClient::new(
             crate::protocol::Allowlist::parse(&["127.0.0.1"]).unwrap(),
-            Arc::new(|_: &[Delivery]| {}),
+            Arc::new(|_: &Arc<str>, _: &[Delivery]| {}),
         );
         let p = k
             .producer(&Config {

@@ -564,7 +564,7 @@ mod tests {
                 .unwrap()
                 .unwrap()
         };
-        let client = crate::protocol::kafka::KafkaClient::new(allow, Arc::new(|_: &_| {}));
+        let client = crate::protocol::kafka::KafkaClient::new(allow, Arc::new(|_: &_, _: &_| {}));
         let producer = client.producer(&t.config).unwrap();
         let mut once = Outgoing {
             topic: "t".into(),
