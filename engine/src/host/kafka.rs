@@ -34,15 +34,18 @@ pub fn kafka_deliveries(
     let metrics = metrics.clone();
     let by_topic = TopicSeries::default();
     Arc::new(move |topic: &Arc<str>, reports: &[Delivery]| {
-        // The acks go in under one shard access.
-        if reports.iter().any(|d| d.result.is_ok()) {
+        // The acks go in under one shard access, a run of equal times
+        // (a batch enqueued together, acked together) as one sample.
+        let acked = || reports.iter().filter(|d| d.result.is_ok());
+        if acked().next().is_some() {
             let (ack, bytes) = by_topic.with(&metrics, topic, |t| (t.ack, t.bytes));
-            metrics.record_series_iter(reports.iter().filter(|d| d.result.is_ok()).flat_map(|d| {
-                [
-                    (ack, d.ack.as_micros() as u64 as f64),
-                    (bytes, d.bytes as f64),
-                ]
-            }));
+            let total: usize = acked().map(|d| d.bytes).sum();
+            let times = runs(acked().map(|d| d.ack.as_micros() as u64));
+            metrics.record_series_n(times.map(|(us, n)| (ack, us as f64, n)).chain([(
+                bytes,
+                total as f64,
+                1,
+            )]));
         }
         for d in reports {
             if let Some(sent) = d.timeline {
@@ -59,6 +62,20 @@ pub fn kafka_deliveries(
                 metrics.failure(Builtin::KafkaProduceFailed, &tags, e);
             }
         }
+    })
+}
+
+/// `values` as runs of equal values: each value and how many times in a
+/// row it came.
+fn runs(values: impl Iterator<Item = u64>) -> impl Iterator<Item = (u64, u64)> {
+    let mut values = values.peekable();
+    std::iter::from_fn(move || {
+        let v = values.next()?;
+        let mut n = 1;
+        while values.next_if_eq(&v).is_some() {
+            n += 1;
+        }
+        Some((v, n))
     })
 }
 
@@ -691,3 +708,15 @@ impl HostConsumer for VuState {
 }
 
 impl Host for VuState {}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn runs_count_equal_values_in_a_row() {
+        let got: Vec<_> = runs([5, 5, 5, 2, 5, 5, 9].into_iter()).collect();
+        assert_eq!(got, [(5, 3), (2, 1), (5, 2), (9, 1)]);
+        assert_eq!(runs(std::iter::empty()).count(), 0);
+    }
+}

@@ -299,15 +299,16 @@ impl Metrics {
     /// Records one sample on each series under one shard lock, without a
     /// lookup (a request's worth).
     pub fn record_series(&self, samples: &[(SeriesHandle, f64)]) {
-        self.record_series_iter(samples.iter().copied());
+        self.record_series_n(samples.iter().map(|&(series, sample)| (series, sample, 1)));
     }
 
-    /// [`Metrics::record_series`] for samples made as they are recorded
-    /// (a batch of delivery reports); `samples` must not record.
-    pub fn record_series_iter(&self, samples: impl IntoIterator<Item = (SeriesHandle, f64)>) {
+    /// [`Metrics::record_series`] for samples made as they are recorded (a
+    /// batch of delivery reports), each with how many times it occurred;
+    /// `samples` must not record.
+    pub fn record_series_n(&self, samples: impl IntoIterator<Item = (SeriesHandle, f64, u64)>) {
         let mut gauge_at = None;
         self.with_shard(|shard| {
-            for (series, sample) in samples {
+            for (series, sample, n) in samples {
                 let at_us = match series.kind {
                     Kind::Gauge => *gauge_at.get_or_insert_with(|| self.gauge_time(Kind::Gauge)),
                     _ => 0,
@@ -318,7 +319,7 @@ impl Metrics {
                 }
                 shard.resolved[i]
                     .get_or_insert_with(|| Value::new(series.kind))
-                    .add(sample, at_us);
+                    .add_n(sample, n, at_us);
             }
         });
     }

@@ -70,10 +70,15 @@ impl Trend {
     }
 
     pub fn record(&mut self, v: u64) {
+        self.record_n(v, 1);
+    }
+
+    /// Records `v` `n` times.
+    pub fn record_n(&mut self, v: u64, n: u64) {
         // Auto-resizing histograms only fail on values beyond u64 range limits.
-        let _ = self.hist.record(v);
-        self.count += 1;
-        self.sum += v as u128;
+        let _ = self.hist.record_n(v, n);
+        self.count += n;
+        self.sum += v as u128 * n as u128;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
     }
@@ -193,8 +198,13 @@ impl Value {
 
     /// Adds one sample. `at_us` orders gauge writes; other kinds ignore it.
     pub fn add(&mut self, sample: f64, at_us: u64) {
+        self.add_n(sample, 1, at_us);
+    }
+
+    /// Adds `sample` `n` times, as `n` calls of [`Value::add`] would.
+    pub fn add_n(&mut self, sample: f64, n: u64, at_us: u64) {
         match self {
-            Value::Counter { sum } => *sum += sample,
+            Value::Counter { sum } => *sum += sample * n as f64,
             Value::Gauge {
                 value,
                 min,
@@ -209,16 +219,19 @@ impl Value {
                 *max = max.max(sample);
             }
             Value::Rate { trues, total } => {
-                *total += 1;
+                *total += n;
                 if sample != 0.0 {
-                    *trues += 1;
+                    *trues += n;
                 }
             }
-            Value::Trend(t) => t.record(if sample <= 0.0 {
-                0
-            } else {
-                sample.round() as u64
-            }),
+            Value::Trend(t) => t.record_n(
+                if sample <= 0.0 {
+                    0
+                } else {
+                    sample.round() as u64
+                },
+                n,
+            ),
         }
     }
 
@@ -310,6 +323,20 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sample_added_n_times_at_once_is_n_samples() {
+        for kind in [Kind::Counter, Kind::Gauge, Kind::Rate, Kind::Trend] {
+            let (mut once, mut each) = (Value::new(kind), Value::new(kind));
+            for (sample, n) in [(3.0, 4), (0.0, 2), (250.0, 3), (7.0, 1)] {
+                once.add_n(sample, n, 9);
+                for _ in 0..n {
+                    each.add(sample, 9);
+                }
+            }
+            assert_eq!(format!("{once:?}"), format!("{each:?}"), "{kind:?}");
+        }
+    }
 
     #[test]
     fn trend_merge_is_lossless_and_roundtrips() {
