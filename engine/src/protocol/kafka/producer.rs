@@ -176,12 +176,9 @@ impl Run {
 /// rdkafka's `poll` makes a report, reads the clock and names the topic
 /// per message), and the log, error and statistics events rdkafka's
 /// `poll` would serve.
-fn serve(producer: &BaseProducer<Reports>, stop: &AtomicBool) {
+fn serve(producer: &BaseProducer<Reports>, queue: &MainQueue, stop: &AtomicBool) {
     let reports = producer.context();
-    let rk = producer.client().native_ptr();
-    // SAFETY: `rk` is live as long as `producer`; the queue reference is
-    // released below, before `producer` can drop.
-    let queue = unsafe { rd::rd_kafka_queue_get_main(rk) };
+    let queue = queue.0;
     let mut messages: Vec<*const rd::rd_kafka_message_t> = Vec::new();
     let mut run = Run::default();
     while !stop.load(Ordering::Relaxed) {
@@ -212,8 +209,34 @@ fn serve(producer: &BaseProducer<Reports>, stop: &AtomicBool) {
             rd::rd_kafka_event_destroy(event);
         }
     }
-    // SAFETY: the reference taken above, released once.
-    unsafe { rd::rd_kafka_queue_destroy(queue) }
+}
+
+/// A reference to a producer's main queue, where librdkafka puts its
+/// events; released before the producer is (see [`Shared`]).
+struct MainQueue(*mut rd::rd_kafka_queue_t);
+
+// SAFETY: librdkafka's queues may be used from any thread.
+unsafe impl Send for MainQueue {}
+unsafe impl Sync for MainQueue {}
+
+impl MainQueue {
+    fn of(producer: &BaseProducer<Reports>) -> MainQueue {
+        // SAFETY: the producer is live; the reference is released on drop.
+        MainQueue(unsafe { rd::rd_kafka_queue_get_main(producer.client().native_ptr()) })
+    }
+
+    /// Makes a poll of this queue under way (or the next) return at once.
+    fn wake(&self) {
+        // SAFETY: a live queue.
+        unsafe { rd::rd_kafka_queue_yield(self.0) }
+    }
+}
+
+impl Drop for MainQueue {
+    fn drop(&mut self) {
+        // SAFETY: the reference taken in `of`, released once.
+        unsafe { rd::rd_kafka_queue_destroy(self.0) }
+    }
 }
 
 impl Reports {
@@ -312,17 +335,19 @@ impl Drop for Topic {
 /// The thread that serves a producer's delivery reports.
 struct Poller {
     stop: Arc<AtomicBool>,
+    queue: Arc<MainQueue>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Poller {
     fn start(producer: Arc<BaseProducer<Reports>>) -> Result<Poller, Error> {
         let stop = Arc::new(AtomicBool::new(false));
+        let queue = Arc::new(MainQueue::of(&producer));
         let thread = {
-            let stop = stop.clone();
+            let (stop, queue) = (stop.clone(), queue.clone());
             std::thread::Builder::new()
                 .name("volley-kafka-poll".into())
-                .spawn(move || serve(&producer, &stop))
+                .spawn(move || serve(&producer, &queue, &stop))
                 .map_err(|e| Error {
                     class: ErrorClass::Other,
                     message: format!("starting the producer's poll thread: {e}"),
@@ -330,14 +355,18 @@ impl Poller {
         };
         Ok(Poller {
             stop,
+            queue,
             thread: Some(thread),
         })
     }
 }
 
 impl Drop for Poller {
+    /// Stops the thread without waiting out its poll (which would end
+    /// every run up to 10 ms late); the queue is released after it.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.queue.wake();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
