@@ -1,6 +1,7 @@
 //! Criterion benches for the engine's hot paths: VU instantiation, an empty
-//! iteration, Kafka produce through the host, and recording samples. Run:
-//! `cargo bench -p volley --bench engine`.
+//! iteration, Kafka produce through the host, an iteration of the same
+//! scenario in each guest language, and recording samples. Run:
+//! `cargo bench -p volley --bench engine` (`-- lang_` for the languages).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,7 +44,8 @@ fn shared_with(
     let timeline: Arc<Timeline> = Default::default();
     Arc::new(Shared {
         start: metrics.start(),
-        http: HttpClient::new(Allowlist::default(), false).unwrap(),
+        // Benches reach only the servers they start on loopback.
+        http: HttpClient::new(Allowlist::parse(&["127.0.0.1"]).unwrap(), false).unwrap(),
         ws: WsClient::new(Allowlist::default(), false).unwrap(),
         kafka: kafka(&metrics, &tracks, &timeline),
         metrics,
@@ -176,6 +178,72 @@ fn kafka_benches(c: &mut Criterion) {
     }
 }
 
+/// The language benchmark's scenario (`bench/lang/<lang>`, as
+/// `bench/languages.sh` runs it) in each guest language: an empty
+/// iteration (entering the guest and its SDK's glue) and `GET` + check
+/// against the embedded HTTP target on loopback (the request record
+/// lowered, the response lifted, the check's host call). A language whose
+/// toolchain is missing (`./setup.sh` installs them) is skipped, named.
+fn language_benches(c: &mut Criterion) {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_rt
+        .block_on(volley::embedded::start(
+            volley::embedded::Kind::Http,
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let url = format!("{}/health", server.url());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        max_vus: 8,
+        ..Default::default()
+    })
+    .unwrap();
+    let shared = shared();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let timeout = std::time::Duration::from_secs(10);
+    for lang in ["rust", "js", "python", "c"] {
+        let built = volley::build::build(
+            &repo.join("bench/lang").join(lang),
+            &volley::build::BuildOptions {
+                force: false,
+                quiet: true,
+            },
+        );
+        let component = match built {
+            Ok(b) => runtime.load(&b.component).unwrap(),
+            Err(e) => {
+                eprintln!("lang_{lang}: skipped, its scenario does not build here: {e}");
+                continue;
+            }
+        };
+        let info = Arc::new(ScenarioInfo {
+            name: "bench".into(),
+            tags: Tags::new([("scenario", "bench")]),
+            params: [("url".to_string(), url.clone())].into_iter().collect(),
+        });
+        let state = VuState::new(1, shared.clone(), info, 64 << 20);
+        let mut vu = rt
+            .block_on(Vu::new(&component, state))
+            .map_err(|(e, _)| e)
+            .unwrap();
+        rt.block_on(vu.init(&[], timeout)).unwrap();
+        for (bench, entry) in [("empty_iteration", "empty"), ("get_check", "default")] {
+            c.bench_function(&format!("lang_{lang}_{bench}"), |b| {
+                b.iter(|| rt.block_on(vu.iterate(entry, timeout)).unwrap())
+            });
+        }
+    }
+    server_rt.block_on(server.shutdown());
+}
+
 fn metric_benches(c: &mut Criterion) {
     c.bench_function("histogram_record", |b| {
         let mut t = Trend::new();
@@ -192,5 +260,11 @@ fn metric_benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, vu_benches, kafka_benches, metric_benches);
+criterion_group!(
+    benches,
+    vu_benches,
+    kafka_benches,
+    language_benches,
+    metric_benches
+);
 criterion_main!(benches);

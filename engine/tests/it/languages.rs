@@ -972,3 +972,71 @@ fn kafka_produce_and_send_batch_work_in_javascript_python_and_c() {
         std::fs::remove_dir_all(&root).ok();
     }
 }
+
+/// The language benchmark's scenario (`bench/lang/<lang>`, which
+/// `bench/languages.sh` and the `lang_*` criterion benches run) does in
+/// every language what it says: each `default` iteration one GET the
+/// target answers and one passing check, `empty` nothing.
+#[test]
+fn the_language_benchmark_scenario_runs_in_every_language() {
+    let (_rt, server) = standalone_http();
+    let url = format!("url={}/health", server.url());
+    let allow = server.addr().to_string();
+    for lang in ["rust", "js", "python", "c"] {
+        let dir = repo().join("bench/lang").join(lang);
+        let before = server.stats().requests;
+        let export = std::env::temp_dir().join(format!(
+            "volley-bench-lang-{}-{lang}.json",
+            std::process::id()
+        ));
+        let (code, out, err) = volley_with(
+            &[
+                "run",
+                dir.to_str().unwrap(),
+                "--exec",
+                "default",
+                "--vus",
+                "2",
+                "--iterations",
+                "10",
+                "-e",
+                &url,
+                "--allow-host",
+                &allow,
+                "--quiet",
+                "--summary-export",
+                export.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{lang}:\n{out}\n{err}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+        std::fs::remove_file(&export).ok();
+        assert_eq!(value(&doc, "iterations", "count"), 10.0, "{lang}");
+        assert_eq!(failed(&doc), 0.0, "{lang}: {err}");
+        assert_eq!(value(&doc, "checks", "passes"), 10.0, "{lang}");
+        assert_eq!(value(&doc, "http_reqs", "count"), 10.0, "{lang}");
+        assert_eq!(
+            server.stats().requests - before,
+            10,
+            "{lang}: the target's count"
+        );
+        let (code, out, err) = volley_with(
+            &[
+                "run",
+                dir.to_str().unwrap(),
+                "--exec",
+                "empty",
+                "--iterations",
+                "5",
+                "-e",
+                &url,
+                "--quiet",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{lang} empty:\n{out}\n{err}");
+    }
+    assert_eq!(server.stats().requests, 40, "empty iterations send nothing");
+}
