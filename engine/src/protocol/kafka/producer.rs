@@ -31,9 +31,10 @@ pub type OnDelivery = Arc<dyn Fn(&Arc<str>, &[Delivery]) + Send + Sync>;
 /// it starts over (a scenario naming a fresh topic per message).
 const MAX_TOPICS: usize = 256;
 
-/// How long the poll thread waits for delivery reports at a time, so also
-/// how long dropping a producer may wait for it (rdkafka's threaded
-/// producer waits 100 ms, which ended every run 100 ms late).
+/// How long the poll thread waits for an event at a time before it looks
+/// at its stop flag again (dropping the producer also wakes it at once;
+/// rdkafka's threaded producer waited 100 ms, which ended every run 100 ms
+/// late).
 const POLL: Duration = Duration::from_millis(10);
 
 /// What a message hands back in its delivery report besides its enqueue
