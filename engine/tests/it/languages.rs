@@ -985,14 +985,9 @@ fn the_language_benchmark_scenario_runs_in_every_language() {
     for lang in ["rust", "js", "python", "c"] {
         let dir = repo().join("bench/lang").join(lang);
         let before = server.stats().requests;
-        let export = std::env::temp_dir().join(format!(
-            "volley-bench-lang-{}-{lang}.json",
-            std::process::id()
-        ));
-        let (code, out, err) = volley_with(
+        let doc = build_and_run(
+            &dir,
             &[
-                "run",
-                dir.to_str().unwrap(),
                 "--exec",
                 "default",
                 "--vus",
@@ -1003,18 +998,10 @@ fn the_language_benchmark_scenario_runs_in_every_language() {
                 &url,
                 "--allow-host",
                 &allow,
-                "--quiet",
-                "--summary-export",
-                export.to_str().unwrap(),
             ],
-            &[],
         );
-        assert_eq!(code, 0, "{lang}:\n{out}\n{err}");
-        let doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
-        std::fs::remove_file(&export).ok();
         assert_eq!(value(&doc, "iterations", "count"), 10.0, "{lang}");
-        assert_eq!(failed(&doc), 0.0, "{lang}: {err}");
+        assert_eq!(failed(&doc), 0.0, "{lang}: {}", doc["metrics"]);
         assert_eq!(value(&doc, "checks", "passes"), 10.0, "{lang}");
         assert_eq!(value(&doc, "http_reqs", "count"), 10.0, "{lang}");
         assert_eq!(
