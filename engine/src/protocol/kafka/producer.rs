@@ -746,6 +746,55 @@ mod tests {
         assert!(e.message.contains("record"), "{e}");
     }
 
+    /// What is still queued when a producer is dropped is purged and
+    /// reported (through rdkafka's `poll`, the poll thread having stopped):
+    /// nothing enqueued goes unreported.
+    #[test]
+    fn a_dropped_producer_reports_what_it_purged() {
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        type Seen = Vec<(Arc<str>, Delivery)>;
+        let reports: Arc<Mutex<Seen>> = Arc::default();
+        let k = KafkaClient::new(
+            crate::protocol::Allowlist::parse(&["127.0.0.1"]).unwrap(),
+            Arc::new({
+                let reports = reports.clone();
+                move |topic: &Arc<str>, d: &[Delivery]| {
+                    let mut r = reports.lock().unwrap();
+                    r.extend(d.iter().map(|d| (topic.clone(), d.clone())));
+                }
+            }),
+        );
+        let p = k
+            .producer(&Config {
+                bootstrap: cluster.bootstrap_servers(),
+                properties: vec![],
+            })
+            .unwrap();
+        // The broker goes away: nothing can be delivered.
+        cluster.broker_down(1).unwrap();
+        let mut batch = p.batch();
+        for _ in 0..10 {
+            let m = Outgoing {
+                topic: "t".into(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            };
+            batch.produce(m).unwrap();
+        }
+        assert_eq!(p.in_flight(), 10);
+        drop(batch);
+        drop(p);
+        drop(k);
+        let reports = reports.lock().unwrap();
+        assert_eq!(reports.len(), 10, "{reports:?}");
+        for (topic, d) in reports.iter() {
+            assert_eq!(&**topic, "t");
+            let e = d.result.as_ref().unwrap_err();
+            assert!(e.message.to_lowercase().contains("purge"), "{e}");
+        }
+    }
+
     #[test]
     fn a_topic_name_librdkafka_cannot_take_is_an_error() {
         let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
