@@ -678,16 +678,15 @@ mod tests {
         assert_eq!((ns, p.tracked.as_deref()), (7, Some("id-1")));
     }
 
-    /// Reports are handed over an event at a time, a topic's per call,
-    /// and a failed delivery is classified like any other error.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn reports_come_in_runs_of_one_topic_and_failures_are_classified() {
-        use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
-        cluster.create_topic("t", 1, 1).unwrap();
-        cluster.create_topic("u", 1, 1).unwrap();
-        type Calls = Vec<(Arc<str>, Vec<Delivery>)>;
-        let calls: Arc<Mutex<Calls>> = Arc::default();
+    /// Each call the owner gets: its topic and its reports.
+    type Calls = Arc<Mutex<Vec<(Arc<str>, Vec<Delivery>)>>>;
+
+    /// A client for loopback whose delivery callback records every call,
+    /// and its producer for `cluster`.
+    fn recording_producer<C: ProducerContext>(
+        cluster: &rdkafka::mocking::MockCluster<'_, C>,
+    ) -> (KafkaClient, Producer, Calls) {
+        let calls: Calls = Arc::default();
         let k = KafkaClient::new(
             crate::protocol::Allowlist::parse(&["127.0.0.1"]).unwrap(),
             Arc::new({
@@ -703,6 +702,18 @@ mod tests {
                 properties: vec![],
             })
             .unwrap();
+        (k, p, calls)
+    }
+
+    /// Reports are handed over an event at a time, a topic's per call,
+    /// and a failed delivery is classified like any other error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reports_come_in_runs_of_one_topic_and_failures_are_classified() {
+        use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        cluster.create_topic("u", 1, 1).unwrap();
+        let (_k, p, calls) = recording_producer(&cluster);
         let message = |topic: &str| Outgoing {
             topic: topic.into(),
             value: b"v".to_vec(),
@@ -753,24 +764,7 @@ mod tests {
     fn a_dropped_producer_reports_what_it_purged() {
         let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
         cluster.create_topic("t", 1, 1).unwrap();
-        type Seen = Vec<(Arc<str>, Delivery)>;
-        let reports: Arc<Mutex<Seen>> = Arc::default();
-        let k = KafkaClient::new(
-            crate::protocol::Allowlist::parse(&["127.0.0.1"]).unwrap(),
-            Arc::new({
-                let reports = reports.clone();
-                move |topic: &Arc<str>, d: &[Delivery]| {
-                    let mut r = reports.lock().unwrap();
-                    r.extend(d.iter().map(|d| (topic.clone(), d.clone())));
-                }
-            }),
-        );
-        let p = k
-            .producer(&Config {
-                bootstrap: cluster.bootstrap_servers(),
-                properties: vec![],
-            })
-            .unwrap();
+        let (k, p, calls) = recording_producer(&cluster);
         // The broker goes away: nothing can be delivered.
         cluster.broker_down(1).unwrap();
         let mut batch = p.batch();
@@ -786,10 +780,11 @@ mod tests {
         drop(batch);
         drop(p);
         drop(k);
-        let reports = reports.lock().unwrap();
-        assert_eq!(reports.len(), 10, "{reports:?}");
-        for (topic, d) in reports.iter() {
-            assert_eq!(&**topic, "t");
+        let calls = calls.lock().unwrap();
+        let reports: Vec<&Delivery> = calls.iter().flat_map(|(_, d)| d).collect();
+        assert_eq!(reports.len(), 10, "{calls:?}");
+        assert!(calls.iter().all(|(topic, _)| &**topic == "t"));
+        for d in reports {
             let e = d.result.as_ref().unwrap_err();
             assert!(e.message.to_lowercase().contains("purge"), "{e}");
         }
