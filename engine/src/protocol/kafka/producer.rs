@@ -776,7 +776,8 @@ mod tests {
             };
             batch.produce(m).unwrap();
         }
-        assert_eq!(p.in_flight(), 10);
+        // (`in_flight` counts librdkafka's queued events too, such as the
+        // brokers-down error, so it is not the message count here.)
         drop(batch);
         drop(p);
         drop(k);
@@ -784,10 +785,15 @@ mod tests {
         let reports: Vec<&Delivery> = calls.iter().flat_map(|(_, d)| d).collect();
         assert_eq!(reports.len(), 10, "{calls:?}");
         assert!(calls.iter().all(|(topic, _)| &**topic == "t"));
-        for d in reports {
-            let e = d.result.as_ref().unwrap_err();
-            assert!(e.message.to_lowercase().contains("purge"), "{e}");
-        }
+        let purged = reports
+            .iter()
+            .filter(|d| {
+                d.result
+                    .as_ref()
+                    .is_err_and(|e| e.message.to_lowercase().contains("purge"))
+            })
+            .count();
+        assert_eq!(purged, 10, "{calls:?}");
     }
 
     #[test]
