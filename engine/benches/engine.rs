@@ -19,15 +19,16 @@ fn fixture() -> std::path::PathBuf {
 }
 
 fn build(dir: std::path::PathBuf) -> std::path::PathBuf {
-    volley::build::build(
-        &dir,
-        &volley::build::BuildOptions {
-            force: false,
-            quiet: true,
-        },
-    )
-    .expect("fixture builds")
-    .component
+    try_build(&dir).expect("the scenario builds")
+}
+
+/// `dir`'s component, built if its sources changed.
+fn try_build(dir: &Path) -> Result<std::path::PathBuf, volley::Error> {
+    let options = volley::build::BuildOptions {
+        force: false,
+        quiet: true,
+    };
+    volley::build::build(dir, &options).map(|b| b.component)
 }
 
 fn shared() -> Arc<Shared> {
@@ -210,15 +211,8 @@ fn language_benches(c: &mut Criterion) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let timeout = std::time::Duration::from_secs(10);
     for lang in ["rust", "js", "python", "c"] {
-        let built = volley::build::build(
-            &repo.join("bench/lang").join(lang),
-            &volley::build::BuildOptions {
-                force: false,
-                quiet: true,
-            },
-        );
-        let component = match built {
-            Ok(b) => runtime.load(&b.component).unwrap(),
+        let component = match try_build(&repo.join("bench/lang").join(lang)) {
+            Ok(path) => runtime.load(&path).unwrap(),
             Err(e) => {
                 eprintln!("lang_{lang}: skipped, its scenario does not build here: {e}");
                 continue;
