@@ -598,6 +598,17 @@ function absorb(followed, jar) {
 
 /** Sends the request; its `Response` (throws the binding's error when there is no response). */
 function send(method, url, body, params, timeoutMs, expect) {
+  if (!params && (body === undefined || body === null) && timeoutMs === undefined && !expect && !expected
+    && !vuJar && !groupTag) {
+    // Only a method and a URL: `send-url` lowers two strings where
+    // `send-followed` lowers a request record field by field.
+    url = String(url);
+    if (!userinfoOf(url)) {
+      const followed = whttp.sendUrl(method, url);
+      absorb(followed, undefined);
+      return new Response(followed.response, { method, url, headers: {}, body: null }, undefined, followed.url);
+    }
+  }
   const built = build(method, url, body, params, timeoutMs, expect);
   const followed = whttp.sendFollowed(built.req);
   absorb(followed, built.jar);

@@ -545,6 +545,24 @@ impl Host for VuState {
         Ok(self.exchange(req).await.map(followed))
     }
 
+    async fn send_url(
+        &mut self,
+        method: String,
+        url: String,
+    ) -> wasmtime::Result<Result<Followed, NetError>> {
+        let req = wit::Request {
+            method,
+            url,
+            headers: String::new(),
+            body: Vec::new(),
+            timeout_ms: None,
+            name: None,
+            tags: Vec::new(),
+            expected_statuses: None,
+        };
+        Ok(self.exchange(req).await.map(followed))
+    }
+
     async fn send_batch_followed(
         &mut self,
         reqs: Vec<wit::Request>,

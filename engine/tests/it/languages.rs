@@ -9,8 +9,13 @@ use crate::support::*;
 /// `volley build --force` then `volley run` with a summary export: the
 /// exported summary, after the run passed its thresholds.
 fn build_and_run(target: &Path, run_args: &[&str]) -> serde_json::Value {
+    build_and_run_with(target, run_args, &[])
+}
+
+/// [`build_and_run`] with `env` set for both commands.
+fn build_and_run_with(target: &Path, run_args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
     let t = target.to_str().unwrap();
-    let (code, out, err) = volley_with(&["build", "--force", t], &[]);
+    let (code, out, err) = volley_with(&["build", "--force", t], env);
     assert_eq!(code, 0, "building {t}:\n{out}\n{err}");
     let component = PathBuf::from(out.trim());
     assert!(component.is_file(), "{t}: build printed {out}");
@@ -27,7 +32,7 @@ fn build_and_run(target: &Path, run_args: &[&str]) -> serde_json::Value {
         export.to_str().unwrap(),
     ];
     args.extend_from_slice(run_args);
-    let (code, out, err) = volley_with(&args, &[]);
+    let (code, out, err) = volley_with(&args, env);
     assert_eq!(code, 0, "running {t}:\n{out}\n{err}");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
@@ -1026,4 +1031,118 @@ fn the_language_benchmark_scenario_runs_in_every_language() {
         assert_eq!(code, 0, "{lang} empty:\n{out}\n{err}");
     }
     assert_eq!(server.stats().requests, 40, "empty iterations send nothing");
+}
+
+/// A request that is only a method and a URL, which the JavaScript and
+/// Python SDKs send through `send-url` (two strings, not a request record).
+const LEAN_JS: &str = r#"
+import { http, check, vu, HttpError } from 'volley';
+
+export default function () {
+  const api = vu.param('api');
+  const r = http.get(`${api}/echo/lean?q=1`);
+  check(r, {
+    'lean: status and body': (r) => r.status === 200 && r.json('method') === 'GET' && r.json('query') === 'q=1',
+    'lean: headers, url and request': (r) => r.headers['Content-Type'].startsWith('application/json')
+      && r.url === `${api}/echo/lean?q=1` && r.request.method === 'GET' && r.request.url === r.url,
+  });
+  try {
+    http.get('http://127.0.0.1:1/refused');
+    check('lean: refused throws', false);
+  } catch (e) {
+    check('lean: refused throws', e instanceof HttpError && e.kind === 'refused');
+  }
+  try {
+    http.get('http://192.0.2.1/elsewhere');
+    check('lean: not allowed throws', false);
+  } catch (e) {
+    check('lean: not allowed throws', e instanceof HttpError && e.kind === 'not-allowed');
+  }
+  // Unexpected: counts in http_req_failed once.
+  check('lean: 404 answered', http.get(`${api}/status/404`).status === 404);
+  // Expected statuses are a request record's: this one is not lean.
+  http.expectStatuses(200, 404);
+  check('expected 404', http.get(`${api}/status/404`).status === 404);
+  http.expectStatuses();
+  // A redirect followed, the cookie it set kept: the next request sends it.
+  const login = http.get(`${api}/cookie/sid/42?redirect=/echo/after`);
+  check(login, { 'lean: redirect followed': (r) => r.status === 200 && r.url === `${api}/echo/after` });
+  check(http.get(`${api}/echo/next`), { 'cookie sent': (r) => r.json('headers').cookie === 'sid=42' });
+}
+"#;
+
+const LEAN_PY: &str = r#"
+from volley import HttpError, check, http, vu
+
+
+def default(data):
+    api = vu.param("api")
+    r = http.get(api + "/echo/lean?q=1")
+    check("lean: status and body", r.status == 200 and r.json()["method"] == "GET" and r.json()["query"] == "q=1")
+    check("lean: headers", r.headers["content-type"].startswith("application/json"))
+    try:
+        http.get("http://127.0.0.1:1/refused")
+        check("lean: refused raises", False)
+    except HttpError as e:
+        check("lean: refused raises", e.kind == "refused")
+    try:
+        http.get("http://192.0.2.1/elsewhere")
+        check("lean: not allowed raises", False)
+    except HttpError as e:
+        check("lean: not allowed raises", e.kind == "not-allowed")
+    check("lean: 404 answered", http.get(api + "/status/404").status == 404)
+    check("expected 404", http.get(api + "/status/404", expect=[404]).status == 404)
+    http.expect_statuses(200, 404)
+    check("expected 404 for the VU", http.get(api + "/status/404").status == 404)
+    http.expect_statuses()
+    r = http.get(api + "/cookie/sid/42?redirect=/echo/after")
+    check("lean: redirect followed", r.status == 200 and r.json()["path"] == "/echo/after")
+"#;
+
+#[test]
+fn a_request_of_only_a_method_and_url_is_the_same_request_in_javascript_and_python() {
+    let plan = "[targets]\napi = \"embedded:http\"\n[options]\nallowHosts = [\"127.0.0.1:1\"]\n\
+                [scenarios.lean]\nexecutor = \"per-vu-iterations\"\nvus = 2\niterations = 1\n";
+    // Per iteration: the checks; the requests (the refused one counts, the
+    // not-allowed one never left; the redirect is two); the failed ones
+    // (the unexpected 404, the refused and the not-allowed request).
+    for (lang, file, source, checks, reqs, failed_reqs) in [
+        ("js", "scenario.js", LEAN_JS, 8.0, 7.0, 3.0),
+        ("py", "scenario.py", LEAN_PY, 8.0, 7.0, 3.0),
+    ] {
+        let root = scratch("lang-lean", lang);
+        std::fs::create_dir_all(root.join("plans")).unwrap();
+        std::fs::write(root.join(file), source).unwrap();
+        std::fs::write(root.join("plans/default.toml"), plan).unwrap();
+        // QuickJS and SpiderMonkey name the binding's functions each their way.
+        let engines: &[&str] = if lang == "js" {
+            &["quickjs", "spidermonkey"]
+        } else {
+            &["quickjs"]
+        };
+        for engine in engines {
+            let doc = build_and_run_with(&root, &[], &[("VOLLEY_JS_ENGINE", engine)]);
+            let what = format!("{lang} ({engine})");
+            assert_eq!(failed(&doc), 0.0, "{what}: {}", doc["metrics"]);
+            assert_eq!(
+                value(&doc, "checks", "fails"),
+                0.0,
+                "{what}: {}",
+                doc["root_group"]
+            );
+            assert_eq!(value(&doc, "checks", "passes"), 2.0 * checks, "{what}");
+            assert_eq!(
+                value(&doc, "http_reqs", "count"),
+                2.0 * reqs,
+                "{what}: {}",
+                doc["metrics"]
+            );
+            assert_eq!(
+                value(&doc, "http_req_failed", "passes"),
+                2.0 * failed_reqs,
+                "{what}"
+            );
+        }
+        std::fs::remove_dir_all(&root).ok();
+    }
 }

@@ -14,6 +14,9 @@ extern void __wasm_import_volley_scenario_http_send_batch(uint8_t *, size_t, uin
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-followed")))
 extern void __wasm_import_volley_scenario_http_send_followed(uint8_t *, uint8_t *);
 
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-url")))
+extern void __wasm_import_volley_scenario_http_send_url(uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
+
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-batch-followed")))
 extern void __wasm_import_volley_scenario_http_send_batch_followed(uint8_t *, size_t, uint8_t *);
 
@@ -1100,6 +1103,50 @@ bool volley_scenario_http_send_followed(volley_scenario_http_request_t *req, vol
       result.val.err = (volley_scenario_types_net_error_t) {
         (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr5 + 8)),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (8+1*sizeof(void*))))), (*((size_t*) (ptr5 + (8+2*sizeof(void*))))) },
+      };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool volley_scenario_http_send_url(scenario_string_t *method, scenario_string_t *url, volley_scenario_http_followed_t *ret, volley_scenario_http_net_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[(40+10*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_send_url((uint8_t *) (*method).ptr, (*method).len, (uint8_t *) (*url).ptr, (*url).len, ptr);
+  volley_scenario_http_result_followed_net_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (volley_scenario_http_followed_t) {
+        (volley_scenario_http_response_t) (volley_scenario_http_response_t) {
+          (uint16_t) (uint16_t) ((int32_t) *((uint16_t*) (ptr + 8))),
+          (volley_scenario_http_headers_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
+          (scenario_list_u8_t) (scenario_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+3*sizeof(void*))))), (*((size_t*) (ptr + (8+4*sizeof(void*))))) },
+          (volley_scenario_http_timings_t) (volley_scenario_http_timings_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + (16+4*sizeof(void*))))),
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + (24+4*sizeof(void*))))),
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + (32+4*sizeof(void*))))),
+          },
+          (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (40+4*sizeof(void*))))), (*((size_t*) (ptr + (40+5*sizeof(void*))))) },
+        },
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (40+6*sizeof(void*))))), (*((size_t*) (ptr + (40+7*sizeof(void*))))) },
+        (volley_scenario_http_list_redirect_t) (volley_scenario_http_list_redirect_t) { (volley_scenario_http_redirect_t*)(*((uint8_t **) (ptr + (40+8*sizeof(void*))))), (*((size_t*) (ptr + (40+9*sizeof(void*))))) },
+      };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr + 8)),
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
       };
       break;
     }

@@ -627,6 +627,13 @@ extern void volley_scenario_http_send_batch(volley_scenario_http_list_request_t 
 // `res.url`, Locust `response.url`). Cookies a redirect sets are sent on
 // the following hops to the same host.
 extern bool volley_scenario_http_send_followed(volley_scenario_http_request_t *req, volley_scenario_http_followed_t *ret, volley_scenario_http_net_error_t *err);
+// As `send-followed` for a request that is only a method and a URL: no
+// headers, body, name, tags or expected statuses, the engine's default
+// timeout. The same request as `send-followed` with those fields empty;
+// what it saves is the guest's lowering of a `request` record, which a
+// dynamic-language binding pays field by field (most requests need only
+// these two).
+extern bool volley_scenario_http_send_url(scenario_string_t *method, scenario_string_t *url, volley_scenario_http_followed_t *ret, volley_scenario_http_net_error_t *err);
 // As `send-batch`, each result as `send-followed` gives it.
 extern void volley_scenario_http_send_batch_followed(volley_scenario_http_list_request_t *reqs, volley_scenario_http_list_result_followed_net_error_t *ret);
 extern uint16_t volley_scenario_http_method_reply_status(volley_scenario_http_borrow_reply_t self);

@@ -336,8 +336,13 @@ class _Http:
         `json=` serializes a body and sets content-type; `timeout` in seconds;
         `name` groups URLs with ids in one metric series; `expect` lists the
         statuses that count as success for this request."""
-        req = self._build(method, url, body, json, headers, name, tags, timeout, expect)
         try:
+            if (body is None and json is None and not headers and name is None and not tags
+                    and timeout is None and expect is None and _expected is None):
+                # Only a method and a URL: `send-url` takes two strings where
+                # `send` takes a request record the binding builds field by field.
+                return Response(_http.send_url(method.upper(), url).response)
+            req = self._build(method, url, body, json, headers, name, tags, timeout, expect)
             return Response(_http.send(req))
         except _Err as e:
             raise _net_error(e) from None
