@@ -190,7 +190,10 @@ impl Runtime {
         };
         let component = match cached.as_deref().filter(|p| p.exists()) {
             Some(p) => match deserialize(&self.engine, p) {
-                Ok(c) => c,
+                Ok(c) => {
+                    cache::touch(p);
+                    c
+                }
                 Err(_) => self.compile(bytes, cached.as_deref()).map_err(fail)?,
             },
             None => self.compile(bytes, cached.as_deref()).map_err(fail)?,
@@ -221,7 +224,11 @@ impl Runtime {
             .map_err(|e| format!("does not compile: {e:#}"))?;
         if let Some(p) = cache_to {
             // A cache that cannot be written only costs time next run.
-            let _ = cache::store(p, &compiled);
+            if cache::store(p, &compiled).is_ok()
+                && let Some(dir) = p.parent()
+            {
+                cache::prune(dir, cache::budget(), p);
+            }
         }
         deserialize_bytes(&self.engine, &compiled).map_err(|e| format!("{e:#}"))
     }

@@ -427,3 +427,63 @@ fn the_volley_wrapper_builds_where_test_sh_builds() {
     );
     std::fs::remove_dir_all(&home).ok();
 }
+
+/// The precompiled cache keeps what fits its budget, least recently used
+/// first out: with `VOLLEY_CACHE_MAX_MB=0` only the component compiled last
+/// stays; with the default both do.
+#[test]
+fn the_precompiled_cache_keeps_what_fits_its_budget() {
+    let cache = scratch("cli", "cache-budget");
+    let a = fixture();
+    // The same component with a custom section: other bytes, another entry.
+    let variant = |n: u8| {
+        let mut bytes = std::fs::read(&a).unwrap();
+        bytes.extend_from_slice(&[0, 6, 5, b'v', b'a', b'r', b'i', n]);
+        let path = cache.join(format!("variant-{n}.wasm"));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let b = variant(b'b');
+    let entries = || {
+        std::fs::read_dir(cache.join("components"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let run = |wasm: &std::path::Path, budget: Option<&str>| {
+        let mut env = vec![("VOLLEY_CACHE_DIR", cache.to_str().unwrap())];
+        if let Some(mb) = budget {
+            env.push(("VOLLEY_CACHE_MAX_MB", mb));
+        }
+        let (code, out, err) = volley_with(
+            &[
+                "run",
+                wasm.to_str().unwrap(),
+                "--exec",
+                "empty",
+                "--iterations",
+                "1",
+                "--quiet",
+            ],
+            &env,
+        );
+        assert_eq!(code, 0, "{out}\n{err}");
+        err
+    };
+    run(&a, Some("0"));
+    assert_eq!(entries(), 1);
+    run(&b, Some("0"));
+    assert_eq!(entries(), 1, "the older entry went");
+    run(&a, None);
+    assert_eq!(entries(), 2, "2 GiB by default: both stay");
+    // Read when an entry is written: a component not compiled yet.
+    let err = run(&variant(b'c'), Some("lots"));
+    assert!(
+        err.contains("VOLLEY_CACHE_MAX_MB=\"lots\" is not a whole number of MiB"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&cache).ok();
+}
