@@ -166,7 +166,6 @@ impl VuFactory {
             return Box::pin(self.renew(vu)).await;
         };
         let ended = Instant::now();
-        let info = vu.state().scenario.clone();
         let from = intended.unwrap_or(started).min(started);
         let [iterations, duration, service] = self.iteration_series(vu.state_mut());
         self.shared.metrics.record_series(&[
@@ -181,7 +180,7 @@ impl VuFactory {
         match result {
             Ok(()) => Some(vu),
             Err(e) => {
-                self.fail(&e, &info, vu.state().id);
+                self.fail(&e, &vu.state().scenario, vu.state().id);
                 if e.poisons() {
                     Box::pin(self.renew(vu)).await
                 } else {
