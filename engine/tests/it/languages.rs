@@ -510,6 +510,18 @@ fn failed(doc: &serde_json::Value) -> f64 {
     count_or_zero(doc, "iterations_failed")
 }
 
+/// No iteration failed, no check failed, and `passes` checks passed.
+fn no_failure_and_checks_passed(doc: &serde_json::Value, passes: f64, what: &str) {
+    assert_eq!(failed(doc), 0.0, "{what}: {}", doc["metrics"]);
+    assert_eq!(
+        value(doc, "checks", "fails"),
+        0.0,
+        "{what}: {}",
+        doc["root_group"]
+    );
+    assert_eq!(value(doc, "checks", "passes"), passes, "{what}");
+}
+
 /// Calls every function of the JavaScript SDK once per iteration; each
 /// call's effect is a check or a metric the test reads back.
 const EVERY_SDK_CALL: &str = r#"
@@ -959,14 +971,7 @@ fn kafka_produce_and_send_batch_work_in_javascript_python_and_c() {
         let doc = build_and_run(&root, &[]);
         // Per iteration: produce 1, a batch of 3, 1 of the stopped batch,
         // produce-wait 1; every one acked by the broker.
-        assert_eq!(failed(&doc), 0.0, "{lang}: {}", doc["metrics"]);
-        assert_eq!(
-            value(&doc, "checks", "fails"),
-            0.0,
-            "{lang}: {}",
-            doc["root_group"]
-        );
-        assert_eq!(value(&doc, "checks", "passes"), 2.0 * checks, "{lang}");
+        no_failure_and_checks_passed(&doc, 2.0 * checks, lang);
         assert_eq!(value(&doc, "kafka_produced", "count"), 12.0, "{lang}");
         assert_eq!(value(&doc, "kafka_produce_ack", "count"), 12.0, "{lang}");
         assert_eq!(
@@ -1123,14 +1128,7 @@ fn a_request_of_only_a_method_and_url_is_the_same_request_in_javascript_and_pyth
         for engine in engines {
             let doc = build_and_run_with(&root, &[], &[("VOLLEY_JS_ENGINE", engine)]);
             let what = format!("{lang} ({engine})");
-            assert_eq!(failed(&doc), 0.0, "{what}: {}", doc["metrics"]);
-            assert_eq!(
-                value(&doc, "checks", "fails"),
-                0.0,
-                "{what}: {}",
-                doc["root_group"]
-            );
-            assert_eq!(value(&doc, "checks", "passes"), 2.0 * checks, "{what}");
+            no_failure_and_checks_passed(&doc, 2.0 * checks, &what);
             assert_eq!(
                 value(&doc, "http_reqs", "count"),
                 2.0 * reqs,
