@@ -59,11 +59,37 @@ fn shared_with(
     })
 }
 
-fn vu_benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// A single-threaded tokio runtime to drive VUs on.
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A VU (id 1) of `component` in scenario `bench` with `params`.
+fn bench_vu(
+    rt: &tokio::runtime::Runtime,
+    component: &volley::wasm::Component,
+    shared: &Arc<Shared>,
+    params: &[(&str, &str)],
+) -> Vu {
+    let info = Arc::new(ScenarioInfo {
+        name: "bench".into(),
+        tags: Tags::new([("scenario", "bench")]),
+        params: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    });
+    let state = VuState::new(1, shared.clone(), info, 64 << 20);
+    rt.block_on(Vu::new(component, state))
+        .map_err(|(e, _)| e)
+        .unwrap()
+}
+
+fn vu_benches(c: &mut Criterion) {
+    let rt = current_thread();
     let runtime = Runtime::new(RuntimeConfig {
         max_vus: 64,
         ..Default::default()
@@ -95,11 +121,7 @@ fn vu_benches(c: &mut Criterion) {
         })
     });
 
-    let state = VuState::new(1, shared.clone(), info.clone(), limit);
-    let mut vu = rt
-        .block_on(Vu::new(&component, state))
-        .map_err(|(e, _)| e)
-        .unwrap();
+    let mut vu = bench_vu(&rt, &component, &shared, &[]);
     let timeout = std::time::Duration::from_secs(10);
     c.bench_function("empty_iteration", |b| {
         b.iter(|| rt.block_on(vu.iterate("empty", timeout)).unwrap())
@@ -112,10 +134,7 @@ fn vu_benches(c: &mut Criterion) {
 /// message through `produce`. Delivery reports are recorded as in a run;
 /// the producer is flushed between samples, outside the timed part.
 fn kafka_benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
     let bootstrap = cluster.bootstrap_servers();
     let runtime = Runtime::new(RuntimeConfig {
@@ -143,23 +162,12 @@ fn kafka_benches(c: &mut Criterion) {
     let producer = shared.kafka.producer(&config).unwrap();
     let timeout = std::time::Duration::from_secs(10);
     for (name, batch) in [("kafka_send_batch_1000", "1000"), ("kafka_produce_1", "1")] {
-        let info = Arc::new(ScenarioInfo {
-            name: "bench".into(),
-            tags: Tags::new([("scenario", "bench")]),
-            params: [
-                ("kafka", bootstrap.as_str()),
-                ("topic", name),
-                ("batch", batch),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        });
-        let state = VuState::new(1, shared.clone(), info, 64 << 20);
-        let mut vu = rt
-            .block_on(Vu::new(&component, state))
-            .map_err(|(e, _)| e)
-            .unwrap();
+        let params = [
+            ("kafka", bootstrap.as_str()),
+            ("topic", name),
+            ("batch", batch),
+        ];
+        let mut vu = bench_vu(&rt, &component, &shared, &params);
         c.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = std::time::Duration::ZERO;
@@ -198,10 +206,7 @@ fn language_benches(c: &mut Criterion) {
         ))
         .unwrap();
     let url = format!("{}/health", server.url());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let runtime = Runtime::new(RuntimeConfig {
         max_vus: 8,
         ..Default::default()
@@ -218,16 +223,7 @@ fn language_benches(c: &mut Criterion) {
                 continue;
             }
         };
-        let info = Arc::new(ScenarioInfo {
-            name: "bench".into(),
-            tags: Tags::new([("scenario", "bench")]),
-            params: [("url".to_string(), url.clone())].into_iter().collect(),
-        });
-        let state = VuState::new(1, shared.clone(), info, 64 << 20);
-        let mut vu = rt
-            .block_on(Vu::new(&component, state))
-            .map_err(|(e, _)| e)
-            .unwrap();
+        let mut vu = bench_vu(&rt, &component, &shared, &[("url", &url)]);
         rt.block_on(vu.init(&[], timeout)).unwrap();
         for (bench, entry) in [("empty_iteration", "empty"), ("get_check", "default")] {
             c.bench_function(&format!("lang_{lang}_{bench}"), |b| {
