@@ -491,6 +491,11 @@ function checkAuth(auth) {
   throw new Error(`params.auth: ${JSON.stringify(auth)} is not an authentication scheme volley knows ('basic', 'digest')`);
 }
 
+/** A request with no params and no body, sent outside any group by a VU without cookies. */
+function bare(params, body) {
+  return !params && (body === undefined || body === null) && !vuJar && !groupTag;
+}
+
 /**
  * The request as the WIT takes it, and as k6's `res.request` shows it;
  * `timeoutMs` already in ms; `expect` (statuses) overrides `expectStatuses`
@@ -500,7 +505,7 @@ function checkAuth(auth) {
 function build(method, url, body, params, timeoutMs, expect) {
   url = String(url);
   const creds = userinfoOf(url);
-  if (!params && (body === undefined || body === null) && !creds && !vuJar && !groupTag) {
+  if (bare(params, body) && !creds) {
     // Most requests: no params, no body, no cookies, outside any group.
     const req = {
       method, url, headers: '', body: NONE, timeoutMs, name: undefined, tags: NO_PAIRS,
@@ -598,8 +603,7 @@ function absorb(followed, jar) {
 
 /** Sends the request; its `Response` (throws the binding's error when there is no response). */
 function send(method, url, body, params, timeoutMs, expect) {
-  if (!params && (body === undefined || body === null) && timeoutMs === undefined && !expect && !expected
-    && !vuJar && !groupTag) {
+  if (bare(params, body) && timeoutMs === undefined && !expect && !expected) {
     // Only a method and a URL: `send-url` lowers two strings where
     // `send-followed` lowers a request record field by field.
     url = String(url);
