@@ -8,6 +8,10 @@ use crate::wasm::bindings::volley::scenario::metrics::{
     Host, HostCounter, HostGauge, HostRate, HostTrend,
 };
 
+/// Checks (without tags of their own) whose series an instance keeps:
+/// most scenarios run a handful of checks, each every iteration.
+const CHECK_CACHE: usize = 64;
+
 /// A declared custom metric: its name, checked against its kind once, at
 /// declare. A sample through the handle needs no lookup of the kind.
 #[derive(Debug)]
@@ -108,14 +112,32 @@ impl Host for VuState {
         ok: bool,
         tags: Vec<(String, String)>,
     ) -> wasmtime::Result<bool> {
-        let tags = self
-            .scenario
-            .tags
-            .with([("check", name.as_str())])
-            .with(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        self.shared
-            .metrics
-            .builtin(Builtin::Checks, &tags, if ok { 1.0 } else { 0.0 });
+        let sample = if ok { 1.0 } else { 0.0 };
+        if !tags.is_empty() {
+            let tags = self
+                .scenario
+                .tags
+                .with([("check", name.as_str())])
+                .with(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            self.shared.metrics.builtin(Builtin::Checks, &tags, sample);
+            return Ok(ok);
+        }
+        // A check without tags of its own: its series is resolved once per
+        // instance (a tag set built and hashed per check was an eighth of
+        // a GET + check's instructions).
+        let known = self.instance.checks.iter().find(|(n, _)| **n == *name);
+        let series = match known {
+            Some(&(_, series)) => series,
+            None => {
+                let tags = self.scenario.tags.with([("check", name.as_str())]);
+                let series = self.shared.metrics.series(Builtin::Checks, &tags);
+                if self.instance.checks.len() < CHECK_CACHE {
+                    self.instance.checks.push((name.into_boxed_str(), series));
+                }
+                series
+            }
+        };
+        self.shared.metrics.record_series(&[(series, sample)]);
         Ok(ok)
     }
 

@@ -106,6 +106,8 @@ pub(crate) struct Instance {
     /// The iteration metrics' series for the scenario version they were
     /// resolved for.
     pub(crate) iteration_series: Option<(Arc<ScenarioInfo>, [crate::metrics::SeriesHandle; 3])>,
+    /// The series of this instance's checks without tags, by check name.
+    pub(crate) checks: Vec<(Box<str>, crate::metrics::SeriesHandle)>,
     /// Tag sets and metric series of this VU's recent requests.
     pub(crate) http_tags: Vec<(HttpTagKey, http::RequestSeries)>,
     /// HTTP replies in `table` the guest has not dropped yet.

@@ -94,28 +94,44 @@ impl Local {
     /// Sends `self.out` to `to` and reads the response: on this VU's
     /// connection if it still goes there and is open, else on a new one.
     pub(super) async fn exchange(&mut self, to: &Target<'_>) -> Result<Answer, HttpError> {
-        // Taken out for the exchange: a request cut off by its timeout
-        // leaves the connection mid-response, so it must not be reused.
-        let mut conn = self.conn.take().filter(|c| c.reusable_for(to));
+        // A request cut off by its timeout leaves its connection marked
+        // busy, mid-response: it must not be reused.
+        if !self
+            .conn
+            .as_ref()
+            .is_some_and(|c| !c.busy && c.reusable_for(to))
+        {
+            self.conn = None;
+        }
         let mut retried = false;
         loop {
-            let reused = conn.is_some();
-            let (mut c, connecting) = match conn.take() {
+            let reused = self.conn.is_some();
+            let (conn, connecting) = match &mut self.conn {
                 Some(c) => (c, Duration::ZERO),
-                None => Conn::open(to).await?,
+                // Boxed: connecting is rare, its future large, and this
+                // one is boxed per request.
+                None => {
+                    let (c, took) = Box::pin(Conn::open(to)).await?;
+                    (self.conn.insert(c), took)
+                }
             };
-            match c.round_trip(&self.out, to.head).await {
+            conn.busy = true;
+            match conn.round_trip(&self.out, to.head).await {
                 Ok((mut answer, keep_alive)) => {
                     answer.connecting = connecting;
-                    if keep_alive {
-                        self.conn = Some(c);
+                    conn.busy = false;
+                    if !keep_alive {
+                        self.conn = None;
                     }
                     return Ok(answer);
                 }
-                Err(f) if reused && f.before_response && to.idempotent && !retried => {
+                Err(f) => {
+                    self.conn = None;
+                    if !(reused && f.before_response && to.idempotent && !retried) {
+                        return Err(f.error);
+                    }
                     retried = true;
                 }
-                Err(f) => return Err(f.error),
             }
         }
     }
@@ -128,6 +144,8 @@ struct Conn {
     /// Holds a response while it is read; empty (unallocated) between
     /// exchanges, so 10,000 idle VUs do not keep 10,000 read buffers.
     buf: Vec<u8>,
+    /// An exchange started on it and has not finished.
+    busy: bool,
 }
 
 impl Conn {
@@ -155,6 +173,7 @@ impl Conn {
             host: to.host.to_string(),
             port: to.port,
             buf: Vec::new(),
+            busy: false,
         };
         Ok((conn, start.elapsed()))
     }
