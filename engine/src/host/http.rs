@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::VuState;
-use super::types::{header_lines, parse_headers};
+use super::types::parse_headers;
 use crate::metrics::{Builtin, Metrics, SeriesHandle as Series, Tags};
 use crate::protocol::http::{ErrorClass, HttpClient, HttpError as ProtoError, Request};
 use crate::wasm::bindings::volley::scenario::http::{
@@ -404,7 +404,7 @@ fn redirects(hops: &[crate::protocol::http::Hop]) -> Vec<Redirect> {
         .map(|h| Redirect {
             url: h.url.clone(),
             status: h.status,
-            headers: header_lines(&h.headers),
+            headers: h.headers.lines().to_string(),
         })
         .collect()
 }
@@ -414,7 +414,7 @@ fn followed(resp: Answer) -> Followed {
     Followed {
         response: Response {
             status: resp.status,
-            headers: header_lines(&resp.headers),
+            headers: resp.headers.lines().to_string(),
             body: Vec::from(resp.body),
             timings: timings(&resp.timings),
             protocol: resp.protocol.to_string(),
@@ -457,14 +457,11 @@ impl HostReply for VuState {
 
     fn header(&mut self, r: Resource<Reply>, name: String) -> wasmtime::Result<Option<String>> {
         let headers = &self.reply(&r)?.headers;
-        Ok(headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(&name))
-            .map(|(_, v)| v.clone()))
+        Ok(headers.get(&name).map(str::to_string))
     }
 
     fn headers(&mut self, r: Resource<Reply>) -> wasmtime::Result<String> {
-        Ok(header_lines(&self.reply(&r)?.headers))
+        Ok(self.reply(&r)?.headers.lines().to_string())
     }
 
     fn body(&mut self, r: Resource<Reply>) -> wasmtime::Result<Vec<u8>> {

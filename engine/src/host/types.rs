@@ -34,20 +34,6 @@ pub(super) fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String>
     Ok(out)
 }
 
-/// Pairs in the WIT's header encoding: `name: value` lines.
-pub fn header_lines(headers: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(headers.iter().map(|(k, v)| k.len() + v.len() + 3).sum());
-    for (i, (k, v)) in headers.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str(k);
-        out.push_str(": ");
-        out.push_str(v);
-    }
-    out
-}
-
 impl From<crate::protocol::net::ErrorClass> for ErrorClass {
     fn from(c: crate::protocol::net::ErrorClass) -> Self {
         use crate::protocol::net::ErrorClass as C;
@@ -69,6 +55,7 @@ impl From<crate::protocol::net::ErrorClass> for ErrorClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::http::Headers;
 
     #[test]
     fn header_lines_keep_order_and_repeats() {
@@ -77,13 +64,17 @@ mod tests {
             ("set-cookie".to_string(), "a=1".to_string()),
             ("set-cookie".to_string(), "b=2; Path=/".to_string()),
         ];
-        let text = header_lines(&h);
+        let text: Headers = h.iter().cloned().collect();
         assert_eq!(
-            text,
+            text.lines(),
             "content-type: text/plain\nset-cookie: a=1\nset-cookie: b=2; Path=/"
         );
-        assert_eq!(parse_headers(&text).unwrap(), h);
-        assert_eq!(header_lines(&[]), "");
+        assert_eq!(parse_headers(text.lines()).unwrap(), h);
+        let pairs: Vec<(&str, &str)> = text.iter().collect();
+        assert_eq!(pairs[2], ("set-cookie", "b=2; Path=/"));
+        assert_eq!(text.get("Set-Cookie"), Some("a=1"));
+        let empty = Headers::default();
+        assert_eq!((empty.lines(), empty.iter().count()), ("", 0));
         assert_eq!(parse_headers("").unwrap(), vec![]);
     }
 

@@ -57,10 +57,8 @@ impl Allowlist {
     }
 
     pub fn permits(&self, host: &str, port: u16) -> bool {
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
+        // Compared without a lower-case copy: this runs on every request.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
         self.patterns.iter().any(|p| match p {
             Pattern::Any => true,
             Pattern::Host {
@@ -69,9 +67,13 @@ impl Allowlist {
                 wildcard,
             } => {
                 let host_ok = if *wildcard {
-                    host.ends_with(&format!(".{h}"))
+                    // `*.h`: a subdomain of h, h itself not.
+                    let (host, h) = (host.as_bytes(), h.as_bytes());
+                    host.len() > h.len()
+                        && host[host.len() - h.len() - 1] == b'.'
+                        && host[host.len() - h.len()..].eq_ignore_ascii_case(h)
                 } else {
-                    host == *h
+                    host.eq_ignore_ascii_case(h)
                 };
                 host_ok && pp.is_none_or(|pp| pp == port)
             }
@@ -108,6 +110,10 @@ mod tests {
         assert!(!a.permits("127.0.0.1", 8081));
         assert!(a.permits("x.example.com", 443));
         assert!(!a.permits("example.com", 443));
+        assert!(a.permits("X.Example.COM", 443));
+        assert!(!a.permits("xexample.com", 443));
+        assert!(a.permits("é.example.com", 443));
+        assert!(!a.permits("exampleé.com", 443));
         assert!(a.permits("API.test", 1));
         assert!(a.permits("[::1]", 9));
         assert!(!a.permits("10.0.0.1", 80));

@@ -61,10 +61,78 @@ pub struct Timings {
     pub duration: Duration,
 }
 
+/// A response's headers as the WIT hands them to a guest: `name: value`
+/// lines joined by `\n`, names in lower case, in the order they came (a
+/// repeated header keeps every line). One string, not two per header: a
+/// response's headers are one allocation, and a guest asking for all of
+/// them gets a copy of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(String);
+
+impl Headers {
+    pub fn with_capacity(bytes: usize) -> Self {
+        Headers(String::with_capacity(bytes))
+    }
+
+    /// Adds a header; `name` must be a header name (no `:`), `value` one
+    /// line.
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.start_line();
+        self.0.push_str(name);
+        self.0.push_str(": ");
+        self.0.push_str(value);
+    }
+
+    /// Adds a header with its name in lower case.
+    pub fn push_lowercase(&mut self, name: &str, value: &str) {
+        self.start_line();
+        let at = self.0.len();
+        self.0.push_str(name);
+        self.0[at..].make_ascii_lowercase();
+        self.0.push_str(": ");
+        self.0.push_str(value);
+    }
+
+    fn start_line(&mut self) {
+        if !self.0.is_empty() {
+            self.0.push('\n');
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .split('\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split_once(": ").unwrap_or((l, "")))
+    }
+
+    /// The first value of `name`, whatever its case.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The WIT's encoding: `name: value` lines joined by `\n`.
+    pub fn lines(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        let mut out = Headers::default();
+        for (k, v) in pairs {
+            out.push(k.as_ref(), v.as_ref());
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Bytes,
     pub protocol: &'static str,
     pub timings: Timings,
@@ -85,7 +153,7 @@ pub struct Hop {
     pub url: String,
     pub status: u16,
     /// The redirect's response headers (its `set-cookie` lines, say).
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub timings: Timings,
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -258,7 +326,7 @@ impl HttpClient {
             301 | 302 | 303 | 307 | 308 if (hops.len() as u32) < max_redirects => resp
                 .headers
                 .iter()
-                .find(|(k, _)| k == "location")
+                .find(|(k, _)| *k == "location")
                 .and_then(|(_, v)| resolve_location(&req.url, v)),
             _ => None,
         };
@@ -309,17 +377,11 @@ impl HttpClient {
         let end = Instant::now();
         let opening = parts.extensions.get::<Arc<Established>>().map(|e| e.take());
         let mut head_bytes = 15u64;
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                head_bytes += (k.as_str().len() + v.len() + 4) as u64;
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let mut headers = Headers::default();
+        for (k, v) in &parts.headers {
+            head_bytes += (k.as_str().len() + v.len() + 4) as u64;
+            headers.push(k.as_str(), &String::from_utf8_lossy(v.as_bytes()));
+        }
         Ok(Response {
             status: parts.status.as_u16(),
             headers,
@@ -575,7 +637,7 @@ fn redirect(req: &mut Request, status: u16, next: String) {
 /// Puts the cookies `set` (a redirect's response headers) into the
 /// `Cookie` header of `headers`, replacing same-named ones; a cookie set
 /// to expire (`Max-Age=0` or less) is dropped.
-fn carry_cookies(headers: &mut Vec<(String, String)>, set: &[(String, String)]) {
+fn carry_cookies(headers: &mut Vec<(String, String)>, set: &Headers) {
     let mut jar: Vec<(String, String)> = Vec::new();
     if let Some(i) = headers
         .iter()
@@ -588,7 +650,7 @@ fn carry_cookies(headers: &mut Vec<(String, String)>, set: &[(String, String)]) 
             }
         }
     }
-    for (_, line) in set.iter().filter(|(k, _)| k == "set-cookie") {
+    for (_, line) in set.iter().filter(|(k, _)| *k == "set-cookie") {
         let mut attrs = line.split(';');
         let Some((name, value)) = attrs.next().and_then(|p| p.trim().split_once('=')) else {
             continue;
@@ -1086,8 +1148,8 @@ mod tests {
         let cookies: Vec<&str> = r
             .headers
             .iter()
-            .filter(|(k, _)| k == "set-cookie")
-            .map(|(_, v)| v.as_str())
+            .filter(|(k, _)| *k == "set-cookie")
+            .map(|(_, v)| v)
             .collect();
         assert_eq!(cookies, ["a=1", "b=2; Path=/"]);
         server.abort();
@@ -1135,12 +1197,14 @@ mod tests {
     #[test]
     fn a_redirects_cookies_go_to_the_next_hop() {
         let mut headers = vec![("Cookie".to_string(), "a=1; gone=x".to_string())];
-        let set = [
-            ("set-cookie".to_string(), "b=2; Path=/".to_string()),
-            ("set-cookie".to_string(), "a=3".to_string()),
-            ("set-cookie".to_string(), "gone=; Max-Age=0".to_string()),
-            ("location".to_string(), "/next".to_string()),
-        ];
+        let set: Headers = [
+            ("set-cookie", "b=2; Path=/"),
+            ("set-cookie", "a=3"),
+            ("set-cookie", "gone=; Max-Age=0"),
+            ("location", "/next"),
+        ]
+        .into_iter()
+        .collect();
         carry_cookies(&mut headers, &set);
         assert_eq!(
             headers,

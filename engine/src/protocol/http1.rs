@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::http::{ErrorClass, HttpError};
+use super::http::{ErrorClass, Headers, HttpError};
 
 /// hyper's limit too: a response with more header lines is refused.
 const MAX_HEADERS: usize = 100;
@@ -58,7 +58,7 @@ pub(super) struct Target<'a> {
 pub(super) struct Answer {
     pub status: u16,
     pub version: u8,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Bytes,
     pub bytes_received: u64,
     pub connecting: Duration,
@@ -384,7 +384,7 @@ struct Parsed {
     version: u8,
     /// Bytes of the head, the blank line included.
     len: usize,
-    headers: Vec<(String, String)>,
+    headers: Headers,
     framing: Framing,
     /// The server closes the connection after this response.
     close: bool,
@@ -421,39 +421,35 @@ fn parse_head_with<'b>(
     let mut length = None;
     let mut chunked = false;
     let mut close = version == 0;
-    let mut headers = Vec::with_capacity(resp.headers.len());
+    // One string for every header (`name: value` lines), sized by the head.
+    let mut headers = Headers::with_capacity(len);
     for h in resp.headers.iter() {
-        let name = h.name.to_ascii_lowercase();
-        let value = String::from_utf8_lossy(h.value).into_owned();
-        match name.as_str() {
-            "content-length" => {
-                let n = value
-                    .trim()
-                    .parse::<u64>()
-                    .map_err(|_| malformed(format!("content-length `{value}` is not a number")))?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(malformed("two different content-length headers".into()));
-                }
-                length = Some(n);
+        let value = String::from_utf8_lossy(h.value);
+        let is = |name: &str| h.name.eq_ignore_ascii_case(name);
+        if is("content-length") {
+            let n = value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| malformed(format!("content-length `{value}` is not a number")))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(malformed("two different content-length headers".into()));
             }
-            "transfer-encoding" => {
-                chunked = value
-                    .rsplit(',')
-                    .next()
-                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
-            }
-            "connection" => {
-                for token in value.split(',').map(str::trim) {
-                    if token.eq_ignore_ascii_case("close") {
-                        close = true;
-                    } else if token.eq_ignore_ascii_case("keep-alive") && version == 0 {
-                        close = false;
-                    }
+            length = Some(n);
+        } else if is("transfer-encoding") {
+            chunked = value
+                .rsplit(',')
+                .next()
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
+        } else if is("connection") {
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") && version == 0 {
+                    close = false;
                 }
             }
-            _ => {}
         }
-        headers.push((name, value));
+        headers.push_lowercase(h.name, &value);
     }
     let framing = match status {
         _ if head => Framing::Empty,
@@ -575,13 +571,13 @@ mod tests {
         let p = parse_head(head(STACK_HEADERS + 1).as_bytes(), false)
             .unwrap()
             .unwrap();
-        assert_eq!(p.headers.len(), STACK_HEADERS + 1);
+        assert_eq!(p.headers.iter().count(), STACK_HEADERS + 1);
         let p = parse_head(head(MAX_HEADERS).as_bytes(), false)
             .unwrap()
             .unwrap();
         assert_eq!(
-            p.headers.last().unwrap().0,
-            format!("x-h{}", MAX_HEADERS - 1)
+            p.headers.iter().last().unwrap(),
+            (format!("x-h{}", MAX_HEADERS - 1).as_str(), "99")
         );
         let e = parse_head(head(MAX_HEADERS + 1).as_bytes(), false).unwrap_err();
         assert!(e.message.contains("does not parse"), "{}", e.message);
