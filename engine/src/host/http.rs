@@ -15,6 +15,21 @@ use wasmtime::component::Resource;
 /// The most requests one `send-batch` call sends; the WIT names the bound.
 pub const MAX_BATCH: usize = 256;
 
+/// `n` in decimal, written into `buf`: a status tag per request without
+/// an allocation.
+fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
 fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
 }
@@ -130,12 +145,13 @@ impl VuState {
         expected: Option<&[u16]>,
         judge: bool,
     ) {
-        let status_text = status.to_string();
+        let mut digits = [0u8; 5];
+        let status_text = decimal(status, &mut digits);
         let expected = match expected {
             Some(list) => list.contains(&status),
             None => status < 400,
         };
-        let s = self.request_series(name, method, ("status", &status_text), expected, extra);
+        let s = self.request_series(name, method, ("status", status_text), expected, extra);
         let mut samples = [(s.reqs, 1.0); 10];
         let mut n = 0;
         let mut push = |series, value| {
@@ -185,10 +201,11 @@ struct Pending {
 impl Pending {
     /// Without a name, group by the URL minus its query: ids in query
     /// strings would otherwise make a series (and histogram) per request.
-    fn name_of(&self, url: &str) -> String {
-        self.name
-            .clone()
-            .unwrap_or_else(|| url.split(['?', '#']).next().unwrap_or(url).to_string())
+    fn name_of<'a>(&'a self, url: &'a str) -> &'a str {
+        match &self.name {
+            Some(name) => name,
+            None => url.split(['?', '#']).next().unwrap_or(url),
+        }
     }
 }
 
@@ -328,7 +345,7 @@ impl VuState {
         };
         for hop in &hops {
             self.record_response(
-                &p.name_of(&hop.url),
+                p.name_of(&hop.url),
                 &hop.method,
                 hop.status,
                 &hop.timings,
@@ -340,16 +357,16 @@ impl VuState {
         }
         // After a 303 (or a POST's 301/302) the next request was a GET.
         let method = match hops.last() {
-            Some(h) if h.status == 303 && h.method != "HEAD" => "GET".to_string(),
-            Some(h) if matches!(h.status, 301 | 302) && h.method == "POST" => "GET".to_string(),
-            Some(h) => h.method.clone(),
-            None => p.method.clone(),
+            Some(h) if h.status == 303 && h.method != "HEAD" => "GET",
+            Some(h) if matches!(h.status, 301 | 302) && h.method == "POST" => "GET",
+            Some(h) => h.method.as_str(),
+            None => p.method.as_str(),
         };
         match result {
             Ok(resp) => {
                 self.record_response(
-                    &p.name_of(&resp.url),
-                    &method,
+                    p.name_of(&resp.url),
+                    method,
                     resp.status,
                     &resp.timings,
                     (resp.bytes_sent, resp.bytes_received),
@@ -365,13 +382,8 @@ impl VuState {
                     Some(u) => p.name_of(u),
                     None => p.name_of(&p.url),
                 };
-                let series = self.request_series(
-                    &name,
-                    &method,
-                    ("error", e.class.as_str()),
-                    false,
-                    &p.extra,
-                );
+                let series =
+                    self.request_series(name, method, ("error", e.class.as_str()), false, &p.extra);
                 let (metrics, tags) = (&self.shared.metrics, &series.tags);
                 // A request that never left (bad URL, not allowed) is the
                 // scenario's mistake, not the target's: it is not a request.
@@ -588,5 +600,16 @@ impl Host for VuState {
             out.push(self.finish(&pending, result));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn statuses_are_written_in_decimal() {
+        let mut buf = [0u8; 5];
+        for n in [0u16, 7, 200, 404, 65535] {
+            assert_eq!(super::decimal(n, &mut buf), n.to_string());
+        }
     }
 }
