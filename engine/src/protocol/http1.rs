@@ -95,7 +95,8 @@ impl Local {
     /// connection if it still goes there and is open, else on a new one.
     pub(super) async fn exchange(&mut self, to: &Target<'_>) -> Result<Answer, HttpError> {
         // A request cut off by its timeout leaves its connection marked
-        // busy, mid-response: it must not be reused.
+        // busy, mid-response: it is never reused, and closes here, at the
+        // VU's next request (or with its instance).
         if !self
             .conn
             .as_ref()
