@@ -77,7 +77,9 @@ impl Headers {
     /// Adds a header; `name` must be a header name (no `:`), `value` one
     /// line.
     pub fn push(&mut self, name: &str, value: &str) {
-        self.start_line();
+        if !self.0.is_empty() {
+            self.0.push('\n');
+        }
         self.0.push_str(name);
         self.0.push_str(": ");
         self.0.push_str(value);
@@ -85,18 +87,9 @@ impl Headers {
 
     /// Adds a header with its name in lower case.
     pub fn push_lowercase(&mut self, name: &str, value: &str) {
-        self.start_line();
-        let at = self.0.len();
-        self.0.push_str(name);
-        self.0[at..].make_ascii_lowercase();
-        self.0.push_str(": ");
-        self.0.push_str(value);
-    }
-
-    fn start_line(&mut self) {
-        if !self.0.is_empty() {
-            self.0.push('\n');
-        }
+        let at = self.0.len() + usize::from(!self.0.is_empty());
+        self.push(name, value);
+        self.0[at..at + name.len()].make_ascii_lowercase();
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {

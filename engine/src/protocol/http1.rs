@@ -559,6 +559,13 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        let p = parse_head(
+            b"HTTP/1.1 200 OK\r\nX-Mixed: A b\r\nETag: \"Z\"\r\n\r\n",
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.headers.lines(), "x-mixed: A b\netag: \"Z\"");
         let e = parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).unwrap_err();
         assert!(e.message.contains("content-length `x`"), "{}", e.message);
     }
