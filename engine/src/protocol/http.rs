@@ -240,9 +240,8 @@ impl HttpClient {
     /// timeout covers the redirects too. Past `max_redirects` the last
     /// redirect is the response (as in k6).
     pub async fn send(&self, req: Request) -> Result<Response, HttpError> {
-        let (deadline, timeout) = deadline(&req);
-        self.send_via(req, None, Vec::new(), deadline, timeout)
-            .await
+        let due = Due::new(&req, Instant::now());
+        self.send_via(req, None, Vec::new(), due).await
     }
 
     /// [`HttpClient::send`], with plain http:// requests (and redirects)
@@ -257,17 +256,18 @@ impl HttpClient {
         mut req: Request,
         local: &mut Local,
     ) -> Result<Response, HttpError> {
-        let (deadline, timeout) = deadline(&req);
+        // One clock read: the deadline and the first hop's duration count
+        // from it.
+        let start = Instant::now();
+        let due = Due::new(&req, start);
         if !is_plain_http(&req.url) {
-            return Box::pin(self.send_via(req, Some(local), Vec::new(), deadline, timeout)).await;
+            return Box::pin(self.send_via(req, Some(local), Vec::new(), due)).await;
         }
-        let resp = self.send_inline_one(&req, deadline, timeout, local).await?;
+        let resp = self.send_inline_one(&req, start, due, local).await?;
         let mut hops = Vec::new();
         match self.follow(&mut req, resp, &mut hops) {
             ControlFlow::Break(resp) => Ok(resp),
-            ControlFlow::Continue(()) => {
-                Box::pin(self.send_via(req, Some(local), hops, deadline, timeout)).await
-            }
+            ControlFlow::Continue(()) => Box::pin(self.send_via(req, Some(local), hops, due)).await,
         }
     }
 
@@ -277,15 +277,14 @@ impl HttpClient {
         mut req: Request,
         mut local: Option<&mut Local>,
         mut hops: Vec<Hop>,
-        deadline: tokio::time::Instant,
-        timeout: Duration,
+        due: Due,
     ) -> Result<Response, HttpError> {
         loop {
             let one = match local.as_deref_mut() {
                 Some(local) if is_plain_http(&req.url) => {
-                    self.send_inline_one(&req, deadline, timeout, local).await
+                    self.send_inline_one(&req, Instant::now(), due, local).await
                 }
-                _ => self.send_one(&req, deadline, timeout).await,
+                _ => self.send_one(&req, due).await,
             };
             let resp = match one {
                 Ok(r) => r,
@@ -349,12 +348,7 @@ impl HttpClient {
     }
 
     /// One request, no redirects followed.
-    async fn send_one(
-        &self,
-        req: &Request,
-        deadline: tokio::time::Instant,
-        timeout: Duration,
-    ) -> Result<Response, HttpError> {
+    async fn send_one(&self, req: &Request, due: Due) -> Result<Response, HttpError> {
         let start = Instant::now();
         let (request, bytes_sent) = self.build(req)?;
         let exchange = async {
@@ -364,9 +358,7 @@ impl HttpClient {
             let body = body.collect().await.map_err(classify)?.to_bytes();
             Ok::<_, HttpError>((parts, body, head_at))
         };
-        let (parts, body, head_at) = tokio::time::timeout_at(deadline, exchange)
-            .await
-            .map_err(|_| timed_out(timeout))??;
+        let (parts, body, head_at) = due.bound(exchange).await?;
         let end = Instant::now();
         let opening = parts.extensions.get::<Arc<Established>>().map(|e| e.take());
         let mut head_bytes = 15u64;
@@ -399,20 +391,18 @@ impl HttpClient {
         })
     }
 
-    /// One request on the VU's own HTTP/1.1 connection, no redirects.
+    /// One request on the VU's own HTTP/1.1 connection, no redirects;
+    /// its duration counts from `start`.
     async fn send_inline_one(
         &self,
         req: &Request,
-        deadline: tokio::time::Instant,
-        timeout: Duration,
+        start: Instant,
+        due: Due,
         local: &mut Local,
     ) -> Result<Response, HttpError> {
-        let start = Instant::now();
         let uri = self.checked_uri(req)?;
         let target = self.write_http1(req, &uri, &mut local.out)?;
-        let answer = tokio::time::timeout_at(deadline, local.exchange(&target))
-            .await
-            .map_err(|_| timed_out(timeout))??;
+        let answer = due.bound(local.exchange(&target)).await?;
         Ok(Response {
             status: answer.status,
             headers: answer.headers,
@@ -428,7 +418,7 @@ impl HttpClient {
                 sending: Some(answer.sending),
                 waiting: answer.waiting,
                 receiving: answer.receiving,
-                duration: start.elapsed(),
+                duration: answer.ended - start,
             },
             bytes_sent: local.out.len() as u64,
             bytes_received: answer.bytes_received,
@@ -558,17 +548,41 @@ fn invalid(message: String) -> HttpError {
     HttpError::new(ErrorClass::InvalidRequest, message)
 }
 
-/// When `req` must be answered by, and its timeout (redirects included).
-fn deadline(req: &Request) -> (tokio::time::Instant, Duration) {
-    let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    (tokio::time::Instant::now() + timeout, timeout)
+/// When a request (its redirects included) must be answered by.
+#[derive(Clone, Copy)]
+struct Due {
+    at: Instant,
+    /// The request's timeout, for the error that names it.
+    timeout: Duration,
 }
 
-fn timed_out(timeout: Duration) -> HttpError {
-    HttpError::new(
-        ErrorClass::Timeout,
-        format!("no complete response within {} ms", timeout.as_millis()),
-    )
+impl Due {
+    /// The due time of `req` sent at `start`.
+    fn new(req: &Request, start: Instant) -> Due {
+        let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        Due {
+            at: start + timeout,
+            timeout,
+        }
+    }
+
+    /// `exchange`, failed as timed out if it is not done in time.
+    async fn bound<T>(
+        self,
+        exchange: impl Future<Output = Result<T, HttpError>>,
+    ) -> Result<T, HttpError> {
+        tokio::time::timeout_at(self.at.into(), exchange)
+            .await
+            .map_err(|_| {
+                HttpError::new(
+                    ErrorClass::Timeout,
+                    format!(
+                        "no complete response within {} ms",
+                        self.timeout.as_millis()
+                    ),
+                )
+            })?
+    }
 }
 
 /// A scenario's header, checked the same way on both paths.

@@ -202,6 +202,26 @@ fn a_silent_target_times_out_and_the_next_request_reconnects() {
 }
 
 #[test]
+fn a_vu_waiting_on_a_silent_target_is_stopped_by_its_iteration_timeout() {
+    // The request's 60 s outlast the iteration's 300 ms: the iteration's
+    // timeout ends the wait, every time, and the run is not green.
+    let server = RawServer::start(Reply::Silent);
+    let out = run_plan(gets_plan(
+        &server.url,
+        &server.url,
+        2,
+        2,
+        r#"iterationTimeout = "300ms""#,
+    ));
+    assert_eq!(counter(&out, "iterations"), 4.0);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "timeout"),
+        4.0
+    );
+    assert_eq!(out.exit, volley::ExitCode::ThresholdsFailed);
+}
+
+#[test]
 fn a_dead_target_is_refused_and_bad_requests_are_invalid() {
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
