@@ -358,7 +358,9 @@ impl HttpClient {
             let body = body.collect().await.map_err(classify)?.to_bytes();
             Ok::<_, HttpError>((parts, body, head_at))
         };
-        let (parts, body, head_at) = due.bound(exchange).await?;
+        let (parts, body, head_at) = tokio::time::timeout_at(due.at.into(), exchange)
+            .await
+            .map_err(|_| due.timed_out())??;
         let end = Instant::now();
         let opening = parts.extensions.get::<Arc<Established>>().map(|e| e.take());
         let mut head_bytes = 15u64;
@@ -402,7 +404,11 @@ impl HttpClient {
     ) -> Result<Response, HttpError> {
         let uri = self.checked_uri(req)?;
         let target = self.write_http1(req, &uri, &mut local.out)?;
-        let answer = due.bound(local.exchange(&target)).await?;
+        // Not wrapped in a helper's future: that would copy the exchange's
+        // state once more per request.
+        let answer = tokio::time::timeout_at(due.at.into(), local.exchange(&target))
+            .await
+            .map_err(|_| due.timed_out())??;
         Ok(Response {
             status: answer.status,
             headers: answer.headers,
@@ -566,22 +572,15 @@ impl Due {
         }
     }
 
-    /// `exchange`, failed as timed out if it is not done in time.
-    async fn bound<T>(
-        self,
-        exchange: impl Future<Output = Result<T, HttpError>>,
-    ) -> Result<T, HttpError> {
-        tokio::time::timeout_at(self.at.into(), exchange)
-            .await
-            .map_err(|_| {
-                HttpError::new(
-                    ErrorClass::Timeout,
-                    format!(
-                        "no complete response within {} ms",
-                        self.timeout.as_millis()
-                    ),
-                )
-            })?
+    /// The error of a request not answered by then.
+    fn timed_out(self) -> HttpError {
+        HttpError::new(
+            ErrorClass::Timeout,
+            format!(
+                "no complete response within {} ms",
+                self.timeout.as_millis()
+            ),
+        )
     }
 }
 
