@@ -194,8 +194,8 @@ struct Pending {
     expected: Option<Vec<u16>>,
     /// The scenario records this request's `http_req_failed` sample itself.
     guest_verdict: bool,
-    /// On its target's timeline since then (see [`VuState::on_timeline`]).
-    sent: Option<(crate::metrics::Sent, std::time::Instant)>,
+    /// On its target's timeline until recorded (see [`VuState::on_timeline`]).
+    sent: Option<crate::metrics::Flight>,
 }
 
 impl Pending {
@@ -293,19 +293,14 @@ async fn joined(task: tokio::task::JoinHandle<Outcome>) -> Outcome {
 impl VuState {
     /// Puts the request on its target's timeline (fault detection).
     fn on_timeline(&self, p: &mut Pending) {
-        p.sent = self
-            .shared
-            .timeline
-            .begin(&p.url)
-            .map(|s| (s, std::time::Instant::now()));
+        p.sent = self.shared.timeline.flight(&p.url);
     }
 
     /// Takes the request off its target's timeline with its outcome.
-    fn off_timeline(&self, p: &Pending, result: &Outcome) {
-        let Some((sent, at)) = p.sent else {
+    fn off_timeline(&self, p: &mut Pending, result: &Outcome) {
+        let Some(flight) = p.sent.take() else {
             return;
         };
-        let timeline = &self.shared.timeline;
         let class = match result {
             Ok(r) => {
                 let expected = match p.expected.as_deref() {
@@ -320,22 +315,22 @@ impl VuState {
                 }
             }
             Err(e) if matches!(e.class, ErrorClass::InvalidRequest | ErrorClass::NotAllowed) => {
-                return timeline.abandon(sent);
+                return flight.abandon();
             }
             Err(e) => Some(e.class.as_str()),
         };
-        timeline.end(sent, at.elapsed(), class);
+        flight.end(class);
     }
 
     /// Records a request's metrics and converts its result for the guest.
-    fn finish(&mut self, p: &Pending, result: Outcome) -> Result<Followed, NetError> {
+    fn finish(&mut self, p: &mut Pending, result: Outcome) -> Result<Followed, NetError> {
         self.record(p, result).map(followed)
     }
 
     /// Records a request's metrics (each redirect hop's too); its response
     /// or the guest's error.
     #[inline(never)]
-    fn record(&mut self, p: &Pending, result: Outcome) -> Result<Answer, NetError> {
+    fn record(&mut self, p: &mut Pending, result: Outcome) -> Result<Answer, NetError> {
         self.off_timeline(p, &result);
         let expected = p.expected.as_deref();
         // Each redirect followed was a request of its own (as in k6).
@@ -458,7 +453,7 @@ impl VuState {
             }
             request => joined(spawn(&self.shared.http, request)).await,
         };
-        self.record(&pending, result)
+        self.record(&mut pending, result)
     }
 }
 
@@ -595,9 +590,9 @@ impl Host for VuState {
             tasks.push((pending, spawn(&self.shared.http, request)));
         }
         let mut out = Vec::with_capacity(tasks.len());
-        for (pending, task) in tasks {
+        for (mut pending, task) in tasks {
             let result = joined(task).await;
-            out.push(self.finish(&pending, result));
+            out.push(self.finish(&mut pending, result));
         }
         Ok(out)
     }

@@ -32,7 +32,7 @@ pub mod mark {
 pub use registry::{Metrics, SeriesHandle, Snapshot};
 pub use tags::{Selector, Tags};
 pub use threshold::{Agg, NoData, Op, Threshold, ThresholdResult, Thresholds, has_data};
-pub use timeline::{CLASSES, Second, Sent, Timeline};
+pub use timeline::{CLASSES, Flight, Second, Sent, Timeline};
 pub use value::{Kind, Trend, Value};
 
 /// Why a metric name, selector, threshold or stored trend was refused; the

@@ -14,9 +14,9 @@
 //! from a scenario.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -101,6 +101,38 @@ pub struct Timeline {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent(usize);
 
+/// A request on its target's timeline; see [`Timeline::flight`].
+#[derive(Debug)]
+pub struct Flight {
+    timeline: Arc<Timeline>,
+    sent: Sent,
+    at: Instant,
+    open: bool,
+}
+
+impl Flight {
+    /// The request ended, failed with `class` or not ([`Timeline::end`]).
+    pub fn end(mut self, class: Option<&str>) {
+        self.open = false;
+        self.timeline.end(self.sent, self.at.elapsed(), class);
+    }
+
+    /// The request never reached the target ([`Timeline::abandon`]).
+    pub fn abandon(mut self) {
+        self.open = false;
+        self.timeline.abandon(self.sent);
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        if self.open {
+            self.timeline
+                .end(self.sent, self.at.elapsed(), Some("timeout"));
+        }
+    }
+}
+
 impl Timeline {
     /// A timeline for these `(name, base URL)` targets.
     pub fn new<'a>(targets: impl IntoIterator<Item = (&'a str, &'a str)>) -> Timeline {
@@ -175,6 +207,21 @@ impl Timeline {
     /// A request that never reached the target (refused by the engine).
     pub fn abandon(&self, sent: Sent) {
         self.cells[sent.0].started.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// [`Timeline::begin`], as a request that ends on the timeline however
+    /// it ends: through [`Flight::end`] or [`Flight::abandon`], or, dropped
+    /// unfinished (its VU's iteration timed out while it waited), as a
+    /// `timeout`. Before, such a request stayed in flight for the rest of
+    /// the run, and every quiet second after it looked stalled.
+    pub fn flight(self: &Arc<Self>, url: &str) -> Option<Flight> {
+        let sent = self.begin(url)?;
+        Some(Flight {
+            timeline: self.clone(),
+            sent,
+            at: Instant::now(),
+            open: true,
+        })
     }
 
     /// Closes the second ending `at` (seconds from the run's start): each
@@ -357,6 +404,26 @@ mod tests {
         let next = &t.tick(2.0)[0].1;
         assert_eq!((next.requests, next.from, next.to), (0, 1.0, 2.0));
         assert_eq!(t.history()[0].1.len(), 2);
+    }
+
+    #[test]
+    fn a_request_dropped_unfinished_ends_as_a_timeout() {
+        let t = Arc::new(Timeline::new([("api", "http://127.0.0.1:8080")]));
+        assert!(t.flight("http://elsewhere:1/").is_none());
+        let cut_off = t.flight("http://127.0.0.1:8080/slow").unwrap();
+        t.flight("http://127.0.0.1:8080/ok").unwrap().end(None);
+        t.flight("http://127.0.0.1:8080/refused").unwrap().abandon();
+        let waiting = t.flight("http://127.0.0.1:8080/waiting").unwrap();
+        let p = &t.tick(1.0)[0].1;
+        assert_eq!((p.requests, p.failed(), p.in_flight), (1, 0, 2));
+        drop(cut_off);
+        let p = &t.tick(2.0)[0].1;
+        assert_eq!((p.requests, p.failed(), p.in_flight), (1, 1, 1));
+        assert_eq!(p.errors["timeout"], 1);
+        waiting.end(Some("http_5xx"));
+        let p = &t.tick(3.0)[0].1;
+        assert_eq!((p.requests, p.failed(), p.in_flight), (1, 1, 0));
+        assert!(!p.errors.contains_key("timeout"));
     }
 
     #[test]
