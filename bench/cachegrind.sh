@@ -29,13 +29,8 @@ trap 'kill $(cat "$OUT/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT
 command -v nginx >/dev/null || apt-get install -y -qq nginx >/dev/null
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 
-# VOLLEY=path/to/volley measures that build instead (a before/after pair).
-if [ -z "${VOLLEY:-}" ]; then
-  cargo build --release -q -p volley
-  VOLLEY="$CARGO_TARGET_DIR/release/volley"
-fi
-FIXTURE=$("$VOLLEY" build engine/tests/guests/fixture 2>/dev/null | tail -1)
 . bench/nginx.sh
+volley_and_fixture
 start_nginx "$OUT"
 NET=(-e "url=$URL" --allow-host "127.0.0.1:$PORT" --quiet --no-summary)
 # The first run compiles the component into the cache, not counted. Under

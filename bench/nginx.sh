@@ -19,3 +19,13 @@ NGINX
   sleep 0.5
   URL="http://127.0.0.1:$PORT/"
 }
+
+# Sets VOLLEY (the build of this checkout, built if needed; VOLLEY=path names
+# another, for a before/after pair) and FIXTURE (the test fixture it builds).
+volley_and_fixture() {
+  if [ -z "${VOLLEY:-}" ]; then
+    cargo build --release -q -p volley
+    VOLLEY="$CARGO_TARGET_DIR/release/volley"
+  fi
+  FIXTURE=$("$VOLLEY" build engine/tests/guests/fixture 2>/dev/null | tail -1)
+}
