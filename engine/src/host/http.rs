@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use futures_util::future::Either;
+
 use super::VuState;
 use super::types::parse_headers;
 use crate::metrics::{Builtin, Metrics, SeriesHandle as Series, Tags};
@@ -439,21 +441,36 @@ pub struct Reply(Answer);
 pub const MAX_REPLIES: usize = 1_024;
 
 impl VuState {
-    /// Sends one request, records it and answers it.
-    async fn exchange(&mut self, req: wit::Request) -> Result<Answer, NetError> {
+    /// Sends one request, records it and gives `then` its answer.
+    ///
+    /// A plain function that returns the future: the guest's request is
+    /// split (and put on its target's timeline) before the future exists,
+    /// so the future holds only what the exchange needs. Made by an
+    /// `async fn`, it kept the guest's request (176 bytes) to its end, as
+    /// did each host call above it, and wasmtime boxes the host call's
+    /// future per request: the bytes it copies, and glibc's slow path for
+    /// blocks above 1 KiB, grew with it.
+    fn exchange<T>(
+        &mut self,
+        req: wit::Request,
+        then: impl FnOnce(&mut Self, Result<Answer, NetError>) -> T + Send,
+    ) -> impl Future<Output = T> + Send {
         let (mut pending, request) = prepare(req);
         self.on_timeline(&mut pending);
-        let result = match request {
-            // On the VU's own connection, driven here: no task, no pool.
-            Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
-                let http1 = &mut self.instance.http1;
-                // Boxed: polled through a pointer, the exchange's frames do
-                // not widen this one (see `prepare`).
-                Box::pin(self.shared.http.send_inline(request, http1)).await
-            }
-            request => joined(spawn(&self.shared.http, request)).await,
-        };
-        self.record(&mut pending, result)
+        async move {
+            let result = match request {
+                // On the VU's own connection, driven here: no task, no pool.
+                Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
+                    let http1 = &mut self.instance.http1;
+                    // Boxed: polled through a pointer, the exchange's frames
+                    // do not widen this one (see `prepare`).
+                    Box::pin(self.shared.http.send_inline(request, http1)).await
+                }
+                request => joined(spawn(&self.shared.http, request)).await,
+            };
+            let answer = self.record(&mut pending, result);
+            then(self, answer)
+        }
     }
 }
 
@@ -505,30 +522,34 @@ impl VuState {
 }
 
 impl Host for VuState {
-    async fn fetch(
+    fn fetch(
         &mut self,
         req: wit::Request,
-    ) -> wasmtime::Result<Result<Resource<Reply>, NetError>> {
+    ) -> impl Future<Output = wasmtime::Result<Result<Resource<Reply>, NetError>>> + Send {
         if self.instance.replies >= MAX_REPLIES {
-            return Ok(Err(NetError {
+            return Either::Left(std::future::ready(Ok(Err(NetError {
                 class: ErrorClass::InvalidRequest.into(),
                 message: format!(
                     "fetch: this VU holds {MAX_REPLIES} replies; drop each reply once read (nothing was sent)"
                 ),
-            }));
+            }))));
         }
-        let answer = match self.exchange(req).await {
-            Ok(answer) => answer,
-            Err(e) => return Ok(Err(e)),
-        };
-        let reply = self.instance.table.push(Reply(answer))?;
-        self.instance.replies += 1;
-        Ok(Ok(reply))
+        Either::Right(self.exchange(req, |vu, answer| {
+            let answer = match answer {
+                Ok(answer) => answer,
+                Err(e) => return Ok(Err(e)),
+            };
+            let reply = vu.instance.table.push(Reply(answer))?;
+            vu.instance.replies += 1;
+            Ok(Ok(reply))
+        }))
     }
 
-    async fn send(&mut self, req: wit::Request) -> wasmtime::Result<Result<Response, NetError>> {
-        let followed = self.send_followed(req).await?;
-        Ok(followed.map(|f| f.response))
+    fn send(
+        &mut self,
+        req: wit::Request,
+    ) -> impl Future<Output = wasmtime::Result<Result<Response, NetError>>> + Send {
+        self.exchange(req, |_, answer| Ok(answer.map(|a| followed(a).response)))
     }
 
     async fn send_batch(
@@ -542,18 +563,18 @@ impl Host for VuState {
             .collect())
     }
 
-    async fn send_followed(
+    fn send_followed(
         &mut self,
         req: wit::Request,
-    ) -> wasmtime::Result<Result<Followed, NetError>> {
-        Ok(self.exchange(req).await.map(followed))
+    ) -> impl Future<Output = wasmtime::Result<Result<Followed, NetError>>> + Send {
+        self.exchange(req, |_, answer| Ok(answer.map(followed)))
     }
 
-    async fn send_url(
+    fn send_url(
         &mut self,
         method: String,
         url: String,
-    ) -> wasmtime::Result<Result<Followed, NetError>> {
+    ) -> impl Future<Output = wasmtime::Result<Result<Followed, NetError>>> + Send {
         let req = wit::Request {
             method,
             url,
@@ -564,7 +585,7 @@ impl Host for VuState {
             tags: Vec::new(),
             expected_statuses: None,
         };
-        Ok(self.exchange(req).await.map(followed))
+        self.exchange(req, |_, answer| Ok(answer.map(followed)))
     }
 
     async fn send_batch_followed(
