@@ -12,6 +12,8 @@
 #   VUS=1000 bench/cachegrind.sh             # the scaling question
 #   TOP=15 VUS=1000 bench/cachegrind.sh      # and the functions that miss most
 #   VOLLEY=/tmp/volley-before bench/cachegrind.sh
+#   SCENARIO=lj.wasm EXEC=default N=5000 bench/cachegrind.sh   # another
+#                                            # scenario; its `url` param is nginx
 #
 # Prints, per iteration: instructions (Ir), first-level data misses (D1, read
 # + write) and last-level data misses (LL). Each run takes about a minute
@@ -31,6 +33,7 @@ command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 
 . bench/nginx.sh
 volley_and_fixture
+FIXTURE=${SCENARIO:-$FIXTURE}
 start_nginx "$OUT"
 NET=(-e "url=$URL" --allow-host "127.0.0.1:$PORT" --quiet --no-summary)
 # The first run compiles the component into the cache, not counted. Under

@@ -218,7 +218,8 @@ impl Pending {
 /// stack touch stays resident while the VU sleeps.
 #[inline(never)]
 fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
-    let method = req.method.to_ascii_uppercase();
+    let mut method = req.method;
+    method.make_ascii_uppercase();
     // `volley_verdict=guest`: the scenario records this request's
     // `http_req_failed` sample itself once it judged the response
     // (Locust's catch_response). Never a tag of the samples.

@@ -862,6 +862,24 @@ mod tests {
         (addr, server)
     }
 
+    /// The future a VU's plain-http request is boxed in, per request, fits
+    /// the largest block glibc serves from its per-thread cache (1,032
+    /// bytes); larger, each request takes malloc's slow path. The layout
+    /// is an optimized build's (`cargo test --release`, as CI runs).
+    #[cfg(not(debug_assertions))]
+    #[test]
+    fn the_inline_exchange_future_fits_the_allocators_thread_cache() {
+        let client = client();
+        let mut local = crate::protocol::http1::Local::default();
+        let exchange = client.send_inline(get("http://127.0.0.1:1/".into(), None), &mut local);
+        let size = std::mem::size_of_val(&exchange);
+        assert!(
+            size <= 1_032,
+            "send_inline's future is {size} bytes: keep what it holds across its awaits under 1,032 \
+             (cargo +nightly rustc --release -p volley --lib -- -Zprint-type-sizes shows its layout)"
+        );
+    }
+
     #[tokio::test]
     async fn a_closed_port_is_refused() {
         let port = {
