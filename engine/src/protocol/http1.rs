@@ -380,11 +380,10 @@ impl Conn {
 }
 
 /// Read buffers between exchanges, one stack per worker thread. An
-/// allocation of 8 KiB per response was glibc's slow path (too large for
-/// its per-thread cache, and it sorted and merged free chunks first:
-/// about a tenth of a GET's instructions at 1,000 VUs); a buffer taken
-/// from here was last written by the thread's previous response, so it is
-/// still in the CPU's cache too.
+/// allocation of 8 KiB per response took glibc's slow path (too large for
+/// its per-thread cache, it sorted and merged free chunks first); a buffer
+/// taken from here was last written by the thread's previous response, so
+/// it is likely still in the CPU's cache too.
 mod spare {
     use std::cell::RefCell;
 
