@@ -4,7 +4,9 @@
 //! failures. Follows redirects like k6 and browsers, each hop checked against
 //! the allowlist like the first request.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
+use std::io::Write as _;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -481,10 +483,17 @@ impl HttpClient {
         uri: &'u Uri,
         out: &mut Vec<u8>,
     ) -> Result<super::http1::Target<'u>, HttpError> {
-        let method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+        // Upper-cased by the host already; copied only when it is not.
+        let upper: Cow<str> = if req.method.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Owned(req.method.to_ascii_uppercase())
+        } else {
+            Cow::Borrowed(&req.method)
+        };
+        let method = hyper::Method::from_bytes(upper.as_bytes())
             .map_err(|_| invalid(format!("`{}` is not an HTTP method", req.method)))?;
         let host = uri.host().unwrap_or_default();
-        let port = uri.port_u16().unwrap_or(80);
+        let explicit_port = uri.port_u16();
+        let port = explicit_port.unwrap_or(80);
         out.clear();
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
@@ -502,8 +511,11 @@ impl HttpClient {
             push_header(out, name.as_str(), value.as_bytes());
         }
         if !has_host {
-            match uri.port_u16() {
-                Some(p) if p != 80 => push_header(out, "host", format!("{host}:{p}").as_bytes()),
+            match explicit_port {
+                // Written in place: io::Write on a Vec cannot fail.
+                Some(p) if p != 80 => {
+                    let _ = write!(out, "host: {host}:{p}\r\n");
+                }
                 _ => push_header(out, "host", host.as_bytes()),
             }
         }
@@ -515,7 +527,7 @@ impl HttpClient {
             hyper::Method::GET | hyper::Method::HEAD | hyper::Method::CONNECT
         );
         if !req.body.is_empty() || !bodiless {
-            push_header(out, "content-length", req.body.len().to_string().as_bytes());
+            let _ = write!(out, "content-length: {}\r\n", req.body.len());
         }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&req.body);
