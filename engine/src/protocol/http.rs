@@ -412,11 +412,13 @@ impl HttpClient {
         due: Due,
         local: &mut Local,
     ) -> Result<Response, HttpError> {
-        let uri = self.checked_uri(req)?;
-        let target = self.write_http1(req, &uri, &mut local.out)?;
+        let super::http1::Local { link, url } = local;
+        let url = url.parse(&req.url)?;
+        self.allowed(&url.host, url.port.unwrap_or(80))?;
+        let target = self.write_http1(req, url, &mut link.out)?;
         // Not wrapped in a helper's future: that would copy the exchange's
         // state once more per request.
-        let answer = tokio::time::timeout_at(due.at.into(), local.exchange(&target))
+        let answer = tokio::time::timeout_at(due.at.into(), link.exchange(&target))
             .await
             .map_err(|_| due.timed_out())??;
         Ok(Response {
@@ -436,7 +438,7 @@ impl HttpClient {
                 receiving: answer.receiving,
                 duration: answer.ended - start,
             },
-            bytes_sent: local.out.len() as u64,
+            bytes_sent: link.out.len() as u64,
             bytes_received: answer.bytes_received,
             url: req.url.clone(),
             hops: Vec::new(),
@@ -445,33 +447,23 @@ impl HttpClient {
 
     /// The request's URL, parsed, with its host allowed.
     fn checked_uri(&self, req: &Request) -> Result<Uri, HttpError> {
-        let uri: Uri = req
-            .url
-            .parse()
-            .map_err(|e| invalid(format!("`{}` is not a URL: {e}", req.url)))?;
-        let https = match uri.scheme_str() {
-            Some("http") => false,
-            Some("https") => true,
-            _ => {
-                return Err(invalid(format!(
-                    "`{}`: use an http:// or https:// URL",
-                    req.url
-                )));
-            }
-        };
-        let host = uri
-            .host()
-            .ok_or_else(|| invalid(format!("`{}` has no host", req.url)))?;
+        let uri = parse_uri(&req.url)?;
+        let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        if !self.allow.permits(host, port) {
-            return Err(HttpError::new(
-                ErrorClass::NotAllowed,
-                format!(
-                    "{host}:{port} is not an allowed host: list it in the plan's [targets] or pass --allow-host {host}:{port}"
-                ),
-            ));
-        }
+        self.allowed(uri.host().unwrap_or_default(), port)?;
         Ok(uri)
+    }
+
+    fn allowed(&self, host: &str, port: u16) -> Result<(), HttpError> {
+        if self.allow.permits(host, port) {
+            return Ok(());
+        }
+        Err(HttpError::new(
+            ErrorClass::NotAllowed,
+            format!(
+                "{host}:{port} is not an allowed host: list it in the plan's [targets] or pass --allow-host {host}:{port}"
+            ),
+        ))
     }
 
     /// Writes `req` as HTTP/1.1 into `out` with the headers hyper would
@@ -480,7 +472,7 @@ impl HttpClient {
     fn write_http1<'u>(
         &self,
         req: &Request,
-        uri: &'u Uri,
+        url: &'u LastUrl,
         out: &mut Vec<u8>,
     ) -> Result<super::http1::Target<'u>, HttpError> {
         // Upper-cased by the host already; copied only when it is not.
@@ -491,13 +483,12 @@ impl HttpClient {
         };
         let method = hyper::Method::from_bytes(upper.as_bytes())
             .map_err(|_| invalid(format!("`{}` is not an HTTP method", req.method)))?;
-        let host = uri.host().unwrap_or_default();
-        let explicit_port = uri.port_u16();
+        let (host, explicit_port) = (url.host.as_str(), url.port);
         let port = explicit_port.unwrap_or(80);
         out.clear();
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes());
+        out.extend_from_slice(url.target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
         let (mut has_agent, mut has_host) = (false, false);
         for (k, v) in &req.headers {
@@ -617,6 +608,69 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
+}
+
+/// `url` parsed, an http:// or https:// URL with a host.
+fn parse_uri(url: &str) -> Result<Uri, HttpError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| invalid(format!("`{url}` is not a URL: {e}")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(invalid(format!("`{url}`: use an http:// or https:// URL")));
+    }
+    if uri.host().is_none() {
+        return Err(invalid(format!("`{url}` has no host")));
+    }
+    // `Uri` takes any digits as a port, and has none when they overflow.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let after_host = host_port.rsplit_once(']').map_or(host_port, |(_, p)| p);
+    if after_host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.is_empty() && uri.port().is_none())
+    {
+        return Err(invalid(format!("`{url}`: a port is 0 to 65535")));
+    }
+    Ok(uri)
+}
+
+/// The last URL a VU sent a plain-http request to, parsed. A VU mostly
+/// sends to the same few URLs, and parsing one into a `Uri` copies it and
+/// allocates twice: on the same URL as last time this is one comparison.
+#[derive(Default)]
+pub struct LastUrl {
+    /// Empty until a URL parsed.
+    url: String,
+    /// As the URL names it (brackets around an IPv6 address).
+    pub(super) host: String,
+    /// As the URL gives it, if it does.
+    pub(super) port: Option<u16>,
+    /// Path and query: what the request line asks for.
+    pub(super) target: String,
+}
+
+impl LastUrl {
+    /// `url`, parsed (again only if it is not the last one).
+    pub(super) fn parse(&mut self, url: &str) -> Result<&LastUrl, HttpError> {
+        if self.url != url || self.url.is_empty() {
+            self.url.clear();
+            let uri = parse_uri(url)?;
+            replace(&mut self.host, uri.host().unwrap_or_default());
+            self.port = uri.port_u16();
+            replace(
+                &mut self.target,
+                uri.path_and_query().map_or("/", |p| p.as_str()),
+            );
+            replace(&mut self.url, url);
+        }
+        Ok(self)
+    }
+}
+
+/// `to` becomes `from`, in its own allocation if that is large enough.
+fn replace(to: &mut String, from: &str) {
+    to.clear();
+    to.push_str(from);
 }
 
 /// An http:// URL: HTTP/1.1 without TLS (no h2c), the inline path's.
@@ -890,6 +944,49 @@ mod tests {
             "send_inline's future is {size} bytes: keep what it holds across its awaits under 1,032 \
              (cargo +nightly rustc --release -p volley --lib -- -Zprint-type-sizes shows its layout)"
         );
+    }
+
+    #[test]
+    fn the_last_url_is_kept_parsed_until_another_comes() {
+        let mut last = LastUrl::default();
+        let parts = |l: &LastUrl| (l.host.clone(), l.port, l.target.clone());
+        for (url, host, port, target) in [
+            (
+                "http://127.0.0.1:8080/a?b=1",
+                "127.0.0.1",
+                Some(8080),
+                "/a?b=1",
+            ),
+            (
+                "http://127.0.0.1:8080/a?b=1",
+                "127.0.0.1",
+                Some(8080),
+                "/a?b=1",
+            ),
+            (
+                "http://127.0.0.1:8080/a?b=2",
+                "127.0.0.1",
+                Some(8080),
+                "/a?b=2",
+            ),
+            ("http://[::1]/", "[::1]", None, "/"),
+            ("HTTP://Example.test", "Example.test", None, "/"),
+        ] {
+            let got = parts(last.parse(url).unwrap());
+            assert_eq!(got, (host.into(), port, target.into()), "{url}");
+        }
+        // A URL that does not parse leaves nothing to match the next one.
+        last.parse("http://a.test/x").unwrap();
+        for url in [
+            "http://a.test:99999/x",
+            "ftp://a.test/x",
+            "",
+            "http://a.test:99999/x",
+        ] {
+            let e = last.parse(url).map(|_| ()).unwrap_err();
+            assert_eq!(e.class, ErrorClass::InvalidRequest, "{url}: {e:?}");
+        }
+        assert_eq!(parts(last.parse("http://a.test/x").unwrap()).2, "/x");
     }
 
     #[tokio::test]

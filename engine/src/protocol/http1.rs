@@ -25,10 +25,18 @@ const READ_CHUNK: usize = 8 << 10;
 /// hyper's connector gave up connecting after this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One VU's HTTP/1.1 state: its connection and its request buffer. Lives
-/// with the VU's instance, so a re-instantiated VU starts without it.
+/// One VU's HTTP/1.1 state: its connection, its request buffer and its
+/// last URL, parsed. Lives with the VU's instance, so a re-instantiated VU
+/// starts without it.
 #[derive(Default)]
 pub struct Local {
+    pub(super) link: Link,
+    pub(super) url: super::http::LastUrl,
+}
+
+/// A VU's connection and the request written for it.
+#[derive(Default)]
+pub(super) struct Link {
     conn: Option<Conn>,
     /// The request being sent, written here first (one write per request).
     pub(super) out: Vec<u8>,
@@ -37,7 +45,7 @@ pub struct Local {
 impl std::fmt::Debug for Local {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Local")
-            .field("connected", &self.conn.is_some())
+            .field("connected", &self.link.conn.is_some())
             .finish()
     }
 }
@@ -92,7 +100,7 @@ impl Failed {
     }
 }
 
-impl Local {
+impl Link {
     /// Sends `self.out` to `to` and reads the response: on this VU's
     /// connection if it still goes there and is open, else on a new one.
     pub(super) async fn exchange(&mut self, to: &Target<'_>) -> Result<Answer, HttpError> {
