@@ -315,8 +315,10 @@ impl HttpClient {
     }
 
     /// What comes after `resp`, the answer to `req`: itself, with the
-    /// `hops` before it (`Break`), or its redirect, taken: `req` becomes the
-    /// next request and `resp` the last of `hops` (`Continue`).
+    /// `hops` before it and `req`'s URL (`Break`: `req` is done with), or
+    /// its redirect, taken: `req` becomes the next request and `resp`, with
+    /// the URL `req` had, the last of `hops` (`Continue`). The URL moves
+    /// here, not copied: the one-hop clients leave the response's empty.
     fn follow(
         &self,
         req: &mut Request,
@@ -334,11 +336,12 @@ impl HttpClient {
         };
         let Some(next) = next else {
             resp.hops = std::mem::take(hops);
+            resp.url = std::mem::take(&mut req.url);
             return ControlFlow::Break(resp);
         };
         let same_host = authority(&req.url) == authority(&next);
         let method = req.method.to_ascii_uppercase();
-        redirect(req, resp.status, next);
+        let url = redirect(req, resp.status, next);
         // A login that sets its session cookie and redirects to the
         // page needing it works only if the next hop sends it (as k6's
         // jar and browsers do).
@@ -347,7 +350,7 @@ impl HttpClient {
         }
         hops.push(Hop {
             method,
-            url: std::mem::take(&mut resp.url),
+            url,
             status: resp.status,
             headers: std::mem::take(&mut resp.headers),
             timings: resp.timings,
@@ -398,7 +401,8 @@ impl HttpClient {
                 sending: None,
             },
             bytes_sent,
-            url: req.url.clone(),
+            // Set by `follow`.
+            url: String::new(),
             hops: Vec::new(),
         })
     }
@@ -440,7 +444,8 @@ impl HttpClient {
             },
             bytes_sent: link.out.len() as u64,
             bytes_received: answer.bytes_received,
-            url: req.url.clone(),
+            // Set by `follow`.
+            url: String::new(),
             hops: Vec::new(),
         })
     }
@@ -682,8 +687,8 @@ pub fn is_plain_http(url: &str) -> bool {
 /// Turns `req` into the request a `status` redirect to `next` asks for,
 /// the way browsers, Go and k6 do: 303 (and 301/302 after a POST) becomes a
 /// GET without a body; 307 and 308 repeat the method and body. Credentials
-/// do not follow to another host.
-fn redirect(req: &mut Request, status: u16, next: String) {
+/// do not follow to another host. Returns the URL it had.
+fn redirect(req: &mut Request, status: u16, next: String) -> String {
     let method = req.method.to_ascii_uppercase();
     let to_get = match status {
         303 => method != "GET" && method != "HEAD",
@@ -711,7 +716,7 @@ fn redirect(req: &mut Request, status: u16, next: String) {
                 .any(|h| k.eq_ignore_ascii_case(h))
         });
     }
-    req.url = next;
+    std::mem::replace(&mut req.url, next)
 }
 
 /// Puts the cookies `set` (a redirect's response headers) into the
@@ -1328,7 +1333,11 @@ mod tests {
             timeout: None,
             max_redirects: None,
         };
-        redirect(&mut req, 302, "http://other:1/b".into());
+        let from = redirect(&mut req, 302, "http://other:1/b".into());
+        assert_eq!(
+            (from.as_str(), req.url.as_str()),
+            ("http://h:1/a", "http://other:1/b")
+        );
         assert_eq!(req.method, "GET");
         assert!(req.body.is_empty());
         let names: Vec<&str> = req.headers.iter().map(|(k, _)| k.as_str()).collect();
