@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::io::Write as _;
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -417,8 +417,7 @@ impl HttpClient {
         local: &mut Local,
     ) -> Result<Response, HttpError> {
         let super::http1::Local { link, url } = local;
-        let url = url.parse(&req.url)?;
-        self.allowed(&url.host, url.port.unwrap_or(80))?;
+        let url = url.parse(&req.url, &self.allow)?;
         let target = self.write_http1(req, url, &mut link.out)?;
         // Not wrapped in a helper's future: that would copy the exchange's
         // state once more per request.
@@ -463,12 +462,7 @@ impl HttpClient {
         if self.allow.permits(host, port) {
             return Ok(());
         }
-        Err(HttpError::new(
-            ErrorClass::NotAllowed,
-            format!(
-                "{host}:{port} is not an allowed host: list it in the plan's [targets] or pass --allow-host {host}:{port}"
-            ),
-        ))
+        Err(not_allowed(host, port))
     }
 
     /// Writes `req` as HTTP/1.1 into `out` with the headers hyper would
@@ -615,6 +609,15 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+fn not_allowed(host: &str, port: u16) -> HttpError {
+    HttpError::new(
+        ErrorClass::NotAllowed,
+        format!(
+            "{host}:{port} is not an allowed host: list it in the plan's [targets] or pass --allow-host {host}:{port}"
+        ),
+    )
+}
+
 /// `url` parsed, an http:// or https:// URL with a host.
 fn parse_uri(url: &str) -> Result<Uri, HttpError> {
     let uri: Uri = url
@@ -639,13 +642,17 @@ fn parse_uri(url: &str) -> Result<Uri, HttpError> {
     Ok(uri)
 }
 
-/// The last URL a VU sent a plain-http request to, parsed. A VU mostly
-/// sends to the same few URLs, and parsing one into a `Uri` copies it and
-/// allocates twice: on the same URL as last time this is one comparison.
+/// The last URL a VU sent a plain-http request to, parsed and allowed. A
+/// VU mostly sends to the same few URLs, and parsing one into a `Uri`
+/// copies it and allocates twice: on the same URL as last time this is one
+/// comparison.
 #[derive(Default)]
 pub struct LastUrl {
     /// Empty until a URL parsed.
     url: String,
+    /// The allowlist that allowed it (held, so no other list can take its
+    /// address); none yet.
+    allowed_by: Weak<Allowlist>,
     /// As the URL names it (brackets around an IPv6 address).
     pub(super) host: String,
     /// As the URL gives it, if it does.
@@ -655,10 +662,16 @@ pub struct LastUrl {
 }
 
 impl LastUrl {
-    /// `url`, parsed (again only if it is not the last one).
-    pub(super) fn parse(&mut self, url: &str) -> Result<&LastUrl, HttpError> {
+    /// `url` (plain http), parsed and allowed by `allow` (again only if
+    /// it is not the last one, or another list).
+    pub(super) fn parse(
+        &mut self,
+        url: &str,
+        allow: &Arc<Allowlist>,
+    ) -> Result<&LastUrl, HttpError> {
         if self.url != url || self.url.is_empty() {
             self.url.clear();
+            self.allowed_by = Weak::new();
             let uri = parse_uri(url)?;
             replace(&mut self.host, uri.host().unwrap_or_default());
             self.port = uri.port_u16();
@@ -667,6 +680,13 @@ impl LastUrl {
                 uri.path_and_query().map_or("/", |p| p.as_str()),
             );
             replace(&mut self.url, url);
+        }
+        if !std::ptr::eq(self.allowed_by.as_ptr(), Arc::as_ptr(allow)) {
+            let port = self.port.unwrap_or(80);
+            if !allow.permits(&self.host, port) {
+                return Err(not_allowed(&self.host, port));
+            }
+            self.allowed_by = Arc::downgrade(allow);
         }
         Ok(self)
     }
@@ -953,6 +973,7 @@ mod tests {
 
     #[test]
     fn the_last_url_is_kept_parsed_until_another_comes() {
+        let any = Arc::new(Allowlist::parse(&["*"]).unwrap());
         let mut last = LastUrl::default();
         let parts = |l: &LastUrl| (l.host.clone(), l.port, l.target.clone());
         for (url, host, port, target) in [
@@ -977,21 +998,30 @@ mod tests {
             ("http://[::1]/", "[::1]", None, "/"),
             ("HTTP://Example.test", "Example.test", None, "/"),
         ] {
-            let got = parts(last.parse(url).unwrap());
+            let got = parts(last.parse(url, &any).unwrap());
             assert_eq!(got, (host.into(), port, target.into()), "{url}");
         }
         // A URL that does not parse leaves nothing to match the next one.
-        last.parse("http://a.test/x").unwrap();
+        last.parse("http://a.test/x", &any).unwrap();
         for url in [
             "http://a.test:99999/x",
             "ftp://a.test/x",
             "",
             "http://a.test:99999/x",
         ] {
-            let e = last.parse(url).map(|_| ()).unwrap_err();
+            let e = last.parse(url, &any).map(|_| ()).unwrap_err();
             assert_eq!(e.class, ErrorClass::InvalidRequest, "{url}: {e:?}");
         }
-        assert_eq!(parts(last.parse("http://a.test/x").unwrap()).2, "/x");
+        assert_eq!(parts(last.parse("http://a.test/x", &any).unwrap()).2, "/x");
+        // The same URL under another list is allowed (or not) by that list.
+        let local = Arc::new(Allowlist::parse(&["127.0.0.1"]).unwrap());
+        let url = "http://10.1.2.3:9/";
+        last.parse(url, &any).unwrap();
+        for _ in 0..2 {
+            let e = last.parse(url, &local).map(|_| ()).unwrap_err();
+            assert_eq!(e.class, ErrorClass::NotAllowed, "{e:?}");
+        }
+        last.parse(url, &any).unwrap();
     }
 
     #[tokio::test]

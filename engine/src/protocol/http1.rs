@@ -272,7 +272,10 @@ impl Conn {
     /// Reads until `self.buf` holds a whole response head and parses it.
     async fn read_head(&mut self, head: bool) -> Result<Parsed, Failed> {
         loop {
-            if let Some(parsed) = parse_head(&self.buf, head).map_err(Failed::after)? {
+            // Empty (as it is for every response's first read): nothing to parse.
+            if !self.buf.is_empty()
+                && let Some(parsed) = parse_head(&self.buf, head).map_err(Failed::after)?
+            {
                 return Ok(parsed);
             }
             if self.buf.len() > MAX_HEAD {
