@@ -654,6 +654,19 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(p.headers.lines(), "x-mixed: A b\netag: \"Z\"");
+        // Values as sent: UTF-8 whole, empty ones empty; in a head that is
+        // not UTF-8, each value converted on its own.
+        let p = parse_head(
+            "HTTP/1.1 200 OK\r\nX-Name: caf\u{e9}\r\nX-Empty:\r\nX-Pad:   v  \r\n\r\n".as_bytes(),
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.headers.lines(), "x-name: caf\u{e9}\nx-empty: \nx-pad: v");
+        let p = parse_head(b"HTTP/1.1 200 OK\r\nX-A: ok\r\nX-B: \xffz\r\n\r\n", false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.headers.lines(), "x-a: ok\nx-b: \u{fffd}z");
         let e = parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).unwrap_err();
         assert!(e.message.contains("content-length `x`"), "{}", e.message);
     }
