@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::io::Write as _;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -454,15 +454,8 @@ impl HttpClient {
         let uri = parse_uri(&req.url)?;
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        self.allowed(uri.host().unwrap_or_default(), port)?;
+        allowed(&self.allow, uri.host().unwrap_or_default(), port)?;
         Ok(uri)
-    }
-
-    fn allowed(&self, host: &str, port: u16) -> Result<(), HttpError> {
-        if self.allow.permits(host, port) {
-            return Ok(());
-        }
-        Err(not_allowed(host, port))
     }
 
     /// Writes `req` as HTTP/1.1 into `out` with the headers hyper would
@@ -482,12 +475,12 @@ impl HttpClient {
         };
         let method = hyper::Method::from_bytes(upper.as_bytes())
             .map_err(|_| invalid(format!("`{}` is not an HTTP method", req.method)))?;
-        let (host, explicit_port) = (url.host.as_str(), url.port);
+        let (host, explicit_port) = (url.host(), url.port);
         let port = explicit_port.unwrap_or(80);
         out.clear();
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(url.target.as_bytes());
+        url.push_target(out);
         out.extend_from_slice(b" HTTP/1.1\r\n");
         let (mut has_agent, mut has_host) = (false, false);
         for (k, v) in &req.headers {
@@ -609,13 +602,17 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn not_allowed(host: &str, port: u16) -> HttpError {
-    HttpError::new(
+/// `host:port` is on `allow`, or the error that says how to put it there.
+fn allowed(allow: &Allowlist, host: &str, port: u16) -> Result<(), HttpError> {
+    if allow.permits(host, port) {
+        return Ok(());
+    }
+    Err(HttpError::new(
         ErrorClass::NotAllowed,
         format!(
             "{host}:{port} is not an allowed host: list it in the plan's [targets] or pass --allow-host {host}:{port}"
         ),
-    )
+    ))
 }
 
 /// `url` parsed, an http:// or https:// URL with a host.
@@ -645,7 +642,8 @@ fn parse_uri(url: &str) -> Result<Uri, HttpError> {
 /// The last URL a VU sent a plain-http request to, parsed and allowed. A
 /// VU mostly sends to the same few URLs, and parsing one into a `Uri`
 /// copies it and allocates twice: on the same URL as last time this is one
-/// comparison.
+/// comparison. Its parts are kept as where they are in the URL, so a VU
+/// holds one copy of it.
 #[derive(Default)]
 pub struct LastUrl {
     /// Empty until a URL parsed.
@@ -653,12 +651,13 @@ pub struct LastUrl {
     /// The allowlist that allowed it (held, so no other list can take its
     /// address); none yet.
     allowed_by: Weak<Allowlist>,
-    /// As the URL names it (brackets around an IPv6 address).
-    pub(super) host: String,
+    /// Where the host is in `url`, as the URL names it (brackets around an
+    /// IPv6 address).
+    host: Range<usize>,
     /// As the URL gives it, if it does.
     pub(super) port: Option<u16>,
-    /// Path and query: what the request line asks for.
-    pub(super) target: String,
+    /// Where the path and query are in `url`; empty when it has none.
+    target: Range<usize>,
 }
 
 impl LastUrl {
@@ -673,29 +672,57 @@ impl LastUrl {
             self.url.clear();
             self.allowed_by = Weak::new();
             let uri = parse_uri(url)?;
-            replace(&mut self.host, uri.host().unwrap_or_default());
-            self.port = uri.port_u16();
-            replace(
-                &mut self.target,
-                uri.path_and_query().map_or("/", |p| p.as_str()),
-            );
-            replace(&mut self.url, url);
+            let (host, target) = spans(url, &uri)
+                .ok_or_else(|| invalid(format!("`{url}` could not be taken apart")))?;
+            (self.host, self.port, self.target) = (host, uri.port_u16(), target);
+            self.url.push_str(url);
         }
         if !std::ptr::eq(self.allowed_by.as_ptr(), Arc::as_ptr(allow)) {
-            let port = self.port.unwrap_or(80);
-            if !allow.permits(&self.host, port) {
-                return Err(not_allowed(&self.host, port));
-            }
+            allowed(allow, self.host(), self.port.unwrap_or(80))?;
             self.allowed_by = Arc::downgrade(allow);
         }
         Ok(self)
     }
+
+    /// As the URL names it (brackets around an IPv6 address).
+    pub(super) fn host(&self) -> &str {
+        &self.url[self.host.clone()]
+    }
+
+    /// Path and query: what the request line asks for. A URL without a
+    /// path asks for `/` (`http://h?q` for `/?q`), as browsers, curl and
+    /// Go do.
+    pub(super) fn push_target(&self, out: &mut Vec<u8>) {
+        let target = &self.url[self.target.clone()];
+        if !target.starts_with('/') {
+            out.push(b'/');
+        }
+        out.extend_from_slice(target.as_bytes());
+    }
 }
 
-/// `to` becomes `from`, in its own allocation if that is large enough.
-fn replace(to: &mut String, from: &str) {
-    to.clear();
-    to.push_str(from);
+/// Where `uri`'s host and its path and query are in `url`, the text it
+/// was parsed from (a path the URL leaves out is an empty range). `Uri`
+/// keeps its parts as written, so each is found where the one before it
+/// ends.
+fn spans(url: &str, uri: &Uri) -> Option<(Range<usize>, Range<usize>)> {
+    let authority = uri.authority()?.as_str();
+    let start = uri.scheme_str()?.len() + "://".len();
+    let end = start + authority.len();
+    let at = |from: usize, part: &str| {
+        let span = from..from + part.len();
+        (url.get(span.clone())? == part).then_some(span)
+    };
+    at(start, authority)?;
+    let host = at(
+        start + authority.rfind('@').map_or(0, |i| i + 1),
+        uri.host()?,
+    )?;
+    let target = match uri.path_and_query().map_or("", |p| p.as_str()) {
+        "/" if !url[end..].starts_with('/') => end..end,
+        path => at(end, path)?,
+    };
+    Some((host, target))
 }
 
 /// An http:// URL: HTTP/1.1 without TLS (no h2c), the inline path's.
@@ -975,7 +1002,15 @@ mod tests {
     fn the_last_url_is_kept_parsed_until_another_comes() {
         let any = Arc::new(Allowlist::parse(&["*"]).unwrap());
         let mut last = LastUrl::default();
-        let parts = |l: &LastUrl| (l.host.clone(), l.port, l.target.clone());
+        let parts = |l: &LastUrl| {
+            let mut target = Vec::new();
+            l.push_target(&mut target);
+            (
+                l.host().to_string(),
+                l.port,
+                String::from_utf8(target).unwrap(),
+            )
+        };
         for (url, host, port, target) in [
             (
                 "http://127.0.0.1:8080/a?b=1",
@@ -997,6 +1032,11 @@ mod tests {
             ),
             ("http://[::1]/", "[::1]", None, "/"),
             ("HTTP://Example.test", "Example.test", None, "/"),
+            ("http://u:p@b.test:81/x", "b.test", Some(81), "/x"),
+            ("http://b.test/x?y#z", "b.test", None, "/x?y"),
+            ("http://b.test?q=1", "b.test", None, "/?q=1"),
+            ("http://b.test:/", "b.test", None, "/"),
+            ("http://b.test#top", "b.test", None, "/"),
         ] {
             let got = parts(last.parse(url, &any).unwrap());
             assert_eq!(got, (host.into(), port, target.into()), "{url}");
