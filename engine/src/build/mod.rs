@@ -746,13 +746,29 @@ mod tests {
         assert!(e.to_string().contains("not a folder"));
     }
 
-    fn folder(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    /// A folder holding `files` (path, text), removed when dropped.
+    fn folder(name: &str, files: &[(&str, &str)]) -> Folder {
         let dir = std::env::temp_dir().join(format!("volley-detect-{}-{name}", std::process::id()));
         std::fs::remove_dir_all(&dir).ok();
         for (rel, text) in files {
             write_file(&dir, rel, text.as_bytes()).unwrap();
         }
-        dir
+        Folder(dir)
+    }
+
+    struct Folder(PathBuf);
+
+    impl std::ops::Deref for Folder {
+        type Target = PathBuf;
+        fn deref(&self) -> &PathBuf {
+            &self.0
+        }
+    }
+
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            std::fs::remove_dir_all(&self.0).ok();
+        }
     }
 
     #[test]

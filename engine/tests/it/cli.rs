@@ -4,17 +4,18 @@ use std::process::Command;
 
 use crate::support::*;
 
-fn temp(name: &str, text: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("volley-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// `text` in a file `name`, in a folder of its own (removed when that is
+/// dropped).
+fn temp(name: &str, text: &[u8]) -> (Scratch, std::path::PathBuf) {
+    let dir = scratch("cli", name);
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
-    p
+    (dir, p)
 }
 
 #[test]
 fn a_malformed_plan_names_the_file_and_field() {
-    let p = temp(
+    let (_dir, p) = temp(
         "bad.toml",
         b"[options]\ncomponent = \"x.wasm\"\n[scenarios.a]\nexecutor = \"constant-vus\"\nvus = 2\n",
     );
@@ -28,7 +29,7 @@ fn a_malformed_plan_names_the_file_and_field() {
 
 #[test]
 fn a_file_that_is_not_wasm_is_refused_clearly() {
-    let p = temp("junk.wasm", b"this is not wasm");
+    let (_dir, p) = temp("junk.wasm", b"this is not wasm");
     let (code, _, err) = volley(&["run", p.to_str().unwrap()]);
     assert_eq!(code, 107, "{err}");
     assert!(
@@ -167,7 +168,7 @@ fn setup_and_teardown_timeouts_have_their_exit_codes() {
         ("setup", "setupTimeout", 100),
         ("teardown", "teardownTimeout", 101),
     ] {
-        let p = temp(
+        let (_dir, p) = temp(
             &format!("{phase}-timeout.toml"),
             format!(
                 "[options]\ncomponent = {:?}\n{option} = \"300ms\"\nparams = {{ {phase}_sleep_ms = \"5000\" }}\n\

@@ -5,6 +5,7 @@
 //! reports, and its Stop button ends the run, whose summary and export are
 //! then written.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -103,7 +104,20 @@ impl Cdp {
     }
 }
 
-fn chromium(profile: &Path) -> (Reap, String) {
+/// Headless Chromium in a process group of its own, killed whole when the
+/// test ends: its helpers (renderer, crash handler) go with it, before the
+/// profile folder they write to is removed.
+struct Browser(Reap);
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The group's id is the browser's process id; `Reap` then waits.
+        let group = format!("-{}", self.0.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    }
+}
+
+fn chromium(profile: &Path) -> (Browser, String) {
     let bin = ["chromium", "chromium-browser"]
         .into_iter()
         .find(|b| Command::new(b).arg("--version").output().is_ok())
@@ -123,11 +137,12 @@ fn chromium(profile: &Path) -> (Reap, String) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .expect("chromium starts");
     let (line, _rest) = stderr_line(&mut child, "DevTools listening on ");
     let url = line.split("DevTools listening on ").nth(1).unwrap().trim();
-    (Reap(child), url.to_string())
+    (Browser(Reap(child)), url.to_string())
 }
 
 #[test]

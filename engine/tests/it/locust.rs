@@ -15,7 +15,7 @@ use crate::support::*;
 /// `target/` beside the source, not into the repository.
 /// Each call gets its own folder: two tests building the same locustfile
 /// at once must not share (and delete) each other's build folder.
-fn scratch_with(name: &str, files: &[(&str, String)]) -> PathBuf {
+fn scratch_with(name: &str, files: &[(&str, String)]) -> Scratch {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = scratch("locust", &format!("{name}-{n}"));
@@ -25,9 +25,13 @@ fn scratch_with(name: &str, files: &[(&str, String)]) -> PathBuf {
     dir
 }
 
-fn conformance(file: &str) -> PathBuf {
+/// The conformance locustfile `file`, copied into a folder of its own
+/// (removed when that is dropped).
+fn conformance(file: &str) -> (Scratch, PathBuf) {
     let text = std::fs::read_to_string(repo().join("conformance/locust").join(file)).unwrap();
-    scratch_with(file.trim_end_matches(".py"), &[(file, text)]).join(file)
+    let dir = scratch_with(file.trim_end_matches(".py"), &[(file, text)]);
+    let path = dir.join(file);
+    (dir, path)
 }
 
 /// The embedded HTTP target on its own runtime, for the test's lifetime.
@@ -151,7 +155,7 @@ fn assert_counts_match(doc: &Value, seen: &BTreeMap<String, u64>, names: &[(&str
 #[test]
 fn a_locustfile_runs_unmodified_with_every_client_api() {
     let target = Target::start();
-    let file = conformance("shop.py");
+    let (_dir, file) = conformance("shop.py");
     let host = format!("host={}", target.url());
     let doc = run(&file, &["--target", &host, "-u", "2", "-i", "40"]);
     assert_eq!(count(&doc, "iterations"), 40.0, "{}", doc["metrics"]);
@@ -203,7 +207,7 @@ fn a_locustfile_runs_unmodified_with_every_client_api() {
 #[test]
 fn locust_user_classes_are_spread_by_weight_and_fixed_count() {
     let target = Target::start();
-    let file = conformance("crowd.py");
+    let (_dir, file) = conformance("crowd.py");
     let host = format!("host={}", target.url());
     // Six users: Admin's fixed_count first, then Reader:Writer 3:1.
     let doc = run(&file, &["--target", &host, "-u", "6", "-i", "120"]);
@@ -341,7 +345,7 @@ fn locust_itself_gives_the_same_names_and_failure_ratios() {
         return;
     };
     let target = Target::start();
-    let file = conformance("shop.py");
+    let (_dir, file) = conformance("shop.py");
     let host = format!("host={}", target.url());
     let doc = run(&file, &["--target", &host, "-u", "2", "-i", "40"]);
     let prefix = file.with_file_name("locust");

@@ -152,7 +152,8 @@ fn nonzero(out: &volley::run::Outcome, name: &str) -> u64 {
 
 #[test]
 fn https_requests_report_connect_and_handshake_once_per_connection() {
-    let server = nginx(&scratch("nginx", "https"), 1000);
+    let dir = scratch("nginx", "https");
+    let server = nginx(&dir, 1000);
     let url = format!("https://127.0.0.1:{}/", server.tls_port);
     let out = run_plan(gets_plan(&url, &url, 3, 20, "insecureSkipTLSVerify = true"));
     assert_eq!(rate_counts(&out, "checks"), (60, 60));
@@ -174,7 +175,8 @@ fn https_requests_report_connect_and_handshake_once_per_connection() {
 
 #[test]
 fn each_vu_reconnects_when_nginx_closes_its_keep_alive_connection() {
-    let server = nginx(&scratch("nginx", "keepalive"), 10);
+    let dir = scratch("nginx", "keepalive");
+    let server = nginx(&dir, 10);
     let url = format!("http://127.0.0.1:{}/", server.port);
     let out = run_plan(gets_plan(&url, &url, 3, 40, ""));
     assert_eq!(rate_counts(&out, "checks"), (120, 120));

@@ -217,12 +217,36 @@ pub fn volley_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String)
     )
 }
 
-/// A fresh, empty folder for one test of `area`, in the temp dir.
-pub fn scratch(area: &str, name: &str) -> PathBuf {
+/// A fresh, empty folder for one test of `area`, in the temp dir, removed
+/// when the test ends (failed or not). Declared before what writes to it
+/// (a server, a browser), it outlives them: locals drop in reverse order.
+pub fn scratch(area: &str, name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("volley-{area}-{}-{name}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
+}
+
+/// See [`scratch`].
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
 }
 
 /// The embedded HTTP target on a runtime of its own: a separate service,
