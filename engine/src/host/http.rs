@@ -462,10 +462,10 @@ impl VuState {
             let result = match request {
                 // On the VU's own connection, driven here: no task, no pool.
                 Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
+                    // Boxed (by `send_inline`): polled through a pointer,
+                    // the exchange's frames do not widen this one.
                     let http1 = &mut self.instance.http1;
-                    // Boxed: polled through a pointer, the exchange's frames
-                    // do not widen this one (see `prepare`).
-                    Box::pin(self.shared.http.send_inline(request, http1)).await
+                    self.shared.http.send_inline(request, http1).await
                 }
                 request => joined(spawn(&self.shared.http, request)).await,
             };

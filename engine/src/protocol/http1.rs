@@ -119,10 +119,10 @@ impl Link {
             let reused = self.conn.is_some();
             let (conn, connecting) = match &mut self.conn {
                 Some(c) => (c, Duration::ZERO),
-                // Boxed: connecting is rare, its future large, and this
-                // one is boxed per request.
+                // Boxed (by `open`): connecting is rare, its future large,
+                // and this one is boxed per request.
                 None => {
-                    let (c, took) = Box::pin(Conn::open(to)).await?;
+                    let (c, took) = Conn::open(to).await?;
                     (self.conn.insert(c), took)
                 }
             };
@@ -160,7 +160,17 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(to: &Target<'_>) -> Result<(Conn, Duration), HttpError> {
+    /// Boxed in a frame of its own, so the caller's frame does not hold
+    /// the future while it is built.
+    #[inline(never)]
+    fn open<'t>(
+        to: &'t Target<'t>,
+    ) -> std::pin::Pin<Box<impl Future<Output = Result<(Conn, Duration), HttpError>> + Send + 't>>
+    {
+        Box::pin(Conn::connect(to))
+    }
+
+    async fn connect(to: &Target<'_>) -> Result<(Conn, Duration), HttpError> {
         let start = Instant::now();
         let host = to.host.trim_start_matches('[').trim_end_matches(']');
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, to.port)))
