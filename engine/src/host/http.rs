@@ -124,6 +124,9 @@ impl VuState {
                 outcome.1.to_string(),
                 expected,
             );
+            // One entry at a time: most VUs send to a URL or two, and a
+            // first push would make room for four (~600 bytes per VU).
+            self.instance.http_tags.reserve_exact(1);
             self.instance.http_tags.push((owned, series.clone()));
         }
         series
