@@ -119,8 +119,9 @@ impl Link {
             let reused = self.conn.is_some();
             let (conn, connecting) = match &mut self.conn {
                 Some(c) => (c, Duration::ZERO),
-                // Boxed (by `open`): connecting is rare, its future large,
-                // and this one is boxed per request.
+                // Boxed (by `open`): connecting is rare and its future
+                // large; the exchange's own future, boxed per request,
+                // stays small without it.
                 None => {
                     let (c, took) = Conn::open(to).await?;
                     (self.conn.insert(c), took)

@@ -76,11 +76,17 @@ pub async fn drive(
 /// A task is as large as its largest await and 10,000 sleeping VUs keep
 /// 10,000 of them: the rare, large futures (instantiating a VU, `stop-vu`)
 /// are boxed, so they take memory only while they run.
+/// Not an `async fn`: that keeps each argument twice in its state (as
+/// passed, and moved into the body), 224 bytes per VU here.
 #[allow(
     clippy::too_many_arguments,
     reason = "a task's captured context, spelled out"
 )]
-async fn slot_loop(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn stores its arguments twice"
+)]
+fn slot_loop(
     slot: u32,
     mut vu: Option<Vu>,
     gate: Arc<dyn Gate>,
@@ -89,73 +95,80 @@ async fn slot_loop(
     stop: Stop,
     in_flight: Arc<AtomicU64>,
     ramp_interrupts: Arc<AtomicU64>,
-) -> Option<String> {
-    let mut done = 0u64;
-    let mut changes = factory.deployment.subscribe();
-    let mut scaled = factory.scale.subscribe();
-    loop {
-        if stop.graceful.is_cancelled() {
-            if let Some(v) = vu {
-                Box::pin(factory.retire(v)).await;
-            }
-            return None;
-        }
-        match gate.decide(slot, done, start.elapsed()) {
-            Decision::Done => {
-                // Its VU is dropped: a swap's waves no longer count it.
+) -> impl Future<Output = Option<String>> + Send {
+    async move {
+        let mut done = 0u64;
+        let mut changes = factory.deployment.subscribe();
+        let mut scaled = factory.scale.subscribe();
+        loop {
+            if stop.graceful.is_cancelled() {
                 if let Some(v) = vu {
-                    factory.deployment.leave(v.state().id);
                     Box::pin(factory.retire(v)).await;
                 }
                 return None;
             }
-            Decision::WaitUntil(at) => {
-                tokio::select! {
-                    _ = sleep_until((start + at).into()) => {}
-                    _ = stop.graceful.cancelled() => {
-                        if let Some(v) = vu {
-                            Box::pin(factory.retire(v)).await;
-                        }
-                        return None;
+            match gate.decide(slot, done, start.elapsed()) {
+                Decision::Done => {
+                    // Its VU is dropped: a swap's waves no longer count it.
+                    if let Some(v) = vu {
+                        factory.deployment.leave(v.state().id);
+                        Box::pin(factory.retire(v)).await;
                     }
-                    // `volley scale`: decide again.
-                    Ok(()) = scaled.changed() => {}
-                    // A waiting VU follows a swap at once.
-                    Ok(()) = changes.changed(), if vu.is_some() => {
-                        vu = match vu.take() {
-                            Some(v) => factory.refresh(v).await,
-                            None => None,
-                        };
+                    return None;
+                }
+                Decision::WaitUntil(at) => {
+                    tokio::select! {
+                        _ = sleep_until((start + at).into()) => {}
+                        _ = stop.graceful.cancelled() => {
+                            if let Some(v) = vu {
+                                Box::pin(factory.retire(v)).await;
+                            }
+                            return None;
+                        }
+                        // `volley scale`: decide again.
+                        Ok(()) = scaled.changed() => {}
+                        // A waiting VU follows a swap at once.
+                        Ok(()) = changes.changed(), if vu.is_some() => {
+                            vu = match vu.take() {
+                                Some(v) => factory.refresh(v).await,
+                                None => None,
+                            };
+                        }
                     }
                 }
-            }
-            Decision::Start => {
-                let v = match vu.take() {
-                    Some(v) => v,
-                    None => match Box::pin(factory.make()).await {
-                        Ok(v) => v,
-                        Err(e) => return Some(e.to_string()),
-                    },
-                };
-                in_flight.fetch_add(1, Ordering::Relaxed);
-                let id = v.state().id;
-                // Pinned where it is made: `select!` would move the whole
-                // iteration future (over a kilobyte) into its own state.
-                let iteration = std::pin::pin!(factory.iterate(v, None));
-                // Gates that never ramp down leave the second branch pending.
-                // Biased: polled on every wake of the iteration, where a
-                // random branch order costs a random number each time.
-                vu = tokio::select! {
-                    biased;
-                    v = iteration => v,
-                    _ = unwanted_for_grace(gate.as_ref(), slot, start, factory.scale.subscribe()) => {
-                        ramp_interrupts.fetch_add(1, Ordering::Relaxed);
-                        factory.deployment.leave(id);
-                        None
+                Decision::Start => {
+                    if vu.is_none() {
+                        match Box::pin(factory.make()).await {
+                            Ok(v) => vu = Some(v),
+                            Err(e) => return Some(e.to_string()),
+                        }
                     }
-                };
-                in_flight.fetch_sub(1, Ordering::Relaxed);
-                done += 1;
+                    let Some(id) = vu.as_ref().map(|v| v.state().id) else {
+                        continue;
+                    };
+                    in_flight.fetch_add(1, Ordering::Relaxed);
+                    // Pinned where it is made: `select!` would move the whole
+                    // iteration future (over a kilobyte) into its own state.
+                    // The VU moves straight in: bound to a name, it would
+                    // keep a place in this task's state (152 bytes).
+                    let iteration = std::pin::pin!(
+                        factory.iterate(vu.take().expect("a VU: checked above"), None)
+                    );
+                    // Gates that never ramp down leave the second branch pending.
+                    // Biased: polled on every wake of the iteration, where a
+                    // random branch order costs a random number each time.
+                    vu = tokio::select! {
+                        biased;
+                        v = iteration => v,
+                        _ = unwanted_for_grace(gate.as_ref(), slot, start, factory.scale.subscribe()) => {
+                            ramp_interrupts.fetch_add(1, Ordering::Relaxed);
+                            factory.deployment.leave(id);
+                            None
+                        }
+                    };
+                    in_flight.fetch_sub(1, Ordering::Relaxed);
+                    done += 1;
+                }
             }
         }
     }
