@@ -76,6 +76,7 @@ pub async fn drive(
 /// A task is as large as its largest await and 10,000 sleeping VUs keep
 /// 10,000 of them: the rare, large futures (instantiating a VU, `stop-vu`)
 /// are boxed, so they take memory only while they run.
+///
 /// Not an `async fn`: that keeps each argument twice in its state (as
 /// passed, and moved into the body), 224 bytes per VU here.
 #[allow(
