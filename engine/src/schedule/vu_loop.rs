@@ -138,23 +138,20 @@ fn slot_loop(
                     }
                 }
                 Decision::Start => {
-                    if vu.is_none() {
-                        match Box::pin(factory.make()).await {
-                            Ok(v) => vu = Some(v),
+                    let id = match vu.as_ref().map(|v| v.state().id) {
+                        Some(id) => id,
+                        None => match Box::pin(factory.make()).await {
+                            Ok(v) => vu.insert(v).state().id,
                             Err(e) => return Some(e.to_string()),
-                        }
-                    }
-                    let Some(id) = vu.as_ref().map(|v| v.state().id) else {
-                        continue;
+                        },
                     };
                     in_flight.fetch_add(1, Ordering::Relaxed);
                     // Pinned where it is made: `select!` would move the whole
                     // iteration future (over a kilobyte) into its own state.
                     // The VU moves straight in: bound to a name, it would
                     // keep a place in this task's state (152 bytes).
-                    let iteration = std::pin::pin!(
-                        factory.iterate(vu.take().expect("a VU: checked above"), None)
-                    );
+                    let iteration =
+                        std::pin::pin!(factory.iterate(vu.take().expect("a VU: made above"), None));
                     // Gates that never ramp down leave the second branch pending.
                     // Biased: polled on every wake of the iteration, where a
                     // random branch order costs a random number each time.
