@@ -119,11 +119,11 @@ impl Link {
             let reused = self.conn.is_some();
             let (conn, connecting) = match &mut self.conn {
                 Some(c) => (c, Duration::ZERO),
-                // Boxed (by `open`): connecting is rare and its future
-                // large; the exchange's own future, boxed per request,
-                // stays small without it.
+                // Boxed: connecting is rare and its future large; the
+                // exchange's own future, boxed per request, stays small
+                // without it.
                 None => {
-                    let (c, took) = Conn::open(to).await?;
+                    let (c, took) = super::boxed(|| Conn::connect(to)).await?;
                     (self.conn.insert(c), took)
                 }
             };
@@ -161,16 +161,6 @@ struct Conn {
 }
 
 impl Conn {
-    /// Boxed in a frame of its own, so the caller's frame does not hold
-    /// the future while it is built.
-    #[inline(never)]
-    fn open<'t>(
-        to: &'t Target<'t>,
-    ) -> std::pin::Pin<Box<impl Future<Output = Result<(Conn, Duration), HttpError>> + Send + 't>>
-    {
-        Box::pin(Conn::connect(to))
-    }
-
     async fn connect(to: &Target<'_>) -> Result<(Conn, Duration), HttpError> {
         let start = Instant::now();
         let host = to.host.trim_start_matches('[').trim_end_matches(']');
