@@ -11,6 +11,7 @@
 #   bench/cachegrind.sh                      # 10 VUs, N=20000
 #   VUS=1000 bench/cachegrind.sh             # the scaling question
 #   TOP=15 VUS=1000 bench/cachegrind.sh      # and the functions that miss most
+#   TOP=40 SORT=ir bench/cachegrind.sh       # the functions that run most
 #   VOLLEY=/tmp/volley-before bench/cachegrind.sh
 #   SCENARIO=lj.wasm EXEC=default N=5000 bench/cachegrind.sh   # another
 #                                            # scenario; its `url` param is nginx
@@ -24,6 +25,7 @@ VUS=${VUS:-10}
 N=${N:-20000}
 EXEC=${EXEC:-http}
 TOP=${TOP:-0}
+SORT=${SORT:-ll}
 CACHE=${CACHE:-$HOME/.cache/volley}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 OUT=$(mktemp -d)
@@ -53,7 +55,7 @@ echo "== $EXEC, $VUS VUs: $N and $((N * 2)) iterations under cachegrind" >&2
 count "$N"
 count "$((N * 2))"
 
-python3 - "$OUT/cg.$N" "$OUT/cg.$((N * 2))" "$N" "$VUS" "$TOP" <<'PY'
+python3 - "$OUT/cg.$N" "$OUT/cg.$((N * 2))" "$N" "$VUS" "$TOP" "$SORT" <<'PY'
 import collections, sys
 
 def read(path):
@@ -79,20 +81,22 @@ def read(path):
 
 events, a, fa = read(sys.argv[1])
 _, b, fb = read(sys.argv[2])
-n, vus, top = int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+n, vus, top, by_ir = int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6] == "ir"
 d = {e: (y - x) / n for e, x, y in zip(events, a, b)}
 ll = d["DLmr"] + d["DLmw"]
 print(f"{vus} VUs, per iteration: Ir {d['Ir']:,.0f}  D1 misses {d['D1mr'] + d['D1mw']:,.0f}"
       f"  LL misses {ll:,.0f}  ({ll * 64 / 1024:.1f} KiB from beyond the 2 MiB cache)")
 if top:
-    # The functions whose counts grew most from N to 2N iterations.
+    # The functions whose counts grew most from N to 2N iterations: last-level
+    # misses, or with SORT=ir instructions (a function's own count varies
+    # far less between runs than the total does).
     ir, lr, lw = events.index("Ir"), events.index("DLmr"), events.index("DLmw")
     zero = [0] * len(events)
     rows = []
     for key in set(fa) | set(fb):
         x, y = fa.get(key, zero), fb.get(key, zero)
         rows.append(((y[lr] + y[lw] - x[lr] - x[lw]) / n, (y[ir] - x[ir]) / n, key))
-    rows.sort(reverse=True)
+    rows.sort(key=lambda r: r[1] if by_ir else r[0], reverse=True)
     print(f"{'LL misses':>10} {'Ir':>9}  function (per iteration)")
     for misses, instr, (fl, fn) in rows[:top]:
         print(f"{misses:>10.1f} {instr:>9,.0f}  {fn[:100]}")

@@ -487,8 +487,14 @@ fn parse_head_with<'b>(
     let mut close = version == 0;
     // One string for every header (`name: value` lines), sized by the head.
     let mut headers = Headers::with_capacity(len);
+    // The head is checked as UTF-8 once (it is nearly always ASCII), so a
+    // value is a slice of it rather than a copy checked header by header.
+    let text = std::str::from_utf8(&buf[..len]).ok();
     for h in resp.headers.iter() {
-        let value = String::from_utf8_lossy(h.value);
+        let value = match text.and_then(|text| within(text, buf, h.value)) {
+            Some(value) => std::borrow::Cow::Borrowed(value),
+            None => String::from_utf8_lossy(h.value),
+        };
         let is = |name: &str| h.name.eq_ignore_ascii_case(name);
         if is("content-length") {
             let n = value
@@ -529,6 +535,13 @@ fn parse_head_with<'b>(
         framing,
         close,
     }))
+}
+
+/// `part`, a slice of `buf`, as the same bytes of `text` (`buf`'s start
+/// as a string); `None` if it lies elsewhere or `text` cannot be cut there.
+fn within<'t>(text: &'t str, buf: &[u8], part: &[u8]) -> Option<&'t str> {
+    let at = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize)?;
+    text.get(at..at.checked_add(part.len())?)
 }
 
 /// The size on a chunk-size line (extensions after `;` ignored).
@@ -670,6 +683,19 @@ mod tests {
         assert_eq!(p.headers.lines(), "x-a: ok\nx-b: \u{fffd}z");
         let e = parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).unwrap_err();
         assert!(e.message.contains("content-length `x`"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_value_is_cut_from_the_checked_head_only_where_it_lies_in_it() {
+        let buf = "ab caf\u{e9} z".as_bytes().to_vec();
+        let text = std::str::from_utf8(&buf).unwrap();
+        assert_eq!(within(text, &buf, &buf[3..8]), Some("caf\u{e9}"));
+        assert_eq!(within(text, &buf, &buf[8..8]), Some(""));
+        // Inside the two bytes of `é`: not a string of its own.
+        assert_eq!(within(text, &buf, &buf[3..7]), None);
+        // Bytes from elsewhere (an empty value may be a static slice).
+        let other = b"caf".to_vec();
+        assert_eq!(within(text, &buf, &other), None);
     }
 
     #[test]
