@@ -134,57 +134,74 @@ impl VuFactory {
     /// counts, `iteration_service_time` from the actual start.
     /// Returns the VU for its next iteration, re-instantiated if the instance
     /// trapped or timed out; none if even that failed.
-    pub async fn iterate(&self, vu: Vu, intended: Option<Instant>) -> Option<Vu> {
-        // The hot-swap hook: one atomic load unless the deployment changed.
-        let mut vu = self.refresh(vu).await?;
-        let started = Instant::now();
-        self.live.enter();
-        // A version a swap replaced stops its iterations after the drain time.
-        // The version, not its token: cloning a token locks its tree node.
-        let result = match vu.version().cloned() {
-            Some(version) => {
-                let call =
-                    std::pin::pin!(vu.iterate_from(&self.exec, self.iteration_timeout, started));
-                tokio::select! {
-                    biased;
-                    r = call => Some(r),
-                    _ = version.retired.cancelled() => None,
+    ///
+    /// A function returning an async block, not an `async fn`: that keeps
+    /// each argument twice in its state (the VU's 152 bytes among them), and
+    /// this future is part of every VU's task.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn stores its arguments twice"
+    )]
+    pub fn iterate(
+        &self,
+        mut vu: Vu,
+        intended: Option<Instant>,
+    ) -> impl Future<Output = Option<Vu>> + Send + '_ {
+        async move {
+            // The hot-swap hook: one atomic load unless the deployment changed.
+            vu = self.refresh(vu).await?;
+            let started = Instant::now();
+            self.live.enter();
+            // A version a swap replaced stops its iterations after the drain time.
+            // The version, not its token: cloning a token locks its tree node.
+            let result = match vu.version().cloned() {
+                Some(version) => {
+                    let call = std::pin::pin!(vu.iterate_from(
+                        &self.exec,
+                        self.iteration_timeout,
+                        started
+                    ));
+                    tokio::select! {
+                        biased;
+                        r = call => Some(r),
+                        _ = version.retired.cancelled() => None,
+                    }
                 }
-            }
-            None => Some(
-                vu.iterate_from(&self.exec, self.iteration_timeout, started)
-                    .await,
-            ),
-        };
-        self.live.leave();
-        let Some(result) = result else {
-            // Interrupted by the swap: not a failure, and the instance was
-            // cut off mid-call, so it is replaced.
+                None => Some(
+                    vu.iterate_from(&self.exec, self.iteration_timeout, started)
+                        .await,
+                ),
+            };
+            self.live.leave();
+            let Some(result) = result else {
+                // Interrupted by the swap: not a failure, and the instance was
+                // cut off mid-call, so it is replaced.
+                if let Some(v) = vu.version() {
+                    v.interrupted.fetch_add(1, Ordering::Relaxed);
+                }
+                return Box::pin(self.renew(vu)).await;
+            };
+            let ended = Instant::now();
+            let from = intended.unwrap_or(started).min(started);
+            let [iterations, duration, service] = self.iteration_series(vu.state_mut());
+            self.shared.metrics.record_series(&[
+                (iterations, 1.0),
+                (duration, ended.duration_since(from).as_micros() as f64),
+                (service, ended.duration_since(started).as_micros() as f64),
+            ]);
+            vu.state_mut().iteration += 1;
             if let Some(v) = vu.version() {
-                v.interrupted.fetch_add(1, Ordering::Relaxed);
+                v.count(result.is_err());
             }
-            return Box::pin(self.renew(vu)).await;
-        };
-        let ended = Instant::now();
-        let from = intended.unwrap_or(started).min(started);
-        let [iterations, duration, service] = self.iteration_series(vu.state_mut());
-        self.shared.metrics.record_series(&[
-            (iterations, 1.0),
-            (duration, ended.duration_since(from).as_micros() as f64),
-            (service, ended.duration_since(started).as_micros() as f64),
-        ]);
-        vu.state_mut().iteration += 1;
-        if let Some(v) = vu.version() {
-            v.count(result.is_err());
-        }
-        match result {
-            Ok(()) => Some(vu),
-            Err(e) => {
-                self.fail(&e, &vu.state().scenario, vu.state().id);
-                if e.poisons() {
-                    Box::pin(self.renew(vu)).await
-                } else {
-                    Some(vu)
+            match result {
+                Ok(()) => Some(vu),
+                Err(e) => {
+                    self.fail(&e, &vu.state().scenario, vu.state().id);
+                    if e.poisons() {
+                        Box::pin(self.renew(vu)).await
+                    } else {
+                        Some(vu)
+                    }
                 }
             }
         }
