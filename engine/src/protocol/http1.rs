@@ -488,7 +488,8 @@ fn parse_head_with<'b>(
     // One string for every header (`name: value` lines), sized by the head.
     let mut headers = Headers::with_capacity(len);
     // The head is checked as UTF-8 once (it is nearly always ASCII), so a
-    // value is a slice of it rather than a copy checked header by header.
+    // value is a slice of it rather than a copy checked header by header
+    // (a `from_utf8` per value saved half as much, by cachegrind).
     let text = std::str::from_utf8(&buf[..len]).ok();
     for h in resp.headers.iter() {
         let value = match text.and_then(|text| within(text, buf, h.value)) {
