@@ -43,20 +43,22 @@ URL="http://127.0.0.1:$PORT/health"
 for _ in $(seq 50); do curl -sf "$URL" >/dev/null && break; sleep 0.1; done
 
 # Starts a command in the background, reads its smaps_rollup after SETTLE s,
-# waits for it to end; prints "rss_kib pss_kib stack_bytes": the last is
-# how deep the deepest VU fiber stack went (bench/fiber-stack.py; every
+# waits for it to end; prints "rss_kib pss_kib pte_kib stack_bytes": the
+# process's page tables (VmPTE, kernel memory neither Rss nor Pss counts),
+# then how deep the deepest VU fiber stack went (bench/fiber-stack.py; every
 # page of it down to there stays resident per VU), "-" for k6.
 sample() {
   "$@" >"$OUT/log" 2>&1 &
   local pid=$!
   sleep "$SETTLE"
-  local rollup stack=-
+  local rollup pte stack=-
   rollup=$(cat "/proc/$pid/smaps_rollup") || { cat "$OUT/log" >&2; exit 1; }
+  pte=$(awk '/^VmPTE:/ {print $2}' "/proc/$pid/status")
   if [ "$1" = "$VOLLEY" ]; then
     stack=$(python3 bench/fiber-stack.py "$pid" | awk '{print $4}') || stack=-
   fi
   wait "$pid" || { echo "failed: $*" >&2; tail -5 "$OUT/log" >&2; exit 1; }
-  awk -v s="$stack" '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {print r, p, s}' <<<"$rollup"
+  awk -v t="$pte" -v s="$stack" '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {print r, p, t, s}' <<<"$rollup"
 }
 
 run_volley() {
@@ -72,9 +74,9 @@ for spec in "rust:$RUST_VUS" "js:$JS_VUS" "python:$PYTHON_VUS"; do
   component=$("$VOLLEY" build "bench/lang/$lang" 2>/dev/null | tail -1)
   # The first run compiles the component into the cache: not measured.
   run_volley "$component" 1 >/dev/null
-  read -r r1 p1 _ < <(run_volley "$component" "$FEW")
-  read -r rn pn stack < <(run_volley "$component" "$n")
-  rows+=("$lang $n $r1 $p1 $rn $pn $stack")
+  read -r r1 p1 t1 _ < <(run_volley "$component" "$FEW")
+  read -r rn pn tn stack < <(run_volley "$component" "$n")
+  rows+=("$lang $n $r1 $p1 $t1 $rn $pn $tn $stack")
 done
 
 if [ -x "$K6" ]; then
@@ -85,21 +87,21 @@ import { check, sleep } from 'k6';
 export default function () { const r = http.get('$URL'); check(r, { 'status is 200': (x) => x.status === 200 }); sleep(1); }
 JS
   run_k6() { sample "$K6" run -q --vus "$1" --duration "$((SETTLE + 3))s" "$OUT/k6.js"; }
-  read -r r1 p1 _ < <(run_k6 "$FEW")
-  read -r rn pn stack < <(run_k6 "$K6_VUS")
-  rows+=("k6 $K6_VUS $r1 $p1 $rn $pn $stack")
+  read -r r1 p1 t1 _ < <(run_k6 "$FEW")
+  read -r rn pn tn stack < <(run_k6 "$K6_VUS")
+  rows+=("k6 $K6_VUS $r1 $p1 $t1 $rn $pn $tn $stack")
 fi
 
 python3 - "$FEW" "${rows[@]}" <<'PY'
 import sys
 few = int(sys.argv[1])
 names = {"rust": "volley, Rust", "js": "volley, JavaScript", "python": "volley, Python", "k6": "k6 (JavaScript)"}
-print(f"\n| VUs doing GET + check + sleep 1 s | VUs | RSS/VU | PSS/VU | deepest fiber stack |")
-print("| --- | ---: | ---: | ---: | ---: |")
+print(f"\n| VUs doing GET + check + sleep 1 s | VUs | RSS/VU | PSS/VU | page tables/VU | deepest fiber stack |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
 for row in sys.argv[2:]:
-    name, n, r1, p1, rn, pn, stack = row.split()
+    name, n, r1, p1, t1, rn, pn, tn, stack = row.split()
     n = int(n); per = lambda a, b: (float(b) - float(a)) / (n - few)
     fmt = lambda k: f"{k:.0f} KiB" if k < 1024 else f"{k/1024:.2f} MiB"
     stack = "" if stack == "-" else f"{int(stack):,} bytes"
-    print(f"| {names[name]} | {n:,} | {fmt(per(r1, rn))} | {fmt(per(p1, pn))} | {stack} |")
+    print(f"| {names[name]} | {n:,} | {fmt(per(r1, rn))} | {fmt(per(p1, pn))} | {per(t1, tn):.1f} KiB | {stack} |")
 PY
