@@ -101,7 +101,12 @@ fn wasm_config(cfg: &RuntimeConfig, whole_memories: bool) -> Config {
         .memory_init_cow(true)
         .memory_reservation(reservation)
         .memory_guard_size(MEMORY_GUARD)
-        .memory_reservation_for_growth(0);
+        .memory_reservation_for_growth(0)
+        // A memory never outgrows its reservation (the limit is at most
+        // it), so it never moves: the guest's code loads its base once per
+        // function instead of after every call. Bounds-checked code ran
+        // 4.6% fewer guest instructions (cachegrind, JavaScript GET + check).
+        .memory_may_move(false);
     // `perf record` can name JIT-compiled guest functions with a perf map.
     if std::env::var_os("VOLLEY_PERFMAP").is_some() {
         c.profiler(wasmtime::ProfilingStrategy::PerfMap);
