@@ -150,7 +150,7 @@ fn pooling(cfg: &RuntimeConfig) -> PoolingAllocationConfig {
 /// fit. A machine that refuses the pool's reservation (a `ulimit -v`, a
 /// small address space) gets the tighter one, then on-demand allocation.
 fn engine(cfg: &RuntimeConfig) -> Result<Engine, Error> {
-    let whole = whole_memories_fit(cfg);
+    let mut whole = whole_memories_fit(cfg);
     if cfg.pooling {
         let pooled = |whole| {
             let mut wc = wasm_config(cfg, whole);
@@ -177,8 +177,7 @@ fn engine(cfg: &RuntimeConfig) -> Result<Engine, Error> {
                 ),
             ),
         }
-        return Engine::new(&wasm_config(cfg, false))
-            .map_err(|e| Error::Other(format!("wasmtime engine: {e}")));
+        whole = false;
     }
     Engine::new(&wasm_config(cfg, whole)).map_err(|e| Error::Other(format!("wasmtime engine: {e}")))
 }
