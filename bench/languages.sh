@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The per-language table (README, "Scenarios in other languages"): the same
+# The per-language table (README, Performance, "Per language"): the same
 # scenario (bench/lang/<lang>) in Rust, Python, JavaScript and C, measured
 # in this one run, plus the JavaScript scenario against the same script in
 # k6 on one core, and a 100,000-iteration soak of one JavaScript VU.
