@@ -260,21 +260,35 @@ class HttpError(Exception):
 
 
 class Response:
+    # What most scripts read (status, body) is set here; the rest is read
+    # from the binding's record when asked, so a request costs fewer
+    # attribute stores and float objects.
+    __slots__ = ("status", "body", "_raw", "_headers")
+
     def __init__(self, raw):
         self.status = raw.status
         self.body = raw.body
-        self.protocol = raw.protocol
-        self._raw_headers = raw.headers
+        self._raw = raw
         self._headers = None
-        self.duration_ms = raw.timings.duration_us / 1000.0
-        self.waiting_ms = raw.timings.waiting_us / 1000.0
+
+    @property
+    def protocol(self):
+        return self._raw.protocol
+
+    @property
+    def duration_ms(self):
+        return self._raw.timings.duration_us / 1000.0
+
+    @property
+    def waiting_ms(self):
+        return self._raw.timings.waiting_us / 1000.0
 
     @property
     def headers(self):
         """Header names in lower case (parsed on first use)."""
         if self._headers is None:
             self._headers = dict(
-                line.split(": ", 1) for line in self._raw_headers.split("\n") if ": " in line
+                line.split(": ", 1) for line in self._raw.headers.split("\n") if ": " in line
             )
         return self._headers
 
