@@ -73,6 +73,10 @@ class Shopper(HttpUser):
         assert r.status_code == 200 and r.content == b"", r.content
         r = self.client.request("OPTIONS", "/echo/catalog", name="catalog options")
         assert r.json()["method"] == "OPTIONS"
+        # No name: the path and query name it; reason and history as requests gives them.
+        r = self.client.get("/echo/catalog", params={"page": 3})
+        assert r.request.path_url == "/echo/catalog?page=3", r.request.path_url
+        assert r.reason == "OK" and r.history == [], (r.reason, r.history)
 
     @task
     def judged(self):

@@ -179,6 +179,7 @@ fn a_locustfile_runs_unmodified_with_every_client_api() {
             ),
             ("/echo/catalog", &["HEAD /echo/catalog"]),
             ("catalog options", &["OPTIONS /echo/catalog"]),
+            ("/echo/catalog?page=3", &["GET /echo/catalog"]),
             ("expected 404", &["GET /status/404"]),
             ("stock check", &["GET /echo/stock"]),
             ("flaky", &["GET /status/503"]),

@@ -93,13 +93,20 @@ def tag(*tags):
 
 # ---------------------------------------------------------------- wait times
 
+def _untimed(wait_time):
+    """Marks a wait that does not depend on how long the task took: the
+    runner then reads no clock before each task (a call into the engine)."""
+    wait_time._volley_untimed = True
+    return wait_time
+
+
 def between(min_wait, max_wait):
     """A uniformly random wait between `min_wait` and `max_wait` seconds."""
-    return lambda user: min_wait + _random.random() * (max_wait - min_wait)
+    return _untimed(lambda user: min_wait + _random.random() * (max_wait - min_wait))
 
 
 def constant(wait_time):
-    return lambda user: wait_time
+    return _untimed(lambda user: wait_time)
 
 
 def constant_pacing(wait_time):
@@ -186,7 +193,10 @@ class User(metaclass=_UserMeta):
 
     def wait(self):
         """Sleeps the user's `wait_time` (what Locust does between tasks)."""
-        _sleep(self.wait_time())
+        seconds = self.wait_time()
+        # A wait of 0 (`constant(0)`) needs no call into the engine.
+        if seconds > 0:
+            _sleep(seconds)
 
     def _volley_task_seconds(self):
         if self._volley_started is None:
@@ -326,8 +336,12 @@ class _Runner:
             # Locust ends a user that raised StopUser; a VU here only waits.
             _sleep(1.0)
             return
-        user._volley_started = _vu.now_us()
-        task = _random.choice(self.tasks)
+        # Only a wait that may depend on the task's time (constant_pacing,
+        # or a wait_time of the script's own) needs its start.
+        if not getattr(user.wait_time, "_volley_untimed", False):
+            user._volley_started = _vu.now_us()
+        tasks = self.tasks
+        task = tasks[0] if len(tasks) == 1 else _random.choice(tasks)
         try:
             task(user)
         except RescheduleTaskImmediately:

@@ -57,8 +57,10 @@ class CaseInsensitiveDict(dict):
 class _Request:
     def __init__(self, method, url, headers, body):
         self.method, self.url, self.headers, self.body = method, url, headers, body
-        parts = _urlsplit(url)
-        self.path_url = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    @property
+    def path_url(self):
+        return _path_url("", self.url, None)
 
 
 class Response:
@@ -71,23 +73,37 @@ class Response:
         # After redirects, the URL that answered (as requests gives it).
         self.url = url or request.url
         self.error = error
-        self.history = []
         self.encoding = "utf-8"
+        # headers, elapsed, reason and history are made from it when first
+        # read (see __getattr__): most tasks read only the status or body.
+        self._raw = raw
         if raw is None:
             self.status_code = 0
             self.content = b""
-            self.headers = CaseInsensitiveDict()
-            self.elapsed = _datetime.timedelta(0)
-            self.reason = None
+            self.cookies = {}
         else:
             self.status_code = raw.status
             self.content = bytes(raw.body)
-            self.headers = CaseInsensitiveDict(
+            self.cookies = _set_cookies(raw.headers)
+
+    def __getattr__(self, name):
+        # Only called for what the instance does not hold yet.
+        raw = self.__dict__.get("_raw")
+        if name == "headers":
+            value = CaseInsensitiveDict(
                 tuple(line.split(": ", 1)) for line in raw.headers.split("\n") if ": " in line
-            )
-            self.elapsed = _datetime.timedelta(microseconds=raw.timings.duration_us)
-            self.reason = _httpclient.responses.get(raw.status, "")
-        self.cookies = _set_cookies(raw.headers) if raw is not None else {}
+            ) if raw is not None else CaseInsensitiveDict()
+        elif name == "elapsed":
+            us = raw.timings.duration_us if raw is not None else 0
+            value = _datetime.timedelta(microseconds=us)
+        elif name == "reason":
+            value = _httpclient.responses.get(raw.status, "") if raw is not None else None
+        elif name == "history":
+            value = []
+        else:
+            raise AttributeError(f"'Response' object has no attribute '{name}'")
+        self.__dict__[name] = value
+        return value
 
     @property
     def text(self):
@@ -128,6 +144,16 @@ def _set_cookies(headers):
             name, _, rest = line[12:].partition("=")
             cookies[name.strip()] = rest.split(";", 1)[0].strip()
     return cookies
+
+
+def _path_url(url, full, params):
+    """Locust's default request name: the path and query of `full`. A
+    relative `url` with no `params` already is that (unless it holds a
+    fragment), without parsing the whole URL."""
+    if not params and url[:1] == "/" and url[1:2] != "/" and "#" not in url:
+        return url
+    parts = _urlsplit(full)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 class ConnectionError(Exception):
@@ -238,8 +264,9 @@ class HttpSession:
                 query = query.decode()
             full += ("&" if "?" in full else "?") + query
         hdrs = dict(self.headers)
-        hdrs.update({str(k): str(v) for k, v in (headers or {}).items()})
-        lower = {k.lower() for k in hdrs}
+        if headers:
+            hdrs.update({str(k): str(v) for k, v in headers.items()})
+        lower = {k.lower() for k in hdrs} if hdrs else ()
         body = b""
         if json is not None:
             body = _json.dumps(json).encode()
@@ -256,12 +283,11 @@ class HttpSession:
         if auth is not None:
             token = _base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             hdrs["Authorization"] = f"Basic {token}"
-        jar = dict(self.cookies)
-        jar.update(cookies or {})
+        jar = {**self.cookies, **cookies} if cookies else self.cookies
         if jar and "cookie" not in lower:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         req = _Request(method, full, hdrs, body)
-        name = name or req.path_url
+        name = name or _path_url(url, full, params)
         tags = [_VERDICT_TAG] if catch_response else []
         if not allow_redirects:
             tags.append(_NO_REDIRECTS_TAG)
@@ -279,7 +305,8 @@ class HttpSession:
         except _Err as e:
             kind = e.value.class_.name.lower().replace("_", "-")
             response = Response(req, error=ConnectionError(kind, e.value.message))
-        self.cookies.update(response.cookies)
+        if response.cookies:
+            self.cookies.update(response.cookies)
         if catch_response:
             return ResponseContextManager(response, self, method, name)
         if response.error is not None:
