@@ -423,3 +423,54 @@ fn on_stop_runs_for_each_user_at_the_end_of_the_run() {
     assert_eq!(count(&doc, "http_reqs"), 15.0, "{}", doc["metrics"]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_request_that_gets_no_response_gives_a_response_with_its_error() {
+    // A loopback port nothing listens on: every request is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = "from locust import HttpUser, task, constant\n\n\
+                class Dead(HttpUser):\n    wait_time = constant(0)\n\n    \
+                @task\n    def down(self):\n        \
+                r = self.client.get(\"/x?a=1\")\n        \
+                assert r.status_code == 0 and not r.ok and \"refused\" in str(r.error), (r, r.error)\n        \
+                assert r.request.url.endswith(\"/x?a=1\") and r.request.path_url == \"/x?a=1\", r.request.url\n        \
+                assert r.headers == {} and r.reason is None and r.history == [] and r.content == b\"\", r.headers\n        \
+                assert r.elapsed.total_seconds() == 0 and r.cookies == {}, r.elapsed\n        \
+                with self.client.get(\"/y\", catch_response=True) as c:\n            \
+                assert c.status_code == 0 and c.error is not None, c.error\n";
+    let dir = scratch_with("dead", &[("locustfile.py", text.to_string())]);
+    let file = dir.join("locustfile.py");
+    let export = dir.join("export.json");
+    let (code, out, err) = volley(&[
+        "run",
+        file.to_str().unwrap(),
+        "--target",
+        &format!("host=http://127.0.0.1:{port}"),
+        "-i",
+        "3",
+        "--quiet",
+        "--summary-export",
+        export.to_str().unwrap(),
+    ]);
+    // Every request failed: the run is not green, however its checks went.
+    assert_eq!(code, 99, "{out}\n{err}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    // The task's assertions held on each of the 3 iterations...
+    assert_eq!(count(&doc, "iterations"), 3.0, "{}", doc["metrics"]);
+    assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
+    // ... and both requests of each counted, under their Locust names.
+    let reqs = by_name(&doc, "http_reqs");
+    assert_eq!(reqs.get("/x?a=1"), Some(&(3.0, 0.0)), "{reqs:?}");
+    assert_eq!(reqs.get("/y"), Some(&(3.0, 0.0)), "{reqs:?}");
+    assert_eq!(
+        checks(&doc).get("/y"),
+        Some(&(0.0, 3.0)),
+        "{:?}",
+        checks(&doc)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -68,13 +68,14 @@ class Response:
     `headers`, `ok`, `url`, `elapsed`, `raise_for_status()`; `error` when
     no response came (then `status_code` is 0, as in Locust)."""
 
-    def __init__(self, request, raw=None, error=None, url=None):
-        self.request = request
+    def __init__(self, sent, raw=None, error=None, url=None):
+        # (method, url, headers, body): `request` is made from it when read.
+        self._sent = sent
         # After redirects, the URL that answered (as requests gives it).
-        self.url = url or request.url
+        self.url = url or sent[1]
         self.error = error
         self.encoding = "utf-8"
-        # headers, elapsed, reason and history are made from it when first
+        # headers, elapsed, reason, history and request are made when first
         # read (see __getattr__): most tasks read only the status or body.
         self._raw = raw
         if raw is None:
@@ -100,6 +101,8 @@ class Response:
             value = _httpclient.responses.get(raw.status, "") if raw is not None else None
         elif name == "history":
             value = []
+        elif name == "request":
+            value = _Request(*self.__dict__["_sent"])
         else:
             raise AttributeError(f"'Response' object has no attribute '{name}'")
         self.__dict__[name] = value
@@ -286,13 +289,13 @@ class HttpSession:
         jar = {**self.cookies, **cookies} if cookies else self.cookies
         if jar and "cookie" not in lower:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
-        req = _Request(method, full, hdrs, body)
+        sent = (method, full, hdrs, body)
         name = name or _path_url(url, full, params)
         tags = [_VERDICT_TAG] if catch_response else []
         if not allow_redirects:
             tags.append(_NO_REDIRECTS_TAG)
         wit = _http.Request(
-            method, full, _header_text(hdrs.items()), body,
+            method, full, _header_text(hdrs.items()) if hdrs else "", body,
             None if timeout is None else max(1, int(timeout * 1000)),
             name, tags, None,
         )
@@ -301,10 +304,10 @@ class HttpSession:
             # Cookies set on a redirect on the way count too (requests keeps them).
             for hop in followed.redirects:
                 self.cookies.update(_set_cookies(hop.headers))
-            response = Response(req, raw=followed.response, url=followed.url)
+            response = Response(sent, raw=followed.response, url=followed.url)
         except _Err as e:
             kind = e.value.class_.name.lower().replace("_", "-")
-            response = Response(req, error=ConnectionError(kind, e.value.message))
+            response = Response(sent, error=ConnectionError(kind, e.value.message))
         if response.cookies:
             self.cookies.update(response.cookies)
         if catch_response:
