@@ -243,11 +243,12 @@ fn locust_user_classes_are_spread_by_weight_and_fixed_count() {
 fn a_locustfile_finds_its_host_and_refuses_what_volley_cannot_map() {
     let target = Target::start();
     // A class `host` literal joins the allowlist: no --target, no --allow-host.
+    // Its path prefixes every relative URL, and the names (as in Locust).
     let with_host = format!(
         "from locust import HttpUser, task, constant\n\n\
-         class Api(HttpUser):\n    host = \"{}\"\n    wait_time = constant(0)\n\n    \
-         @task\n    def ping(self):\n        self.client.get(\"/echo/ping\").raise_for_status()\n",
-        target.url()
+         class Api(HttpUser):\n    host = \"{}/echo\"\n    wait_time = constant(0)\n\n    \
+         @task\n    def ping(self):\n        self.client.get(\"/ping\").raise_for_status()\n",
+        target.url().trim_end_matches('/')
     );
     let dir = scratch_with("host", &[("locustfile.py", with_host)]);
     let file = dir.join("locustfile.py");
@@ -257,6 +258,8 @@ fn a_locustfile_finds_its_host_and_refuses_what_volley_cannot_map() {
     let doc = run(&file, &["-i", "3"]);
     assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
     assert_eq!(target.seen().get("GET /echo/ping"), Some(&3));
+    let reqs = by_name(&doc, "http_reqs");
+    assert_eq!(reqs.get("/echo/ping"), Some(&(3.0, 0.0)), "{reqs:?}");
 
     // No host anywhere: the embedded target, started by the run.
     let no_host = "from locust import HttpUser, task\n\n\

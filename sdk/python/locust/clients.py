@@ -149,12 +149,12 @@ def _set_cookies(headers):
     return cookies
 
 
-def _path_url(url, full, params):
-    """Locust's default request name: the path and query of `full`. A
-    relative `url` with no `params` already is that (unless it holds a
-    fragment), without parsing the whole URL."""
+def _path_url(url, full, params, base_path=""):
+    """Locust's default request name: the path and query of `full`. For a
+    relative `url` with no `params` (and no fragment) that is the host's
+    own path, `base_path`, and `url`: no parsing of the whole URL."""
     if not params and url[:1] == "/" and url[1:2] != "/" and "#" not in url:
-        return url
+        return base_path + url
     parts = _urlsplit(full)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
@@ -239,6 +239,8 @@ class HttpSession:
 
     def __init__(self, base_url, user=None):
         self.base_url = base_url
+        # A host with a path (`http://h/api`) names requests `/api/...`.
+        self._base_path = _urlsplit(base_url).path if base_url else ""
         self.user = user
         self.cookies = {}
         self.headers = {}
@@ -290,7 +292,7 @@ class HttpSession:
         if jar and "cookie" not in lower:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         sent = (method, full, hdrs, body)
-        name = name or _path_url(url, full, params)
+        name = name or _path_url(url, full, params, self._base_path)
         tags = [_VERDICT_TAG] if catch_response else []
         if not allow_redirects:
             tags.append(_NO_REDIRECTS_TAG)
