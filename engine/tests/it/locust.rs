@@ -430,11 +430,7 @@ fn on_stop_runs_for_each_user_at_the_end_of_the_run() {
 #[test]
 fn a_request_that_gets_no_response_gives_a_response_with_its_error() {
     // A loopback port nothing listens on: every request is refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::receivers::free_port();
     let text = "from locust import HttpUser, task, constant\n\n\
                 class Dead(HttpUser):\n    wait_time = constant(0)\n\n    \
                 @task\n    def down(self):\n        \
