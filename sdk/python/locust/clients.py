@@ -14,7 +14,7 @@ from volley import check as _check
 from volley import log as _log
 from wit_world.imports import http as _http
 from wit_world.imports import metrics as _metrics
-from volley import _header_text
+from volley import _header_pairs, _header_text
 
 from .exception import CatchResponseError, HTTPError, ResponseError
 
@@ -60,7 +60,7 @@ class _Request:
 
     @property
     def path_url(self):
-        return _path_url("", self.url, None)
+        return _path_of(self.url)
 
 
 class Response:
@@ -91,9 +91,7 @@ class Response:
         # Only called for what the instance does not hold yet.
         raw = self.__dict__.get("_raw")
         if name == "headers":
-            value = CaseInsensitiveDict(
-                tuple(line.split(": ", 1)) for line in raw.headers.split("\n") if ": " in line
-            ) if raw is not None else CaseInsensitiveDict()
+            value = CaseInsensitiveDict(_header_pairs(raw.headers) if raw is not None else ())
         elif name == "elapsed":
             us = raw.timings.duration_us if raw is not None else 0
             value = _datetime.timedelta(microseconds=us)
@@ -149,14 +147,19 @@ def _set_cookies(headers):
     return cookies
 
 
-def _path_url(url, full, params, base_path=""):
-    """Locust's default request name: the path and query of `full`. For a
-    relative `url` with no `params` (and no fragment) that is the host's
-    own path, `base_path`, and `url`: no parsing of the whole URL."""
+def _path_of(url):
+    """The path and query of `url` (requests' `path_url`)."""
+    parts = _urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _default_name(url, full, params, base_path):
+    """Locust's name for a request without `name=`: the path and query of
+    `full`. For a relative `url` with no `params` (and no fragment) that is
+    the host's own path, `base_path`, and `url`: no parsing of the URL."""
     if not params and url[:1] == "/" and url[1:2] != "/" and "#" not in url:
         return base_path + url
-    parts = _urlsplit(full)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return _path_of(full)
 
 
 class ConnectionError(Exception):
@@ -292,7 +295,7 @@ class HttpSession:
         if jar and "cookie" not in lower:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         sent = (method, full, hdrs, body)
-        name = name or _path_url(url, full, params, self._base_path)
+        name = name or _default_name(url, full, params, self._base_path)
         tags = [_VERDICT_TAG] if catch_response else []
         if not allow_redirects:
             tags.append(_NO_REDIRECTS_TAG)

@@ -287,9 +287,7 @@ class Response:
     def headers(self):
         """Header names in lower case (parsed on first use)."""
         if self._headers is None:
-            self._headers = dict(
-                line.split(": ", 1) for line in self._raw.headers.split("\n") if ": " in line
-            )
+            self._headers = dict(_header_pairs(self._raw.headers))
         return self._headers
 
     @property
@@ -305,6 +303,11 @@ class Response:
 
     def __repr__(self):
         return f"<Response {self.status} {len(self.body)} bytes>"
+
+
+def _header_pairs(text):
+    """`[name, value]` of each `name: value` line of the WIT's header text."""
+    return [line.split(": ", 1) for line in text.split("\n") if ": " in line]
 
 
 def _header_text(pairs):
