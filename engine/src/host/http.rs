@@ -1,6 +1,7 @@
 //! `http` import: converts guest requests to `protocol::http`, records the
 //! built-in HTTP metrics, converts the result back.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::Either;
@@ -275,6 +276,23 @@ fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
 
 type Outcome = Result<crate::protocol::http::Response, ProtoError>;
 
+/// A VU's connection given back with the outcome of an exchange on it.
+pub(crate) type Exchanged = (Box<crate::protocol::http::Local>, Outcome);
+
+/// The run's HTTP client, held through the run's shared state.
+struct SharedHttp(Arc<super::Shared>);
+
+impl std::ops::Deref for SharedHttp {
+    type Target = HttpClient;
+
+    fn deref(&self) -> &HttpClient {
+        &self.0.http
+    }
+}
+
+/// Where a VU's host calls hand off their exchanges (see [`super::offload`]).
+pub(crate) type HttpOffload = super::offload::Offload<Exchanged>;
+
 /// Sends `request` as its own task: hyper's deep poll stack then lives on
 /// the worker thread, not on the VU's fiber, so the fiber stays shallow
 /// (resident memory per VU) and switches once per request.
@@ -463,12 +481,15 @@ impl VuState {
         self.on_timeline(&mut pending);
         async move {
             let result = match request {
-                // On the VU's own connection, driven here: no task, no pool.
+                // On the VU's own connection, driven by the VU's task off
+                // the fiber stack: no task of its own, no pool.
                 Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
-                    // Boxed (by `send_inline`): polled through a pointer,
-                    // the exchange's frames do not widen this one.
-                    let http1 = &mut self.instance.http1;
-                    self.shared.http.send_inline(request, http1).await
+                    let shared = SharedHttp(self.shared.clone());
+                    let local = self.instance.http1.take().unwrap_or_default();
+                    let job = HttpClient::send_owned(shared, request, local);
+                    let (local, result) = self.offload.run(job).await;
+                    self.instance.http1 = Some(local);
+                    result
                 }
                 request => joined(spawn(&self.shared.http, request)).await,
             };

@@ -6,6 +6,7 @@ pub mod http;
 pub mod kafka;
 mod log;
 pub mod metrics;
+pub(crate) mod offload;
 mod types;
 mod vu;
 pub mod ws;
@@ -91,6 +92,9 @@ pub struct VuState {
     pub deadline: Instant,
     pub limits: StoreLimits,
     rng: SmallRng,
+    /// Where this VU's host calls hand their HTTP/1.1 exchanges to its task
+    /// (polled off the fiber stack; see [`offload`]).
+    pub(crate) offload: Arc<http::HttpOffload>,
     /// What belongs to the current instance only.
     pub(crate) instance: Instance,
 }
@@ -113,7 +117,9 @@ pub(crate) struct Instance {
     /// HTTP replies in `table` the guest has not dropped yet.
     pub(crate) replies: usize,
     /// This VU's own HTTP/1.1 keep-alive connection (plain http://).
-    pub(crate) http1: crate::protocol::http::Local,
+    /// Boxed: a request hands it to the VU's task and back (a pointer
+    /// moved, not the connection's state); none until the first request.
+    pub(crate) http1: Option<Box<crate::protocol::http::Local>>,
     /// Made on the first WASI call: Rust guests built by `volley build` import
     /// no WASI, and 10,000 VUs should not each carry an unused context.
     pub(crate) wasi: Option<Box<WasiCtx>>,
@@ -148,6 +154,7 @@ impl VuState {
                 .memory_size(memory_limit)
                 .trap_on_grow_failure(true)
                 .build(),
+            offload: offload::Offload::new(),
             instance: Instance::default(),
         }
     }

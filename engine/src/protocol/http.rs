@@ -24,6 +24,11 @@ use super::boxed;
 use super::established::{Connector, Established, TcpConnector};
 pub use super::http1::Local;
 
+/// [`HttpClient::send_owned`]'s future: the VU's connection given back with
+/// the response.
+pub type OwnedExchange =
+    Pin<Box<dyn Future<Output = (Box<Local>, Result<Response, HttpError>)> + Send>>;
+
 /// Idle keep-alive connections kept per host.
 const MAX_IDLE_PER_HOST: usize = 1024;
 
@@ -266,10 +271,36 @@ impl HttpClient {
     #[inline(never)]
     pub fn send_inline<'a>(
         &'a self,
-        mut req: Request,
+        req: Request,
         local: &'a mut Local,
     ) -> Pin<Box<impl Future<Output = Result<Response, HttpError>> + Send + 'a>> {
+        Box::pin(self.inline(req, local))
+    }
+
+    /// [`HttpClient::send_inline`] as a future that owns what it uses: the
+    /// client (through `client`, an `Arc` holding it) and the VU's
+    /// connection, which it gives back with the response. A VU's task polls
+    /// it off the VU's fiber (see `host::offload`). Boxed once, here.
+    #[inline(never)]
+    pub fn send_owned<C>(client: C, req: Request, mut local: Box<Local>) -> OwnedExchange
+    where
+        C: std::ops::Deref<Target = HttpClient> + Send + Sync + 'static,
+    {
         Box::pin(async move {
+            let result = client.inline(req, &mut local).await;
+            (local, result)
+        })
+    }
+
+    /// The future of [`HttpClient::send_inline`], unboxed. Not an `async
+    /// fn`: that would keep the `mut` request twice in its state.
+    #[allow(clippy::manual_async_fn)]
+    fn inline<'a>(
+        &'a self,
+        mut req: Request,
+        local: &'a mut Local,
+    ) -> impl Future<Output = Result<Response, HttpError>> + Send + 'a {
+        async move {
             // One clock read: the deadline and the first hop's duration
             // count from it.
             let start = Instant::now();
@@ -277,7 +308,7 @@ impl HttpClient {
             if !is_plain_http(&req.url) {
                 return boxed(|| self.send_via(req, Some(local), Vec::new(), due)).await;
             }
-            let resp = self.send_inline_one(&req, start, due, local).await?;
+            let resp = self.send_inline_one(&req, start, &due, local).await?;
             let mut hops = Vec::new();
             match self.follow(&mut req, resp, &mut hops) {
                 ControlFlow::Break(resp) => Ok(resp),
@@ -285,7 +316,7 @@ impl HttpClient {
                     boxed(|| self.send_via(req, Some(local), hops, due)).await
                 }
             }
-        })
+        }
     }
 
     /// Sends `req` and follows its redirects, `hops` already taken.
@@ -299,7 +330,8 @@ impl HttpClient {
         loop {
             let one = match local.as_deref_mut() {
                 Some(local) if is_plain_http(&req.url) => {
-                    self.send_inline_one(&req, Instant::now(), due, local).await
+                    self.send_inline_one(&req, Instant::now(), &due, local)
+                        .await
                 }
                 _ => self.send_one(&req, due).await,
             };
@@ -420,7 +452,7 @@ impl HttpClient {
         &self,
         req: &Request,
         start: Instant,
-        due: Due,
+        due: &Due,
         local: &mut Local,
     ) -> Result<Response, HttpError> {
         let super::http1::Local { link, url } = local;
@@ -994,13 +1026,14 @@ mod tests {
     #[cfg(not(debug_assertions))]
     #[test]
     fn the_inline_exchange_future_fits_the_allocators_thread_cache() {
-        let client = client();
-        let mut local = crate::protocol::http1::Local::default();
-        let exchange = client.send_inline(get("http://127.0.0.1:1/".into(), None), &mut local);
+        let client = Arc::new(client());
+        let local = Box::default();
+        let exchange =
+            HttpClient::send_owned(client, get("http://127.0.0.1:1/".into(), None), local);
         let size = std::mem::size_of_val(&*exchange);
         assert!(
             size <= 1_032,
-            "send_inline's future is {size} bytes: keep what it holds across its awaits under 1,032 \
+            "send_owned's future is {size} bytes: keep what it holds across its awaits under 1,032 \
              (cargo +nightly rustc --release -p volley --lib -- -Zprint-type-sizes shows its layout)"
         );
     }

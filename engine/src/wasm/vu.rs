@@ -14,6 +14,8 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use super::bindings::Scenario;
 use super::runtime::{Component, EPOCH_TICK};
 use crate::host::VuState;
+use crate::host::http::HttpOffload;
+use crate::host::offload::Driven;
 use crate::swap::Version;
 
 /// Why a guest call did not succeed.
@@ -79,6 +81,8 @@ pub struct Vu {
     /// The version it runs and the swap generation that was chosen at
     /// (see `swap::Deployment`); none outside a scenario (setup, teardown).
     placed: Option<(u64, Arc<Version>)>,
+    /// The state's offload slot, kept here too: a call borrows the store.
+    offload: Arc<HttpOffload>,
 }
 
 impl std::fmt::Debug for Vu {
@@ -106,8 +110,13 @@ impl Vu {
             }
         });
         store.data_mut().deadline = Instant::now() + Duration::from_secs(60);
-        match instantiate(component, &mut store).await {
+        // Guest code may run while instantiating (a start function): its
+        // host calls hand off their work as a call's do.
+        let offload = store.data().offload.clone();
+        let made = Driven::new(std::pin::pin!(instantiate(component, &mut store)), &offload).await;
+        match made {
             Ok((guest, stop)) => Ok(Vu {
+                offload,
                 store,
                 guest,
                 stop,
@@ -165,13 +174,23 @@ impl Vu {
     /// Runs `setup` and returns the bytes for every VU.
     pub async fn setup(&mut self, timeout: Duration) -> Result<Vec<u8>, CallError> {
         let deadline = self.arm(timeout);
-        let r = finish(deadline, self.guest.call_setup(&mut self.store)).await;
+        let r = finish(
+            deadline,
+            &self.offload,
+            self.guest.call_setup(&mut self.store),
+        )
+        .await;
         self.explain(r)
     }
 
     pub async fn init(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
         let deadline = self.arm(timeout);
-        let r = finish(deadline, self.guest.call_init_vu(&mut self.store, data)).await;
+        let r = finish(
+            deadline,
+            &self.offload,
+            self.guest.call_init_vu(&mut self.store, data),
+        )
+        .await;
         self.explain(r)
     }
 
@@ -193,7 +212,7 @@ impl Vu {
         // of a copy of it (a move per iteration otherwise).
         let r = {
             let call = std::pin::pin!(self.guest.call_run(&mut self.store, entry));
-            finish(deadline, call).await
+            finish(deadline, &self.offload, call).await
         };
         self.explain(r)
     }
@@ -207,13 +226,18 @@ impl Vu {
             let (r,) = stop.call_async(&mut self.store, ()).await?;
             Ok(r)
         };
-        let r = finish(deadline, call).await;
+        let r = finish(deadline, &self.offload, call).await;
         Some(self.explain(r))
     }
 
     pub async fn teardown(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
         let deadline = self.arm(timeout);
-        let r = finish(deadline, self.guest.call_teardown(&mut self.store, data)).await;
+        let r = finish(
+            deadline,
+            &self.offload,
+            self.guest.call_teardown(&mut self.store, data),
+        )
+        .await;
         self.explain(r)
     }
 
@@ -269,11 +293,15 @@ async fn instantiate(
 
 /// Awaits a guest call: the epoch callback stops guest code at the deadline;
 /// the outer timeout also stops a call blocked in a host import (a long sleep).
+/// What its host calls hand to `offload` is polled here, off the VU's fiber.
 async fn finish<T>(
     deadline: Instant,
+    offload: &HttpOffload,
     call: impl Future<Output = wasmtime::Result<Result<T, String>>>,
 ) -> Result<T, CallError> {
     let slack = EPOCH_TICK * 5;
+    let call = std::pin::pin!(call);
+    let call = Driven::new(call, offload);
     match tokio::time::timeout_at((deadline + slack).into(), call).await {
         Err(_) => Err(CallError::Timeout),
         Ok(Ok(Ok(v))) => Ok(v),

@@ -1,0 +1,242 @@
+//! Work a host call hands to its VU's task, to be polled outside the VU's
+//! fiber.
+//!
+//! A host call runs on the VU's fiber stack, and so does every future it
+//! awaits: each poll of an HTTP exchange (the socket, the head parser, the
+//! timeout) pushes several KiB of frames onto that stack. The stack is the
+//! VU's own memory, so at thousands of VUs every poll touches cache lines
+//! no other VU shares, and the deepest point stays resident while the VU
+//! sleeps. A host call that hands its exchange here instead waits on a
+//! shallow future; the VU's task (see [`Driven`]) polls the exchange on the
+//! worker thread's stack, which every VU of the thread shares, and resumes
+//! the fiber once it is done.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+type Job<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+enum Slot<T> {
+    Idle,
+    Running(Job<T>),
+    Done(T),
+}
+
+/// One VU's slot for work handed off by its host calls: one job at a time,
+/// as a VU makes one host call at a time.
+pub struct Offload<T> {
+    slot: Mutex<Slot<T>>,
+}
+
+impl<T: Send + 'static> Offload<T> {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Offload {
+            slot: Mutex::new(Slot::Idle),
+        })
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Slot<T>> {
+        // A panic while the lock was held left the slot as it was; the
+        // slot stays usable (the VU's call ends with that panic anyway).
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands `job` to the VU's task and waits, on the fiber, for its
+    /// output. The wait is polled only when the fiber is resumed, which
+    /// [`Driven`] does once the job is done: it needs no waker of its own.
+    pub fn run(&self, job: Job<T>) -> impl Future<Output = T> + Send + '_ {
+        *self.slot() = Slot::Running(job);
+        std::future::poll_fn(move |_| {
+            let mut slot = self.slot();
+            if !matches!(*slot, Slot::Done(_)) {
+                return Poll::Pending;
+            }
+            match std::mem::replace(&mut *slot, Slot::Idle) {
+                Slot::Done(out) => Poll::Ready(out),
+                _ => unreachable!("the slot was done"),
+            }
+        })
+    }
+
+    /// Polls the job handed off, if there is one.
+    fn drive(&self, cx: &mut Context<'_>) -> Drive {
+        let mut slot = self.slot();
+        let Slot::Running(job) = &mut *slot else {
+            return Drive::Idle;
+        };
+        match job.as_mut().poll(cx) {
+            Poll::Ready(out) => {
+                // Its output waits in the slot for the fiber.
+                *slot = Slot::Done(out);
+                Drive::Done
+            }
+            Poll::Pending => Drive::Running,
+        }
+    }
+
+    /// Drops a job left unfinished (its call was cut off).
+    fn clear(&self) {
+        *self.slot() = Slot::Idle;
+    }
+}
+
+/// What [`Offload::drive`] found.
+enum Drive {
+    /// No job: the call waits on something else, if it waits.
+    Idle,
+    /// A job, not done: the call waits on it.
+    Running,
+    /// A job, done just now: the call can go on.
+    Done,
+}
+
+/// A call into a VU's instance with the work its host calls hand off
+/// polled here, on the caller's stack: the call runs until it waits; if
+/// it waits on a handed-off job, the job is polled, and the call resumed
+/// when the job is done.
+pub struct Driven<'a, F, T: Send + 'static> {
+    call: F,
+    offload: &'a Offload<T>,
+}
+
+impl<'a, F, T: Send + 'static> Driven<'a, F, T> {
+    pub fn new(call: F, offload: &'a Offload<T>) -> Self {
+        Driven { call, offload }
+    }
+}
+
+impl<F: Future + Unpin, T: Send + 'static> Future for Driven<'_, F, T> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        // A job not done yet is polled first: a wake-up is most often its
+        // socket's, and resuming the fiber before the job is done would
+        // only switch stacks twice to find it waiting.
+        if let Drive::Running = this.offload.drive(cx) {
+            return Poll::Pending;
+        }
+        loop {
+            if let Poll::Ready(out) = Pin::new(&mut this.call).poll(cx) {
+                return Poll::Ready(out);
+            }
+            // The call waits: on a job it just handed off (polled now, as
+            // it may be done at once), or on something else.
+            match this.offload.drive(cx) {
+                Drive::Done => continue,
+                Drive::Idle | Drive::Running => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<F, T: Send + 'static> Drop for Driven<'_, F, T> {
+    fn drop(&mut self) {
+        // A call cut off by its deadline leaves its job behind: drop it
+        // with the call (a job holds the VU's connection, which the
+        // instance made after a timeout does not reuse).
+        self.offload.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use super::{Driven, Offload};
+
+    /// A call (as the fiber's would be) that hands `job` off and adds one
+    /// to its output, counting how often it is polled.
+    fn call<'a>(
+        offload: &'a Offload<u32>,
+        job: impl std::future::Future<Output = u32> + Send + 'static,
+        polls: &'a Cell<u32>,
+    ) -> impl std::future::Future<Output = u32> + 'a {
+        let mut job = Some(Box::pin(job));
+        let mut wait = None;
+        std::future::poll_fn(move |cx| {
+            polls.set(polls.get() + 1);
+            let wait = wait.get_or_insert_with(|| Box::pin(offload.run(job.take().unwrap())));
+            wait.as_mut().poll(cx).map(|out| out + 1)
+        })
+    }
+
+    #[test]
+    fn a_job_is_polled_by_the_caller_and_its_output_resumes_the_call() {
+        let offload = Offload::new();
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let polls = Cell::new(0);
+        let job = async move { rx.await.unwrap_or(0) };
+        let mut driven = pin!(Driven::new(Box::pin(call(&offload, job, &polls)), &offload));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(driven.as_mut().poll(&mut cx), Poll::Pending);
+        assert_eq!(polls.get(), 1, "the call ran until it handed the job off");
+        // Woken again with the job not done: the job is polled, the call
+        // (the fiber) is not resumed for nothing.
+        assert_eq!(driven.as_mut().poll(&mut cx), Poll::Pending);
+        assert_eq!(polls.get(), 1);
+        tx.send(41).unwrap();
+        assert_eq!(driven.as_mut().poll(&mut cx), Poll::Ready(42));
+        assert_eq!(polls.get(), 2, "resumed once, with the job's output");
+    }
+
+    #[test]
+    fn a_job_done_at_once_resumes_the_call_in_the_same_poll() {
+        let offload = Offload::new();
+        let polls = Cell::new(0);
+        let mut driven = pin!(Driven::new(
+            Box::pin(call(&offload, async { 6 }, &polls)),
+            &offload
+        ));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(driven.as_mut().poll(&mut cx), Poll::Ready(7));
+        assert_eq!(polls.get(), 2);
+    }
+
+    #[test]
+    fn a_call_cut_off_drops_its_unfinished_job_and_the_next_call_starts_clean() {
+        let offload = Offload::new();
+        let held = Arc::new(());
+        let job = {
+            let held = held.clone();
+            async move {
+                std::future::pending::<()>().await;
+                drop(held);
+                0
+            }
+        };
+        let polls = Cell::new(0);
+        {
+            let mut driven = pin!(Driven::new(Box::pin(call(&offload, job, &polls)), &offload));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert_eq!(driven.as_mut().poll(&mut cx), Poll::Pending);
+            assert_eq!(Arc::strong_count(&held), 2, "the job holds its state");
+        }
+        assert_eq!(Arc::strong_count(&held), 1, "dropped with the call");
+        let mut driven = pin!(Driven::new(
+            Box::pin(call(&offload, async { 1 }, &polls)),
+            &offload
+        ));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(driven.as_mut().poll(&mut cx), Poll::Ready(2));
+    }
+
+    #[test]
+    fn a_call_that_hands_off_nothing_is_polled_as_it_is() {
+        let offload = Offload::<u32>::new();
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let mut driven = pin!(Driven::new(
+            Box::pin(async { rx.await.unwrap_or(0) }),
+            &offload
+        ));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(driven.as_mut().poll(&mut cx), Poll::Pending);
+        tx.send(3).unwrap();
+        assert_eq!(driven.as_mut().poll(&mut cx), Poll::Ready(3));
+    }
+}
