@@ -50,13 +50,12 @@ impl<T: Send + 'static> Offload<T> {
         *self.slot() = Slot::Running(job);
         std::future::poll_fn(move |_| {
             let mut slot = self.slot();
-            if !matches!(*slot, Slot::Done(_)) {
-                return Poll::Pending;
+            if matches!(*slot, Slot::Done(_))
+                && let Slot::Done(out) = std::mem::replace(&mut *slot, Slot::Idle)
+            {
+                return Poll::Ready(out);
             }
-            match std::mem::replace(&mut *slot, Slot::Idle) {
-                Slot::Done(out) => Poll::Ready(out),
-                _ => unreachable!("the slot was done"),
-            }
+            Poll::Pending
         })
     }
 
@@ -135,8 +134,8 @@ impl<F: Future + Unpin, T: Send + 'static> Future for Driven<'_, F, T> {
 impl<F, T: Send + 'static> Drop for Driven<'_, F, T> {
     fn drop(&mut self) {
         // A call cut off by its deadline leaves its job behind: drop it
-        // with the call (a job holds the VU's connection, which the
-        // instance made after a timeout does not reuse).
+        // with the call. The job held the VU's connection mid-exchange,
+        // so the VU's next request opens a new one.
         self.offload.clear();
     }
 }

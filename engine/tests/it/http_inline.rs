@@ -41,6 +41,11 @@ enum Reply {
     ConnectionClose,
     /// Reads the request, answers nothing.
     Silent,
+    /// `ok`, and the connection kept open for the next request.
+    KeepAlive,
+    /// The first connection [`Reply::Silent`], every later one
+    /// [`Reply::KeepAlive`].
+    SilentFirst,
 }
 
 /// A loopback HTTP/1.1 server written against the socket, for framings
@@ -62,7 +67,12 @@ impl RawServer {
             while Instant::now() < until {
                 match listener.accept() {
                     Ok((s, _)) => {
-                        count.fetch_add(1, Ordering::Relaxed);
+                        let before = count.fetch_add(1, Ordering::Relaxed);
+                        let reply = match reply {
+                            Reply::SilentFirst if before == 0 => Reply::Silent,
+                            Reply::SilentFirst => Reply::KeepAlive,
+                            other => other,
+                        };
                         std::thread::spawn(move || serve(s, reply));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
@@ -94,7 +104,9 @@ fn serve(mut s: TcpStream, reply: Reply) {
             Reply::Chunked => {
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n2;ext=1\r\n, \r\ne\r\nchunked world!\r\n0\r\nx-trailer: 1\r\n\r\n"
             }
-            Reply::ThenClose => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            Reply::ThenClose | Reply::KeepAlive | Reply::SilentFirst => {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+            }
             Reply::ConnectionClose => {
                 b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok"
             }
@@ -219,6 +231,30 @@ fn a_vu_waiting_on_a_silent_target_is_stopped_by_its_iteration_timeout() {
         4.0
     );
     assert_eq!(out.exit, volley::ExitCode::ThresholdsFailed);
+}
+
+#[test]
+fn a_vu_cut_off_mid_request_goes_on_with_a_new_connection() {
+    // The first connection never answers: the VU's first iteration is cut
+    // off by its timeout with its exchange in flight (dropped with the
+    // call, off the VU's fiber), and its next requests go out on a second
+    // connection, kept for both.
+    let server = RawServer::start(Reply::SilentFirst);
+    let out = run_plan(gets_plan(
+        &server.url,
+        &server.url,
+        1,
+        3,
+        r#"iterationTimeout = "300ms""#,
+    ));
+    assert_eq!(counter(&out, "iterations"), 3.0);
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "timeout"),
+        1.0
+    );
+    assert_eq!(rate_counts(&out, "checks"), (2, 2));
+    assert_eq!(rate_counts(&out, "http_req_failed"), (0, 2));
+    assert_eq!(server.connections(), 2);
 }
 
 #[test]

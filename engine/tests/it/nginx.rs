@@ -34,6 +34,20 @@ pub struct Logged {
 
 impl Nginx {
     /// Every request nginx has logged so far.
+    /// The access log once it has `expected` lines, or as it is after 5 s:
+    /// nginx logs a request after it sent the response, so the run can end
+    /// before the last line is written.
+    pub fn log_of(&self, expected: usize) -> Vec<Logged> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.len() >= expected || Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn log(&self) -> Vec<Logged> {
         let text = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
         text.lines()
@@ -157,7 +171,7 @@ fn https_requests_report_connect_and_handshake_once_per_connection() {
     let url = format!("https://127.0.0.1:{}/", server.tls_port);
     let out = run_plan(gets_plan(&url, &url, 3, 20, "insecureSkipTLSVerify = true"));
     assert_eq!(rate_counts(&out, "checks"), (60, 60));
-    let log = server.log();
+    let log = server.log_of(60);
     assert_eq!(log.len(), 60);
     assert!(
         log.iter()
@@ -181,7 +195,7 @@ fn each_vu_reconnects_when_nginx_closes_its_keep_alive_connection() {
     let out = run_plan(gets_plan(&url, &url, 3, 40, ""));
     assert_eq!(rate_counts(&out, "checks"), (120, 120));
     assert_eq!(rate_counts(&out, "http_req_failed"), (0, 120));
-    let log = server.log();
+    let log = server.log_of(120);
     assert_eq!(log.len(), 120);
     assert!(log.iter().all(|l| l.protocol == "HTTP/1.1"), "{log:?}");
     // Each VU's own connection carries 10 requests, then nginx closes it
