@@ -213,23 +213,37 @@ fn a_silent_target_times_out_and_the_next_request_reconnects() {
     );
 }
 
+/// `vus` VUs each running `iterations` GETs against `server`, every
+/// iteration given 300 ms: all iterations ran, `timed_out` of them failed
+/// by their timeout.
+fn run_timed_out(
+    server: &RawServer,
+    vus: u32,
+    iterations: u32,
+    timed_out: u32,
+) -> volley::run::Outcome {
+    let plan = gets_plan(
+        &server.url,
+        &server.url,
+        vus,
+        iterations,
+        r#"iterationTimeout = "300ms""#,
+    );
+    let out = run_plan(plan);
+    assert_eq!(counter(&out, "iterations"), f64::from(vus * iterations));
+    assert_eq!(
+        counter_where(&out, "iterations_failed", "class", "timeout"),
+        f64::from(timed_out)
+    );
+    out
+}
+
 #[test]
 fn a_vu_waiting_on_a_silent_target_is_stopped_by_its_iteration_timeout() {
     // The request's 60 s outlast the iteration's 300 ms: the iteration's
     // timeout ends the wait, every time, and the run is not green.
     let server = RawServer::start(Reply::Silent);
-    let out = run_plan(gets_plan(
-        &server.url,
-        &server.url,
-        2,
-        2,
-        r#"iterationTimeout = "300ms""#,
-    ));
-    assert_eq!(counter(&out, "iterations"), 4.0);
-    assert_eq!(
-        counter_where(&out, "iterations_failed", "class", "timeout"),
-        4.0
-    );
+    let out = run_timed_out(&server, 2, 2, 4);
     assert_eq!(out.exit, volley::ExitCode::ThresholdsFailed);
 }
 
@@ -240,18 +254,7 @@ fn a_vu_cut_off_mid_request_goes_on_with_a_new_connection() {
     // call, off the VU's fiber), and its next requests go out on a second
     // connection, kept for both.
     let server = RawServer::start(Reply::SilentFirst);
-    let out = run_plan(gets_plan(
-        &server.url,
-        &server.url,
-        1,
-        3,
-        r#"iterationTimeout = "300ms""#,
-    ));
-    assert_eq!(counter(&out, "iterations"), 3.0);
-    assert_eq!(
-        counter_where(&out, "iterations_failed", "class", "timeout"),
-        1.0
-    );
+    let out = run_timed_out(&server, 1, 3, 1);
     assert_eq!(rate_counts(&out, "checks"), (2, 2));
     assert_eq!(rate_counts(&out, "http_req_failed"), (0, 2));
     assert_eq!(server.connections(), 2);
