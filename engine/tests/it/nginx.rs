@@ -33,7 +33,6 @@ pub struct Logged {
 }
 
 impl Nginx {
-    /// Every request nginx has logged so far.
     /// The access log once it has `expected` lines, or as it is after 5 s:
     /// nginx logs a request after it sent the response, so the run can end
     /// before the last line is written.
@@ -48,6 +47,7 @@ impl Nginx {
         }
     }
 
+    /// Every request nginx has logged so far.
     pub fn log(&self) -> Vec<Logged> {
         let text = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
         text.lines()
