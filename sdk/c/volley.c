@@ -124,6 +124,13 @@ static volley_scenario_http_request_t wit_request(const volley_request *r, char 
         req.name.is_some = true;
         req.name.val = borrowed(r->name);
     }
+    if (r->judged) {
+        static volley_scenario_http_pair_t verdict_tag;
+        verdict_tag.f0 = borrowed("volley_verdict");
+        verdict_tag.f1 = borrowed("guest");
+        req.tags.ptr = &verdict_tag;
+        req.tags.len = 1;
+    }
     if (expected) {
         req.expected_statuses.is_some = true;
         req.expected_statuses.val.ptr = expected;
@@ -164,12 +171,10 @@ static void unanswered(volley_scenario_http_net_error_t *err, volley_response *o
     volley_scenario_http_net_error_free(err);
 }
 
-bool volley_http(const char *method, const char *url, const char *body, const char *content_type,
-                 const char *name, volley_response *out) {
+static bool send_one(const volley_request *r, volley_response *out) {
     memset(out, 0, sizeof *out);
-    volley_request r = {method, url, body, content_type, name};
     char *header;
-    volley_scenario_http_request_t req = wit_request(&r, &header);
+    volley_scenario_http_request_t req = wit_request(r, &header);
     volley_scenario_http_own_reply_t reply;
     volley_scenario_http_net_error_t err;
     bool ok = volley_scenario_http_fetch(&req, &reply, &err);
@@ -181,6 +186,20 @@ bool volley_http(const char *method, const char *url, const char *body, const ch
     read_reply(reply, out);
     return true;
 }
+
+bool volley_http(const char *method, const char *url, const char *body, const char *content_type,
+                 const char *name, volley_response *out) {
+    volley_request r = {method, url, body, content_type, name, false};
+    return send_one(&r, out);
+}
+
+bool volley_http_judged(const char *method, const char *url, const char *body,
+                        const char *content_type, const char *name, volley_response *out) {
+    volley_request r = {method, url, body, content_type, name, true};
+    return send_one(&r, out);
+}
+
+bool volley_http_verdict(bool ok, bool check) { return volley_scenario_http_verdict(ok, check); }
 
 size_t volley_http_batch(const volley_request *reqs, size_t n, volley_response *out) {
     volley_scenario_http_request_t *list = calloc(n ? n : 1, sizeof *list);

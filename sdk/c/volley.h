@@ -77,16 +77,29 @@ typedef struct {
 bool volley_http(const char *method, const char *url, const char *body, const char *content_type,
                  const char *name, volley_response *out);
 bool volley_get(const char *url, const char *name, volley_response *out);
+/* As volley_http, for a request the scenario judges itself (Locust's
+ * catch_response): its http_req_failed sample is the one
+ * volley_http_verdict gives, not its status's. */
+bool volley_http_judged(const char *method, const char *url, const char *body,
+                        const char *content_type, const char *name, volley_response *out);
+/* The verdict on the last response to a judged request: its
+ * http_req_failed sample (failed unless ok) and, with check, a check named
+ * after the request. False when no response waits for one; a response left
+ * without one when the next comes, or when the iteration ends, is judged by
+ * its status. */
+bool volley_http_verdict(bool ok, bool check);
 bool volley_post_json(const char *url, const char *json, const char *name, volley_response *out);
 void volley_response_free(volley_response *r);
 
-/* One request of a batch; `body`, `content_type` and `name` may be NULL. */
+/* One request of a batch; `body`, `content_type` and `name` may be NULL;
+ * `judged`: the scenario gives its verdict (volley_http_verdict). */
 typedef struct {
     const char *method;
     const char *url;
     const char *body;
     const char *content_type;
     const char *name;
+    bool judged;
 } volley_request;
 
 /* Sends the n requests at once (concurrently) and waits for all; out[i] is

@@ -496,6 +496,8 @@ function userinfoOf(url) {
 
 /** The reserved request tag that carries `params.redirects` (the engine strips it). */
 const REDIRECTS_TAG = 'volley_redirects';
+/** The reserved request tag of `params.judged`: the scenario gives the verdict (`http.verdict`). */
+const VERDICT_TAG = Object.freeze(['volley_verdict', 'guest']);
 
 function checkAuth(auth) {
   if (auth === undefined || auth === null || auth === 'basic' || auth === 'digest') return;
@@ -590,6 +592,7 @@ function build(method, url, body, params, timeoutMs, expect) {
     if (!Number.isInteger(n) || n < 0) throw new Error(`params.redirects: ${JSON.stringify(params.redirects)} is not a count (0: follow none)`);
     tags = tags.concat([[REDIRECTS_TAG, String(n)]]);
   }
+  if (params && params.judged) tags = tags.concat([VERDICT_TAG]);
   const req = {
     method, url, headers: headerText(headers), body: bytes, timeoutMs, name, tags,
     expectedStatuses: expect || expected,
@@ -704,6 +707,7 @@ export function __k6Request(method, url, body, params, timeoutMs, expect) {
  * HTTP like k6's `http`: `get(url, params)`, `post(url, body, params)`, ...
  * An object body is form-encoded (as k6 does); send JSON as a string.
  * `params`: headers, cookies, name (metric series), tags, timeout (seconds),
+ * judged (the scenario gives the verdict: `http.verdict`),
  * responseType. Returns a `Response`; throws `HttpError` when there is no
  * response at all.
  */
@@ -728,6 +732,14 @@ export const http = {
     for (const r of out) if (r.error) throw new HttpError(r.error.slice(0, r.error.indexOf(':')), r.error.slice(r.error.indexOf(':') + 2));
     return out;
   },
+  /**
+   * The verdict on the last response to a request sent with `judged: true`
+   * in its params (Locust's `catch_response`): its `http_req_failed` sample
+   * (failed unless `ok`) and, with `check`, a check named after the request.
+   * False when no response waits for one; a response left without one when
+   * the next comes, or when the iteration ends, is judged by its status.
+   */
+  verdict: (ok, check = false) => whttp.verdict(Boolean(ok), Boolean(check)),
   /** Statuses this VU's later requests expect (k6 `expectedStatuses`); none: 200-399 again. */
   expectStatuses: (...statuses) => __expect(statuses),
   cookieJar,

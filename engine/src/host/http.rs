@@ -150,7 +150,7 @@ impl VuState {
         extra: &[(String, String)],
         expected: Option<&[u16]>,
         judge: bool,
-    ) {
+    ) -> (Series, bool) {
         let mut digits = [0u8; 5];
         let status_text = decimal(status, &mut digits);
         let expected = match expected {
@@ -186,6 +186,42 @@ impl VuState {
             }
         }
         self.shared.metrics.record_series(&samples[..n]);
+        (s.failed, expected)
+    }
+}
+
+/// A response the scenario judges itself (`volley_verdict=guest`), until
+/// its verdict comes (the `verdict` import).
+pub(crate) struct DueVerdict {
+    /// The request's `http_req_failed` series.
+    failed: Series,
+    /// What its status says: the sample when no verdict comes.
+    expected: bool,
+    /// The request's `name` tag: a verdict's check is named after it.
+    name: Box<str>,
+}
+
+impl VuState {
+    /// Holds `due` for the scenario's verdict; the one held before gets
+    /// none now and is judged by its status.
+    fn await_verdict(&mut self, due: DueVerdict) {
+        if let Some(before) = self.instance.verdict.replace(Box::new(due)) {
+            self.judge_by_status(&before);
+        }
+    }
+
+    /// Judges the response still waiting for the scenario's verdict by its
+    /// status (a call into the instance ended without one): its sample is
+    /// never lost.
+    pub(crate) fn settle_verdict(&mut self) {
+        if let Some(due) = self.instance.verdict.take() {
+            self.judge_by_status(&due);
+        }
+    }
+
+    fn judge_by_status(&self, due: &DueVerdict) {
+        let failed = if due.expected { 0.0 } else { 1.0 };
+        self.shared.metrics.record_series(&[(due.failed, failed)]);
     }
 }
 
@@ -383,8 +419,9 @@ impl VuState {
         };
         match result {
             Ok(resp) => {
-                self.record_response(
-                    p.name_of(&resp.url),
+                let name = p.name_of(&resp.url);
+                let (failed, expected) = self.record_response(
+                    name,
                     method,
                     resp.status,
                     &resp.timings,
@@ -393,6 +430,14 @@ impl VuState {
                     expected,
                     !p.guest_verdict,
                 );
+                if p.guest_verdict {
+                    let name = name.into();
+                    self.await_verdict(DueVerdict {
+                        failed,
+                        expected,
+                        name,
+                    });
+                }
                 Ok(resp)
             }
             Err(e) => {
@@ -611,6 +656,20 @@ impl Host for VuState {
             expected_statuses: None,
         };
         self.exchange(req, |_, answer| Ok(answer.map(followed)))
+    }
+
+    fn verdict(&mut self, ok: bool, check: bool) -> wasmtime::Result<bool> {
+        let Some(due) = self.instance.verdict.take() else {
+            return Ok(false);
+        };
+        let failed = (due.failed, if ok { 0.0 } else { 1.0 });
+        if check {
+            let check = (self.check_series(&due.name), if ok { 1.0 } else { 0.0 });
+            self.shared.metrics.record_series(&[failed, check]);
+        } else {
+            self.shared.metrics.record_series(&[failed]);
+        }
+        Ok(true)
     }
 
     async fn send_batch_followed(

@@ -105,6 +105,23 @@ host_metric!(HostGauge, Gauge, Kind::Gauge, set, f64, as_is);
 host_metric!(HostRate, Rate, Kind::Rate, add, bool, one_or_zero);
 host_metric!(HostTrend, Trend, Kind::Trend, add, f64, milli);
 
+impl VuState {
+    /// The series of the check `name` without tags of its own, resolved
+    /// once per instance (a tag set built and hashed per check was an
+    /// eighth of a GET + check's instructions).
+    pub(crate) fn check_series(&mut self, name: &str) -> crate::metrics::SeriesHandle {
+        if let Some(&(_, series)) = self.instance.checks.iter().find(|(n, _)| **n == *name) {
+            return series;
+        }
+        let tags = self.scenario.tags.with([("check", name)]);
+        let series = self.shared.metrics.series(Builtin::Checks, &tags);
+        if self.instance.checks.len() < CHECK_CACHE {
+            self.instance.checks.push((name.into(), series));
+        }
+        series
+    }
+}
+
 impl Host for VuState {
     fn check(
         &mut self,
@@ -122,21 +139,7 @@ impl Host for VuState {
             self.shared.metrics.builtin(Builtin::Checks, &tags, sample);
             return Ok(ok);
         }
-        // A check without tags of its own: its series is resolved once per
-        // instance (a tag set built and hashed per check was an eighth of
-        // a GET + check's instructions).
-        let known = self.instance.checks.iter().find(|(n, _)| **n == *name);
-        let series = match known {
-            Some(&(_, series)) => series,
-            None => {
-                let tags = self.scenario.tags.with([("check", name.as_str())]);
-                let series = self.shared.metrics.series(Builtin::Checks, &tags);
-                if self.instance.checks.len() < CHECK_CACHE {
-                    self.instance.checks.push((name.into_boxed_str(), series));
-                }
-                series
-            }
-        };
+        let series = self.check_series(&name);
         self.shared.metrics.record_series(&[(series, sample)]);
         Ok(ok)
     }

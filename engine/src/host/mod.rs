@@ -114,6 +114,8 @@ pub(crate) struct Instance {
     pub(crate) checks: Vec<(Box<str>, crate::metrics::SeriesHandle)>,
     /// Tag sets and metric series of this VU's recent requests.
     pub(crate) http_tags: Vec<(HttpTagKey, http::RequestSeries)>,
+    /// The last response the scenario judges itself, until its verdict.
+    pub(crate) verdict: Option<Box<http::DueVerdict>>,
     /// HTTP replies in `table` the guest has not dropped yet.
     pub(crate) replies: usize,
     /// This VU's own HTTP/1.1 keep-alive connection (plain http://).

@@ -243,7 +243,10 @@ impl Vu {
 
     /// A trap after the guest reported a panic is that panic (its message
     /// and source location), not `unreachable executed` at a wasm offset.
+    /// Every call into the instance ends here: a response still waiting for
+    /// the scenario's verdict is judged by its status.
     fn explain<T>(&mut self, r: Result<T, CallError>) -> Result<T, CallError> {
+        self.store.data_mut().settle_verdict();
         let Some(panic) = self.store.data_mut().take_panic() else {
             return r;
         };

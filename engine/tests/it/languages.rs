@@ -46,6 +46,18 @@ fn value(doc: &serde_json::Value, metric: &str, field: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {metric}.{field} in {}", doc["metrics"]))
 }
 
+/// A rate's (trues, total) over its series with the tag `tag`.
+fn series_values(doc: &serde_json::Value, metric: &str, tag: (&str, &str)) -> (f64, f64) {
+    let mut out = (0.0, 0.0);
+    for s in doc["series"].as_array().into_iter().flatten() {
+        if s["metric"] == metric && s["tags"][tag.0] == tag.1 {
+            out.0 += s["trues"].as_f64().unwrap_or(0.0);
+            out.1 += s["total"].as_f64().unwrap_or(0.0);
+        }
+    }
+    out
+}
+
 #[test]
 fn booking_in_javascript_registers_logs_in_searches_and_books() {
     let doc = build_and_run(&repo().join("scripts/booking"), &["-p", "quick"]);
@@ -151,9 +163,15 @@ fn every_c_sdk_function_does_what_it_says() {
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     std::fs::remove_file(&export).ok();
-    // 2 VUs x 3 iterations of 17 checks each, and the `errorf` iteration.
+    // 2 VUs x 3 iterations of 19 checks each, and the `errorf` iteration.
     assert_eq!(value(&doc, "checks", "fails"), 0.0, "{out}");
-    assert_eq!(value(&doc, "checks", "passes"), 6.0 * 17.0);
+    assert_eq!(value(&doc, "checks", "passes"), 6.0 * 19.0);
+    // The judged 404 passed on the scenario's verdict, with its check.
+    assert_eq!(doc["root_group"]["checks"]["c judged"]["passes"], 6.0);
+    assert_eq!(
+        series_values(&doc, "http_req_failed", ("name", "c judged")),
+        (0.0, 6.0)
+    );
     assert_eq!(value(&doc, "iterations", "count"), 7.0);
     assert_eq!(value(&doc, "iterations_failed", "count"), 1.0);
     assert!(err.contains("errorf says 42"), "{err}");
@@ -171,10 +189,10 @@ fn every_c_sdk_function_does_what_it_says() {
         "the refused declare is logged: {err}"
     );
     assert_eq!(value(&doc, "c_teardowns", "count"), 1.0);
-    // Six requests per iteration reach the target (two of them in the
+    // Seven requests per iteration reach the target (two of them in the
     // batch); those to a host that is not allowed are refused before they
     // are sent (the checks saw their class).
-    assert_eq!(value(&doc, "http_reqs", "count"), 36.0);
+    assert_eq!(value(&doc, "http_reqs", "count"), 42.0);
     // Failed: the 422, the PUT's 404 and the two not allowed, per
     // iteration; the batch's 404 was expected.
     assert_eq!(value(&doc, "http_req_failed", "passes"), 24.0);
@@ -584,6 +602,9 @@ export default function (data) {
     { method: 'GET', url: `${data.api}/health`, params: { name: 'batch' } }]);
   check('batch', b1.status === 200 && b2.status === 200 && b1.json('status') === 'ok');
   check('tagged check', true, { step: 'tagged' });
+  // The script's verdict: a 404 passes, with a check named after it.
+  const judged = http.get(`${data.api}/nothing-here`, { name: 'judged', judged: true });
+  check('verdict', judged.status === 404 && http.verdict(true, true) && !http.verdict(true));
   let thrown = '';
   try { new Counter('sdk_took'); } catch (e) { thrown = e.message; }
   check('a name of another kind throws', thrown.includes('is a trend'));
@@ -626,12 +647,22 @@ fn every_javascript_sdk_call_works_under_quickjs_and_spidermonkey() {
             "{engine}: {}",
             doc["root_group"]
         );
-        // 28 checks an iteration.
+        // 30 checks an iteration (one is `http.verdict`'s, named after its request).
         assert_eq!(
             value(&doc, "checks", "passes"),
-            6.0 * 28.0,
+            6.0 * 30.0,
             "{engine}: {}",
             doc["root_group"]
+        );
+        assert_eq!(
+            doc["root_group"]["checks"]["judged"]["passes"], 6.0,
+            "{engine}"
+        );
+        // Its 404 passed on the script's verdict, not failed by its status.
+        assert_eq!(
+            series_values(&doc, "http_req_failed", ("name", "judged")),
+            (0.0, 6.0),
+            "{engine}"
         );
         assert_eq!(value(&doc, "sdk_calls", "count"), 6.0, "{engine}");
         assert_eq!(value(&doc, "sdk_ok", "rate"), 1.0, "{engine}");
@@ -668,6 +699,8 @@ fn every_python_sdk_function_runs_and_shows_its_effect() {
         "fail raises Fail",
         "http.batch",
         "tagged check",
+        "verdict",
+        "judged",
         "a name of another kind raises",
     ] {
         assert_eq!(checks[name]["passes"], 6.0, "{name}: {checks:?}");
@@ -679,12 +712,17 @@ fn every_python_sdk_function_runs_and_shows_its_effect() {
     assert_eq!(value(&doc, "sdk_ratio", "fails"), 6.0);
     assert_eq!(value(&doc, "sdk_spent", "count"), 6.0);
     assert_eq!(value(&doc, "sdk_roundtrip", "count"), 6.0);
-    // HTTP: get, post x2, put, patch, delete, request, the 404 and the
-    // batch's two, per iteration; the not-allowed ones never left, so they
-    // are no requests.
-    assert_eq!(value(&doc, "http_reqs", "count"), 10.0 * 6.0);
-    // Failed: only the not-allowed ones (the 404s were expected).
+    // HTTP: get, post x2, put, patch, delete, request, the 404, the
+    // judged 404 and the batch's two, per iteration; the not-allowed ones
+    // never left, so they are no requests.
+    assert_eq!(value(&doc, "http_reqs", "count"), 11.0 * 6.0);
+    // Failed: only the not-allowed ones (the 404s were expected, or passed
+    // on the scenario's verdict).
     assert_eq!(value(&doc, "http_req_failed", "passes"), 2.0 * 6.0);
+    assert_eq!(
+        series_values(&doc, "http_req_failed", ("name", "judged")),
+        (0.0, 6.0)
+    );
 }
 
 #[test]

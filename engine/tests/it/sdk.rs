@@ -37,7 +37,26 @@ fn all_checks_pass(out: &volley::run::Outcome, per_iteration: u64, iterations: u
 #[test]
 fn the_rust_sdk_http_calls_do_what_they_say() {
     let out = one_scenario(r#"api = "embedded:http""#, "sdk-http", 2, 2);
-    all_checks_pass(&out, 21, 4);
+    all_checks_pass(&out, 23, 4);
+    // The scenario's verdicts, not the statuses, fail its judged requests;
+    // one left without a verdict is judged by its status.
+    for (name, failed) in [
+        ("sdk judged 404", 0),
+        ("sdk judged 200", 4),
+        ("sdk judged checked", 0),
+        ("sdk judged left", 4),
+        ("sdk judged last", 0),
+    ] {
+        assert_eq!(
+            rate_where(&out, "http_req_failed", "name", name),
+            (failed, 4),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        rate_where(&out, "checks", "check", "sdk judged checked"),
+        (4, 4)
+    );
     // name() and tag() label the samples; method and expected statuses count.
     assert_eq!(counter_where(&out, "http_reqs", "name", "sdk tagged"), 4.0);
     assert_eq!(counter_where(&out, "http_reqs", "sdk", "yes"), 4.0);

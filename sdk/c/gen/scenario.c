@@ -47,6 +47,9 @@ extern void __wasm_import_volley_scenario_http_method_reply_redirects(int32_t, u
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("fetch")))
 extern void __wasm_import_volley_scenario_http_fetch(uint8_t *, uint8_t *);
 
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("verdict")))
+extern int32_t __wasm_import_volley_scenario_http_verdict(int32_t, int32_t);
+
 // Imported Functions from `volley:scenario/kafka@0.2.0`
 
 __attribute__((__import_module__("volley:scenario/kafka@0.2.0"), __import_name__("[static]producer.open")))
@@ -1308,6 +1311,11 @@ bool volley_scenario_http_fetch(volley_scenario_http_request_t *req, volley_scen
     *err = result.val.err;
     return 0;
   }
+}
+
+bool volley_scenario_http_verdict(bool ok, bool check) {
+  int32_t ret = __wasm_import_volley_scenario_http_verdict(ok, check);
+  return ret;
 }
 
 bool volley_scenario_kafka_static_producer_open(volley_scenario_kafka_client_config_t *config, volley_scenario_kafka_own_producer_t *ret, volley_scenario_kafka_kafka_error_t *err) {

@@ -653,6 +653,17 @@ extern void volley_scenario_http_method_reply_redirects(volley_scenario_http_bor
 // 1,024 replies at once: past that, `fetch` sends nothing and fails with
 // `invalid-request` (drop replies once read).
 extern bool volley_scenario_http_fetch(volley_scenario_http_request_t *req, volley_scenario_http_own_reply_t *ret, volley_scenario_http_net_error_t *err);
+// The scenario's verdict on a response it judges itself (Locust's
+// `catch_response`): a request sent with the tag `volley_verdict=guest`
+// (never a tag of its samples) gets its `http_req_failed` sample from
+// here, not from its status. Records that sample for the VU's last such
+// response (failed unless `ok`) in the request's own series (its name,
+// method, status and tags), and with `check` a check named after the
+// request too (`checks{check=<its name>}`). False, and nothing recorded,
+// when no response waits for a verdict. A response still waiting when
+// the next one comes, or when its iteration ends, is judged by its
+// status, as any other.
+extern bool volley_scenario_http_verdict(bool ok, bool check);
 
 // Imported Functions from `volley:scenario/kafka@0.2.0`
 // The run's producer for this configuration (made on first use).

@@ -13,7 +13,6 @@ from componentize_py_types import Err as _Err
 from volley import check as _check
 from volley import log as _log
 from wit_world.imports import http as _http
-from wit_world.imports import metrics as _metrics
 from volley import _header_pairs, _header_text
 
 from .exception import CatchResponseError, HTTPError, ResponseError
@@ -24,8 +23,6 @@ _VERDICT_TAG = ("volley_verdict", "guest")
 _NO_REDIRECTS_TAG = ("volley_redirects", "0")
 # Failure messages logged per VU (the rest are only counted).
 _LOG_LIMIT = 5
-# The engine's http_req_failed rate, for the verdicts a scenario gives.
-_req_failed = None
 
 
 class CaseInsensitiveDict(dict):
@@ -219,17 +216,11 @@ class ResponseContextManager:
     def _report(self, failure):
         self._reported = True
         ok = failure is None
-        r = self._response
-        if r.status_code:
-            # The engine left this request's http_req_failed sample to us.
-            global _req_failed
-            if _req_failed is None:
-                _req_failed = _metrics.Rate.declare("http_req_failed")
-            _req_failed.add(
-                not ok,
-                [("name", self._name), ("method", self._method), ("status", str(r.status_code))],
-            )
-        _check(self._name, ok)
+        # The engine left this response's http_req_failed sample to us: one
+        # call gives it and the check named after the request. A request
+        # with no response was judged by the engine; its check is ours.
+        if not (self._response.status_code and _http.verdict(ok, True)):
+            _check(self._name, ok)
         if not ok:
             self._session._log_failure(self._method, self._name, failure)
 

@@ -324,6 +324,8 @@ def _header_text(pairs):
 
 # What `http.expect_statuses` set: sent with each request (None: 200-399).
 _expected = None
+# The request tag of `judged=True` (the engine strips it from the samples).
+_VERDICT_TAG = ("volley_verdict", "guest")
 
 
 def _net_error(e):
@@ -332,7 +334,7 @@ def _net_error(e):
 
 class _Http:
     def _build(self, method, url, body=None, json=None, headers=None,
-               name=None, tags=None, timeout=None, expect=None):
+               name=None, tags=None, timeout=None, expect=None, judged=False):
         hdrs = [(str(k), str(v)) for k, v in (headers or {}).items()]
         if json is not None:
             body = _json.dumps(json, separators=(",", ":")).encode()
@@ -341,25 +343,31 @@ class _Http:
         elif isinstance(body, str):
             body = body.encode()
         expected = [int(s) for s in expect] if expect is not None else _expected
+        tag_list = _tags(tags)
+        if judged:
+            tag_list.append(_VERDICT_TAG)
         return _http.Request(
             method.upper(), url, _header_text(hdrs), body or b"",
             None if timeout is None else int(timeout * 1000),
-            name, _tags(tags), expected)
+            name, tag_list, expected)
 
     def request(self, method, url, body=None, json=None, headers=None,
-                name=None, tags=None, timeout=None, expect=None):
+                name=None, tags=None, timeout=None, expect=None, judged=False):
         """Sends one request; returns a `Response` or raises `HttpError`.
 
         `json=` serializes a body and sets content-type; `timeout` in seconds;
         `name` groups URLs with ids in one metric series; `expect` lists the
-        statuses that count as success for this request."""
+        statuses that count as success for this request; `judged=True`: the
+        scenario gives its verdict (`http.verdict`), not its status."""
         try:
             if (body is None and json is None and not headers and name is None and not tags
-                    and timeout is None and expect is None and _expected is None):
+                    and timeout is None and expect is None and _expected is None
+                    and not judged):
                 # Only a method and a URL: `send-url` takes two strings where
                 # `send` takes a request record the binding builds field by field.
                 return Response(_http.send_url(method.upper(), url).response)
-            req = self._build(method, url, body, json, headers, name, tags, timeout, expect)
+            req = self._build(method, url, body, json, headers, name, tags, timeout, expect,
+                              judged)
             return Response(_http.send(req))
         except _Err as e:
             raise _net_error(e) from None
@@ -396,6 +404,15 @@ class _Http:
 
     def delete(self, url, **kw):
         return self.request("DELETE", url, **kw)
+
+    def verdict(self, ok, check=False):
+        """The verdict on the last response to a `judged=True` request
+        (Locust's `catch_response`): its `http_req_failed` sample (failed
+        unless `ok`) and, with `check`, a check named after the request.
+        False when no response waits for one; a response left without one
+        when the next comes, or when the iteration ends, is judged by its
+        status."""
+        return _http.verdict(bool(ok), bool(check))
 
     def expect_statuses(self, *statuses):
         """Statuses this VU's later requests expect (others count in

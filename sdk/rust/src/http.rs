@@ -126,6 +126,13 @@ impl Request {
         self
     }
 
+    /// The scenario judges the response itself (Locust's `catch_response`):
+    /// its `http_req_failed` sample is the one [`verdict`] gives, not its
+    /// status's.
+    pub fn judged(self) -> Self {
+        self.tag("volley_verdict", "guest")
+    }
+
     /// The request as it goes out, or why it cannot.
     fn finish(mut self) -> Result<wit::Request, Error> {
         if let Some(message) = self.invalid {
@@ -303,6 +310,17 @@ impl From<wit::NetError> for Error {
 /// ([`Request::expect`] overrides it for one request).
 pub fn expect_statuses(statuses: &[u16]) {
     EXPECTED.set((!statuses.is_empty()).then(|| statuses.to_vec()));
+}
+
+/// The verdict on the last response to a [`Request::judged`] request:
+/// records its `http_req_failed` sample (failed unless `ok`) under the
+/// request's own tags and, with `check`, a check named after the request.
+/// False, and nothing recorded, when no response waits for a verdict (a
+/// request with no response was failed by the engine). A response left
+/// without one when the next comes, or when the iteration ends, is judged
+/// by its status.
+pub fn verdict(ok: bool, check: bool) -> bool {
+    wit::verdict(ok, check)
 }
 
 /// `GET url`.

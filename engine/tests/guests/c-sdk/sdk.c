@@ -82,6 +82,12 @@ static void http_calls(void) {
                                      outs[1].status == 404 && outs[2].error == VOLLEY_HTTP_NOT_ALLOWED);
     for (int i = 0; i < 3; i++) volley_response_free(&outs[i]);
     volley_check_tagged("c check tagged", true, "step", "tagged");
+
+    /* The scenario's verdict: a judged 404 passes, with a check named after it. */
+    got = volley_http_judged("GET", missing, NULL, NULL, "c judged", &r);
+    volley_check("c verdict", got && r.status == 404 && volley_http_verdict(true, true) &&
+                                  !volley_http_verdict(true, false));
+    volley_response_free(&r);
 }
 
 static void vu_calls(void) {

@@ -89,6 +89,9 @@ def default(data):
     check("http.batch", [type(r).__name__ for r in rs] == ["Response", "Response", "HttpError"]
           and rs[0].status == 200 and rs[1].status == 404 and rs[2].kind == "not-allowed")
     check("tagged check", True, {"step": "tagged"})
+    # the scenario's verdict: a 404 passes, with a check named after it
+    j = http.get(f"{api}/status/404", name="judged", judged=True)
+    check("verdict", j.status == 404 and http.verdict(True, True) and not http.verdict(True))
     try:
         Counter("sdk_spent").add(1)
         check("a name of another kind raises", False)
