@@ -2,13 +2,15 @@
 # A locustfile run by Locust and by volley, as pasted: GET / with no wait,
 # USERS users (default 50) for DURATION (default 8s), each tool pinned to
 # core 0 and nginx to core 1, ROUNDS rounds (default 3) alternating the two.
-# Once with Locust's HttpUser (python-requests in Locust) and once with its
-# FastHttpUser (geventhttpclient). Prints each round's requests per second
+# Once with Locust's HttpUser (python-requests in Locust), once with its
+# FastHttpUser (geventhttpclient) and once with HttpUser judging each
+# response in a `catch_response` block (FILES picks some). Prints each round's requests per second
 # (Locust's from its --csv stats, volley's from --summary-export; both
 # count every request of the run) and the median ratio volley/Locust.
 #
 #   bench/locust-compare.sh
 #   ROUNDS=5 USERS=100 DURATION=15s bench/locust-compare.sh
+#   FILES=catch_response bench/locust-compare.sh
 #
 # Needs: nginx, taskset, Locust (./setup.sh installs it into a venv under
 # $CACHE). Only loopback is used.
@@ -31,7 +33,7 @@ VOLLEY="$CARGO_TARGET_DIR/release/volley"
 start_nginx "$OUT"
 HOST=${URL%/}
 
-for file in http_user fast_http_user; do
+for file in ${FILES:-http_user fast_http_user catch_response}; do
   # Each run gets a folder of its own: Locust writes its CSVs next to it,
   # volley builds the file into target/ there.
   cp "bench/locust/$file.py" "$OUT/$file.py"

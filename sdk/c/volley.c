@@ -127,7 +127,7 @@ static volley_scenario_http_request_t wit_request(const volley_request *r, char 
     if (r->judged) {
         static volley_scenario_http_pair_t verdict_tag;
         verdict_tag.f0 = borrowed("volley_verdict");
-        verdict_tag.f1 = borrowed("guest");
+        verdict_tag.f1 = borrowed("call");
         req.tags.ptr = &verdict_tag;
         req.tags.len = 1;
     }

@@ -497,7 +497,7 @@ function userinfoOf(url) {
 /** The reserved request tag that carries `params.redirects` (the engine strips it). */
 const REDIRECTS_TAG = 'volley_redirects';
 /** The reserved request tag of `params.judged`: the scenario gives the verdict (`http.verdict`). */
-const VERDICT_TAG = Object.freeze(['volley_verdict', 'guest']);
+const VERDICT_TAG = Object.freeze(['volley_verdict', 'call']);
 
 function checkAuth(auth) {
   if (auth === undefined || auth === null || auth === 'basic' || auth === 'digest') return;

@@ -37,9 +37,28 @@ fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
-/// The request tag by which a scenario takes over the request's
-/// `http_req_failed` sample (it records it with the metrics import).
-pub const VERDICT_TAG: (&str, &str) = ("volley_verdict", "guest");
+/// The request tag by which a scenario judges the response itself: with
+/// [`VERDICT_CALL`], its `http_req_failed` sample is the one the `verdict`
+/// import gives; with [`VERDICT_GUEST`] (components built by volley before
+/// `verdict`), the scenario records it with the metrics import. Never a
+/// tag of the samples.
+pub const VERDICT_TAG: &str = "volley_verdict";
+/// See [`VERDICT_TAG`].
+pub const VERDICT_CALL: &str = "call";
+/// See [`VERDICT_TAG`].
+pub const VERDICT_GUEST: &str = "guest";
+
+/// Who gives a request's `http_req_failed` sample.
+#[derive(Clone, Copy, PartialEq)]
+enum Judge {
+    /// The engine, by its status.
+    Status,
+    /// The scenario, through the `verdict` import (by its status if none
+    /// comes).
+    Verdict,
+    /// The scenario, through the metrics import: the engine records none.
+    Guest,
+}
 
 /// The request tag by which a scenario sets this request's redirect limit
 /// (k6 `params.redirects`): `volley_redirects=N`. Never a tag of the samples.
@@ -234,8 +253,8 @@ struct Pending {
     method: String,
     extra: Vec<(String, String)>,
     expected: Option<Vec<u16>>,
-    /// The scenario records this request's `http_req_failed` sample itself.
-    guest_verdict: bool,
+    /// Who gives its `http_req_failed` sample.
+    judge: Judge,
     /// On its target's timeline until recorded (see [`VuState::on_timeline`]).
     sent: Option<crate::metrics::Flight>,
 }
@@ -260,15 +279,17 @@ impl Pending {
 fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
     let mut method = req.method;
     method.make_ascii_uppercase();
-    // `volley_verdict=guest`: the scenario records this request's
-    // `http_req_failed` sample itself once it judged the response
-    // (Locust's catch_response). Never a tag of the samples.
+    // `volley_verdict=call` (or `guest`): the scenario judges the response
+    // itself (Locust's catch_response).
     let mut extra = req.tags;
-    let guest_verdict = extra
+    let judge = match extra
         .iter()
-        .position(|(k, v)| k == VERDICT_TAG.0 && v == VERDICT_TAG.1)
-        .map(|i| extra.remove(i))
-        .is_some();
+        .position(|(k, v)| k == VERDICT_TAG && (v == VERDICT_CALL || v == VERDICT_GUEST))
+    {
+        Some(i) if extra.remove(i).1 == VERDICT_CALL => Judge::Verdict,
+        Some(_) => Judge::Guest,
+        None => Judge::Status,
+    };
     let redirects = extra
         .iter()
         .position(|(k, _)| k == REDIRECTS_TAG)
@@ -304,7 +325,7 @@ fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
         method,
         extra,
         expected: req.expected_statuses,
-        guest_verdict,
+        judge,
         sent: None,
     };
     (pending, request)
@@ -428,9 +449,9 @@ impl VuState {
                     (resp.bytes_sent, resp.bytes_received),
                     &p.extra,
                     expected,
-                    !p.guest_verdict,
+                    p.judge == Judge::Status,
                 );
-                if p.guest_verdict {
+                if p.judge == Judge::Verdict {
                     let name = name.into();
                     self.await_verdict(DueVerdict {
                         failed,

@@ -57,6 +57,16 @@ fn the_rust_sdk_http_calls_do_what_they_say() {
         rate_where(&out, "checks", "check", "sdk judged checked"),
         (4, 4)
     );
+    // `volley_verdict=guest` (components built before `verdict`): the
+    // scenario records the sample with the metrics import, the engine none.
+    assert_eq!(
+        counter_where(&out, "http_reqs", "name", "sdk judged by metrics"),
+        4.0
+    );
+    assert_eq!(
+        rate_where(&out, "http_req_failed", "name", "sdk judged by metrics"),
+        (0, 0)
+    );
     // name() and tag() label the samples; method and expected statuses count.
     assert_eq!(counter_where(&out, "http_reqs", "name", "sdk tagged"), 4.0);
     assert_eq!(counter_where(&out, "http_reqs", "sdk", "yes"), 4.0);

@@ -654,7 +654,7 @@ extern void volley_scenario_http_method_reply_redirects(volley_scenario_http_bor
 // `invalid-request` (drop replies once read).
 extern bool volley_scenario_http_fetch(volley_scenario_http_request_t *req, volley_scenario_http_own_reply_t *ret, volley_scenario_http_net_error_t *err);
 // The scenario's verdict on a response it judges itself (Locust's
-// `catch_response`): a request sent with the tag `volley_verdict=guest`
+// `catch_response`): a request sent with the tag `volley_verdict=call`
 // (never a tag of its samples) gets its `http_req_failed` sample from
 // here, not from its status. Records that sample for the VU's last such
 // response (failed unless `ok`) in the request's own series (its name,

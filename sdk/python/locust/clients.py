@@ -18,7 +18,7 @@ from volley import _header_pairs, _header_text
 from .exception import CatchResponseError, HTTPError, ResponseError
 
 # A request whose http_req_failed sample the scenario gives (catch_response).
-_VERDICT_TAG = ("volley_verdict", "guest")
+_VERDICT_TAG = ("volley_verdict", "call")
 # allow_redirects=False: the engine follows no redirect for this request.
 _NO_REDIRECTS_TAG = ("volley_redirects", "0")
 # Failure messages logged per VU (the rest are only counted).

@@ -325,7 +325,7 @@ def _header_text(pairs):
 # What `http.expect_statuses` set: sent with each request (None: 200-399).
 _expected = None
 # The request tag of `judged=True` (the engine strips it from the samples).
-_VERDICT_TAG = ("volley_verdict", "guest")
+_VERDICT_TAG = ("volley_verdict", "call")
 
 
 def _net_error(e):

@@ -130,7 +130,7 @@ impl Request {
     /// its `http_req_failed` sample is the one [`verdict`] gives, not its
     /// status's.
     pub fn judged(self) -> Self {
-        self.tag("volley_verdict", "guest")
+        self.tag("volley_verdict", "call")
     }
 
     /// The request as it goes out, or why it cannot.
