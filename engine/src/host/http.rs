@@ -209,7 +209,7 @@ impl VuState {
     }
 }
 
-/// A response the scenario judges itself (`volley_verdict=guest`), until
+/// A response the scenario judges itself (`volley_verdict=call`), until
 /// its verdict comes (the `verdict` import).
 pub(crate) struct DueVerdict {
     /// The request's `http_req_failed` series.
@@ -230,8 +230,8 @@ impl VuState {
     }
 
     /// Judges the response still waiting for the scenario's verdict by its
-    /// status (a call into the instance ended without one): its sample is
-    /// never lost.
+    /// status (a call into the instance ended without one, or the instance
+    /// goes): its sample is never lost.
     pub(crate) fn settle_verdict(&mut self) {
         if let Some(due) = self.instance.verdict.take() {
             self.judge_by_status(&due);

@@ -165,8 +165,11 @@ impl VuState {
     /// same VU: its resources (WebSocket sockets, Kafka consumers and
     /// producers) are closed, and its WASI context and declared mark
     /// metrics forgotten. The identity stays: id, iteration,
-    /// random generator, scenario, shared data.
+    /// random generator, scenario, shared data. A response the old
+    /// instance left waiting for its verdict (a call cut off) is judged by
+    /// its status first.
     pub fn reset_instance(&mut self) {
+        self.settle_verdict();
         self.instance = Instance::default();
     }
 

@@ -297,7 +297,11 @@ fn a_running_test_is_listed_swapped_rolled_back_and_stopped_from_outside() {
 /// iteration sleeps 2.5 s, every other iteration 10 ms), swapped at 0.8 s
 /// with a drain of `drain`: VU 1 is still in that iteration when the swap
 /// commits (its wave stops waiting after 100 ms).
-fn swap_with_a_slow_iteration_in_flight(name: &str, drain: &str) -> (Outcome, String, String) {
+fn swap_with_a_slow_iteration_in_flight(
+    name: &str,
+    drain: &str,
+    targets: &str,
+) -> (Outcome, String, String) {
     let dir = scratch("swap", name);
     let watched = dir.join("scenario.wasm");
     let a = std::fs::read(fixture()).unwrap();
@@ -307,6 +311,7 @@ fn swap_with_a_slow_iteration_in_flight(name: &str, drain: &str) -> (Outcome, St
     let p = plan(
         &format!(
             r#"
+            {targets}
             [swap]
             canaryIterations = 2
             waveTimeout = "100ms"
@@ -344,7 +349,7 @@ fn longest(out: &Outcome, version: &str) -> f64 {
 
 #[test]
 fn an_iteration_in_flight_finishes_on_the_old_version_within_the_drain() {
-    let (out, id_a, id_b) = swap_with_a_slow_iteration_in_flight("drain", "5s");
+    let (out, id_a, id_b) = swap_with_a_slow_iteration_in_flight("drain", "5s", "");
     let swaps = &out.report.swaps;
     assert_eq!(swaps.len(), 1, "{swaps:#?}");
     assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
@@ -369,7 +374,9 @@ fn an_iteration_in_flight_finishes_on_the_old_version_within_the_drain() {
 
 #[test]
 fn an_iteration_past_the_drain_is_interrupted_by_the_swap_not_failed() {
-    let (out, id_a, id_b) = swap_with_a_slow_iteration_in_flight("interrupt", "300ms");
+    // Each iteration first sends a judged request whose verdict never comes.
+    let targets = "[targets]\napi = \"embedded:http\"";
+    let (out, id_a, id_b) = swap_with_a_slow_iteration_in_flight("interrupt", "300ms", targets);
     let swaps = &out.report.swaps;
     assert_eq!(swaps.len(), 1, "{swaps:#?}");
     assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
@@ -384,6 +391,12 @@ fn an_iteration_past_the_drain_is_interrupted_by_the_swap_not_failed() {
     // VU 1 went on, on the new version.
     assert!(versions(&out)[&id_b] > 0.0);
     assert_eq!(out.exit, volley::ExitCode::Ok);
+    // Every judged response got its http_req_failed sample from its status,
+    // the interrupted iteration's too (its instance was dropped mid-call).
+    let sent = counter_where(&out, "http_reqs", "name", "judged, no verdict");
+    let (failed, judged) = rate_where(&out, "http_req_failed", "name", "judged, no verdict");
+    assert!(sent >= 4.0, "{sent}");
+    assert_eq!((failed, judged as f64), (0, sent));
 }
 
 #[test]
