@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures_util::future::Either;
 
 use super::VuState;
+use super::metrics::one_or_zero;
 use super::types::parse_headers;
 use crate::metrics::{Builtin, Metrics, SeriesHandle as Series, Tags};
 use crate::protocol::http::{ErrorClass, HttpClient, HttpError as ProtoError, Request};
@@ -191,7 +192,7 @@ impl VuState {
         push(s.received, received as f64);
         // Unless the scenario judges the response itself (`judge` false).
         if judge {
-            push(s.failed, if expected { 0.0 } else { 1.0 });
+            push(s.failed, one_or_zero(!expected));
         }
         // Each client times the phases it can tell apart.
         let phases = [
@@ -239,8 +240,8 @@ impl VuState {
     }
 
     fn judge_by_status(&self, due: &DueVerdict) {
-        let failed = if due.expected { 0.0 } else { 1.0 };
-        self.shared.metrics.record_series(&[(due.failed, failed)]);
+        let failed = (due.failed, one_or_zero(!due.expected));
+        self.shared.metrics.record_series(&[failed]);
     }
 }
 
@@ -683,9 +684,9 @@ impl Host for VuState {
         let Some(due) = self.instance.verdict.take() else {
             return Ok(false);
         };
-        let failed = (due.failed, if ok { 0.0 } else { 1.0 });
+        let failed = (due.failed, one_or_zero(!ok));
         if check {
-            let check = (self.check_series(&due.name), if ok { 1.0 } else { 0.0 });
+            let check = (self.check_series(&due.name), one_or_zero(ok));
             self.shared.metrics.record_series(&[failed, check]);
         } else {
             self.shared.metrics.record_series(&[failed]);

@@ -91,7 +91,8 @@ fn as_is(v: f64) -> f64 {
     v
 }
 
-fn one_or_zero(ok: bool) -> f64 {
+/// A rate's sample: 1 for true.
+pub(crate) fn one_or_zero(ok: bool) -> f64 {
     if ok { 1.0 } else { 0.0 }
 }
 
@@ -129,7 +130,7 @@ impl Host for VuState {
         ok: bool,
         tags: Vec<(String, String)>,
     ) -> wasmtime::Result<bool> {
-        let sample = if ok { 1.0 } else { 0.0 };
+        let sample = one_or_zero(ok);
         if !tags.is_empty() {
             let tags = self
                 .scenario
