@@ -67,15 +67,34 @@ function durationMs(v) {
   return Math.round(Number(m[1]) * unit);
 }
 
+/**
+ * What a request's params say about judging its response (k6's
+ * `params.responseCallback`): its expected statuses, `volley.UNJUDGED` for
+ * null (no `http_req_failed` sample), undefined to keep the VU's. Params
+ * volley cannot honour fail the request by name, never silently.
+ */
+function expectOf(params) {
+  if (!params) return undefined;
+  if (params.compression !== undefined && params.compression !== null && params.compression !== '') {
+    throw new Error(`not supported by volley: params.compression (${JSON.stringify(params.compression)}); compress the body yourself and set its Content-Encoding header`);
+  }
+  const cb = params.responseCallback;
+  if (cb === undefined) return undefined;
+  if (cb === null) return volley.UNJUDGED;
+  if (Array.isArray(cb.__volleyStatuses)) return cb.__volleyStatuses;
+  throw new Error('not supported by volley: params.responseCallback with a function (pass http.expectedStatuses(...), or null)');
+}
+
 function k6request(method, url, body, params) {
   method = String(method).toUpperCase();
   const timeout = durationMs(params && params.timeout);
-  if (params && params.auth === 'digest') return digestRequest(method, url, body, params, timeout);
-  return volley.__k6Request(method, url, body, params, timeout);
+  const expect = expectOf(params);
+  if (params && params.auth === 'digest') return digestRequest(method, url, body, params, timeout, expect);
+  return volley.__k6Request(method, url, body, params, timeout, expect);
 }
 
 /** `params.auth: 'digest'`: a request without credentials, then one answering its 401's challenge (k6's way). */
-function digestRequest(method, url, body, params, timeout) {
+function digestRequest(method, url, body, params, timeout, expect) {
   const creds = volley.__userinfo(String(url));
   if (!creds) throw new Error("params.auth: 'digest' takes the user and password from the URL (http://user:pass@host/...), and this URL has none");
   // k6 counts the challenge's 401 as expected.
@@ -88,7 +107,7 @@ function digestRequest(method, url, body, params, timeout) {
     method, uri: (m && m[1]) || '/', user: creds.user, password: creds.password, cnonce, encode: (t) => volley.__encoder.encode(t),
   });
   const headers = Object.assign({}, params.headers, { Authorization: header });
-  return volley.__k6Request(method, url, body, Object.assign({}, params, { headers }), timeout);
+  return volley.__k6Request(method, url, body, Object.assign({}, params, { headers }), timeout, expect);
 }
 
 /** The status list `expectedStatuses` stands for (ranges expanded). */
@@ -103,10 +122,11 @@ function expectedStatuses(...specs) {
   return { __volleyStatuses: list };
 }
 
+/** The VU's callback for later requests; null, as in k6, judges none (no `http_req_failed` samples). */
 function setResponseCallback(cb) {
-  if (cb === null || cb === undefined) volley.__expect(null);
+  if (cb === null || cb === undefined) volley.__expect(volley.UNJUDGED);
   else if (cb && Array.isArray(cb.__volleyStatuses)) volley.__expect(cb.__volleyStatuses);
-  else throw new Error('not supported by volley: http.setResponseCallback with a function (pass http.expectedStatuses(...))');
+  else throw new Error('not supported by volley: http.setResponseCallback with a function (pass http.expectedStatuses(...), or null)');
 }
 
 /** `http.batch`: every request at once (the engine's batch call); responses in the same shape (array or object). */
@@ -118,7 +138,7 @@ function batch(requests) {
     else if (r && typeof r === 'object') m = [r.method || 'GET', r.url, r.body, r.params];
     else throw new Error(`http.batch: ${JSON.stringify(r)} is not a request (a URL, [method, url, body, params] or {method, url, body, params})`);
     m[0] = String(m[0]).toUpperCase();
-    m.push(durationMs(m[3] && m[3].timeout));
+    m.push(durationMs(m[3] && m[3].timeout), expectOf(m[3]));
     return m;
   };
   if (Array.isArray(requests)) return volley.__k6Batch(requests.map(one));

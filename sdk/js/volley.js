@@ -445,11 +445,19 @@ function formEncode(obj) {
 }
 
 // What `http.expectStatuses` set: sent with each request (none: 200-399).
+// Or UNJUDGED (k6's `setResponseCallback(null)`).
 let expected;
-/** @internal sets (a list) or clears (null) the statuses later requests expect. */
+/** @internal sets (a list) or clears (null) the statuses later requests expect; UNJUDGED: no verdict at all. */
 export function __expect(statuses) {
-  expected = statuses && statuses.length ? statuses.map(Number) : undefined;
+  if (statuses === UNJUDGED) expected = UNJUDGED;
+  else expected = statuses && statuses.length ? statuses.map(Number) : undefined;
 }
+/**
+ * @internal In place of a status list: the response is judged by nobody, so
+ * it records no `http_req_failed` sample (k6's `responseCallback: null`). A
+ * request that gets no response still counts as failed.
+ */
+export const UNJUDGED = Object.freeze({ unjudged: true });
 
 /** `name: value` lines, the WIT's header encoding; a line break in a header cannot be sent. */
 function headerText(pairs) {
@@ -498,6 +506,8 @@ function userinfoOf(url) {
 const REDIRECTS_TAG = 'volley_redirects';
 /** The reserved request tag of `params.judged`: the scenario gives the verdict (`http.verdict`). */
 const VERDICT_TAG = Object.freeze(['volley_verdict', 'call']);
+/** The same tag for a request nobody judges (UNJUDGED): the engine records no `http_req_failed` sample. */
+const UNJUDGED_TAG = Object.freeze(['volley_verdict', 'none']);
 
 function checkAuth(auth) {
   if (auth === undefined || auth === null || auth === 'basic' || auth === 'digest') return;
@@ -521,11 +531,14 @@ function bare(params, body) {
 function build(method, url, body, params, timeoutMs, expect) {
   url = String(url);
   const creds = userinfoOf(url);
-  if (bare(params, body) && !creds) {
+  let statuses = expect || expected;
+  const unjudged = statuses === UNJUDGED;
+  if (unjudged) statuses = undefined;
+  if (bare(params, body) && !creds && !unjudged) {
     // Most requests: no params, no body, no cookies, outside any group.
     const req = {
       method, url, headers: '', body: NONE, timeoutMs, name: undefined, tags: NO_PAIRS,
-      expectedStatuses: expect || expected,
+      expectedStatuses: statuses,
     };
     return { req, jar: undefined, shown: { method, url, headers: {}, body: null } };
   }
@@ -593,9 +606,10 @@ function build(method, url, body, params, timeoutMs, expect) {
     tags = tags.concat([[REDIRECTS_TAG, String(n)]]);
   }
   if (params && params.judged) tags = tags.concat([VERDICT_TAG]);
+  else if (unjudged) tags = tags.concat([UNJUDGED_TAG]);
   const req = {
     method, url, headers: headerText(headers), body: bytes, timeoutMs, name, tags,
-    expectedStatuses: expect || expected,
+    expectedStatuses: statuses,
   };
   return { req, jar, shown: { method, url, headers: Object.fromEntries(headers), body: body ?? null } };
 }
@@ -664,11 +678,12 @@ function k6Failed(p, shown) {
 }
 
 /**
- * Sends `list` (each `[method, url, body, params, timeoutMs]`) at once and
- * waits for all; k6's Responses in order (no response: status 0, `error` set).
+ * Sends `list` (each `[method, url, body, params, timeoutMs, expect]`, `expect`
+ * as `build` takes it) at once and waits for all; k6's Responses in order (no
+ * response: status 0, `error` set).
  */
 export function __k6Batch(list) {
-  const built = list.map(([method, url, body, params, timeoutMs]) => build(method, url, body, params, timeoutMs));
+  const built = list.map(([method, url, body, params, timeoutMs, expect]) => build(method, url, body, params, timeoutMs, expect));
   const results = whttp.sendBatchFollowed(built.map((b) => b.req));
   return results.map((r, i) => {
     const { jar, shown } = built[i];

@@ -38,18 +38,22 @@ fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
-/// The request tag by which a scenario judges the response itself: with
-/// [`VERDICT_CALL`], its `http_req_failed` sample is the one the `verdict`
-/// import gives; with [`VERDICT_GUEST`] (components built by volley before
-/// `verdict`), the scenario records it with the metrics import. Never a
-/// tag of the samples.
+/// The request tag by which a scenario takes the judging of a response
+/// from the engine: with [`VERDICT_CALL`], its `http_req_failed` sample is
+/// the one the `verdict` import gives; with [`VERDICT_NONE`] (k6's
+/// `responseCallback: null`) there is none; with [`VERDICT_GUEST`]
+/// (components built by volley before `verdict`), the scenario records it
+/// with the metrics import. Never a tag of the samples.
 pub const VERDICT_TAG: &str = "volley_verdict";
 /// See [`VERDICT_TAG`].
 pub const VERDICT_CALL: &str = "call";
 /// See [`VERDICT_TAG`].
+pub const VERDICT_NONE: &str = "none";
+/// See [`VERDICT_TAG`].
 pub const VERDICT_GUEST: &str = "guest";
 
-/// Who gives a request's `http_req_failed` sample.
+/// Who gives a response's `http_req_failed` sample. A request that gets
+/// no response is failed by the engine whoever judges.
 #[derive(Clone, Copy, PartialEq)]
 enum Judge {
     /// The engine, by its status.
@@ -57,8 +61,9 @@ enum Judge {
     /// The scenario, through the `verdict` import (by its status if none
     /// comes).
     Verdict,
-    /// The scenario, through the metrics import: the engine records none.
-    Guest,
+    /// Not the engine: no one ([`VERDICT_NONE`]), or the scenario through
+    /// the metrics import ([`VERDICT_GUEST`]).
+    Elsewhere,
 }
 
 /// The request tag by which a scenario sets this request's redirect limit
@@ -280,15 +285,14 @@ impl Pending {
 fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
     let mut method = req.method;
     method.make_ascii_uppercase();
-    // `volley_verdict=call` (or `guest`): the scenario judges the response
-    // itself (Locust's catch_response).
+    // `volley_verdict=call` (or `none`, `guest`): the engine does not judge
+    // the response (Locust's catch_response, k6's responseCallback: null).
     let mut extra = req.tags;
-    let judge = match extra
-        .iter()
-        .position(|(k, v)| k == VERDICT_TAG && (v == VERDICT_CALL || v == VERDICT_GUEST))
-    {
+    let judge = match extra.iter().position(|(k, v)| {
+        k == VERDICT_TAG && [VERDICT_CALL, VERDICT_NONE, VERDICT_GUEST].contains(&v.as_str())
+    }) {
         Some(i) if extra.remove(i).1 == VERDICT_CALL => Judge::Verdict,
-        Some(_) => Judge::Guest,
+        Some(_) => Judge::Elsewhere,
         None => Judge::Status,
     };
     let redirects = extra

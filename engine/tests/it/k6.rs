@@ -376,6 +376,18 @@ fn run_volley(script: &Path, base: &str, echo: &str) -> (serde_json::Value, Stri
     (doc, err)
 }
 
+/// Samples of `metric` over its series named `name`: a rate's total, a
+/// counter's sum.
+fn series_total(doc: &serde_json::Value, metric: &str, name: &str) -> f64 {
+    doc["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["metric"] == metric && s["tags"]["name"] == name)
+        .map(|s| s["total"].as_f64().or(s["sum"].as_f64()).unwrap_or(0.0))
+        .sum()
+}
+
 fn count(doc: &serde_json::Value, metric: &str, field: &str) -> f64 {
     doc["metrics"][metric]["values"][field]
         .as_f64()
@@ -440,6 +452,7 @@ fn k6_conformance_scripts_run_unmodified() {
         ("scenarios.js", 9.0, 0.0),
         ("auth.js", 2.0, 11.0),
         ("async.js", 2.0, 9.0),
+        ("callbacks.js", 2.0, 2.0),
     ];
     let mut ran = Vec::new();
     for (name, iterations, per_iteration) in expected {
@@ -482,6 +495,23 @@ fn k6_conformance_scripts_run_unmodified() {
         "{:?}",
         ran[2].1
     );
+    // callbacks.js: its thresholds held (exit 0); a response judged by no
+    // one (`responseCallback: null`, for the request or the VU) is counted
+    // as a request but gives no `http_req_failed` sample.
+    let callbacks = run_volley(&script("callbacks.js"), &base, &echo).0;
+    for name in ["request judges none", "vu judges none"] {
+        assert_eq!(
+            series_total(&callbacks, "http_reqs", name),
+            2.0,
+            "{name}: {}",
+            callbacks["series"]
+        );
+        assert_eq!(series_total(&callbacks, "http_req_failed", name), 0.0);
+    }
+    assert_eq!(
+        series_total(&callbacks, "http_req_failed", "plain 404"),
+        2.0
+    );
     let Some(k6) = k6() else {
         eprintln!("k6 is not installed (./setup.sh installs it): volley's counts only");
         return;
@@ -501,6 +531,43 @@ fn k6_conformance_scripts_run_unmodified() {
             path.display()
         );
     }
+}
+
+/// Request params volley cannot honour are refused by name when the
+/// request is made, never ignored: a response callback that is a function
+/// (for the request or the VU) and `params.compression`.
+#[test]
+fn k6_params_volley_cannot_honour_fail_the_request_by_name() {
+    let echo = echo_server();
+    let (_rt, server) = standalone_http();
+    let dir = scratch("k6", "params-refused");
+    let script = dir.join("refused.js");
+    std::fs::write(
+        &script,
+        r#"import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1, thresholds: { checks: ['rate==1'] } };
+const ECHO = __ENV.ECHO_URL;
+const refusal = (f) => { try { f(); return ''; } catch (e) { return String(e.message); } };
+export default function () {
+  check(null, {
+    'function callback': () => refusal(() => http.get(`${ECHO}/json`, { responseCallback: (r) => true }))
+      .includes('not supported by volley: params.responseCallback with a function'),
+    'function callback in a batch': () => refusal(() => http.batch([['GET', `${ECHO}/json`, null, { responseCallback: (r) => true }]]))
+      .includes('not supported by volley: params.responseCallback with a function'),
+    'function callback for the VU': () => refusal(() => http.setResponseCallback((r) => true))
+      .includes('not supported by volley: http.setResponseCallback with a function'),
+    'compression': () => refusal(() => http.post(`${ECHO}/echo`, 'x', { compression: 'gzip' }))
+      .includes('not supported by volley: params.compression ("gzip")'),
+  });
+}
+"#,
+    )
+    .unwrap();
+    let (doc, err) = run_volley(&script, &server.url(), &echo);
+    assert_eq!(count(&doc, "checks", "passes"), 4.0, "{err}");
+    // Nothing refused was sent.
+    assert_eq!(count(&doc, "http_reqs", "count"), 0.0, "{err}");
 }
 
 /// What volley cannot run fails the build naming it: the import, the
