@@ -252,7 +252,7 @@ pub struct RunArgs {
     /// No progress lines while running.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// No end-of-test summary.
+    /// No end-of-test summary (and no call to a k6 script's `handleSummary`).
     #[arg(long)]
     pub no_summary: bool,
     /// No colors in the summary.

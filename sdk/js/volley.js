@@ -903,6 +903,15 @@ export function __onInit(fn) { initHooks.push(fn); }
 
 function sleepLoop(ms) { wvu.sleepMs(u64(ms > 0 ? ms : 0)); }
 
+/** One `handleSummary` output as bytes: a string (UTF-8) or binary data, as k6 takes them. */
+function summaryBytes(key, v) {
+  if (typeof v === 'string') return encoder.encode(v);
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  throw `handleSummary: the output ${JSON.stringify(key)} is ${v === null ? 'null' : typeof v}: give a string or an ArrayBuffer`;
+}
+
 /**
  * The world's exports around a script. `load` evaluates the script's top
  * level and returns its exports: it runs in each VU at its first call (k6's
@@ -963,6 +972,17 @@ export function __runner(load, embedded) {
     teardown(bytes) {
       const m = script();
       if (typeof m.teardown === 'function') call(m.teardown, bytes.length ? JSON.parse(decoder.decode(bytes)) : null);
+    },
+    // k6's handleSummary: null when the script has none (the engine prints
+    // its summary); else each output (`stdout`, `stderr`, a file's path)
+    // with its bytes.
+    handleSummary(json) {
+      const m = script();
+      if (typeof m.handleSummary !== 'function') return null;
+      const out = call(m.handleSummary, JSON.parse(json));
+      if (out === undefined || out === null) return [];
+      if (typeof out !== 'object') throw `handleSummary returned ${typeof out}: return an object of outputs ({ 'summary.json': JSON.stringify(data), stdout: '...' })`;
+      return Object.keys(out).map((k) => [k, summaryBytes(k, out[k])]);
     },
   };
 }

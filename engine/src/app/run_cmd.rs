@@ -252,11 +252,15 @@ fn watch_target(
 pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
     crate::output::set_log_level(&args.log_level);
     let mut ov = overrides(&args)?;
-    let mut resolved =
-        match crate::package::open_target(&args.target, args.plan.as_deref(), &args.package)? {
-            Some(r) => r,
-            None => resolve(&args.target, args.plan.as_deref(), args.quiet)?,
-        };
+    let package = crate::package::open_target(&args.target, args.plan.as_deref(), &args.package)?;
+    // A script or scenario folder of the user's, built here (not a package,
+    // not a prebuilt component).
+    let own_sources = package.is_none()
+        && (args.target.is_dir() || crate::build::source_lang(&args.target).is_some());
+    let mut resolved = match package {
+        Some(r) => r,
+        None => resolve(&args.target, args.plan.as_deref(), args.quiet)?,
+    };
     crate::package::prepare_run(&mut resolved.raw, &args.package)?;
     ov.component = resolved.component.clone();
     // A plan whose folder volley built: the folder's sources.
@@ -291,6 +295,7 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
             })
             .transpose()?,
         control,
+        own_sources,
     };
     let rt = runtime(args.threads)?;
     let outcome = rt.block_on(run(plan, &opts))?;

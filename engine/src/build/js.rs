@@ -206,7 +206,8 @@ pub fn build(
     // The stage is the working folder (componentize-js refuses relative
     // paths that leave it).
     let mut cmd = Command::new(&tool.program);
-    cmd.args(["--wit", "wit", "-n", "scenario", "-o", "out.wasm"]);
+    // World `scenario-summary`: the script's `handleSummary`, if it has one.
+    cmd.args(["--wit", "wit", "-n", "scenario-summary", "-o", "out.wasm"]);
     match Engine::chosen()? {
         Engine::QuickJs => {
             cmd.args(["--js", "src/__volley_main.js", "--module-root", "src"])

@@ -180,6 +180,7 @@ const tail = [
   'export function initVu(data) { return runner.initVu(data); }',
   'export function run(entry) { return runner.run(entry); }',
   'export function teardown(data) { return runner.teardown(data); }',
+  'export function handleSummary(data) { return runner.handleSummary(data); }',
   '',
 ];
 fs.mkdirSync(path.join(stage, 'src'), { recursive: true });

@@ -10,6 +10,7 @@ pub mod dashboard;
 mod export;
 mod faults;
 pub mod format;
+pub mod handled;
 mod hdr;
 mod influxdb;
 mod json;
@@ -86,6 +87,9 @@ pub struct Report {
     pub swaps: Vec<crate::swap::SwapEvent>,
     /// Fault windows, injected faults and the per-target timeline.
     pub faults: Option<crate::run::FaultReport>,
+    /// What the scenario's `handleSummary` gave for stdout: printed in
+    /// place of the end-of-test summary.
+    pub handled_summary: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]

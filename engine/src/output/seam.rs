@@ -265,6 +265,7 @@ mod tests {
             seed: 7,
             swaps: Vec::new(),
             faults: None,
+            handled_summary: None,
         }
     }
 

@@ -347,10 +347,17 @@ impl super::seam::Output for Summary {
 
     fn finish(&mut self, report: &Report) -> Result<(), crate::Error> {
         use std::io::Write as _;
-        let text = render_summary(report, self.color);
         let mut out = std::io::stdout().lock();
         // A closed stdout (`| head`) must not fail the run.
-        let _ = out.write_all(text.as_bytes());
+        match &report.handled_summary {
+            // The scenario's own summary (k6's `handleSummary`) instead.
+            Some(own) => {
+                let _ = out.write_all(own);
+            }
+            None => {
+                let _ = out.write_all(render_summary(report, self.color).as_bytes());
+            }
+        }
         let _ = out.flush();
         Ok(())
     }
@@ -444,6 +451,7 @@ mod tests {
             seed: 42,
             swaps: Vec::new(),
             faults: None,
+            handled_summary: None,
         }
     }
 

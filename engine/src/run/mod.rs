@@ -57,6 +57,9 @@ pub struct RunOptions {
     pub dashboard: Option<crate::output::dashboard::DashboardOptions>,
     /// `--control`: also take control requests over TCP, with a token.
     pub control: Option<crate::control::TcpOptions>,
+    /// Whether the scenario was built here from the user's own sources:
+    /// then its `handleSummary` may write files (see `output::handled`).
+    pub own_sources: bool,
 }
 
 /// What a finished run returns.
@@ -191,7 +194,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
             ),
         );
     }
-    let report = Report {
+    let mut report = Report {
         aggregate,
         elapsed,
         thresholds: results,
@@ -201,7 +204,22 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         seed,
         swaps: drained.swaps,
         faults: drained.collector.fault_report.take(),
+        handled_summary: None,
     };
+    // k6's `handleSummary`, unless the summary is off (as `--no-summary`
+    // turns it off in k6).
+    if opts.summary {
+        report.handled_summary = handle_summary(
+            &components,
+            shared,
+            &params,
+            &plan,
+            &report,
+            opts.own_sources,
+            &interrupt,
+        )
+        .await;
+    }
     drained.collector.outputs.finish(&report)?;
     if let Some(page) = page {
         // Open pages get the final `stop` event before the process exits.
@@ -223,6 +241,43 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         exit: verdict.exit,
         problem: verdict.problem,
     })
+}
+
+/// Runs the scenarios' `handleSummary` and does what it asks (files,
+/// stderr); what it gives for stdout, printed in place of the summary.
+/// What fails is logged and the engine's summary printed: nothing is lost.
+async fn handle_summary(
+    components: &BTreeMap<ComponentId, Component>,
+    shared: &Arc<crate::host::Shared>,
+    params: &BTreeMap<String, String>,
+    plan: &Plan,
+    report: &Report,
+    own_sources: bool,
+    interrupt: &tokio_util::sync::CancellationToken,
+) -> Option<Vec<u8>> {
+    use std::io::IsTerminal;
+    let data = crate::output::handled::data(
+        report,
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    );
+    let (outputs, mut errors) =
+        once::handle_summary(components, shared, params, plan, &data, interrupt).await;
+    let stdout = outputs.and_then(|outputs| {
+        let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let trust = if own_sources {
+            crate::output::handled::Trust::OwnSources
+        } else {
+            crate::output::handled::Trust::Prebuilt
+        };
+        let (stdout, failed) = crate::output::handled::apply(outputs, &here, trust);
+        errors.extend(failed);
+        stdout
+    });
+    for e in errors {
+        crate::output::log("ERROR", format_args!("ERROR {e}"));
+    }
+    stdout
 }
 
 /// Loads each scenario's component once, keyed by what it is (its digest),

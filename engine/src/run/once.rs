@@ -94,6 +94,46 @@ pub async fn teardown(
     failed
 }
 
+/// Runs each component's `handle-summary` (k6's `handleSummary`) with the
+/// run's summary `data`, in a VU of its own: what the first that has a
+/// summary of its own asks for (`None` when none has), and what failed
+/// (logged by the caller; the engine's summary is printed then).
+pub async fn handle_summary(
+    components: &BTreeMap<ComponentId, Component>,
+    shared: &Arc<Shared>,
+    params: &BTreeMap<String, String>,
+    plan: &Plan,
+    data: &str,
+    interrupt: &CancellationToken,
+) -> (Option<crate::wasm::SummaryOutputs>, Vec<String>) {
+    let mut errors = Vec::new();
+    for component in components.values() {
+        let name = component.path().display();
+        let mut vu = match new_vu(component, shared, "handleSummary", params, plan).await {
+            Ok(vu) => vu,
+            Err(e) => {
+                errors.push(format!("{name}: `handleSummary` {e}"));
+                continue;
+            }
+        };
+        let result = tokio::select! {
+            r = vu.handle_summary(data, plan.teardown_timeout) => r,
+            () = interrupt.cancelled() => Some(Err(CallError::Guest("interrupted".into()))),
+        };
+        match result {
+            // No such export, or no summary of its own: the next component's.
+            None | Some(Ok(None)) => {}
+            Some(Ok(Some(outputs))) => return (Some(outputs), errors),
+            Some(Err(CallError::Timeout)) => errors.push(format!(
+                "{name}: `handleSummary` ran past its {:?} (raise teardownTimeout in the plan's [options])",
+                plan.teardown_timeout
+            )),
+            Some(Err(e)) => errors.push(format!("{name}: `handleSummary` {e}")),
+        }
+    }
+    (None, errors)
+}
+
 /// A VU of its own for `setup` or `teardown`, tagged `scenario=<phase>`.
 async fn new_vu(
     component: &Component,

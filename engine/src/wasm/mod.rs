@@ -12,4 +12,4 @@ mod runtime;
 mod vu;
 
 pub use runtime::{Component, ComponentId, ComponentInfo, Runtime, RuntimeConfig};
-pub use vu::{CallError, Vu};
+pub use vu::{CallError, SummaryOutputs, Vu};

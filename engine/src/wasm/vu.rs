@@ -77,6 +77,8 @@ pub struct Vu {
     guest: Scenario,
     /// The component's `stop-vu`, if it has one.
     stop: Option<StopFunc>,
+    /// The component's `handle-summary`, if it has one.
+    summary: Option<SummaryFunc>,
     component: Component,
     /// The version it runs and the swap generation that was chosen at
     /// (see `swap::Deployment`); none outside a scenario (setup, teardown).
@@ -115,11 +117,12 @@ impl Vu {
         let offload = store.data().offload.clone();
         let made = Driven::new(std::pin::pin!(instantiate(component, &mut store)), &offload).await;
         match made {
-            Ok((guest, stop)) => Ok(Vu {
+            Ok((guest, stop, summary)) => Ok(Vu {
                 offload,
                 store,
                 guest,
                 stop,
+                summary,
                 component: component.clone(),
                 placed: None,
             }),
@@ -230,6 +233,27 @@ impl Vu {
         Some(self.explain(r))
     }
 
+    /// The component's `handle-summary` (world `scenario-summary`, k6's
+    /// `handleSummary`) with the run's summary `data`: what to output
+    /// instead of the engine's summary, `None` inside when the scenario has
+    /// no summary of its own. None when there is no such export.
+    pub async fn handle_summary(
+        &mut self,
+        data: &str,
+        timeout: Duration,
+    ) -> Option<Result<Option<SummaryOutputs>, CallError>> {
+        let summary = self.summary?;
+        let deadline = self.arm(timeout);
+        let call = async {
+            let (r,) = summary
+                .call_async(&mut self.store, (data.to_string(),))
+                .await?;
+            Ok(r)
+        };
+        let r = finish(deadline, &self.offload, call).await;
+        Some(self.explain(r))
+    }
+
     pub async fn teardown(&mut self, data: &[u8], timeout: Duration) -> Result<(), CallError> {
         let deadline = self.arm(timeout);
         let r = finish(
@@ -279,11 +303,19 @@ impl Vu {
 /// The `stop-vu` export of world `scenario-stop`, looked up by name.
 type StopFunc = TypedFunc<(), (Result<(), String>,)>;
 
-/// An instance of `component` with its optional `stop-vu`.
+/// What `handle-summary` asks for: (`stdout`, `stderr` or a file's path,
+/// its bytes).
+pub type SummaryOutputs = Vec<(String, Vec<u8>)>;
+
+/// The `handle-summary` export of world `scenario-summary`, looked up by name.
+type SummaryFunc = TypedFunc<(String,), (Result<Option<SummaryOutputs>, String>,)>;
+
+/// An instance of `component` with its optional `stop-vu` and
+/// `handle-summary`.
 async fn instantiate(
     component: &Component,
     store: &mut Store<VuState>,
-) -> wasmtime::Result<(Scenario, Option<StopFunc>)> {
+) -> wasmtime::Result<(Scenario, Option<StopFunc>, Option<SummaryFunc>)> {
     let instance = component
         .pre()
         .instance_pre()
@@ -291,7 +323,8 @@ async fn instantiate(
         .await?;
     let guest = Scenario::new(&mut *store, &instance)?;
     let stop = instance.get_typed_func(&mut *store, "stop-vu").ok();
-    Ok((guest, stop))
+    let summary = instance.get_typed_func(&mut *store, "handle-summary").ok();
+    Ok((guest, stop, summary))
 }
 
 /// Awaits a guest call: the epoch callback stops guest code at the deadline;

@@ -533,6 +533,123 @@ fn k6_conformance_scripts_run_unmodified() {
     }
 }
 
+/// Runs `script` from `dir` (its working folder) against the echo
+/// server: (exit code, stdout, stderr).
+fn run_in(dir: &Path, script: &str, echo: &str, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", script, "--target"])
+        .arg(format!("ECHO_URL={echo}"))
+        .args(extra)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("volley runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// k6's `handleSummary`: its files are written under the folder volley
+/// runs in, with the summary in k6's layout; its `stdout` replaces the
+/// end-of-test summary; a path outside the folder or hidden is refused by
+/// name (the rest is still written); one that throws leaves the engine's
+/// summary in place; `--no-summary` skips it, as in k6.
+#[test]
+fn handle_summary_writes_what_the_script_returns() {
+    let echo = echo_server();
+    let dir = scratch("k6", "handle-summary");
+    std::fs::write(
+        dir.join("s.js"),
+        r#"import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 3, thresholds: { http_req_duration: ['p(95)<60000'] } };
+export default function () {
+  check(http.get(`${__ENV.ECHO_URL}/json`), { 'json 200': (r) => r.status === 200 });
+}
+export function handleSummary(data) {
+  if (__ENV.THROW) throw new Error('summary broke');
+  return {
+    'reports/summary.json': JSON.stringify(data),
+    'raw.bin': new Uint8Array([1, 2, 3]).buffer,
+    stdout: `\x1b[1mown summary\x1b[0m: ${data.metrics.http_reqs.values.count} requests\n`,
+    stderr: 'own stderr line\n',
+    '../outside.txt': 'no',
+    '.hidden': 'no',
+  };
+}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = run_in(&dir, "s.js", &echo, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The user's own script: its colours reach the terminal.
+    assert_eq!(out, "\x1b[1mown summary\x1b[0m: 3 requests\n", "{err}");
+    assert!(err.contains("own stderr line"), "{err}");
+    assert!(
+        err.contains(r#"handleSummary: not written: "../outside.txt""#)
+            && err.contains(r#"handleSummary: not written: ".hidden""#),
+        "{err}"
+    );
+    assert!(!dir.join("../outside.txt").exists() && !dir.join(".hidden").exists());
+    assert_eq!(std::fs::read(dir.join("raw.bin")).unwrap(), [1, 2, 3]);
+    let data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("reports/summary.json")).unwrap()).unwrap();
+    assert_eq!(data["metrics"]["http_reqs"]["values"]["count"], 3.0);
+    assert_eq!(data["metrics"]["http_reqs"]["type"], "counter");
+    assert_eq!(
+        data["metrics"]["http_req_duration"]["thresholds"]["p(95)<60000"]["ok"],
+        true
+    );
+    assert_eq!(data["root_group"]["checks"][0]["name"], "json 200");
+    assert_eq!(data["root_group"]["checks"][0]["passes"], 3);
+    assert_eq!(data["root_group"]["checks"][0]["path"], "::json 200");
+    assert!(data["state"]["testRunDurationMs"].as_f64().unwrap() > 0.0);
+    assert_eq!(data["options"]["summaryTrendStats"][0], "avg");
+
+    // A handleSummary that throws: the engine's summary, and the error.
+    std::fs::remove_file(dir.join("raw.bin")).unwrap();
+    let (code, out, err) = run_in(&dir, "s.js", &echo, &["-e", "THROW=1"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("http_reqs") && out.contains("json 200"),
+        "{out}"
+    );
+    assert!(
+        err.contains("`handleSummary`") && err.contains("summary broke"),
+        "{err}"
+    );
+    assert!(!dir.join("raw.bin").exists());
+
+    // The same component run as a prebuilt file (as a package's would
+    // be): its text is shown with control characters escaped, and it
+    // writes no file.
+    let wasm = dir.join("target/volley/s.js.wasm");
+    assert!(wasm.is_file(), "{}", wasm.display());
+    let (code, out, err) = run_in(&dir, wasm.to_str().unwrap(), &echo, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.starts_with(r"\u{1b}[1mown summary\u{1b}[0m: ") && !out.contains('\x1b'),
+        "{out}"
+    );
+    assert!(
+        err.contains(r#"handleSummary: not written: "raw.bin": a prebuilt component or package writes no files"#),
+        "{err}"
+    );
+    assert!(!dir.join("raw.bin").exists());
+
+    // --no-summary: not called.
+    let (code, out, err) = run_in(&dir, "s.js", &echo, &["--no-summary"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.is_empty() && !err.contains("own stderr line"),
+        "{out}\n{err}"
+    );
+    assert!(!dir.join("raw.bin").exists());
+}
+
 /// Request params volley cannot honour are refused by name when the
 /// request is made, never ignored: a response callback that is a function
 /// (for the request or the VU) and `params.compression`.
