@@ -366,6 +366,7 @@ char *volley_param(const char *name) {
 
 uint32_t volley_vu_id(void) { return volley_scenario_vu_id(); }
 uint64_t volley_iteration(void) { return volley_scenario_vu_iteration(); }
+uint64_t volley_iteration_in_scenario(void) { return volley_scenario_vu_iteration_in_scenario(); }
 void volley_sleep_ms(uint64_t ms) { volley_scenario_vu_sleep_ms(ms); }
 uint64_t volley_now_us(void) { return volley_scenario_vu_now_us(); }
 uint64_t volley_random_u64(void) { return volley_scenario_vu_random_u64(); }

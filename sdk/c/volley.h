@@ -131,6 +131,9 @@ void volley_trend_add(const char *name, double value);
 char *volley_param(const char *name);
 uint32_t volley_vu_id(void);
 uint64_t volley_iteration(void);
+/* This iteration's number across its scenario, from 0: every VU's
+ * iterations counted as they start (k6's exec.scenario.iterationInTest). */
+uint64_t volley_iteration_in_scenario(void);
 void volley_sleep_ms(uint64_t ms);
 uint64_t volley_now_us(void);
 

@@ -244,8 +244,9 @@ const execution = k6module('k6/execution', {
   }),
   scenario: k6module('k6/execution.scenario', {
     get name() { return wvu.scenario(); },
-    /** This VU's iteration (volley counts per VU; k6 counts across the scenario). */
-    get iterationInInstance() { return Number(wvu.iteration()); },
+    /** This iteration's number across the scenario (one volley process is k6's one instance). */
+    get iterationInInstance() { return Number(wvu.iterationInScenario()); },
+    get iterationInTest() { return Number(wvu.iterationInScenario()); },
   }),
   instance: k6module('k6/execution.instance', {}),
   test: k6module('k6/execution.test', {

@@ -145,6 +145,8 @@ export function arrive(key) {
 export const vu = {
   get id() { return wvu.id(); },
   get iteration() { return Number(wvu.iteration()); },
+  /** This iteration's number across its scenario: every VU's iterations counted as they start. */
+  get iterationInScenario() { return Number(wvu.iterationInScenario()); },
   get scenario() { return wvu.scenario(); },
   // An absent option is undefined in SpiderMonkey's bindings, null in QuickJS's.
   param(name, fallback) { const v = wvu.param(name); return v == null ? fallback : v; },

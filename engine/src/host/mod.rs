@@ -84,6 +84,9 @@ pub struct ScenarioInfo {
 pub struct VuState {
     pub id: u32,
     pub iteration: u64,
+    /// The current iteration's number across the scenario (see
+    /// `VuFactory::iterate`).
+    pub scenario_iteration: u64,
     pub shared: Arc<Shared>,
     /// The scenario and the version this VU runs (its tags go on every
     /// sample); a swap replaces it with the new version's.
@@ -149,6 +152,7 @@ impl VuState {
             rng,
             id,
             iteration: 0,
+            scenario_iteration: 0,
             shared,
             scenario,
             deadline: Instant::now(),

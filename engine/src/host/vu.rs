@@ -208,6 +208,10 @@ impl Host for VuState {
         Ok(self.iteration)
     }
 
+    fn iteration_in_scenario(&mut self) -> wasmtime::Result<u64> {
+        Ok(self.scenario_iteration)
+    }
+
     fn scenario(&mut self) -> wasmtime::Result<String> {
         Ok(self.scenario.name.clone())
     }

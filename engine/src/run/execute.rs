@@ -68,6 +68,7 @@ pub async fn prepare(
             iteration_timeout: plan.iteration_timeout,
             memory_limit: plan.memory_limit as usize,
             scale: Arc::new(schedule::Scale::new(&s.name, &s.executor)),
+            iterations_started: Default::default(),
         });
         let n = schedule::initial_vus(&s.executor);
         if progress {

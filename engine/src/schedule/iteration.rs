@@ -25,6 +25,9 @@ pub struct VuFactory {
     pub memory_limit: usize,
     /// The scenario's live load (`volley scale`); its executor follows it.
     pub scale: Arc<super::Scale>,
+    /// Iterations started in the scenario, by every VU: the next one's
+    /// number across the scenario (`vu.iteration-in-scenario`).
+    pub iterations_started: std::sync::atomic::AtomicU64,
 }
 
 /// A VU that could not start: its instance failed to load or `init-vu`
@@ -150,6 +153,8 @@ impl VuFactory {
         async move {
             // The hot-swap hook: one atomic load unless the deployment changed.
             vu = self.refresh(vu).await?;
+            vu.state_mut().scenario_iteration =
+                self.iterations_started.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             self.live.enter();
             // A version a swap replaced stops its iterations after the drain time.

@@ -650,6 +650,45 @@ export function handleSummary(data) {
     assert!(!dir.join("raw.bin").exists());
 }
 
+/// `exec.scenario.iterationInTest` numbers the scenario's iterations
+/// across its VUs: each number once (k6 partitions data by it).
+#[test]
+fn scenario_iteration_numbers_are_unique_across_vus() {
+    let echo = echo_server();
+    let (_rt, server) = standalone_http();
+    let dir = scratch("k6", "iteration-in-test");
+    let script = dir.join("numbered.js");
+    std::fs::write(
+        &script,
+        r#"import exec from 'k6/execution';
+import { Counter } from 'k6/metrics';
+const seen = new Counter('seen');
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 4, iterations: 3 } } };
+export default function () {
+  const n = exec.scenario.iterationInTest;
+  if (exec.scenario.iterationInInstance !== n) throw new Error('iterationInInstance differs');
+  seen.add(1, { n: String(n) });
+}
+"#,
+    )
+    .unwrap();
+    let (doc, err) = run_volley(&script, &server.url(), &echo);
+    assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
+    let mut numbers: Vec<(u64, f64)> = doc["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["metric"] == "seen")
+        .map(|e| {
+            let n = e["tags"]["n"].as_str().and_then(|n| n.parse().ok());
+            (n.unwrap_or(u64::MAX), e["sum"].as_f64().unwrap_or(0.0))
+        })
+        .collect();
+    numbers.sort_by_key(|(n, _)| *n);
+    let want: Vec<(u64, f64)> = (0..12).map(|n| (n, 1.0)).collect();
+    assert_eq!(numbers, want, "{err}");
+}
+
 /// Request params volley cannot honour are refused by name when the
 /// request is made, never ignored: a response callback that is a function
 /// (for the request or the VU) and `params.compression`.

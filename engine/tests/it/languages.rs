@@ -557,7 +557,7 @@ export default function (data) {
   check('gauge add returns true', level.add(vu.id) === true);
   check('rate add returns true', ok.add(true) === true);
   check('trend add returns true', took.add(1.5) === true);
-  check(vu, { 'vu identity': (v) => v.id >= 1 && v.iteration >= 0 && v.scenario === 'sdk' });
+  check(vu, { 'vu identity': (v) => v.id >= 1 && v.iteration >= 0 && v.iterationInScenario >= v.iteration && v.scenario === 'sdk' });
   check('param and params', vu.param('api') === data.api && vu.params().api === data.api && vu.param('nope', 'x') === 'x');
   const before = vu.nowUs();
   sleep(0.001);

@@ -157,6 +157,9 @@ extern int32_t __wasm_import_volley_scenario_vu_id(void);
 __attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("iteration")))
 extern int64_t __wasm_import_volley_scenario_vu_iteration(void);
 
+__attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("iteration-in-scenario")))
+extern int64_t __wasm_import_volley_scenario_vu_iteration_in_scenario(void);
+
 __attribute__((__import_module__("volley:scenario/vu@0.2.0"), __import_name__("scenario")))
 extern void __wasm_import_volley_scenario_vu_scenario(uint8_t *);
 
@@ -2196,6 +2199,11 @@ uint32_t volley_scenario_vu_id(void) {
 
 uint64_t volley_scenario_vu_iteration(void) {
   int64_t ret = __wasm_import_volley_scenario_vu_iteration();
+  return (uint64_t) (ret);
+}
+
+uint64_t volley_scenario_vu_iteration_in_scenario(void) {
+  int64_t ret = __wasm_import_volley_scenario_vu_iteration_in_scenario();
   return (uint64_t) (ret);
 }
 

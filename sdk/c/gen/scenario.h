@@ -751,6 +751,10 @@ extern bool volley_scenario_metrics_arrive(scenario_string_t *key, uint64_t *ret
 extern uint32_t volley_scenario_vu_id(void);
 // This VU's iteration number in its scenario, from 0.
 extern uint64_t volley_scenario_vu_iteration(void);
+// This iteration's number across its scenario, from 0: every VU's
+// iterations counted in the order they start (k6's
+// `exec.scenario.iterationInTest`), so each number is one iteration's.
+extern uint64_t volley_scenario_vu_iteration_in_scenario(void);
 // The scenario this VU runs for.
 extern void volley_scenario_vu_scenario(scenario_string_t *ret);
 // One parameter (plan `params`, `-e KEY=VALUE`, embedded target URLs).

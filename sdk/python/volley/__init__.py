@@ -147,7 +147,7 @@ def arrive(key):
 # ---------------------------------------------------------------- vu, time, log
 
 class _Vu:
-    """This virtual user: `vu.id`, `vu.iteration`, `vu.scenario`, `vu.param(name)`."""
+    """This virtual user: `vu.id`, `vu.iteration`, `vu.iteration_in_scenario`, `vu.scenario`, `vu.param(name)`."""
 
     @property
     def id(self):
@@ -156,6 +156,11 @@ class _Vu:
     @property
     def iteration(self):
         return _vu.iteration()
+
+    @property
+    def iteration_in_scenario(self):
+        """This iteration's number across the scenario: every VU's iterations counted as they start."""
+        return _vu.iteration_in_scenario()
 
     @property
     def scenario(self):

@@ -14,6 +14,13 @@ pub fn iteration() -> u64 {
     wit::iteration()
 }
 
+/// This iteration's number across its scenario, from 0: every VU's
+/// iterations counted as they start, so no two iterations share one
+/// (k6's `exec.scenario.iterationInTest`).
+pub fn iteration_in_scenario() -> u64 {
+    wit::iteration_in_scenario()
+}
+
 /// The scenario this VU runs for.
 pub fn scenario() -> String {
     wit::scenario()

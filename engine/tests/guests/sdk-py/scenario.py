@@ -28,7 +28,7 @@ def default(data):
     check("setup data", data["from_setup"] == 7)
     # vu
     check("vu.id", vu.id in (1, 2))
-    check("vu.iteration", 0 <= vu.iteration < 3)
+    check("vu.iteration", 0 <= vu.iteration < 3 and vu.iteration <= vu.iteration_in_scenario < 6)
     check("vu.scenario", vu.scenario == "all")
     check("vu.param default", vu.param("nope", "x") == "x" and vu.param("greeting") == "hello")
     check("vu.params", vu.params()["greeting"] == "hello" and "api" in vu.params())
