@@ -10,6 +10,7 @@ import { sha1, sha256, sha384, sha512, md5 } from './hash.js';
 import * as digest from './digest.js';
 import * as loop from './loop.js';
 import { webcrypto } from './webcrypto.js';
+import { k6utils, k6summary } from './jslib.js';
 
 const { Counter, Gauge, Rate, Trend, sleep, fail, randomSeed, open } = volley;
 
@@ -392,4 +393,7 @@ export const modules = {
   'k6/encoding': encoding,
   'k6/crypto': crypto,
   'k6/timers': timers,
+  // jslib.k6.io's k6-utils and k6-summary, any version (see jslib.js).
+  'jslib/k6-utils': k6module('k6-utils', k6utils),
+  'jslib/k6-summary': k6module('k6-summary', k6summary),
 };

@@ -25,7 +25,7 @@ const rel = (p) => path.relative(root, p) || path.basename(p);
 
 function unsupported(id) {
   if (/^https?:\/\//.test(id)) {
-    return `not supported: remote module '${id}' (volley does not fetch modules: save the file next to the script and import it by a relative path)`;
+    return `not supported: remote module '${id}' (volley does not fetch modules: save the file next to the script and import it by a relative path; of jslib.k6.io, k6-utils and k6-summary are built in)`;
   }
   if (id === 'k6/ws' || id.startsWith('k6/experimental/websockets')) {
     return `not supported: '${id}' (volley's WebSocket client is \`ws\` from 'volley': see the JavaScript SDK README)`;
@@ -34,10 +34,15 @@ function unsupported(id) {
   return `not supported: package '${id}' (a script imports its own files by relative path, 'volley' and k6's modules; npm packages cannot be imported yet)`;
 }
 
+// jslib.k6.io libraries volley has built in (sdk/js/jslib.js), any version.
+const JSLIB = /^https:\/\/jslib\.k6\.io\/(k6-utils|k6-summary)\/[0-9][^/]*\/index\.js$/;
+
 const plugin = {
   name: 'volley',
   resolveId(id, importer) {
     if (SUPPORTED.has(id)) return { id, external: true };
+    const jslib = JSLIB.exec(id);
+    if (jslib) return { id: `jslib/${jslib[1]}`, external: true };
     if (!importer || id.startsWith('.') || id.startsWith('/')) return null;
     problems.push(`${importer ? rel(importer) : entry}: import '${id}': ${unsupported(id)}`);
     return { id, external: true };

@@ -15,9 +15,9 @@ const TREND_STATS: [&str; 6] = ["avg", "min", "med", "max", "p(90)", "p(95)"];
 
 /// `report` as k6's `handleSummary` data (JSON): `metrics` and `state` as
 /// `--summary-export` writes them, `root_group.checks` as k6's list
-/// (without k6's `id`s), `options` with k6's defaults. The export's lossless parts (`series`,
-/// the timeline) are left out: a script reads the summary, not the raw
-/// histograms.
+/// (without k6's `id`s), `options` with k6's defaults. The export's
+/// lossless parts (`series`, the timeline) are left out: a script reads
+/// the summary, not the raw histograms.
 pub fn data(report: &Report, stdout_tty: bool, stderr_tty: bool) -> String {
     let export = super::export::export_of(report);
     let checks: Vec<Value> = export

@@ -650,6 +650,68 @@ export function handleSummary(data) {
     assert!(!dir.join("raw.bin").exists());
 }
 
+/// jslib.k6.io's k6-utils and k6-summary, imported by their URLs as k6
+/// scripts do, are built in: their functions work (the stage helpers are
+/// refused by name), and `textSummary`/`jUnit` render `handleSummary`'s
+/// data. (Not a conformance script: k6 would fetch the modules.)
+#[test]
+fn jslib_utils_and_summary_run_as_imported() {
+    let echo = echo_server();
+    let dir = scratch("k6", "jslib");
+    std::fs::write(
+        dir.join("s.js"),
+        r#"import http from 'k6/http';
+import { check } from 'k6';
+import { randomIntBetween, randomItem, randomString, uuidv4, findBetween, getCurrentStageIndex } from 'https://jslib.k6.io/k6-utils/1.4.0/index.js';
+import { textSummary, jUnit } from 'https://jslib.k6.io/k6-summary/0.0.2/index.js';
+export const options = { iterations: 2, thresholds: { checks: ['rate==1'], http_req_duration: ['p(95)<60000'] } };
+const refusal = (f) => { try { f(); return ''; } catch (e) { return String(e.message); } };
+export default function () {
+  http.get(`${__ENV.ECHO_URL}/json`);
+  check(null, {
+    'randomIntBetween': () => {
+      const seen = new Set();
+      for (let i = 0; i < 300; i++) seen.add(randomIntBetween(3, 5));
+      return [...seen].sort().join() === '3,4,5';
+    },
+    'randomItem': () => ['a', 'b'].includes(randomItem(['a', 'b'])),
+    'randomString': () => /^[abc]{8}$/.test(randomString(8, 'abc')) && /^[a-z]{5}$/.test(randomString(5)),
+    'uuidv4': () => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(uuidv4()),
+    'findBetween': () => findBetween('<a>1</a><a>2</a>', '<a>', '</a>') === '1'
+      && findBetween('<a>1</a><a>2</a>', '<a>', '</a>', true).join() === '1,2'
+      && findBetween('x', '<', '>') === undefined,
+    'stage helpers refused': () => refusal(getCurrentStageIndex).includes('not supported by volley: k6-utils getCurrentStageIndex'),
+  });
+}
+export function handleSummary(data) {
+  return { stdout: textSummary(data, { indent: ' ', enableColors: false }), 'junit.xml': jUnit(data) };
+}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = run_in(&dir, "s.js", &echo, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for line in [
+        " ✓ randomIntBetween\n",
+        " ✓ stage helpers refused\n",
+        " ✓ http_req_duration...",
+        " ✓ checks...",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("   http_reqs...") && l.contains(": 2 ")),
+        "{out}"
+    );
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"<testcase name="http_req_duration - p(95)&lt;60000""#)
+            && junit.contains(r#"<testsuites tests="2" failures="0">"#),
+        "{junit}"
+    );
+}
+
 /// `exec.scenario.iterationInTest` numbers the scenario's iterations
 /// across its VUs: each number once (k6 partitions data by it).
 #[test]
@@ -734,14 +796,17 @@ fn unsupported_k6_modules_and_missing_files_fail_the_build_by_name() {
     let script = dir.join("s.js");
     std::fs::write(
         &script,
-        "import ws from 'k6/ws';\nimport { uuidv4 } from 'https://jslib.k6.io/k6-utils/1.4.0/index.js';\n\
+        "import ws from 'k6/ws';\nimport { Httpx } from 'https://jslib.k6.io/httpx/0.1.0/index.js';\n\
          const rows = open('./rows.csv');\nexport default function () {}\n",
     )
     .unwrap();
     let (code, _, err) = volley(&["build", script.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(err.contains("import 'k6/ws': not supported"), "{err}");
-    assert!(err.contains("remote module 'https://jslib.k6.io/"), "{err}");
+    assert!(
+        err.contains("remote module 'https://jslib.k6.io/httpx/"),
+        "{err}"
+    );
     assert!(err.contains("s.js:3: open('./rows.csv')"), "{err}");
     assert!(
         !err.contains("wasm backtrace") && !err.contains("<wasm function"),
