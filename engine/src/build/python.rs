@@ -223,14 +223,6 @@ fn code_of(line: &str) -> String {
 /// away: the build fails at the first one, naming its file and line.
 const UNSUPPORTED: &[(&str, &str)] = &[
     (
-        "TaskSet",
-        "TaskSet (put its tasks on the User class: @task methods or tasks = [...])",
-    ),
-    (
-        "SequentialTaskSet",
-        "SequentialTaskSet (put the steps in one @task method, in order)",
-    ),
-    (
         "LoadTestShape",
         "LoadTestShape (use volley's stages: --stage DURATION:TARGET, or a plan)",
     ),
@@ -401,10 +393,10 @@ mod tests {
     #[test]
     fn unsupported_locust_features_name_their_line() {
         let entry = Path::new("lf.py");
-        let ok = "from locust import HttpUser\n# a TaskSet in a comment\nx = \"TaskSet\"\nMyTaskSet = 1\n\"\"\"Doc\nTaskSet\n\"\"\"\n";
+        let ok = "from locust import HttpUser, TaskSet\n# a LoadTestShape in a comment\nx = \"LoadTestShape\"\nMyLoadTestShape = 1\n\"\"\"Doc\nLoadTestShape\n\"\"\"\n";
         assert!(refuse_unsupported(ok, entry).is_ok());
         for (text, line, what) in [
-            ("from locust import TaskSet\n", 1, "TaskSet"),
+            ("from locust import LoadTestShape\n", 1, "LoadTestShape"),
             (
                 "import locust\n@locust.events.test_start.add_listener\n",
                 2,

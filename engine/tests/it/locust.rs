@@ -205,6 +205,46 @@ fn a_locustfile_runs_unmodified_with_every_client_api() {
     std::fs::remove_dir_all(file.parent().unwrap()).ok();
 }
 
+/// TaskSets: entered as a task, run task by task (a SequentialTaskSet in
+/// order), left by `interrupt()`; each one's on_start and on_stop.
+#[test]
+fn locust_task_sets_nest_run_in_order_and_interrupt() {
+    let target = Target::start();
+    let (_dir, file) = conformance("tasksets.py");
+    let host = format!("host={}", target.url());
+    let doc = run(&file, &["--target", &host, "-u", "2", "-i", "300"]);
+    assert_eq!(count(&doc, "iterations"), 300.0, "{}", doc["metrics"]);
+    assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
+    let seen = target.seen();
+    let n = |path: &str| seen.get(path).copied().unwrap_or(0);
+    // Every Checkout visit ran start, cart, pay, stop in turn: a visit cut
+    // off by the end of the run (the VU's on_stop) may lack its cart or pay.
+    let starts = n("GET /echo/checkout/start");
+    assert!(starts >= 5, "{seen:?}");
+    assert_eq!(n("GET /echo/checkout/stop"), starts, "{seen:?}");
+    for step in ["GET /echo/checkout/cart", "POST /echo/checkout/pay"] {
+        assert!(
+            n(step) <= starts && n(step) + 2 >= starts,
+            "{step}: {seen:?}"
+        );
+    }
+    // Browse's own tasks ran, item three times as often as leave (which
+    // sends nothing): items outnumber checkouts.
+    assert!(n("GET /echo/browse/item") > starts, "{seen:?}");
+    assert_counts_match(
+        &doc,
+        &seen,
+        &[
+            ("checkout start", &["GET /echo/checkout/start"]),
+            ("checkout cart", &["GET /echo/checkout/cart"]),
+            ("checkout pay", &["POST /echo/checkout/pay"]),
+            ("checkout stop", &["GET /echo/checkout/stop"]),
+            ("browse item", &["GET /echo/browse/item"]),
+        ],
+    );
+    std::fs::remove_dir_all(file.parent().unwrap()).ok();
+}
+
 #[test]
 fn locust_user_classes_are_spread_by_weight_and_fixed_count() {
     let target = Target::start();
@@ -280,9 +320,9 @@ fn a_locustfile_finds_its_host_and_refuses_what_volley_cannot_map() {
     // What cannot map fails the build and names the line.
     for (text, line, what) in [
         (
-            "from locust import HttpUser, TaskSet, task\n",
+            "from locust import HttpUser, LoadTestShape, task\n",
             1,
-            "not supported: TaskSet",
+            "not supported: LoadTestShape",
         ),
         (
             "from locust import HttpUser, task\nimport locust\n\n@locust.events.test_start.add_listener\ndef hi(environment, **kw):\n    pass\n",

@@ -2,14 +2,16 @@
 
 Each VU is one user of one user class (spread by `weight`, `fixed_count`
 first, as Locust does). One iteration is one task (picked by weight) plus
-the user's `wait_time`; `on_start` runs before the user's first task.
+the user's `wait_time`; `on_start` runs before the user's first task. A
+task that is a `TaskSet` (or `SequentialTaskSet`) class is entered: the
+user runs its tasks, one per iteration, until one calls `self.interrupt()`.
 Requests go through the engine (`http_reqs`, `http_req_duration{name:...}`,
 `http_req_failed`); `catch_response=True` leaves the verdict to
 `response.success()` / `response.failure(msg)`, which also records a check
 named after the request.
 
 What Locust has and volley cannot map (event hooks, the Environment and
-runners, TaskSet, load shapes) fails the build with "not supported: X".
+runners, load shapes) fails the build with "not supported: X".
 """
 
 import random as _random
@@ -32,7 +34,8 @@ from .exception import (
 __version__ = "2.0.0+volley"
 
 __all__ = [
-    "User", "HttpUser", "FastHttpUser", "task", "tag", "between", "constant",
+    "User", "HttpUser", "FastHttpUser", "TaskSet", "SequentialTaskSet",
+    "task", "tag", "between", "constant",
     "constant_pacing", "constant_throughput", "HttpSession",
     "ResponseContextManager", "StopUser", "RescheduleTask",
     "RescheduleTaskImmediately", "ResponseError", "CatchResponseError",
@@ -41,8 +44,6 @@ __all__ = [
 
 _UNSUPPORTED = {
     "events": "event hooks (locust.events): use setup()/teardown() functions or a volley scenario",
-    "TaskSet": "TaskSet: put its tasks on the User class (@task methods or tasks = [...])",
-    "SequentialTaskSet": "SequentialTaskSet: put the steps in one @task method, in order",
     "LoadTestShape": "LoadTestShape: use volley's stages (--stage DURATION:TARGET, or a plan)",
     "Environment": "the Environment: volley runs the users (plans, -u/-d)",
     "runners": "Locust's runners: volley runs the users",
@@ -122,44 +123,42 @@ def constant_throughput(task_runs_per_second):
 # ---------------------------------------------------------------- users
 
 class _UserMeta(type):
-    """Collects a class's tasks (Locust's metaclass does the same): `@task`
-    methods, `tasks = [...]` or `{fn: weight}`, inherited ones; and makes
-    every subclass concrete unless it says `abstract = True` itself."""
+    """Collects a class's tasks as Locust's metaclass does: the inherited
+    ones, then `tasks = [...]` (a callable, a TaskSet class or a
+    `(task, weight)` pair each) or `{task: weight}`, then the `@task`
+    methods, each as many times as its weight; and makes every subclass
+    concrete unless it says `abstract = True` itself."""
 
     def __new__(mcs, name, bases, ns):
         ns.setdefault("abstract", False)
         cls = super().__new__(mcs, name, bases, ns)
-        tasks = ns.get("tasks")
-        if tasks is None:
-            tasks = []
-            for base in bases:
-                tasks.extend(getattr(base, "tasks", None) or [])
-            for attr in ns.values():
-                if callable(attr) and hasattr(attr, "locust_task_weight"):
-                    tasks.extend([attr] * attr.locust_task_weight)
-        else:
-            tasks = _expand(name, tasks)
+        tasks = []
+        for base in bases:
+            tasks.extend(getattr(base, "tasks", None) or [])
+        if ns.get("tasks") is not None:
+            tasks.extend(_expand(name, ns["tasks"]))
+        for attr in ns.values():
+            if callable(attr) and hasattr(attr, "locust_task_weight"):
+                tasks.extend([attr] * attr.locust_task_weight)
         cls.tasks = tasks
         return cls
 
 
 def _expand(cls_name, tasks):
     if isinstance(tasks, dict):
-        out = []
-        for fn, w in tasks.items():
-            if not isinstance(w, int) or w < 0:
-                raise ValueError(f"{cls_name}.tasks: the weight of {getattr(fn, '__name__', fn)} is not a whole number >= 0")
-            out.extend([fn] * w)
-        tasks = out
+        tasks = list(tasks.items())
     elif not isinstance(tasks, (list, tuple)):
         raise ValueError(f"{cls_name}.tasks: a list of callables or a dict {{callable: weight}}")
-    out = []
+    weighted = []
     for t in tasks:
-        if isinstance(t, type):
-            raise ImportError(
-                f"volley: not supported: {cls_name}.tasks holds the class {t.__name__} "
-                "(TaskSet): put its tasks on the User class"
-            )
+        fn, w = t if isinstance(t, tuple) and len(t) == 2 else (t, 1)
+        if not isinstance(w, int) or w < 0:
+            raise ValueError(f"{cls_name}.tasks: the weight of {getattr(fn, '__name__', fn)} is not a whole number >= 0")
+        weighted.extend([fn] * w)
+    out = []
+    for t in weighted:
+        if isinstance(t, type) and not issubclass(t, TaskSet):
+            raise ValueError(f"{cls_name}.tasks: the class {t.__name__} is not a TaskSet")
         if not callable(t):
             raise ValueError(f"{cls_name}.tasks: {t!r} is not callable")
         out.append(t)
@@ -202,6 +201,55 @@ class User(metaclass=_UserMeta):
         if self._volley_started is None:
             return 0.0
         return (_vu.now_us() - self._volley_started) / 1e6
+
+
+class TaskSet(metaclass=_UserMeta):
+    """Tasks a user runs, one per iteration, once it picks this class as
+    a task, until one of them calls `self.interrupt()`. `self.user` is the
+    user, `self.parent` the user or TaskSet that entered this one,
+    `self.client` the user's. Without a `wait_time` of its own, the user's."""
+
+    abstract = True
+    tasks = []
+    wait_time = None
+
+    def __init__(self, parent):
+        self.parent = parent
+        self.user = parent if isinstance(parent, User) else parent.user
+
+    @property
+    def client(self):
+        return self.user.client
+
+    @property
+    def environment(self):
+        return self.user.environment
+
+    def on_start(self):
+        pass
+
+    def on_stop(self):
+        pass
+
+    def interrupt(self, reschedule=True):
+        """Leaves this TaskSet: back to its parent, which picks its next
+        task at once (`reschedule=True`) or after its wait."""
+        raise InterruptTaskSet(reschedule)
+
+    def wait(self):
+        seconds = self.wait_time() if self.wait_time is not None else self.user.wait_time()
+        if seconds > 0:
+            _sleep(seconds)
+
+    def _volley_task_seconds(self):
+        return self.user._volley_task_seconds()
+
+
+class SequentialTaskSet(TaskSet):
+    """A TaskSet whose tasks run in the order they are declared, then from
+    the first again."""
+
+    abstract = True
 
 
 class HttpUser(User):
@@ -297,7 +345,9 @@ class _Runner:
             if not isinstance(c.weight, int) or c.weight < 0 or not isinstance(c.fixed_count, int) or c.fixed_count < 0:
                 raise LocustError(f"{c.__name__}: `weight` and `fixed_count` are whole numbers >= 0")
         self.user = None
-        self.tasks = None
+        # The user, then each TaskSet it entered: the last one runs.
+        self.stack = []
+        self.include = self.exclude = set()
 
     def _class_for(self, entry):
         if entry != "default":
@@ -317,16 +367,61 @@ class _Runner:
             return fixed[(_vu.id - 1) % len(fixed)] if fixed else self.classes[0]
         return _smooth_weighted(weighted, index)
 
+    def _tasks_of(self, level):
+        """`level`'s tasks (a user's or a TaskSet's) left by the tags."""
+        tasks = _filter_tags(type(level).tasks, self.include, self.exclude)
+        if not tasks:
+            raise LocustError(f"{type(level).__name__}: no task left after LOCUST_TAGS / LOCUST_EXCLUDE_TAGS")
+        return tasks
+
     def _start(self, entry):
         cls = self._class_for(entry)
         split = lambda v: {t.strip() for t in (v or "").split(",") if t.strip()}
-        tasks = _filter_tags(cls.tasks, split(_vu.param("LOCUST_TAGS")), split(_vu.param("LOCUST_EXCLUDE_TAGS")))
-        if not tasks:
-            raise LocustError(f"{cls.__name__}: no task left after LOCUST_TAGS / LOCUST_EXCLUDE_TAGS")
-        self.user = cls()
-        self.tasks = tasks
-        self.user._volley_started = _vu.now_us()
-        self.user.on_start()
+        self.include = split(_vu.param("LOCUST_TAGS"))
+        self.exclude = split(_vu.param("LOCUST_EXCLUDE_TAGS"))
+        user = cls()
+        user._volley_tasks = self._tasks_of(user)
+        self.user = user
+        self.stack = [user]
+        user._volley_started = _vu.now_us()
+        user.on_start()
+
+    @staticmethod
+    def _next_task(level):
+        tasks = level._volley_tasks
+        if isinstance(level, SequentialTaskSet):
+            i = getattr(level, "_volley_next", 0)
+            level._volley_next = (i + 1) % len(tasks)
+            return tasks[i]
+        return tasks[0] if len(tasks) == 1 else _random.choice(tasks)
+
+    def _enter(self, cls, parent):
+        taskset = cls(parent)
+        taskset._volley_tasks = self._tasks_of(taskset)
+        self.stack.append(taskset)
+        taskset.on_start()
+        return taskset
+
+    def _leave(self):
+        taskset = self.stack.pop()
+        taskset.on_stop()
+
+    def _run_task(self):
+        """One task of the innermost level: a TaskSet picked is entered and
+        its first task run. False when the next task comes without a wait."""
+        level = self.stack[-1]
+        try:
+            task = self._next_task(level)
+            while isinstance(task, type):
+                level = self._enter(task, level)
+                task = self._next_task(level)
+            task(level)
+        except InterruptTaskSet as e:
+            # Back to the parent (a user has none to go back to).
+            if len(self.stack) > 1:
+                self._leave()
+            return not e.reschedule
+        return True
 
     def iterate(self, entry):
         if self.user is None:
@@ -338,28 +433,32 @@ class _Runner:
             return
         # Only a wait that may depend on the task's time (constant_pacing,
         # or a wait_time of the script's own) needs its start.
-        if not getattr(user.wait_time, "_volley_untimed", False):
+        waits = self.stack[-1]
+        wait_time = waits.wait_time if waits.wait_time is not None else user.wait_time
+        if not getattr(wait_time, "_volley_untimed", False):
             user._volley_started = _vu.now_us()
-        tasks = self.tasks
-        task = tasks[0] if len(tasks) == 1 else _random.choice(tasks)
         try:
-            task(user)
+            if not self._run_task():
+                return
         except RescheduleTaskImmediately:
             return
         except RescheduleTask:
             pass
         except StopUser:
-            user._volley_stopped = True
-            user.on_stop()
+            self.stop()
             return
-        user.wait()
+        # The wait of the level the task ran in (or went back to).
+        self.stack[-1].wait()
 
     def stop(self):
-        """The run stops this VU: its user's `on_stop`, as Locust calls it
-        when a test ends (not again for a user that raised StopUser)."""
+        """The run stops this VU: the on_stop of each TaskSet it is in,
+        then its user's, as Locust calls them when a test ends (not again
+        for a user that raised StopUser)."""
         user = self.user
         if user is not None and not user._volley_stopped:
             user._volley_stopped = True
+            while len(self.stack) > 1:
+                self._leave()
             user.on_stop()
 
 
