@@ -388,46 +388,45 @@ fn locust_itself_gives_the_same_names_and_failure_ratios() {
         eprintln!("skipped: no ~/.cache/volley/locust-venv (./setup.sh installs Locust)");
         return;
     };
+    for name in ["shop.py", "tasksets.py"] {
+        same_names_and_failure_ratios_as_locust(&locust, name);
+    }
+}
+
+/// The conformance file `name` under volley and under Locust against the
+/// same target: the same request names, each failing as often.
+fn same_names_and_failure_ratios_as_locust(locust: &Path, name: &str) {
     let target = Target::start();
-    let (_dir, file) = conformance("shop.py");
+    let (_dir, file) = conformance(name);
     let host = format!("host={}", target.url());
     let doc = run(&file, &["--target", &host, "-u", "2", "-i", "40"]);
     let prefix = file.with_file_name("locust");
-    let out = Command::new(&locust)
+    let out = Command::new(locust)
         .current_dir(file.parent().unwrap())
-        .args([
-            "-f",
-            "shop.py",
-            "--headless",
-            "-u",
-            "2",
-            "-r",
-            "2",
-            "-t",
-            "5s",
-        ])
+        .args(["-f", name, "--headless", "-u", "2", "-r", "2", "-t", "5s"])
         .args(["--host", &target.url(), "--csv", prefix.to_str().unwrap()])
         .args(["--only-summary", "--loglevel", "WARNING"])
         .stdin(Stdio::null())
         .output()
         .expect("locust runs");
     let log = String::from_utf8_lossy(&out.stderr);
-    // Locust exits 1 when any request failed: "stock check" always does.
-    assert!(out.status.code().is_some_and(|c| c <= 1), "{log}");
+    // Locust exits 1 when any request failed: shop.py's "stock check"
+    // always does.
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{name}: {log}");
     // The file is valid Locust: no task raised.
     let exceptions =
         std::fs::read_to_string(prefix.with_file_name("locust_exceptions.csv")).unwrap();
     assert_eq!(
         exceptions.lines().count(),
         1,
-        "Locust saw exceptions:\n{exceptions}"
+        "{name}: Locust saw exceptions:\n{exceptions}"
     );
     let theirs = locust_stats(&prefix.with_file_name("locust_stats.csv"));
     let ours = by_name(&doc, "http_req_failed");
     assert_eq!(
         theirs.keys().collect::<Vec<_>>(),
         ours.keys().collect::<Vec<_>>(),
-        "the same request names"
+        "{name}: the same request names"
     );
     for (name, (requests, failures)) in &theirs {
         let (trues, total) = ours[name];
