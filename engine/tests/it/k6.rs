@@ -379,12 +379,10 @@ fn run_volley(script: &Path, base: &str, echo: &str) -> (serde_json::Value, Stri
 /// Samples of `metric` over its series named `name`: a rate's total, a
 /// counter's sum.
 fn series_total(doc: &serde_json::Value, metric: &str, name: &str) -> f64 {
-    doc["series"]
-        .as_array()
+    export_series(doc, metric, "name")
         .into_iter()
-        .flatten()
-        .filter(|s| s["metric"] == metric && s["tags"]["name"] == name)
-        .map(|s| s["total"].as_f64().or(s["sum"].as_f64()).unwrap_or(0.0))
+        .filter(|(n, _)| n == name)
+        .map(|(_, samples)| samples)
         .sum()
 }
 
@@ -736,15 +734,9 @@ export default function () {
     .unwrap();
     let (doc, err) = run_volley(&script, &server.url(), &echo);
     assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
-    let mut numbers: Vec<(u64, f64)> = doc["series"]
-        .as_array()
+    let mut numbers: Vec<(u64, f64)> = export_series(&doc, "seen", "n")
         .into_iter()
-        .flatten()
-        .filter(|e| e["metric"] == "seen")
-        .map(|e| {
-            let n = e["tags"]["n"].as_str().and_then(|n| n.parse().ok());
-            (n.unwrap_or(u64::MAX), e["sum"].as_f64().unwrap_or(0.0))
-        })
+        .map(|(n, sum)| (n.parse().unwrap_or(u64::MAX), sum))
         .collect();
     numbers.sort_by_key(|(n, _)| *n);
     let want: Vec<(u64, f64)> = (0..12).map(|n| (n, 1.0)).collect();

@@ -207,17 +207,7 @@ fn the_rust_sdk_vu_data_log_and_metric_calls_do_what_they_say() {
     assert_eq!(v("checks", "fails"), 0.0);
     assert_eq!(v("checks", "passes"), 6.0 * 9.0);
     // `iteration_in_scenario`: 0 to 5, each once, over both VUs.
-    let mut numbers: Vec<(String, f64)> = doc["series"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["metric"] == "sdk_scenario_iterations")
-        .map(|e| {
-            let n = e["tags"]["n"].as_str().unwrap_or("?").to_string();
-            (n, e["sum"].as_f64().unwrap_or(0.0))
-        })
-        .collect();
-    numbers.sort_by(|a, b| a.0.cmp(&b.0));
+    let numbers = export_series(&doc, "sdk_scenario_iterations", "n");
     let want: Vec<(String, f64)> = (0..6).map(|n| (n.to_string(), 1.0)).collect();
     assert_eq!(numbers, want, "{}", doc["series"]);
     assert_eq!(v("sdk_counter", "count"), 6.0 * 5.0);

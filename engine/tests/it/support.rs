@@ -93,6 +93,25 @@ pub fn counter(out: &Outcome, name: &str) -> f64 {
     out.report.aggregate.counter(name)
 }
 
+/// Each series of `metric` in a summary export (`--summary-export`) by
+/// its tag `tag`: (the tag's value, its samples: a rate's total, a
+/// counter's sum), sorted by the tag's value.
+pub fn export_series(doc: &serde_json::Value, metric: &str, tag: &str) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = doc["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["metric"] == metric)
+        .filter_map(|e| {
+            let value = e["tags"][tag].as_str()?.to_string();
+            let n = e["total"].as_f64().or(e["sum"].as_f64()).unwrap_or(0.0);
+            Some((value, n))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// Sum of a counter over samples whose tag `key` equals `value`.
 pub fn counter_where(out: &Outcome, name: &str, key: &str, value: &str) -> f64 {
     match out.report.aggregate.by_tag(name, key).get(value) {
