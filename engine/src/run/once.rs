@@ -107,7 +107,14 @@ pub async fn handle_summary(
     interrupt: &CancellationToken,
 ) -> (Option<crate::wasm::SummaryOutputs>, Vec<String>) {
     let mut errors = Vec::new();
-    for component in components.values() {
+    // Only a component that has the export gets a VU for it.
+    let has_it = |c: &&Component| {
+        c.info()
+            .exports
+            .iter()
+            .any(|e| e.split(' ').next() == Some("handle-summary"))
+    };
+    for component in components.values().filter(has_it) {
         let name = component.path().display();
         let mut vu = match new_vu(component, shared, "handleSummary", params, plan).await {
             Ok(vu) => vu,
