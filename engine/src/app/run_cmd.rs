@@ -13,6 +13,9 @@ pub struct Resolved {
     pub source: PathBuf,
     pub base_dir: PathBuf,
     pub component: Option<PathBuf>,
+    /// Built here from the user's own sources (a script or scenario
+    /// folder), not a package or a prebuilt component.
+    pub own_sources: bool,
 }
 
 /// Resolves a component, plan file or scenario folder (building the folder).
@@ -74,6 +77,7 @@ pub fn resolve(
             source,
             base_dir: folder.to_path_buf(),
             component: Some(built.component),
+            own_sources: true,
         });
     }
     if plan_name.is_some() {
@@ -113,6 +117,7 @@ pub fn resolve(
                 source: target.to_path_buf(),
                 base_dir,
                 component,
+                own_sources: false,
             })
         }
         _ => Ok(Resolved {
@@ -120,6 +125,7 @@ pub fn resolve(
             source: PathBuf::from("<command line>"),
             base_dir: PathBuf::from("."),
             component: Some(target.to_path_buf()),
+            own_sources: false,
         }),
     }
 }
@@ -252,15 +258,12 @@ fn watch_target(
 pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
     crate::output::set_log_level(&args.log_level);
     let mut ov = overrides(&args)?;
-    let package = crate::package::open_target(&args.target, args.plan.as_deref(), &args.package)?;
-    // A script or scenario folder of the user's, built here (not a package,
-    // not a prebuilt component).
-    let own_sources = package.is_none()
-        && (args.target.is_dir() || crate::build::source_lang(&args.target).is_some());
-    let mut resolved = match package {
-        Some(r) => r,
-        None => resolve(&args.target, args.plan.as_deref(), args.quiet)?,
-    };
+    let mut resolved =
+        match crate::package::open_target(&args.target, args.plan.as_deref(), &args.package)? {
+            Some(r) => r,
+            None => resolve(&args.target, args.plan.as_deref(), args.quiet)?,
+        };
+    let own_sources = resolved.own_sources;
     crate::package::prepare_run(&mut resolved.raw, &args.package)?;
     ov.component = resolved.component.clone();
     // A plan whose folder volley built: the folder's sources.

@@ -385,6 +385,7 @@ pub fn open_target(
         source: PathBuf::from(written),
         base_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         component: Some(f.component),
+        own_sources: false,
     }))
 }
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::TypedFunc;
+use wasmtime::component::{Instance, TypedFunc};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::Scenario;
@@ -77,8 +77,8 @@ pub struct Vu {
     guest: Scenario,
     /// The component's `stop-vu`, if it has one.
     stop: Option<StopFunc>,
-    /// The component's `handle-summary`, if it has one.
-    summary: Option<SummaryFunc>,
+    /// The instance, for exports looked up when called (`handle-summary`).
+    instance: Instance,
     component: Component,
     /// The version it runs and the swap generation that was chosen at
     /// (see `swap::Deployment`); none outside a scenario (setup, teardown).
@@ -117,12 +117,12 @@ impl Vu {
         let offload = store.data().offload.clone();
         let made = Driven::new(std::pin::pin!(instantiate(component, &mut store)), &offload).await;
         match made {
-            Ok((guest, stop, summary)) => Ok(Vu {
+            Ok((guest, stop, instance)) => Ok(Vu {
                 offload,
                 store,
                 guest,
                 stop,
-                summary,
+                instance,
                 component: component.clone(),
                 placed: None,
             }),
@@ -242,7 +242,12 @@ impl Vu {
         data: &str,
         timeout: Duration,
     ) -> Option<Result<Option<SummaryOutputs>, CallError>> {
-        let summary = self.summary?;
+        // Looked up here, not at every VU's instantiation: only the VU made
+        // for it at the end of the run calls it.
+        let summary: SummaryFunc = self
+            .instance
+            .get_typed_func(&mut self.store, "handle-summary")
+            .ok()?;
         let deadline = self.arm(timeout);
         let call = async {
             let (r,) = summary
@@ -310,12 +315,11 @@ pub type SummaryOutputs = Vec<(String, Vec<u8>)>;
 /// The `handle-summary` export of world `scenario-summary`, looked up by name.
 type SummaryFunc = TypedFunc<(String,), (Result<Option<SummaryOutputs>, String>,)>;
 
-/// An instance of `component` with its optional `stop-vu` and
-/// `handle-summary`.
+/// An instance of `component` with its optional `stop-vu`.
 async fn instantiate(
     component: &Component,
     store: &mut Store<VuState>,
-) -> wasmtime::Result<(Scenario, Option<StopFunc>, Option<SummaryFunc>)> {
+) -> wasmtime::Result<(Scenario, Option<StopFunc>, Instance)> {
     let instance = component
         .pre()
         .instance_pre()
@@ -323,8 +327,7 @@ async fn instantiate(
         .await?;
     let guest = Scenario::new(&mut *store, &instance)?;
     let stop = instance.get_typed_func(&mut *store, "stop-vu").ok();
-    let summary = instance.get_typed_func(&mut *store, "handle-summary").ok();
-    Ok((guest, stop, summary))
+    Ok((guest, stop, instance))
 }
 
 /// Awaits a guest call: the epoch callback stops guest code at the deadline;
