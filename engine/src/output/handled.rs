@@ -70,11 +70,7 @@ pub enum Trust {
 /// `stderr` written; `stdout` returned for the summary's place. Each
 /// output that could not be written is an error naming it (the others
 /// are still written).
-pub fn apply(
-    outputs: Vec<(String, Vec<u8>)>,
-    dir: &Path,
-    trust: Trust,
-) -> (Option<Vec<u8>>, Vec<String>) {
+pub fn apply(outputs: Vec<(String, Vec<u8>)>, dir: &Path, trust: Trust) -> (Vec<u8>, Vec<String>) {
     use std::io::Write as _;
     let text = |bytes: Vec<u8>| match trust {
         Trust::OwnSources => bytes,
@@ -84,11 +80,12 @@ pub fn apply(
                 .into_bytes()
         }
     };
-    let mut stdout: Option<Vec<u8>> = None;
+    // A summary of its own replaces the engine's, even when empty.
+    let mut stdout = Vec::new();
     let mut errors = Vec::new();
     for (key, bytes) in outputs {
         match key.as_str() {
-            "stdout" => stdout.get_or_insert_with(Vec::new).extend(text(bytes)),
+            "stdout" => stdout.extend(text(bytes)),
             "stderr" => {
                 let _ = std::io::stderr().lock().write_all(&text(bytes));
             }
@@ -107,8 +104,7 @@ pub fn apply(
             },
         }
     }
-    // A summary of its own replaces the engine's, even when empty.
-    (Some(stdout.unwrap_or_default()), errors)
+    (stdout, errors)
 }
 
 /// `path` under `dir`, if it is a plain relative path: a scenario (maybe a

@@ -263,7 +263,7 @@ async fn handle_summary(
     );
     let (outputs, mut errors) =
         once::handle_summary(components, shared, params, plan, &data, interrupt).await;
-    let stdout = outputs.and_then(|outputs| {
+    let stdout = outputs.map(|outputs| {
         let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let trust = if own_sources {
             crate::output::handled::Trust::OwnSources
