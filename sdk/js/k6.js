@@ -11,6 +11,7 @@ import * as digest from './digest.js';
 import * as loop from './loop.js';
 import { webcrypto } from './webcrypto.js';
 import { k6utils, k6summary } from './jslib.js';
+import { k6url } from './url.js';
 
 const { Counter, Gauge, Rate, Trend, sleep, fail, randomSeed, open } = volley;
 
@@ -393,7 +394,8 @@ export const modules = {
   'k6/encoding': encoding,
   'k6/crypto': crypto,
   'k6/timers': timers,
-  // jslib.k6.io's k6-utils and k6-summary, any version (see jslib.js).
+  // jslib.k6.io's k6-utils and k6-summary (jslib.js) and url (url.js), any version.
   'jslib/k6-utils': k6module('k6-utils', k6utils),
   'jslib/k6-summary': k6module('k6-summary', k6summary),
+  'jslib/url': k6module('url', k6url),
 };

@@ -25,7 +25,7 @@ const rel = (p) => path.relative(root, p) || path.basename(p);
 
 function unsupported(id) {
   if (/^https?:\/\//.test(id)) {
-    return `not supported: remote module '${id}' (volley does not fetch modules: save the file next to the script and import it by a relative path; of jslib.k6.io, k6-utils and k6-summary are built in)`;
+    return `not supported: remote module '${id}' (volley does not fetch modules: save the file next to the script and import it by a relative path; of jslib.k6.io, k6-utils, k6-summary and url are built in)`;
   }
   if (id === 'k6/ws' || id.startsWith('k6/experimental/websockets')) {
     return `not supported: '${id}' (volley's WebSocket client is \`ws\` from 'volley': see the JavaScript SDK README)`;
@@ -35,7 +35,7 @@ function unsupported(id) {
 }
 
 // jslib.k6.io libraries volley has built in (sdk/js/jslib.js), any version.
-const JSLIB = /^https:\/\/jslib\.k6\.io\/(k6-utils|k6-summary)\/[0-9][^/]*\/index\.js$/;
+const JSLIB = /^https:\/\/jslib\.k6\.io\/(k6-utils|k6-summary|url)\/[0-9][^/]*\/index\.js$/;
 
 const plugin = {
   name: 'volley',

@@ -710,6 +710,69 @@ export function handleSummary(data) {
     );
 }
 
+/// jslib.k6.io's `url` module: `URL` and `URLSearchParams` give what
+/// Node.js's own (the WHATWG URL Standard's) give for the same cases
+/// (`url_cases.js`: parsing, relative URLs, hosts, percent-encoding,
+/// setters, search parameters), and a `URL` is a request's URL.
+#[test]
+fn jslib_url_matches_nodes_url() {
+    let echo = echo_server();
+    let dir = scratch("k6", "jslib-url");
+    let cases = include_str!("url_cases.js");
+    std::fs::write(dir.join("cases.js"), cases).unwrap();
+    std::fs::write(dir.join("cases.mjs"), cases).unwrap();
+    let node = Command::new("node")
+        .args([
+            "--input-type=module",
+            "-e",
+            "const { exercise } = await import(process.argv[1]); process.stdout.write(JSON.stringify(exercise(URL, URLSearchParams)));",
+        ])
+        .arg(dir.join("cases.mjs"))
+        .output()
+        .expect("node runs (volley builds JavaScript with it)");
+    assert!(
+        node.status.success(),
+        "{}",
+        String::from_utf8_lossy(&node.stderr)
+    );
+    let expected = String::from_utf8(node.stdout).unwrap();
+    assert!(expected.starts_with("[{\"href\""), "{expected}");
+    std::fs::write(
+        dir.join("expected.js"),
+        format!("export const expected = {expected};\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("s.js"),
+        r#"import http from 'k6/http';
+import { check } from 'k6';
+import { URL, URLSearchParams } from 'https://jslib.k6.io/url/1.0.0/index.js';
+import { exercise } from './cases.js';
+import { expected } from './expected.js';
+export const options = { iterations: 1, thresholds: { checks: ['rate==1'] } };
+export default function () {
+  const got = exercise(URL, URLSearchParams);
+  const differ = expected.map((e, i) => [i, JSON.stringify(got[i]), JSON.stringify(e)]).filter(([, g, e]) => g !== e);
+  if (got.length !== expected.length || differ.length) {
+    throw new Error(`${got.length} results for ${expected.length}; differ from Node's:\n${differ.map((d) => d.join(' | ')).join('\n')}`);
+  }
+  const url = new URL('/json', __ENV.ECHO_URL);
+  url.searchParams.set('q', 'a b');
+  check(http.get(url), { 'a URL as the request URL': (r) => r.status === 200 && r.url === `${__ENV.ECHO_URL}/json?q=a+b` });
+}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = run_in(&dir, "s.js", &echo, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✓ a URL as the request URL"), "{out}\n{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("iterations") && l.contains(": 1 ")),
+        "{out}"
+    );
+}
+
 /// `exec.scenario.iterationInTest` numbers the scenario's iterations
 /// across its VUs: each number once (k6 partitions data by it).
 #[test]
