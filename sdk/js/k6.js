@@ -1,17 +1,13 @@
 // k6's modules on volley's SDK, so a k6 script runs as written: `k6`,
 // `k6/http`, `k6/metrics`, `k6/data`, `k6/execution`, `k6/encoding`,
-// `k6/crypto` and `k6/timers`, and the global `crypto` (WebCrypto). `volley build` points a script's `import ... from 'k6/...'`
+// `k6/crypto` and `k6/timers`, and the global `crypto` (WebCrypto, when the
+// script names it: `__webcrypto`). `volley build` points a script's `import ... from 'k6/...'`
 // here. What k6 has and volley does not is refused by name ("not supported
 // by volley: k6/http.asyncRequest"), never answered with a silent no-op.
 
 import * as volley from './volley.js';
 import * as wvu from 'volley:scenario/vu@0.2.0';
-import { sha1, sha256, sha384, sha512, md5 } from './hash.js';
-import * as digest from './digest.js';
 import * as loop from './loop.js';
-import { webcrypto } from './webcrypto.js';
-import { k6utils, k6summary } from './jslib.js';
-import { k6url } from './url.js';
 
 const { Counter, Gauge, Rate, Trend, sleep, fail, randomSeed, open } = volley;
 
@@ -95,8 +91,15 @@ function k6request(method, url, body, params) {
   return volley.__k6Request(method, url, body, params, timeout, expect);
 }
 
+// Digest authentication (digest.js), added by the generated main module
+// when the script names `digest`.
+let digest;
+/** @internal */
+export function __digest(d) { digest = d; }
+
 /** `params.auth: 'digest'`: a request without credentials, then one answering its 401's challenge (k6's way). */
 function digestRequest(method, url, body, params, timeout, expect) {
+  if (!digest) throw new Error("params.auth: 'digest' came from a value built at run time: write 'digest' in the script so volley build includes digest authentication");
   const creds = volley.__userinfo(String(url));
   if (!creds) throw new Error("params.auth: 'digest' takes the user and password from the URL (http://user:pass@host/...), and this URL has none");
   // k6 counts the challenge's 401 as expected.
@@ -260,7 +263,8 @@ const execution = k6module('k6/execution', {
 
 // ------------------------------------------------------------------ k6/encoding
 
-function toBytes(input) {
+/** @internal a string (UTF-8) or binary data as bytes. */
+export function __toBytes(input) {
   if (typeof input === 'string') return volley.__encoder.encode(input);
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
   if (input instanceof Uint8Array) return input;
@@ -268,7 +272,7 @@ function toBytes(input) {
 }
 
 function b64encode(input, encoding = 'std') {
-  let s = volley.bytesB64(toBytes(input));
+  let s = volley.bytesB64(__toBytes(input));
   if (encoding === 'url' || encoding === 'rawurl') s = s.replace(/\+/g, '-').replace(/\//g, '_');
   if (encoding === 'rawstd' || encoding === 'rawurl') s = s.replace(/=+$/, '');
   return s;
@@ -281,79 +285,6 @@ function b64decode(input, encoding, format) {
 }
 
 const encoding = k6module('k6/encoding', { b64encode, b64decode });
-
-// ------------------------------------------------------------------ k6/crypto (in JavaScript)
-
-const HASHES = { sha256: [sha256, 64], sha1: [sha1, 64], md5: [md5, 64], sha384: [sha384, 128], sha512: [sha512, 128] };
-
-function hashOf(algorithm) {
-  const h = HASHES[String(algorithm).toLowerCase().replace('-', '')];
-  if (!h) throw new Error(`not supported by volley: k6/crypto algorithm ${JSON.stringify(algorithm)} (sha256, sha1, md5)`);
-  return h;
-}
-
-function out(bytes, enc) {
-  if (enc === 'hex') return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  if (enc === 'base64') return volley.bytesB64(bytes);
-  if (enc === 'base64url' || enc === 'base64rawurl') {
-    const s = volley.bytesB64(bytes).replace(/\+/g, '-').replace(/\//g, '_');
-    return enc === 'base64rawurl' ? s.replace(/=+$/, '') : s;
-  }
-  if (enc === 'binary' || enc === undefined) return bytes.buffer.slice(0, bytes.length);
-  throw new Error(`k6/crypto: output encoding ${JSON.stringify(enc)} (hex, base64, base64url, base64rawurl, binary)`);
-}
-
-function hmacBytes(algorithm, key, input) {
-  const [fn, block] = hashOf(algorithm);
-  let k = toBytes(key);
-  if (k.length > block) k = fn(k);
-  const ipad = new Uint8Array(block);
-  const opad = new Uint8Array(block);
-  for (let i = 0; i < block; i++) {
-    ipad[i] = (k[i] || 0) ^ 0x36;
-    opad[i] = (k[i] || 0) ^ 0x5c;
-  }
-  const msg = toBytes(input);
-  const inner = new Uint8Array(block + msg.length);
-  inner.set(ipad);
-  inner.set(msg, block);
-  const ih = fn(inner);
-  const outer = new Uint8Array(block + ih.length);
-  outer.set(opad);
-  outer.set(ih, block);
-  return fn(outer);
-}
-
-class Hasher {
-  constructor(algorithm) { this.fn = hashOf(algorithm)[0]; this.parts = []; }
-  update(input) { this.parts.push(toBytes(input)); return this; }
-  digest(enc) {
-    const all = new Uint8Array(this.parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of this.parts) { all.set(p, at); at += p.length; }
-    return out(this.fn(all), enc);
-  }
-}
-
-const crypto = k6module('k6/crypto', {
-  sha256: (input, enc) => out(sha256(toBytes(input)), enc),
-  sha1: (input, enc) => out(sha1(toBytes(input)), enc),
-  md5: (input, enc) => out(md5(toBytes(input)), enc),
-  hmac: (algorithm, key, input, enc) => out(hmacBytes(algorithm, key, input), enc),
-  createHash: (algorithm) => new Hasher(algorithm),
-  createHMAC: (algorithm, key) => {
-    const parts = [];
-    return {
-      update(input) { parts.push(typeof input === 'string' ? input : volley.__decoder.decode(toBytes(input))); return this; },
-      digest(enc) { return out(hmacBytes(algorithm, key, parts.join('')), enc); },
-    };
-  },
-  randomBytes: (n) => {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = Math.floor(volley.random.float() * 256);
-    return b.buffer;
-  },
-});
 
 // ------------------------------------------------------------------ k6/timers, WebCrypto
 
@@ -378,10 +309,16 @@ function randomByte() {
   return b;
 }
 
-// k6 scripts have WebCrypto as the global `crypto` (no import).
-volley.__onInit((g) => {
-  Object.defineProperty(g, 'crypto', { value: webcrypto(randomByte), writable: true, configurable: true });
-});
+/**
+ * @internal k6 scripts have WebCrypto as the global `crypto` (no import).
+ * The generated main module calls this when the script names `crypto`:
+ * a component that leaves WebCrypto out gives every VU less memory.
+ */
+export function __webcrypto(webcrypto) {
+  volley.__onInit((g) => {
+    Object.defineProperty(g, 'crypto', { value: webcrypto(randomByte), writable: true, configurable: true });
+  });
+}
 
 /** What `require(id)` returns in a bundled script: k6's modules and volley's SDK. */
 export const modules = {
@@ -392,10 +329,14 @@ export const modules = {
   'k6/data': data,
   'k6/execution': execution,
   'k6/encoding': encoding,
-  'k6/crypto': crypto,
   'k6/timers': timers,
-  // jslib.k6.io's k6-utils and k6-summary (jslib.js) and url (url.js), any version.
-  'jslib/k6-utils': k6module('k6-utils', k6utils),
-  'jslib/k6-summary': k6module('k6-summary', k6summary),
-  'jslib/url': k6module('url', k6url),
+  // `k6/crypto` (k6crypto.js) and jslib.k6.io's modules (jslib.js,
+  // url.js) are added by the generated main module only when the script
+  // imports them (`__register`): each one a component carries costs every
+  // VU memory.
 };
+
+/** @internal registers a module the script imports that the generated main module added (`k6/crypto`, jslib's). */
+export function __register(id, name, members) {
+  modules[id] = k6module(name, members);
+}

@@ -31,6 +31,7 @@ pub const SDK: &[(&str, &[u8])] = &[
     ),
     ("aes.js", include_bytes!("../../../sdk/js/aes.js")),
     ("digest.js", include_bytes!("../../../sdk/js/digest.js")),
+    ("k6crypto.js", include_bytes!("../../../sdk/js/k6crypto.js")),
     ("jslib.js", include_bytes!("../../../sdk/js/jslib.js")),
     ("url.js", include_bytes!("../../../sdk/js/url.js")),
     // Not a module of the component: in the content hash, so a change rebuilds.

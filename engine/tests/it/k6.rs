@@ -773,6 +773,78 @@ export default function () {
     );
 }
 
+/// A component holds only the SDK modules its script uses (each one costs
+/// every VU memory): no k6 modules for a script on volley's SDK alone, no
+/// WebCrypto, `k6/crypto`, digest or jslib module for a k6 script that
+/// uses none, each of them for one that does.
+#[test]
+fn a_component_holds_only_the_modules_its_script_uses() {
+    let dir = scratch("k6", "lazy-modules");
+    let main_of = |name: &str, script: &str| {
+        let folder = dir.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("s.js"), script).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+            .args(["build"])
+            .arg(folder.join("s.js"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("volley runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(folder.join("target/volley/build-js/src/__volley_main.js")).unwrap()
+    };
+    let imports = |main: &str| {
+        [
+            "./k6.js",
+            "./webcrypto.js",
+            "./digest.js",
+            "./k6crypto.js",
+            "./url.js",
+            "./jslib.js",
+        ]
+        .into_iter()
+        .filter(|m| main.contains(&format!("from '{m}'")))
+        .collect::<Vec<_>>()
+    };
+    let plain = main_of(
+        "plain",
+        "import { http } from 'volley';\nexport default function () { http.get('http://127.0.0.1:9/'); }\n",
+    );
+    assert!(imports(&plain).is_empty(), "{plain}");
+    let k6 = main_of(
+        "k6",
+        "import http from 'k6/http';\nexport default function () { http.get('http://127.0.0.1:9/'); }\n",
+    );
+    assert_eq!(imports(&k6), ["./k6.js"], "{k6}");
+    let all = main_of(
+        "all",
+        r#"import http from 'k6/http';
+import { sha256 } from 'k6/crypto';
+import { URL } from 'https://jslib.k6.io/url/1.0.0/index.js';
+export default function () {
+  http.get(new URL('http://u:p@127.0.0.1:9/').href, { auth: 'digest' });
+  crypto.getRandomValues(new Uint8Array(4));
+  sha256('x', 'hex');
+}
+"#,
+    );
+    assert_eq!(
+        imports(&all),
+        [
+            "./k6.js",
+            "./webcrypto.js",
+            "./digest.js",
+            "./k6crypto.js",
+            "./url.js"
+        ],
+        "{all}"
+    );
+}
+
 /// `exec.scenario.iterationInTest` numbers the scenario's iterations
 /// across its VUs: each number once (k6 partitions data by it).
 #[test]

@@ -248,7 +248,7 @@ impl Response {
 
     /// The body bytes.
     pub fn body(&self) -> &[u8] {
-        self.part(&self.body, wit::Reply::body)
+        self.part::<Vec<u8>>(&self.body, wit::Reply::body)
     }
 
     /// The body as text (lossy UTF-8).
@@ -274,7 +274,7 @@ impl Response {
 
     /// `HTTP/1.1` or `HTTP/2.0`.
     pub fn protocol(&self) -> &str {
-        self.part(&self.protocol, wit::Reply::protocol)
+        self.part::<String>(&self.protocol, wit::Reply::protocol)
     }
 }
 
