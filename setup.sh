@@ -79,7 +79,7 @@ echo "setup: ok ($(/usr/bin/rustc --version))"
 TOOLCHAINS="${VOLLEY_TOOLCHAINS:-$HOME/.cache/volley/toolchains}"
 PY_VERSION=0.25.1
 JS_VERSION=0.23.0
-QJS_VERSION=0.4.5
+QJS_VERSION=0.4.4
 ROLLDOWN_VERSION=1.3.3
 K6_VERSION=1.1.0
 mkdir -p "$TOOLCHAINS"
@@ -96,8 +96,12 @@ if has_npm @bytecodealliance/componentize-js "$JS_VERSION" && has_npm componenti
   echo "setup: componentize-qjs $QJS_VERSION, componentize-js $JS_VERSION and rolldown $ROLLDOWN_VERSION present"
 else
   echo "setup: installing componentize-qjs $QJS_VERSION, componentize-js $JS_VERSION and rolldown $ROLLDOWN_VERSION into $TOOLCHAINS/js"
+  # A fresh tree, as on a new machine: npm's in-place upgrade or downgrade
+  # can move a package componentize-js imports without declaring it
+  # (@bytecodealliance/preview2-shim) out of reach.
+  rm -rf "$TOOLCHAINS/js/node_modules" "$TOOLCHAINS/js/package-lock.json"
   mkdir -p "$TOOLCHAINS/js"
-  [ -f "$TOOLCHAINS/js/package.json" ] || echo '{"name":"volley-toolchains","private":true}' > "$TOOLCHAINS/js/package.json"
+  echo '{"name":"volley-toolchains","private":true}' > "$TOOLCHAINS/js/package.json"
   npm install --prefix "$TOOLCHAINS/js" --no-audit --no-fund --loglevel=error \
     "componentize-qjs@$QJS_VERSION" "@bytecodealliance/componentize-js@$JS_VERSION" "rolldown@$ROLLDOWN_VERSION"
 fi

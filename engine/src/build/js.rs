@@ -44,8 +44,12 @@ const BUNDLER: &[u8] = include_bytes!("js_bundle.mjs");
 /// The rolldown `./setup.sh` installs (componentize-js 0.23.0 brings the same).
 pub const ROLLDOWN_VERSION: &str = "1.3.3";
 
-/// The pinned versions `./setup.sh` installs.
-pub const QJS_VERSION: &str = "0.4.5";
+/// The pinned versions `./setup.sh` installs. componentize-qjs 0.4.4, not
+/// 0.4.5: 0.4.5's QuickJS (rquickjs 0.13) allocates from per-size arenas,
+/// and every VU writes its own copy of their pages (403 -> 346 KiB per
+/// sleeping VU with 0.4.4; GET + check as fast; allocation-heavy scripts
+/// about 11% slower: docs/PERFORMANCE.md).
+pub const QJS_VERSION: &str = "0.4.4";
 pub const VERSION: &str = "0.23.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
