@@ -337,6 +337,7 @@ export const modules = {
 };
 
 /** @internal registers a module the script imports that the generated main module added (`k6/crypto`, jslib's). */
-export function __register(id, name, members) {
-  modules[id] = k6module(name, members);
+export function __register(id, members) {
+  // Named in errors as scripts name it: `k6/crypto`, `url` (not `jslib/url`).
+  modules[id] = k6module(id.replace(/^jslib\//, ''), members);
 }

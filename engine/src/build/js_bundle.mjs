@@ -35,14 +35,13 @@ function unsupported(id) {
 }
 
 // Modules that are part of the component only when the script imports
-// them (each one costs every VU memory): the SDK file, the export that
-// holds it and its name in errors. jslib.k6.io libraries are built in, any
-// version.
+// them (each one costs every VU memory): the SDK file and the export that
+// holds it. jslib.k6.io libraries are built in, any version.
 const LAZY = {
-  'k6/crypto': ['k6crypto.js', 'k6crypto', 'k6/crypto'],
-  'jslib/k6-utils': ['jslib.js', 'k6utils', 'k6-utils'],
-  'jslib/k6-summary': ['jslib.js', 'k6summary', 'k6-summary'],
-  'jslib/url': ['url.js', 'k6url', 'url'],
+  'k6/crypto': ['k6crypto.js', 'k6crypto'],
+  'jslib/k6-utils': ['jslib.js', 'k6utils'],
+  'jslib/k6-summary': ['jslib.js', 'k6summary'],
+  'jslib/url': ['url.js', 'k6url'],
 };
 const JSLIB = /^https:\/\/jslib\.k6\.io\/(k6-utils|k6-summary|url)\/[0-9][^/]*\/index\.js$/;
 const lazyUsed = new Set();
@@ -193,8 +192,8 @@ const head = [
   ...(needK6 && /\bdigest\b/.test(code) ? ["import * as digest from './digest.js';", '__digest(digest);'] : []),
   // `k6/crypto` and jslib.k6.io's modules only when imported.
   ...[...lazyUsed].flatMap((id) => {
-    const [file, member, name] = LAZY[id];
-    return [`import { ${member} } from './${file}';`, `__register('${id}', '${name}', ${member});`];
+    const [file, member] = LAZY[id];
+    return [`import { ${member} } from './${file}';`, `__register('${id}', ${member});`];
   }),
   `const EMBED = ${embed};`,
   'function require(id) {',
