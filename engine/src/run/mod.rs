@@ -165,11 +165,18 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         page.attach(services.control());
     }
 
+    let deployments: Vec<_> = prepared
+        .iter()
+        .map(|p| p.factory.deployment.clone())
+        .collect();
     let executed = execute::execute(prepared, &stop, started).await;
     let mut drained = services
         .drain(&clients, &metrics, &stop, opts.progress)
         .await;
     let elapsed = started.elapsed();
+    // From here on, what a hot swap committed is what the scenario is:
+    // teardown and handleSummary are the new version's.
+    let (components, setup_data) = ended_on(&deployments);
 
     let teardown_failed =
         once::teardown(&components, &setup_data, shared, &params, &plan, &interrupt).await;
@@ -278,6 +285,27 @@ async fn handle_summary(
         crate::output::log("ERROR", format_args!("ERROR {e}"));
     }
     stdout
+}
+
+/// The components the scenarios ended on (a committed hot swap replaced
+/// the one they started with), each with the setup data its VUs were given
+/// (setup ran once, on the first version). A component two scenarios ended
+/// on keeps the first one's.
+fn ended_on(
+    deployments: &[Arc<crate::swap::Deployment>],
+) -> (BTreeMap<ComponentId, Component>, once::SetupData) {
+    let mut components = BTreeMap::new();
+    let mut setup_data = once::SetupData::new();
+    for d in deployments {
+        let v = d.stable();
+        components
+            .entry(v.id())
+            .or_insert_with(|| v.component.clone());
+        setup_data
+            .entry(v.id())
+            .or_insert_with(|| v.setup_data.clone());
+    }
+    (components, setup_data)
 }
 
 /// Loads each scenario's component once, keyed by what it is (its digest),

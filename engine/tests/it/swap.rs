@@ -66,9 +66,19 @@ fn replace(path: &Path, bytes: &[u8]) {
 
 /// Runs `plan` with `--watch` on `watched` while `change` rewrites it.
 fn run_watching(plan: Plan, watched: &Path, change: impl FnOnce() + Send) -> Outcome {
+    run_watching_with(RunOptions::default(), plan, watched, change)
+}
+
+/// [`run_watching`] with other options.
+fn run_watching_with(
+    opts: RunOptions,
+    plan: Plan,
+    watched: &Path,
+    change: impl FnOnce() + Send,
+) -> Outcome {
     let opts = RunOptions {
         watch: Some(Watch::Component(watched.to_path_buf())),
-        ..Default::default()
+        ..opts
     };
     std::thread::scope(|s| {
         let run = s.spawn(move || {
@@ -600,5 +610,68 @@ fn a_component_beyond_the_pooling_limits_is_refused_before_any_vu_moves() {
     let err = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(105), "{err}");
     assert!(!err.contains("could not be instantiated"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// After a hot swap the scenario is the new version: `teardown` and
+/// `handleSummary` at the end are the new component's (with the setup
+/// data the run started with), not the first one's.
+#[test]
+fn teardown_and_handle_summary_are_the_version_the_run_ended_on() {
+    let dir = scratch("swap", "ended-on");
+    let build = |name: &str| {
+        let script = dir.join(format!("{name}.js"));
+        std::fs::write(
+            &script,
+            format!(
+                r#"import {{ sleep }} from 'k6';
+import {{ Counter }} from 'k6/metrics';
+const teardowns = new Counter('teardowns_{name}');
+export function setup() {{ return {{ from: '{name}' }}; }}
+export default function () {{ sleep(0.01); }}
+export function teardown(data) {{ teardowns.add(1, {{ setup: data.from }}); }}
+export function handleSummary(data) {{
+  return {{ stdout: `summary of {name}: ${{data.metrics.iterations.values.count}} iterations\n` }};
+}}
+"#
+            ),
+        )
+        .unwrap();
+        let (code, out, err) = volley(&["build", script.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        std::fs::read(out.trim().lines().last().unwrap()).unwrap()
+    };
+    let (a, b) = (build("a"), build("b"));
+    let watched = dir.join("scenario.wasm");
+    std::fs::write(&watched, &a).unwrap();
+    let p = plan(
+        r#"
+        [scenarios.main]
+        executor = "constant-vus"
+        vus = 2
+        duration = "6s"
+        "#,
+        &watched,
+    );
+    // The summary on, as `volley run` has it: handleSummary is called.
+    let opts = RunOptions {
+        summary: true,
+        ..Default::default()
+    };
+    let out = run_watching_with(opts, p, &watched, || {
+        std::thread::sleep(Duration::from_secs(2));
+        replace(&watched, &b);
+    });
+    let swaps = &out.report.swaps;
+    assert_eq!(swaps.len(), 1, "{swaps:#?}");
+    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    assert_eq!(counter(&out, "teardowns_a"), 0.0);
+    // b's teardown, given the data a's setup returned.
+    assert_eq!(counter_where(&out, "teardowns_b", "setup", "a"), 1.0);
+    let iterations = counter(&out, "iterations");
+    assert!(iterations > 0.0);
+    let own = String::from_utf8_lossy(out.report.handled_summary.as_deref().unwrap_or_default());
+    assert_eq!(own, format!("summary of b: {iterations} iterations\n"));
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
     std::fs::remove_dir_all(&dir).ok();
 }
