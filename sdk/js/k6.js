@@ -11,18 +11,24 @@ import * as loop from './loop.js';
 
 const { Counter, Gauge, Rate, Trend, sleep, fail, randomSeed, open } = volley;
 
-/** A module object whose unknown members say that volley lacks them. */
+/**
+ * A module object whose unknown members say that volley lacks them. Its
+ * members are its own properties, so reaching one runs no trap (a script
+ * calls `http.get` and `check` through it on every iteration); only a
+ * name it lacks falls through to the prototype, which refuses it by name.
+ */
 function k6module(name, members) {
-  // Descriptors, not values: getters (the VU's id, ...) stay lazy.
-  const obj = Object.defineProperties({ __esModule: true }, Object.getOwnPropertyDescriptors(members));
-  const proxy = new Proxy(obj, {
-    get(t, p) {
-      if (p in t || typeof p !== 'string' || p === 'then' || p === 'toJSON') return t[p];
+  const refuse = new Proxy({}, {
+    get(t, p, receiver) {
+      if (typeof p !== 'string' || p === 'then' || p === 'toJSON' || p in t) return Reflect.get(t, p, receiver);
       throw new Error(`not supported by volley: ${name}.${p} (see the k6 table in volley's JavaScript SDK README)`);
     },
   });
-  if (!('default' in members)) obj.default = proxy;
-  return proxy;
+  // Descriptors, not values: getters (the VU's id, ...) stay lazy.
+  const obj = Object.defineProperties(Object.create(refuse), Object.getOwnPropertyDescriptors(members));
+  obj.__esModule = true;
+  if (!('default' in members)) obj.default = obj;
+  return obj;
 }
 
 // ------------------------------------------------------------------ k6

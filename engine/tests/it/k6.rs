@@ -880,7 +880,8 @@ export default function () {
 
 /// Request params volley cannot honour are refused by name when the
 /// request is made, never ignored: a response callback that is a function
-/// (for the request or the VU) and `params.compression`.
+/// (for the request or the VU) and `params.compression`; so is a member a
+/// k6 module lacks.
 #[test]
 fn k6_params_volley_cannot_honour_fail_the_request_by_name() {
     let echo = echo_server();
@@ -890,6 +891,7 @@ fn k6_params_volley_cannot_honour_fail_the_request_by_name() {
     std::fs::write(
         &script,
         r#"import http from 'k6/http';
+import * as k6 from 'k6';
 import { check } from 'k6';
 export const options = { iterations: 1, thresholds: { checks: ['rate==1'] } };
 const ECHO = __ENV.ECHO_URL;
@@ -904,13 +906,22 @@ export default function () {
       .includes('not supported by volley: http.setResponseCallback with a function'),
     'compression': () => refusal(() => http.post(`${ECHO}/echo`, 'x', { compression: 'gzip' }))
       .includes('not supported by volley: params.compression ("gzip")'),
+    // A member a k6 module lacks: refused by name, wherever it is reached.
+    'missing member': () => refusal(() => http.asyncRequest('GET', `${ECHO}/json`))
+      .includes('not supported by volley: k6/http.asyncRequest'),
+    'missing constant': () => refusal(() => http.OCSP_STATUS_GOOD)
+      .includes('not supported by volley: k6/http.OCSP_STATUS_GOOD'),
+    'missing member of k6': () => refusal(() => k6.nope()).includes('not supported by volley: k6.nope'),
+    // Members are plain properties; an object's own methods still answer.
+    'members': () => typeof http.get === 'function' && http.hasOwnProperty('get')
+      && !('asyncRequest' in http) && http.default === http && refusal(() => `${JSON.stringify(http.expectedStatuses(200))}`) === '',
   });
 }
 "#,
     )
     .unwrap();
     let (doc, err) = run_volley(&script, &server.url(), &echo);
-    assert_eq!(count(&doc, "checks", "passes"), 4.0, "{err}");
+    assert_eq!(count(&doc, "checks", "passes"), 8.0, "{err}");
     // Nothing refused was sent.
     assert_eq!(count(&doc, "http_reqs", "count"), 0.0, "{err}");
 }
