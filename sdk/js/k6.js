@@ -251,7 +251,10 @@ const execution = k6module('k6/execution', {
     get idInInstance() { return wvu.id(); },
     get iterationInInstance() { return Number(wvu.iteration()); },
     get iterationInScenario() { return Number(wvu.iteration()); },
-    tags: {},
+    // Tags on every sample this VU records from the SDK (k6 6.x's place,
+    // and the older `tags`).
+    metrics: k6module('k6/execution.vu.metrics', { tags: volley.__vuTags }),
+    tags: volley.__vuTags,
   }),
   scenario: k6module('k6/execution.scenario', {
     get name() { return wvu.scenario(); },

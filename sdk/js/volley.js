@@ -72,9 +72,37 @@ export function __group(path) {
   return groupTag;
 }
 
+// Tags this VU adds to every sample it records from the SDK (requests,
+// checks, metrics; k6's `exec.vu.metrics.tags`), kept across iterations.
+const vuTagValues = {};
+let vuTagged = false;
+/** @internal k6's `exec.vu.metrics.tags` (and `exec.vu.tags`): set a tag, delete it. */
+export const __vuTags = new Proxy(vuTagValues, {
+  set(t, k, v) {
+    if (typeof k !== 'string') return false;
+    if (!['string', 'number', 'boolean'].includes(typeof v)) {
+      throw new TypeError(`exec.vu.metrics.tags.${k}: a tag's value is a string, a number or a boolean, not ${v === null ? 'null' : typeof v}`);
+    }
+    t[k] = String(v);
+    vuTagged = true;
+    return true;
+  },
+  deleteProperty(t, k) {
+    delete t[k];
+    vuTagged = Object.keys(t).length > 0;
+    return true;
+  },
+});
+
 function tagList(tags) {
   const out = tags ? Object.entries(tags).map(([k, v]) => [String(k), String(v)]) : [];
   if (groupTag && !(tags && 'group' in tags)) out.push(['group', groupTag]);
+  if (vuTagged) {
+    // The sample's own tags win, and so does the group it is in.
+    for (const k of Object.keys(vuTagValues)) {
+      if (!(tags && k in tags) && !(k === 'group' && groupTag)) out.push([k, vuTagValues[k]]);
+    }
+  }
   return out;
 }
 
@@ -86,7 +114,7 @@ function tagList(tags) {
  * when all pass. Also `check('name', bool, tags)`.
  */
 export function check(value, checks, tags) {
-  const list = tags || groupTag ? tagList(tags) : NO_PAIRS;
+  const list = tags || groupTag || vuTagged ? tagList(tags) : NO_PAIRS;
   if (typeof value === 'string' && typeof checks === 'boolean') {
     return wmetrics.check(value, checks, list);
   }
@@ -521,7 +549,7 @@ function checkAuth(auth) {
 
 /** A request with no params and no body, sent outside any group by a VU without cookies. */
 function bare(params, body) {
-  return !params && (body === undefined || body === null) && !vuJar && !groupTag;
+  return !params && (body === undefined || body === null) && !vuJar && !groupTag && !vuTagged;
 }
 
 /**
@@ -597,9 +625,9 @@ function build(method, url, body, params, timeoutMs, expect) {
   let tags = NO_PAIRS;
   let name;
   if (params) {
-    if (params.tags || groupTag) tags = tagList(params.tags);
+    if (params.tags || groupTag || vuTagged) tags = tagList(params.tags);
     name = params.name ?? (params.tags && params.tags.name);
-  } else if (groupTag) {
+  } else if (groupTag || vuTagged) {
     tags = tagList();
   }
   if (params && params.redirects !== undefined && params.redirects !== null) {

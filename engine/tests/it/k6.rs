@@ -878,6 +878,63 @@ export default function () {
     assert_eq!(numbers, want, "{err}");
 }
 
+/// `exec.vu.metrics.tags` (and the older `exec.vu.tags`): a tag set there
+/// goes on every sample the VU records after it (requests, checks,
+/// metrics) in later iterations too; a sample's own tag wins; a value that
+/// is not a string, number or boolean is refused by name.
+#[test]
+fn vu_tags_go_on_every_sample_the_vu_records() {
+    let echo = echo_server();
+    let (_rt, server) = standalone_http();
+    let dir = scratch("k6", "vu-tags");
+    let script = dir.join("tagged.js");
+    std::fs::write(
+        &script,
+        r#"import http from 'k6/http';
+import exec from 'k6/execution';
+import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+const made = new Counter('made');
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 2, iterations: 3 } } };
+export default function () {
+  // Set in the first iteration only: kept for the VU's later ones.
+  if (exec.vu.iterationInScenario === 0) exec.vu.metrics.tags.kind = 'tagged';
+  http.get(`${__ENV.ECHO_URL}/json`);
+  check(1, { one: (v) => v === 1 });
+  made.add(1);
+  made.add(1, { kind: 'own' });
+  exec.vu.tags.legacy = 7;
+  let refused = '';
+  try { exec.vu.metrics.tags.bad = {}; } catch (e) { refused = String(e.message); }
+  if (!refused.includes('exec.vu.metrics.tags.bad')) throw new Error(`an object as a tag value: ${refused}`);
+}
+"#,
+    )
+    .unwrap();
+    let (doc, err) = run_volley(&script, &server.url(), &echo);
+    assert_eq!(count(&doc, "iterations", "count"), 6.0, "{err}");
+    assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
+    // Samples by the tag's value, over every series (`legacy` splits them).
+    let by = |metric: &str, tag: &str| {
+        let mut sums = std::collections::BTreeMap::<String, f64>::new();
+        for (value, n) in export_series(&doc, metric, tag) {
+            *sums.entry(value).or_default() += n;
+        }
+        sums.into_iter().collect::<Vec<_>>()
+    };
+    let tagged = |n: f64| vec![("tagged".to_string(), n)];
+    assert_eq!(by("http_reqs", "kind"), tagged(6.0), "{err}");
+    assert_eq!(by("checks", "kind"), tagged(6.0), "{err}");
+    assert_eq!(
+        by("made", "kind"),
+        [("own".to_string(), 6.0), ("tagged".to_string(), 6.0)],
+        "{err}"
+    );
+    // `legacy` from the end of each VU's first iteration on: 2 VUs x 2
+    // iterations x 2 samples.
+    assert_eq!(by("made", "legacy"), [("7".to_string(), 8.0)], "{err}");
+}
+
 /// Request params volley cannot honour are refused by name when the
 /// request is made, never ignored: a response callback that is a function
 /// (for the request or the VU) and `params.compression`; so is a member a
