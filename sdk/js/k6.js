@@ -262,7 +262,10 @@ const execution = k6module('k6/execution', {
     get iterationInInstance() { return Number(wvu.iterationInScenario()); },
     get iterationInTest() { return Number(wvu.iterationInScenario()); },
   }),
-  instance: k6module('k6/execution.instance', {}),
+  instance: k6module('k6/execution.instance', {
+    /** Milliseconds since the run started (the engine's clock). */
+    get currentTestRunDuration() { return Number(wvu.nowUs()) / 1000; },
+  }),
   test: k6module('k6/execution.test', {
     abort(message) {
       throw new Error(`not supported by volley: exec.test.abort(${JSON.stringify(message ?? '')}) (use a threshold with abortOnFail)`);

@@ -846,7 +846,8 @@ export default function () {
 }
 
 /// `exec.scenario.iterationInTest` numbers the scenario's iterations
-/// across its VUs: each number once (k6 partitions data by it).
+/// across its VUs: each number once (k6 partitions data by it);
+/// `exec.instance.currentTestRunDuration` grows.
 #[test]
 fn scenario_iteration_numbers_are_unique_across_vus() {
     let echo = echo_server();
@@ -859,10 +860,15 @@ fn scenario_iteration_numbers_are_unique_across_vus() {
 import { Counter } from 'k6/metrics';
 const seen = new Counter('seen');
 export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 4, iterations: 3 } } };
+let last = 0;
 export default function () {
   const n = exec.scenario.iterationInTest;
   if (exec.scenario.iterationInInstance !== n) throw new Error('iterationInInstance differs');
   seen.add(1, { n: String(n) });
+  // Milliseconds since the run started: a VU sees it grow.
+  const now = exec.instance.currentTestRunDuration;
+  if (!(now > 0 && now >= last)) throw new Error(`currentTestRunDuration ${now} after ${last}`);
+  last = now;
 }
 "#,
     )
