@@ -547,7 +547,7 @@ function checkAuth(auth) {
   throw new Error(`params.auth: ${JSON.stringify(auth)} is not an authentication scheme volley knows ('basic', 'digest')`);
 }
 
-/** A request with no params and no body, sent outside any group by a VU without cookies. */
+/** A request with no params and no body, sent outside any group by a VU without cookies or tags of its own. */
 function bare(params, body) {
   return !params && (body === undefined || body === null) && !vuJar && !groupTag && !vuTagged;
 }
@@ -565,7 +565,7 @@ function build(method, url, body, params, timeoutMs, expect) {
   const unjudged = statuses === UNJUDGED;
   if (unjudged) statuses = undefined;
   if (bare(params, body) && !creds && !unjudged) {
-    // Most requests: no params, no body, no cookies, outside any group.
+    // Most requests: no params, no body, no cookies, no tags, outside any group.
     const req = {
       method, url, headers: '', body: NONE, timeoutMs, name: undefined, tags: NO_PAIRS,
       expectedStatuses: statuses,
