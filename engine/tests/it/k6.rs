@@ -392,6 +392,17 @@ fn count(doc: &serde_json::Value, metric: &str, field: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Runs the k6 script `source` (saved in a scratch folder named `area`)
+/// under volley against the test targets: its summary export and stderr.
+fn run_script(area: &str, source: &str) -> (serde_json::Value, String) {
+    let echo = echo_server();
+    let (_rt, server) = standalone_http();
+    let dir = scratch("k6", area);
+    let script = dir.join(format!("{area}.js"));
+    std::fs::write(&script, source).unwrap();
+    run_volley(&script, &server.url(), &echo)
+}
+
 /// The k6 binary `./setup.sh` installs, if it is there.
 fn k6() -> Option<PathBuf> {
     let home = std::env::var_os("HOME")?;
@@ -850,12 +861,8 @@ export default function () {
 /// `exec.instance.currentTestRunDuration` grows.
 #[test]
 fn scenario_iteration_numbers_are_unique_across_vus() {
-    let echo = echo_server();
-    let (_rt, server) = standalone_http();
-    let dir = scratch("k6", "iteration-in-test");
-    let script = dir.join("numbered.js");
-    std::fs::write(
-        &script,
+    let (doc, err) = run_script(
+        "iteration-in-test",
         r#"import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
 const seen = new Counter('seen');
@@ -871,9 +878,7 @@ export default function () {
   last = now;
 }
 "#,
-    )
-    .unwrap();
-    let (doc, err) = run_volley(&script, &server.url(), &echo);
+    );
     assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
     let mut numbers: Vec<(u64, f64)> = export_series(&doc, "seen", "n")
         .into_iter()
@@ -890,12 +895,8 @@ export default function () {
 /// is not a string, number or boolean is refused by name.
 #[test]
 fn vu_tags_go_on_every_sample_the_vu_records() {
-    let echo = echo_server();
-    let (_rt, server) = standalone_http();
-    let dir = scratch("k6", "vu-tags");
-    let script = dir.join("tagged.js");
-    std::fs::write(
-        &script,
+    let (doc, err) = run_script(
+        "vu-tags",
         r#"import http from 'k6/http';
 import exec from 'k6/execution';
 import { check } from 'k6';
@@ -915,9 +916,7 @@ export default function () {
   if (!refused.includes('exec.vu.metrics.tags.bad')) throw new Error(`an object as a tag value: ${refused}`);
 }
 "#,
-    )
-    .unwrap();
-    let (doc, err) = run_volley(&script, &server.url(), &echo);
+    );
     assert_eq!(count(&doc, "iterations", "count"), 6.0, "{err}");
     assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
     // Samples by the tag's value, over every series (`legacy` splits them).
@@ -947,12 +946,8 @@ export default function () {
 /// k6 module lacks.
 #[test]
 fn k6_params_volley_cannot_honour_fail_the_request_by_name() {
-    let echo = echo_server();
-    let (_rt, server) = standalone_http();
-    let dir = scratch("k6", "params-refused");
-    let script = dir.join("refused.js");
-    std::fs::write(
-        &script,
+    let (doc, err) = run_script(
+        "params-refused",
         r#"import http from 'k6/http';
 import * as k6 from 'k6';
 import { check } from 'k6';
@@ -977,13 +972,11 @@ export default function () {
     'missing member of k6': () => refusal(() => k6.nope()).includes('not supported by volley: k6.nope'),
     // Members are plain properties; an object's own methods still answer.
     'members': () => typeof http.get === 'function' && http.hasOwnProperty('get')
-      && !('asyncRequest' in http) && http.default === http && refusal(() => `${JSON.stringify(http.expectedStatuses(200))}`) === '',
+      && !('asyncRequest' in http) && http.default === http && refusal(() => http.expectedStatuses(200)) === '',
   });
 }
 "#,
-    )
-    .unwrap();
-    let (doc, err) = run_volley(&script, &server.url(), &echo);
+    );
     assert_eq!(count(&doc, "checks", "passes"), 8.0, "{err}");
     // Nothing refused was sent.
     assert_eq!(count(&doc, "http_reqs", "count"), 0.0, "{err}");
