@@ -15,6 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::Digest;
+
 use super::{
     BuildOptions, Source, Tool, find_program, on_path, run_tool, toolchains_dir, write_file,
 };
@@ -41,14 +43,70 @@ pub const SDK: &[(&str, &[u8])] = &[
 /// The build's front end, run by Node.js (see the file).
 const BUNDLER: &[u8] = include_bytes!("js_bundle.mjs");
 
+/// volley's own build of componentize-qjs's QuickJS runtime, the one
+/// `volley build` hands the CLI (`--runtime`): QuickJS with the snapshot's
+/// values immortal, so a VU never writes their reference counts and the
+/// snapshot's pages stay shared between VUs (about 40% less memory per
+/// VU). `sdk/js/runtime/README.md` says what it is built from and how;
+/// `VOLLEY_QJS_RUNTIME` picks another.
+const RUNTIME: &[u8] = include_bytes!("../../../sdk/js/runtime/quickjs.wasm");
+
+/// The QuickJS runtime a build uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Runtime {
+    /// `RUNTIME`, the default.
+    Volley,
+    /// The one the componentize-qjs CLI bundles (`VOLLEY_QJS_RUNTIME=cli`).
+    Cli,
+    /// A runtime file (`VOLLEY_QJS_RUNTIME=<path>`).
+    File(PathBuf),
+}
+
+impl Runtime {
+    fn chosen() -> Result<Runtime, Error> {
+        match std::env::var_os("VOLLEY_QJS_RUNTIME") {
+            None => Ok(Runtime::Volley),
+            Some(v) if v.is_empty() || v == "volley" => Ok(Runtime::Volley),
+            Some(v) if v == "cli" => Ok(Runtime::Cli),
+            Some(v) => {
+                let path = PathBuf::from(&v);
+                if path.is_file() {
+                    Ok(Runtime::File(path))
+                } else {
+                    Err(Error::Build(format!(
+                        "VOLLEY_QJS_RUNTIME={}: no such file. Use `volley` (the default, \
+                         volley's own), `cli` (the one componentize-qjs bundles) or the \
+                         path of a runtime .wasm",
+                        path.display()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// What goes into the build's cache key: the runtime's bytes, by hash.
+    fn identity(&self) -> Result<String, Error> {
+        let short = |bytes: &[u8]| super::hex(&sha2::Sha256::digest(bytes))[..16].to_string();
+        Ok(match self {
+            Runtime::Volley => format!("volley runtime {}", short(RUNTIME)),
+            Runtime::Cli => "its own runtime".into(),
+            Runtime::File(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                format!("runtime {} {}", path.display(), short(&bytes))
+            }
+        })
+    }
+}
+
 /// The rolldown `./setup.sh` installs (componentize-js 0.23.0 brings the same).
 pub const ROLLDOWN_VERSION: &str = "1.3.3";
 
-/// The pinned versions `./setup.sh` installs. componentize-qjs 0.4.4, not
-/// 0.4.5: 0.4.5's QuickJS (rquickjs 0.13) allocates from per-size arenas,
-/// and every VU writes its own copy of their pages (403 -> 346 KiB per
-/// sleeping VU with 0.4.4; GET + check as fast; allocation-heavy scripts
-/// about 11% slower: docs/PERFORMANCE.md).
+/// The pinned versions `./setup.sh` installs. componentize-qjs 0.4.4: its
+/// wit-dylib writes the metadata volley's runtime (`RUNTIME`) reads. Its
+/// own runtime (`VOLLEY_QJS_RUNTIME=cli`) is rquickjs 0.12's QuickJS; 0.4.5's
+/// (rquickjs 0.13) allocates from per-size arenas whose pages every VU
+/// writes (403 against 346 KiB per sleeping VU: docs/PERFORMANCE.md).
 pub const QJS_VERSION: &str = "0.4.4";
 pub const VERSION: &str = "0.23.0";
 
@@ -130,9 +188,13 @@ pub fn toolchain() -> Result<Tool, Error> {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| "unknown".into());
+    let runtime = match engine {
+        Engine::QuickJs => format!(", {}", Runtime::chosen()?.identity()?),
+        Engine::SpiderMonkey => String::new(),
+    };
     Ok(Tool {
-        label: format!("{bin} {pkg} (node {node_version})"),
-        identity: format!("{bin} {pkg}"),
+        label: format!("{bin} {pkg}{runtime} (node {node_version})"),
+        identity: format!("{bin} {pkg}{runtime}"),
         program,
     })
 }
@@ -217,9 +279,24 @@ pub fn build(
     cmd.args(["--wit", "wit", "-n", "scenario-summary", "-o", "out.wasm"]);
     match Engine::chosen()? {
         Engine::QuickJs => {
-            cmd.args(["--js", "src/__volley_main.js", "--module-root", "src"])
-                // Plain exports and imports, not the component-model async ABI.
-                .arg("--sync");
+            cmd.args(["--js", "src/__volley_main.js", "--module-root", "src"]);
+            // Plain exports and imports, not the component-model async ABI:
+            // the CLI's own runtime by `--sync`, volley's is built that way
+            // (the CLI refuses `--sync` with `--runtime`).
+            match Runtime::chosen()? {
+                Runtime::Volley => {
+                    write_file(stage, "runtime.wasm", RUNTIME)?;
+                    cmd.args(["--runtime", "runtime.wasm"]);
+                }
+                Runtime::Cli => {
+                    cmd.arg("--sync");
+                }
+                Runtime::File(path) => {
+                    let path = std::fs::canonicalize(&path)
+                        .map_err(|e| Error::io(format!("resolving {}", path.display()), e))?;
+                    cmd.arg("--runtime").arg(path);
+                }
+            }
         }
         Engine::SpiderMonkey => {
             cmd.arg("src/__volley_main.js")

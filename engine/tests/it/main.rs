@@ -11,6 +11,7 @@ mod failures;
 mod faults;
 mod http_inline;
 mod http_run;
+mod js_runtime;
 mod k6;
 mod kafka_run;
 mod languages;

@@ -1,0 +1,171 @@
+//! volley's own QuickJS runtime (`sdk/js/runtime`): what `volley build`
+//! hands componentize-qjs by default. Its QuickJS makes the snapshot's values
+//! immortal, so the cycle collector and the VUs' memory are what these
+//! tests look at.
+
+use std::process::{Command, Stdio};
+
+use crate::support::{Reap, scratch, standalone_http, volley_with};
+
+/// Garbage in cycles, every object of it holding SDK objects (which are
+/// immortal: they were alive at the build's snapshot), is still collected:
+/// 400 iterations make about 150 MB of it, past the VU's 64 MiB of linear
+/// memory, and not one iteration runs out.
+#[test]
+fn cyclic_garbage_holding_immortal_sdk_objects_is_collected() {
+    let dir = scratch("jsrt", "cycles");
+    let script = dir.join("cycles.js");
+    std::fs::write(
+        &script,
+        r#"import { http, check, vu } from 'volley';
+
+export default function () {
+  let ring = null, first = null;
+  for (let i = 0; i < 2000; i++) {
+    const node = { i, pad: 'x'.repeat(48) + i, sdk: http, check, next: ring };
+    node.self = node;
+    if (first === null) first = node;
+    ring = node;
+  }
+  first.next = ring; // one cycle through all 2,000
+  const kept = { ring, vu };
+  check(kept, { 'the ring is whole': (k) => k.ring.next.i === 1998 && k.ring.sdk === http });
+}
+"#,
+    )
+    .unwrap();
+    let export = dir.join("summary.json");
+    let (code, _, stderr) = volley_with(
+        &[
+            "run",
+            script.to_str().unwrap(),
+            "--vus",
+            "1",
+            "--iterations",
+            "400",
+            "--quiet",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let metrics = &doc["metrics"];
+    assert_eq!(
+        metrics["iterations"]["values"]["count"].as_f64(),
+        Some(400.0),
+        "{doc}"
+    );
+    let checks = &metrics["checks"]["values"];
+    assert_eq!(checks["passes"].as_f64(), Some(400.0), "{checks}");
+    assert_eq!(checks["fails"].as_f64(), Some(0.0), "{checks}");
+    assert!(!stderr.to_lowercase().contains("out of memory"), "{stderr}");
+}
+
+/// The point of the runtime: sleeping VUs share the snapshot's pages
+/// instead of each writing its own copy. The same script built on the
+/// runtime componentize-qjs bundles (`VOLLEY_QJS_RUNTIME=cli`) takes about
+/// 1.7x the memory per VU (docs/PERFORMANCE.md); here volley's must take
+/// under 0.8x of it, measured as the growth of volley's proportional set
+/// size from 10 to 160 VUs. Also: the build names the runtime it used, and
+/// a runtime path that is not there is refused by name.
+#[test]
+fn vus_on_volley_s_runtime_share_the_snapshot_pages() {
+    let dir = scratch("jsrt", "pss");
+    let (_rt, server) = standalone_http();
+    let source = r#"import { http, check, sleep, vu } from 'volley';
+let url;
+export function initVu() { url = vu.param('url'); }
+export default function () {
+  const r = http.get(url);
+  check(r, { 'status is 200': (r) => r.status === 200 });
+  sleep(1);
+}
+"#;
+    let mut per_vu = Vec::new();
+    for runtime in ["volley", "cli"] {
+        let folder = dir.join(runtime);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("scenario.js"), source).unwrap();
+        let (code, stdout, stderr) = volley_with(
+            &["build", folder.to_str().unwrap()],
+            &[("VOLLEY_QJS_RUNTIME", runtime)],
+        );
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let says = if runtime == "volley" {
+            "volley runtime"
+        } else {
+            "its own runtime"
+        };
+        assert!(
+            stdout.contains(says) || stderr.contains(says),
+            "{runtime}: {stdout}{stderr}"
+        );
+        let component = folder.join(format!("target/volley/{runtime}.wasm"));
+        assert!(component.is_file(), "{}", component.display());
+        let host = server.addr().to_string();
+        let url = format!("http://{host}/health");
+        // The first run compiles the component, and the compiler's memory
+        // stays in the process: compile it here, outside the samples.
+        let (code, _, stderr) = volley_with(
+            &[
+                "run",
+                component.to_str().unwrap(),
+                "--iterations",
+                "1",
+                "-e",
+                &format!("url={url}"),
+                "--allow-host",
+                &host,
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{stderr}");
+        let few = pss_kib(&component, &url, &host, 10);
+        let many = pss_kib(&component, &url, &host, 160);
+        per_vu.push((many as f64 - few as f64) / 150.0);
+        eprintln!("{runtime}: PSS {few} KiB at 10 VUs, {many} KiB at 160");
+    }
+    let (volley, cli) = (per_vu[0], per_vu[1]);
+    assert!(
+        volley < 0.8 * cli,
+        "PSS per sleeping VU: volley's runtime {volley:.0} KiB, the CLI's {cli:.0} KiB"
+    );
+
+    let (code, stdout, stderr) = volley_with(
+        &["build", dir.join("volley").to_str().unwrap(), "--force"],
+        &[("VOLLEY_QJS_RUNTIME", "/nonexistent/runtime.wasm")],
+    );
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stderr.contains("VOLLEY_QJS_RUNTIME=/nonexistent/runtime.wasm: no such file"),
+        "{stderr}"
+    );
+}
+
+/// volley's proportional set size in KiB while `vus` VUs of `component`
+/// sleep between requests to `url` (on `host`): read 3 s into a 5 s run.
+fn pss_kib(component: &std::path::Path, url: &str, host: &str, vus: u32) -> u64 {
+    let child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .arg("run")
+        .arg(component)
+        .args(["--vus", &vus.to_string(), "--duration", "5s", "--quiet"])
+        .args(["--no-summary", "-e", &format!("url={url}")])
+        .args(["--allow-host", host])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Reap(child);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", child.0.id()))
+        .expect("volley is still running 3 s into a 5 s run");
+    rollup
+        .lines()
+        .find(|l| l.starts_with("Pss:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .expect("a Pss line")
+}

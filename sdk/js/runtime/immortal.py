@@ -1,0 +1,204 @@
+# Patches the QuickJS of rquickjs-sys 0.13.0 (crates.io) for volley's runtime:
+#   - immortal values: JS_MakeImmortal() makes everything alive at the end of
+#     the build's snapshot immortal (its reference counts are never written
+#     again, the cycle collector never scans it), so the snapshot's pages stay
+#     shared between VUs;
+#   - JS_SealArenas(), and no small-block arenas at all (every block from
+#     malloc), so blocks allocated after the snapshot do not go to free
+#     blocks scattered over its pages.
+# Usage: python3 immortal.py <rquickjs-sys-0.13.0 folder>   (once; asserts each
+# edit matches exactly once, so a different QuickJS fails loudly)
+import re, sys
+root = sys.argv[1]
+p = root + '/quickjs/quickjs.c'
+s = open(p).read()
+n = 0
+def rep(old, new, count=1):
+    global s, n
+    c = s.count(old)
+    assert c == count, (old, c)
+    s = s.replace(old, new); n += c
+
+rep("""#define JS_GC_MARK(p)   (js_rc(p)->mark)
+""", """#define JS_GC_MARK(p)   (js_rc(p)->mark)
+
+/* Immortal values (volley): everything alive when JS_MakeImmortal()
+   runs (end of the wizer snapshot) gets ref_count = JS_RC_IMMORTAL; the
+   dup/free paths leave such counts alone so the snapshot pages holding
+   them are never written, and the cycle collector never scans them. Any
+   count >= 2^29 counts as immortal so that the few unguarded +1/-1 sites
+   cannot bring one down to 0. */
+#define JS_RC_IMMORTAL (1 << 30)
+static inline bool js_rc_is_immortal(int rc)
+{
+    return rc >= (1 << 29);
+}
+#define JS_RC_INC(rc) do { if (likely(!js_rc_is_immortal(rc))) (rc)++; } while (0)
+""")
+rep("""    struct list_head gc_zero_ref_count_list;
+    struct list_head tmp_obj_list; /* used during GC */
+""", """    struct list_head gc_zero_ref_count_list;
+    struct list_head tmp_obj_list; /* used during GC */
+    struct list_head immortal_obj_list; /* GC objects made immortal, never scanned */
+""")
+rep("""    init_list_head(&rt->gc_zero_ref_count_list);
+    rt->gc_phase = JS_GC_PHASE_NONE;
+""", """    init_list_head(&rt->gc_zero_ref_count_list);
+    init_list_head(&rt->immortal_obj_list);
+    rt->gc_phase = JS_GC_PHASE_NONE;
+""")
+# increments (not the context's nor async function states')
+def inc(m):
+    global n
+    if m.group(2) in ('ctx', 's'):
+        return m.group(0)
+    n += 1
+    return f"{m.group(1)}JS_RC_INC(JS_REF_COUNT({m.group(2)}));"
+s = re.sub(r"(\n[ \t]+)JS_REF_COUNT\(([\w>\-]+)\)\+\+;", inc, s)
+# decrement-and-test
+def dec(m):
+    global n
+    var, op = m.group(2), m.group(3)
+    if var in ('ctx', 's'):
+        return m.group(0)
+    n += 1
+    if op.startswith('>'):
+        return f"{m.group(1)}js_rc_is_immortal(JS_REF_COUNT({var})) || --JS_REF_COUNT({var}) {op}"
+    return f"{m.group(1)}!js_rc_is_immortal(JS_REF_COUNT({var})) && --JS_REF_COUNT({var}) {op}"
+s = re.sub(r"(if \((?:unlikely\()?)--JS_REF_COUNT\((\w+)\) (<= 0|== 0|> 0)", dec, s)
+rep("""            if (__JS_AtomIsConst(i))
+                JS_REF_COUNT(str)--;""", """            if (__JS_AtomIsConst(i) && !js_rc_is_immortal(JS_REF_COUNT(str)))
+                JS_REF_COUNT(str)--;""")
+for fn in ("gc_decref_child", "gc_scan_incref_child", "gc_scan_incref_child2"):
+    rep(f"""static void {fn}(JSRuntime *rt, JSGCObjectHeader *p)
+{{
+""", f"""static void {fn}(JSRuntime *rt, JSGCObjectHeader *p)
+{{
+    if (js_rc_is_immortal(JS_REF_COUNT(p)))
+        return;
+""")
+rep("""    /* free the GC objects in a cycle */
+    gc_free_cycles(rt);
+}
+""", """    /* free the GC objects in a cycle */
+    gc_free_cycles(rt);
+}
+
+static void js_immortal_value(JSValueConst v)
+{
+    switch (JS_VALUE_GET_TAG(v)) {
+    case JS_TAG_STRING:
+    case JS_TAG_STRING_ROPE:
+    case JS_TAG_BIG_INT:
+    case JS_TAG_SYMBOL:
+        JS_REF_COUNT(JS_VALUE_GET_PTR(v)) = JS_RC_IMMORTAL;
+        break;
+    default: /* objects and bytecode: done by the GC list walk */
+        break;
+    }
+}
+
+/* Make every value alive now immortal: the GC objects (except contexts,
+   open variable references and async function states), all atoms, the
+   loaded modules and the strings/bigints directly held by object
+   properties, fast arrays, constant pools and closed-over variables.
+   Meant to be called once, after JS_RunGC(), at the end of a snapshot's
+   initialization. Immortal values are never freed. */
+void JS_MakeImmortal(JSRuntime *rt)
+{
+    struct list_head *el, *el1;
+    JSGCObjectHeader *gp;
+    JSContext *ctx;
+    int i;
+
+    for (i = 1; i < rt->atom_size; i++) {
+        JSAtomStruct *a = rt->atom_array[i];
+        if (!atom_is_free(a))
+            JS_REF_COUNT(a) = JS_RC_IMMORTAL;
+    }
+    list_for_each(el, &rt->context_list) {
+        ctx = list_entry(el, JSContext, link);
+        list_for_each(el1, &ctx->loaded_modules) {
+            JSModuleDef *m = list_entry(el1, JSModuleDef, link);
+            JS_REF_COUNT(m) = JS_RC_IMMORTAL;
+        }
+    }
+    list_for_each_safe(el, el1, &rt->gc_obj_list) {
+        gp = list_entry(el, JSGCObjectHeader, link);
+        switch (JS_GC_TYPE(gp)) {
+        case JS_GC_OBJ_TYPE_JS_OBJECT:
+            {
+                JSObject *p = (JSObject *)gp;
+                JSShape *sh = p->shape;
+                JSShapeProperty *prs = get_shape_prop(sh);
+                for (i = 0; i < sh->prop_count; i++, prs++) {
+                    if (prs->atom != JS_ATOM_NULL &&
+                        (prs->flags & JS_PROP_TMASK) == 0)
+                        js_immortal_value(p->prop[i].u.value);
+                }
+                if (p->fast_array && (p->class_id == JS_CLASS_ARRAY ||
+                                      p->class_id == JS_CLASS_ARGUMENTS)) {
+                    uint32_t j;
+                    for (j = 0; j < p->u.array.count; j++)
+                        js_immortal_value(p->u.array.u.values[j]);
+                }
+            }
+            break;
+        case JS_GC_OBJ_TYPE_FUNCTION_BYTECODE:
+            {
+                JSFunctionBytecode *b = (JSFunctionBytecode *)gp;
+                for (i = 0; i < b->cpool_count; i++)
+                    js_immortal_value(b->cpool[i]);
+            }
+            break;
+        case JS_GC_OBJ_TYPE_VAR_REF:
+            {
+                JSVarRef *var_ref = (JSVarRef *)gp;
+                if (!var_ref->is_detached)
+                    continue;
+                js_immortal_value(var_ref->value);
+            }
+            break;
+        case JS_GC_OBJ_TYPE_SHAPE:
+            break;
+        default: /* contexts, async function states: stay mortal */
+            continue;
+        }
+        JS_REF_COUNT(gp) = JS_RC_IMMORTAL;
+        list_del(&gp->link);
+        list_add_tail(&gp->link, &rt->immortal_obj_list);
+    }
+}
+
+/* Detach every partly used arena from the free lists, so that blocks
+   allocated after the snapshot come from new arenas instead of the free
+   blocks scattered over the snapshot's pages. A detached arena gets
+   blocks back only by frees; once full again... it is never full again
+   (no allocation uses it), and it is released when its last block is. */
+void JS_SealArenas(JSRuntime *rt)
+{
+    struct list_head *el, *el1, *head;
+    int i;
+
+    for (i = 0; i < JS_ARENA_BLOCK_SIZE_COUNT; i++) {
+        head = &rt->arena_state.free_arena_list[i];
+        list_for_each_safe(el, el1, head) {
+            JSArena *ar = list_entry(el, JSArena, free_link);
+            init_list_head(&ar->free_link);
+        }
+        init_list_head(head);
+    }
+}
+""")
+rep("""#define JS_ARENA_LARGE_BLOCKS_ONLY 0
+""", """/* volley: no arenas, every block from the backing malloc */
+#define JS_ARENA_LARGE_BLOCKS_ONLY 1
+""")
+open(p, 'w').write(s)
+h = root + '/quickjs/quickjs.h'
+t = open(h).read()
+old = "JS_EXTERN void JS_RunGC(JSRuntime *rt);\n"
+assert t.count(old) == 1
+t = t.replace(old, old + "/* volley: make every value alive now immortal; stop reusing the\n   arenas' current free blocks (see quickjs.c) */\nJS_EXTERN void JS_MakeImmortal(JSRuntime *rt);\nJS_EXTERN void JS_SealArenas(JSRuntime *rt);\n")
+open(h, 'w').write(t)
+print("substitutions:", n)
