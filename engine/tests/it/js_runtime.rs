@@ -147,6 +147,9 @@ export default function () {
 
 /// volley's proportional set size in KiB while `vus` VUs of `component`
 /// sleep between requests to `url` (on `host`): read 3 s into a 5 s run.
+/// Without the mappings of volley's own binary and of shared libraries:
+/// other tests' volley processes share those pages, and how many run at
+/// the moment of each sample must not move the result.
 fn pss_kib(component: &std::path::Path, url: &str, host: &str, vus: u32) -> u64 {
     let child = Command::new(env!("CARGO_BIN_EXE_volley"))
         .arg("run")
@@ -161,11 +164,21 @@ fn pss_kib(component: &std::path::Path, url: &str, host: &str, vus: u32) -> u64 
         .unwrap();
     let child = Reap(child);
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", child.0.id()))
+    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", child.0.id()))
         .expect("volley is still running 3 s into a 5 s run");
-    rollup
-        .lines()
-        .find(|l| l.starts_with("Pss:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .expect("a Pss line")
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_volley")).unwrap();
+    let mut counted = true;
+    let mut pss = 0;
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // A mapping's first line: `start-end perms offset dev inode [path]`.
+        if fields.first().is_some_and(|f| f.contains('-')) && fields.len() >= 5 {
+            let path = fields.get(5).copied().unwrap_or("");
+            counted = path != exe.to_str().unwrap() && !path.contains(".so");
+        } else if counted && fields.first() == Some(&"Pss:") {
+            pss += fields[1].parse::<u64>().expect("a Pss value in KiB");
+        }
+    }
+    assert!(pss > 0, "no Pss lines in smaps");
+    pss
 }
