@@ -464,6 +464,8 @@ export class Response {
   get tls_version() { throw new Error('res.tls_version is not supported by volley: the TLS layer does not report it yet (volley negotiates TLS 1.2 or 1.3)'); }
   get tls_cipher_suite() { throw new Error('res.tls_cipher_suite is not supported by volley: the TLS layer does not report it yet'); }
 }
+/** What a Response made as a literal (see `send`) takes its methods from. */
+const RESPONSE = Response.prototype;
 for (const [k, v] of [['error', ''], ['error_code', 0], ['_type', 'text'], ['_method', 'GET']]) {
   Object.defineProperty(Response.prototype, k, { value: v, writable: true });
 }
@@ -680,7 +682,11 @@ function send(method, url, body, params, timeoutMs, expect) {
     if (!userinfoOf(url)) {
       const followed = whttp.sendUrl(method, url);
       absorb(followed, undefined);
-      const res = new Response(followed.response, undefined, undefined, followed.url);
+      // What `new Response(raw, undefined, undefined, url)` makes, as a
+      // literal: under QuickJS a class's `new` costs about ten times an
+      // object literal (250 ns against 15 for an empty one), on every request.
+      const raw = followed.response;
+      const res = { __proto__: RESPONSE, status: raw.status, url: followed.url, _raw: raw };
       // What `request` shows, kept only where it differs from the defaults.
       if (method !== 'GET') res._method = method;
       if (followed.url !== url) res._sent = url;
