@@ -64,6 +64,85 @@ export default function () {
     assert!(!stderr.to_lowercase().contains("out of memory"), "{stderr}");
 }
 
+/// An owned resource the engine hands to JavaScript (a `socket`, a
+/// producer, a `reply`...) is dropped when the script lets go of it: each of
+/// 40 iterations of one VU opens a WebSocket, pings it and never closes it,
+/// then asks the auction target how many sockets are open. Dropped at the
+/// end of its iteration, the socket closes, so the target never sees more
+/// than the current one and one or two still closing; before, each stayed
+/// open until the VU ended (40 at the last iteration). Every other
+/// iteration drops its socket by hand, twice, and then its `ping` throws.
+#[test]
+fn sockets_javascript_lets_go_of_are_closed() {
+    let dir = scratch("jsrt", "drop");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(volley::embedded::auction::start(
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let script = dir.join("sockets.js");
+    std::fs::write(
+        &script,
+        r#"import { http, ws, vu, Trend } from 'volley';
+
+const open = new Trend('sockets_open');
+export default function () {
+  const api = vu.param('api');
+  const s = ws.Socket.connect(`${api.replace('http://', 'ws://')}/ws/items/1`,
+    { headers: '', subprotocols: [], timeoutMs: 3000, tags: [] });
+  s.ping(3000);
+  open.add(http.get(`${api}/stats`).json().viewers);
+  if (typeof s.drop !== 'function' || s.drop !== s[Symbol.dispose]) throw new Error('no drop()');
+  if (vu.iteration % 2) {
+    s[Symbol.dispose]();
+    s.drop(); // again: nothing
+    let threw = '';
+    try { s.ping(1000); } catch (e) { threw = String(e); }
+    if (!threw.includes('TypeError: socket.ping: this socket was dropped')) throw new Error(`ping after drop: ${threw}`);
+  }
+}
+"#,
+    )
+    .unwrap();
+    let api = server.url();
+    let host = api.trim_start_matches("http://").to_string();
+    let export = dir.join("summary.json");
+    let (code, _, stderr) = volley_with(
+        &[
+            "run",
+            script.to_str().unwrap(),
+            "--vus",
+            "1",
+            "--iterations",
+            "40",
+            "-e",
+            &format!("api={api}"),
+            "--allow-host",
+            &host,
+            "--quiet",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let metrics = &doc["metrics"];
+    let count = |m: &str| metrics[m]["values"]["count"].as_f64();
+    assert_eq!(count("iterations"), Some(40.0), "{doc}");
+    assert_eq!(count("iterations_failed").unwrap_or(0.0), 0.0, "{doc}");
+    assert_eq!(count("ws_sessions"), Some(40.0), "{doc}");
+    let most = metrics["sockets_open"]["values"]["max"].as_f64().unwrap();
+    assert!(most <= 3.0, "{most} sockets open at once: {doc}");
+    assert_eq!(server.stats().viewer_sessions, 40);
+}
+
 /// The point of the runtime: sleeping VUs share the snapshot's pages
 /// instead of each writing its own copy. The same script built on the
 /// runtime componentize-qjs bundles (`VOLLEY_QJS_RUNTIME=cli`) takes about

@@ -157,8 +157,10 @@ fn a_locustfile_runs_unmodified_with_every_client_api() {
     let target = Target::start();
     let (_dir, file) = conformance("shop.py");
     let host = format!("host={}", target.url());
-    let doc = run(&file, &["--target", &host, "-u", "2", "-i", "40"]);
-    assert_eq!(count(&doc, "iterations"), 40.0, "{}", doc["metrics"]);
+    // Tasks are picked at random, the rarest 1 time in 7: 120 iterations
+    // miss one about once in 10^8 runs (40 missed the 404 task in one CI run).
+    let doc = run(&file, &["--target", &host, "-u", "2", "-i", "120"]);
+    assert_eq!(count(&doc, "iterations"), 120.0, "{}", doc["metrics"]);
     assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
     let seen = target.seen();
     assert_counts_match(
@@ -442,27 +444,37 @@ fn same_names_and_failure_ratios_as_locust(locust: &Path, name: &str) {
 }
 
 /// Locust's `on_stop` runs for every user when the run ends, as in Locust:
-/// its request reaches the target once per user.
+/// its request reaches the target once per user. A duration, not `-i`:
+/// with shared iterations a fast user may take them all, and a user that
+/// never started has no `on_start` and so no `on_stop` (the README's
+/// Locust table); on a loaded machine that made this test flaky.
 #[test]
 fn on_stop_runs_for_each_user_at_the_end_of_the_run() {
     let target = Target::start();
     let file = "from locust import HttpUser, task, constant\n\n\
-                class Api(HttpUser):\n    wait_time = constant(0)\n\n    \
+                class Api(HttpUser):\n    wait_time = constant(0.05)\n\n    \
                 @task\n    def ping(self):\n        self.client.get(\"/echo/ping\").raise_for_status()\n\n    \
                 def on_stop(self):\n        self.client.get(\"/echo/stop\").raise_for_status()\n";
     let dir = scratch_with("on-stop", &[("locustfile.py", file.to_string())]);
     let host = format!("host={}", target.url());
     let doc = run(
         &dir.join("locustfile.py"),
-        &["--target", &host, "-u", "3", "-i", "12"],
+        &["--target", &host, "-u", "3", "-d", "2s"],
     );
-    assert_eq!(count(&doc, "iterations"), 12.0, "{}", doc["metrics"]);
+    let iterations = count(&doc, "iterations");
+    assert!(iterations >= 3.0, "{}", doc["metrics"]);
     assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
     let seen = target.seen();
-    assert_eq!(seen.get("GET /echo/ping"), Some(&12), "{seen:?}");
+    let pings = *seen.get("GET /echo/ping").unwrap_or(&0);
+    assert_eq!(pings as f64, iterations, "{seen:?}");
     assert_eq!(seen.get("GET /echo/stop"), Some(&3), "{seen:?}");
     // Its requests are the run's too.
-    assert_eq!(count(&doc, "http_reqs"), 15.0, "{}", doc["metrics"]);
+    assert_eq!(
+        count(&doc, "http_reqs"),
+        pings as f64 + 3.0,
+        "{}",
+        doc["metrics"]
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
