@@ -527,8 +527,12 @@ async fn drive(mut ws: Stream, mut commands: mpsc::Receiver<Command>, inbox: Arc
                 Some(Command::Ping(reply)) => {
                     next_ping += 1;
                     let payload = next_ping.to_be_bytes().to_vec();
+                    // The round trip starts before the send: `send` may yield
+                    // after writing, and the pong be back before it returns
+                    // (rounds of 1 µs were seen, timed from after it).
+                    let sent = Instant::now();
                     match ws.send(Frame::Ping(payload.into())).await {
-                        Ok(()) => pings.push_back((next_ping, Instant::now(), reply)),
+                        Ok(()) => pings.push_back((next_ping, sent, reply)),
                         Err(e) => {
                             let e = classify(e);
                             let _ = reply.send(Err(e.clone()));
