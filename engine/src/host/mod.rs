@@ -121,6 +121,8 @@ pub(crate) struct Instance {
     pub(crate) verdict: Option<Box<http::DueVerdict>>,
     /// HTTP replies in `table` the guest has not dropped yet.
     pub(crate) replies: usize,
+    /// WebSocket sockets in `table` the guest has not dropped yet.
+    pub(crate) sockets: usize,
     /// This VU's own HTTP/1.1 keep-alive connection (plain http://).
     /// Boxed: a request hands it to the VU's task and back (a pointer
     /// moved, not the connection's state); none until the first request.

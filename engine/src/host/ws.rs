@@ -43,6 +43,13 @@ impl WsSocket {
     }
 }
 
+/// Sockets one VU may hold at once (open or closed, until dropped): a
+/// scenario that never drops them would otherwise hold a connection, its
+/// task and its buffers each, up to the process's open-file limit, which
+/// every other VU's connections share. The auction's 10,000-viewer plan
+/// holds 100 per VU.
+pub const MAX_SOCKETS: usize = 1_024;
+
 impl Drop for WsSocket {
     fn drop(&mut self) {
         self.end();
@@ -150,6 +157,15 @@ impl HostSocket for VuState {
             .tags
             .with([("url", name)])
             .with(options.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if self.instance.sockets >= MAX_SOCKETS {
+            let e = proto::WsError {
+                class: ErrorClass::InvalidRequest,
+                message: format!(
+                    "connect: this VU holds {MAX_SOCKETS} sockets; close and drop each socket it is done with (nothing was sent)"
+                ),
+            };
+            return Ok(Err(self.ws_error(&tags, e)));
+        }
         let headers = match super::types::parse_headers(&options.headers) {
             Ok(h) => h,
             Err(message) => {
@@ -197,7 +213,9 @@ impl HostSocket for VuState {
             ended: false,
             target,
         };
-        Ok(Ok(self.instance.table.push(socket)?))
+        let socket = self.instance.table.push(socket)?;
+        self.instance.sockets += 1;
+        Ok(Ok(socket))
     }
 
     fn protocol(&mut self, r: Resource<WsSocket>) -> wasmtime::Result<Option<String>> {
@@ -306,6 +324,7 @@ impl HostSocket for VuState {
 
     fn drop(&mut self, r: Resource<WsSocket>) -> wasmtime::Result<()> {
         self.instance.table.delete(r)?;
+        self.instance.sockets -= 1;
         Ok(())
     }
 }

@@ -168,6 +168,56 @@ fn run_js_sampled(
     (out.status.code().unwrap_or(-1), stderr, doc, peak)
 }
 
+/// A scenario that opens sockets and never drops them held a connection,
+/// a task and buffers each, up to the process's open-file limit, which
+/// every VU's connections share: now a VU holds at most 1,024 (open or
+/// closed, until dropped), the next `connect` is refused by name and sends
+/// nothing, and dropping one makes room again.
+#[test]
+fn a_socket_flood_is_bounded_per_vu() {
+    let (code, stderr, doc, _) = run_js_sampled(
+        "sockets",
+        r#"import { http, ws, vu, check } from 'volley';
+
+const why = (e) => { const p = e && e.payload !== undefined ? e.payload : e; return `${p && p.class}: ${p && p.message}`; };
+export default function () {
+  const api = vu.param('api');
+  const url = `${api.replace('http://', 'ws://')}/ws/items/1`;
+  const opts = { headers: '', subprotocols: [], timeoutMs: 5000, tags: [] };
+  const held = [];
+  let refused = '';
+  for (let i = 0; i < 1100 && !refused; i++) {
+    try { held.push(ws.Socket.connect(url, opts)); } catch (e) { refused = why(e); }
+  }
+  check(held.length, { 'a VU holds 1,024 sockets': (n) => n === 1024 });
+  check(refused, { 'the next is refused by name': (r) => r.startsWith('invalid-request: connect: this VU holds 1024 sockets') });
+  held[0].close(1000, 'done');
+  try { ws.Socket.connect(url, opts); refused = ''; } catch (e) { refused = why(e); }
+  check(refused, { 'a closed socket still counts until dropped': (r) => r.startsWith('invalid-request') });
+  held.shift().drop();
+  held.push(ws.Socket.connect(url, opts));
+  check(http.get(`${api}/stats`).json().viewer_sessions, { 'the target saw 1,025 sockets': (n) => n === 1025 });
+}
+"#,
+        &["--target", "api=embedded:auction", "-i", "1"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let values = |m: &str| doc["metrics"][m]["values"].clone();
+    assert_eq!(values("checks")["passes"].as_f64(), Some(4.0), "{doc}");
+    assert_eq!(values("checks")["fails"].as_f64(), Some(0.0), "{doc}");
+    let failed = values("iterations_failed")["count"].as_f64().unwrap_or(0.0);
+    assert_eq!(failed, 0.0, "{doc}");
+    // The two refused: after 1,024, and while a closed one was kept.
+    let refused: Vec<_> = doc["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metric"] == "ws_errors")
+        .map(|s| (s["tags"]["class"].clone(), s["sum"].as_f64()))
+        .collect();
+    assert_eq!(refused, [("invalid_request".into(), Some(2.0))], "{doc}");
+}
+
 /// A counter tagged with a new value every iteration grew volley to
 /// 4.7 GiB in 10 s: now its tag sets stop at the bound, every sample still
 /// counts, one warning names the metric, and memory and the export stay
