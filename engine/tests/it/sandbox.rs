@@ -218,6 +218,39 @@ export default function () {
     assert_eq!(refused, [("invalid_request".into(), Some(2.0))], "{doc}");
 }
 
+/// Each Kafka configuration a scenario opens a producer with is a librdkafka
+/// client (threads, connections) kept for the run: a scenario that opened
+/// one per call with a new `client.id` made them without end. Now a run
+/// makes at most 64, the next is refused by name, and one it has is still
+/// handed out.
+#[test]
+fn a_producer_flood_is_bounded_per_run() {
+    let (code, stderr, doc, _) = run_js_sampled(
+        "producers",
+        r#"import { kafka, vu, check } from 'volley';
+
+const why = (e) => { const p = e && e.payload !== undefined ? e.payload : e; return `${p && p.class}: ${p && p.message}`; };
+export default function () {
+  const bootstrap = vu.param('kafka');
+  let producers = 0, refused = '';
+  for (let i = 0; i < 100 && !refused; i++) {
+    try { kafka.Producer.open({ bootstrap, properties: [['client.id', `flood-${i}`]] }); producers++; } catch (e) { refused = why(e); }
+  }
+  check(producers, { 'a run makes 64 producers': (n) => n === 64 });
+  check(refused, { 'the next is refused by name': (r) => r.startsWith('config: this run has 64 Kafka producers') });
+  let again = '';
+  try { again = String(!!kafka.Producer.open({ bootstrap, properties: [['client.id', 'flood-0']] })); } catch (e) { again = why(e); }
+  check(again, { 'a configuration it has is reused': (a) => a === 'true' });
+}
+"#,
+        &["--target", "kafka=embedded:kafka", "-i", "1"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let checks = &doc["metrics"]["checks"]["values"];
+    assert_eq!(checks["passes"].as_f64(), Some(3.0), "{doc}");
+    assert_eq!(checks["fails"].as_f64(), Some(0.0), "{doc}");
+}
+
 /// A counter tagged with a new value every iteration grew volley to
 /// 4.7 GiB in 10 s: now its tag sets stop at the bound, every sample still
 /// counts, one warning names the metric, and memory and the export stay

@@ -67,6 +67,11 @@ impl ErrorClass {
     }
 }
 
+/// Producers (distinct configurations) one run may make: each is a
+/// librdkafka client with its own threads and connections, and a scenario
+/// opening one per call with a new `client.id` would make them without end.
+pub const MAX_PRODUCERS: usize = 64;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub class: ErrorClass,
@@ -285,6 +290,14 @@ impl KafkaClient {
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = producers.get(config) {
             return Ok(p.clone());
+        }
+        if producers.len() >= MAX_PRODUCERS {
+            return Err(Error {
+                class: ErrorClass::Config,
+                message: format!(
+                    "this run has {MAX_PRODUCERS} Kafka producers, one per configuration: open one and reuse it (each is the run's, shared by every VU), not one per call or per client.id"
+                ),
+            });
         }
         let mut c = config.client(&self.allow)?;
         // Throughput defaults; the scenario's properties override them.
