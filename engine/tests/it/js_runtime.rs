@@ -5,7 +5,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::support::{Reap, scratch, standalone_http, volley_with};
+use crate::support::{Reap, scratch, standalone_auction, standalone_http, volley_with};
 
 /// Garbage in cycles, every object of it holding SDK objects (which are
 /// immortal: they were alive at the build's snapshot), is still collected:
@@ -75,16 +75,7 @@ export default function () {
 #[test]
 fn sockets_javascript_lets_go_of_are_closed() {
     let dir = scratch("jsrt", "drop");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt
-        .block_on(volley::embedded::auction::start(
-            "127.0.0.1:0".parse().unwrap(),
-        ))
-        .unwrap();
+    let (_rt, server) = standalone_auction();
     let script = dir.join("sockets.js");
     std::fs::write(
         &script,

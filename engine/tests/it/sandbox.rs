@@ -196,6 +196,8 @@ export default function () {
   check(refused, { 'a closed socket still counts until dropped': (r) => r.startsWith('invalid-request') });
   held.shift().drop();
   held.push(ws.Socket.connect(url, opts));
+  // Answered: the target has counted it (it counts before it serves).
+  held[held.length - 1].ping(5000);
   check(http.get(`${api}/stats`).json().viewer_sessions, { 'the target saw 1,025 sockets': (n) => n === 1025 });
 }
 "#,

@@ -268,6 +268,25 @@ impl Drop for Scratch {
     }
 }
 
+/// The embedded auction target (bids over HTTP, WebSocket fan-out) on a
+/// runtime of its own, as `standalone_http` starts the HTTP one.
+pub fn standalone_auction() -> (
+    tokio::runtime::Runtime,
+    volley::embedded::auction::AuctionServer,
+) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(volley::embedded::auction::start(
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    (rt, server)
+}
+
 /// The embedded HTTP target on a runtime of its own: a separate service,
 /// as volley (or k6, or Locust) in another process sees it.
 pub fn standalone_http() -> (

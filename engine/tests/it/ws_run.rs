@@ -3,19 +3,6 @@
 //! saw, lost receivers show in the delivery rate, failures are classified.
 
 use crate::support::*;
-use volley::embedded::auction::{self, AuctionServer};
-
-fn auction_target() -> (tokio::runtime::Runtime, AuctionServer) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt
-        .block_on(auction::start("127.0.0.1:0".parse().unwrap()))
-        .unwrap();
-    (rt, server)
-}
 
 /// `viewers` viewers on item 1 for 6 s; the publisher bids once a second
 /// for 3 s from 1 s on, expecting `expected` viewers.
@@ -47,7 +34,7 @@ fn fan_out_plan(url: &str, viewers: u32, expected: u32) -> String {
 
 #[test]
 fn fan_out_reaches_every_viewer_and_matches_the_target() {
-    let (rt, server) = auction_target();
+    let (rt, server) = standalone_auction();
     let out = run_plan(plan(&fan_out_plan(&server.url(), 50, 50), &auction()));
     let stats = server.stats();
     let events = stats.bids_accepted;
@@ -75,7 +62,7 @@ fn fan_out_reaches_every_viewer_and_matches_the_target() {
 
 #[test]
 fn missing_viewers_show_in_the_delivery_rate() {
-    let (rt, server) = auction_target();
+    let (rt, server) = standalone_auction();
     // The publisher expects 8 viewers; only 5 exist.
     let out = run_plan(plan(&fan_out_plan(&server.url(), 5, 8), &auction()));
     let events = server.stats().bids_accepted;
@@ -91,7 +78,7 @@ fn missing_viewers_show_in_the_delivery_rate() {
 
 #[test]
 fn contended_bids_match_the_target_and_rejections_are_not_errors() {
-    let (rt, server) = auction_target();
+    let (rt, server) = standalone_auction();
     let p = plan(
         &format!(
             r#"
@@ -160,7 +147,7 @@ fn a_dead_target_counts_ws_errors_by_class() {
 
 #[test]
 fn mixed_deals_vus_out_to_bidders_and_viewers_by_weight() {
-    let (rt, server) = auction_target();
+    let (rt, server) = standalone_auction();
     let p = plan(
         &format!(
             r#"

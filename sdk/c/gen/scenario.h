@@ -666,7 +666,9 @@ extern bool volley_scenario_http_fetch(volley_scenario_http_request_t *req, voll
 extern bool volley_scenario_http_verdict(bool ok, bool check);
 
 // Imported Functions from `volley:scenario/kafka@0.2.0`
-// The run's producer for this configuration (made on first use).
+// The run's producer for this configuration (made on first use). A
+// run makes at most 64 (one per configuration): past that, `open` of a
+// new configuration fails with `config`.
 extern bool volley_scenario_kafka_static_producer_open(volley_scenario_kafka_client_config_t *config, volley_scenario_kafka_own_producer_t *ret, volley_scenario_kafka_kafka_error_t *err);
 // Enqueues and returns at once; the ack is recorded when it arrives.
 extern bool volley_scenario_kafka_method_producer_produce(volley_scenario_kafka_borrow_producer_t self, volley_scenario_kafka_outgoing_t *message, volley_scenario_kafka_kafka_error_t *err);
@@ -694,6 +696,8 @@ extern bool volley_scenario_kafka_method_consumer_resume(volley_scenario_kafka_b
 
 // Imported Functions from `volley:scenario/ws@0.2.0`
 // Opens a socket: TCP (or TLS) connect plus the upgrade handshake.
+// A VU holds at most 1,024 sockets (open or closed, until dropped):
+// past that, `connect` sends nothing and fails with `invalid-request`.
 extern bool volley_scenario_ws_static_socket_connect(scenario_string_t *url, volley_scenario_ws_connect_options_t *options, volley_scenario_ws_own_socket_t *ret, volley_scenario_ws_net_error_t *err);
 // The subprotocol the server chose, if any.
 extern bool volley_scenario_ws_method_socket_protocol(volley_scenario_ws_borrow_socket_t self, scenario_string_t *ret);
