@@ -268,41 +268,38 @@ impl Drop for Scratch {
     }
 }
 
+/// A server started by `start` on a one-worker runtime of its own: a
+/// separate service, as volley (or k6, or Locust) in another process sees it.
+fn on_own_runtime<S, E: std::fmt::Debug>(
+    start: impl Future<Output = Result<S, E>>,
+) -> (tokio::runtime::Runtime, S) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(start).unwrap();
+    (rt, server)
+}
+
 /// The embedded auction target (bids over HTTP, WebSocket fan-out) on a
-/// runtime of its own, as `standalone_http` starts the HTTP one.
+/// runtime of its own.
 pub fn standalone_auction() -> (
     tokio::runtime::Runtime,
     volley::embedded::auction::AuctionServer,
 ) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt
-        .block_on(volley::embedded::auction::start(
-            "127.0.0.1:0".parse().unwrap(),
-        ))
-        .unwrap();
-    (rt, server)
+    on_own_runtime(volley::embedded::auction::start(
+        "127.0.0.1:0".parse().unwrap(),
+    ))
 }
 
-/// The embedded HTTP target on a runtime of its own: a separate service,
-/// as volley (or k6, or Locust) in another process sees it.
+/// The embedded HTTP target on a runtime of its own.
 pub fn standalone_http() -> (
     tokio::runtime::Runtime,
     volley::embedded::http::EmbeddedServer,
 ) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt
-        .block_on(volley::embedded::http::start(
-            "127.0.0.1:0".parse().unwrap(),
-            Default::default(),
-        ))
-        .unwrap();
-    (rt, server)
+    on_own_runtime(volley::embedded::http::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Default::default(),
+    ))
 }
