@@ -574,6 +574,38 @@ impl HostProducer for VuState {
     }
 }
 
+/// Consumers one VU may hold at once: each is a librdkafka client with its
+/// own threads and connections (and in a group, a member the group
+/// rebalances for), so a scenario that never dropped them would make them
+/// without end.
+pub const MAX_CONSUMERS: usize = 64;
+
+impl VuState {
+    /// The error for a consumer this VU may not make now, if any.
+    fn consumer_bound(&self, call: &str) -> Option<KafkaError> {
+        (self.instance.consumers >= MAX_CONSUMERS).then(|| KafkaError {
+            class: WitClass::Config,
+            message: format!(
+                "{call}: this VU holds {MAX_CONSUMERS} Kafka consumers; make one and poll it for the whole VU, and drop each it is done with"
+            ),
+        })
+    }
+
+    fn push_consumer(
+        &mut self,
+        made: Result<proto::Consumer, proto::Error>,
+    ) -> wasmtime::Result<Result<Resource<KafkaConsumer>, KafkaError>> {
+        Ok(match made {
+            Ok(c) => {
+                let r = self.instance.table.push(KafkaConsumer(c))?;
+                self.instance.consumers += 1;
+                Ok(r)
+            }
+            Err(e) => Err(to_wit(e)),
+        })
+    }
+}
+
 impl HostConsumer for VuState {
     fn subscribe(
         &mut self,
@@ -581,14 +613,14 @@ impl HostConsumer for VuState {
         group: String,
         topics: Vec<String>,
     ) -> wasmtime::Result<Result<Resource<KafkaConsumer>, KafkaError>> {
+        if let Some(e) = self.consumer_bound("subscribe") {
+            return Ok(Err(e));
+        }
         let kafka = &self.shared.kafka;
         let made = kafka
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| kafka.subscribe(&c, &group, &topics));
-        Ok(match made {
-            Ok(c) => Ok(self.instance.table.push(KafkaConsumer(c))?),
-            Err(e) => Err(to_wit(e)),
-        })
+        self.push_consumer(made)
     }
 
     fn assign(
@@ -598,14 +630,14 @@ impl HostConsumer for VuState {
         partitions: Vec<i32>,
         from: wit::Position,
     ) -> wasmtime::Result<Result<Resource<KafkaConsumer>, KafkaError>> {
+        if let Some(e) = self.consumer_bound("assign") {
+            return Ok(Err(e));
+        }
         let kafka = &self.shared.kafka;
         let made = kafka
             .guest_config(c.bootstrap, c.properties)
             .and_then(|c| kafka.assign(&c, &topic, &partitions, position(from)));
-        Ok(match made {
-            Ok(c) => Ok(self.instance.table.push(KafkaConsumer(c))?),
-            Err(e) => Err(to_wit(e)),
-        })
+        self.push_consumer(made)
     }
 
     async fn poll(
@@ -703,6 +735,7 @@ impl HostConsumer for VuState {
 
     fn drop(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<()> {
         self.instance.table.delete(r)?;
+        self.instance.consumers -= 1;
         Ok(())
     }
 }

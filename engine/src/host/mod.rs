@@ -123,6 +123,8 @@ pub(crate) struct Instance {
     pub(crate) replies: usize,
     /// WebSocket sockets in `table` the guest has not dropped yet.
     pub(crate) sockets: usize,
+    /// Kafka consumers in `table` the guest has not dropped yet.
+    pub(crate) consumers: usize,
     /// This VU's own HTTP/1.1 keep-alive connection (plain http://).
     /// Boxed: a request hands it to the VU's task and back (a pointer
     /// moved, not the connection's state); none until the first request.

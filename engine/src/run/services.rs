@@ -207,6 +207,19 @@ impl Services {
             .kafka
             .flush_all(Duration::from_secs(30))
             .await;
+        let unclosed = clients
+            .shared
+            .kafka
+            .close_consumers(Duration::from_secs(10))
+            .await;
+        if unclosed > 0 && progress {
+            crate::output::log(
+                "WARN",
+                format_args!(
+                    "WARN  {unclosed} Kafka consumers had not left their groups 10 s after their VUs ended; the run goes on without them"
+                ),
+            );
+        }
         self.track_goal.abort();
         let track_failed = finish_tracking(
             self.watches,

@@ -1,5 +1,7 @@
 //! Consumers that poll in batches, in a group or on assigned partitions.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::*;
 
 /// Where to read from.
@@ -35,9 +37,56 @@ impl Position {
     }
 }
 
-/// A consumer; polls in batches.
+/// A consumer; polls in batches. Dropping it closes it on a thread of its
+/// own: librdkafka's close waits for the group to take its partitions back,
+/// and `rdkafka` polls for that without a bound, so a close that never
+/// finishes costs a thread, not a runtime worker (and with it the run).
 pub struct Consumer {
-    inner: StreamConsumer,
+    /// Taken only by `drop`.
+    inner: Option<StreamConsumer>,
+    closing: Arc<Closing>,
+}
+
+/// Consumers being closed, so that the end of a run can wait for them.
+#[derive(Debug, Default)]
+pub(super) struct Closing(AtomicUsize);
+
+impl Closing {
+    /// Waits up to `timeout` for every close under way; how many are left.
+    pub(super) async fn wait(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = self.0.load(Ordering::Acquire);
+            if left == 0 || Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        let closing = self.closing.clone();
+        closing.0.fetch_add(1, Ordering::AcqRel);
+        let spawned = std::thread::Builder::new()
+            .name("volley-kafka-close".into())
+            .spawn({
+                let closing = closing.clone();
+                move || {
+                    drop(inner);
+                    closing.0.fetch_sub(1, Ordering::AcqRel);
+                }
+            });
+        if spawned.is_err() {
+            // No thread to close it on: the consumer was dropped with the
+            // closure, here, as before.
+            closing.0.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl std::fmt::Debug for Consumer {
@@ -47,21 +96,30 @@ impl std::fmt::Debug for Consumer {
 }
 
 impl Consumer {
-    pub(super) fn new(inner: StreamConsumer) -> Self {
-        Consumer { inner }
+    pub(super) fn new(inner: StreamConsumer, closing: Arc<Closing>) -> Self {
+        Consumer {
+            inner: Some(inner),
+            closing,
+        }
+    }
+
+    fn inner(&self) -> &StreamConsumer {
+        self.inner
+            .as_ref()
+            .expect("a consumer is only taken by drop")
     }
 
     /// Up to `max` messages, waiting up to `timeout` for the first.
     pub async fn poll(&self, max: usize, timeout: Duration) -> Result<Vec<Incoming>, Error> {
         let mut out = Vec::new();
-        let first = match tokio::time::timeout(timeout, self.inner.recv()).await {
+        let first = match tokio::time::timeout(timeout, self.inner().recv()).await {
             Err(_) => return Ok(out),
             Ok(m) => m.map_err(|e| classify(&e))?,
         };
         out.push(owned(&first));
         drop(first);
         while out.len() < max.max(1) {
-            match self.inner.recv().now_or_never() {
+            match self.inner().recv().now_or_never() {
                 Some(Ok(m)) => out.push(owned(&m)),
                 Some(Err(e)) => return Err(classify(&e)),
                 None => break,
@@ -72,7 +130,7 @@ impl Consumer {
 
     /// Commits the positions of what `poll` returned.
     pub fn commit(&self) -> Result<(), Error> {
-        match self.inner.commit_consumer_state(CommitMode::Sync) {
+        match self.inner().commit_consumer_state(CommitMode::Sync) {
             // Nothing consumed yet: nothing to commit.
             Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => Ok(()),
             r => r.map_err(|e| classify(&e)),
@@ -80,8 +138,8 @@ impl Consumer {
     }
 
     pub fn seek(&self, topic: &str, partition: i32, to: Position) -> Result<(), Error> {
-        let offset = to.offset(&self.inner, topic, partition)?;
-        self.inner
+        let offset = to.offset(self.inner(), topic, partition)?;
+        self.inner()
             .seek(topic, partition, offset, Duration::from_secs(10))
             .map_err(|e| classify(&e))
     }
@@ -95,13 +153,13 @@ impl Consumer {
     }
 
     pub fn pause(&self, topic: &str, partitions: &[i32]) -> Result<(), Error> {
-        self.inner
+        self.inner()
             .pause(&Self::partitions(topic, partitions))
             .map_err(|e| classify(&e))
     }
 
     pub fn resume(&self, topic: &str, partitions: &[i32]) -> Result<(), Error> {
-        self.inner
+        self.inner()
             .resume(&Self::partitions(topic, partitions))
             .map_err(|e| classify(&e))
     }

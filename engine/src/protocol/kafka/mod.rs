@@ -243,6 +243,7 @@ pub struct KafkaClient {
     targets: Arc<Vec<Target>>,
     on_delivery: OnDelivery,
     producers: Arc<Mutex<HashMap<Config, Producer>>>,
+    closing: Arc<consumer::Closing>,
 }
 
 impl std::fmt::Debug for KafkaClient {
@@ -258,6 +259,7 @@ impl KafkaClient {
             targets: Arc::default(),
             on_delivery,
             producers: Arc::default(),
+            closing: Arc::default(),
         }
     }
 
@@ -334,6 +336,12 @@ impl KafkaClient {
         }
     }
 
+    /// Waits up to `timeout` for the consumers dropped so far to close
+    /// (each closes on a thread of its own); how many had not.
+    pub async fn close_consumers(&self, timeout: Duration) -> usize {
+        self.closing.wait(timeout).await
+    }
+
     fn consumer_config(&self, config: &Config, group: &str) -> Result<ClientConfig, Error> {
         let mut c = config.client(&self.allow)?;
         c.set("group.id", group);
@@ -363,7 +371,7 @@ impl KafkaClient {
         check_advertised(c.client(), &self.allow, &config.bootstrap)?;
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         c.subscribe(&topics).map_err(|e| classify(&e))?;
-        Ok(Consumer::new(c))
+        Ok(Consumer::new(c, self.closing.clone()))
     }
 
     /// A consumer of `partitions` of `topic` from `from`, outside any group.
@@ -386,7 +394,7 @@ impl KafkaClient {
                 .map_err(|e| classify(&e))?;
         }
         c.assign(&tpl).map_err(|e| classify(&e))?;
-        Ok(Consumer::new(c))
+        Ok(Consumer::new(c, self.closing.clone()))
     }
 }
 
