@@ -477,7 +477,7 @@ fn send_in_place(
 }
 
 impl HostProducer for VuState {
-    fn open(
+    async fn open(
         &mut self,
         c: ClientConfig,
     ) -> wasmtime::Result<Result<Resource<KafkaProducer>, KafkaError>> {
@@ -485,11 +485,14 @@ impl HostProducer for VuState {
             .shared
             .timeline
             .target_of(&format!("kafka://{}", c.bootstrap));
-        let made = self
-            .shared
-            .kafka
-            .guest_config(c.bootstrap, c.properties)
-            .and_then(|c| self.shared.kafka.producer(&c));
+        let kafka = self.shared.kafka.clone();
+        let made = match kafka.guest_config(c.bootstrap, c.properties) {
+            Ok(c) => match kafka.made_producer(&c) {
+                Some(p) => Ok(p),
+                None => proto::off_worker(move || kafka.producer(&c)).await,
+            },
+            Err(e) => Err(e),
+        };
         Ok(match made {
             Ok(p) => Ok(self.instance.table.push(KafkaProducer(p, target))?),
             Err(e) => Err(to_wit(e)),
@@ -607,7 +610,7 @@ impl VuState {
 }
 
 impl HostConsumer for VuState {
-    fn subscribe(
+    async fn subscribe(
         &mut self,
         c: ClientConfig,
         group: String,
@@ -616,14 +619,15 @@ impl HostConsumer for VuState {
         if let Some(e) = self.consumer_bound("subscribe") {
             return Ok(Err(e));
         }
-        let kafka = &self.shared.kafka;
-        let made = kafka
-            .guest_config(c.bootstrap, c.properties)
-            .and_then(|c| kafka.subscribe(&c, &group, &topics));
+        let kafka = self.shared.kafka.clone();
+        let made = match kafka.guest_config(c.bootstrap, c.properties) {
+            Ok(c) => proto::off_worker(move || kafka.subscribe(&c, &group, &topics)).await,
+            Err(e) => Err(e),
+        };
         self.push_consumer(made)
     }
 
-    fn assign(
+    async fn assign(
         &mut self,
         c: ClientConfig,
         topic: String,
@@ -633,10 +637,12 @@ impl HostConsumer for VuState {
         if let Some(e) = self.consumer_bound("assign") {
             return Ok(Err(e));
         }
-        let kafka = &self.shared.kafka;
-        let made = kafka
-            .guest_config(c.bootstrap, c.properties)
-            .and_then(|c| kafka.assign(&c, &topic, &partitions, position(from)));
+        let kafka = self.shared.kafka.clone();
+        let from = position(from);
+        let made = match kafka.guest_config(c.bootstrap, c.properties) {
+            Ok(c) => proto::off_worker(move || kafka.assign(&c, &topic, &partitions, from)).await,
+            Err(e) => Err(e),
+        };
         self.push_consumer(made)
     }
 
@@ -683,23 +689,24 @@ impl HostConsumer for VuState {
         Ok(Ok(out))
     }
 
-    fn commit(&mut self, r: Resource<KafkaConsumer>) -> wasmtime::Result<Result<(), KafkaError>> {
-        Ok(self.instance.table.get(&r)?.0.commit().map_err(to_wit))
+    async fn commit(
+        &mut self,
+        r: Resource<KafkaConsumer>,
+    ) -> wasmtime::Result<Result<(), KafkaError>> {
+        let c = &self.instance.table.get(&r)?.0;
+        Ok(c.commit().await.map_err(to_wit))
     }
 
-    fn seek(
+    async fn seek(
         &mut self,
         r: Resource<KafkaConsumer>,
         topic: String,
         partition: i32,
         to: wit::Position,
     ) -> wasmtime::Result<Result<(), KafkaError>> {
-        Ok(self
-            .instance
-            .table
-            .get(&r)?
-            .0
-            .seek(&topic, partition, position(to))
+        let c = &self.instance.table.get(&r)?.0;
+        Ok(c.seek(&topic, partition, position(to))
+            .await
             .map_err(to_wit))
     }
 

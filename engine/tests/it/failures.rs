@@ -145,3 +145,68 @@ fn a_trapped_vu_s_sockets_are_closed_with_its_instance() {
     );
     assert_eq!(rate_counts(&out, "checks"), (6, 6));
 }
+
+/// Making a Kafka consumer waits for the cluster's broker list (5 s against
+/// a dead broker), and committing or seeking waits for the broker. Those
+/// waits ran on a runtime worker and stalled every VU sharing it: with one
+/// worker, the busy scenario below could not end an iteration until the
+/// dead subscribe returned. They now wait on the blocking pool, and the busy
+/// VU's 50 iterations (about 1 s) end while the subscribe still waits.
+#[test]
+fn a_dead_kafka_broker_does_not_stall_the_other_vus() {
+    let dir = scratch("failures", "dead-kafka");
+    let script = dir.join("scenario.js");
+    std::fs::write(
+        &script,
+        r#"import { kafka, vu, check, sleep, Trend } from 'volley';
+
+export const options = { scenarios: {
+  dead: { executor: 'per-vu-iterations', vus: 1, iterations: 1, exec: 'dead' },
+  busy: { executor: 'per-vu-iterations', vus: 1, iterations: 50, exec: 'busy' },
+} };
+const ms = () => vu.nowUs() / 1000;
+const deadStart = new Trend('dead_start'), deadEnd = new Trend('dead_end'), busyEnd = new Trend('busy_end');
+export function dead() {
+  deadStart.add(ms());
+  let made = '';
+  try { kafka.Consumer.subscribe({ bootstrap: '127.0.0.1:1', properties: [] }, 'g', ['t']).drop(); made = 'made'; } catch (e) { made = `${e.payload && e.payload.class}`; }
+  deadEnd.add(ms());
+  check(made, { 'subscribe returns': (m) => m === 'made' });
+}
+export function busy() {
+  sleep(0.02);
+  busyEnd.add(ms());
+}
+"#,
+    )
+    .unwrap();
+    let export = dir.join("summary.json");
+    let (code, _, stderr) = volley(&[
+        "run",
+        script.to_str().unwrap(),
+        "--threads",
+        "1",
+        "--allow-host",
+        "127.0.0.1:1",
+        "--quiet",
+        "--summary-export",
+        export.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let at = |metric: &str, stat: &str| {
+        doc["metrics"][metric]["values"][stat]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {metric} {stat}: {doc}"))
+    };
+    assert_eq!(at("busy_end", "count"), 50.0, "{doc}");
+    assert_eq!(at("checks", "passes"), 1.0, "{doc}");
+    // The subscribe did wait (else the test shows nothing)...
+    assert!(
+        at("dead_end", "max") > at("dead_start", "max") + 2_000.0,
+        "{doc}"
+    );
+    // ...and the busy VU ended every iteration meanwhile.
+    assert!(at("busy_end", "max") < at("dead_end", "max"), "{doc}");
+}

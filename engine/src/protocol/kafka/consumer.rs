@@ -42,8 +42,9 @@ impl Position {
 /// and `rdkafka` polls for that without a bound, so a close that never
 /// finishes costs a thread, not a runtime worker (and with it the run).
 pub struct Consumer {
-    /// Taken only by `drop`.
-    inner: Option<StreamConsumer>,
+    /// Taken only by `drop`. Shared with a commit or seek under way on the
+    /// blocking pool.
+    inner: Option<Arc<StreamConsumer>>,
     closing: Arc<Closing>,
 }
 
@@ -98,12 +99,12 @@ impl std::fmt::Debug for Consumer {
 impl Consumer {
     pub(super) fn new(inner: StreamConsumer, closing: Arc<Closing>) -> Self {
         Consumer {
-            inner: Some(inner),
+            inner: Some(Arc::new(inner)),
             closing,
         }
     }
 
-    fn inner(&self) -> &StreamConsumer {
+    fn inner(&self) -> &Arc<StreamConsumer> {
         self.inner
             .as_ref()
             .expect("a consumer is only taken by drop")
@@ -128,20 +129,29 @@ impl Consumer {
         Ok(out)
     }
 
-    /// Commits the positions of what `poll` returned.
-    pub fn commit(&self) -> Result<(), Error> {
-        match self.inner().commit_consumer_state(CommitMode::Sync) {
+    /// Commits the positions of what `poll` returned; waits for the broker
+    /// on the blocking pool.
+    pub async fn commit(&self) -> Result<(), Error> {
+        let c = self.inner().clone();
+        off_worker(move || match c.commit_consumer_state(CommitMode::Sync) {
             // Nothing consumed yet: nothing to commit.
             Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => Ok(()),
             r => r.map_err(|e| classify(&e)),
-        }
+        })
+        .await
     }
 
-    pub fn seek(&self, topic: &str, partition: i32, to: Position) -> Result<(), Error> {
-        let offset = to.offset(self.inner(), topic, partition)?;
-        self.inner()
-            .seek(topic, partition, offset, Duration::from_secs(10))
-            .map_err(|e| classify(&e))
+    /// Moves an assigned partition to `to`; a timestamp is looked up, and
+    /// the seek waited for, on the blocking pool.
+    pub async fn seek(&self, topic: &str, partition: i32, to: Position) -> Result<(), Error> {
+        let c = self.inner().clone();
+        let topic = topic.to_string();
+        off_worker(move || {
+            let offset = to.offset(&c, &topic, partition)?;
+            c.seek(&topic, partition, offset, Duration::from_secs(10))
+                .map_err(|e| classify(&e))
+        })
+        .await
     }
 
     fn partitions(topic: &str, partitions: &[i32]) -> TopicPartitionList {

@@ -181,6 +181,21 @@ fn check_advertised<C: ClientContext>(
     Ok(())
 }
 
+/// Runs `f`, which waits on librdkafka (a metadata request, a commit, an
+/// offset lookup: up to seconds against a slow or dead broker), on tokio's
+/// blocking pool. On a runtime worker it would stall every VU that shares
+/// the worker, and with them their timings.
+pub async fn off_worker<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(Error {
+            class: ErrorClass::Other,
+            message: format!("the Kafka call did not finish: {e}"),
+        })
+    })
+}
+
 /// `properties` followed by those of the target serving `bootstrap`.
 pub fn with_runner(
     mut properties: Vec<(String, String)>,
@@ -287,7 +302,15 @@ impl KafkaClient {
         })
     }
 
-    /// The shared producer for `config`, made on first use.
+    /// The shared producer for `config` if the run made it already: no
+    /// wait, unlike [`KafkaClient::producer`]'s first use.
+    pub fn made_producer(&self, config: &Config) -> Option<Producer> {
+        let producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        producers.get(config).cloned()
+    }
+
+    /// The shared producer for `config`, made on first use (which waits up
+    /// to seconds for the cluster's broker list: see [`off_worker`]).
     pub fn producer(&self, config: &Config) -> Result<Producer, Error> {
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = producers.get(config) {
@@ -476,7 +499,7 @@ mod tests {
         assert_eq!(first.partition, 0);
         assert_eq!(first.headers, vec![("id".to_string(), b"0".to_vec())]);
         // Seeking back replays a partition.
-        c.seek("t", 0, Position::Offset(0)).unwrap();
+        c.seek("t", 0, Position::Offset(0)).await.unwrap();
         let again = c.poll(1000, Duration::from_secs(5)).await.unwrap();
         assert!(again.iter().any(|m| m.key.as_deref() == Some(b"k0")));
         c.pause("t", &[0]).unwrap();
