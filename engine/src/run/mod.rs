@@ -113,6 +113,11 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         pooling: !opts.no_pooling,
         cache: true,
     })?);
+    // What `--watch` follows, as it is now: a change from here on is swapped to.
+    let watched = match &opts.watch {
+        Some(w) => Some((w.clone(), crate::swap::fingerprint(w).await)),
+        None => None,
+    };
     let (components, scenario_components) = load_components(&plan, &runtime)?;
 
     let setup_data = once::setup(&components, shared, &params, &plan, &interrupt).await?;
@@ -159,6 +164,7 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
         watches,
         outputs,
         started,
+        watched,
     })
     .await?;
     if let Some(page) = &page {

@@ -44,6 +44,8 @@ pub struct Inputs<'a> {
     pub outputs: Outputs,
     /// When the scenarios start: the zero of the run's timeline.
     pub started: Instant,
+    /// What `--watch` follows, with its fingerprint when the run read it.
+    pub watched: Option<(crate::swap::Watch, u64)>,
 }
 
 /// The running services; [`Services::drain`] stops them.
@@ -94,11 +96,14 @@ pub async fn start(i: Inputs<'_>) -> Result<Services, Error> {
     let control = Arc::new(control_context(&i, &swapper));
     let endpoint = serve_control(control.clone(), i.opts).await?;
     let watch_stop = CancellationToken::new();
-    let watcher = i
-        .opts
-        .watch
-        .clone()
-        .map(|w| tokio::spawn(crate::swap::watch(w, swapper.clone(), watch_stop.clone())));
+    let watcher = i.watched.map(|(w, loaded)| {
+        tokio::spawn(crate::swap::watch(
+            w,
+            loaded,
+            swapper.clone(),
+            watch_stop.clone(),
+        ))
+    });
     let lag_watch = watch_lag(i.plan, &i.targets.kafka, &i.clients.allow, i.metrics);
     let probes = probe::start(&i.plan.probes, i.params, &shared.http, i.metrics)?;
     let track_goal = watch_goals(&i.clients.tracks, i.stop, i.started);

@@ -24,7 +24,7 @@ use crate::host::ScenarioInfo;
 use crate::wasm::{Component, ComponentId};
 
 pub use rollout::{Policy, SwapEvent, Swapper, Verdict, unversioned, versioned};
-pub use watch::{Watch, watch};
+pub use watch::{Watch, fingerprint, watch};
 
 /// One component as a scenario runs it.
 #[derive(Debug)]

@@ -26,9 +26,12 @@ const POLL: Duration = Duration::from_millis(200);
 /// Files a source folder may hold before the rest are not watched.
 const MAX_FILES: usize = 10_000;
 
-/// Watches until `stop` is cancelled.
-pub async fn watch(what: Watch, swapper: Arc<Swapper>, stop: CancellationToken) {
-    let mut last = fingerprint(&what).await;
+/// Watches until `stop` is cancelled. `loaded` is the files'
+/// [`fingerprint`] when the run read them: a change made while the run was
+/// still starting (compiling, running setup) is swapped to at once, not
+/// missed.
+pub async fn watch(what: Watch, loaded: u64, swapper: Arc<Swapper>, stop: CancellationToken) {
+    let mut last = loaded;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
@@ -69,7 +72,7 @@ pub async fn watch(what: Watch, swapper: Arc<Swapper>, stop: CancellationToken) 
 }
 
 /// A hash of the watched files' names, sizes and modification times.
-async fn fingerprint(what: &Watch) -> u64 {
+pub async fn fingerprint(what: &Watch) -> u64 {
     let what = what.clone();
     tokio::task::spawn_blocking(move || {
         let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -613,9 +613,76 @@ fn a_component_beyond_the_pooling_limits_is_refused_before_any_vu_moves() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A change saved while the run is still starting (compiling, running
+/// setup) is swapped to once it runs. The watcher used to take the file's
+/// state when it started, after setup, so such a change was never seen:
+/// here a's setup signals the test, which saves b during setup's 2 s sleep.
+#[test]
+fn a_change_saved_while_the_run_starts_is_swapped_to() {
+    let (server_rt, server) = standalone_http();
+    let dir = scratch("swap", "while-starting");
+    let build = |name: &str| {
+        let script = dir.join(format!("{name}.js"));
+        std::fs::write(
+            &script,
+            format!(
+                r#"import http from 'k6/http';
+import {{ sleep }} from 'k6';
+import {{ Counter }} from 'k6/metrics';
+import {{ vu }} from 'volley';
+const ran = new Counter('ran_{name}');
+export function setup() {{ http.get(`${{vu.param('api')}}/setup-started`); sleep(2); }}
+export default function () {{ sleep(0.01); ran.add(1); }}
+"#
+            ),
+        )
+        .unwrap();
+        let (code, out, err) = volley(&["build", script.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        std::fs::read(out.trim().lines().last().unwrap()).unwrap()
+    };
+    let (a, b) = (build("a"), build("b"));
+    let watched = dir.join("scenario.wasm");
+    std::fs::write(&watched, &a).unwrap();
+    let p = plan(
+        &format!(
+            r#"
+            [targets]
+            api = "{url}"
+            [scenarios.main]
+            executor = "constant-vus"
+            vus = 2
+            duration = "60s"
+            [thresholds]
+            ran_b = [{{ threshold = "count<1", abortOnFail = true }}]
+            "#,
+            url = server.url()
+        ),
+        &watched,
+    );
+    let out = run_watching(p, &watched, || {
+        // Bounded: setup starts within seconds.
+        for _ in 0..3000 {
+            if server.path_counts().contains_key("GET /setup-started") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        replace(&watched, &b);
+    });
+    let swaps = &out.report.swaps;
+    assert_eq!(swaps.len(), 1, "{swaps:#?}");
+    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    assert!(counter(&out, "ran_b") > 0.0);
+    assert_eq!(counter(&out, "iterations_failed"), 0.0);
+    server_rt.block_on(server.shutdown());
+}
+
 /// After a hot swap the scenario is the new version: `teardown` and
 /// `handleSummary` at the end are the new component's (with the setup
-/// data the run started with), not the first one's.
+/// data the run started with), not the first one's. The run ends when b
+/// has run (an `abortOnFail` threshold on b's counter), not after a fixed
+/// time a slow swap on a busy machine could outlast.
 #[test]
 fn teardown_and_handle_summary_are_the_version_the_run_ended_on() {
     let dir = scratch("swap", "ended-on");
@@ -627,8 +694,9 @@ fn teardown_and_handle_summary_are_the_version_the_run_ended_on() {
                 r#"import {{ sleep }} from 'k6';
 import {{ Counter }} from 'k6/metrics';
 const teardowns = new Counter('teardowns_{name}');
+const ran = new Counter('ran_{name}');
 export function setup() {{ return {{ from: '{name}' }}; }}
-export default function () {{ sleep(0.01); }}
+export default function () {{ sleep(0.01); ran.add(1); }}
 export function teardown(data) {{ teardowns.add(1, {{ setup: data.from }}); }}
 export function handleSummary(data) {{
   return {{ stdout: `summary of {name}: ${{data.metrics.iterations.values.count}} iterations\n` }};
@@ -649,7 +717,10 @@ export function handleSummary(data) {{
         [scenarios.main]
         executor = "constant-vus"
         vus = 2
-        duration = "6s"
+        duration = "120s"
+
+        [thresholds]
+        ran_b = [{ threshold = "count<1", abortOnFail = true }]
         "#,
         &watched,
     );
@@ -665,6 +736,7 @@ export function handleSummary(data) {{
     let swaps = &out.report.swaps;
     assert_eq!(swaps.len(), 1, "{swaps:#?}");
     assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    assert!(counter(&out, "ran_b") > 0.0);
     assert_eq!(counter(&out, "teardowns_a"), 0.0);
     // b's teardown, given the data a's setup returned.
     assert_eq!(counter_where(&out, "teardowns_b", "setup", "a"), 1.0);
