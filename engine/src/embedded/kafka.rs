@@ -293,8 +293,20 @@ async fn enrich(
             let _ = consumer.commit_consumer_state(CommitMode::Async);
         }
     }
-    let _ = consumer.commit_consumer_state(CommitMode::Sync);
-    let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+    // The last commit and flush wait on the broker: off the runtime's
+    // workers. Closing the consumer waits for the group to rebalance, which
+    // `rdkafka` does without a bound: on a thread of its own.
+    let done = tokio::task::spawn_blocking(move || {
+        let _ = consumer.commit_consumer_state(CommitMode::Sync);
+        let _ = producer.flush(Duration::from_secs(10));
+        consumer
+    })
+    .await;
+    if let Ok(consumer) = done {
+        let _ = std::thread::Builder::new()
+            .name("volley-kafka-close".into())
+            .spawn(move || drop(consumer));
+    }
 }
 
 /// Counts the enricher's deliveries.
