@@ -31,6 +31,7 @@ export default function () {
     sslkey: [['ssl.key.location', '/etc/shadow']],
     plugin: [['plugin.library.paths', '/tmp/evil.so']],
     unknown: [['no.such.property', '1']],
+    queue: [['queue.buffering.max.kbytes', '2147483647']],
   };
   const bootstrap = vu.param('kafka');
   for (const name in ATTEMPTS) {
@@ -45,7 +46,7 @@ export default function () {
   }
   let tuned = false;
   try {
-    tuned = !!kafka.Producer.open({ bootstrap, properties: [['acks', '1'], ['linger.ms', '1']] });
+    tuned = !!kafka.Producer.open({ bootstrap, properties: [['acks', '1'], ['linger.ms', '1'], ['queue.buffering.max.kbytes', '65536']] });
   } catch (e) {
     log.error(`tuning refused: ${JSON.stringify(e && e.payload)}`);
   }
@@ -90,6 +91,7 @@ export default function () {
         "sslkey refused",
         "plugin refused",
         "unknown refused",
+        "queue refused",
         "tuning allowed",
     ] {
         assert_eq!(

@@ -293,8 +293,8 @@ impl KafkaClient {
         bootstrap: String,
         properties: Vec<(String, String)>,
     ) -> Result<Config, Error> {
-        for (k, _) in &properties {
-            check_guest(k)?;
+        for (k, v) in &properties {
+            check_guest(k, v)?;
         }
         Ok(Config {
             properties: with_runner(properties, &self.targets, &bootstrap),

@@ -71,11 +71,40 @@ const TUNING: &[&str] = &[
     "socket.timeout.ms",
 ];
 
-/// Checks one property a scenario set: `Ok` for client tuning, otherwise an
-/// error that names the property and says where it belongs.
-pub fn check_guest(key: &str) -> Result<(), Error> {
+/// Tuning that sizes memory librdkafka holds outside every VU's memory
+/// limit (queues, fetch buffers, message sizes): a scenario may lower each,
+/// not raise it past librdkafka's default (the engine's, for the producer
+/// queue it sets). More goes on the plan's Kafka target.
+const MEMORY: &[(&str, u64)] = &[
+    ("queue.buffering.max.kbytes", 1_048_576),
+    ("queue.buffering.max.messages", 1_000_000),
+    ("queued.max.messages.kbytes", 65_536),
+    ("queued.min.messages", 100_000),
+    ("fetch.max.bytes", 52_428_800),
+    ("fetch.message.max.bytes", 1_048_576),
+    ("max.partition.fetch.bytes", 1_048_576),
+    ("message.max.bytes", 1_000_000),
+    ("message.copy.max.bytes", 65_535),
+    ("batch.size", 1_000_000),
+];
+
+/// Checks one property a scenario set: `Ok` for client tuning within its
+/// bounds, otherwise an error that names the property and says where it
+/// belongs.
+pub fn check_guest(key: &str, value: &str) -> Result<(), Error> {
     if TUNING.contains(&key) {
-        return Ok(());
+        let bound = MEMORY.iter().find(|(k, _)| *k == key).map(|(_, b)| *b);
+        return match (bound, value.trim().parse::<u64>()) {
+            (Some(bound), Ok(v)) if v > bound => Err(Error {
+                class: ErrorClass::NotAllowed,
+                message: format!(
+                    "Kafka property `{key}` = {v} is more memory than a scenario may ask for \
+                     (at most {bound}, librdkafka's default): set it lower, or put it on the \
+                     plan's Kafka target: [targets] kafka = \"kafka://host:port?{key}={v}\""
+                ),
+            }),
+            _ => Ok(()),
+        };
     }
     let message = match key {
         "bootstrap.servers" | "metadata.broker.list" => format!(
@@ -199,7 +228,7 @@ mod tests {
     #[test]
     fn tuning_passes_and_dangerous_properties_are_refused() {
         for ok in ["acks", "linger.ms", "compression.type", "fetch.min.bytes"] {
-            check_guest(ok).unwrap();
+            check_guest(ok, "1").unwrap();
         }
         for (bad, hint) in [
             ("sasl.kerberos.kinit.cmd", "plan's Kafka target"),
@@ -212,10 +241,32 @@ mod tests {
             ("debug", "plan's Kafka target"),
             ("no.such.property", "is not client tuning"),
         ] {
-            let e = check_guest(bad).unwrap_err();
+            let e = check_guest(bad, "1").unwrap_err();
             assert_eq!(e.class, ErrorClass::NotAllowed);
             assert!(e.message.contains(&format!("`{bad}`")), "{e}");
             assert!(e.message.contains(hint), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn memory_tuning_may_be_lowered_not_raised() {
+        check_guest("queue.buffering.max.kbytes", "1024").unwrap();
+        check_guest("queue.buffering.max.kbytes", "1048576").unwrap();
+        check_guest("queue.buffering.max.messages", "1000000").unwrap();
+        check_guest("message.max.bytes", " 500000 ").unwrap();
+        // Not a number: librdkafka judges it when the client is made.
+        check_guest("fetch.max.bytes", "lots").unwrap();
+        for (key, value) in [
+            ("queue.buffering.max.kbytes", "2147483647"),
+            ("queue.buffering.max.messages", "1000001"),
+            ("queued.max.messages.kbytes", "2097151"),
+            ("fetch.max.bytes", "2147483135"),
+            ("message.max.bytes", "1000000000"),
+        ] {
+            let e = check_guest(key, value).unwrap_err();
+            assert_eq!(e.class, ErrorClass::NotAllowed);
+            assert!(e.message.contains(&format!("`{key}` = {value}")), "{e}");
+            assert!(e.message.contains("plan's Kafka target"), "{e}");
         }
     }
 
