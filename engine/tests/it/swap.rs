@@ -64,6 +64,15 @@ fn replace(path: &Path, bytes: &[u8]) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// Builds `source` as `dir/NAME.js` with `volley build`: the component.
+fn build_js(dir: &Path, name: &str, source: String) -> Vec<u8> {
+    let script = dir.join(format!("{name}.js"));
+    std::fs::write(&script, source).unwrap();
+    let (code, out, err) = volley(&["build", script.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::read(out.trim().lines().last().unwrap()).unwrap()
+}
+
 /// Runs `plan` with `--watch` on `watched` while `change` rewrites it.
 fn run_watching(plan: Plan, watched: &Path, change: impl FnOnce() + Send) -> Outcome {
     run_watching_with(RunOptions::default(), plan, watched, change)
@@ -622,9 +631,9 @@ fn a_change_saved_while_the_run_starts_is_swapped_to() {
     let (server_rt, server) = standalone_http();
     let dir = scratch("swap", "while-starting");
     let build = |name: &str| {
-        let script = dir.join(format!("{name}.js"));
-        std::fs::write(
-            &script,
+        build_js(
+            &dir,
+            name,
             format!(
                 r#"import http from 'k6/http';
 import {{ sleep }} from 'k6';
@@ -636,10 +645,6 @@ export default function () {{ sleep(0.01); ran.add(1); }}
 "#
             ),
         )
-        .unwrap();
-        let (code, out, err) = volley(&["build", script.to_str().unwrap()]);
-        assert_eq!(code, 0, "{err}");
-        std::fs::read(out.trim().lines().last().unwrap()).unwrap()
     };
     let (a, b) = (build("a"), build("b"));
     let watched = dir.join("scenario.wasm");
@@ -687,9 +692,9 @@ export default function () {{ sleep(0.01); ran.add(1); }}
 fn teardown_and_handle_summary_are_the_version_the_run_ended_on() {
     let dir = scratch("swap", "ended-on");
     let build = |name: &str| {
-        let script = dir.join(format!("{name}.js"));
-        std::fs::write(
-            &script,
+        build_js(
+            &dir,
+            name,
             format!(
                 r#"import {{ sleep }} from 'k6';
 import {{ Counter }} from 'k6/metrics';
@@ -704,10 +709,6 @@ export function handleSummary(data) {{
 "#
             ),
         )
-        .unwrap();
-        let (code, out, err) = volley(&["build", script.to_str().unwrap()]);
-        assert_eq!(code, 0, "{err}");
-        std::fs::read(out.trim().lines().last().unwrap()).unwrap()
     };
     let (a, b) = (build("a"), build("b"));
     let watched = dir.join("scenario.wasm");
