@@ -99,7 +99,7 @@ pub fn check_guest(key: &str, value: &str) -> Result<(), Error> {
                 class: ErrorClass::NotAllowed,
                 message: format!(
                     "Kafka property `{key}` = {v} is more memory than a scenario may ask for \
-                     (at most {bound}, librdkafka's default): set it lower, or put it on the \
+                     (at most {bound}, the default): set it lower, or put it on the \
                      plan's Kafka target: [targets] kafka = \"kafka://host:port?{key}={v}\""
                 ),
             }),
