@@ -172,6 +172,13 @@ fn run_js_sampled(
     (out.status.code().unwrap_or(-1), stderr, doc, peak)
 }
 
+/// The export's checks: `passes` passed, none failed.
+fn checks_all_pass(doc: &serde_json::Value, passes: u32) {
+    let checks = &doc["metrics"]["checks"]["values"];
+    assert_eq!(checks["passes"].as_f64(), Some(passes.into()), "{doc}");
+    assert_eq!(checks["fails"].as_f64(), Some(0.0), "{doc}");
+}
+
 /// A scenario that opens sockets and never drops them held a connection,
 /// a task and buffers each, up to the process's open-file limit, which
 /// every VU's connections share: now a VU holds at most 1,024 (open or
@@ -206,15 +213,14 @@ export default function () {
         &["--target", "api=embedded:auction", "-i", "1"],
     );
     assert_eq!(code, 0, "{stderr}");
+    checks_all_pass(&doc, 4);
     let values = |m: &str| doc["metrics"][m]["values"].clone();
-    assert_eq!(values("checks")["passes"].as_f64(), Some(4.0), "{doc}");
     // Every socket made was opened: 1,024, then one more after the drop.
     assert_eq!(
         values("ws_sessions")["count"].as_f64(),
         Some(1025.0),
         "{doc}"
     );
-    assert_eq!(values("checks")["fails"].as_f64(), Some(0.0), "{doc}");
     let failed = values("iterations_failed")["count"].as_f64().unwrap_or(0.0);
     assert_eq!(failed, 0.0, "{doc}");
     // The two refused: after 1,024, and while a closed one was kept.
@@ -256,9 +262,7 @@ export default function () {
         &["--target", "kafka=embedded:kafka", "-i", "1"],
     );
     assert_eq!(code, 0, "{stderr}");
-    let checks = &doc["metrics"]["checks"]["values"];
-    assert_eq!(checks["passes"].as_f64(), Some(3.0), "{doc}");
-    assert_eq!(checks["fails"].as_f64(), Some(0.0), "{doc}");
+    checks_all_pass(&doc, 3);
 }
 
 /// A scenario that subscribed a consumer per call and never dropped them
@@ -294,9 +298,7 @@ export default function () {
         &["--target", "kafka=embedded:kafka", "-i", "3"],
     );
     assert_eq!(code, 0, "{stderr}");
-    let checks = &doc["metrics"]["checks"]["values"];
-    assert_eq!(checks["passes"].as_f64(), Some(9.0), "{doc}");
-    assert_eq!(checks["fails"].as_f64(), Some(0.0), "{doc}");
+    checks_all_pass(&doc, 9);
 }
 
 /// A counter tagged with a new value every iteration grew volley to

@@ -8,7 +8,7 @@ use std::time::Duration;
 use volley::metrics::Value;
 use volley::plan::Plan;
 use volley::run::{Outcome, RunOptions};
-use volley::swap::{Verdict, Watch};
+use volley::swap::{SwapEvent, Verdict, Watch};
 use volley::wasm::ComponentId;
 
 use crate::support::*;
@@ -71,6 +71,14 @@ fn build_js(dir: &Path, name: &str, source: String) -> Vec<u8> {
     let (code, out, err) = volley(&["build", script.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     std::fs::read(out.trim().lines().last().unwrap()).unwrap()
+}
+
+/// The run's swaps, which must be one, committed.
+fn one_committed_swap(out: &Outcome) -> &[SwapEvent] {
+    let swaps = &out.report.swaps;
+    assert_eq!(swaps.len(), 1, "{swaps:#?}");
+    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    swaps
 }
 
 /// Runs `plan` with `--watch` on `watched` while `change` rewrites it.
@@ -369,9 +377,7 @@ fn longest(out: &Outcome, version: &str) -> f64 {
 #[test]
 fn an_iteration_in_flight_finishes_on_the_old_version_within_the_drain() {
     let (out, id_a, id_b) = swap_with_a_slow_iteration_in_flight("drain", "5s", "");
-    let swaps = &out.report.swaps;
-    assert_eq!(swaps.len(), 1, "{swaps:#?}");
-    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    let swaps = one_committed_swap(&out);
     // Committed while VU 1 was busy: 3 of 4 VUs had moved.
     assert_eq!((swaps[0].moved, swaps[0].vus), (3, 4), "{swaps:#?}");
     assert_eq!(swaps[0].interrupted, 0);
@@ -396,9 +402,7 @@ fn an_iteration_past_the_drain_is_interrupted_by_the_swap_not_failed() {
     // Each iteration first sends a judged request whose verdict never comes.
     let targets = "[targets]\napi = \"embedded:http\"";
     let (out, id_a, id_b) = swap_with_a_slow_iteration_in_flight("interrupt", "300ms", targets);
-    let swaps = &out.report.swaps;
-    assert_eq!(swaps.len(), 1, "{swaps:#?}");
-    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    let swaps = one_committed_swap(&out);
     assert_eq!(swaps[0].interrupted, 1, "{swaps:#?}");
     // Cut off at the drain: never counted as an iteration, nor a failure.
     assert!(
@@ -446,9 +450,7 @@ fn a_reused_pool_slot_shows_none_of_the_old_components_memory() {
         std::thread::sleep(Duration::from_millis(1200));
         replace(&watched, &b);
     });
-    let swaps = &out.report.swaps;
-    assert_eq!(swaps.len(), 1, "{swaps:#?}");
-    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    one_committed_swap(&out);
     let (fresh, instances) =
         rate_where(&out, "checks", "check", "a new instance's memory is zeros");
     // At least one instance before the swap and one after (the VUs the
@@ -675,9 +677,7 @@ export default function () {{ sleep(0.01); ran.add(1); }}
         }
         replace(&watched, &b);
     });
-    let swaps = &out.report.swaps;
-    assert_eq!(swaps.len(), 1, "{swaps:#?}");
-    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    one_committed_swap(&out);
     assert!(counter(&out, "ran_b") > 0.0);
     assert_eq!(counter(&out, "iterations_failed"), 0.0);
     server_rt.block_on(server.shutdown());
@@ -734,9 +734,7 @@ export function handleSummary(data) {{
         std::thread::sleep(Duration::from_secs(2));
         replace(&watched, &b);
     });
-    let swaps = &out.report.swaps;
-    assert_eq!(swaps.len(), 1, "{swaps:#?}");
-    assert_eq!(swaps[0].verdict, Verdict::Committed, "{swaps:#?}");
+    one_committed_swap(&out);
     assert!(counter(&out, "ran_b") > 0.0);
     assert_eq!(counter(&out, "teardowns_a"), 0.0);
     // b's teardown, given the data a's setup returned.
