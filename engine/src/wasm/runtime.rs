@@ -252,6 +252,7 @@ impl Runtime {
             },
             None => self.compile(bytes, cached.as_deref()).map_err(fail)?,
         };
+        make_memory_images(&component).map_err(fail)?;
         let info = ComponentInfo::of(&self.engine, &component, bytes.len());
         info.check_exports().map_err(fail)?;
         let pre = self
@@ -278,14 +279,40 @@ impl Runtime {
             .map_err(|e| format!("does not compile: {e:#}"))?;
         if let Some(p) = cache_to {
             // A cache that cannot be written only costs time next run.
-            if cache::store(p, &compiled).is_ok()
-                && let Some(dir) = p.parent()
-            {
-                cache::prune(dir, cache::budget(), p);
+            if cache::store(p, &compiled).is_ok() {
+                if let Some(dir) = p.parent() {
+                    cache::prune(dir, cache::budget(), p);
+                }
+                // Mapped from the file, the memory images are the file's
+                // pages (shared with other runs) rather than a memfd.
+                if let Ok(component) = deserialize(&self.engine, p) {
+                    return Ok(component);
+                }
             }
         }
         deserialize_bytes(&self.engine, &compiled).map_err(|e| format!("{e:#}"))
     }
+}
+
+/// Makes the component's initial memory images now, so that no VU's
+/// instantiation is the first to. A component not mapped from a file gets its
+/// images in a sealed memfd, and sealing can fail for a moment with EBUSY while
+/// the kernel holds the new pages (compaction, migration): it is tried again
+/// before the load fails.
+fn make_memory_images(component: &WasmComponent) -> Result<(), String> {
+    const RETRIES: [u64; 3] = [20, 100, 500];
+    let mut last = None;
+    for wait_ms in std::iter::once(0).chain(RETRIES) {
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        match component.initialize_copy_on_write_image() {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    let e = last.map(|e| format!("{e:#}")).unwrap_or_default();
+    Err(format!(
+        "its initial memory image could not be made ({e}); the system may be short of memory or file descriptors"
+    ))
 }
 
 #[allow(
