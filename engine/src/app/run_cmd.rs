@@ -255,9 +255,32 @@ fn watch_target(
     }
 }
 
+/// What `--watch` will follow if volley builds `target` itself (a scenario
+/// folder, a source file, or a plan in a folder's `plans/`), known before the
+/// build, fingerprinted then.
+fn watched_before_build(target: &Path) -> Option<(crate::swap::Watch, u64)> {
+    let is_toml = target.extension().is_some_and(|e| e == "toml");
+    let sources = if target.is_dir() || crate::build::source_lang(target).is_some() {
+        target.to_path_buf()
+    } else {
+        let plans = target
+            .parent()
+            .filter(|d| is_toml && d.ends_with("plans"))?;
+        plans.parent().unwrap_or(Path::new(".")).to_path_buf()
+    };
+    let what = crate::swap::Watch::Sources(sources);
+    let since = crate::swap::fingerprint_now(&what);
+    Some((what, since))
+}
+
 pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
     crate::output::set_log_level(&args.log_level);
     let mut ov = overrides(&args)?;
+    // Before the build: a source saved while it runs is swapped to.
+    let before_build = args
+        .watch
+        .then(|| watched_before_build(&args.target))
+        .flatten();
     let mut resolved =
         match crate::package::open_target(&args.target, args.plan.as_deref(), &args.package)? {
             Some(r) => r,
@@ -280,6 +303,9 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
     for note in &plan.notes {
         eprintln!("note: {note}");
     }
+    let watch = args
+        .watch
+        .then(|| watch_target(&args.target, built_from.clone(), &plan));
     let opts = RunOptions {
         summary_export: args.summary_export.clone(),
         progress: !args.quiet,
@@ -287,9 +313,10 @@ pub(super) fn cmd_run(args: RunArgs) -> Result<ExitCode, Error> {
         color: !args.no_color && std::env::var_os("NO_COLOR").is_none() && is_terminal(),
         no_pooling: args.no_pooling,
         out: args.out.clone(),
-        watch: args
-            .watch
-            .then(|| watch_target(&args.target, built_from.clone(), &plan)),
+        watch_since: before_build
+            .filter(|(what, _)| Some(what) == watch.as_ref())
+            .map(|(_, since)| since),
+        watch,
         dashboard: args
             .dashboard
             .as_deref()

@@ -53,6 +53,10 @@ pub struct RunOptions {
     pub out: Vec<String>,
     /// Swap to each new build of these sources or this component (`--watch`).
     pub watch: Option<crate::swap::Watch>,
+    /// The watched files' fingerprint from before the caller built them, so
+    /// that a save during that build is a change; else it is taken when the
+    /// run reads the components.
+    pub watch_since: Option<u64>,
     /// `--dashboard[=ADDR]`: the live page.
     pub dashboard: Option<crate::output::dashboard::DashboardOptions>,
     /// `--control`: also take control requests over TCP, with a token.
@@ -115,7 +119,13 @@ pub async fn run(plan: Plan, opts: &RunOptions) -> Result<Outcome, Error> {
     })?);
     // What `--watch` follows, as it is now: a change from here on is swapped to.
     let watched = match &opts.watch {
-        Some(w) => Some((w.clone(), crate::swap::fingerprint(w).await)),
+        Some(w) => Some((
+            w.clone(),
+            match opts.watch_since {
+                Some(since) => since,
+                None => crate::swap::fingerprint(w).await,
+            },
+        )),
         None => None,
     };
     let (components, scenario_components) = load_components(&plan, &runtime)?;

@@ -24,7 +24,7 @@ use crate::host::ScenarioInfo;
 use crate::wasm::{Component, ComponentId};
 
 pub use rollout::{Policy, SwapEvent, Swapper, Verdict, unversioned, versioned};
-pub use watch::{Watch, fingerprint, watch};
+pub use watch::{Watch, fingerprint, fingerprint_now, watch};
 
 /// One component as a scenario runs it.
 #[derive(Debug)]

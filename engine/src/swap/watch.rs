@@ -71,27 +71,31 @@ pub async fn watch(what: Watch, loaded: u64, swapper: Arc<Swapper>, stop: Cancel
     }
 }
 
-/// A hash of the watched files' names, sizes and modification times.
+/// A hash of the watched files' names, sizes and modification times, read
+/// on the blocking pool.
 pub async fn fingerprint(what: &Watch) -> u64 {
     let what = what.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        match &what {
-            Watch::Component(p) => stamp(p).hash(&mut h),
-            Watch::Sources(p) if p.is_file() => stamp(p).hash(&mut h),
-            Watch::Sources(dir) => {
-                let mut files = Vec::new();
-                walk(dir, 0, &mut files);
-                files.sort();
-                for f in files {
-                    (stamp(&f), f).hash(&mut h);
-                }
+    tokio::task::spawn_blocking(move || fingerprint_now(&what))
+        .await
+        .unwrap_or(0)
+}
+
+/// [`fingerprint`] on the calling thread.
+pub fn fingerprint_now(what: &Watch) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match what {
+        Watch::Component(p) => stamp(p).hash(&mut h),
+        Watch::Sources(p) if p.is_file() => stamp(p).hash(&mut h),
+        Watch::Sources(dir) => {
+            let mut files = Vec::new();
+            walk(dir, 0, &mut files);
+            files.sort();
+            for f in files {
+                (stamp(&f), f).hash(&mut h);
             }
         }
-        h.finish()
-    })
-    .await
-    .unwrap_or(0)
+    }
+    h.finish()
 }
 
 fn stamp(p: &Path) -> Option<(u64, SystemTime)> {

@@ -544,6 +544,115 @@ fn watch_prints_a_build_error_keeps_the_old_version_and_swaps_to_the_fix() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `volley run --watch <folder>` fingerprints the sources before its first
+/// build: a save while that build runs is swapped to, not missed. The
+/// scenario's build script reads `version.txt`, says so, and waits for the
+/// test, which saves the next version then: the first build is the old
+/// version, and only the watcher can bring the new one.
+#[test]
+fn watch_swaps_to_a_save_made_during_the_first_build() {
+    let dir = scratch("swap", "watch-first-build");
+    let scenario = dir.join("watch-first");
+    let (code, _, err) = volley(&["new", scenario.to_str().unwrap(), "--lang", "rust"]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(
+        scenario.join("src/lib.rs"),
+        r#"use volley_sdk::prelude::*;
+
+struct Versioned;
+
+impl Scenario for Versioned {
+    fn run(_entry: &str) -> Result<(), String> {
+        Counter::new(concat!("ran_", env!("SCENARIO_VERSION"))).add(1.0);
+        vu::sleep(std::time::Duration::from_millis(20));
+        Ok(())
+    }
+}
+
+volley_sdk::export_scenario!(Versioned);
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        scenario.join("build.rs"),
+        r#"use std::path::Path;
+use std::time::Duration;
+
+fn main() {
+    println!("cargo:rerun-if-changed=version.txt");
+    println!("cargo:rerun-if-env-changed=WATCH_GATE");
+    let version = std::fs::read_to_string("version.txt").unwrap();
+    println!("cargo:rustc-env=SCENARIO_VERSION={}", version.trim());
+    // The test's gate: say which version this build read, then wait (at
+    // most 60 s) to be let go.
+    if let Ok(gate) = std::env::var("WATCH_GATE") {
+        let gate = Path::new(&gate);
+        std::fs::write(gate.join("building"), &version).unwrap();
+        for _ in 0..600 {
+            if gate.join("go").exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(scenario.join("version.txt"), "first\n").unwrap();
+    // The run ends once the second version has run (at most 180 s).
+    std::fs::write(
+        scenario.join("plans/default.toml"),
+        "[scenarios.main]\nexecutor = \"constant-vus\"\nvus = 2\nduration = \"180s\"\n\n[thresholds]\nran_second = [{ threshold = \"count<1\", abortOnFail = true }]\n",
+    )
+    .unwrap();
+    let gate = dir.join("gate");
+    std::fs::create_dir_all(&gate).unwrap();
+    let export = dir.join("out.json");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", scenario.to_str().unwrap(), "--watch"])
+        .args(["-q", "--no-color"])
+        .args(["--summary-export", export.to_str().unwrap()])
+        .env("WATCH_GATE", &gate)
+        .env("VOLLEY_RUNS_DIR", dir.join("runs"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: 300 s for cargo to reach the build script (the SDK's first
+    // build on a cold machine).
+    let building = gate.join("building");
+    for _ in 0..3000 {
+        if building.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&building).ok().as_deref(),
+        Some("first\n")
+    );
+    std::fs::write(scenario.join("version.txt"), "second\n").unwrap();
+    std::fs::write(gate.join("go"), "").unwrap();
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    // 99: the threshold that ended the run failed, as it is meant to.
+    assert_eq!(done.status.code(), Some(99), "{err}");
+    let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    let counter = |name: &str| {
+        e["metrics"][name]["values"]["count"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    assert!(counter("ran_first") > 0.0, "{err}");
+    assert!(counter("ran_second") > 0.0, "{err}");
+    let swaps = e["swaps"].as_array().unwrap();
+    assert_eq!(swaps.len(), 1, "{swaps:#?}");
+    assert_eq!(swaps[0]["result"], "committed", "{swaps:#?}\n{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_component_beyond_the_pooling_limits_is_refused_before_any_vu_moves() {
     let dir = scratch("swap", "pool-limits");
