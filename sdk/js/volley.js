@@ -94,6 +94,9 @@ export const __vuTags = new Proxy(vuTagValues, {
   },
 });
 
+/** @internal the tag pairs a sample with `tags` carries: its own, its group's, the VU's. */
+export function __tagList(tags) { return tagList(tags); }
+
 function tagList(tags) {
   const out = tags ? Object.entries(tags).map(([k, v]) => [String(k), String(v)]) : [];
   if (groupTag && !(tags && 'group' in tags)) out.push(['group', groupTag]);

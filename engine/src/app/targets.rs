@@ -63,7 +63,7 @@ pub(super) fn cmd_targets(args: TargetsArgs) -> Result<ExitCode, Error> {
             server.url()
         );
         println!(
-            "auction target:     {}  (POST /items/ID/bids, GET /items/ID, WS /ws/items/ID, GET /stats)",
+            "auction target:     {}  (POST /items/ID/bids, GET /items/ID, WS /ws/items/ID, WS /ws/echo, GET /stats)",
             auction.url()
         );
         use crate::embedded::kafka as ek;

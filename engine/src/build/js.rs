@@ -36,6 +36,7 @@ pub const SDK: &[(&str, &[u8])] = &[
     ("k6crypto.js", include_bytes!("../../../sdk/js/k6crypto.js")),
     ("jslib.js", include_bytes!("../../../sdk/js/jslib.js")),
     ("url.js", include_bytes!("../../../sdk/js/url.js")),
+    ("k6ws.js", include_bytes!("../../../sdk/js/k6ws.js")),
     // Not a module of the component: in the content hash, so a change rebuilds.
     ("bundle.mjs", BUNDLER),
 ];

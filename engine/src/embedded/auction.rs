@@ -3,8 +3,11 @@
 //! is higher than the item's current bid, atomically (409 otherwise, with the
 //! current bid); `GET /items/{id}` shows the item and its viewer count;
 //! WebSocket `/ws/items/{id}` pushes every accepted bid of the item as
-//! `{"item":ID,"seq":S,"amount":N,"bidder":"..."}`; `GET /health`; `GET
-//! /stats` counts what the service saw so tests can check volley's numbers.
+//! `{"item":ID,"seq":S,"amount":N,"bidder":"..."}`; WebSocket `/ws/echo`
+//! sends every text and binary message back (the text `bye` makes it close
+//! with code 4000, so clients can see a close the server started; it takes
+//! the first subprotocol offered); `GET /health`; `GET /stats` counts what
+//! the service saw so tests can check volley's numbers.
 //! Items exist from their first mention, with a current bid of 0.
 
 use std::collections::HashMap;
@@ -48,6 +51,10 @@ pub struct Stats {
     pub broadcasts_sent: u64,
     /// Bid messages viewers missed by falling more than 1,024 bids behind.
     pub broadcasts_missed: u64,
+    /// `/ws/echo` connections ever accepted.
+    pub echo_sessions: u64,
+    /// Messages `/ws/echo` received (and sent back, but for `bye`).
+    pub echo_messages: u64,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +66,8 @@ struct Counters {
     viewer_sessions: AtomicU64,
     broadcasts_sent: AtomicU64,
     broadcasts_missed: AtomicU64,
+    echo_sessions: AtomicU64,
+    echo_messages: AtomicU64,
 }
 
 impl Counters {
@@ -72,6 +81,8 @@ impl Counters {
             viewer_sessions: get(&self.viewer_sessions),
             broadcasts_sent: get(&self.broadcasts_sent),
             broadcasts_missed: get(&self.broadcasts_missed),
+            echo_sessions: get(&self.echo_sessions),
+            echo_messages: get(&self.echo_messages),
         }
     }
 }
@@ -225,7 +236,10 @@ async fn handle(req: Request<Incoming>, conn: Conn) -> Response<Full<Bytes>> {
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
     let path = req.uri().path().to_string();
     if let Some((id, "")) = item_path(&path, "/ws/items/") {
-        return upgrade(req, id, conn);
+        return upgrade(req, Socket::Viewer(id), conn);
+    }
+    if path == "/ws/echo" {
+        return upgrade(req, Socket::Echo, conn);
     }
     match (req.method(), item_path(&path, "/items/")) {
         (&Method::POST, Some((id, "bids"))) => bid(req, id, &state).await,
@@ -311,7 +325,16 @@ async fn bid(req: Request<Incoming>, id: u64, state: &State) -> Response<Full<By
     }
 }
 
-fn upgrade(req: Request<Incoming>, id: u64, conn: Conn) -> Response<Full<Bytes>> {
+/// What a WebSocket route serves.
+#[derive(Debug, Clone, Copy)]
+enum Socket {
+    /// An item's accepted bids.
+    Viewer(u64),
+    /// Every message back.
+    Echo,
+}
+
+fn upgrade(req: Request<Incoming>, socket: Socket, conn: Conn) -> Response<Full<Bytes>> {
     let state = conn.state.clone();
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let is_upgrade = header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
@@ -322,9 +345,16 @@ fn upgrade(req: Request<Incoming>, id: u64, conn: Conn) -> Response<Full<Bytes>>
         );
     };
     let accept = derive_accept_key(key.as_bytes());
+    let protocol = header("sec-websocket-protocol")
+        .and_then(|p| p.split(',').next())
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty());
     // Subscribe before answering: a bid accepted right after the client saw
     // the 101 must reach it.
-    let feed = state.with_item(id, |item| item.feed.subscribe());
+    let feed = match socket {
+        Socket::Viewer(id) => Some(state.with_item(id, |item| item.feed.subscribe())),
+        Socket::Echo => None,
+    };
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
@@ -336,18 +366,73 @@ fn upgrade(req: Request<Incoming>, id: u64, conn: Conn) -> Response<Full<Bytes>>
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
         let c = &state.counters;
-        c.viewers.fetch_add(1, Ordering::Relaxed);
-        c.viewer_sessions.fetch_add(1, Ordering::Relaxed);
-        serve_viewer(ws, feed, c, &conn).await;
-        c.viewers.fetch_sub(1, Ordering::Relaxed);
+        match feed {
+            Some(feed) => {
+                c.viewers.fetch_add(1, Ordering::Relaxed);
+                c.viewer_sessions.fetch_add(1, Ordering::Relaxed);
+                serve_viewer(ws, feed, c, &conn).await;
+                c.viewers.fetch_sub(1, Ordering::Relaxed);
+            }
+            None => {
+                c.echo_sessions.fetch_add(1, Ordering::Relaxed);
+                serve_echo(ws, c, &conn).await;
+            }
+        }
     });
-    Response::builder()
+    let mut answer = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header("connection", "Upgrade")
         .header("upgrade", "websocket")
-        .header("sec-websocket-accept", accept)
+        .header("sec-websocket-accept", accept);
+    if let Some(p) = protocol {
+        answer = answer.header("sec-websocket-protocol", p);
+    }
+    answer
         .body(Full::new(Bytes::new()))
-        .expect("static response parts are valid")
+        .unwrap_or_else(|_| error(StatusCode::BAD_REQUEST, "unusable subprotocol"))
+}
+
+async fn serve_echo<S>(mut ws: WebSocketStream<S>, c: &Counters, conn: &Conn)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let mut stopped = conn.stopped.clone();
+    loop {
+        tokio::select! {
+            incoming = ws.next() => match incoming {
+                Some(Ok(Message::Text(t))) if t.as_str() == "bye" => {
+                    c.echo_messages.fetch_add(1, Ordering::Relaxed);
+                    let frame = CloseFrame { code: CloseCode::Library(4000), reason: "bye".into() };
+                    let _ = ws.close(Some(frame)).await;
+                    // Until the client's close frame, at most 5 s.
+                    let answer = async { while let Some(Ok(_)) = ws.next().await {} };
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), answer).await;
+                    return;
+                }
+                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
+                    c.echo_messages.fetch_add(1, Ordering::Relaxed);
+                    if ws.send(m).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    let _ = ws.flush().await;
+                    return;
+                }
+                // Pings are answered by the codec; flush the pong.
+                Some(Ok(_)) => {
+                    let _ = ws.flush().await;
+                }
+            },
+            _ = stopped.changed() => {
+                let _ = ws.close(None).await;
+                return;
+            }
+            () = conn.faults.stopped() => return,
+        }
+    }
 }
 
 async fn serve_viewer<S>(

@@ -340,7 +340,13 @@ fn volley_check_paths(doc: &serde_json::Value) -> Checks {
 }
 
 /// `volley run <script>` with no plan: the script's `options` are the plan.
-fn run_volley(script: &Path, base: &str, echo: &str) -> (serde_json::Value, String) {
+/// `ws`, when given, is the auction target's URL (`WS_URL`).
+fn run_volley(
+    script: &Path,
+    base: &str,
+    echo: &str,
+    ws: Option<&str>,
+) -> (serde_json::Value, String) {
     let export = std::env::temp_dir().join(format!(
         "volley-k6-{}-{}.json",
         std::process::id(),
@@ -358,6 +364,7 @@ fn run_volley(script: &Path, base: &str, echo: &str) -> (serde_json::Value, Stri
         .arg(format!("BASE_URL={base}"))
         .arg("--target")
         .arg(format!("ECHO_URL={echo}"))
+        .args(ws.map(|u| format!("--target=WS_URL={u}")))
         .args(["-e", "GREETING=hello"])
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -400,7 +407,7 @@ fn run_script(area: &str, source: &str) -> (serde_json::Value, String) {
     let dir = scratch("k6", area);
     let script = dir.join(format!("{area}.js"));
     std::fs::write(&script, source).unwrap();
-    run_volley(&script, &server.url(), &echo)
+    run_volley(&script, &server.url(), &echo, None)
 }
 
 /// The k6 binary `./setup.sh` installs, if it is there.
@@ -412,7 +419,7 @@ fn k6() -> Option<PathBuf> {
 
 /// The same script under k6, against the same servers: its checks, by name
 /// and by path (with their groups).
-fn run_k6(k6: &Path, script: &Path, base: &str, echo: &str) -> (Checks, Checks) {
+fn run_k6(k6: &Path, script: &Path, base: &str, echo: &str, ws: &str) -> (Checks, Checks) {
     let export = std::env::temp_dir().join(format!(
         "volley-k6-ref-{}-{}.json",
         std::process::id(),
@@ -426,6 +433,8 @@ fn run_k6(k6: &Path, script: &Path, base: &str, echo: &str) -> (Checks, Checks) 
             &format!("BASE_URL={base}"),
             "-e",
             &format!("ECHO_URL={echo}"),
+            "-e",
+            &format!("WS_URL={ws}"),
         ])
         .args(["-e", "GREETING=hello"])
         .arg(script)
@@ -454,6 +463,9 @@ fn k6_conformance_scripts_run_unmodified() {
     // The embedded demo service, standalone: volley and k6 hit the same one.
     let (_rt, server) = standalone_http();
     let base = server.url();
+    // The auction target, for its WebSocket echo.
+    let (_auction_rt, auction) = standalone_auction();
+    let ws = auction.url();
     // (script, iterations, checks each iteration)
     let expected = [
         ("http.js", 2.0, 31.0),
@@ -462,11 +474,13 @@ fn k6_conformance_scripts_run_unmodified() {
         ("auth.js", 2.0, 11.0),
         ("async.js", 2.0, 9.0),
         ("callbacks.js", 2.0, 2.0),
+        ("ws.js", 4.0, 9.0),
     ];
     let mut ran = Vec::new();
+    let mut ws_doc = serde_json::Value::Null;
     for (name, iterations, per_iteration) in expected {
         let path = script(name);
-        let (doc, err) = run_volley(&path, &base, &echo);
+        let (doc, err) = run_volley(&path, &base, &echo, Some(&ws));
         assert_eq!(
             count(&doc, "iterations", "count"),
             iterations,
@@ -488,7 +502,25 @@ fn k6_conformance_scripts_run_unmodified() {
             );
         }
         ran.push((path, checks, volley_check_paths(&doc)));
+        if name == "ws.js" {
+            ws_doc = doc;
+        }
     }
+    // ws.js: what the echo target saw is what volley counted. Each session
+    // sends hello, the bytes and three ticks, and two of them `bye`; each
+    // gets back four texts and the bytes.
+    let seen = auction.stats();
+    assert_eq!(seen.echo_sessions, 4, "{seen:?}");
+    assert_eq!(seen.echo_messages, 22, "{seen:?}");
+    assert_eq!(count(&ws_doc, "ws_sessions", "count"), 4.0);
+    assert_eq!(count(&ws_doc, "ws_msgs_sent", "count"), 22.0);
+    assert_eq!(count(&ws_doc, "ws_msgs_received", "count"), 20.0);
+    assert_eq!(count(&ws_doc, "ws_ping", "count"), 4.0);
+    // The connect's tags are on its samples.
+    assert_eq!(
+        export_series(&ws_doc, "ws_sessions", "socket"),
+        vec![("echo".to_string(), 4.0)]
+    );
     // modules.js: the check inside `group('checkout')` carries its group.
     assert_eq!(
         ran[1].2.get("::checkout::in group: 200"),
@@ -507,7 +539,7 @@ fn k6_conformance_scripts_run_unmodified() {
     // callbacks.js: its thresholds held (exit 0); a response judged by no
     // one (`responseCallback: null`, for the request or the VU) is counted
     // as a request but gives no `http_req_failed` sample.
-    let callbacks = run_volley(&script("callbacks.js"), &base, &echo).0;
+    let callbacks = run_volley(&script("callbacks.js"), &base, &echo, None).0;
     for name in ["request judges none", "vu judges none"] {
         assert_eq!(
             series_total(&callbacks, "http_reqs", name),
@@ -526,7 +558,7 @@ fn k6_conformance_scripts_run_unmodified() {
         return;
     };
     for (path, volley_checks, volley_paths) in &ran {
-        let (k6_checks, k6_paths) = run_k6(&k6, path, &base, &echo);
+        let (k6_checks, k6_paths) = run_k6(&k6, path, &base, &echo, &ws);
         assert_eq!(
             &k6_checks,
             volley_checks,
@@ -816,6 +848,7 @@ fn a_component_holds_only_the_modules_its_script_uses() {
             "./k6crypto.js",
             "./url.js",
             "./jslib.js",
+            "./k6ws.js",
         ]
         .into_iter()
         .filter(|m| main.contains(&format!("from '{m}'")))
@@ -854,6 +887,40 @@ export default function () {
         ],
         "{all}"
     );
+}
+
+/// `k6/ws` when the connection fails: the response says so (status 0,
+/// `error`, `error_code`, as k6's without `throw`) and the callback is not
+/// called; what volley cannot do (`compression`) throws naming it.
+#[test]
+fn k6_ws_reports_a_failed_connection_and_refuses_compression() {
+    let (doc, err) = run_script(
+        "ws-fail",
+        r#"import ws from 'k6/ws';
+import { check } from 'k6';
+// Every connection fails here: said to be expected, else the run exits 99.
+export const options = { vus: 1, iterations: 2, thresholds: { ws_errors: ['count==2'] } };
+export default function () {
+  let called = false;
+  const res = ws.connect(`${__ENV.ECHO_URL.replace('http', 'ws')}/not-a-socket`, {}, function () { called = true; });
+  check(res, {
+    'no handshake': (r) => r.status === 0,
+    'an error and its code': (r) => r.error.length > 0 && r.error_code > 0,
+    'the callback is not called': () => !called,
+  });
+  let threw = '';
+  try {
+    ws.connect(`${__ENV.ECHO_URL.replace('http', 'ws')}/`, { compression: 'deflate' }, function () {});
+  } catch (e) {
+    threw = String(e);
+  }
+  check(threw, { 'compression is named': (t) => t.includes('params.compression') });
+}
+"#,
+    );
+    assert_eq!(count(&doc, "checks", "passes"), 8.0, "{err}");
+    assert_eq!(count(&doc, "checks", "fails"), 0.0, "{err}");
+    assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
 }
 
 /// `exec.scenario.iterationInTest` numbers the scenario's iterations
@@ -990,13 +1057,17 @@ fn unsupported_k6_modules_and_missing_files_fail_the_build_by_name() {
     let script = dir.join("s.js");
     std::fs::write(
         &script,
-        "import ws from 'k6/ws';\nimport { Httpx } from 'https://jslib.k6.io/httpx/0.1.0/index.js';\n\
+        "import { WebSocket } from 'k6/experimental/websockets';\nimport { Httpx } from 'https://jslib.k6.io/httpx/0.1.0/index.js';\n\
          const rows = open('./rows.csv');\nexport default function () {}\n",
     )
     .unwrap();
     let (code, _, err) = volley(&["build", script.to_str().unwrap()]);
     assert_ne!(code, 0);
-    assert!(err.contains("import 'k6/ws': not supported"), "{err}");
+    assert!(
+        err.contains("import 'k6/experimental/websockets': not supported"),
+        "{err}"
+    );
+    assert!(err.contains("use k6/ws"), "{err}");
     assert!(
         err.contains("remote module 'https://jslib.k6.io/httpx/"),
         "{err}"

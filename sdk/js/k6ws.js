@@ -1,0 +1,240 @@
+// k6's `k6/ws` on volley's WebSocket client, so a k6 WebSocket script runs
+// as written: `ws.connect(url, params, callback)` opens the socket, lets
+// `callback(socket)` set up its handlers, fires `open` and then runs the
+// socket's own event loop (messages, `setTimeout`/`setInterval`, pings)
+// until the socket closes; then it returns the handshake's response.
+//
+// The engine times the session and counts messages itself (`ws_sessions`,
+// `ws_connecting`, `ws_session_duration`, `ws_msgs_sent`,
+// `ws_msgs_received`, `ws_ping`), as k6 does. `volley build` adds this file
+// to a component only when its script imports `k6/ws`.
+
+import * as wws from 'volley:scenario/ws@0.2.0';
+import * as wvu from 'volley:scenario/vu@0.2.0';
+import { __tagList, cookieJar } from './volley.js';
+
+const EVENTS = ['open', 'message', 'binaryMessage', 'ping', 'pong', 'close', 'error'];
+/** How long one wait for a message lasts when no timer is due sooner. */
+const WAIT_MS = 1000;
+/** How long `socket.ping()` waits for its pong. */
+const PING_MS = 10000;
+/** Events and timer callbacks one session may run before it fails (the iteration's deadline bounds its time). */
+const MAX_STEPS = 10000000;
+// k6's error codes for a connection that failed, by volley's error class.
+const ERROR_CODES = { timeout: 1050, refused: 1212, reset: 1220, tls: 1300, dns: 1100, 'not-allowed': 1000 };
+
+function nowMs() { return Number(wvu.nowUs()) / 1000; }
+
+/** The error a binding call threw as volley's `{ class, message }`, if it is one. */
+function netError(e) {
+  const p = e && e.payload !== undefined ? e.payload : e;
+  return p && typeof p === 'object' && p.class !== undefined && p.message !== undefined ? p : undefined;
+}
+
+/** k6's error event argument: `e.error()` is the message. */
+function errorEvent(message) {
+  return { error: () => message, toString: () => message };
+}
+
+/** The connect options the binding takes, from k6's `params`. */
+function connectOptions(url, params) {
+  if (params.compression !== undefined && params.compression !== '') {
+    throw new Error(`not supported by volley: k6/ws params.compression (${JSON.stringify(params.compression)}); volley's WebSocket client does not negotiate permessage-deflate`);
+  }
+  const lines = [];
+  const subprotocols = [];
+  let cookie = false;
+  for (const [name, value] of Object.entries(params.headers || {})) {
+    const lower = name.toLowerCase();
+    if (lower === 'sec-websocket-protocol') {
+      for (const p of String(value).split(',')) if (p.trim()) subprotocols.push(p.trim());
+      continue;
+    }
+    if (lower === 'cookie') cookie = true;
+    lines.push(`${name}: ${value}`);
+  }
+  // As k6: the VU's cookies for the URL (or the jar's in `params.jar`) go
+  // with the handshake unless the script set a Cookie header.
+  if (!cookie) {
+    const jar = params.jar || cookieJar();
+    const httpUrl = String(url).replace(/^ws/i, 'http');
+    const pairs = Object.entries(jar.cookiesForURL(httpUrl)).map(([n, v]) => `${n}=${v[0]}`);
+    if (pairs.length) lines.push(`Cookie: ${pairs.join('; ')}`);
+  }
+  return { headers: lines.join('\n'), subprotocols, timeoutMs: undefined, tags: __tagList(params.tags) };
+}
+
+/** k6's `ws.connect`'s result: the handshake's response. */
+function response(url, status, protocol, error, errorCode) {
+  const headers = protocol ? { 'Sec-Websocket-Protocol': protocol } : {};
+  return { url: String(url), status, headers, body: '', error: error || '', error_code: errorCode || 0 };
+}
+
+/** The socket `callback` gets: handlers, sends, timers, `close`. */
+class Socket {
+  constructor(raw) {
+    this._raw = raw;
+    this._handlers = {};
+    this._timers = [];
+    this._pings = 0;
+    this._closed = false;
+    this._steps = 0;
+  }
+
+  /** Adds `handler` for `event` (`open`, `message`, `binaryMessage`, `pong`, `close`, `error`; `ping`, the peer's pings, never fires: the engine answers them). */
+  on(event, handler) {
+    if (!EVENTS.includes(event)) throw new Error(`socket.on: unknown event ${JSON.stringify(event)} (k6/ws has ${EVENTS.join(', ')})`);
+    if (typeof handler !== 'function') throw new TypeError(`socket.on('${event}', handler): handler is not a function`);
+    (this._handlers[event] || (this._handlers[event] = [])).push(handler);
+  }
+
+  /** Sends a text message. */
+  send(data) {
+    if (this._closed) return;
+    this._try(() => this._raw.sendText(String(data)));
+  }
+
+  /** Sends a binary message (an `ArrayBuffer` or a typed array). */
+  sendBinary(data) {
+    if (this._closed) return;
+    let bytes;
+    if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else throw new TypeError('socket.sendBinary(data): data is an ArrayBuffer or a typed array (send text with socket.send)');
+    this._try(() => this._raw.sendBinary(bytes));
+  }
+
+  /** Sends a ping; `pong` fires when its answer comes (the round trip is `ws_ping`). */
+  ping() {
+    if (!this._closed) this._pings += 1;
+  }
+
+  /** Calls `fn` once, `ms` milliseconds from now, while the socket is open. */
+  setTimeout(fn, ms) { this._timer(fn, ms, false); }
+
+  /** Calls `fn` every `ms` milliseconds while the socket is open. */
+  setInterval(fn, ms) {
+    if (!(Number(ms) > 0)) throw new Error(`socket.setInterval(fn, ${ms}): the interval is a number of milliseconds above 0`);
+    this._timer(fn, ms, true);
+  }
+
+  /** Closes the socket (close frame `code`; 1001, going away, if none, as in k6); `close` fires and `ws.connect` returns. */
+  close(code) {
+    if (this._closed) return;
+    const c = code === undefined ? 1001 : Number(code);
+    try {
+      this._raw.close(c, '');
+    } catch (e) {
+      const p = netError(e);
+      if (!p) throw e;
+      // A code no close frame may carry: nothing was sent, the script is told.
+      if (p.class === 'invalid-request') throw new Error(`socket.close(${code}): ${p.message}`);
+    }
+    this._closed = true;
+    this._emit('close', c);
+  }
+
+  _timer(fn, ms, repeat) {
+    if (typeof fn !== 'function') throw new TypeError('socket timers take a function');
+    const every = Math.max(0, Number(ms) || 0);
+    this._timers.push({ at: nowMs() + every, every, repeat, fn });
+  }
+
+  _emit(event, ...args) {
+    const list = this._handlers[event];
+    if (!list) return;
+    for (const h of list) h.apply(this, args);
+  }
+
+  /** Runs a binding call; a network error fires `error`, closes the socket, and is not thrown. */
+  _try(call) {
+    try {
+      return call();
+    } catch (e) {
+      const p = netError(e);
+      if (!p) throw e;
+      this._fail(`${p.class}: ${p.message}`);
+      return undefined;
+    }
+  }
+
+  _fail(message) {
+    if (this._closed) return;
+    this._closed = true;
+    this._emit('error', errorEvent(message));
+    this._emit('close', 1006);
+  }
+
+  _step() {
+    this._steps += 1;
+    if (this._steps > MAX_STEPS) throw new Error(`k6/ws: the session ran ${MAX_STEPS} events and timers without closing`);
+  }
+
+  /** The event loop: until the socket closes. */
+  _run() {
+    while (!this._closed) {
+      this._step();
+      if (this._pings > 0) {
+        this._pings -= 1;
+        if (this._try(() => this._raw.ping(PING_MS)) !== undefined) this._emit('pong');
+        continue;
+      }
+      let next;
+      for (const t of this._timers) if (!next || t.at < next.at) next = t;
+      const now = nowMs();
+      if (next && next.at <= now) {
+        if (next.repeat) next.at = Math.max(next.at + next.every, now);
+        else this._timers.splice(this._timers.indexOf(next), 1);
+        next.fn.call(this);
+        continue;
+      }
+      const wait = next ? Math.min(WAIT_MS, Math.ceil(next.at - now)) : WAIT_MS;
+      const got = this._try(() => this._raw.recv(wait));
+      if (got == null) continue;
+      if (got.tag === 'text') this._emit('message', got.val);
+      else if (got.tag === 'binary') {
+        const b = got.val;
+        this._emit('binaryMessage', b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      } else if (got.tag === 'close') {
+        this._closed = true;
+        this._emit('close', got.val.code);
+      }
+    }
+  }
+}
+
+/**
+ * k6 `ws.connect(url, [params], callback)`: opens the socket, calls
+ * `callback(socket)`, fires `open`, and runs the socket until it closes.
+ * Returns the handshake's response (status 101); one that failed has
+ * status 0 and `error` set (as k6's without `throw`).
+ */
+function connect(url, params, callback) {
+  if (typeof params === 'function' && callback === undefined) {
+    callback = params;
+    params = undefined;
+  }
+  if (typeof callback !== 'function') throw new TypeError('ws.connect(url, params, callback): callback is the function that sets up the socket');
+  let raw;
+  try {
+    raw = wws.Socket.connect(String(url), connectOptions(url, params || {}));
+  } catch (e) {
+    const p = netError(e);
+    if (!p) throw e;
+    return response(url, 0, undefined, `${p.class}: ${p.message}`, ERROR_CODES[p.class] || 1000);
+  }
+  const socket = new Socket(raw);
+  try {
+    callback(socket);
+    if (!socket._closed) socket._emit('open');
+    socket._run();
+    return response(url, 101, raw.protocol());
+  } finally {
+    socket._closed = true;
+    // Dropped now, not left to the collector (a VU holds at most 1,024).
+    const dispose = typeof Symbol.dispose === 'symbol' ? raw[Symbol.dispose] : raw.drop;
+    if (typeof dispose === 'function') dispose.call(raw);
+  }
+}
+
+export const k6ws = { connect };
