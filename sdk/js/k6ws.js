@@ -1,17 +1,23 @@
-// k6's `k6/ws` on volley's WebSocket client, so a k6 WebSocket script runs
-// as written: `ws.connect(url, params, callback)` opens the socket, lets
+// k6's WebSocket modules on volley's WebSocket client, so a k6 WebSocket
+// script runs as written.
+//
+// `k6/ws`: `ws.connect(url, params, callback)` opens the socket, lets
 // `callback(socket)` set up its handlers, fires `open` and then runs the
 // socket's own event loop (messages, `setTimeout`/`setInterval`, pings)
 // until the socket closes; then it returns the handshake's response.
 //
+// `k6/websockets` (also by its older name, `k6/experimental/websockets`):
+// the browser-like `WebSocket`, whose events run on the VU's event loop.
+//
 // The engine times the session and counts messages itself (`ws_sessions`,
 // `ws_connecting`, `ws_session_duration`, `ws_msgs_sent`,
 // `ws_msgs_received`, `ws_ping`), as k6 does. `volley build` adds this file
-// to a component only when its script imports `k6/ws`.
+// to a component only when its script imports one of these modules.
 
 import * as wws from 'volley:scenario/ws@0.2.0';
 import * as wvu from 'volley:scenario/vu@0.2.0';
 import { __tagList, cookieJar } from './volley.js';
+import * as loop from './loop.js';
 
 const EVENTS = ['open', 'message', 'binaryMessage', 'ping', 'pong', 'close', 'error'];
 /** How long one wait for a message lasts when no timer is due sooner. */
@@ -238,3 +244,253 @@ function connect(url, params, callback) {
 }
 
 export const k6ws = { connect };
+
+// ------------------------------------------------ k6/experimental/websockets
+
+// k6's browser-like `WebSocket` (`k6/websockets`, and
+// `k6/experimental/websockets`): the socket connects and its events
+// run on the VU's event loop (loop.js), which keeps the call going while any
+// socket is open, as k6's does.
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/** This VU's sockets that are open: the event loop waits on them. */
+const live = new Set();
+
+const io = {
+  pending() { return live.size > 0; },
+  wait(ms) {
+    const open = [...live];
+    const ready = wws.poll(open.map((w) => w._raw), ms);
+    for (const i of ready) open[i]._drain();
+  },
+  reset() {
+    for (const w of [...live]) w._end();
+  },
+};
+
+function bytesOf(data) {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof Blob) return data._bytes;
+  return undefined;
+}
+
+/** k6's `Blob`: what a binary message is unless `binaryType` is `'arraybuffer'`. */
+export class Blob {
+  constructor(parts = [], options = {}) {
+    const chunks = Array.from(parts, (p) => bytesOf(p) || encode(String(p)));
+    const size = chunks.reduce((n, c) => n + c.length, 0);
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    this._bytes = out;
+    this.type = options && options.type ? String(options.type) : '';
+  }
+
+  get size() { return this._bytes.length; }
+  arrayBuffer() { return loop.Promise.resolve(this._bytes.slice().buffer); }
+  bytes() { return loop.Promise.resolve(this._bytes.slice()); }
+  text() { return loop.Promise.resolve(decode(this._bytes)); }
+  slice(start, end, type) { return new Blob([this._bytes.slice(start, end)], { type }); }
+}
+
+function encode(text) {
+  const out = [];
+  for (const ch of text) {
+    const c = ch.codePointAt(0);
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+  }
+  return new Uint8Array(out);
+}
+
+function decode(bytes) {
+  let out = '';
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i++];
+    let c;
+    if (b < 0x80) c = b;
+    else if (b < 0xe0) c = ((b & 31) << 6) | (bytes[i++] & 63);
+    else if (b < 0xf0) c = ((b & 15) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
+    else c = ((b & 7) << 18) | ((bytes[i++] & 63) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
+    out += String.fromCodePoint(c);
+  }
+  return out;
+}
+
+/**
+ * k6's `WebSocket(url, protocols, params)`: connects on the event loop, then
+ * fires `open`, `message` (`data`: a string, or a `Blob` or `ArrayBuffer`
+ * by `binaryType`), `pong`, `error` (`error`: the message) and `close`,
+ * through `on<event>` and `addEventListener`.
+ */
+export class WebSocket {
+  constructor(url, protocols, params) {
+    this.url = String(url);
+    this.readyState = CONNECTING;
+    this.protocol = '';
+    this.extensions = '';
+    this.bufferedAmount = 0;
+    this._binaryType = 'blob';
+    this.onopen = null;
+    this.onmessage = null;
+    this.onerror = null;
+    this.onclose = null;
+    this.onping = null;
+    this.onpong = null;
+    this._listeners = {};
+    this._raw = undefined;
+    const opts = connectOptions(url, params || {});
+    if (protocols !== undefined && protocols !== null) {
+      for (const p of Array.isArray(protocols) ? protocols : [protocols]) opts.subprotocols.push(String(p));
+    }
+    loop.__io(io);
+    // After the script's code that made it, as in k6: handlers set just
+    // after `new` see the `open`.
+    loop.setTimeout(() => this._connect(opts), 0);
+  }
+
+  get binaryType() { return this._binaryType; }
+  set binaryType(t) {
+    if (t !== 'blob' && t !== 'arraybuffer') throw new Error(`unknown binaryType ${t}, the supported ones are "blob" and "arraybuffer"`);
+    this._binaryType = t;
+  }
+
+  /** Sends a string as a text message, an `ArrayBuffer`, typed array or `Blob` as a binary one. */
+  send(data) {
+    if (this.readyState !== OPEN) throw new Error('InvalidStateError: the socket is not open');
+    if (typeof data === 'string') {
+      this._try(() => this._raw.sendText(data));
+      return;
+    }
+    const bytes = bytesOf(data);
+    if (!bytes) throw new TypeError('WebSocket.send(data): data is a string, an ArrayBuffer, a typed array or a Blob');
+    this._try(() => this._raw.sendBinary(bytes));
+  }
+
+  /** Sends a ping; `pong` fires when its answer comes (the round trip is `ws_ping`). */
+  ping() {
+    if (this.readyState !== OPEN) throw new Error('InvalidStateError: the socket is not open');
+    if (this._try(() => this._raw.ping(PING_MS)) !== undefined) {
+      loop.setTimeout(() => this._dispatch('pong', {}), 0);
+    }
+  }
+
+  /** Closes the socket (code 1000 unless given); `close` fires on the event loop. */
+  close(code, reason) {
+    if (this.readyState === CLOSING || this.readyState === CLOSED) return;
+    if (this.readyState === CONNECTING) {
+      this.readyState = CLOSED;
+      return;
+    }
+    const c = code === undefined ? 1000 : Number(code);
+    try {
+      this._raw.close(c, reason === undefined ? '' : String(reason));
+    } catch (e) {
+      const p = netError(e);
+      if (!p) throw e;
+      if (p.class === 'invalid-request') throw new Error(`WebSocket.close(${code}): ${p.message}`);
+    }
+    this.readyState = CLOSING;
+    this._end();
+    loop.setTimeout(() => this._dispatch('close', {}), 0);
+  }
+
+  addEventListener(event, handler) {
+    if (typeof handler !== 'function') throw new TypeError(`addEventListener('${event}', handler): handler is not a function`);
+    (this._listeners[event] || (this._listeners[event] = [])).push(handler);
+  }
+
+  removeEventListener(event, handler) {
+    const list = this._listeners[event];
+    if (list) this._listeners[event] = list.filter((h) => h !== handler);
+  }
+
+  _connect(opts) {
+    if (this.readyState !== CONNECTING) return;
+    try {
+      this._raw = wws.Socket.connect(this.url, opts);
+    } catch (e) {
+      const p = netError(e);
+      if (!p) throw e;
+      this.readyState = CLOSED;
+      this._dispatch('error', { error: `${p.class}: ${p.message}` });
+      this._dispatch('close', {});
+      return;
+    }
+    this.protocol = this._raw.protocol() || '';
+    this.readyState = OPEN;
+    live.add(this);
+    this._dispatch('open', {});
+  }
+
+  /** Takes every message the socket has ready and fires its events. */
+  _drain() {
+    while (this.readyState === OPEN) {
+      const got = this._try(() => this._raw.recv(0));
+      if (got == null) return;
+      if (got.tag === 'text') this._dispatch('message', { data: got.val, origin: this.url });
+      else if (got.tag === 'binary') {
+        const b = got.val;
+        const data = this._binaryType === 'arraybuffer' ? b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) : new Blob([b]);
+        this._dispatch('message', { data, origin: this.url });
+      } else if (got.tag === 'close') {
+        this._end();
+        const { code, reason } = got.val;
+        // As k6: a close the server starts with another code than 1000 is an error too.
+        if (code !== 1000) this._dispatch('error', { error: `websocket: close ${code}: ${reason}` });
+        this._dispatch('close', {});
+      }
+    }
+  }
+
+  /** A binding call; a network error fires `error` and `close` and ends the socket. */
+  _try(call) {
+    try {
+      return call();
+    } catch (e) {
+      const p = netError(e);
+      if (!p) throw e;
+      this._end();
+      this._dispatch('error', { error: `${p.class}: ${p.message}` });
+      this._dispatch('close', {});
+      return undefined;
+    }
+  }
+
+  /** Closed: off the loop, dropped (a VU holds at most 1,024 sockets). */
+  _end() {
+    this.readyState = CLOSED;
+    live.delete(this);
+    const raw = this._raw;
+    if (raw) {
+      this._raw = undefined;
+      const dispose = typeof Symbol.dispose === 'symbol' ? raw[Symbol.dispose] : raw.drop;
+      if (typeof dispose === 'function') dispose.call(raw);
+    }
+  }
+
+  _dispatch(type, fields) {
+    const event = { type, target: this, timestamp: Date.now(), ...fields };
+    const own = this[`on${type}`];
+    if (typeof own === 'function') own.call(this, event);
+    const list = this._listeners[type];
+    if (list) for (const h of list.slice()) h.call(this, event);
+  }
+}
+
+WebSocket.CONNECTING = CONNECTING;
+WebSocket.OPEN = OPEN;
+WebSocket.CLOSING = CLOSING;
+WebSocket.CLOSED = CLOSED;
+
+export const k6websockets = { WebSocket, Blob };

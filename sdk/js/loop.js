@@ -21,6 +21,16 @@ let timers = [];
 let timerSeq = 0;
 // Rejected promises nobody handled (yet): k6 fails the iteration for them.
 const unhandled = new Set();
+// Sockets the loop waits on besides its timers (k6's `WebSocket`, set by
+// k6ws.js when a script imports it): `pending()` while one is open,
+// `wait(ms)` waits up to `ms` for their messages and dispatches them,
+// `reset()` drops them after a failed call.
+let io;
+/** How long the loop waits on open sockets when no timer is due sooner. */
+const IO_WAIT_MS = 1000;
+
+/** @internal k6ws.js's sockets, which keep the loop running while open. */
+export function __io(source) { io = source; }
 
 function queue(job) { jobs.push(job); }
 
@@ -203,6 +213,7 @@ export function reset() {
   head = 0;
   timers = [];
   unhandled.clear();
+  if (io) io.reset();
 }
 
 function describeReason(e) {
@@ -216,7 +227,7 @@ function describeReason(e) {
  */
 export function drive(out, sleepMs) {
   // A plain function that left nothing to run: no loop to drive.
-  if (head >= jobs.length && !timers.length && !unhandled.size && !(out instanceof Promise)) return out;
+  if (head >= jobs.length && !timers.length && !unhandled.size && !(out instanceof Promise) && !(io && io.pending())) return out;
   const awaited = out instanceof Promise ? out : undefined;
   if (awaited) unhandled.delete(awaited);
   let steps = 0;
@@ -230,13 +241,22 @@ export function drive(out, sleepMs) {
       }
       jobs.length = 0;
       head = 0;
-      if (!timers.length) break;
-      let next = 0;
-      for (let i = 1; i < timers.length; i++) if (timers[i].at < timers[next].at) next = i;
-      const t = timers[next];
-      const wait = t.at - nowMs();
-      if (wait > 0) sleepMs(Math.ceil(wait));
+      const waiting = io !== undefined && io.pending();
+      if (!timers.length && !waiting) break;
       if (++steps > MAX_STEPS) throw new Error(`more than ${MAX_STEPS} promise reactions and timer callbacks in one call: does a setInterval never end?`);
+      let next = -1;
+      for (let i = 0; i < timers.length; i++) if (next < 0 || timers[i].at < timers[next].at) next = i;
+      const wait = next < 0 ? IO_WAIT_MS : timers[next].at - nowMs();
+      if (wait > 0) {
+        // Open sockets: wait on them (their messages run handlers), then
+        // look again at what is due.
+        if (waiting) {
+          io.wait(Math.ceil(wait));
+          continue;
+        }
+        sleepMs(Math.ceil(wait));
+      }
+      const t = timers[next];
       if (t.every === undefined) timers.splice(next, 1);
       else t.at = Math.max(t.at + t.every, nowMs());
       t.fn(...t.args);

@@ -18,7 +18,7 @@ const entry = path.resolve(entryArg);
 const { rolldown } = await import(pathToFileURL(path.join(rolldownDir, 'dist/index.mjs')).href);
 const root = path.dirname(entry);
 
-const SUPPORTED = new Set(['volley', 'k6', 'k6/http', 'k6/metrics', 'k6/data', 'k6/execution', 'k6/encoding', 'k6/crypto', 'k6/timers', 'k6/ws']);
+const SUPPORTED = new Set(['volley', 'k6', 'k6/http', 'k6/metrics', 'k6/data', 'k6/execution', 'k6/encoding', 'k6/crypto', 'k6/timers', 'k6/ws', 'k6/websockets', 'k6/experimental/websockets']);
 const problems = [];
 const files = {};
 const rel = (p) => path.relative(root, p) || path.basename(p);
@@ -26,9 +26,6 @@ const rel = (p) => path.relative(root, p) || path.basename(p);
 function unsupported(id) {
   if (/^https?:\/\//.test(id)) {
     return `not supported: remote module '${id}' (volley does not fetch modules: save the file next to the script and import it by a relative path; of jslib.k6.io, k6-utils, k6-summary and url are built in)`;
-  }
-  if (id.startsWith('k6/experimental/websockets') || id === 'k6/websockets') {
-    return `not supported: '${id}' (use k6/ws, or \`ws\` from 'volley': see the JavaScript SDK README)`;
   }
   if (id.startsWith('k6/')) return `not supported: '${id}' (volley supports ${[...SUPPORTED].filter((m) => m !== 'volley').join(', ')})`;
   return `not supported: package '${id}' (a script imports its own files by relative path, 'volley' and k6's modules; npm packages cannot be imported yet)`;
@@ -40,6 +37,8 @@ function unsupported(id) {
 const LAZY = {
   'k6/crypto': ['k6crypto.js', 'k6crypto'],
   'k6/ws': ['k6ws.js', 'k6ws'],
+  'k6/websockets': ['k6ws.js', 'k6websockets'],
+  'k6/experimental/websockets': ['k6ws.js', 'k6websockets'],
   'jslib/k6-utils': ['jslib.js', 'k6utils'],
   'jslib/k6-summary': ['jslib.js', 'k6summary'],
   'jslib/url': ['url.js', 'k6url'],

@@ -475,6 +475,9 @@ fn k6_conformance_scripts_run_unmodified() {
         ("async.js", 2.0, 9.0),
         ("callbacks.js", 2.0, 2.0),
         ("ws.js", 4.0, 9.0),
+        // Two iterations with the server's close and its error (9 checks),
+        // two without (8).
+        ("websockets.js", 4.0, 8.5),
     ];
     let mut ran = Vec::new();
     let mut ws_doc = serde_json::Value::Null;
@@ -508,10 +511,11 @@ fn k6_conformance_scripts_run_unmodified() {
     }
     // ws.js: what the echo target saw is what volley counted. Each session
     // sends hello, the bytes and three ticks, and two of them `bye`; each
-    // gets back four texts and the bytes.
+    // gets back four texts and the bytes. websockets.js: hello, the bytes and
+    // two ticks, and `bye` in two.
     let seen = auction.stats();
-    assert_eq!(seen.echo_sessions, 4, "{seen:?}");
-    assert_eq!(seen.echo_messages, 22, "{seen:?}");
+    assert_eq!(seen.echo_sessions, 4 + 4, "{seen:?}");
+    assert_eq!(seen.echo_messages, 22 + 18, "{seen:?}");
     assert_eq!(count(&ws_doc, "ws_sessions", "count"), 4.0);
     assert_eq!(count(&ws_doc, "ws_msgs_sent", "count"), 22.0);
     assert_eq!(count(&ws_doc, "ws_msgs_received", "count"), 20.0);
@@ -891,16 +895,33 @@ export default function () {
 
 /// `k6/ws` when the connection fails: the response says so (status 0,
 /// `error`, `error_code`, as k6's without `throw`) and the callback is not
-/// called; what volley cannot do (`compression`) throws naming it.
+/// called; what volley cannot do (`compression`) throws naming it. k6's
+/// `WebSocket` (by its newer module name) fires `error`, then `close`, and
+/// refuses a send before it is open.
 #[test]
 fn k6_ws_reports_a_failed_connection_and_refuses_compression() {
     let (doc, err) = run_script(
         "ws-fail",
         r#"import ws from 'k6/ws';
+import { WebSocket } from 'k6/websockets';
 import { check } from 'k6';
 // Every connection fails here: said to be expected, else the run exits 99.
-export const options = { vus: 1, iterations: 2, thresholds: { ws_errors: ['count==2'] } };
+export const options = { vus: 1, iterations: 2, thresholds: { ws_errors: ['count==4'] } };
 export default function () {
+  const events = [];
+  const dead = new WebSocket(`${__ENV.ECHO_URL.replace('http', 'ws')}/not-a-socket`);
+  dead.onerror = (e) => events.push(`error ${e.error.includes('handshake')}`);
+  dead.onclose = () => {
+    events.push('close');
+    check(events, { 'a failed WebSocket fires error, then close': (ev) => ev.join() === 'error true,close' });
+  };
+  let early = '';
+  try {
+    dead.send('too soon');
+  } catch (e) {
+    early = String(e);
+  }
+  check(early, { 'a send before open throws': (t) => t.includes('InvalidStateError') });
   let called = false;
   const res = ws.connect(`${__ENV.ECHO_URL.replace('http', 'ws')}/not-a-socket`, {}, function () { called = true; });
   check(res, {
@@ -918,7 +939,7 @@ export default function () {
 }
 "#,
     );
-    assert_eq!(count(&doc, "checks", "passes"), 8.0, "{err}");
+    assert_eq!(count(&doc, "checks", "passes"), 12.0, "{err}");
     assert_eq!(count(&doc, "checks", "fails"), 0.0, "{err}");
     assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
 }
@@ -1057,17 +1078,16 @@ fn unsupported_k6_modules_and_missing_files_fail_the_build_by_name() {
     let script = dir.join("s.js");
     std::fs::write(
         &script,
-        "import { WebSocket } from 'k6/experimental/websockets';\nimport { Httpx } from 'https://jslib.k6.io/httpx/0.1.0/index.js';\n\
+        "import redis from 'k6/experimental/redis';\nimport { Httpx } from 'https://jslib.k6.io/httpx/0.1.0/index.js';\n\
          const rows = open('./rows.csv');\nexport default function () {}\n",
     )
     .unwrap();
     let (code, _, err) = volley(&["build", script.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(
-        err.contains("import 'k6/experimental/websockets': not supported"),
+        err.contains("import 'k6/experimental/redis': not supported"),
         "{err}"
     );
-    assert!(err.contains("use k6/ws"), "{err}");
     assert!(
         err.contains("remote module 'https://jslib.k6.io/httpx/"),
         "{err}"
