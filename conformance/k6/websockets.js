@@ -31,8 +31,13 @@ export default function () {
   };
   ws.addEventListener('message', async (e) => {
     if (typeof e.data !== 'string') {
-      const bytes = new Uint8Array(await e.data.arrayBuffer());
-      check(bytes, { 'bytes come back as a Blob': (b) => e.data.size === 3 && b[2] === 3 });
+      const blob = e.data;
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      const text = await blob.text();
+      const tail = await blob.slice(1).bytes();
+      check(bytes, {
+        'bytes come back as a Blob': (b) => blob.size === 3 && b[2] === 3 && text === '\u0001\u0002\u0003' && tail.length === 2 && tail[0] === 2,
+      });
       return;
     }
     texts += 1;

@@ -16,7 +16,7 @@
 
 import * as wws from 'volley:scenario/ws@0.2.0';
 import * as wvu from 'volley:scenario/vu@0.2.0';
-import { __tagList, cookieJar } from './volley.js';
+import { __tagList, __encoder, __decoder, cookieJar } from './volley.js';
 import * as loop from './loop.js';
 
 const EVENTS = ['open', 'message', 'binaryMessage', 'ping', 'pong', 'close', 'error'];
@@ -35,6 +35,12 @@ function nowMs() { return Number(wvu.nowUs()) / 1000; }
 function netError(e) {
   const p = e && e.payload !== undefined ? e.payload : e;
   return p && typeof p === 'object' && p.class !== undefined && p.message !== undefined ? p : undefined;
+}
+
+/** Drops a socket now, not left to the collector (a VU holds at most 1,024). */
+function dispose(raw) {
+  const drop = typeof Symbol.dispose === 'symbol' ? raw[Symbol.dispose] : raw.drop;
+  if (typeof drop === 'function') drop.call(raw);
 }
 
 /** k6's error event argument: `e.error()` is the message. */
@@ -237,9 +243,7 @@ function connect(url, params, callback) {
     return response(url, 101, raw.protocol());
   } finally {
     socket._closed = true;
-    // Dropped now, not left to the collector (a VU holds at most 1,024).
-    const dispose = typeof Symbol.dispose === 'symbol' ? raw[Symbol.dispose] : raw.drop;
-    if (typeof dispose === 'function') dispose.call(raw);
+    dispose(raw);
   }
 }
 
@@ -282,7 +286,7 @@ function bytesOf(data) {
 /** k6's `Blob`: what a binary message is unless `binaryType` is `'arraybuffer'`. */
 export class Blob {
   constructor(parts = [], options = {}) {
-    const chunks = Array.from(parts, (p) => bytesOf(p) || encode(String(p)));
+    const chunks = Array.from(parts, (p) => bytesOf(p) || __encoder.encode(String(p)));
     const size = chunks.reduce((n, c) => n + c.length, 0);
     const out = new Uint8Array(size);
     let at = 0;
@@ -297,34 +301,8 @@ export class Blob {
   get size() { return this._bytes.length; }
   arrayBuffer() { return loop.Promise.resolve(this._bytes.slice().buffer); }
   bytes() { return loop.Promise.resolve(this._bytes.slice()); }
-  text() { return loop.Promise.resolve(decode(this._bytes)); }
+  text() { return loop.Promise.resolve(__decoder.decode(this._bytes)); }
   slice(start, end, type) { return new Blob([this._bytes.slice(start, end)], { type }); }
-}
-
-function encode(text) {
-  const out = [];
-  for (const ch of text) {
-    const c = ch.codePointAt(0);
-    if (c < 0x80) out.push(c);
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-  }
-  return new Uint8Array(out);
-}
-
-function decode(bytes) {
-  let out = '';
-  for (let i = 0; i < bytes.length;) {
-    const b = bytes[i++];
-    let c;
-    if (b < 0x80) c = b;
-    else if (b < 0xe0) c = ((b & 31) << 6) | (bytes[i++] & 63);
-    else if (b < 0xf0) c = ((b & 15) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
-    else c = ((b & 7) << 18) | ((bytes[i++] & 63) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
-    out += String.fromCodePoint(c);
-  }
-  return out;
 }
 
 /**
@@ -474,8 +452,7 @@ export class WebSocket {
     const raw = this._raw;
     if (raw) {
       this._raw = undefined;
-      const dispose = typeof Symbol.dispose === 'symbol' ? raw[Symbol.dispose] : raw.drop;
-      if (typeof dispose === 'function') dispose.call(raw);
+      dispose(raw);
     }
   }
 

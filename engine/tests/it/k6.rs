@@ -903,7 +903,7 @@ fn k6_ws_reports_a_failed_connection_and_refuses_compression() {
     let (doc, err) = run_script(
         "ws-fail",
         r#"import ws from 'k6/ws';
-import { WebSocket } from 'k6/websockets';
+import { WebSocket, Blob } from 'k6/websockets';
 import { check } from 'k6';
 // Every connection fails here: said to be expected, else the run exits 99.
 export const options = { vus: 1, iterations: 2, thresholds: { ws_errors: ['count==4'] } };
@@ -922,6 +922,9 @@ export default function () {
     early = String(e);
   }
   check(early, { 'a send before open throws': (t) => t.includes('InvalidStateError') });
+  check(new Blob(['h\u00e9', new Uint8Array([1])], { type: 'text/plain' }), {
+    'a Blob of text and bytes': (b) => b.size === 4 && b.type === 'text/plain',
+  });
   let called = false;
   const res = ws.connect(`${__ENV.ECHO_URL.replace('http', 'ws')}/not-a-socket`, {}, function () { called = true; });
   check(res, {
@@ -939,7 +942,7 @@ export default function () {
 }
 "#,
     );
-    assert_eq!(count(&doc, "checks", "passes"), 12.0, "{err}");
+    assert_eq!(count(&doc, "checks", "passes"), 14.0, "{err}");
     assert_eq!(count(&doc, "checks", "fails"), 0.0, "{err}");
     assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
 }
