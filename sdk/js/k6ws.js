@@ -37,6 +37,18 @@ function netError(e) {
   return p && typeof p === 'object' && p.class !== undefined && p.message !== undefined ? p : undefined;
 }
 
+/** `call()`; a network error it throws goes to `failed(message)` instead (undefined is returned). */
+function attempt(call, failed) {
+  try {
+    return call();
+  } catch (e) {
+    const p = netError(e);
+    if (!p) throw e;
+    failed(`${p.class}: ${p.message}`);
+    return undefined;
+  }
+}
+
 /** Drops a socket now, not left to the collector (a VU holds at most 1,024). */
 function dispose(raw) {
   const drop = typeof Symbol.dispose === 'symbol' ? raw[Symbol.dispose] : raw.drop;
@@ -160,14 +172,7 @@ class Socket {
 
   /** Runs a binding call; a network error fires `error`, closes the socket, and is not thrown. */
   _try(call) {
-    try {
-      return call();
-    } catch (e) {
-      const p = netError(e);
-      if (!p) throw e;
-      this._fail(`${p.class}: ${p.message}`);
-      return undefined;
-    }
+    return attempt(call, (message) => this._fail(message));
   }
 
   _fail(message) {
@@ -433,16 +438,11 @@ export class WebSocket {
 
   /** A binding call; a network error fires `error` and `close` and ends the socket. */
   _try(call) {
-    try {
-      return call();
-    } catch (e) {
-      const p = netError(e);
-      if (!p) throw e;
+    return attempt(call, (message) => {
       this._end();
-      this._dispatch('error', { error: `${p.class}: ${p.message}` });
+      this._dispatch('error', { error: message });
       this._dispatch('close', {});
-      return undefined;
-    }
+    });
   }
 
   /** Closed: off the loop, dropped (a VU holds at most 1,024 sockets). */
