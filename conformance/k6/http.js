@@ -37,6 +37,24 @@ export default function () {
     'form: encoded': (r) => r.json('body') === 'a=1&b=x+y',
     'form: content type': (r) => r.json('contentType') === 'application/x-www-form-urlencoded',
   });
+  // A body with a file is multipart/form-data: its fields in order, a
+  // file's name and type (application/octet-stream and a timestamp name
+  // when none is given).
+  const upload = http.post(`${ECHO}/echo`, {
+    note: 'n 1',
+    upload: http.file('hello\nworld', 'greeting.txt', 'text/plain'),
+    bin: http.file(new Uint8Array([65, 66]).buffer),
+  });
+  const boundary = String(upload.json('contentType')).split('boundary=')[1];
+  check(upload, {
+    'multipart: content type and boundary': (r) => /^multipart\/form-data; boundary=[0-9a-f]{60}$/.test(r.json('contentType')),
+    'multipart: parts in order': (r) => new RegExp(
+      `^--${boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nn 1\r\n`
+      + `--${boundary}\r\nContent-Disposition: form-data; name="upload"; filename="greeting.txt"\r\nContent-Type: text/plain\r\n\r\nhello\nworld\r\n`
+      + `--${boundary}\r\nContent-Disposition: form-data; name="bin"; filename="[0-9]+"\r\nContent-Type: application/octet-stream\r\n\r\nAB\r\n`
+      + `--${boundary}--\r\n$`,
+    ).test(r.json('body')),
+  });
   const raw = http.post(`${ECHO}/echo`, JSON.stringify({ n: 1 }), { headers: { 'Content-Type': 'application/json', 'X-Trace': 't-1' } });
   check(raw, {
     'string body: as is': (r) => r.json('body') === '{"n":1}',

@@ -169,6 +169,7 @@ const http = k6module('k6/http', {
   put: (url, body, params) => k6request('PUT', url, body, params),
   patch: (url, body, params) => k6request('PATCH', url, body, params),
   request: (method, url, body, params) => k6request(method, url, body, params),
+  file: (data, filename, contentType) => new volley.FileData(data, filename, contentType),
   batch,
   cookieJar: volley.cookieJar,
   CookieJar: volley.CookieJar,

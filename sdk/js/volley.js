@@ -479,6 +479,57 @@ function formEncode(obj) {
   return Object.keys(obj).sort().map((k) => `${esc(k)}=${esc(obj[k])}`).join('&');
 }
 
+/**
+ * k6's `http.file(data, filename, contentType)`: a file part. A request
+ * body object with one is sent as `multipart/form-data`.
+ */
+export class FileData {
+  constructor(data, filename, contentType) {
+    this.data = data;
+    // As k6: a timestamp when no name is given.
+    this.filename = filename === undefined ? `${Date.now()}000000` : String(filename);
+    this.content_type = contentType === undefined ? 'application/octet-stream' : String(contentType);
+  }
+}
+
+function bytesOfPart(v) {
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  return encoder.encode(String(v));
+}
+
+/** `obj` as a multipart/form-data body (its fields in order, as k6 sends them): [boundary, bytes]. */
+function multipart(obj) {
+  let boundary = '';
+  for (let i = 0; i < 60; i++) boundary += Math.floor(Math.random() * 16).toString(16);
+  const chunks = [];
+  let size = 0;
+  const add = (bytes) => {
+    chunks.push(bytes);
+    size += bytes.length;
+  };
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    const name = String(k).replace(/"/g, '%22');
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${name}"`;
+    if (v instanceof FileData) {
+      head += `; filename="${v.filename.replace(/"/g, '%22')}"\r\nContent-Type: ${v.content_type}`;
+    }
+    add(encoder.encode(`${head}\r\n\r\n`));
+    add(bytesOfPart(v instanceof FileData ? v.data : v));
+    add(encoder.encode('\r\n'));
+  }
+  add(encoder.encode(`--${boundary}--\r\n`));
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return [boundary, out];
+}
+
 // What `http.expectStatuses` set: sent with each request (none: 200-399).
 // Or UNJUDGED (k6's `setResponseCallback(null)`).
 let expected;
@@ -609,6 +660,10 @@ function build(method, url, body, params, timeoutMs, expect) {
     bytes = new Uint8Array(body);
   } else if (typeof body === 'string') {
     bytes = encoder.encode(body);
+  } else if (Object.keys(body).some((k) => body[k] instanceof FileData)) {
+    const [boundary, parts] = multipart(body);
+    bytes = parts;
+    if (!hasType) headers.push(['Content-Type', `multipart/form-data; boundary=${boundary}`]);
   } else {
     bytes = encoder.encode(formEncode(body));
     if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);

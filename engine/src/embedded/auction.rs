@@ -345,7 +345,10 @@ fn upgrade(req: Request<Incoming>, socket: Socket, conn: Conn) -> Response<Full<
         );
     };
     let accept = derive_accept_key(key.as_bytes());
+    // The echo takes the first subprotocol offered; the viewers' route takes
+    // none (clients that asked for one see the server refuse it).
     let protocol = header("sec-websocket-protocol")
+        .filter(|_| matches!(socket, Socket::Echo))
         .and_then(|p| p.split(',').next())
         .map(|p| p.trim().to_string())
         .filter(|p| !p.is_empty());

@@ -468,7 +468,7 @@ fn k6_conformance_scripts_run_unmodified() {
     let ws = auction.url();
     // (script, iterations, checks each iteration)
     let expected = [
-        ("http.js", 2.0, 31.0),
+        ("http.js", 2.0, 33.0),
         ("modules.js", 4.0, 16.0),
         ("scenarios.js", 9.0, 0.0),
         ("auth.js", 2.0, 11.0),

@@ -478,6 +478,53 @@ fn on_stop_runs_for_each_user_at_the_end_of_the_run() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `files=` sends multipart/form-data as requests does: `data=`'s fields
+/// first, then each file (a tuple's name and type, a file object's own
+/// name, else the field's), a 32-hex-digit boundary. The expected body is
+/// what requests 2 prepares for the same arguments; the embedded target's
+/// `/echo` shows what arrived.
+#[test]
+fn a_locust_upload_with_files_is_multipart_as_requests_sends_it() {
+    let target = Target::start();
+    let text = r#"import io
+from locust import HttpUser, task, constant
+
+EXPECT = (
+    '--{b}\r\nContent-Disposition: form-data; name="note"\r\n\r\nn 1\r\n'
+    '--{b}\r\nContent-Disposition: form-data; name="n"\r\n\r\n7\r\n'
+    '--{b}\r\nContent-Disposition: form-data; name="upload"; filename="greeting.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n'
+    '--{b}\r\nContent-Disposition: form-data; name="bare"; filename="bare"\r\n\r\nAB\r\n'
+    '--{b}\r\nContent-Disposition: form-data; name="named"; filename="report.csv"\r\n\r\na,b\r\n'
+    '--{b}--\r\n'
+)
+
+
+class Uploader(HttpUser):
+    wait_time = constant(0)
+
+    @task
+    def upload(self):
+        named = io.BytesIO(b"a,b")
+        named.name = "/data/report.csv"
+        files = {"upload": ("greeting.txt", b"hello", "text/plain"), "bare": b"AB", "named": named}
+        r = self.client.post("/echo/upload", data={"note": "n 1", "n": 7}, files=files)
+        got = r.json()
+        ctype = got["headers"]["content-type"]
+        assert ctype.startswith("multipart/form-data; boundary="), ctype
+        b = ctype.split("boundary=")[1]
+        assert len(b) == 32 and int(b, 16) >= 0, b
+        assert got["body"] == EXPECT.format(b=b), got["body"]
+"#;
+    let dir = scratch_with("files", &[("locustfile.py", text.to_string())]);
+    let file = dir.join("locustfile.py");
+    let host = format!("host={}", target.url());
+    let doc = run(&file, &["--target", &host, "-i", "3"]);
+    assert_eq!(count(&doc, "iterations"), 3.0, "{}", doc["metrics"]);
+    assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
+    assert_eq!(target.seen().get("POST /echo/upload"), Some(&3));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_request_that_gets_no_response_gives_a_response_with_its_error() {
     // A loopback port nothing listens on: every request is refused.

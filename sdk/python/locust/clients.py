@@ -6,6 +6,7 @@ import base64 as _base64
 import datetime as _datetime
 import http.client as _httpclient
 import json as _json
+import random as _random
 from urllib.parse import urlencode as _urlencode
 from urllib.parse import urlsplit as _urlsplit
 
@@ -225,11 +226,56 @@ class ResponseContextManager:
             self._session._log_failure(self._method, self._name, failure)
 
 
+def _part_bytes(value):
+    if hasattr(value, "read"):
+        value = value.read()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode()
+
+
+def _multipart(data, files):
+    """requests' multipart/form-data body: `data`'s fields, then `files`
+    (a dict or pairs; each value a file object, bytes or text, or a tuple
+    `(filename, value[, content_type[, headers]])`): (boundary, body)."""
+    boundary = f"{_random.getrandbits(128):032x}"
+    parts = []
+
+    def add(name, value, filename=None, content_type=None, headers=None):
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+        if filename is not None:
+            head += f'; filename="{filename}"'
+        if content_type:
+            head += f"\r\nContent-Type: {content_type}"
+        for k, v in (headers or {}).items():
+            head += f"\r\n{k}: {v}"
+        parts.append(head.encode() + b"\r\n\r\n" + _part_bytes(value) + b"\r\n")
+
+    if isinstance(data, dict):
+        data = list(data.items())
+    elif isinstance(data, (str, bytes)):
+        raise ValueError("files= with a data= that is not a dict or pairs: requests cannot send both as one body either")
+    for name, value in data or ():
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            add(name, v)
+    for name, value in files.items() if isinstance(files, dict) else files:
+        if isinstance(value, (list, tuple)):
+            filename, content, *rest = value
+            add(name, content, filename, rest[0] if rest else None, rest[1] if len(rest) > 1 else None)
+        else:
+            # As requests: a file object's own name, else the field's.
+            own = getattr(value, "name", None)
+            filename = own.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(own, str) and own[:1] != "<" else name
+            add(name, value, filename)
+    return boundary, b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
 class HttpSession:
     """Locust's HttpSession: `get/post/put/patch/delete/head/options/request`
     with `name=`, `headers=`, `params=`, `data=` (a dict is form-encoded),
-    `json=`, `auth=`, `cookies=`, `timeout=`, `catch_response=`. Cookies the
-    target sets are sent back on later requests of this user."""
+    `files=` (multipart/form-data, as requests sends it), `json=`, `auth=`,
+    `cookies=`, `timeout=`, `catch_response=`. Cookies the target sets are
+    sent back on later requests of this user."""
 
     def __init__(self, base_url, user=None):
         self.base_url = base_url
@@ -250,8 +296,6 @@ class HttpSession:
     def request(self, method, url, name=None, catch_response=False, params=None,
                 data=None, json=None, headers=None, cookies=None, auth=None,
                 timeout=None, allow_redirects=True, files=None, **kwargs):
-        if files is not None:
-            raise NotImplementedError("volley: not supported: files= (multipart uploads); send `data=` bytes with your own content-type")
         for k in kwargs:
             if k not in ("verify", "stream", "cert", "proxies", "context"):
                 raise TypeError(f"request() got an unexpected keyword argument '{k}'")
@@ -267,7 +311,11 @@ class HttpSession:
             hdrs.update({str(k): str(v) for k, v in headers.items()})
         lower = {k.lower() for k in hdrs} if hdrs else ()
         body = b""
-        if json is not None:
+        if files:
+            boundary, body = _multipart(data, files)
+            if "content-type" not in lower:
+                hdrs["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+        elif json is not None:
             body = _json.dumps(json).encode()
             if "content-type" not in lower:
                 hdrs["Content-Type"] = "application/json"
