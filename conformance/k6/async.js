@@ -1,6 +1,8 @@
 // Promises as k6 runs them: async setup and default functions, awaits,
-// k6/timers, and WebCrypto on the global `crypto` (digest, HMAC, AES-GCM,
-// random values, UUIDs).
+// k6/timers, http.asyncRequest (ECHO_URL: the test's echo server), and
+// WebCrypto on the global `crypto` (digest, HMAC, AES-GCM, random values,
+// UUIDs).
+import http from 'k6/http';
 import { check } from 'k6';
 import { setTimeout, clearTimeout } from 'k6/timers';
 
@@ -29,6 +31,18 @@ export default async function (data) {
   setTimeout(() => order.push('a'), 10);
   await wait(30);
   check(order, { 'timers: in time order, a cleared one never runs': (o) => o.join() === 'a,b' });
+
+  // http.asyncRequest: the requests go together; each promise gets its
+  // Response, one with no response too (status 0, `error` set).
+  const [got, posted] = await Promise.all([
+    http.asyncRequest('GET', `${__ENV.ECHO_URL}/echo`),
+    http.asyncRequest('POST', `${__ENV.ECHO_URL}/echo`, 'b', { headers: { 'X-Trace': 't-2' } }),
+  ]);
+  check(null, {
+    'asyncRequest: each its response': () => got.status === 200 && got.json('method') === 'GET' && posted.json('method') === 'POST' && posted.json('trace') === 't-2',
+  });
+  const dead = await http.asyncRequest('GET', 'http://127.0.0.1:1/');
+  check(dead, { 'asyncRequest: no response is status 0': (r) => r.status === 0 && r.error !== '' });
 
   const caught = await Promise.reject(new Error('no')).catch((e) => e.message);
   const all = await Promise.all([1, Promise.resolve(2), (async () => 3)()]);

@@ -3,7 +3,7 @@
 // `k6/crypto` and `k6/timers`, and the global `crypto` (WebCrypto, when the
 // script names it: `__webcrypto`). `volley build` points a script's `import ... from 'k6/...'`
 // here. What k6 has and volley does not is refused by name ("not supported
-// by volley: k6/http.asyncRequest"), never answered with a silent no-op.
+// by volley: k6/http.X"), never answered with a silent no-op.
 
 import * as volley from './volley.js';
 import * as wvu from 'volley:scenario/vu@0.2.0';
@@ -89,7 +89,31 @@ function expectOf(params) {
   throw new Error('not supported by volley: params.responseCallback with a function (pass http.expectedStatuses(...), or null)');
 }
 
-function k6request(method, url, body, params) {
+/** k6's ``http.url`...` ``: a URL whose requests are named by its template (`${}` for each value). */
+class TemplateURL {
+  constructor(url, name) {
+    this.url = url;
+    this.name = name;
+  }
+
+  toString() { return this.url; }
+}
+
+function url(strings, ...values) {
+  let text = strings[0];
+  for (let i = 0; i < values.length; i++) text += String(values[i]) + strings[i + 1];
+  return new TemplateURL(text, strings.join('${}'));
+}
+
+/** A request's URL and params: an `http.url` names it unless the params do. */
+function named(target, params) {
+  if (!(target instanceof TemplateURL)) return [target, params];
+  if (params && (params.name !== undefined || (params.tags && params.tags.name !== undefined))) return [target.url, params];
+  return [target.url, { ...params, tags: { ...(params && params.tags), name: target.name } }];
+}
+
+function k6request(method, target, body, given) {
+  const [url, params] = named(target, given);
   method = String(method).toUpperCase();
   const timeout = durationMs(params && params.timeout);
   const expect = expectOf(params);
@@ -141,6 +165,50 @@ function setResponseCallback(cb) {
 }
 
 /** `http.batch`: every request at once (the engine's batch call); responses in the same shape (array or object). */
+// `http.asyncRequest`: requests wait in `queued` until the event loop has
+// nothing else to run, then go together as one engine batch (concurrently,
+// as k6's would), and each promise settles with its Response.
+const queued = [];
+const asyncRequests = {
+  immediate: true,
+  pending() { return queued.length > 0; },
+  wait() {
+    const now = queued.splice(0);
+    let responses;
+    try {
+      responses = volley.__k6Batch(now.map((q) => q.request));
+    } catch (e) {
+      // One request the engine cannot take (a bad param): each alone, so
+      // only its own promise rejects.
+      for (const q of now) {
+        try {
+          q.resolve(volley.__k6Batch([q.request])[0]);
+        } catch (err) {
+          q.reject(err);
+        }
+      }
+      return;
+    }
+    responses.forEach((r, i) => now[i].resolve(r));
+  },
+  reset() { queued.length = 0; },
+};
+
+/** k6 `http.asyncRequest(method, url, body, params)`: a promise of the Response. */
+function asyncRequest(method, target, body, given) {
+  let request;
+  try {
+    const [url, params] = named(target, given);
+    if (params && params.auth === 'digest') throw new Error("not supported by volley: http.asyncRequest with auth: 'digest' (use http.request)");
+    request = [String(method).toUpperCase(), url, body, params, durationMs(params && params.timeout), expectOf(params)];
+  } catch (e) {
+    // A promise's function rejects, it does not throw.
+    return loop.Promise.reject(e);
+  }
+  loop.__io(asyncRequests);
+  return new loop.Promise((resolve, reject) => queued.push({ request, resolve, reject }));
+}
+
 function batch(requests) {
   const one = (r) => {
     let m;
@@ -149,6 +217,7 @@ function batch(requests) {
     else if (r && typeof r === 'object') m = [r.method || 'GET', r.url, r.body, r.params];
     else throw new Error(`http.batch: ${JSON.stringify(r)} is not a request (a URL, [method, url, body, params] or {method, url, body, params})`);
     m[0] = String(m[0]).toUpperCase();
+    [m[1], m[3]] = named(m[1], m[3]);
     m.push(durationMs(m[3] && m[3].timeout), expectOf(m[3]));
     return m;
   };
@@ -169,6 +238,8 @@ const http = k6module('k6/http', {
   put: (url, body, params) => k6request('PUT', url, body, params),
   patch: (url, body, params) => k6request('PATCH', url, body, params),
   request: (method, url, body, params) => k6request(method, url, body, params),
+  asyncRequest,
+  url,
   file: (data, filename, contentType) => new volley.FileData(data, filename, contentType),
   batch,
   cookieJar: volley.cookieJar,

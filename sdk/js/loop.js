@@ -21,16 +21,28 @@ let timers = [];
 let timerSeq = 0;
 // Rejected promises nobody handled (yet): k6 fails the iteration for them.
 const unhandled = new Set();
-// Sockets the loop waits on besides its timers (k6's `WebSocket`, set by
-// k6ws.js when a script imports it): `pending()` while one is open,
-// `wait(ms)` waits up to `ms` for their messages and dispatches them,
-// `reset()` drops them after a failed call.
-let io;
+// What the loop waits on besides its timers, registered by the modules a
+// script uses: k6's `WebSocket` (k6ws.js: its open sockets) and
+// `http.asyncRequest` (k6.js: requests queued to go together). Each has
+// `pending()` while it has work, `wait(ms)` that waits up to `ms` for it
+// and runs what came (an `immediate` one does its work at once), and
+// `reset()`, which drops it all after a failed call.
+const sources = [];
 /** How long the loop waits on open sockets when no timer is due sooner. */
 const IO_WAIT_MS = 1000;
 
-/** @internal k6ws.js's sockets, which keep the loop running while open. */
-export function __io(source) { io = source; }
+/** @internal registers a source of work the loop waits on (once). */
+export function __io(source) {
+  if (sources.includes(source)) return;
+  // Immediate sources first: queued requests go before a wait on sockets.
+  if (source.immediate) sources.unshift(source);
+  else sources.push(source);
+}
+
+function ioPending() {
+  for (const s of sources) if (s.pending()) return true;
+  return false;
+}
 
 function queue(job) { jobs.push(job); }
 
@@ -213,7 +225,7 @@ export function reset() {
   head = 0;
   timers = [];
   unhandled.clear();
-  if (io) io.reset();
+  for (const s of sources) s.reset();
 }
 
 function describeReason(e) {
@@ -227,7 +239,7 @@ function describeReason(e) {
  */
 export function drive(out, sleepMs) {
   // A plain function that left nothing to run: no loop to drive.
-  if (head >= jobs.length && !timers.length && !unhandled.size && !(out instanceof Promise) && !(io && io.pending())) return out;
+  if (head >= jobs.length && !timers.length && !unhandled.size && !(out instanceof Promise) && !(sources.length && ioPending())) return out;
   const awaited = out instanceof Promise ? out : undefined;
   if (awaited) unhandled.delete(awaited);
   let steps = 0;
@@ -241,21 +253,25 @@ export function drive(out, sleepMs) {
       }
       jobs.length = 0;
       head = 0;
-      const waiting = io !== undefined && io.pending();
+      const waiting = sources.length > 0 && ioPending();
       if (!timers.length && !waiting) break;
       if (++steps > MAX_STEPS) throw new Error(`more than ${MAX_STEPS} promise reactions and timer callbacks in one call: does a setInterval never end?`);
       let next = -1;
       for (let i = 0; i < timers.length; i++) if (next < 0 || timers[i].at < timers[next].at) next = i;
       const wait = next < 0 ? IO_WAIT_MS : timers[next].at - nowMs();
-      if (wait > 0) {
-        // Open sockets: wait on them (their messages run handlers), then
-        // look again at what is due.
-        if (waiting) {
-          io.wait(Math.ceil(wait));
-          continue;
+      if (waiting && (wait > 0 || sources.some((s) => s.immediate && s.pending()))) {
+        // Wait on the sources (what comes runs its handlers and settles
+        // its promises), the first with work for up to the next timer,
+        // then look again at what is due.
+        let ms = wait > 0 ? Math.ceil(wait) : 0;
+        for (const s of sources) {
+          if (!s.pending()) continue;
+          s.wait(s.immediate ? 0 : ms);
+          ms = 0;
         }
-        sleepMs(Math.ceil(wait));
+        continue;
       }
+      if (wait > 0) sleepMs(Math.ceil(wait));
       const t = timers[next];
       if (t.every === undefined) timers.splice(next, 1);
       else t.at = Math.max(t.at + t.every, nowMs());

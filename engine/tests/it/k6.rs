@@ -468,11 +468,11 @@ fn k6_conformance_scripts_run_unmodified() {
     let ws = auction.url();
     // (script, iterations, checks each iteration)
     let expected = [
-        ("http.js", 2.0, 33.0),
+        ("http.js", 2.0, 34.0),
         ("modules.js", 4.0, 16.0),
         ("scenarios.js", 9.0, 0.0),
         ("auth.js", 2.0, 11.0),
-        ("async.js", 2.0, 9.0),
+        ("async.js", 2.0, 11.0),
         ("callbacks.js", 2.0, 2.0),
         ("ws.js", 4.0, 9.0),
         // Two iterations with the server's close and its error (9 checks),
@@ -524,6 +524,14 @@ fn k6_conformance_scripts_run_unmodified() {
     assert_eq!(
         export_series(&ws_doc, "ws_sessions", "socket"),
         vec![("echo".to_string(), 4.0)]
+    );
+    // http.js: a request to an `http.url` is named by its template.
+    let http_doc = run_volley(&script("http.js"), &base, &echo, None).0;
+    assert_eq!(
+        series_total(&http_doc, "http_reqs", "${}/echo?id=${}"),
+        2.0,
+        "{}",
+        http_doc["series"]
     );
     // modules.js: the check inside `group('checkout')` carries its group.
     assert_eq!(
@@ -1045,7 +1053,7 @@ import { check } from 'k6';
 export const options = { iterations: 1, thresholds: { checks: ['rate==1'] } };
 const ECHO = __ENV.ECHO_URL;
 const refusal = (f) => { try { f(); return ''; } catch (e) { return String(e.message); } };
-export default function () {
+export default async function () {
   check(null, {
     'function callback': () => refusal(() => http.get(`${ECHO}/json`, { responseCallback: (r) => true }))
       .includes('not supported by volley: params.responseCallback with a function'),
@@ -1056,21 +1064,34 @@ export default function () {
     'compression': () => refusal(() => http.post(`${ECHO}/echo`, 'x', { compression: 'gzip' }))
       .includes('not supported by volley: params.compression ("gzip")'),
     // A member a k6 module lacks: refused by name, wherever it is reached.
-    'missing member': () => refusal(() => http.asyncRequest('GET', `${ECHO}/json`))
-      .includes('not supported by volley: k6/http.asyncRequest'),
+    'missing member': () => refusal(() => http.nonexistent(`${ECHO}/json`))
+      .includes('not supported by volley: k6/http.nonexistent'),
     'missing constant': () => refusal(() => http.OCSP_STATUS_GOOD)
       .includes('not supported by volley: k6/http.OCSP_STATUS_GOOD'),
     'missing member of k6': () => refusal(() => k6.nope()).includes('not supported by volley: k6.nope'),
     // Members are plain properties; an object's own methods still answer.
     'members': () => typeof http.get === 'function' && http.hasOwnProperty('get')
-      && !('asyncRequest' in http) && http.default === http && refusal(() => http.expectedStatuses(200)) === '',
+      && !('nonexistent' in http) && http.default === http && refusal(() => http.expectedStatuses(200)) === '',
+  });
+  // Requests queued together: the refused ones reject (one at once, one
+  // when the queue goes), alone.
+  const [refused, unsendable, sent] = await Promise.allSettled([
+    http.asyncRequest('POST', `${ECHO}/echo`, 'x', { compression: 'gzip' }),
+    http.asyncRequest('GET', `${ECHO}/json`, null, { redirects: -1 }),
+    http.asyncRequest('GET', `${ECHO}/json`),
+  ]);
+  check(null, {
+    'asyncRequest: only the refused ones reject': () => refused.status === 'rejected'
+      && String(refused.reason.message).includes('params.compression')
+      && unsendable.status === 'rejected' && String(unsendable.reason.message).includes('params.redirects')
+      && sent.status === 'fulfilled' && sent.value.status === 200,
   });
 }
 "#,
     );
-    assert_eq!(count(&doc, "checks", "passes"), 8.0, "{err}");
-    // Nothing refused was sent.
-    assert_eq!(count(&doc, "http_reqs", "count"), 0.0, "{err}");
+    assert_eq!(count(&doc, "checks", "passes"), 9.0, "{err}");
+    // Nothing refused was sent: only the asyncRequest beside one.
+    assert_eq!(count(&doc, "http_reqs", "count"), 1.0, "{err}");
 }
 
 /// What volley cannot run fails the build naming it: the import, the
