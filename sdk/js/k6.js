@@ -164,7 +164,6 @@ function setResponseCallback(cb) {
   else throw new Error('not supported by volley: http.setResponseCallback with a function (pass http.expectedStatuses(...), or null)');
 }
 
-/** `http.batch`: every request at once (the engine's batch call); responses in the same shape (array or object). */
 // `http.asyncRequest`: requests wait in `queued` until the event loop has
 // nothing else to run, then go together as one engine batch (concurrently,
 // as k6's would), and each promise settles with its Response.
@@ -209,6 +208,7 @@ function asyncRequest(method, target, body, given) {
   return new loop.Promise((resolve, reject) => queued.push({ request, resolve, reject }));
 }
 
+/** `http.batch`: every request at once (the engine's batch call); responses in the same shape (array or object). */
 function batch(requests) {
   const one = (r) => {
     let m;

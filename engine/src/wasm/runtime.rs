@@ -300,19 +300,20 @@ impl Runtime {
 /// the kernel holds the new pages (compaction, migration): it is tried again
 /// before the load fails.
 fn make_memory_images(component: &WasmComponent) -> Result<(), String> {
-    const RETRIES: [u64; 3] = [20, 100, 500];
-    let mut last = None;
-    for wait_ms in std::iter::once(0).chain(RETRIES) {
-        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
-        match component.initialize_copy_on_write_image() {
-            Ok(()) => return Ok(()),
-            Err(e) => last = Some(e),
+    const RETRY_AFTER_MS: [u64; 3] = [20, 100, 500];
+    let mut made = component.initialize_copy_on_write_image();
+    for wait_ms in RETRY_AFTER_MS {
+        if made.is_ok() {
+            break;
         }
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        made = component.initialize_copy_on_write_image();
     }
-    let e = last.map(|e| format!("{e:#}")).unwrap_or_default();
-    Err(format!(
-        "its initial memory image could not be made ({e}); the system may be short of memory or file descriptors"
-    ))
+    made.map_err(|e| {
+        format!(
+            "its initial memory image could not be made ({e:#}); the system may be short of memory or file descriptors"
+        )
+    })
 }
 
 #[allow(
