@@ -15,8 +15,7 @@
 // to a component only when its script imports one of these modules.
 
 import * as wws from 'volley:scenario/ws@0.2.0';
-import * as wvu from 'volley:scenario/vu@0.2.0';
-import { __tagList, __encoder, __decoder, cookieJar } from './volley.js';
+import { __tagList, __encoder, __decoder, __binary, __concat, __netError as netError, __k6ErrorCode, cookieJar } from './volley.js';
 import * as loop from './loop.js';
 
 const EVENTS = ['open', 'message', 'binaryMessage', 'ping', 'pong', 'close', 'error'];
@@ -26,16 +25,7 @@ const WAIT_MS = 1000;
 const PING_MS = 10000;
 /** Events and timer callbacks one session may run before it fails (the iteration's deadline bounds its time). */
 const MAX_STEPS = 10000000;
-// k6's error codes for a connection that failed, by volley's error class.
-const ERROR_CODES = { timeout: 1050, refused: 1212, reset: 1220, tls: 1300, dns: 1100, 'not-allowed': 1000 };
-
-function nowMs() { return Number(wvu.nowUs()) / 1000; }
-
-/** The error a binding call threw as volley's `{ class, message }`, if it is one. */
-function netError(e) {
-  const p = e && e.payload !== undefined ? e.payload : e;
-  return p && typeof p === 'object' && p.class !== undefined && p.message !== undefined ? p : undefined;
-}
+const { nowMs } = loop;
 
 /** `call()`; a network error it throws goes to `failed(message)` instead (undefined is returned). */
 function attempt(call, failed) {
@@ -121,10 +111,8 @@ class Socket {
   /** Sends a binary message (an `ArrayBuffer` or a typed array). */
   sendBinary(data) {
     if (this._closed) return;
-    let bytes;
-    if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
-    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    else throw new TypeError('socket.sendBinary(data): data is an ArrayBuffer or a typed array (send text with socket.send)');
+    const bytes = __binary(data);
+    if (!bytes) throw new TypeError('socket.sendBinary(data): data is an ArrayBuffer or a typed array (send text with socket.send)');
     this._try(() => this._raw.sendBinary(bytes));
   }
 
@@ -238,7 +226,7 @@ function connect(url, params, callback) {
   } catch (e) {
     const p = netError(e);
     if (!p) throw e;
-    return response(url, 0, undefined, `${p.class}: ${p.message}`, ERROR_CODES[p.class] || 1000);
+    return response(url, 0, undefined, `${p.class}: ${p.message}`, __k6ErrorCode(p.class));
   }
   const socket = new Socket(raw);
   try {
@@ -282,24 +270,13 @@ const io = {
 };
 
 function bytesOf(data) {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof Blob) return data._bytes;
-  return undefined;
+  return data instanceof Blob ? data._bytes : __binary(data);
 }
 
 /** k6's `Blob`: what a binary message is unless `binaryType` is `'arraybuffer'`. */
 export class Blob {
   constructor(parts = [], options = {}) {
-    const chunks = Array.from(parts, (p) => bytesOf(p) || __encoder.encode(String(p)));
-    const size = chunks.reduce((n, c) => n + c.length, 0);
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    this._bytes = out;
+    this._bytes = __concat(Array.from(parts, (p) => bytesOf(p) || __encoder.encode(String(p))));
     this.type = options && options.type ? String(options.type) : '';
   }
 

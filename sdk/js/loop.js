@@ -200,7 +200,8 @@ export class Promise {
   }
 }
 
-function nowMs() { return Number(wvu.nowUs()) / 1000; }
+/** The engine's clock in milliseconds. */
+export function nowMs() { return Number(wvu.nowUs()) / 1000; }
 
 function addTimer(fn, ms, args, repeat) {
   if (typeof fn !== 'function') throw new TypeError('setTimeout/setInterval: the callback must be a function');

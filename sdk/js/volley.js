@@ -492,11 +492,23 @@ export class FileData {
   }
 }
 
-function bytesOfPart(v) {
+/** @internal binary data (an ArrayBuffer or a view of one) as a Uint8Array; undefined for anything else. */
+export function __binary(v) {
   if (v instanceof Uint8Array) return v;
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
   if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  return encoder.encode(String(v));
+  return undefined;
+}
+
+/** @internal `chunks` (Uint8Arrays) as one. */
+export function __concat(chunks) {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** `obj` as a multipart/form-data body (its fields in order, as k6 sends them): [boundary, bytes]. */
@@ -504,11 +516,7 @@ function multipart(obj) {
   let boundary = '';
   for (let i = 0; i < 60; i++) boundary += Math.floor(Math.random() * 16).toString(16);
   const chunks = [];
-  let size = 0;
-  const add = (bytes) => {
-    chunks.push(bytes);
-    size += bytes.length;
-  };
+  const add = (bytes) => chunks.push(bytes);
   for (const k of Object.keys(obj)) {
     const v = obj[k];
     const name = String(k).replace(/"/g, '%22');
@@ -517,17 +525,12 @@ function multipart(obj) {
       head += `; filename="${v.filename.replace(/"/g, '%22')}"\r\nContent-Type: ${v.content_type}`;
     }
     add(encoder.encode(`${head}\r\n\r\n`));
-    add(bytesOfPart(v instanceof FileData ? v.data : v));
+    const data = v instanceof FileData ? v.data : v;
+    add(__binary(data) || encoder.encode(String(data)));
     add(encoder.encode('\r\n'));
   }
   add(encoder.encode(`--${boundary}--\r\n`));
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return [boundary, out];
+  return [boundary, __concat(chunks)];
 }
 
 // What `http.expectStatuses` set: sent with each request (none: 200-399).
@@ -757,6 +760,14 @@ function send(method, url, body, params, timeoutMs, expect) {
   return new Response(followed.response, built.shown, params && params.responseType, followed.url);
 }
 
+/** @internal the error a host call threw, if it is a network error ({ class, message }). */
+export function __netError(e) { return netError(e); }
+
+/** @internal k6's `error_code` for a request or socket that failed with volley's error class `cls`. */
+export function __k6ErrorCode(cls) {
+  return { timeout: 1050, refused: 1212, reset: 1220, tls: 1300, dns: 1100, 'not-allowed': 1000 }[cls] || 1000;
+}
+
 /** The error a host call threw, if it is an HTTP error ({ class, message }). */
 function netError(e) {
   const p = e && e.payload !== undefined ? e.payload : e;
@@ -767,7 +778,7 @@ function netError(e) {
 function k6Failed(p, shown) {
   const r = new Response(undefined, shown);
   r.error = `${p.class}: ${p.message}`;
-  r.error_code = { timeout: 1050, refused: 1212, reset: 1220, tls: 1300, dns: 1100, 'not-allowed': 1000 }[p.class] || 1000;
+  r.error_code = __k6ErrorCode(p.class);
   return r;
 }
 
@@ -1000,9 +1011,8 @@ function sleepLoop(ms) { wvu.sleepMs(u64(ms > 0 ? ms : 0)); }
 /** One `handleSummary` output as bytes: a string (UTF-8) or binary data, as k6 takes them. */
 function summaryBytes(key, v) {
   if (typeof v === 'string') return encoder.encode(v);
-  if (v instanceof Uint8Array) return v;
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  const bytes = __binary(v);
+  if (bytes) return bytes;
   throw `handleSummary: the output ${JSON.stringify(key)} is ${v === null ? 'null' : typeof v}: give a string or an ArrayBuffer`;
 }
 

@@ -465,6 +465,27 @@ fn a_reused_pool_slot_shows_none_of_the_old_components_memory() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `volley run <scenario> --watch`, quiet, its summary exported to `export`,
+/// listed under `runs`, with `env`: the child, its output piped.
+fn run_watch(
+    scenario: &Path,
+    export: &Path,
+    runs: &Path,
+    env: &[(&str, &Path)],
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(["run", scenario.to_str().unwrap(), "--watch"])
+        .args(["-q", "--no-color"])
+        .args(["--summary-export", export.to_str().unwrap()])
+        .env("VOLLEY_RUNS_DIR", runs)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn watch_prints_a_build_error_keeps_the_old_version_and_swaps_to_the_fix() {
     let dir = scratch("swap", "watch-build");
@@ -487,16 +508,7 @@ fn watch_prints_a_build_error_keeps_the_old_version_and_swaps_to_the_fix() {
     .unwrap();
     let export = dir.join("out.json");
     let runs = dir.join("runs");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(["run", scenario.to_str().unwrap(), "--watch"])
-        .args(["-q", "--no-color"])
-        .args(["--summary-export", export.to_str().unwrap()])
-        .env("VOLLEY_RUNS_DIR", &runs)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = run_watch(&scenario, &export, &runs, &[]);
     // Once it runs (the export's first checkpoint), break the source, then
     // fix it (bounded: 60 s to start).
     for _ in 0..600 {
@@ -609,17 +621,12 @@ fn main() {
     let gate = dir.join("gate");
     std::fs::create_dir_all(&gate).unwrap();
     let export = dir.join("out.json");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(["run", scenario.to_str().unwrap(), "--watch"])
-        .args(["-q", "--no-color"])
-        .args(["--summary-export", export.to_str().unwrap()])
-        .env("WATCH_GATE", &gate)
-        .env("VOLLEY_RUNS_DIR", dir.join("runs"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = run_watch(
+        &scenario,
+        &export,
+        &dir.join("runs"),
+        &[("WATCH_GATE", &gate)],
+    );
     // Bounded: 300 s for cargo to reach the build script (the SDK's first
     // build on a cold machine).
     let building = gate.join("building");
