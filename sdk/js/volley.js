@@ -473,6 +473,34 @@ for (const [k, v] of [['error', ''], ['error_code', 0], ['_type', 'text'], ['_me
   Object.defineProperty(Response.prototype, k, { value: v, writable: true });
 }
 
+/** A held response's parts (`send-url-held`), each read from its reply when first asked. */
+class HeldParts {
+  constructor(reply) { this._reply = reply; }
+  get headers() { return this._keep('headers', this._reply.headers()); }
+  get body() { return this._keep('body', this._reply.body()); }
+  get timings() { return this._keep('timings', this._reply.timings()); }
+  get protocol() { return this._keep('protocol', this._reply.protocol()); }
+  _keep(name, value) {
+    Object.defineProperty(this, name, { value });
+    return value;
+  }
+}
+
+/**
+ * What a Response whose reply the engine holds takes its methods from: its
+ * `_raw` (the parts `Response` reads) is made when first read. The reply is
+ * dropped when the Response is freed.
+ */
+const HELD = Object.create(RESPONSE, {
+  _raw: {
+    get() {
+      const raw = new HeldParts(this._reply);
+      Object.defineProperty(this, '_raw', { value: raw, writable: true });
+      return raw;
+    },
+  },
+});
+
 /** k6: an object body is form-encoded, keys in order (Go's `url.Values`). */
 function formEncode(obj) {
   const esc = (v) => encodeURIComponent(String(v)).replace(/%20/g, '+');
@@ -590,6 +618,15 @@ function userinfoOf(url) {
   }
   return lastUserinfo;
 }
+
+// Whether the runtime drops a resource's handle when QuickJS frees its
+// object (volley's own runtime; `volley build` says so by calling
+// `__heldReplies`). Only then may a Response leave its parts in the engine
+// (`send-url-held`): elsewhere every reply would stay held until the VU's
+// bound of 1,024, each with its body.
+let heldReplies = false;
+/** @internal volley build calls it when the component's runtime drops handles its objects no longer reference. */
+export function __heldReplies() { heldReplies = true; }
 
 /** The reserved request tag that carries `params.redirects` (the engine strips it). */
 const REDIRECTS_TAG = 'volley_redirects';
@@ -741,16 +778,24 @@ function send(method, url, body, params, timeoutMs, expect) {
     // `send-followed` lowers a request record field by field.
     url = String(url);
     if (!userinfoOf(url)) {
-      const followed = whttp.sendUrl(method, url);
-      absorb(followed, undefined);
+      // The engine holds the response unless it set cookies or came after
+      // redirects (the jar needs those now): the binding then makes two
+      // values, not a `followed` record's nine.
+      const held = heldReplies ? whttp.sendUrlHeld(method, url) : undefined;
       // What `new Response(raw, undefined, undefined, url)` makes, as a
       // literal: under QuickJS a class's `new` costs about ten times an
       // object literal (250 ns against 15 for an empty one), on every request.
-      const raw = followed.response;
-      const res = { __proto__: RESPONSE, status: raw.status, url: followed.url, _raw: raw };
-      // What `request` shows, kept only where it differs from the defaults.
+      let res;
+      if (held && held.reply) {
+        res = { __proto__: HELD, status: held.status, url, _reply: held.reply };
+      } else {
+        const followed = held ? held.followed : whttp.sendUrl(method, url);
+        absorb(followed, undefined);
+        res = { __proto__: RESPONSE, status: followed.response.status, url: followed.url, _raw: followed.response };
+        // What `request` shows, kept only where it differs from the defaults.
+        if (followed.url !== url) res._sent = url;
+      }
       if (method !== 'GET') res._method = method;
-      if (followed.url !== url) res._sent = url;
       return res;
     }
   }

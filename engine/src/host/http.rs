@@ -12,7 +12,7 @@ use super::types::parse_headers;
 use crate::metrics::{Builtin, Metrics, SeriesHandle as Series, Tags};
 use crate::protocol::http::{ErrorClass, HttpClient, HttpError as ProtoError, Request};
 use crate::wasm::bindings::volley::scenario::http::{
-    self as wit, Followed, Host, HostReply, NetError, Redirect, Response, Timings,
+    self as wit, Followed, Held, Host, HostReply, NetError, Redirect, Response, Timings,
 };
 use wasmtime::component::Resource;
 
@@ -526,6 +526,21 @@ fn followed(resp: Answer) -> Followed {
     }
 }
 
+/// The request `send-url` and `send-url-held` send: a method and a URL,
+/// everything else the engine's default.
+fn bare_request(method: String, url: String) -> wit::Request {
+    wit::Request {
+        method,
+        url,
+        headers: String::new(),
+        body: Vec::new(),
+        timeout_ms: None,
+        name: None,
+        tags: Vec::new(),
+        expected_statuses: None,
+    }
+}
+
 /// A guest's `reply`: an answer the engine holds until the guest drops it.
 pub struct Reply(Answer);
 
@@ -671,17 +686,42 @@ impl Host for VuState {
         method: String,
         url: String,
     ) -> impl Future<Output = wasmtime::Result<Result<Followed, NetError>>> + Send {
-        let req = wit::Request {
-            method,
-            url,
-            headers: String::new(),
-            body: Vec::new(),
-            timeout_ms: None,
-            name: None,
-            tags: Vec::new(),
-            expected_statuses: None,
-        };
-        self.exchange(req, |_, answer| Ok(answer.map(followed)))
+        self.exchange(bare_request(method, url), |_, answer| {
+            Ok(answer.map(followed))
+        })
+    }
+
+    fn send_url_held(
+        &mut self,
+        method: String,
+        url: String,
+    ) -> impl Future<Output = wasmtime::Result<Result<Held, NetError>>> + Send {
+        self.exchange(bare_request(method, url), |vu, answer| {
+            let answer = match answer {
+                Ok(answer) => answer,
+                Err(e) => return Ok(Err(e)),
+            };
+            let status = answer.status;
+            // Cookies set on the way go to the guest's jar at once, and a
+            // VU at its bound of replies gets the response copied.
+            let whole = !answer.hops.is_empty()
+                || answer.headers.get("set-cookie").is_some()
+                || vu.instance.replies >= MAX_REPLIES;
+            if whole {
+                return Ok(Ok(Held {
+                    status,
+                    reply: None,
+                    followed: Some(followed(answer)),
+                }));
+            }
+            let reply = vu.instance.table.push(Reply(answer))?;
+            vu.instance.replies += 1;
+            Ok(Ok(Held {
+                status,
+                reply: Some(reply),
+                followed: None,
+            }))
+        })
     }
 
     fn verdict(&mut self, ok: bool, check: bool) -> wasmtime::Result<bool> {

@@ -134,6 +134,98 @@ export default function () {
     assert_eq!(server.stats().viewer_sessions, 40);
 }
 
+/// A bare `http.get` leaves its response in the engine (`send-url-held`)
+/// and reads its parts when asked; the reply is dropped when the Response
+/// is freed. So 1,500 requests an iteration lets go of are all held (the
+/// VU's bound of 1,024 replies is never reached), and of 1,100 it keeps,
+/// the first 1,024 are held and the rest come copied whole: every body is
+/// the right one either way; and once they are let go of, the next is held
+/// again. A response that sets a cookie comes copied (the jar takes it at
+/// once), and the next request sends the cookie.
+#[test]
+fn responses_javascript_lets_go_of_release_their_replies() {
+    let dir = scratch("jsrt", "replies");
+    let (_rt, server) = standalone_http();
+    let script = dir.join("replies.js");
+    std::fs::write(
+        &script,
+        r#"import { http, check, vu, Response } from 'volley';
+
+const held = (r) => Object.getPrototypeOf(r) !== Response.prototype;
+// Each part in a function of its own: what its frame holds is gone when
+// it returns.
+function letGo(api) {
+  let heldOnes = 0;
+  let right = 0;
+  for (let i = 0; i < 1500; i++) {
+    const r = http.get(`${api}/echo/free?i=${i}`);
+    if (held(r)) heldOnes++;
+    if (r.status === 200 && r.json('query') === `i=${i}`) right++;
+  }
+  check(heldOnes, { 'all 1,500 let go of were held': (n) => n === 1500 });
+  check(right, { 'all 1,500 let go of were right': (n) => n === 1500 });
+}
+function keep(api) {
+  const kept = [];
+  for (let i = 0; i < 1100; i++) kept.push(http.get(`${api}/echo/kept?i=${i}`));
+  check(kept.filter(held).length, { '1,024 of 1,100 kept were held': (n) => n === 1024 });
+  check(kept, {
+    'every kept one is right': (k) => k.every((r, i) => r.status === 200 && r.json('query') === `i=${i}`
+      && r.headers['Content-Type'].startsWith('application/json') && r.timings.duration >= 0
+      && r.protocol === 'HTTP/1.1' && r.url === `${api}/echo/kept?i=${i}`),
+  });
+}
+export default function () {
+  const api = vu.param('api');
+  letGo(api);
+  keep(api);
+  check(http.get(`${api}/echo/after`), { 'held again once let go of': (r) => held(r) && r.json('path') === '/echo/after' });
+  if (vu.iteration === 1) {
+    // The last iteration: from here on the VU has a cookie, and none of its
+    // requests is bare.
+    check(http.get(`${api}/cookie/sid/1`), { 'a cookie comes copied': (r) => !held(r) && r.status === 200 });
+    check(http.get(`${api}/echo/next`), { 'and is sent next': (r) => r.json('headers').cookie === 'sid=1' });
+  }
+}
+"#,
+    )
+    .unwrap();
+    let api = server.url();
+    let host = api.trim_start_matches("http://").to_string();
+    let export = dir.join("summary.json");
+    let (code, _, stderr) = volley_with(
+        &[
+            "run",
+            script.to_str().unwrap(),
+            "--vus",
+            "1",
+            "--iterations",
+            "2",
+            "-e",
+            &format!("api={api}"),
+            "--allow-host",
+            &host,
+            "--quiet",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let metrics = &doc["metrics"];
+    let count = |m: &str| metrics[m]["values"]["count"].as_f64();
+    assert_eq!(count("iterations"), Some(2.0), "{doc}");
+    assert_eq!(count("iterations_failed").unwrap_or(0.0), 0.0, "{doc}");
+    let checks = |field: &str| metrics["checks"]["values"][field].as_f64();
+    assert_eq!(checks("passes"), Some(12.0), "{doc}");
+    assert_eq!(checks("fails"), Some(0.0), "{doc}");
+    // 1,500 + 1,100 + 1 requests an iteration and 2 more, each seen by the target.
+    assert_eq!(count("http_reqs"), Some(2.0 * 2601.0 + 2.0), "{doc}");
+    assert_eq!(server.stats().requests, 2 * 2601 + 2);
+}
+
 /// The point of the runtime: sleeping VUs share the snapshot's pages
 /// instead of each writing its own copy. The same script built on the
 /// runtime componentize-qjs bundles (`VOLLEY_QJS_RUNTIME=cli`) takes about

@@ -47,6 +47,9 @@ extern void __wasm_import_volley_scenario_http_method_reply_redirects(int32_t, u
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("fetch")))
 extern void __wasm_import_volley_scenario_http_fetch(uint8_t *, uint8_t *);
 
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-url-held")))
+extern void __wasm_import_volley_scenario_http_send_url_held(uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
+
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("verdict")))
 extern int32_t __wasm_import_volley_scenario_http_verdict(int32_t, int32_t);
 
@@ -409,6 +412,22 @@ volley_scenario_http_borrow_reply_t volley_scenario_http_borrow_reply(volley_sce
   return (volley_scenario_http_borrow_reply_t) { arg.__handle };
 }
 
+void volley_scenario_http_option_own_reply_free(volley_scenario_http_option_own_reply_t *ptr) {
+  if (ptr->is_some) {
+  }
+}
+
+void volley_scenario_http_option_followed_free(volley_scenario_http_option_followed_t *ptr) {
+  if (ptr->is_some) {
+    volley_scenario_http_followed_free(&ptr->val);
+  }
+}
+
+void volley_scenario_http_held_free(volley_scenario_http_held_t *ptr) {
+  volley_scenario_http_option_own_reply_free(&ptr->reply);
+  volley_scenario_http_option_followed_free(&ptr->followed);
+}
+
 void volley_scenario_http_result_response_net_error_free(volley_scenario_http_result_response_net_error_t *ptr) {
   if (!ptr->is_err) {
     volley_scenario_http_response_free(&ptr->val.ok);
@@ -460,6 +479,14 @@ void volley_scenario_http_list_result_followed_net_error_free(volley_scenario_ht
 
 void volley_scenario_http_result_own_reply_net_error_free(volley_scenario_http_result_own_reply_net_error_t *ptr) {
   if (!ptr->is_err) {
+  } else {
+    volley_scenario_http_net_error_free(&ptr->val.err);
+  }
+}
+
+void volley_scenario_http_result_held_net_error_free(volley_scenario_http_result_held_net_error_t *ptr) {
+  if (!ptr->is_err) {
+    volley_scenario_http_held_free(&ptr->val.ok);
   } else {
     volley_scenario_http_net_error_free(&ptr->val.err);
   }
@@ -1303,6 +1330,79 @@ bool volley_scenario_http_fetch(volley_scenario_http_request_t *req, volley_scen
       result.val.err = (volley_scenario_types_net_error_t) {
         (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr5 + sizeof(void*))),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (2*sizeof(void*))))), (*((size_t*) (ptr5 + (3*sizeof(void*))))) },
+      };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool volley_scenario_http_send_url_held(scenario_string_t *method, scenario_string_t *url, volley_scenario_http_held_t *ret, volley_scenario_http_net_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[(64+10*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_send_url_held((uint8_t *) (*method).ptr, (*method).len, (uint8_t *) (*url).ptr, (*url).len, ptr);
+  volley_scenario_http_result_held_net_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      volley_scenario_http_option_own_reply_t option;
+      switch ((int32_t) *((uint8_t*) (ptr + 12))) {
+        case 0: {
+          option.is_some = false;
+          break;
+        }
+        case 1: {
+          option.is_some = true;
+          option.val = (volley_scenario_http_own_reply_t) { *((int32_t*) (ptr + 16)) };
+          break;
+        }
+      }
+      volley_scenario_http_option_followed_t option0;
+      switch ((int32_t) *((uint8_t*) (ptr + 24))) {
+        case 0: {
+          option0.is_some = false;
+          break;
+        }
+        case 1: {
+          option0.is_some = true;
+          option0.val = (volley_scenario_http_followed_t) {
+            (volley_scenario_http_response_t) (volley_scenario_http_response_t) {
+              (uint16_t) (uint16_t) ((int32_t) *((uint16_t*) (ptr + 32))),
+              (volley_scenario_http_headers_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (32+1*sizeof(void*))))), (*((size_t*) (ptr + (32+2*sizeof(void*))))) },
+              (scenario_list_u8_t) (scenario_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + (32+3*sizeof(void*))))), (*((size_t*) (ptr + (32+4*sizeof(void*))))) },
+              (volley_scenario_http_timings_t) (volley_scenario_http_timings_t) {
+                (uint64_t) (uint64_t) (*((int64_t*) (ptr + (40+4*sizeof(void*))))),
+                (uint64_t) (uint64_t) (*((int64_t*) (ptr + (48+4*sizeof(void*))))),
+                (uint64_t) (uint64_t) (*((int64_t*) (ptr + (56+4*sizeof(void*))))),
+              },
+              (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (64+4*sizeof(void*))))), (*((size_t*) (ptr + (64+5*sizeof(void*))))) },
+            },
+            (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (64+6*sizeof(void*))))), (*((size_t*) (ptr + (64+7*sizeof(void*))))) },
+            (volley_scenario_http_list_redirect_t) (volley_scenario_http_list_redirect_t) { (volley_scenario_http_redirect_t*)(*((uint8_t **) (ptr + (64+8*sizeof(void*))))), (*((size_t*) (ptr + (64+9*sizeof(void*))))) },
+          };
+          break;
+        }
+      }
+
+      result.val.ok = (volley_scenario_http_held_t) {
+        (uint16_t) (uint16_t) ((int32_t) *((uint16_t*) (ptr + 8))),
+        (volley_scenario_http_option_own_reply_t) option,
+        (volley_scenario_http_option_followed_t) option0,
+      };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr + 8)),
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
       };
       break;
     }

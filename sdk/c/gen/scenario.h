@@ -168,6 +168,31 @@ typedef struct volley_scenario_http_borrow_reply_t {
 } volley_scenario_http_borrow_reply_t;
 
 typedef struct {
+  bool is_some;
+  volley_scenario_http_own_reply_t val;
+} volley_scenario_http_option_own_reply_t;
+
+typedef struct {
+  bool is_some;
+  volley_scenario_http_followed_t val;
+} volley_scenario_http_option_followed_t;
+
+// What `send-url-held` gives: the status at once, and the rest of the
+// response either held by the engine (`reply`) or copied whole
+// (`followed`); exactly one of the two is set.
+typedef struct volley_scenario_http_held_t {
+  uint16_t   status;
+  // The response, held as by `fetch` (it counts toward the VU's 1,024
+  // replies): the usual case, a response with no `set-cookie` header
+  // that came without redirects, to a VU holding fewer than 1,024
+  // replies.
+  volley_scenario_http_option_own_reply_t   reply;
+  // The whole response, as `send-url` gives it, in every other case:
+  // the cookies set on the way belong in the guest's jar at once.
+  volley_scenario_http_option_followed_t   followed;
+} volley_scenario_http_held_t;
+
+typedef struct {
   bool is_err;
   union {
     volley_scenario_http_response_t ok;
@@ -205,6 +230,14 @@ typedef struct {
     volley_scenario_http_net_error_t err;
   } val;
 } volley_scenario_http_result_own_reply_net_error_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    volley_scenario_http_held_t ok;
+    volley_scenario_http_net_error_t err;
+  } val;
+} volley_scenario_http_result_held_net_error_t;
 
 typedef volley_scenario_types_pair_t volley_scenario_kafka_pair_t;
 
@@ -653,6 +686,12 @@ extern void volley_scenario_http_method_reply_redirects(volley_scenario_http_bor
 // 1,024 replies at once: past that, `fetch` sends nothing and fails with
 // `invalid-request` (drop replies once read).
 extern bool volley_scenario_http_fetch(volley_scenario_http_request_t *req, volley_scenario_http_own_reply_t *ret, volley_scenario_http_net_error_t *err);
+// As `send-url`, without copying what a scenario may never read: a
+// dynamic-language binding makes every part of a `followed` record a
+// value of its own (nine, and three objects), where most requests are
+// judged by their status. The guest reads the rest from the reply when
+// asked, and drops it.
+extern bool volley_scenario_http_send_url_held(scenario_string_t *method, scenario_string_t *url, volley_scenario_http_held_t *ret, volley_scenario_http_net_error_t *err);
 // The scenario's verdict on a response it judges itself (Locust's
 // `catch_response`): a request sent with the tag `volley_verdict=call`
 // (never a tag of its samples) gets its `http_req_failed` sample from
@@ -838,6 +877,12 @@ extern void volley_scenario_http_reply_drop_borrow(volley_scenario_http_borrow_r
 
 extern volley_scenario_http_borrow_reply_t volley_scenario_http_borrow_reply(volley_scenario_http_own_reply_t handle);
 
+void volley_scenario_http_option_own_reply_free(volley_scenario_http_option_own_reply_t *ptr);
+
+void volley_scenario_http_option_followed_free(volley_scenario_http_option_followed_t *ptr);
+
+void volley_scenario_http_held_free(volley_scenario_http_held_t *ptr);
+
 void volley_scenario_http_result_response_net_error_free(volley_scenario_http_result_response_net_error_t *ptr);
 
 void volley_scenario_http_list_request_free(volley_scenario_http_list_request_t *ptr);
@@ -849,6 +894,8 @@ void volley_scenario_http_result_followed_net_error_free(volley_scenario_http_re
 void volley_scenario_http_list_result_followed_net_error_free(volley_scenario_http_list_result_followed_net_error_t *ptr);
 
 void volley_scenario_http_result_own_reply_net_error_free(volley_scenario_http_result_own_reply_net_error_t *ptr);
+
+void volley_scenario_http_result_held_net_error_free(volley_scenario_http_result_held_net_error_t *ptr);
 
 void volley_scenario_kafka_pair_free(volley_scenario_kafka_pair_t *ptr);
 
