@@ -112,10 +112,17 @@ function named(target, params) {
   return [target.url, { ...params, tags: { ...(params && params.tags), name: target.name } }];
 }
 
-function k6request(method, target, body, given) {
-  const [url, params] = named(target, given);
-  method = String(method).toUpperCase();
-  const timeout = durationMs(params && params.timeout);
+/** A k6/http request; `method` in upper case. */
+function k6request(method, target, body, params) {
+  // No array unless the URL is a template: QuickJS destructures an array
+  // through its iterator, about a tenth of a bare GET's instructions.
+  let url = target;
+  if (target instanceof TemplateURL) {
+    const both = named(target, params);
+    url = both[0];
+    params = both[1];
+  }
+  const timeout = params ? durationMs(params.timeout) : undefined;
   const expect = expectOf(params);
   if (params && params.auth === 'digest') return digestRequest(method, url, body, params, timeout, expect);
   return volley.__k6Request(method, url, body, params, timeout, expect);
@@ -237,7 +244,7 @@ const http = k6module('k6/http', {
   post: (url, body, params) => k6request('POST', url, body, params),
   put: (url, body, params) => k6request('PUT', url, body, params),
   patch: (url, body, params) => k6request('PATCH', url, body, params),
-  request: (method, url, body, params) => k6request(method, url, body, params),
+  request: (method, url, body, params) => k6request(String(method).toUpperCase(), url, body, params),
   asyncRequest,
   url,
   file: (data, filename, contentType) => new volley.FileData(data, filename, contentType),

@@ -98,7 +98,13 @@ export const __vuTags = new Proxy(vuTagValues, {
 export function __tagList(tags) { return tagList(tags); }
 
 function tagList(tags) {
-  const out = tags ? Object.entries(tags).map(([k, v]) => [String(k), String(v)]) : [];
+  const out = [];
+  if (tags) {
+    // Keys and an index, not `Object.entries` and `([k, v]) =>`: QuickJS
+    // destructures an array through an iterator object.
+    const keys = Object.keys(tags);
+    for (let i = 0; i < keys.length; i++) out.push([keys[i], String(tags[keys[i]])]);
+  }
   if (groupTag && !(tags && 'group' in tags)) out.push(['group', groupTag]);
   if (vuTagged) {
     // The sample's own tags win, and so does the group it is in.
@@ -265,14 +271,26 @@ const NO_PAIRS = Object.freeze([]);
 
 /** `content-type` -> `Content-Type`, as k6 (Go) gives header names. */
 function canonical(name) {
-  return String(name).toLowerCase().replace(/(^|-)([a-z])/g, (_, d, c) => d + c.toUpperCase());
+  name = String(name);
+  let c = canonicalNames.get(name);
+  if (c === undefined) {
+    // Each word's first letter a-z up (only ASCII: 'ß' stays).
+    c = name.toLowerCase().split('-').map((w) => (w && w[0] >= 'a' && w[0] <= 'z' ? w[0].toUpperCase() + w.slice(1) : w)).join('-');
+    // Servers send the same few names again and again: each is made once
+    // (a regular expression with a callback per name cost a k6 script's
+    // first `r.headers` read about 60,000 instructions a header).
+    if (canonicalNames.size < 1024) canonicalNames.set(name, c);
+  }
+  return c;
 }
+const canonicalNames = new Map();
 
 /** Header names as k6 gives them, looked up in any case. */
 function headerObject(pairs) {
   const h = {};
-  for (const [k, v] of pairs) {
-    const c = canonical(k);
+  for (let i = 0; i < pairs.length; i++) {
+    const c = canonical(pairs[i][0]);
+    const v = pairs[i][1];
     h[c] = h[c] === undefined ? v : `${h[c]}, ${v}`;
   }
   return new Proxy(h, {
@@ -579,7 +597,9 @@ export const UNJUDGED = Object.freeze({ unjudged: true });
 /** `name: value` lines, the WIT's header encoding; a line break in a header cannot be sent. */
 function headerText(pairs) {
   let out = '';
-  for (const [k, v] of pairs) {
+  for (let i = 0; i < pairs.length; i++) {
+    const k = pairs[i][0];
+    const v = pairs[i][1];
     if (/[\r\n:]/.test(k) || /[\r\n]/.test(v) || k === '') {
       throw new Error(`header ${JSON.stringify(k)}: a name must be non-empty without ':' or line breaks, a value without line breaks`);
     }
@@ -622,7 +642,7 @@ function userinfoOf(url) {
 // Whether the runtime drops a resource's handle when QuickJS frees its
 // object (volley's own runtime; `volley build` says so by calling
 // `__heldReplies`). Only then may a Response leave its parts in the engine
-// (`send-url-held`): elsewhere every reply would stay held until the VU's
+// (`send-url-held`, `send-held`): elsewhere every reply would stay held until the VU's
 // bound of 1,024, each with its body.
 let heldReplies = false;
 /** @internal volley build calls it when the component's runtime drops handles its objects no longer reference. */
@@ -800,9 +820,17 @@ function send(method, url, body, params, timeoutMs, expect) {
     }
   }
   const built = build(method, url, body, params, timeoutMs, expect);
-  const followed = whttp.sendFollowed(built.req);
+  const type = params && params.responseType;
+  const held = heldReplies ? whttp.sendHeld(built.req) : undefined;
+  if (held && held.reply) {
+    // Answered by the request's own URL, no cookie set: see `HELD`.
+    const res = { __proto__: HELD, status: held.status, url: built.req.url, _reply: held.reply, _req: built.shown };
+    if (type) res._type = type;
+    return res;
+  }
+  const followed = held ? held.followed : whttp.sendFollowed(built.req);
   absorb(followed, built.jar);
-  return new Response(followed.response, built.shown, params && params.responseType, followed.url);
+  return new Response(followed.response, built.shown, type, followed.url);
 }
 
 /** @internal the error a host call threw, if it is a network error ({ class, message }). */

@@ -630,6 +630,38 @@ impl VuState {
     fn reply(&self, r: &Resource<Reply>) -> wasmtime::Result<&Answer> {
         Ok(&self.instance.table.get(r)?.0)
     }
+
+    /// `send-url-held`'s and `send-held`'s answer: held as a reply, or
+    /// copied whole when cookies were set on the way (they go to the
+    /// guest's jar at once), after redirects, or at the VU's bound of
+    /// replies.
+    fn held(
+        &mut self,
+        answer: Result<Answer, NetError>,
+    ) -> wasmtime::Result<Result<Held, NetError>> {
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Err(e)),
+        };
+        let status = answer.status;
+        let whole = !answer.hops.is_empty()
+            || answer.headers.get("set-cookie").is_some()
+            || self.instance.replies >= MAX_REPLIES;
+        if whole {
+            return Ok(Ok(Held {
+                status,
+                reply: None,
+                followed: Some(followed(answer)),
+            }));
+        }
+        let reply = self.instance.table.push(Reply(answer))?;
+        self.instance.replies += 1;
+        Ok(Ok(Held {
+            status,
+            reply: Some(reply),
+            followed: None,
+        }))
+    }
 }
 
 impl Host for VuState {
@@ -696,32 +728,14 @@ impl Host for VuState {
         method: String,
         url: String,
     ) -> impl Future<Output = wasmtime::Result<Result<Held, NetError>>> + Send {
-        self.exchange(bare_request(method, url), |vu, answer| {
-            let answer = match answer {
-                Ok(answer) => answer,
-                Err(e) => return Ok(Err(e)),
-            };
-            let status = answer.status;
-            // Cookies set on the way go to the guest's jar at once, and a
-            // VU at its bound of replies gets the response copied.
-            let whole = !answer.hops.is_empty()
-                || answer.headers.get("set-cookie").is_some()
-                || vu.instance.replies >= MAX_REPLIES;
-            if whole {
-                return Ok(Ok(Held {
-                    status,
-                    reply: None,
-                    followed: Some(followed(answer)),
-                }));
-            }
-            let reply = vu.instance.table.push(Reply(answer))?;
-            vu.instance.replies += 1;
-            Ok(Ok(Held {
-                status,
-                reply: Some(reply),
-                followed: None,
-            }))
-        })
+        self.exchange(bare_request(method, url), VuState::held)
+    }
+
+    fn send_held(
+        &mut self,
+        req: wit::Request,
+    ) -> impl Future<Output = wasmtime::Result<Result<Held, NetError>>> + Send {
+        self.exchange(req, VuState::held)
     }
 
     fn verdict(&mut self, ok: bool, check: bool) -> wasmtime::Result<bool> {

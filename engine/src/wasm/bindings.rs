@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
         "volley:scenario/http.send-batch-followed": async | trappable,
         "volley:scenario/http.send-url": async | trappable,
         "volley:scenario/http.send-url-held": async | trappable,
+        "volley:scenario/http.send-held": async | trappable,
         "volley:scenario/http.fetch": async | trappable,
         "volley:scenario/vu.sleep-ms": async | trappable,
         "volley:scenario/vu.data-claim": async | trappable,

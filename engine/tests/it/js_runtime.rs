@@ -140,7 +140,7 @@ export default function () {
 /// VU's bound of 1,024 replies is never reached), and of 1,100 it keeps,
 /// the first 1,024 are held and the rest come copied whole: every body is
 /// the right one either way; and once they are let go of, the next is held
-/// again. A response that sets a cookie comes copied (the jar takes it at
+/// again, as is one with params (`send-held`). A response that sets a cookie comes copied (the jar takes it at
 /// once), and the next request sends the cookie.
 #[test]
 fn responses_javascript_lets_go_of_release_their_replies() {
@@ -180,6 +180,10 @@ export default function () {
   letGo(api);
   keep(api);
   check(http.get(`${api}/echo/after`), { 'held again once let go of': (r) => held(r) && r.json('path') === '/echo/after' });
+  // A request with params (`send-held`) is held as well, and shows what it sent.
+  const sent = http.get(`${api}/echo/params`, { headers: { 'X-Seen': 'yes' }, tags: { kind: 'p' } });
+  check(sent, { 'one with params is held': (r) => held(r) && r.json('headers')['x-seen'] === 'yes'
+    && r.request.headers['X-Seen'] === 'yes' && r.url === `${api}/echo/params` && r.status === 200 });
   if (vu.iteration === 1) {
     // The last iteration: from here on the VU has a cookie, and none of its
     // requests is bare.
@@ -219,11 +223,11 @@ export default function () {
     assert_eq!(count("iterations"), Some(2.0), "{doc}");
     assert_eq!(count("iterations_failed").unwrap_or(0.0), 0.0, "{doc}");
     let checks = |field: &str| metrics["checks"]["values"][field].as_f64();
-    assert_eq!(checks("passes"), Some(12.0), "{doc}");
+    assert_eq!(checks("passes"), Some(14.0), "{doc}");
     assert_eq!(checks("fails"), Some(0.0), "{doc}");
-    // 1,500 + 1,100 + 1 requests an iteration and 2 more, each seen by the target.
-    assert_eq!(count("http_reqs"), Some(2.0 * 2601.0 + 2.0), "{doc}");
-    assert_eq!(server.stats().requests, 2 * 2601 + 2);
+    // 1,500 + 1,100 + 2 requests an iteration and 2 more, each seen by the target.
+    assert_eq!(count("http_reqs"), Some(2.0 * 2602.0 + 2.0), "{doc}");
+    assert_eq!(server.stats().requests, 2 * 2602 + 2);
 }
 
 /// The point of the runtime: sleeping VUs share the snapshot's pages

@@ -50,6 +50,9 @@ extern void __wasm_import_volley_scenario_http_fetch(uint8_t *, uint8_t *);
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-url-held")))
 extern void __wasm_import_volley_scenario_http_send_url_held(uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("send-held")))
+extern void __wasm_import_volley_scenario_http_send_held(uint8_t *, uint8_t *);
+
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("verdict")))
 extern int32_t __wasm_import_volley_scenario_http_verdict(int32_t, int32_t);
 
@@ -1403,6 +1406,113 @@ bool volley_scenario_http_send_url_held(scenario_string_t *method, scenario_stri
       result.val.err = (volley_scenario_types_net_error_t) {
         (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr + 8)),
         (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
+      };
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool volley_scenario_http_send_held(volley_scenario_http_request_t *req, volley_scenario_http_held_t *ret, volley_scenario_http_net_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[(64+10*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  *((size_t*)(ptr + sizeof(void*))) = ((*req).method).len;
+  *((uint8_t **)(ptr + 0)) = (uint8_t *) ((*req).method).ptr;
+  *((size_t*)(ptr + (3*sizeof(void*)))) = ((*req).url).len;
+  *((uint8_t **)(ptr + (2*sizeof(void*)))) = (uint8_t *) ((*req).url).ptr;
+  *((size_t*)(ptr + (5*sizeof(void*)))) = ((*req).headers).len;
+  *((uint8_t **)(ptr + (4*sizeof(void*)))) = (uint8_t *) ((*req).headers).ptr;
+  *((size_t*)(ptr + (7*sizeof(void*)))) = ((*req).body).len;
+  *((uint8_t **)(ptr + (6*sizeof(void*)))) = (uint8_t *) ((*req).body).ptr;
+  if (((*req).timeout_ms).is_some) {
+    const uint32_t *payload0 = &((*req).timeout_ms).val;
+    *((int8_t*)(ptr + (8*sizeof(void*)))) = 1;
+    *((int32_t*)(ptr + (4+8*sizeof(void*)))) = (int32_t) (*payload0);
+  } else {
+    *((int8_t*)(ptr + (8*sizeof(void*)))) = 0;
+  }
+  if (((*req).name).is_some) {
+    const scenario_string_t *payload2 = &((*req).name).val;
+    *((int8_t*)(ptr + (8+8*sizeof(void*)))) = 1;
+    *((size_t*)(ptr + (8+10*sizeof(void*)))) = (*payload2).len;
+    *((uint8_t **)(ptr + (8+9*sizeof(void*)))) = (uint8_t *) (*payload2).ptr;
+  } else {
+    *((int8_t*)(ptr + (8+8*sizeof(void*)))) = 0;
+  }
+  *((size_t*)(ptr + (8+12*sizeof(void*)))) = ((*req).tags).len;
+  *((uint8_t **)(ptr + (8+11*sizeof(void*)))) = (uint8_t *) ((*req).tags).ptr;
+  if (((*req).expected_statuses).is_some) {
+    const scenario_list_u16_t *payload4 = &((*req).expected_statuses).val;
+    *((int8_t*)(ptr + (8+13*sizeof(void*)))) = 1;
+    *((size_t*)(ptr + (8+15*sizeof(void*)))) = (*payload4).len;
+    *((uint8_t **)(ptr + (8+14*sizeof(void*)))) = (uint8_t *) (*payload4).ptr;
+  } else {
+    *((int8_t*)(ptr + (8+13*sizeof(void*)))) = 0;
+  }
+  uint8_t *ptr5 = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_send_held(ptr, ptr5);
+  volley_scenario_http_result_held_net_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr5 + 0))) {
+    case 0: {
+      result.is_err = false;
+      volley_scenario_http_option_own_reply_t option;
+      switch ((int32_t) *((uint8_t*) (ptr5 + 12))) {
+        case 0: {
+          option.is_some = false;
+          break;
+        }
+        case 1: {
+          option.is_some = true;
+          option.val = (volley_scenario_http_own_reply_t) { *((int32_t*) (ptr5 + 16)) };
+          break;
+        }
+      }
+      volley_scenario_http_option_followed_t option6;
+      switch ((int32_t) *((uint8_t*) (ptr5 + 24))) {
+        case 0: {
+          option6.is_some = false;
+          break;
+        }
+        case 1: {
+          option6.is_some = true;
+          option6.val = (volley_scenario_http_followed_t) {
+            (volley_scenario_http_response_t) (volley_scenario_http_response_t) {
+              (uint16_t) (uint16_t) ((int32_t) *((uint16_t*) (ptr5 + 32))),
+              (volley_scenario_http_headers_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (32+1*sizeof(void*))))), (*((size_t*) (ptr5 + (32+2*sizeof(void*))))) },
+              (scenario_list_u8_t) (scenario_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (32+3*sizeof(void*))))), (*((size_t*) (ptr5 + (32+4*sizeof(void*))))) },
+              (volley_scenario_http_timings_t) (volley_scenario_http_timings_t) {
+                (uint64_t) (uint64_t) (*((int64_t*) (ptr5 + (40+4*sizeof(void*))))),
+                (uint64_t) (uint64_t) (*((int64_t*) (ptr5 + (48+4*sizeof(void*))))),
+                (uint64_t) (uint64_t) (*((int64_t*) (ptr5 + (56+4*sizeof(void*))))),
+              },
+              (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (64+4*sizeof(void*))))), (*((size_t*) (ptr5 + (64+5*sizeof(void*))))) },
+            },
+            (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (64+6*sizeof(void*))))), (*((size_t*) (ptr5 + (64+7*sizeof(void*))))) },
+            (volley_scenario_http_list_redirect_t) (volley_scenario_http_list_redirect_t) { (volley_scenario_http_redirect_t*)(*((uint8_t **) (ptr5 + (64+8*sizeof(void*))))), (*((size_t*) (ptr5 + (64+9*sizeof(void*))))) },
+          };
+          break;
+        }
+      }
+
+      result.val.ok = (volley_scenario_http_held_t) {
+        (uint16_t) (uint16_t) ((int32_t) *((uint16_t*) (ptr5 + 8))),
+        (volley_scenario_http_option_own_reply_t) option,
+        (volley_scenario_http_option_followed_t) option6,
+      };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      result.val.err = (volley_scenario_types_net_error_t) {
+        (volley_scenario_types_error_class_t) (int32_t) *((uint8_t*) (ptr5 + 8)),
+        (scenario_string_t) (scenario_string_t) { (uint8_t*)(*((uint8_t **) (ptr5 + (8+1*sizeof(void*))))), (*((size_t*) (ptr5 + (8+2*sizeof(void*))))) },
       };
       break;
     }

@@ -177,7 +177,7 @@ typedef struct {
   volley_scenario_http_followed_t val;
 } volley_scenario_http_option_followed_t;
 
-// What `send-url-held` gives: the status at once, and the rest of the
+// What `send-url-held` and `send-held` give: the status at once, and the rest of the
 // response either held by the engine (`reply`) or copied whole
 // (`followed`); exactly one of the two is set.
 typedef struct volley_scenario_http_held_t {
@@ -692,6 +692,8 @@ extern bool volley_scenario_http_fetch(volley_scenario_http_request_t *req, voll
 // judged by their status. The guest reads the rest from the reply when
 // asked, and drops it.
 extern bool volley_scenario_http_send_url_held(scenario_string_t *method, scenario_string_t *url, volley_scenario_http_held_t *ret, volley_scenario_http_net_error_t *err);
+// As `send-followed`, the response held or copied as by `send-url-held`.
+extern bool volley_scenario_http_send_held(volley_scenario_http_request_t *req, volley_scenario_http_held_t *ret, volley_scenario_http_net_error_t *err);
 // The scenario's verdict on a response it judges itself (Locust's
 // `catch_response`): a request sent with the tag `volley_verdict=call`
 // (never a tag of its samples) gets its `http_req_failed` sample from
