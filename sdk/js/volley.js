@@ -491,7 +491,7 @@ for (const [k, v] of [['error', ''], ['error_code', 0], ['_type', 'text'], ['_me
   Object.defineProperty(Response.prototype, k, { value: v, writable: true });
 }
 
-/** A held response's parts (`send-url-held`), each read from its reply when first asked. */
+/** A held response's parts (`send-url-held`, `send-held`), each read from its reply when first asked. */
 class HeldParts {
   constructor(reply) { this._reply = reply; }
   get headers() { return this._keep('headers', this._reply.headers()); }
@@ -641,9 +641,9 @@ function userinfoOf(url) {
 
 // Whether the runtime drops a resource's handle when QuickJS frees its
 // object (volley's own runtime; `volley build` says so by calling
-// `__heldReplies`). Only then may a Response leave its parts in the engine
-// (`send-url-held`, `send-held`): elsewhere every reply would stay held until the VU's
-// bound of 1,024, each with its body.
+// `__heldReplies`). Only then may a Response leave its parts in the
+// engine (`send-url-held`, `send-held`): elsewhere every reply would stay
+// held until the VU's bound of 1,024, each with its body.
 let heldReplies = false;
 /** @internal volley build calls it when the component's runtime drops handles its objects no longer reference. */
 export function __heldReplies() { heldReplies = true; }

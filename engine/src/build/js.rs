@@ -260,7 +260,8 @@ pub fn build(
     )?;
     if let (Engine::QuickJs, Runtime::Volley) = (Engine::chosen()?, Runtime::chosen()?) {
         // Its handles are dropped when their objects are freed: the SDK
-        // may leave a response's parts in the engine (`send-url-held`).
+        // may leave a response's parts in the engine (`send-url-held`,
+        // `send-held`).
         let main = src_dir.join("__volley_main.js");
         let mut text = std::fs::read_to_string(&main)
             .map_err(|e| Error::io(format!("reading {}", main.display()), e))?;

@@ -100,30 +100,7 @@ export default function () {
 "#,
     )
     .unwrap();
-    let api = server.url();
-    let host = api.trim_start_matches("http://").to_string();
-    let export = dir.join("summary.json");
-    let (code, _, stderr) = volley_with(
-        &[
-            "run",
-            script.to_str().unwrap(),
-            "--vus",
-            "1",
-            "--iterations",
-            "40",
-            "-e",
-            &format!("api={api}"),
-            "--allow-host",
-            &host,
-            "--quiet",
-            "--summary-export",
-            export.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let doc = run_one_vu(&script, &server.url(), 40);
     let metrics = &doc["metrics"];
     let count = |m: &str| metrics[m]["values"]["count"].as_f64();
     assert_eq!(count("iterations"), Some(40.0), "{doc}");
@@ -194,30 +171,7 @@ export default function () {
 "#,
     )
     .unwrap();
-    let api = server.url();
-    let host = api.trim_start_matches("http://").to_string();
-    let export = dir.join("summary.json");
-    let (code, _, stderr) = volley_with(
-        &[
-            "run",
-            script.to_str().unwrap(),
-            "--vus",
-            "1",
-            "--iterations",
-            "2",
-            "-e",
-            &format!("api={api}"),
-            "--allow-host",
-            &host,
-            "--quiet",
-            "--summary-export",
-            export.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let doc = run_one_vu(&script, &server.url(), 2);
     let metrics = &doc["metrics"];
     let count = |m: &str| metrics[m]["values"]["count"].as_f64();
     assert_eq!(count("iterations"), Some(2.0), "{doc}");
@@ -228,6 +182,34 @@ export default function () {
     // 1,500 + 1,100 + 2 requests an iteration and 2 more, each seen by the target.
     assert_eq!(count("http_reqs"), Some(2.0 * 2602.0 + 2.0), "{doc}");
     assert_eq!(server.stats().requests, 2 * 2602 + 2);
+}
+
+/// Runs `script` with one VU for `iterations` against the target at
+/// `api` (the script's `api` parameter); its summary export, once the run
+/// passed.
+fn run_one_vu(script: &std::path::Path, api: &str, iterations: u32) -> serde_json::Value {
+    let export = script.with_extension("summary.json");
+    let host = api.trim_start_matches("http://");
+    let (code, _, stderr) = volley_with(
+        &[
+            "run",
+            script.to_str().unwrap(),
+            "--vus",
+            "1",
+            "--iterations",
+            &iterations.to_string(),
+            "-e",
+            &format!("api={api}"),
+            "--allow-host",
+            host,
+            "--quiet",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap()
 }
 
 /// The point of the runtime: sleeping VUs share the snapshot's pages

@@ -177,9 +177,9 @@ typedef struct {
   volley_scenario_http_followed_t val;
 } volley_scenario_http_option_followed_t;
 
-// What `send-url-held` and `send-held` give: the status at once, and the rest of the
-// response either held by the engine (`reply`) or copied whole
-// (`followed`); exactly one of the two is set.
+// What `send-url-held` and `send-held` give: the status at once, and
+// the rest of the response either held by the engine (`reply`) or
+// copied whole (`followed`); exactly one of the two is set.
 typedef struct volley_scenario_http_held_t {
   uint16_t   status;
   // The response, held as by `fetch` (it counts toward the VU's 1,024
