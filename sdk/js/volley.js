@@ -639,6 +639,11 @@ function userinfoOf(url) {
   return lastUserinfo;
 }
 
+/** The Response of a held answer (answered by the request's own URL, no cookie set): see `HELD`. */
+function heldResponse(held, url) {
+  return { __proto__: HELD, status: held.status, url, _reply: held.reply };
+}
+
 // Whether the runtime drops a resource's handle when QuickJS frees its
 // object (volley's own runtime; `volley build` says so by calling
 // `__heldReplies`). Only then may a Response leave its parts in the
@@ -807,7 +812,7 @@ function send(method, url, body, params, timeoutMs, expect) {
       // object literal (250 ns against 15 for an empty one), on every request.
       let res;
       if (held && held.reply) {
-        res = { __proto__: HELD, status: held.status, url, _reply: held.reply };
+        res = heldResponse(held, url);
       } else {
         const followed = held ? held.followed : whttp.sendUrl(method, url);
         absorb(followed, undefined);
@@ -823,8 +828,8 @@ function send(method, url, body, params, timeoutMs, expect) {
   const type = params && params.responseType;
   const held = heldReplies ? whttp.sendHeld(built.req) : undefined;
   if (held && held.reply) {
-    // Answered by the request's own URL, no cookie set: see `HELD`.
-    const res = { __proto__: HELD, status: held.status, url: built.req.url, _reply: held.reply, _req: built.shown };
+    const res = heldResponse(held, built.req.url);
+    res._req = built.shown;
     if (type) res._type = type;
     return res;
   }

@@ -250,6 +250,12 @@ pub fn build(
         .arg(&entry_abs)
         .arg(stage)
         .current_dir(stage);
+    if let (Engine::QuickJs, Runtime::Volley) = (Engine::chosen()?, Runtime::chosen()?) {
+        // Its handles are dropped when their objects are freed: the SDK
+        // may leave a response's parts in the engine (`send-url-held`,
+        // `send-held`).
+        cmd.arg("held");
+    }
     run_tool(
         cmd,
         &format!("bundling {}", entry.display()),
@@ -258,17 +264,6 @@ pub fn build(
             ..opts.clone()
         },
     )?;
-    if let (Engine::QuickJs, Runtime::Volley) = (Engine::chosen()?, Runtime::chosen()?) {
-        // Its handles are dropped when their objects are freed: the SDK
-        // may leave a response's parts in the engine (`send-url-held`,
-        // `send-held`).
-        let main = src_dir.join("__volley_main.js");
-        let mut text = std::fs::read_to_string(&main)
-            .map_err(|e| Error::io(format!("reading {}", main.display()), e))?;
-        text.push_str("import { __heldReplies } from './volley.js';\n__heldReplies();\n");
-        std::fs::write(&main, text)
-            .map_err(|e| Error::io(format!("writing {}", main.display()), e))?;
-    }
     // `export const options`, beside the component for `volley run`.
     let out = super::out_dir(src);
     let kept = options_file(&out.join(format!("{}.wasm", src.output)));
