@@ -285,18 +285,93 @@ function canonical(name) {
 }
 const canonicalNames = new Map();
 
-/** Header names as k6 gives them, looked up in any case. */
-function headerObject(pairs) {
-  const h = {};
-  for (let i = 0; i < pairs.length; i++) {
-    const c = canonical(pairs[i][0]);
-    const v = pairs[i][1];
-    h[c] = h[c] === undefined ? v : `${h[c]}, ${v}`;
+// The last header text split, its pairs and its names: a server repeats
+// its headers byte for byte (the date changes once a second), so most
+// responses find theirs made. Comparing two texts costs a small fraction
+// of splitting one under QuickJS, and each object or property made costs
+// thousands of instructions (docs/PERFORMANCE.md).
+let splitText;
+let splitPairs = NO_PAIRS;
+let splitNames;
+
+/** `name: value` lines -> `[name, value]` pairs (shared: never changed). */
+function headerPairs(text) {
+  if (text !== splitText) {
+    const out = [];
+    let at = 0;
+    while (at < text.length) {
+      let end = text.indexOf('\n', at);
+      if (end < 0) end = text.length;
+      const sep = text.indexOf(': ', at);
+      if (sep > at && sep < end) out.push([text.slice(at, sep), text.slice(sep + 2, end)]);
+      at = end + 1;
+    }
+    splitText = text;
+    splitPairs = out;
+    splitNames = undefined;
   }
-  return new Proxy(h, {
-    get(t, p) { return typeof p === 'string' && !(p in t) ? t[canonical(p)] : t[p]; },
-    has(t, p) { return p in t || (typeof p === 'string' && canonical(p) in t); },
-  });
+  return splitPairs;
+}
+
+/** The text's headers by name as k6 gives it (`Content-Type`), repeats joined by ', ' (shared: never changed). */
+function headerNames(text) {
+  const pairs = headerPairs(text);
+  if (splitNames === undefined) {
+    const names = new Map();
+    for (let i = 0; i < pairs.length; i++) {
+      const c = canonical(pairs[i][0]);
+      const was = names.get(c);
+      names.set(c, was === undefined ? pairs[i][1] : `${was}, ${pairs[i][1]}`);
+    }
+    splitNames = names;
+  }
+  return splitNames;
+}
+
+/**
+ * A response's `headers`: read from the names every response with the same
+ * header text shares, in any case; the first write (set, delete, define)
+ * gives the response its own copy, which later reads and writes use.
+ */
+const HEADER_TRAPS = {
+  own(t) {
+    if (this.names !== undefined) {
+      for (const [k, v] of this.names) t[k] = v;
+      this.names = undefined;
+    }
+    return t;
+  },
+  get(t, p) {
+    const names = this.names;
+    if (names === undefined || typeof p !== 'string') {
+      return typeof p === 'string' && !(p in t) ? t[canonical(p)] : t[p];
+    }
+    const v = names.get(p);
+    if (v !== undefined) return v;
+    const c = names.get(canonical(p));
+    return c !== undefined ? c : t[p];
+  },
+  has(t, p) {
+    const names = this.names;
+    if (names === undefined || typeof p !== 'string') return p in t || (typeof p === 'string' && canonical(p) in t);
+    return names.has(p) || names.has(canonical(p)) || p in t;
+  },
+  ownKeys(t) {
+    return this.names === undefined ? Reflect.ownKeys(t) : Array.from(this.names.keys());
+  },
+  getOwnPropertyDescriptor(t, p) {
+    if (this.names === undefined) return Reflect.getOwnPropertyDescriptor(t, p);
+    const v = typeof p === 'string' ? this.names.get(p) : undefined;
+    return v === undefined ? undefined : { value: v, writable: true, enumerable: true, configurable: true };
+  },
+  set(t, p, v) { this.own(t)[p] = v; return true; },
+  deleteProperty(t, p) { return delete this.own(t)[p]; },
+  defineProperty(t, p, d) { return Reflect.defineProperty(this.own(t), p, d); },
+};
+
+/** Header names as k6 gives them, looked up in any case. */
+function headerObject(text) {
+  return new Proxy({}, { __proto__: HEADER_TRAPS, names: headerNames(text) });
 }
 
 /** One `Set-Cookie` line as k6's `res.cookies` entry. */
@@ -413,7 +488,10 @@ export class Response {
   }
   /** k6's `res.request`: `{ method, url, headers, body }` as sent. */
   get request() {
-    if (this._req === undefined) this._req = { method: this._method, url: this._sent || this.url, headers: {}, body: null };
+    const r = this._req;
+    if (r === undefined) this._req = { method: this._method, url: this._sent || this.url, headers: {}, body: null };
+    // The request record as sent (its headers one text): shown when first read.
+    else if (typeof r.headers === 'string') this._req = shownRequest(r);
     return this._req;
   }
   set request(v) { this._req = v; }
@@ -430,25 +508,16 @@ export class Response {
     if (this._text === undefined) this._text = decoder.decode(this._raw.body);
     return this._text;
   }
-  get _lines() {
-    const out = [];
-    if (!this._raw) return out;
-    for (const line of this._raw.headers.split('\n')) {
-      const at = line.indexOf(': ');
-      if (at > 0) out.push([line.slice(0, at), line.slice(at + 2)]);
-    }
-    return out;
-  }
   /** Header names as k6 gives them (`Content-Type`); any case looks them up. */
   get headers() {
-    if (this._headers === undefined) this._headers = headerObject(this._lines);
+    if (this._headers === undefined) this._headers = headerObject(this._raw ? this._raw.headers : '');
     return this._headers;
   }
   /** k6: `{ name: [{ name, value, domain, path, http_only, secure, max_age, expires }] }`. */
   get cookies() {
     if (this._cookies === undefined) {
       this._cookies = {};
-      for (const [k, v] of this._lines) {
+      for (const [k, v] of headerPairs(this._raw ? this._raw.headers : '')) {
         if (k.toLowerCase() !== 'set-cookie') continue;
         const c = parseSetCookie(v);
         if (c) (this._cookies[c.name] = this._cookies[c.name] || []).push(c);
@@ -600,12 +669,19 @@ function headerText(pairs) {
   for (let i = 0; i < pairs.length; i++) {
     const k = pairs[i][0];
     const v = pairs[i][1];
-    if (/[\r\n:]/.test(k) || /[\r\n]/.test(v) || k === '') {
+    // `indexOf`, not a regular expression: under QuickJS each literal
+    // evaluated makes a RegExp object and `test` an exec result, about
+    // 7,000 instructions a test, two per header on every request.
+    if (k === '' || k.indexOf(':') >= 0 || lineBreak(k) || lineBreak(v)) {
       throw new Error(`header ${JSON.stringify(k)}: a name must be non-empty without ':' or line breaks, a value without line breaks`);
     }
     out += out ? `\n${k}: ${v}` : `${k}: ${v}`;
   }
   return out;
+}
+
+function lineBreak(t) {
+  return t.indexOf('\n') >= 0 || t.indexOf('\r') >= 0;
 }
 
 /**
@@ -674,8 +750,8 @@ function bare(params, body) {
 }
 
 /**
- * The request as the WIT takes it, and as k6's `res.request` shows it;
- * `timeoutMs` already in ms; `expect` (statuses) overrides `expectStatuses`
+ * The request as the WIT takes it (`shownRequest` makes k6's `res.request`
+ * of it; its jar is left in `builtJar`); `timeoutMs` already in ms; `expect` (statuses) overrides `expectStatuses`
  * for this request. A user and password in the URL become Basic
  * authentication (as in k6), unless `params.auth` is 'digest'.
  */
@@ -687,11 +763,11 @@ function build(method, url, body, params, timeoutMs, expect) {
   if (unjudged) statuses = undefined;
   if (bare(params, body) && !creds && !unjudged) {
     // Most requests: no params, no body, no cookies, no tags, outside any group.
-    const req = {
+    builtJar = undefined;
+    return {
       method, url, headers: '', body: NONE, timeoutMs, name: undefined, tags: NO_PAIRS,
       expectedStatuses: statuses,
     };
-    return { req, jar: undefined, shown: { method, url, headers: {}, body: null } };
   }
   const auth = params ? params.auth : undefined;
   checkAuth(auth);
@@ -700,22 +776,29 @@ function build(method, url, body, params, timeoutMs, expect) {
   if (jar !== undefined && !(jar instanceof CookieJar)) {
     throw new Error('params.jar: expected a cookie jar (http.cookieJar() or new http.CookieJar())');
   }
-  const headers = [];
+  // Lists and objects only where there is something to put in them:
+  // under QuickJS a new array or object costs a few thousand instructions.
+  let headers = NO_PAIRS;
   let bytes = NONE;
   let hasType = false;
   let hasCookie = false;
   let hasAuth = false;
   if (params && params.headers) {
+    headers = [];
     for (const k in params.headers) {
-      const lk = k.toLowerCase();
-      if (lk === 'content-type') hasType = true;
-      if (lk === 'cookie') hasCookie = true;
-      if (lk === 'authorization') hasAuth = true;
+      // Lower-cased only when the length is one of the three names'.
+      const n = k.length;
+      if (n === 12 || n === 6 || n === 13) {
+        const lk = k.toLowerCase();
+        if (lk === 'content-type') hasType = true;
+        if (lk === 'cookie') hasCookie = true;
+        if (lk === 'authorization') hasAuth = true;
+      }
       headers.push([k, String(params.headers[k])]);
     }
   }
   if (creds && auth !== 'digest' && !hasAuth) {
-    headers.push(['Authorization', `Basic ${bytesB64(encoder.encode(`${creds.user}:${creds.password}`))}`]);
+    headers = added(headers, 'Authorization', `Basic ${bytesB64(encoder.encode(`${creds.user}:${creds.password}`))}`);
   }
   if (body === undefined || body === null) {
     // no body
@@ -728,10 +811,10 @@ function build(method, url, body, params, timeoutMs, expect) {
   } else if (Object.keys(body).some((k) => body[k] instanceof FileData)) {
     const [boundary, parts] = multipart(body);
     bytes = parts;
-    if (!hasType) headers.push(['Content-Type', `multipart/form-data; boundary=${boundary}`]);
+    if (!hasType) headers = added(headers, 'Content-Type', `multipart/form-data; boundary=${boundary}`);
   } else {
     bytes = encoder.encode(formEncode(body));
-    if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
+    if (!hasType) headers = added(headers, 'Content-Type', 'application/x-www-form-urlencoded');
   }
   // Cookies: the request's own (`params.cookies`), then the VU's jar.
   const sent = [];
@@ -746,7 +829,7 @@ function build(method, url, body, params, timeoutMs, expect) {
     const own = new Set(sent.map((c) => c.slice(0, c.indexOf('='))));
     for (const [name, c] of from._matching(url)) if (!own.has(name)) sent.push(`${name}=${c.value}`);
   }
-  if (sent.length && !hasCookie) headers.push(['Cookie', sent.join('; ')]);
+  if (sent.length && !hasCookie) headers = added(headers, 'Cookie', sent.join('; '));
   let tags = NO_PAIRS;
   let name;
   if (params) {
@@ -762,11 +845,43 @@ function build(method, url, body, params, timeoutMs, expect) {
   }
   if (params && params.judged) tags = tags.concat([VERDICT_TAG]);
   else if (unjudged) tags = tags.concat([UNJUDGED_TAG]);
+  builtJar = jar;
   const req = {
     method, url, headers: headerText(headers), body: bytes, timeoutMs, name, tags,
     expectedStatuses: statuses,
   };
-  return { req, jar, shown: { method, url, headers: Object.fromEntries(headers), body: body ?? null } };
+  // For `res.request` (`shownRequest`), made only if the script reads it.
+  if (body !== undefined && body !== null) req._body = body;
+  return req;
+}
+
+/** `pairs` with `[k, v]` added; a new list in place of the shared empty one. */
+function added(pairs, k, v) {
+  if (pairs === NO_PAIRS) return [[k, v]];
+  pairs.push([k, v]);
+  return pairs;
+}
+
+/** The jar of the request `build` made last (its `params.jar`), if any. */
+let builtJar;
+
+/**
+ * k6's `res.request` for a request as `build` made it: `{ method, url,
+ * headers, body }` as sent, headers from the request's header text.
+ */
+function shownRequest(req) {
+  const headers = {};
+  const text = req.headers;
+  let at = 0;
+  while (at < text.length) {
+    let end = text.indexOf('\n', at);
+    if (end < 0) end = text.length;
+    // A name has no ':'; the value starts after its ': '.
+    const colon = text.indexOf(':', at);
+    headers[text.slice(at, colon)] = text.slice(colon + 2, end);
+    at = end + 1;
+  }
+  return { method: req.method, url: req.url, headers, body: req._body ?? null };
 }
 
 // The last response headers that set no cookie. A server repeats its
@@ -824,18 +939,19 @@ function send(method, url, body, params, timeoutMs, expect) {
       return res;
     }
   }
-  const built = build(method, url, body, params, timeoutMs, expect);
+  const req = build(method, url, body, params, timeoutMs, expect);
+  const jar = builtJar;
   const type = params && params.responseType;
-  const held = heldReplies ? whttp.sendHeld(built.req) : undefined;
+  const held = heldReplies ? whttp.sendHeld(req) : undefined;
   if (held && held.reply) {
-    const res = heldResponse(held, built.req.url);
-    res._req = built.shown;
+    const res = heldResponse(held, req.url);
+    res._req = req;
     if (type) res._type = type;
     return res;
   }
-  const followed = held ? held.followed : whttp.sendFollowed(built.req);
-  absorb(followed, built.jar);
-  return new Response(followed.response, built.shown, type, followed.url);
+  const followed = held ? held.followed : whttp.sendFollowed(req);
+  absorb(followed, jar);
+  return new Response(followed.response, req, type, followed.url);
 }
 
 /** @internal the error a host call threw, if it is a network error ({ class, message }). */
@@ -866,16 +982,20 @@ function k6Failed(p, shown) {
  * response: status 0, `error` set).
  */
 export function __k6Batch(list) {
-  const built = list.map(([method, url, body, params, timeoutMs, expect]) => build(method, url, body, params, timeoutMs, expect));
-  const results = whttp.sendBatchFollowed(built.map((b) => b.req));
+  const jars = [];
+  const reqs = list.map(([method, url, body, params, timeoutMs, expect]) => {
+    const req = build(method, url, body, params, timeoutMs, expect);
+    jars.push(builtJar);
+    return req;
+  });
+  const results = whttp.sendBatchFollowed(reqs);
   return results.map((r, i) => {
-    const { jar, shown } = built[i];
     const params = list[i][3];
     if (r.tag === 'ok') {
-      absorb(r.val, jar);
-      return new Response(r.val.response, shown, params && params.responseType, r.val.url);
+      absorb(r.val, jars[i]);
+      return new Response(r.val.response, reqs[i], params && params.responseType, r.val.url);
     }
-    return k6Failed(r.val, shown);
+    return k6Failed(r.val, reqs[i]);
   });
 }
 

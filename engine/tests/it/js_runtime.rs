@@ -161,6 +161,40 @@ export default function () {
   const sent = http.get(`${api}/echo/params`, { headers: { 'X-Seen': 'yes' }, tags: { kind: 'p' } });
   check(sent, { 'one with params is held': (r) => held(r) && r.json('headers')['x-seen'] === 'yes'
     && r.request.headers['X-Seen'] === 'yes' && r.url === `${api}/echo/params` && r.status === 200 });
+  // `request` shows what was sent (made from the request record when read):
+  // a header whose value holds ': ', the form body's own type, the body as
+  // given; in a batch too.
+  const form = { a: '1', b: 'x y' };
+  const posted = http.post(`${api}/echo/form`, form, { headers: { 'X-Two': 'a: b' } });
+  check(posted, { 'a post shows what it sent': (r) => r.status === 200 && r.json('headers')['x-two'] === 'a: b'
+    && r.request.method === 'POST' && r.request.url === `${api}/echo/form` && r.request.body === form
+    && r.request.headers['X-Two'] === 'a: b'
+    && r.request.headers['Content-Type'] === 'application/x-www-form-urlencoded'
+    && Object.keys(r.request.headers).length === 2 });
+  const both = http.batch([['GET', `${api}/echo/b1`, null, { headers: { 'X-B': ' 1' } }], ['POST', `${api}/echo/b2`, 'text']]);
+  check(both, { 'a batch shows what each sent': (rs) => rs[0].status === 200 && rs[1].status === 200
+    && rs[0].request.headers['X-B'] === ' 1' && rs[0].request.body === null && rs[0].request.method === 'GET'
+    && rs[1].request.body === 'text' && rs[1].request.method === 'POST'
+    && Object.keys(rs[1].request.headers).length === 0 && rs[1].request.url === `${api}/echo/b2` });
+  // `headers`: any case finds a name; two responses with the same header
+  // text share their names until one is written to, which then has its own.
+  const twins = [http.get(`${api}/echo/same`), http.get(`${api}/echo/same`)];
+  check(twins, { 'headers read in any case, written alone': ([a, b]) => {
+    const ha = a.headers;
+    const hb = b.headers;
+    const keys = Object.keys(ha);
+    const read = ha['content-type'] === ha['Content-Type'] && ha['Content-Type'].startsWith('application/json')
+      && 'CONTENT-TYPE' in ha && keys.includes('Content-Type') && !('X-None' in ha) && ha['X-None'] === undefined
+      && JSON.parse(JSON.stringify(ha))['Content-Type'] === ha['Content-Type'];
+    ha['X-Mine'] = 'm';
+    delete ha['Content-Type'];
+    let n = 0;
+    for (const k in hb) if (k) n++;
+    return read && ha['x-mine'] === 'm' && ha['Content-Type'] === undefined
+      && !Object.keys(ha).includes('Content-Type') && Object.keys(ha).includes('X-Mine')
+      && hb['X-Mine'] === undefined && hb['content-type'].startsWith('application/json')
+      && Object.keys(hb).length === keys.length && n === keys.length;
+  } });
   if (vu.iteration === 1) {
     // The last iteration: from here on the VU has a cookie, and none of its
     // requests is bare.
@@ -177,11 +211,11 @@ export default function () {
     assert_eq!(count("iterations"), Some(2.0), "{doc}");
     assert_eq!(count("iterations_failed").unwrap_or(0.0), 0.0, "{doc}");
     let checks = |field: &str| metrics["checks"]["values"][field].as_f64();
-    assert_eq!(checks("passes"), Some(14.0), "{doc}");
+    assert_eq!(checks("passes"), Some(20.0), "{doc}");
     assert_eq!(checks("fails"), Some(0.0), "{doc}");
-    // 1,500 + 1,100 + 2 requests an iteration and 2 more, each seen by the target.
-    assert_eq!(count("http_reqs"), Some(2.0 * 2602.0 + 2.0), "{doc}");
-    assert_eq!(server.stats().requests, 2 * 2602 + 2);
+    // 1,500 + 1,100 + 7 requests an iteration and 2 more, each seen by the target.
+    assert_eq!(count("http_reqs"), Some(2.0 * 2607.0 + 2.0), "{doc}");
+    assert_eq!(server.stats().requests, 2 * 2607 + 2);
 }
 
 /// Runs `script` with one VU for `iterations` against the target at
