@@ -24,36 +24,74 @@ import * as loop from './loop.js';
 
 export const VERSION = '0.1.0';
 
-// QuickJS has no TextEncoder/TextDecoder: UTF-8 by hand there.
+// QuickJS has no TextEncoder/TextDecoder: UTF-8 by hand there, through
+// the native functions QuickJS has where they do the work. A loop in
+// JavaScript costs thousands of instructions a character under QuickJS;
+// `String.fromCharCode.apply`, `escape`, `decodeURIComponent` and a
+// regular expression's scan run in C (docs/PERFORMANCE.md).
+const NON_ASCII = /[^\x00-\x7f]/;
 const encoder = typeof TextEncoder === 'function' ? new TextEncoder() : {
   encode(text) {
-    const bytes = [];
-    for (let i = 0; i < text.length; i++) {
-      let c = text.codePointAt(i);
-      if (c > 0xffff) i++;
-      if (c < 0x80) bytes.push(c);
-      else if (c < 0x800) bytes.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-      else if (c < 0x10000) bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-      else bytes.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    text = String(text);
+    let bin = text;
+    if (NON_ASCII.test(text)) {
+      try {
+        // UTF-8 as one character a byte.
+        bin = unescape(encodeURIComponent(text));
+      } catch (_) {
+        return utf8Slow(text); // a lone surrogate
+      }
     }
-    return new Uint8Array(bytes);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
   },
 };
 const decoder = typeof TextDecoder === 'function' ? new TextDecoder() : {
   decode(bytes) {
-    let out = '';
-    for (let i = 0; i < bytes.length;) {
-      const b = bytes[i++];
-      let c;
-      if (b < 0x80) c = b;
-      else if (b < 0xe0) c = ((b & 31) << 6) | (bytes[i++] & 63);
-      else if (b < 0xf0) c = ((b & 15) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
-      else c = ((b & 7) << 18) | ((bytes[i++] & 63) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
-      out += String.fromCodePoint(c);
+    if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+    else if (!(bytes instanceof Uint8Array)) bytes = Uint8Array.from(bytes || []);
+    if (!bytes.length) return '';
+    let bin = '';
+    // Arguments by the chunk: an engine's limit on them stays far off.
+    for (let i = 0; i < bytes.length; i += 8192) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+    if (!NON_ASCII.test(bin)) return bin;
+    try {
+      return decodeURIComponent(escape(bin));
+    } catch (_) {
+      return textSlow(bytes); // not UTF-8
     }
-    return out;
   },
 };
+
+/** UTF-8 of `text` a code point at a time (lone surrogates as three bytes each). */
+function utf8Slow(text) {
+  const bytes = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.codePointAt(i);
+    if (c > 0xffff) i++;
+    if (c < 0x80) bytes.push(c);
+    else if (c < 0x800) bytes.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else bytes.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+  }
+  return new Uint8Array(bytes);
+}
+
+/** Text of bytes that are not valid UTF-8, a sequence at a time as their lead byte says. */
+function textSlow(bytes) {
+  let out = '';
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i++];
+    let c;
+    if (b < 0x80) c = b;
+    else if (b < 0xe0) c = ((b & 31) << 6) | (bytes[i++] & 63);
+    else if (b < 0xf0) c = ((b & 15) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
+    else c = ((b & 7) << 18) | ((bytes[i++] & 63) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63);
+    out += String.fromCodePoint(c > 0x10ffff ? 0xfffd : c);
+  }
+  return out;
+}
 
 // A u64 parameter is a BigInt for SpiderMonkey's bindings (componentize-js)
 // but a number for QuickJS's (componentize-qjs traps on a BigInt): the first

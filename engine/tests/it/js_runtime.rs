@@ -218,6 +218,48 @@ export default function () {
     assert_eq!(server.stats().requests, 2 * 2607 + 2);
 }
 
+/// Text and its UTF-8 bytes under QuickJS, which has no TextEncoder or
+/// TextDecoder (the SDK converts through QuickJS's native functions): a
+/// body with two-, three- and four-byte characters, longer than one of the
+/// decoder's chunks, arrives as sent and reads back the same; bytes that are
+/// not UTF-8 read as text without throwing; a lone surrogate is encoded.
+#[test]
+fn text_and_utf8_bytes_convert_both_ways_in_javascript() {
+    let (_rt, server) = standalone_http();
+    let dir = scratch("jsrt", "utf8");
+    let script = dir.join("utf8.js");
+    std::fs::write(
+        &script,
+        r#"import { http, check, vu } from 'volley';
+import encoding from 'k6/encoding';
+
+export default function () {
+  const api = vu.param('api');
+  const text = `h\u00e9llo \u20ac \u{1F600} ${'x'.repeat(20000)} \u00e9`;
+  const wide = http.post(`${api}/echo/utf8`, text);
+  const plain = http.post(`${api}/echo/ascii`, 'plain text');
+  check(wide, { 'a UTF-8 body arrives as sent and reads back': (r) => r.status === 200
+    && r.json('body') === text && r.json('headers')['content-length'] === String(text.length + 6) });
+  check(plain, { 'an ASCII body too': (r) => r.status === 200 && r.json('body') === 'plain text' });
+  check(encoding.b64decode('/w==', 'std', 's'), { 'bytes that are not UTF-8 read as text': (t) => t === '\ufffd' });
+  check(encoding.b64encode('\ud800x'), { 'a lone surrogate is encoded': (t) => t === '7aCAeA==' });
+  check(encoding.b64encode('h\u00e9\u{1F600}'), { 'UTF-8 of a string': (t) => t === 'aMOp8J+YgA==' });
+}
+"#,
+    )
+    .unwrap();
+    let doc = run_one_vu(&script, &server.url(), 2);
+    let metrics = &doc["metrics"];
+    let count = |m: &str| metrics[m]["values"]["count"].as_f64();
+    assert_eq!(count("iterations"), Some(2.0), "{doc}");
+    assert_eq!(count("iterations_failed").unwrap_or(0.0), 0.0, "{doc}");
+    let checks = |field: &str| metrics["checks"]["values"][field].as_f64();
+    assert_eq!(checks("passes"), Some(10.0), "{doc}");
+    assert_eq!(checks("fails"), Some(0.0), "{doc}");
+    assert_eq!(count("http_reqs"), Some(4.0), "{doc}");
+    assert_eq!(server.stats().requests, 4);
+}
+
 /// Runs `script` with one VU for `iterations` against the target at
 /// `api` (the script's `api` parameter); its summary export, once the run
 /// passed.
