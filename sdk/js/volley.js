@@ -718,6 +718,7 @@ function headerText(pairs) {
   return out;
 }
 
+/** Whether `t` holds a line break. */
 function lineBreak(t) {
   return t.indexOf('\n') >= 0 || t.indexOf('\r') >= 0;
 }
@@ -789,9 +790,10 @@ function bare(params, body) {
 
 /**
  * The request as the WIT takes it (`shownRequest` makes k6's `res.request`
- * of it; its jar is left in `builtJar`); `timeoutMs` already in ms; `expect` (statuses) overrides `expectStatuses`
- * for this request. A user and password in the URL become Basic
- * authentication (as in k6), unless `params.auth` is 'digest'.
+ * of it; its jar is left in `builtJar`); `timeoutMs` already in ms;
+ * `expect` (statuses) overrides `expectStatuses` for this request. A user
+ * and password in the URL become Basic authentication (as in k6), unless
+ * `params.auth` is 'digest'.
  */
 function build(method, url, body, params, timeoutMs, expect) {
   url = String(url);

@@ -206,15 +206,8 @@ export default function () {
     )
     .unwrap();
     let doc = run_one_vu(&script, &server.url(), 2);
-    let metrics = &doc["metrics"];
-    let count = |m: &str| metrics[m]["values"]["count"].as_f64();
-    assert_eq!(count("iterations"), Some(2.0), "{doc}");
-    assert_eq!(count("iterations_failed").unwrap_or(0.0), 0.0, "{doc}");
-    let checks = |field: &str| metrics["checks"]["values"][field].as_f64();
-    assert_eq!(checks("passes"), Some(20.0), "{doc}");
-    assert_eq!(checks("fails"), Some(0.0), "{doc}");
     // 1,500 + 1,100 + 7 requests an iteration and 2 more, each seen by the target.
-    assert_eq!(count("http_reqs"), Some(2.0 * 2607.0 + 2.0), "{doc}");
+    assert_clean_run(&doc, 2, 20, 2 * 2607 + 2);
     assert_eq!(server.stats().requests, 2 * 2607 + 2);
 }
 
@@ -249,15 +242,21 @@ export default function () {
     )
     .unwrap();
     let doc = run_one_vu(&script, &server.url(), 2);
+    assert_clean_run(&doc, 2, 10, 4);
+    assert_eq!(server.stats().requests, 4);
+}
+
+/// A run's summary says: `iterations` iterations, none failed; `passes`
+/// checks, none failed; `requests` requests.
+fn assert_clean_run(doc: &serde_json::Value, iterations: u32, passes: u32, requests: u32) {
     let metrics = &doc["metrics"];
     let count = |m: &str| metrics[m]["values"]["count"].as_f64();
-    assert_eq!(count("iterations"), Some(2.0), "{doc}");
+    assert_eq!(count("iterations"), Some(f64::from(iterations)), "{doc}");
     assert_eq!(count("iterations_failed").unwrap_or(0.0), 0.0, "{doc}");
     let checks = |field: &str| metrics["checks"]["values"][field].as_f64();
-    assert_eq!(checks("passes"), Some(10.0), "{doc}");
+    assert_eq!(checks("passes"), Some(f64::from(passes)), "{doc}");
     assert_eq!(checks("fails"), Some(0.0), "{doc}");
-    assert_eq!(count("http_reqs"), Some(4.0), "{doc}");
-    assert_eq!(server.stats().requests, 4);
+    assert_eq!(count("http_reqs"), Some(f64::from(requests)), "{doc}");
 }
 
 /// Runs `script` with one VU for `iterations` against the target at
