@@ -332,20 +332,25 @@ let splitText;
 let splitPairs = NO_PAIRS;
 let splitNames;
 
-/** `name: value` lines -> `[name, value]` pairs (shared: never changed). */
+/** `name: value` lines -> `[name, value]` pairs (a name has no ':'). */
+function pairsOf(text) {
+  const out = [];
+  let at = 0;
+  while (at < text.length) {
+    let end = text.indexOf('\n', at);
+    if (end < 0) end = text.length;
+    const sep = text.indexOf(': ', at);
+    if (sep > at && sep < end) out.push([text.slice(at, sep), text.slice(sep + 2, end)]);
+    at = end + 1;
+  }
+  return out;
+}
+
+/** A response's header text as pairs, those of the last text split if it is the same (shared: never changed). */
 function headerPairs(text) {
   if (text !== splitText) {
-    const out = [];
-    let at = 0;
-    while (at < text.length) {
-      let end = text.indexOf('\n', at);
-      if (end < 0) end = text.length;
-      const sep = text.indexOf(': ', at);
-      if (sep > at && sep < end) out.push([text.slice(at, sep), text.slice(sep + 2, end)]);
-      at = end + 1;
-    }
     splitText = text;
-    splitPairs = out;
+    splitPairs = pairsOf(text);
     splitNames = undefined;
   }
   return splitPairs;
@@ -910,18 +915,7 @@ let builtJar;
  * headers, body }` as sent, headers from the request's header text.
  */
 function shownRequest(req) {
-  const headers = {};
-  const text = req.headers;
-  let at = 0;
-  while (at < text.length) {
-    let end = text.indexOf('\n', at);
-    if (end < 0) end = text.length;
-    // A name has no ':'; the value starts after its ': '.
-    const colon = text.indexOf(':', at);
-    headers[text.slice(at, colon)] = text.slice(colon + 2, end);
-    at = end + 1;
-  }
-  return { method: req.method, url: req.url, headers, body: req._body ?? null };
+  return { method: req.method, url: req.url, headers: Object.fromEntries(pairsOf(req.headers)), body: req._body ?? null };
 }
 
 // The last response headers that set no cookie. A server repeats its

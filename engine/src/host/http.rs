@@ -654,13 +654,18 @@ impl VuState {
                 followed: Some(followed(answer)),
             }));
         }
-        let reply = self.instance.table.push(Reply(answer))?;
-        self.instance.replies += 1;
         Ok(Ok(Held {
             status,
-            reply: Some(reply),
+            reply: Some(self.hold(answer)?),
             followed: None,
         }))
+    }
+
+    /// `answer` held as a reply, counted toward the VU's bound.
+    fn hold(&mut self, answer: Answer) -> wasmtime::Result<Resource<Reply>> {
+        let reply = self.instance.table.push(Reply(answer))?;
+        self.instance.replies += 1;
+        Ok(reply)
     }
 }
 
@@ -682,9 +687,7 @@ impl Host for VuState {
                 Ok(answer) => answer,
                 Err(e) => return Ok(Err(e)),
             };
-            let reply = vu.instance.table.push(Reply(answer))?;
-            vu.instance.replies += 1;
-            Ok(Ok(reply))
+            Ok(Ok(vu.hold(answer)?))
         }))
     }
 
