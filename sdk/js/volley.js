@@ -356,65 +356,82 @@ function headerPairs(text) {
   return splitPairs;
 }
 
-/** The text's headers by name as k6 gives it (`Content-Type`), repeats joined by ', ' (shared: never changed). */
+/**
+ * The text's headers by name as k6 gives it (`Content-Type`), repeats
+ * joined by ', ', in an object without a prototype (shared: never changed;
+ * a property read costs less than `Map.get` under QuickJS).
+ */
 function headerNames(text) {
   const pairs = headerPairs(text);
   if (splitNames === undefined) {
-    const names = new Map();
+    const names = Object.create(null);
     for (let i = 0; i < pairs.length; i++) {
       const c = canonical(pairs[i][0]);
-      const was = names.get(c);
-      names.set(c, was === undefined ? pairs[i][1] : `${was}, ${pairs[i][1]}`);
+      const was = names[c];
+      names[c] = was === undefined ? pairs[i][1] : `${was}, ${pairs[i][1]}`;
     }
     splitNames = names;
   }
   return splitNames;
 }
 
+// Where a response's `headers` keeps the shared names until its first write.
+const SHARED_NAMES = Symbol('shared header names');
+
 /**
  * A response's `headers`: read from the names every response with the same
- * header text shares, in any case; the first write (set, delete, define)
- * gives the response its own copy, which later reads and writes use.
+ * header text shares (its target's SHARED_NAMES), in any case; the first
+ * write (set, delete, define) gives the response its own copy, which later
+ * reads and writes use. One handler for all: a handler per response cost
+ * each one more than its target. (Not a search of the header text per
+ * name read: QuickJS's `indexOf` costs about 180 instructions a character
+ * it passes, and such a search cost a GET + header check 10,000
+ * instructions more than reading the shared names.)
  */
 const HEADER_TRAPS = {
-  own(t) {
-    if (this.names !== undefined) {
-      for (const [k, v] of this.names) t[k] = v;
-      this.names = undefined;
-    }
-    return t;
-  },
   get(t, p) {
-    const names = this.names;
+    const names = t[SHARED_NAMES];
     if (names === undefined || typeof p !== 'string') {
       return typeof p === 'string' && !(p in t) ? t[canonical(p)] : t[p];
     }
-    const v = names.get(p);
+    const v = names[p];
     if (v !== undefined) return v;
-    const c = names.get(canonical(p));
+    const c = names[canonical(p)];
     return c !== undefined ? c : t[p];
   },
   has(t, p) {
-    const names = this.names;
+    const names = t[SHARED_NAMES];
     if (names === undefined || typeof p !== 'string') return p in t || (typeof p === 'string' && canonical(p) in t);
-    return names.has(p) || names.has(canonical(p)) || p in t;
+    return p in names || canonical(p) in names || p in t;
   },
   ownKeys(t) {
-    return this.names === undefined ? Reflect.ownKeys(t) : Array.from(this.names.keys());
+    const names = t[SHARED_NAMES];
+    return names === undefined ? Reflect.ownKeys(t) : Object.keys(names);
   },
   getOwnPropertyDescriptor(t, p) {
-    if (this.names === undefined) return Reflect.getOwnPropertyDescriptor(t, p);
-    const v = typeof p === 'string' ? this.names.get(p) : undefined;
+    const names = t[SHARED_NAMES];
+    if (names === undefined) return Reflect.getOwnPropertyDescriptor(t, p);
+    const v = typeof p === 'string' ? names[p] : undefined;
     return v === undefined ? undefined : { value: v, writable: true, enumerable: true, configurable: true };
   },
-  set(t, p, v) { this.own(t)[p] = v; return true; },
-  deleteProperty(t, p) { return delete this.own(t)[p]; },
-  defineProperty(t, p, d) { return Reflect.defineProperty(this.own(t), p, d); },
+  set(t, p, v) { ownHeaders(t)[p] = v; return true; },
+  deleteProperty(t, p) { return delete ownHeaders(t)[p]; },
+  defineProperty(t, p, d) { return Reflect.defineProperty(ownHeaders(t), p, d); },
 };
+
+/** A response's `headers` target, given its own copy of the shared names (once). */
+function ownHeaders(t) {
+  const names = t[SHARED_NAMES];
+  if (names !== undefined) {
+    delete t[SHARED_NAMES];
+    for (const k of Object.keys(names)) t[k] = names[k];
+  }
+  return t;
+}
 
 /** Header names as k6 gives them, looked up in any case. */
 function headerObject(text) {
-  return new Proxy({}, { __proto__: HEADER_TRAPS, names: headerNames(text) });
+  return new Proxy({ [SHARED_NAMES]: headerNames(text) }, HEADER_TRAPS);
 }
 
 /** One `Set-Cookie` line as k6's `res.cookies` entry. */
@@ -603,33 +620,33 @@ for (const [k, v] of [['error', ''], ['error_code', 0], ['_type', 'text'], ['_me
   Object.defineProperty(Response.prototype, k, { value: v, writable: true });
 }
 
-/** A held response's parts (`send-url-held`, `send-held`), each read from its reply when first asked. */
-class HeldParts {
-  constructor(reply) { this._reply = reply; }
-  get headers() { return this._keep('headers', this._reply.headers()); }
-  get body() { return this._keep('body', this._reply.body()); }
-  get timings() { return this._keep('timings', this._reply.timings()); }
-  get protocol() { return this._keep('protocol', this._reply.protocol()); }
-  _keep(name, value) {
-    Object.defineProperty(this, name, { value });
-    return value;
-  }
-}
+/**
+ * What a held response's parts (`send-url-held`, `send-held`) take their
+ * getters from: each part is read from the reply when first asked and kept
+ * under its name with a `_` (an assignment: under QuickJS
+ * `Object.defineProperty` costs about 7,000 instructions, several times a
+ * new property).
+ */
+const HELD_PARTS = {
+  get headers() { return this._headers ?? (this._headers = this._reply.headers()); },
+  get body() { return this._body ?? (this._body = this._reply.body()); },
+  get timings() { return this._timings ?? (this._timings = this._reply.timings()); },
+  get protocol() { return this._protocol ?? (this._protocol = this._reply.protocol()); },
+};
 
 /**
  * What a Response whose reply the engine holds takes its methods from: its
- * `_raw` (the parts `Response` reads) is made when first read. The reply is
- * dropped when the Response is freed.
+ * `_raw` (the parts `Response` reads) is made when first read, and its
+ * `headers` come from the reply without them (the usual header check reads
+ * nothing else). The reply is dropped when the Response is freed.
  */
-const HELD = Object.create(RESPONSE, {
-  _raw: {
-    get() {
-      const raw = new HeldParts(this._reply);
-      Object.defineProperty(this, '_raw', { value: raw, writable: true });
-      return raw;
-    },
+const HELD = Object.create(RESPONSE, Object.getOwnPropertyDescriptors({
+  get _raw() { return this._parts ?? (this._parts = { __proto__: HELD_PARTS, _reply: this._reply }); },
+  get headers() {
+    if (this._headers === undefined) this._headers = headerObject(this._reply.headers());
+    return this._headers;
   },
-});
+}));
 
 /** k6: an object body is form-encoded, keys in order (Go's `url.Values`). */
 function formEncode(obj) {
@@ -706,21 +723,40 @@ export function __expect(statuses) {
  */
 export const UNJUDGED = Object.freeze({ unjudged: true });
 
-/** `name: value` lines, the WIT's header encoding; a line break in a header cannot be sent. */
-function headerText(pairs) {
-  let out = '';
-  for (let i = 0; i < pairs.length; i++) {
-    const k = pairs[i][0];
-    const v = pairs[i][1];
-    // `indexOf`, not a regular expression: under QuickJS each literal
-    // evaluated makes a RegExp object and `test` an exec result, about
-    // 7,000 instructions a test, two per header on every request.
-    if (k === '' || k.indexOf(':') >= 0 || lineBreak(k) || lineBreak(v)) {
-      throw new Error(`header ${JSON.stringify(k)}: a name must be non-empty without ':' or line breaks, a value without line breaks`);
-    }
-    out += out ? `\n${k}: ${v}` : `${k}: ${v}`;
+/**
+ * Header text (`name: value` lines, the WIT's header encoding) with the
+ * header `k: v` added; a line break in a header cannot be sent. Text, not
+ * a list of pairs: under QuickJS each array made costs thousands of
+ * instructions, two per header on every request.
+ */
+function withHeader(text, k, v) {
+  // Each name and value is checked once, then found in a set (a script
+  // sends the same few again and again): under QuickJS `indexOf` costs
+  // about 180 instructions a character, and a regular expression literal
+  // makes a RegExp object and `test` an exec result.
+  if (!goodNames.has(k)) {
+    if (k === '' || k.indexOf(':') >= 0 || lineBreak(k)) badHeader(k);
+    remember(goodNames, k, 256);
   }
-  return out;
+  if (!goodValues.has(v)) {
+    if (lineBreak(v)) badHeader(k);
+    remember(goodValues, v, 64);
+  }
+  return text ? `${text}\n${k}: ${v}` : `${k}: ${v}`;
+}
+
+// Header names and values `withHeader` found fit to send.
+const goodNames = new Set();
+const goodValues = new Set();
+
+/** Adds `item` to `set`, emptied first when it holds `most` (a value new on every request must not grow a VU's memory). */
+function remember(set, item, most) {
+  if (set.size >= most) set.clear();
+  set.add(item);
+}
+
+function badHeader(k) {
+  throw new Error(`header ${JSON.stringify(k)}: a name must be non-empty without ':' or line breaks, a value without line breaks`);
 }
 
 /** Whether `t` holds a line break. */
@@ -823,14 +859,17 @@ function build(method, url, body, params, timeoutMs, expect) {
   }
   // Lists and objects only where there is something to put in them:
   // under QuickJS a new array or object costs a few thousand instructions.
-  let headers = NO_PAIRS;
+  let headers = '';
   let bytes = NONE;
   let hasType = false;
   let hasCookie = false;
   let hasAuth = false;
-  if (params && params.headers) {
-    headers = [];
-    for (const k in params.headers) {
+  const given = params ? params.headers : undefined;
+  if (given) {
+    // Not `for...in`: QuickJS's enumerator object costs more than the key list.
+    const keys = Object.keys(given);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
       // Lower-cased only when the length is one of the three names'.
       const n = k.length;
       if (n === 12 || n === 6 || n === 13) {
@@ -839,11 +878,11 @@ function build(method, url, body, params, timeoutMs, expect) {
         if (lk === 'cookie') hasCookie = true;
         if (lk === 'authorization') hasAuth = true;
       }
-      headers.push([k, String(params.headers[k])]);
+      headers = withHeader(headers, k, String(given[k]));
     }
   }
   if (creds && auth !== 'digest' && !hasAuth) {
-    headers = added(headers, 'Authorization', `Basic ${bytesB64(encoder.encode(`${creds.user}:${creds.password}`))}`);
+    headers = withHeader(headers, 'Authorization', `Basic ${bytesB64(encoder.encode(`${creds.user}:${creds.password}`))}`);
   }
   if (body === undefined || body === null) {
     // no body
@@ -856,25 +895,27 @@ function build(method, url, body, params, timeoutMs, expect) {
   } else if (Object.keys(body).some((k) => body[k] instanceof FileData)) {
     const [boundary, parts] = multipart(body);
     bytes = parts;
-    if (!hasType) headers = added(headers, 'Content-Type', `multipart/form-data; boundary=${boundary}`);
+    if (!hasType) headers = withHeader(headers, 'Content-Type', `multipart/form-data; boundary=${boundary}`);
   } else {
     bytes = encoder.encode(formEncode(body));
-    if (!hasType) headers = added(headers, 'Content-Type', 'application/x-www-form-urlencoded');
+    if (!hasType) headers = withHeader(headers, 'Content-Type', 'application/x-www-form-urlencoded');
   }
   // Cookies: the request's own (`params.cookies`), then the VU's jar.
-  const sent = [];
-  if (params && params.cookies) {
-    for (const k in params.cookies) {
-      const c = params.cookies[k];
-      sent.push(`${k}=${c !== null && typeof c === 'object' ? c.value : c}`);
-    }
-  }
   const from = jar || vuJar;
-  if (from && !hasCookie) {
-    const own = new Set(sent.map((c) => c.slice(0, c.indexOf('='))));
-    for (const [name, c] of from._matching(url)) if (!own.has(name)) sent.push(`${name}=${c.value}`);
+  if ((params && params.cookies) || from) {
+    const sent = [];
+    if (params && params.cookies) {
+      for (const k in params.cookies) {
+        const c = params.cookies[k];
+        sent.push(`${k}=${c !== null && typeof c === 'object' ? c.value : c}`);
+      }
+    }
+    if (from && !hasCookie) {
+      const own = new Set(sent.map((c) => c.slice(0, c.indexOf('='))));
+      for (const [name, c] of from._matching(url)) if (!own.has(name)) sent.push(`${name}=${c.value}`);
+    }
+    if (sent.length && !hasCookie) headers = withHeader(headers, 'Cookie', sent.join('; '));
   }
-  if (sent.length && !hasCookie) headers = added(headers, 'Cookie', sent.join('; '));
   let tags = NO_PAIRS;
   let name;
   if (params) {
@@ -892,19 +933,12 @@ function build(method, url, body, params, timeoutMs, expect) {
   else if (unjudged) tags = tags.concat([UNJUDGED_TAG]);
   builtJar = jar;
   const req = {
-    method, url, headers: headerText(headers), body: bytes, timeoutMs, name, tags,
+    method, url, headers, body: bytes, timeoutMs, name, tags,
     expectedStatuses: statuses,
   };
   // For `res.request` (`shownRequest`), made only if the script reads it.
   if (body !== undefined && body !== null) req._body = body;
   return req;
-}
-
-/** `pairs` with `[k, v]` added; a new list in place of the shared empty one. */
-function added(pairs, k, v) {
-  if (pairs === NO_PAIRS) return [[k, v]];
-  pairs.push([k, v]);
-  return pairs;
 }
 
 /** The jar of the request `build` made last (its `params.jar`), if any. */

@@ -193,8 +193,18 @@ export default function () {
     return read && ha['x-mine'] === 'm' && ha['Content-Type'] === undefined
       && !Object.keys(ha).includes('Content-Type') && Object.keys(ha).includes('X-Mine')
       && hb['X-Mine'] === undefined && hb['content-type'].startsWith('application/json')
-      && Object.keys(hb).length === keys.length && n === keys.length;
+      && Object.keys(hb).length === keys.length && n === keys.length
+      && hb.hasOwnProperty('Content-Type') && !hb.hasOwnProperty('content-type');
   } });
+  // A header that cannot be sent is refused by name, though the same name,
+  // or the same text as a value, went out before.
+  const refused = (headers) => {
+    try { http.get(`${api}/echo/bad`, { headers }); return 'sent'; } catch (e) { return String(e.message); }
+  };
+  check(refused({ 'X-Seen': 'a\nb' }), { 'a value with a line break is refused': (m) => m.startsWith('header "X-Seen"') });
+  check(refused({ 'X-Two': 'a\rb' }), { 'and with a carriage return': (m) => m.startsWith('header "X-Two"') });
+  check(refused({ 'a: b': 'x' }), { "a name with ': ' sent as a value is refused": (m) => m.startsWith('header "a: b"') });
+  check(refused({ '': 'x' }), { 'an empty name is refused': (m) => m.startsWith('header ""') });
   if (vu.iteration === 1) {
     // The last iteration: from here on the VU has a cookie, and none of its
     // requests is bare.
@@ -207,7 +217,7 @@ export default function () {
     .unwrap();
     let doc = run_one_vu(&script, &server.url(), 2);
     // 1,500 + 1,100 + 7 requests an iteration and 2 more, each seen by the target.
-    assert_clean_run(&doc, 2, 20, 2 * 2607 + 2);
+    assert_clean_run(&doc, 2, 28, 2 * 2607 + 2);
     assert_eq!(server.stats().requests, 2 * 2607 + 2);
 }
 
