@@ -136,13 +136,12 @@ export const __vuTags = new Proxy(vuTagValues, {
 export function __tagList(tags) { return tagList(tags); }
 
 function tagList(tags) {
+  // Keys and an index, not `Object.entries` and `([k, v]) =>`: QuickJS
+  // destructures an array through an iterator object.
+  const keys = tags ? Object.keys(tags) : NO_PAIRS;
+  if (keys.length === 1 && !groupTag && !vuTagged) return oneTag(keys[0], String(tags[keys[0]]));
   const out = [];
-  if (tags) {
-    // Keys and an index, not `Object.entries` and `([k, v]) =>`: QuickJS
-    // destructures an array through an iterator object.
-    const keys = Object.keys(tags);
-    for (let i = 0; i < keys.length; i++) out.push([keys[i], String(tags[keys[i]])]);
-  }
+  for (let i = 0; i < keys.length; i++) out.push([keys[i], String(tags[keys[i]])]);
   if (groupTag && !(tags && 'group' in tags)) out.push(['group', groupTag]);
   if (vuTagged) {
     // The sample's own tags win, and so does the group it is in.
@@ -151,6 +150,23 @@ function tagList(tags) {
     }
   }
   return out;
+}
+
+// Lists of one tag made lately, never changed: a script tags its requests
+// and samples with the same few names again and again, and under QuickJS
+// the two arrays of a new list cost about 8,000 instructions.
+const oneTagLists = [];
+
+/** The list of the one tag `k`=`v` (shared: never changed). */
+function oneTag(k, v) {
+  for (let i = 0; i < oneTagLists.length; i++) {
+    const pair = oneTagLists[i][0];
+    if (pair[1] === v && pair[0] === k) return oneTagLists[i];
+  }
+  const list = [[k, v]];
+  if (oneTagLists.length >= 8) oneTagLists.shift();
+  oneTagLists.push(list);
+  return list;
 }
 
 // ------------------------------------------------------------------ metrics

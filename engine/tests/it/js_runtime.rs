@@ -221,6 +221,65 @@ export default function () {
     assert_eq!(server.stats().requests, 2 * 2607 + 2);
 }
 
+/// A one-tag list is made once and shared by the requests and samples
+/// that carry the same tag (the SDK keeps the last eight): ten names in
+/// turn, more than it keeps, each land in their own series, on requests
+/// and on a counter, inside a group and out of it.
+#[test]
+fn one_tag_lists_are_shared_and_each_tag_lands_in_its_own_series() {
+    let (_rt, server) = standalone_http();
+    let dir = scratch("jsrt", "tags");
+    let script = dir.join("tags.js");
+    let mut thresholds = String::new();
+    for i in 0..10 {
+        thresholds += &format!(
+            "'http_reqs{{name:t{i}}}': ['count==6'], 'seen{{kind:k{i}}}': ['count=={}'], ",
+            6 * (i + 1)
+        );
+    }
+    std::fs::write(
+        &script,
+        format!(
+            r#"import http from 'k6/http';
+import {{ check, group }} from 'k6';
+import {{ Counter }} from 'k6/metrics';
+
+export const options = {{ thresholds: {{ {thresholds}'http_reqs{{name:g}}': ['count==2'] }} }};
+const seen = new Counter('seen');
+
+export default function () {{
+  for (let i = 0; i < 30; i++) {{
+    const r = http.get(`${{__ENV.api}}/echo/t${{i % 10}}`, {{ tags: {{ name: `t${{i % 10}}` }} }});
+    check(r, {{ 'status is 200': (r) => r.status === 200 }});
+    seen.add((i % 10) + 1, {{ kind: `k${{i % 10}}` }});
+  }}
+  group('inside', () => {{
+    http.get(`${{__ENV.api}}/echo/g`, {{ tags: {{ name: 'g' }} }});
+  }});
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let doc = run_one_vu(&script, &server.url(), 2);
+    assert_clean_run(&doc, 2, 60, 62);
+    assert_eq!(server.stats().requests, 62);
+    let count = |m: &str| doc["metrics"][m]["values"]["count"].as_f64();
+    for i in 0..10 {
+        assert_eq!(
+            count(&format!("http_reqs{{name:t{i}}}")),
+            Some(6.0),
+            "{doc}"
+        );
+        assert_eq!(
+            count(&format!("seen{{kind:k{i}}}")),
+            Some(6.0 * f64::from(i + 1)),
+            "{doc}"
+        );
+    }
+    assert_eq!(count("http_reqs{name:g}"), Some(2.0), "{doc}");
+}
+
 /// Text and its UTF-8 bytes under QuickJS, which has no TextEncoder or
 /// TextDecoder (the SDK converts through QuickJS's native functions): a
 /// body with two-, three- and four-byte characters, longer than one of the
