@@ -339,68 +339,68 @@ function canonical(name) {
 }
 const canonicalNames = new Map();
 
-// The last header text split, its pairs and its names: a server repeats
-// its headers byte for byte (the date changes once a second), so most
-// responses find theirs made. Comparing two texts costs a small fraction
-// of splitting one under QuickJS, and each object or property made costs
-// thousands of instructions (docs/PERFORMANCE.md).
-let pairsText;
-let textPairs = NO_PAIRS;
-let namesText;
-let textNames;
+/**
+ * `fn` of one argument, remembering its last argument and answer: a
+ * server repeats its headers byte for byte (the date changes once a
+ * second) and a script its URLs, so most calls find theirs made. Comparing
+ * two strings costs a small fraction of splitting one under QuickJS, and
+ * each object or property made costs thousands of instructions
+ * (docs/PERFORMANCE.md).
+ */
+function lastOnly(fn) {
+  let arg;
+  let answer;
+  return (x) => {
+    if (x !== arg) {
+      answer = fn(x);
+      arg = x;
+    }
+    return answer;
+  };
+}
 
 /**
- * `name: value` lines -> `[name, value]` pairs (a name has no ':'). By
- * `split`, then a short search per line: QuickJS's `indexOf` costs about
- * 180 instructions a character it passes, and a search per line for its
- * end passed every character once more.
+ * Calls `fn(name, value)` for each `name: value` line of `text` (a name has
+ * no ':'). By `split`, then a short search per line: QuickJS's `indexOf`
+ * costs about 180 instructions a character it passes, and a search per
+ * line for its end passed every character once more.
  */
-function pairsOf(text) {
-  const out = [];
+function eachHeader(text, fn) {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     const sep = line.indexOf(': ');
-    if (sep > 0) out.push([line.slice(0, sep), line.slice(sep + 2)]);
+    if (sep > 0) fn(line.slice(0, sep), line.slice(sep + 2));
   }
-  return out;
 }
 
-/** A response's header text as pairs, those of the last text split if it is the same (shared: never changed). */
-function headerPairs(text) {
-  if (text !== pairsText) {
-    textPairs = pairsOf(text);
-    pairsText = text;
-  }
-  return textPairs;
+/** `name: value` lines -> `[name, value]` pairs. */
+function pairsOf(text) {
+  const out = [];
+  eachHeader(text, (k, v) => out.push([k, v]));
+  return out;
 }
 
 /**
  * The text's headers by name as k6 gives it (`Content-Type`), repeats
- * joined by ', ', in an object without a prototype (shared: never changed;
- * a property read costs less than `Map.get` under QuickJS); those of the
- * last text if it is the same. Made from the lines, not from pairs: a
- * text that is new costs 101,000 instructions here, 141,000 by way of
+ * joined by ', ', in an object without a prototype (a property read costs
+ * less than `Map.get` under QuickJS). Made from the lines, not from pairs:
+ * a text that is new costs 101,000 instructions so, 141,000 by way of
  * pairs (nginx's five headers).
  */
-function headerNames(text) {
-  if (text !== namesText) {
-    const names = Object.create(null);
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      const sep = line.indexOf(': ');
-      if (sep <= 0) continue;
-      const c = canonical(line.slice(0, sep));
-      const v = line.slice(sep + 2);
-      const was = names[c];
-      names[c] = was === undefined ? v : `${was}, ${v}`;
-    }
-    textNames = names;
-    namesText = text;
-  }
-  return textNames;
+function namesOf(text) {
+  const names = Object.create(null);
+  eachHeader(text, (k, v) => {
+    const c = canonical(k);
+    const was = names[c];
+    names[c] = was === undefined ? v : `${was}, ${v}`;
+  });
+  return names;
 }
+
+/** A response's header text as pairs, and by name: those of the last text if it is the same (shared: never changed). */
+const headerPairs = lastOnly(pairsOf);
+const headerNames = lastOnly(namesOf);
 
 // Where a response's `headers` keeps the shared names until its first write.
 const SHARED_NAMES = Symbol('shared header names');
@@ -812,15 +812,7 @@ export function __userinfo(url) {
 
 // Most scenarios send the same few URLs again and again: the last URL's
 // user part is kept, so a request to it runs no regular expression.
-let lastUrl;
-let lastUserinfo;
-function userinfoOf(url) {
-  if (url !== lastUrl) {
-    lastUserinfo = __userinfo(url);
-    lastUrl = url;
-  }
-  return lastUserinfo;
-}
+const userinfoOf = lastOnly(__userinfo);
 
 /** The Response of a held answer (answered by the request's own URL, no cookie set): see `HELD`. */
 function heldResponse(held, url) {
