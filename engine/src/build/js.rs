@@ -85,6 +85,22 @@ impl Runtime {
         }
     }
 
+    /// Whether it drops an owned handle when its object is freed, so that
+    /// the SDK may leave a response's parts in the engine (`send-url-held`,
+    /// `send-held`). volley's runtime does; a runtime file does when it was
+    /// built from volley's runtime (its class for such handles is named
+    /// `ImportedResource`), e.g. a rebuilt one being measured.
+    fn drops_handles(&self) -> Result<bool, Error> {
+        Ok(match self {
+            Runtime::Volley => true,
+            Runtime::Cli => false,
+            Runtime::File(path) => std::fs::read(path)
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+                .windows(b"ImportedResource".len())
+                .any(|w| w == b"ImportedResource"),
+        })
+    }
+
     /// What goes into the build's cache key: the runtime's bytes, by hash.
     fn identity(&self) -> Result<String, Error> {
         let short = |bytes: &[u8]| super::hex(&sha2::Sha256::digest(bytes))[..16].to_string();
@@ -250,10 +266,7 @@ pub fn build(
         .arg(&entry_abs)
         .arg(stage)
         .current_dir(stage);
-    if let (Engine::QuickJs, Runtime::Volley) = (Engine::chosen()?, Runtime::chosen()?) {
-        // Its handles are dropped when their objects are freed: the SDK
-        // may leave a response's parts in the engine (`send-url-held`,
-        // `send-held`).
+    if Engine::chosen()? == Engine::QuickJs && Runtime::chosen()?.drops_handles()? {
         cmd.arg("held");
     }
     run_tool(
