@@ -315,6 +315,46 @@ export default function () {
     assert_eq!(server.stats().requests, 4);
 }
 
+/// A runtime file built from volley's runtime (`VOLLEY_QJS_RUNTIME=<file>`,
+/// e.g. a rebuilt one being measured) gets the SDK's held responses, as
+/// the default runtime does, so that it is measured on the same path.
+#[test]
+fn a_runtime_file_built_from_volley_s_gets_held_responses() {
+    let dir = scratch("jsrt", "heldfile");
+    let (_rt, server) = standalone_http();
+    std::fs::write(
+        dir.join("scenario.js"),
+        r#"import { http, check, vu } from 'volley';
+export default function () {
+  const r = http.get(`${vu.param('api')}/health`);
+  check(r, {
+    'status is 200': (r) => r.status === 200,
+    'held by the engine': (r) => r._reply !== undefined,
+  });
+}
+"#,
+    )
+    .unwrap();
+    let runtime = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sdk/js/runtime/quickjs.wasm"
+    );
+    let (code, stdout, stderr) = volley_with(
+        &["build", dir.to_str().unwrap()],
+        &[("VOLLEY_QJS_RUNTIME", runtime)],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("runtime {runtime}")),
+        "{stdout}{stderr}"
+    );
+    let component = std::path::PathBuf::from(stdout.lines().last().unwrap().trim());
+    assert!(component.is_file(), "{stdout}");
+    let doc = run_one_vu(&component, &server.url(), 3);
+    assert_clean_run(&doc, 3, 6, 3);
+    assert_eq!(server.stats().requests, 3);
+}
+
 /// A run's summary says: `iterations` iterations, none failed; `passes`
 /// checks, none failed; `requests` requests.
 fn assert_clean_run(doc: &serde_json::Value, iterations: u32, passes: u32, requests: u32) {
