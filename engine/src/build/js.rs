@@ -94,8 +94,7 @@ impl Runtime {
         Ok(match self {
             Runtime::Volley => true,
             Runtime::Cli => false,
-            Runtime::File(path) => std::fs::read(path)
-                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+            Runtime::File(path) => read(path)?
                 .windows(b"ImportedResource".len())
                 .any(|w| w == b"ImportedResource"),
         })
@@ -107,13 +106,13 @@ impl Runtime {
         Ok(match self {
             Runtime::Volley => format!("volley runtime {}", short(RUNTIME)),
             Runtime::Cli => "its own runtime".into(),
-            Runtime::File(path) => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-                format!("runtime {} {}", path.display(), short(&bytes))
-            }
+            Runtime::File(path) => format!("runtime {} {}", path.display(), short(&read(path)?)),
         })
     }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
 }
 
 /// The rolldown `./setup.sh` installs (componentize-js 0.23.0 brings the same).
