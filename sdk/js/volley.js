@@ -614,7 +614,7 @@ export class Response {
     }
     return this._cookies;
   }
-  /** In milliseconds (k6's `timings`; what the engine does not time is 0). */
+  /** In milliseconds (k6's `timings`; what the WIT's `timings` record does not carry is 0: blocked, connecting, TLS handshaking, sending). */
   get timings() {
     if (!this._raw) return { duration: 0, blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 0, receiving: 0 };
     const t = this._raw.timings;
