@@ -1352,13 +1352,20 @@ export function __runner(load, embedded) {
       data = bytes.length ? JSON.parse(decoder.decode(bytes)) : null;
       if (typeof m.initVu === 'function') call(m.initVu, data);
     },
+    // Every iteration: `call` written out (under QuickJS each function
+    // call costs about 500-1,000 instructions).
     run(entry) {
-      const m = script();
+      const m = mod !== undefined ? mod : script();
       const fn = entry === 'default' ? m.default : m[entry];
       if (typeof fn !== 'function') {
         throw `no entry \`${entry}\`: export ${entry === 'default' ? 'default function (data) {...}' : `function ${entry}(data) {...}`} from the script`;
       }
-      call(fn, data);
+      try {
+        loop.drive(fn(data), sleepLoop);
+      } catch (e) {
+        loop.reset();
+        throw describe(e);
+      }
     },
     teardown(bytes) {
       const m = script();
