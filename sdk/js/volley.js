@@ -1331,14 +1331,18 @@ export function __runner(load, embedded) {
     }
     return mod;
   };
+  // What a call that threw leaves: the loop emptied, the error described.
+  const failed = (e) => {
+    loop.reset();
+    return describe(e);
+  };
   // The call, then k6's event loop: an async function's awaits, promise
   // reactions and timers run before the call returns; a rejection fails it.
   const call = (fn, arg) => {
     try {
       return loop.drive(fn(arg), sleepLoop);
     } catch (e) {
-      loop.reset();
-      throw describe(e);
+      throw failed(e);
     }
   };
   return {
@@ -1363,8 +1367,7 @@ export function __runner(load, embedded) {
       try {
         loop.drive(fn(data), sleepLoop);
       } catch (e) {
-        loop.reset();
-        throw describe(e);
+        throw failed(e);
       }
     },
     teardown(bytes) {
