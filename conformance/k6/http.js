@@ -21,6 +21,10 @@ export default function () {
     'get: json()': (r) => r.json().status === 'ok',
     'get: header canonical': (r) => r.headers['Content-Type'].indexOf('application/json') === 0,
     'get: timings': (r) => r.timings.duration >= r.timings.waiting && r.timings.waiting >= 0,
+    'get: phases within the duration': (r) => r.timings.tls_handshaking === 0
+      && r.timings.sending + r.timings.waiting + r.timings.receiving <= r.timings.duration + 0.001,
+    // The VU's first request opens its connection; the next iteration's reuses it.
+    'get: connecting on a new connection only': (r) => (__ITER === 0) === (r.timings.connecting > 0),
     'get: url': (r) => r.url === `${BASE}/health`,
   });
 

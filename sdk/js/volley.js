@@ -614,16 +614,22 @@ export class Response {
     }
     return this._cookies;
   }
-  /** In milliseconds (k6's `timings`; what the WIT's `timings` record does not carry is 0: blocked, connecting, TLS handshaking, sending). */
+  /**
+   * In milliseconds (k6's `timings`). `connecting`, `tls_handshaking` and
+   * `sending` come from the engine's reply: 0 on a response handed over
+   * whole (one that set cookies or came through redirects, a batch's), as
+   * `blocked` always is (volley never queues a request for a connection).
+   */
   get timings() {
     if (!this._raw) return { duration: 0, blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 0, receiving: 0 };
     const t = this._raw.timings;
+    const p = this._raw.phases;
     return {
       duration: Number(t.durationUs) / 1000,
       blocked: 0,
-      connecting: 0,
-      tls_handshaking: 0,
-      sending: 0,
+      connecting: p === undefined ? 0 : Number(p.connectingUs) / 1000,
+      tls_handshaking: p === undefined ? 0 : Number(p.tlsHandshakingUs) / 1000,
+      sending: p === undefined ? 0 : Number(p.sendingUs) / 1000,
       waiting: Number(t.waitingUs) / 1000,
       receiving: Number(t.receivingUs) / 1000,
     };
@@ -660,6 +666,7 @@ const HELD_PARTS = {
   get headers() { return this._headers ?? (this._headers = this._reply.headers()); },
   get body() { return this._body ?? (this._body = this._reply.body()); },
   get timings() { return this._timings ?? (this._timings = this._reply.timings()); },
+  get phases() { return this._phases ?? (this._phases = this._reply.phases()); },
   get protocol() { return this._protocol ?? (this._protocol = this._reply.protocol()); },
 };
 

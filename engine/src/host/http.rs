@@ -12,7 +12,7 @@ use super::types::parse_headers;
 use crate::metrics::{Builtin, Metrics, SeriesHandle as Series, Tags};
 use crate::protocol::http::{ErrorClass, HttpClient, HttpError as ProtoError, Request};
 use crate::wasm::bindings::volley::scenario::http::{
-    self as wit, Followed, Held, Host, HostReply, NetError, Redirect, Response, Timings,
+    self as wit, Followed, Held, Host, HostReply, NetError, Phases, Redirect, Response, Timings,
 };
 use wasmtime::component::Resource;
 
@@ -605,6 +605,16 @@ impl HostReply for VuState {
 
     fn timings(&mut self, r: Resource<Reply>) -> wasmtime::Result<Timings> {
         Ok(timings(&self.reply(&r)?.timings))
+    }
+
+    fn phases(&mut self, r: Resource<Reply>) -> wasmtime::Result<Phases> {
+        let t = &self.reply(&r)?.timings;
+        let us = |d: Option<Duration>| d.map_or(0, micros);
+        Ok(Phases {
+            connecting_us: us(t.connecting),
+            tls_handshaking_us: us(t.tls_handshaking),
+            sending_us: us(t.sending),
+        })
     }
 
     fn protocol(&mut self, r: Resource<Reply>) -> wasmtime::Result<String> {

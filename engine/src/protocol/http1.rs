@@ -34,10 +34,20 @@ pub struct Local {
     pub(super) url: super::http::LastUrl,
 }
 
-/// A VU's connection and the request written for it.
+/// Idle connections a VU keeps to hosts other than its last request's:
+/// a script that alternates between hosts (an API and its auth server)
+/// reuses a connection to each, as k6 does, instead of opening one per
+/// switch (a connect, and a socket left in TIME_WAIT, each time). Past
+/// the bound the one idle longest is closed.
+const IDLE_OTHER_HOSTS: usize = 7;
+
+/// A VU's connections and the request written for them.
 #[derive(Default)]
 pub(super) struct Link {
+    /// The last request's connection.
     conn: Option<Conn>,
+    /// Idle ones to other hosts, at most one per host, the oldest first.
+    others: Vec<Conn>,
     /// The request being sent, written here first (one write per request).
     pub(super) out: Vec<u8>,
 }
@@ -46,6 +56,7 @@ impl std::fmt::Debug for Local {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Local")
             .field("connected", &self.link.conn.is_some())
+            .field("idle_other_hosts", &self.link.others.len())
             .finish()
     }
 }
@@ -101,19 +112,10 @@ impl Failed {
 }
 
 impl Link {
-    /// Sends `self.out` to `to` and reads the response: on this VU's
-    /// connection if it still goes there and is open, else on a new one.
+    /// Sends `self.out` to `to` and reads the response: on this VU's open
+    /// connection to `to` if it has one, else on a new one.
     pub(super) async fn exchange(&mut self, to: &Target<'_>) -> Result<Answer, HttpError> {
-        // A request cut off by its timeout leaves its connection marked
-        // busy, mid-response: it is never reused, and closes here, at the
-        // VU's next request (or with its instance).
-        if !self
-            .conn
-            .as_ref()
-            .is_some_and(|c| !c.busy && c.reusable_for(to))
-        {
-            self.conn = None;
-        }
+        self.pick(to);
         let mut retried = false;
         loop {
             let reused = self.conn.is_some();
@@ -146,6 +148,35 @@ impl Link {
                 }
             }
         }
+    }
+}
+
+impl Link {
+    /// Makes `conn` this VU's open connection to `to` if it has one (the
+    /// last request's, or an idle one kept for another host), else none;
+    /// the last request's connection to another host is kept idle. A
+    /// request cut off by its timeout leaves its connection marked busy,
+    /// mid-response: it is never reused or kept, and closes here, at the
+    /// VU's next request (or with its instance).
+    fn pick(&mut self, to: &Target<'_>) {
+        if let Some(c) = &self.conn
+            && c.goes_to(to)
+        {
+            if c.busy || !c.still_open() {
+                self.conn = None;
+            }
+            return;
+        }
+        let found = (self.others.iter())
+            .position(|c| c.goes_to(to))
+            .map(|i| self.others.remove(i));
+        if let Some(c) = self.conn.take().filter(|c| !c.busy) {
+            if self.others.len() == IDLE_OTHER_HOSTS {
+                self.others.remove(0);
+            }
+            self.others.push(c);
+        }
+        self.conn = found.filter(Conn::still_open);
     }
 }
 
@@ -190,9 +221,9 @@ impl Conn {
         Ok((conn, start.elapsed()))
     }
 
-    /// Goes to `to` and the server has not closed it while it sat idle.
-    fn reusable_for(&self, to: &Target<'_>) -> bool {
-        self.port == to.port && self.host.eq_ignore_ascii_case(to.host) && self.still_open()
+    /// Goes to `to`'s host and port.
+    fn goes_to(&self, to: &Target<'_>) -> bool {
+        self.port == to.port && self.host.eq_ignore_ascii_case(to.host)
     }
 
     /// Reads a socket only when the reactor saw it become readable since

@@ -162,6 +162,49 @@ fn chunked_bodies_arrive_whole_and_the_connection_is_reused() {
 }
 
 #[test]
+fn a_vu_alternating_between_hosts_keeps_a_connection_to_each() {
+    // Eight hosts: the last request's and seven kept idle. Each is asked
+    // three times, in turn: one connection each, and each request after
+    // a host's first goes on its open connection.
+    let servers: Vec<RawServer> = (0..8).map(|_| RawServer::start(Reply::KeepAlive)).collect();
+    let (client, mut local, rt) = (client(), Local::default(), runtime());
+    rt.block_on(async {
+        for round in 0..3 {
+            for s in &servers {
+                let r = client
+                    .send_inline(get(&s.url, None), &mut local)
+                    .await
+                    .unwrap();
+                assert_eq!(&r.body[..], b"ok");
+                let connecting = r.timings.connecting.unwrap();
+                assert_eq!(
+                    round > 0,
+                    connecting.is_zero(),
+                    "round {round}: {connecting:?}"
+                );
+            }
+        }
+    });
+    for s in &servers {
+        assert_eq!(s.connections(), 1, "{}", s.url);
+    }
+    // A ninth host closes the one idle longest: the first host's next
+    // request opens a new connection, the others' still reuse theirs.
+    let ninth = RawServer::start(Reply::KeepAlive);
+    rt.block_on(async {
+        for url in [&ninth.url, &servers[0].url, &servers[7].url] {
+            client
+                .send_inline(get(url, None), &mut local)
+                .await
+                .unwrap();
+        }
+    });
+    assert_eq!(servers[0].connections(), 2);
+    assert_eq!(servers[7].connections(), 1);
+    assert_eq!(ninth.connections(), 1);
+}
+
+#[test]
 fn a_server_that_closes_after_each_response_costs_no_request() {
     for reply in [Reply::ThenClose, Reply::ConnectionClose] {
         let server = RawServer::start(reply);

@@ -468,7 +468,7 @@ fn k6_conformance_scripts_run_unmodified() {
     let ws = auction.url();
     // (script, iterations, checks each iteration)
     let expected = [
-        ("http.js", 2.0, 34.0),
+        ("http.js", 2.0, 36.0),
         ("modules.js", 4.0, 16.0),
         ("scenarios.js", 9.0, 0.0),
         ("auth.js", 2.0, 11.0),
@@ -1043,6 +1043,49 @@ export default function () {
 /// request is made, never ignored: a response callback that is a function
 /// (for the request or the VU) and `params.compression`; so is a member a
 /// k6 module lacks.
+#[test]
+fn response_timings_carry_connecting_and_sending() {
+    let (doc, err) = run_script(
+        "phases",
+        r#"
+import http from 'k6/http';
+import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+
+export const options = { vus: 1, iterations: 20 };
+const timed = new Counter('sending_timed');
+
+export default function () {
+  const r = http.get(`${__ENV.ECHO_URL}/json`);
+  if (r.timings.sending > 0) timed.add(1);
+  check(r, {
+    'phases within the duration': (x) => x.timings.connecting + x.timings.sending
+      + x.timings.waiting + x.timings.receiving <= x.timings.duration + 0.001,
+    'connecting on the first request only': (x) => (__ITER === 0) === (x.timings.connecting > 0),
+  });
+  // Handed over whole (it set cookies): no phases, not made up.
+  const c = http.get(`${__ENV.ECHO_URL}/cookies/set`);
+  check(c, { 'a whole response has none': (x) => x.timings.sending === 0 && x.timings.connecting === 0 });
+}
+"#,
+    );
+    assert_eq!(count(&doc, "iterations", "count"), 20.0, "{err}");
+    assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
+    assert_eq!(
+        count(&doc, "checks", "passes"),
+        60.0,
+        "{:?}",
+        checks_of(&doc)
+    );
+    // Writing a request on loopback takes microseconds: a sending of 0 on
+    // every response is the phase never read.
+    assert!(
+        count(&doc, "sending_timed", "count") >= 1.0,
+        "{}",
+        doc["metrics"]
+    );
+}
+
 #[test]
 fn k6_params_volley_cannot_honour_fail_the_request_by_name() {
     let (doc, err) = run_script(

@@ -37,7 +37,7 @@ fn all_checks_pass(out: &volley::run::Outcome, per_iteration: u64, iterations: u
 #[test]
 fn the_rust_sdk_http_calls_do_what_they_say() {
     let out = one_scenario(r#"api = "embedded:http""#, "sdk-http", 2, 2);
-    all_checks_pass(&out, 23, 4);
+    all_checks_pass(&out, 24, 4);
     // The scenario's verdicts, not the statuses, fail its judged requests;
     // one left without a verdict is judged by its status.
     for (name, failed) in [

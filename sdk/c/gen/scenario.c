@@ -35,6 +35,9 @@ extern void __wasm_import_volley_scenario_http_method_reply_body(int32_t, uint8_
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.timings")))
 extern void __wasm_import_volley_scenario_http_method_reply_timings(int32_t, uint8_t *);
 
+__attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.phases")))
+extern void __wasm_import_volley_scenario_http_method_reply_phases(int32_t, uint8_t *);
+
 __attribute__((__import_module__("volley:scenario/http@0.2.0"), __import_name__("[method]reply.protocol")))
 extern void __wasm_import_volley_scenario_http_method_reply_protocol(int32_t, uint8_t *);
 
@@ -1252,6 +1255,18 @@ void volley_scenario_http_method_reply_timings(volley_scenario_http_borrow_reply
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_http_method_reply_timings((self).__handle, ptr);
   *ret = (volley_scenario_http_timings_t) {
+    (uint64_t) (uint64_t) (*((int64_t*) (ptr + 0))),
+    (uint64_t) (uint64_t) (*((int64_t*) (ptr + 8))),
+    (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+  };
+}
+
+void volley_scenario_http_method_reply_phases(volley_scenario_http_borrow_reply_t self, volley_scenario_http_phases_t *ret) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[24];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_volley_scenario_http_method_reply_phases((self).__handle, ptr);
+  *ret = (volley_scenario_http_phases_t) {
     (uint64_t) (uint64_t) (*((int64_t*) (ptr + 0))),
     (uint64_t) (uint64_t) (*((int64_t*) (ptr + 8))),
     (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),

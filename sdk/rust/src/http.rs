@@ -196,6 +196,7 @@ pub struct Response {
     headers: OnceCell<String>,
     body: OnceCell<Vec<u8>>,
     timings: OnceCell<wit::Timings>,
+    phases: OnceCell<wit::Phases>,
     protocol: OnceCell<String>,
 }
 
@@ -207,6 +208,7 @@ impl Response {
             headers: OnceCell::new(),
             body: OnceCell::new(),
             timings: OnceCell::new(),
+            phases: OnceCell::new(),
             protocol: OnceCell::new(),
         }
     }
@@ -218,6 +220,13 @@ impl Response {
             headers: r.headers.into(),
             body: r.body.into(),
             timings: r.timings.into(),
+            // A response copied whole carries no phases.
+            phases: wit::Phases {
+                connecting_us: 0,
+                tls_handshaking_us: 0,
+                sending_us: 0,
+            }
+            .into(),
             protocol: r.protocol.into(),
         }
     }
@@ -262,14 +271,42 @@ impl Response {
             .map_err(|e| format!("response is not the expected JSON: {e}"))
     }
 
-    /// Time to the response head.
+    /// Time to the response head: from the request's last byte on plain
+    /// http, from the call over https and HTTP/2.
     pub fn waiting(&self) -> Duration {
         Duration::from_micros(self.part(&self.timings, wit::Reply::timings).waiting_us)
+    }
+
+    /// From the response head until its last body byte.
+    pub fn receiving(&self) -> Duration {
+        Duration::from_micros(self.part(&self.timings, wit::Reply::timings).receiving_us)
     }
 
     /// The whole request's time.
     pub fn duration(&self) -> Duration {
         Duration::from_micros(self.part(&self.timings, wit::Reply::timings).duration_us)
+    }
+
+    fn phases(&self) -> &wit::Phases {
+        self.part(&self.phases, wit::Reply::phases)
+    }
+
+    /// Opening the TCP connection: zero on a connection already open, and
+    /// for a batch's responses (copied whole, without their phases).
+    pub fn connecting(&self) -> Duration {
+        Duration::from_micros(self.phases().connecting_us)
+    }
+
+    /// The TLS handshake: zero on plain http, on a connection already
+    /// open, and for a batch's responses.
+    pub fn tls_handshaking(&self) -> Duration {
+        Duration::from_micros(self.phases().tls_handshaking_us)
+    }
+
+    /// Writing the request, on plain http (zero over https and HTTP/2,
+    /// where it is part of `waiting`, and for a batch's responses).
+    pub fn sending(&self) -> Duration {
+        Duration::from_micros(self.phases().sending_us)
     }
 
     /// `HTTP/1.1` or `HTTP/2.0`.
