@@ -149,9 +149,7 @@ impl Link {
             }
         }
     }
-}
 
-impl Link {
     /// Makes `conn` this VU's open connection to `to` if it has one (the
     /// last request's, or an idle one kept for another host), else none;
     /// the last request's connection to another host is kept idle. A
