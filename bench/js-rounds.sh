@@ -13,6 +13,7 @@
 #   K6_SCRIPT=bench/k6/params-headers.js bench/js-rounds.sh
 #                     # another k6 script, run by k6 and by volley as pasted
 #                     # (the volley SDK column stays bench/lang/js's GET + check)
+#   K6_SCRIPT=bench/k6/group-check.js bench/js-rounds.sh   # a group
 #   K6_SCRIPT=bench/k6/two-hosts.js bench/js-rounds.sh
 #                     # a script may read __ENV.URL2: a second nginx, another
 #                     # host to the clients

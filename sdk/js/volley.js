@@ -139,7 +139,11 @@ function tagList(tags) {
   // Keys and an index, not `Object.entries` and `([k, v]) =>`: QuickJS
   // destructures an array through an iterator object.
   const keys = tags ? Object.keys(tags) : NO_PAIRS;
-  if (keys.length === 1 && !groupTag && !vuTagged) return oneTag(keys[0], String(tags[keys[0]]));
+  if (!vuTagged) {
+    if (keys.length === 1 && !groupTag) return oneTag(keys[0], String(tags[keys[0]]));
+    // Inside a k6 `group`, what most of its requests and checks carry.
+    if (keys.length === 0 && groupTag) return oneTag('group', groupTag);
+  }
   const out = [];
   for (let i = 0; i < keys.length; i++) out.push([keys[i], String(tags[keys[i]])]);
   if (groupTag && !(tags && 'group' in tags)) out.push(['group', groupTag]);
@@ -947,8 +951,14 @@ function build(method, url, body, params, timeoutMs, expect) {
   let tags = NO_PAIRS;
   let name;
   if (params) {
-    if (params.tags || groupTag || vuTagged) tags = tagList(params.tags);
-    name = params.name ?? (params.tags && params.tags.name);
+    const own = params.tags;
+    name = params.name ?? (own && own.name);
+    if (own && !groupTag && !vuTagged && name === own.name && onlyName(own)) {
+      // k6's `tags: { name }` alone: the request's name, which the engine
+      // tags its samples with; no list to make and lower.
+    } else if (own || groupTag || vuTagged) {
+      tags = tagList(own);
+    }
   } else if (groupTag || vuTagged) {
     tags = tagList();
   }
@@ -967,6 +977,12 @@ function build(method, url, body, params, timeoutMs, expect) {
   // For `res.request` (`shownRequest`), made only if the script reads it.
   if (body !== undefined && body !== null) req._body = body;
   return req;
+}
+
+/** Whether `tags` has one key, `name`. */
+function onlyName(tags) {
+  const keys = Object.keys(tags);
+  return keys.length === 1 && keys[0] === 'name';
 }
 
 /** The jar of the request `build` made last (its `params.jar`), if any. */

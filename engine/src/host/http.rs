@@ -71,7 +71,9 @@ enum Judge {
 pub const REDIRECTS_TAG: &str = "volley_redirects";
 
 /// Most scenarios send a handful of distinct requests; their tag sets are
-/// built once per VU, not once per request.
+/// built once per VU, not once per request (a request's own tags, k6's
+/// `params.tags`, are part of the key: a tagged request looked its ten
+/// series up by hash on every request).
 const TAG_CACHE: usize = 32;
 
 /// A request's built-in series for one tag set, resolved once per VU and
@@ -123,12 +125,9 @@ impl VuState {
         extra: &[(String, String)],
     ) -> RequestSeries {
         let key = (name, method, outcome.0, outcome.1, expected);
-        if extra.is_empty()
-            && let Some((_, series)) =
-                self.instance.http_tags.iter().find(|(k, _)| {
-                    (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str(), k.4) == key
-                })
-        {
+        if let Some((_, series)) = self.instance.http_tags.iter().find(|(k, _)| {
+            (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str(), k.4) == key && k.5 == extra
+        }) {
             return series.clone();
         }
         let tags = self
@@ -142,13 +141,14 @@ impl VuState {
             ])
             .with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let series = RequestSeries::resolve(&self.shared.metrics, tags, &self.scenario.tags);
-        if extra.is_empty() && self.instance.http_tags.len() < TAG_CACHE {
+        if self.instance.http_tags.len() < TAG_CACHE {
             let owned = (
                 name.to_string(),
                 method.to_string(),
                 outcome.0.to_string(),
                 outcome.1.to_string(),
                 expected,
+                extra.to_vec(),
             );
             // One entry at a time: most VUs send to a URL or two, and a
             // first push would make room for four (~600 bytes per VU).
@@ -757,7 +757,7 @@ impl Host for VuState {
         };
         let failed = (due.failed, one_or_zero(!ok));
         if check {
-            let check = (self.check_series(&due.name), one_or_zero(ok));
+            let check = (self.check_series(&due.name, &[]), one_or_zero(ok));
             self.shared.metrics.record_series(&[failed, check]);
         } else {
             self.shared.metrics.record_series(&[failed]);

@@ -8,7 +8,7 @@ use crate::wasm::bindings::volley::scenario::metrics::{
     Host, HostCounter, HostGauge, HostRate, HostTrend,
 };
 
-/// Checks (without tags of their own) whose series an instance keeps:
+/// Checks (by name and tags of their own) whose series an instance keeps:
 /// most scenarios run a handful of checks, each every iteration.
 const CHECK_CACHE: usize = 64;
 
@@ -107,17 +107,24 @@ host_metric!(HostRate, Rate, Kind::Rate, add, bool, one_or_zero);
 host_metric!(HostTrend, Trend, Kind::Trend, add, f64, milli);
 
 impl VuState {
-    /// The series of the check `name` without tags of its own, resolved
-    /// once per instance (a tag set built and hashed per check was an
-    /// eighth of a GET + check's instructions).
-    pub(crate) fn check_series(&mut self, name: &str) -> crate::metrics::SeriesHandle {
-        if let Some(&(_, series)) = self.instance.checks.iter().find(|(n, _)| **n == *name) {
+    /// The series of the check `name` with its own tags `own` (k6's
+    /// `group`, say), resolved once per instance (a tag set built and
+    /// hashed per check was an eighth of a GET + check's instructions).
+    pub(crate) fn check_series(
+        &mut self,
+        name: &str,
+        own: &[(String, String)],
+    ) -> crate::metrics::SeriesHandle {
+        if let Some(&(_, _, series)) = (self.instance.checks.iter())
+            .find(|(n, tags, _)| **n == *name && tags.as_slice() == own)
+        {
             return series;
         }
-        let tags = self.scenario.tags.with([("check", name)]);
+        let tags = (self.scenario.tags.with([("check", name)]))
+            .with(own.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let series = self.shared.metrics.series(Builtin::Checks, &tags);
         if self.instance.checks.len() < CHECK_CACHE {
-            self.instance.checks.push((name.into(), series));
+            self.instance.checks.push((name.into(), own.into(), series));
         }
         series
     }
@@ -131,16 +138,7 @@ impl Host for VuState {
         tags: Vec<(String, String)>,
     ) -> wasmtime::Result<bool> {
         let sample = one_or_zero(ok);
-        if !tags.is_empty() {
-            let tags = self
-                .scenario
-                .tags
-                .with([("check", name.as_str())])
-                .with(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            self.shared.metrics.builtin(Builtin::Checks, &tags, sample);
-            return Ok(ok);
-        }
-        let series = self.check_series(&name);
+        let series = self.check_series(&name, &tags);
         self.shared.metrics.record_series(&[(series, sample)]);
         Ok(ok)
     }

@@ -30,8 +30,8 @@ pub use self::kafka::kafka_deliveries;
 pub use self::vu::DataSets;
 
 /// A request's tag-set key: (name, method, outcome key, outcome value,
-/// expected_response).
-pub(crate) type HttpTagKey = (String, String, String, String, bool);
+/// expected_response, the request's own tags).
+pub(crate) type HttpTagKey = (String, String, String, String, bool, Vec<(String, String)>);
 
 /// What every VU of a run shares.
 #[derive(Debug)]
@@ -113,8 +113,12 @@ pub(crate) struct Instance {
     /// The iteration metrics' series for the scenario version they were
     /// resolved for.
     pub(crate) iteration_series: Option<(Arc<ScenarioInfo>, [crate::metrics::SeriesHandle; 3])>,
-    /// The series of this instance's checks without tags, by check name.
-    pub(crate) checks: Vec<(Box<str>, crate::metrics::SeriesHandle)>,
+    /// The series of this instance's checks, by check name and own tags.
+    pub(crate) checks: Vec<(
+        Box<str>,
+        Vec<(String, String)>,
+        crate::metrics::SeriesHandle,
+    )>,
     /// Tag sets and metric series of this VU's recent requests.
     pub(crate) http_tags: Vec<(HttpTagKey, http::RequestSeries)>,
     /// The last response the scenario judges itself, until its verdict.

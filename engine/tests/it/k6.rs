@@ -1087,6 +1087,44 @@ export default function () {
 }
 
 #[test]
+fn tagged_requests_and_checks_land_in_their_own_series() {
+    // The engine keeps each VU's series by tag set: the same request name
+    // and check name with other tags must not share one.
+    let (doc, err) = run_script(
+        "tagsets",
+        r#"
+import http from 'k6/http';
+import { check, group } from 'k6';
+
+export const options = { vus: 1, iterations: 4 };
+
+export default function () {
+  http.get(`${__ENV.ECHO_URL}/json`, { tags: { name: 'doc', kind: 'a' } });
+  http.get(`${__ENV.ECHO_URL}/json`, { tags: { name: 'doc', kind: 'b' } });
+  http.get(`${__ENV.ECHO_URL}/json`, { tags: { name: 'doc' } });
+  group('inner', () => {
+    http.get(`${__ENV.ECHO_URL}/json`, { tags: { name: 'doc' } });
+    check(1, { 'same check': () => true });
+  });
+  check(1, { 'same check': () => true }, { kind: 'a' });
+  check(1, { 'same check': () => true });
+}
+"#,
+    );
+    assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
+    assert_eq!(series_total(&doc, "http_reqs", "doc"), 16.0);
+    let by = |metric, tag| export_series(&doc, metric, tag);
+    assert_eq!(
+        by("http_reqs", "kind"),
+        [("a".to_string(), 4.0), ("b".to_string(), 4.0)]
+    );
+    assert_eq!(by("http_reqs", "group"), [("::inner".to_string(), 4.0)]);
+    assert_eq!(by("checks", "group"), [("::inner".to_string(), 4.0)]);
+    assert_eq!(by("checks", "kind"), [("a".to_string(), 4.0)]);
+    assert_eq!(count(&doc, "checks", "passes"), 12.0);
+}
+
+#[test]
 fn k6_params_volley_cannot_honour_fail_the_request_by_name() {
     let (doc, err) = run_script(
         "params-refused",
