@@ -33,6 +33,13 @@ pub use self::vu::DataSets;
 /// expected_response, the request's own tags).
 pub(crate) type HttpTagKey = (String, String, String, String, bool, Vec<(String, String)>);
 
+/// A check's series, by its name and tags of its own.
+pub(crate) type CheckSeries = (
+    Box<str>,
+    Vec<(String, String)>,
+    crate::metrics::SeriesHandle,
+);
+
 /// What every VU of a run shares.
 #[derive(Debug)]
 pub struct Shared {
@@ -114,11 +121,7 @@ pub(crate) struct Instance {
     /// resolved for.
     pub(crate) iteration_series: Option<(Arc<ScenarioInfo>, [crate::metrics::SeriesHandle; 3])>,
     /// The series of this instance's checks, by check name and own tags.
-    pub(crate) checks: Vec<(
-        Box<str>,
-        Vec<(String, String)>,
-        crate::metrics::SeriesHandle,
-    )>,
+    pub(crate) checks: Vec<CheckSeries>,
     /// Tag sets and metric series of this VU's recent requests.
     pub(crate) http_tags: Vec<(HttpTagKey, http::RequestSeries)>,
     /// The last response the scenario judges itself, until its verdict.
