@@ -140,9 +140,12 @@ function tagList(tags) {
   // destructures an array through an iterator object.
   const keys = tags ? Object.keys(tags) : NO_PAIRS;
   if (!vuTagged) {
+    if (keys.length === 0) {
+      // Inside a k6 `group`, what most of its requests and checks carry;
+      // outside, a metric's sample without tags (no new empty list).
+      return groupTag ? oneTag('group', groupTag) : NO_PAIRS;
+    }
     if (keys.length === 1 && !groupTag) return oneTag(keys[0], String(tags[keys[0]]));
-    // Inside a k6 `group`, what most of its requests and checks carry.
-    if (keys.length === 0 && groupTag) return oneTag('group', groupTag);
   }
   const out = [];
   for (let i = 0; i < keys.length; i++) out.push([keys[i], String(tags[keys[i]])]);
