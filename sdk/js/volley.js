@@ -629,8 +629,9 @@ export class Response {
    */
   get timings() {
     if (!this._raw) return { duration: 0, blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 0, receiving: 0 };
-    const t = this._raw.timings;
+    // A held response's every phase in one host call; one copied whole has its `timings` only.
     const p = this._raw.phases;
+    const t = p === undefined ? this._raw.timings : p;
     return {
       duration: Number(t.durationUs) / 1000,
       blocked: 0,
@@ -672,7 +673,6 @@ for (const [k, v] of [['error', ''], ['error_code', 0], ['_type', 'text'], ['_me
 const HELD_PARTS = {
   get headers() { return this._headers ?? (this._headers = this._reply.headers()); },
   get body() { return this._body ?? (this._body = this._reply.body()); },
-  get timings() { return this._timings ?? (this._timings = this._reply.timings()); },
   get phases() { return this._phases ?? (this._phases = this._reply.phases()); },
   get protocol() { return this._protocol ?? (this._protocol = this._reply.protocol()); },
 };

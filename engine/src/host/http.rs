@@ -614,6 +614,9 @@ impl HostReply for VuState {
             connecting_us: us(t.connecting),
             tls_handshaking_us: us(t.tls_handshaking),
             sending_us: us(t.sending),
+            waiting_us: micros(t.waiting),
+            receiving_us: micros(t.receiving),
+            duration_us: micros(t.duration),
         })
     }
 

@@ -1263,13 +1263,16 @@ void volley_scenario_http_method_reply_timings(volley_scenario_http_borrow_reply
 
 void volley_scenario_http_method_reply_phases(volley_scenario_http_borrow_reply_t self, volley_scenario_http_phases_t *ret) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[24];
+  uint8_t ret_area[48];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_volley_scenario_http_method_reply_phases((self).__handle, ptr);
   *ret = (volley_scenario_http_phases_t) {
     (uint64_t) (uint64_t) (*((int64_t*) (ptr + 0))),
     (uint64_t) (uint64_t) (*((int64_t*) (ptr + 8))),
     (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+    (uint64_t) (uint64_t) (*((int64_t*) (ptr + 24))),
+    (uint64_t) (uint64_t) (*((int64_t*) (ptr + 32))),
+    (uint64_t) (uint64_t) (*((int64_t*) (ptr + 40))),
   };
 }
 

@@ -128,11 +128,11 @@ typedef struct volley_scenario_http_timings_t {
   uint64_t   duration_us;
 } volley_scenario_http_timings_t;
 
-// What `timings` leaves out, in microseconds (k6's `res.timings`
-// `connecting`, `tls_handshaking` and `sending`). Each is 0 when the
-// request went on a connection already open, and where the client
-// cannot tell the phase apart: TLS handshaking on plain http, sending
-// over https and HTTP/2.
+// Every phase of a request, in microseconds (k6's `res.timings`):
+// `timings` and what it leaves out. Connecting, TLS handshaking and
+// sending are 0 when the request went on a connection already open,
+// and where the client cannot tell the phase apart: TLS handshaking on
+// plain http, sending over https and HTTP/2.
 typedef struct volley_scenario_http_phases_t {
   // Opening the TCP connection.
   uint64_t   connecting_us;
@@ -140,6 +140,10 @@ typedef struct volley_scenario_http_phases_t {
   uint64_t   tls_handshaking_us;
   // Writing the request.
   uint64_t   sending_us;
+  // As in `timings`.
+  uint64_t   waiting_us;
+  uint64_t   receiving_us;
+  uint64_t   duration_us;
 } volley_scenario_http_phases_t;
 
 typedef struct volley_scenario_http_response_t {
@@ -693,7 +697,8 @@ extern bool volley_scenario_http_method_reply_header(volley_scenario_http_borrow
 extern void volley_scenario_http_method_reply_headers(volley_scenario_http_borrow_reply_t self, volley_scenario_http_headers_t *ret);
 extern void volley_scenario_http_method_reply_body(volley_scenario_http_borrow_reply_t self, scenario_list_u8_t *ret);
 extern void volley_scenario_http_method_reply_timings(volley_scenario_http_borrow_reply_t self, volley_scenario_http_timings_t *ret);
-// The phases `timings` leaves out; only a reply has them.
+// Every phase, `timings` included (one call for k6's `res.timings`);
+// only a reply has them.
 extern void volley_scenario_http_method_reply_phases(volley_scenario_http_borrow_reply_t self, volley_scenario_http_phases_t *ret);
 // `HTTP/1.1` or `HTTP/2.0`.
 extern void volley_scenario_http_method_reply_protocol(volley_scenario_http_borrow_reply_t self, scenario_string_t *ret);

@@ -195,7 +195,7 @@ pub struct Response {
     reply: Option<Rc<wit::Reply>>,
     headers: OnceCell<String>,
     body: OnceCell<Vec<u8>>,
-    timings: OnceCell<wit::Timings>,
+    /// Every phase (`timings` included): one call to the reply.
     phases: OnceCell<wit::Phases>,
     protocol: OnceCell<String>,
 }
@@ -207,7 +207,6 @@ impl Response {
             reply: Some(Rc::new(reply)),
             headers: OnceCell::new(),
             body: OnceCell::new(),
-            timings: OnceCell::new(),
             phases: OnceCell::new(),
             protocol: OnceCell::new(),
         }
@@ -219,12 +218,14 @@ impl Response {
             reply: None,
             headers: r.headers.into(),
             body: r.body.into(),
-            timings: r.timings.into(),
-            // A response copied whole carries no phases.
+            // A response copied whole carries no phases but its timings.
             phases: wit::Phases {
                 connecting_us: 0,
                 tls_handshaking_us: 0,
                 sending_us: 0,
+                waiting_us: r.timings.waiting_us,
+                receiving_us: r.timings.receiving_us,
+                duration_us: r.timings.duration_us,
             }
             .into(),
             protocol: r.protocol.into(),
@@ -274,17 +275,17 @@ impl Response {
     /// Time to the response head: from the request's last byte on plain
     /// http, from the call over https and HTTP/2.
     pub fn waiting(&self) -> Duration {
-        Duration::from_micros(self.part(&self.timings, wit::Reply::timings).waiting_us)
+        Duration::from_micros(self.phases().waiting_us)
     }
 
     /// From the response head until its last body byte.
     pub fn receiving(&self) -> Duration {
-        Duration::from_micros(self.part(&self.timings, wit::Reply::timings).receiving_us)
+        Duration::from_micros(self.phases().receiving_us)
     }
 
     /// The whole request's time.
     pub fn duration(&self) -> Duration {
-        Duration::from_micros(self.part(&self.timings, wit::Reply::timings).duration_us)
+        Duration::from_micros(self.phases().duration_us)
     }
 
     fn phases(&self) -> &wit::Phases {
