@@ -61,18 +61,31 @@ ARGS=(--vus "$VUS" --duration "$DURATION" --threads 2)
 read -r two _ _ < <(measure env)
 python3 -c "print(f'threads 1: {$one:.0f} req/s   threads 2: {$two:.0f} req/s   ratio 2/1 = {$two/$one:.2f}')"
 
-echo "== CPU per iteration, 1 worker thread on core 0, $DURATION and twice that per step"
 secs=${DURATION%s}
-first=""
-for vus in $STEPS; do
-  ARGS=(--vus "$vus" --duration "${secs}s" --threads 1)
-  read -r rps iters1 cpu1 < <(measure taskset -c 0)
-  ARGS=(--vus "$vus" --duration "$((secs * 2))s" --threads 1)
-  read -r _ iters2 cpu2 < <(measure taskset -c 0)
-  per=$(python3 -c "print(f'{($cpu2-$cpu1)/($iters2-$iters1)*1e6:.1f}')")
-  first=${first:-$per}
-  python3 -c "print(f'{$vus:>6} VUs: {$rps:>9.0f} req/s  {$per:>6} µs CPU/iteration  ({$per/$first:.2f}x the first step)')"
-done
+# cost_steps LABEL COUNTS MEASURE...: for each count, runs `MEASURE... COUNT
+# SECONDS` (printing "requests/s units cpu_seconds") for DURATION and twice
+# that, and prints the CPU per unit (iteration or request) the longer run
+# added, against the first count's.
+cost_steps() {
+  local label=$1 counts=$2 first="" n rps n1 cpu1 n2 cpu2 per
+  shift 2
+  for n in $counts; do
+    read -r rps n1 cpu1 < <("$@" "$n" "$secs")
+    read -r _ n2 cpu2 < <("$@" "$n" "$((secs * 2))")
+    per=$(python3 -c "print(f'{($cpu2-$cpu1)/($n2-$n1)*1e6:.1f}')")
+    first=${first:-$per}
+    python3 -c "print(f'{\"$label\":>6} {$n:>6}: {$rps:>9.0f} req/s  {$per:>6} µs CPU each  ({$per/$first:.2f}x the first step)')"
+  done
+}
+
+# The fixture's GET + check on core 0, one worker thread: VUS, SECONDS.
+volley_measure() {
+  ARGS=(--vus "$1" --duration "$2s" --threads 1)
+  measure taskset -c 0
+}
+
+echo "== CPU per iteration by VUs, 1 worker thread on core 0, $DURATION and twice that per step"
+cost_steps volley "$STEPS" volley_measure
 
 if [ "${WRK:-0}" = 1 ]; then
   command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
@@ -92,15 +105,8 @@ user, system = map(float, sys.argv[2].split())
 print(rate, requests, user + system)
 PY
   }
-  echo "== wrk, the floor: CPU per request, 1 thread on core 0, $DURATION and twice that per step"
-  first=""
-  for vus in $STEPS; do
-    read -r rps n1 cpu1 < <(wrk_measure "$vus" "$secs")
-    read -r _ n2 cpu2 < <(wrk_measure "$vus" "$((secs * 2))")
-    per=$(python3 -c "print(f'{($cpu2-$cpu1)/($n2-$n1)*1e6:.1f}')")
-    first=${first:-$per}
-    python3 -c "print(f'   wrk {$vus:>6} connections: {$rps:>9.0f} req/s  {$per:>6} µs CPU/request  ({$per/$first:.2f}x the first step)')"
-  done
+  echo "== wrk, the floor: CPU per request by connections, 1 thread on core 0, $DURATION and twice that per step"
+  cost_steps wrk "$STEPS" wrk_measure
 fi
 
 [ "${JS:-0}" = 1 ] || exit 0
@@ -132,14 +138,7 @@ print(value("http_reqs", "rate"), value("iterations", "count"), user + system)
 PY
 }
 
-echo "== JavaScript, bench/k6/get-check.js as pasted: CPU per iteration, core 0, $DURATION and twice that per step"
+echo "== JavaScript, bench/k6/get-check.js as pasted: CPU per iteration by VUs, core 0, $DURATION and twice that per step"
 for tool in k6 volley; do
-  first=""
-  for vus in $JS_STEPS; do
-    read -r rps iters1 cpu1 < <(js_measure "$tool" "$vus" "$secs")
-    read -r _ iters2 cpu2 < <(js_measure "$tool" "$vus" "$((secs * 2))")
-    per=$(python3 -c "print(f'{($cpu2-$cpu1)/($iters2-$iters1)*1e6:.1f}')")
-    first=${first:-$per}
-    python3 -c "print(f'{\"$tool\":>6} {$vus:>6} VUs: {$rps:>9.0f} req/s  {$per:>6} µs CPU/iteration  ({$per/$first:.2f}x the first step)')"
-  done
+  cost_steps "$tool" "$JS_STEPS" js_measure "$tool"
 done
