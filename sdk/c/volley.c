@@ -271,6 +271,15 @@ bool volley_check_tagged(const char *name, bool ok, const char *key, const char 
     return volley_scenario_metrics_check(&n, ok, &t);
 }
 
+void volley_group_enter(const char *name) {
+    scenario_string_t n = borrowed(name);
+    volley_scenario_metrics_enter_group(&n);
+}
+
+void volley_group_leave(void) {
+    volley_scenario_metrics_leave_group();
+}
+
 /* Metric handles by name, declared on first use: the engine looks nothing
  * up per sample. A name already of another kind is refused once (logged);
  * its samples are dropped. */

@@ -117,6 +117,12 @@ const char *volley_http_error_name(volley_http_error e);
 bool volley_check(const char *name, bool ok);
 /* A check with one extra tag (e.g. "group", "::checkout"). */
 bool volley_check_tagged(const char *name, bool ok, const char *key, const char *value);
+/* k6's group: between the two calls what the VU records (requests, checks,
+ * custom metrics, WebSocket sockets it opens) carries the tag
+ * group=::name (::outer::name when nested), and volley_group_leave records
+ * the group's time as a group_duration sample with that tag. */
+void volley_group_enter(const char *name);
+void volley_group_leave(void);
 /* Custom metrics by name; the first call declares the name (as the engine's
  * metric handle, kept per VU). A name already of another kind is an error,
  * logged once; its samples are dropped. */

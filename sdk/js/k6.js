@@ -41,21 +41,8 @@ function k6module(name, members) {
  */
 const check = volley.check;
 
-let groupDuration;
-/** k6 `group(name, fn)`: `group_duration` and a `group=::name` tag on what runs inside (requests, checks, metrics). */
-function group(name, fn) {
-  if (!groupDuration) groupDuration = new Trend('group_duration');
-  const outer = volley.__group();
-  const path = `${outer}::${name}`;
-  volley.__group(path);
-  const start = Number(wvu.nowUs());
-  try {
-    return fn();
-  } finally {
-    volley.__group(outer);
-    groupDuration.add((Number(wvu.nowUs()) - start) / 1000, { group: path });
-  }
-}
+/** k6 `group(name, fn)`: `group_duration` and a `group=::name` tag on what runs inside (requests, checks, metrics); the engine keeps both. */
+const group = volley.group;
 
 const k6 = k6module('k6', { check, group, sleep, fail, randomSeed });
 

@@ -102,13 +102,27 @@ function u64(n) {
   return bigU64 ? BigInt(n) : n;
 }
 
-// Tags every sample inside a `group()` carries (k6: `group=::name`).
-let groupTag = '';
-/** @internal the current group path (`::outer::inner`), or '' outside any. */
-export function __group(path) {
-  if (path !== undefined) groupTag = path;
-  return groupTag;
+/**
+ * k6 style: runs `fn` inside the group `name` and returns what it returns.
+ * What the VU records meanwhile (requests, checks, metrics, sockets it
+ * opens) carries the tag `group=::name` (`::outer::name` nested), and the
+ * group's time is a `group_duration` sample: the engine keeps both, so a
+ * request inside a group costs what one outside does.
+ */
+export function group(name, fn) {
+  wmetrics.enterGroup(String(name));
+  groupDepth++;
+  try {
+    return fn();
+  } finally {
+    groupDepth--;
+    wmetrics.leaveGroup();
+  }
 }
+
+// How many groups are open: inside one, the VU's own `group` tag (k6's
+// `exec.vu.metrics.tags.group`) gives way to the group's.
+let groupDepth = 0;
 
 // Tags this VU adds to every sample it records from the SDK (requests,
 // checks, metrics; k6's `exec.vu.metrics.tags`), kept across iterations.
@@ -132,7 +146,7 @@ export const __vuTags = new Proxy(vuTagValues, {
   },
 });
 
-/** @internal the tag pairs a sample with `tags` carries: its own, its group's, the VU's. */
+/** @internal the tag pairs a sample with `tags` carries: its own and the VU's (the engine adds its group's). */
 export function __tagList(tags) { return tagList(tags); }
 
 function tagList(tags) {
@@ -140,20 +154,18 @@ function tagList(tags) {
   // destructures an array through an iterator object.
   const keys = tags ? Object.keys(tags) : NO_PAIRS;
   if (!vuTagged) {
-    if (keys.length === 0) {
-      // Inside a k6 `group`, what most of its requests and checks carry;
-      // outside, a metric's sample without tags (no new empty list).
-      return groupTag ? oneTag('group', groupTag) : NO_PAIRS;
-    }
-    if (keys.length === 1 && !groupTag) return oneTag(keys[0], String(tags[keys[0]]));
+    // A metric's sample without tags: no new empty list.
+    if (keys.length === 0) return NO_PAIRS;
+    if (keys.length === 1) return oneTag(keys[0], String(tags[keys[0]]));
   }
   const out = [];
   for (let i = 0; i < keys.length; i++) out.push([keys[i], String(tags[keys[i]])]);
-  if (groupTag && !(tags && 'group' in tags)) out.push(['group', groupTag]);
   if (vuTagged) {
-    // The sample's own tags win, and so does the group it is in.
+    // The sample's own tags win, and so does the group it is in (a
+    // sample's own tags win over the engine's `group`, so the VU's is left
+    // out inside one).
     for (const k of Object.keys(vuTagValues)) {
-      if (!(tags && k in tags) && !(k === 'group' && groupTag)) out.push([k, vuTagValues[k]]);
+      if (!(tags && k in tags) && !(k === 'group' && groupDepth > 0)) out.push([k, vuTagValues[k]]);
     }
   }
   return out;
@@ -184,7 +196,7 @@ function oneTag(k, v) {
  * when all pass. Also `check('name', bool, tags)`.
  */
 export function check(value, checks, tags) {
-  const list = tags || groupTag || vuTagged ? tagList(tags) : NO_PAIRS;
+  const list = tags || vuTagged ? tagList(tags) : NO_PAIRS;
   // Booleans compared first: under QuickJS a `typeof` test costs about 600
   // instructions (a string made and compared), a strict equality little.
   if ((checks === true || checks === false) && typeof value === 'string') {
@@ -859,9 +871,9 @@ function checkAuth(auth) {
   throw new Error(`params.auth: ${JSON.stringify(auth)} is not an authentication scheme volley knows ('basic', 'digest')`);
 }
 
-/** A request with no params and no body, sent outside any group by a VU without cookies or tags of its own. */
+/** A request with no params and no body, sent by a VU without cookies or tags of its own. */
 function bare(params, body) {
-  return !params && (body === undefined || body === null) && !vuJar && !groupTag && !vuTagged;
+  return !params && (body === undefined || body === null) && !vuJar && !vuTagged;
 }
 
 /**
@@ -878,7 +890,7 @@ function build(method, url, body, params, timeoutMs, expect) {
   const unjudged = statuses === UNJUDGED;
   if (unjudged) statuses = undefined;
   if (bare(params, body) && !creds && !unjudged) {
-    // Most requests: no params, no body, no cookies, no tags, outside any group.
+    // Most requests: no params, no body, no cookies, no tags.
     builtJar = undefined;
     return {
       method, url, headers: '', body: NONE, timeoutMs, name: undefined, tags: NO_PAIRS,
@@ -956,13 +968,13 @@ function build(method, url, body, params, timeoutMs, expect) {
   if (params) {
     const own = params.tags;
     name = params.name ?? (own && own.name);
-    if (own && !groupTag && !vuTagged && name === own.name && onlyName(own)) {
+    if (own && !vuTagged && name === own.name && onlyName(own)) {
       // k6's `tags: { name }` alone: the request's name, which the engine
       // tags its samples with; no list to make and lower.
-    } else if (own || groupTag || vuTagged) {
+    } else if (own || vuTagged) {
       tags = tagList(own);
     }
-  } else if (groupTag || vuTagged) {
+  } else if (vuTagged) {
     tags = tagList();
   }
   if (params && params.redirects !== undefined && params.redirects !== null) {

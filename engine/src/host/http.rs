@@ -124,15 +124,16 @@ impl VuState {
         expected: bool,
         extra: &[(String, String)],
     ) -> RequestSeries {
+        let group = self.group_id();
         let key = (name, method, outcome.0, outcome.1, expected);
         if let Some((_, series)) = self.instance.http_tags.iter().find(|(k, _)| {
-            (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str(), k.4) == key && k.5 == extra
+            (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str(), k.4) == key
+                && k.6 == group
+                && k.5 == extra
         }) {
             return series.clone();
         }
-        let tags = self
-            .scenario
-            .tags
+        let tags = (self.base_tags())
             .with([
                 ("name", name),
                 ("method", method),
@@ -149,6 +150,7 @@ impl VuState {
                 outcome.1.to_string(),
                 expected,
                 extra.to_vec(),
+                group,
             );
             // One entry at a time: most VUs send to a URL or two, and a
             // first push would make room for four (~600 bytes per VU).

@@ -1,9 +1,12 @@
 //! `metrics` import: custom metrics, checks and correlation marks.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use wasmtime::component::Resource;
 
 use super::VuState;
-use crate::metrics::{Builtin, Kind, fan_out_names, lost_name, mark};
+use crate::metrics::{Builtin, Kind, SeriesHandle, Tags, fan_out_names, lost_name, mark};
 use crate::wasm::bindings::volley::scenario::metrics::{
     Host, HostCounter, HostGauge, HostRate, HostTrend,
 };
@@ -11,6 +14,120 @@ use crate::wasm::bindings::volley::scenario::metrics::{
 /// Checks (by name and tags of their own) whose series an instance keeps:
 /// most scenarios run a handful of checks, each every iteration.
 const CHECK_CACHE: usize = 64;
+
+/// Groups (by path) whose tags and series an instance keeps: a script
+/// names a handful; past this the one entered longest ago is forgotten.
+const GROUP_CACHE: usize = 32;
+
+/// How deep groups nest: an `enter-group` past it is counted, not kept,
+/// and the next `leave-group` undoes it (a script entering without leaving
+/// in a loop keeps no more than this until its iteration ends).
+const GROUP_DEPTH: usize = 64;
+
+/// A group path an instance entered, with what its samples are recorded on.
+#[derive(Debug)]
+pub(crate) struct Group {
+    /// Never reused within an instance: the per-VU series caches key on it.
+    id: u64,
+    /// `::outer::name`.
+    path: Box<str>,
+    /// The scenario's tags plus `group`.
+    tags: Tags,
+    duration: SeriesHandle,
+}
+
+/// A VU's groups (k6's `group`): the open ones, innermost last, each with
+/// when it was entered, and those entered lately.
+#[derive(Debug, Default)]
+pub(crate) struct Groups {
+    open: Vec<(Arc<Group>, Instant)>,
+    /// Enters past [`GROUP_DEPTH`] not yet left.
+    too_deep: usize,
+    seen: Vec<Arc<Group>>,
+    last_id: u64,
+}
+
+impl Groups {
+    /// Leaves every open group without recording (an iteration ended).
+    pub(crate) fn close_all(&mut self) {
+        self.open.clear();
+        self.too_deep = 0;
+    }
+}
+
+/// Whether `path` is `outer::name`.
+fn is_path(path: &str, outer: &str, name: &str) -> bool {
+    path.len() == outer.len() + 2 + name.len()
+        && path.starts_with(outer)
+        && path[outer.len()..].starts_with("::")
+        && path.ends_with(name)
+}
+
+impl VuState {
+    /// The tags what this VU records carries: its scenario's, plus `group`
+    /// inside a group.
+    pub(crate) fn base_tags(&self) -> &Tags {
+        match self.instance.groups.open.last() {
+            Some((g, _)) => &g.tags,
+            None => &self.scenario.tags,
+        }
+    }
+
+    /// The open group's id (0 outside any): part of the per-VU series
+    /// caches' keys, as its tag is part of the series.
+    pub(crate) fn group_id(&self) -> u64 {
+        self.instance.groups.open.last().map_or(0, |(g, _)| g.id)
+    }
+
+    fn enter_group(&mut self, name: &str) {
+        let groups = &mut self.instance.groups;
+        if groups.open.len() >= GROUP_DEPTH {
+            groups.too_deep += 1;
+            self.shared.warn_once(
+                "groups: nested more than 64 deep; the deeper ones are not recorded (a group entered in a loop and never left?)",
+            );
+            return;
+        }
+        let outer = groups.open.last().map_or("", |(g, _)| &g.path);
+        let known = groups
+            .seen
+            .iter()
+            .rev()
+            .find(|g| is_path(&g.path, outer, name));
+        let group = match known {
+            Some(g) => g.clone(),
+            None => {
+                let path = format!("{outer}::{name}");
+                let tags = self.scenario.tags.with([("group", path.as_str())]);
+                groups.last_id += 1;
+                let group = Arc::new(Group {
+                    id: groups.last_id,
+                    duration: self.shared.metrics.series(Builtin::GroupDuration, &tags),
+                    path: path.into_boxed_str(),
+                    tags,
+                });
+                if groups.seen.len() >= GROUP_CACHE {
+                    groups.seen.remove(0);
+                }
+                groups.seen.push(group.clone());
+                group
+            }
+        };
+        groups.open.push((group, Instant::now()));
+    }
+
+    fn leave_group(&mut self) {
+        let groups = &mut self.instance.groups;
+        if groups.too_deep > 0 {
+            groups.too_deep -= 1;
+            return;
+        }
+        if let Some((group, entered)) = groups.open.pop() {
+            let us = entered.elapsed().as_micros() as f64;
+            self.shared.metrics.record_series(&[(group.duration, us)]);
+        }
+    }
+}
 
 /// A declared custom metric: its name, checked against its kind once, at
 /// declare. A sample through the handle needs no lookup of the kind.
@@ -49,9 +166,9 @@ impl VuState {
 
     fn sample(&self, h: &Handle, kind: Kind, tags: Vec<(String, String)>, sample: f64) {
         let tags = if tags.is_empty() {
-            self.scenario.tags.clone()
+            self.base_tags().clone()
         } else {
-            self.scenario.tags.with(tags)
+            self.base_tags().with(tags)
         };
         self.shared.metrics.add(&h.0, kind, &tags, sample);
     }
@@ -110,21 +227,18 @@ impl VuState {
     /// The series of the check `name` with its own tags `own` (k6's
     /// `group`, say), resolved once per instance (a tag set built and
     /// hashed per check was an eighth of a GET + check's instructions).
-    pub(crate) fn check_series(
-        &mut self,
-        name: &str,
-        own: &[(String, String)],
-    ) -> crate::metrics::SeriesHandle {
-        if let Some(&(_, _, series)) = (self.instance.checks.iter())
-            .find(|(n, tags, _)| **n == *name && tags.as_slice() == own)
+    pub(crate) fn check_series(&mut self, name: &str, own: &[(String, String)]) -> SeriesHandle {
+        let group = self.group_id();
+        if let Some(&(_, _, _, series)) = (self.instance.checks.iter())
+            .find(|(n, tags, g, _)| *g == group && **n == *name && tags.as_slice() == own)
         {
             return series;
         }
-        let tags = (self.scenario.tags.with([("check", name)]))
+        let tags = (self.base_tags().with([("check", name)]))
             .with(own.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let series = self.shared.metrics.series(Builtin::Checks, &tags);
         if self.instance.checks.len() < CHECK_CACHE {
-            self.instance.checks.push((name.into(), own.into(), series));
+            (self.instance.checks).push((name.into(), own.into(), group, series));
         }
         series
     }
@@ -180,6 +294,16 @@ impl Host for VuState {
                 mark::Refused::KeyTooLong => "marks: a key longer than 1024 bytes was refused and counted as lost",
             });
         }
+        Ok(())
+    }
+
+    fn enter_group(&mut self, name: String) -> wasmtime::Result<()> {
+        VuState::enter_group(self, &name);
+        Ok(())
+    }
+
+    fn leave_group(&mut self) -> wasmtime::Result<()> {
+        VuState::leave_group(self);
         Ok(())
     }
 

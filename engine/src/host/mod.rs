@@ -30,13 +30,22 @@ pub use self::kafka::kafka_deliveries;
 pub use self::vu::DataSets;
 
 /// A request's tag-set key: (name, method, outcome key, outcome value,
-/// expected_response, the request's own tags).
-pub(crate) type HttpTagKey = (String, String, String, String, bool, Vec<(String, String)>);
+/// expected_response, the request's own tags, the open group's id).
+pub(crate) type HttpTagKey = (
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Vec<(String, String)>,
+    u64,
+);
 
-/// A check's series, by its name and tags of its own.
+/// A check's series, by its name, tags of its own and the open group's id.
 pub(crate) type CheckSeries = (
     Box<str>,
     Vec<(String, String)>,
+    u64,
     crate::metrics::SeriesHandle,
 );
 
@@ -149,6 +158,8 @@ pub(crate) struct Instance {
     pub(crate) panic: Option<String>,
     /// Data sets this instance claimed and is making (k6 `SharedArray`).
     pub(crate) data_claims: Vec<vu::DataClaim>,
+    /// The groups open now, and those entered lately.
+    pub(crate) groups: metrics::Groups,
 }
 
 impl VuState {

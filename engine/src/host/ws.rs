@@ -152,9 +152,7 @@ impl HostSocket for VuState {
         options: ConnectOptions,
     ) -> wasmtime::Result<Result<Resource<WsSocket>, WsError>> {
         let name = url.split(['?', '#']).next().unwrap_or(&url);
-        let tags = self
-            .scenario
-            .tags
+        let tags = (self.base_tags())
             .with([("url", name)])
             .with(options.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if self.instance.sockets >= MAX_SOCKETS {

@@ -94,6 +94,9 @@ pub enum Builtin {
     /// Messages on a tracked output topic without an id of this run
     /// (another producer's, or seen after being counted lost) (counter).
     KafkaTrackedUnmatched,
+    /// Time a VU spent in a group, `enter-group` to `leave-group`, tagged
+    /// `group` (trend, ms).
+    GroupDuration,
 }
 
 /// One built-in metric's fixed name and kind.
@@ -218,9 +221,12 @@ const KAFKA: &[Def] = &[
     ),
 ];
 
+/// What a scenario marks out itself: its groups.
+const SCENARIO: &[Def] = &[def(Builtin::GroupDuration, "group_duration", Kind::Trend)];
+
 /// Every protocol's table, in the order of [`Builtin`]'s variants: a new
 /// protocol adds its variants at the end of the enum and its table here.
-const TABLES: &[&[Def]] = &[CORE, HTTP, WS, KAFKA];
+const TABLES: &[&[Def]] = &[CORE, HTTP, WS, KAFKA, SCENARIO];
 
 impl Builtin {
     pub const ALL: &'static [Builtin] = &{
@@ -289,9 +295,6 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Builtin::ALL.len());
-        assert_eq!(
-            Builtin::KafkaTrackedUnmatched as usize + 1,
-            Builtin::ALL.len()
-        );
+        assert_eq!(Builtin::GroupDuration as usize + 1, Builtin::ALL.len());
     }
 }

@@ -217,6 +217,8 @@ impl Vu {
             let call = std::pin::pin!(self.guest.call_run(&mut self.store, entry));
             finish(deadline, &self.offload, call).await
         };
+        // Groups the iteration left open (it failed inside one) end with it.
+        self.store.data_mut().instance.groups.close_all();
         self.explain(r)
     }
 

@@ -1125,6 +1125,60 @@ export default function () {
 }
 
 #[test]
+fn groups_nest_tag_what_runs_inside_and_end_with_their_iteration() {
+    // The engine keeps the groups: nested paths, a sample's own `group`
+    // tag winning, a group left by a throw. (One never left is the C SDK
+    // test's: a script cannot call the WIT directly.)
+    let (doc, err) = run_script(
+        "groups",
+        r#"
+import http from 'k6/http';
+import { check, group } from 'k6';
+import { Counter } from 'k6/metrics';
+
+export const options = { vus: 1, iterations: 4 };
+const seen = new Counter('seen');
+
+export default function () {
+  seen.add(1);
+  const r = group('outer', () => group('inner', () => {
+    seen.add(2);
+    seen.add(4, { group: 'own' });
+    return http.get(`${__ENV.ECHO_URL}/json`);
+  }));
+  check(r, { 'returned': (r) => r.status === 200 });
+  try {
+    group('thrown', () => { seen.add(8); throw new Error('out'); });
+  } catch (e) {
+    seen.add(16);
+  }
+}
+"#,
+    );
+    assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
+    let by = |metric, tag| export_series(&doc, metric, tag);
+    // Outside a group a sample carries none (1 and 16).
+    assert_eq!(
+        by("seen", "group"),
+        [
+            ("::outer::inner".to_string(), 4.0 * 2.0),
+            ("::thrown".to_string(), 4.0 * 8.0),
+            ("own".to_string(), 4.0 * 4.0),
+        ]
+    );
+    assert_eq!(count(&doc, "seen", "count"), 4.0 * 31.0);
+    assert_eq!(
+        by("http_reqs", "group"),
+        [("::outer::inner".to_string(), 4.0)]
+    );
+    let durations: Vec<String> = (by("group_duration", "group").into_iter())
+        .map(|(g, _)| g)
+        .collect();
+    assert_eq!(durations, ["::outer", "::outer::inner", "::thrown"]);
+    assert_eq!(count(&doc, "group_duration", "count"), 12.0);
+}
+
+#[test]
 fn k6_params_volley_cannot_honour_fail_the_request_by_name() {
     let (doc, err) = run_script(
         "params-refused",

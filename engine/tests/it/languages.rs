@@ -46,13 +46,14 @@ fn value(doc: &serde_json::Value, metric: &str, field: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {metric}.{field} in {}", doc["metrics"]))
 }
 
-/// A rate's (trues, total) over its series with the tag `tag`.
+/// A rate's (trues, total) over its series with the tag `tag`; a
+/// counter's (0, sum).
 fn series_values(doc: &serde_json::Value, metric: &str, tag: (&str, &str)) -> (f64, f64) {
     let mut out = (0.0, 0.0);
     for s in doc["series"].as_array().into_iter().flatten() {
         if s["metric"] == metric && s["tags"][tag.0] == tag.1 {
             out.0 += s["trues"].as_f64().unwrap_or(0.0);
-            out.1 += s["total"].as_f64().unwrap_or(0.0);
+            out.1 += s["total"].as_f64().or(s["sum"].as_f64()).unwrap_or(0.0);
         }
     }
     out
@@ -189,6 +190,19 @@ fn every_c_sdk_function_does_what_it_says() {
         "the refused declare is logged: {err}"
     );
     assert_eq!(value(&doc, "c_teardowns", "count"), 1.0);
+    // A sample inside a group carries its path, the one before it none
+    // (the iteration before ended inside "c left open": that ended with
+    // it, recording no time); a group's time is a sample per iteration.
+    assert_eq!(value(&doc, "c_grouped", "count"), 6.0 * 7.0);
+    assert_eq!(
+        series_values(&doc, "c_grouped", ("group", "::c group")),
+        (0.0, 6.0)
+    );
+    assert_eq!(
+        series_values(&doc, "c_grouped", ("group", "::c left open")),
+        (0.0, 24.0)
+    );
+    assert_eq!(value(&doc, "group_duration", "count"), 6.0);
     // Seven requests per iteration reach the target (two of them in the
     // batch); those to a host that is not allowed are refused before they
     // are sent (the checks saw their class).
@@ -543,7 +557,7 @@ fn no_failure_and_checks_passed(doc: &serde_json::Value, passes: f64, what: &str
 /// Calls every function of the JavaScript SDK once per iteration; each
 /// call's effect is a check or a metric the test reads back.
 const EVERY_SDK_CALL: &str = r#"
-import { http, check, sleep, vu, random, log, fail, mark, arrive, Counter, Gauge, Rate, Trend, HttpError } from 'volley';
+import { http, check, group, sleep, vu, random, log, fail, mark, arrive, Counter, Gauge, Rate, Trend, HttpError } from 'volley';
 
 const calls = new Counter('sdk_calls');
 const level = new Gauge('sdk_level');
@@ -608,6 +622,12 @@ export default function (data) {
   let thrown = '';
   try { new Counter('sdk_took'); } catch (e) { thrown = e.message; }
   check('a name of another kind throws', thrown.includes('is a trend'));
+  // Groups: what is recorded inside carries the group's path.
+  const inner = group('js outer', () => {
+    calls.add(1, { kind: 'grouped' });
+    return group('js inner', () => check('grouped check', true) && 7);
+  });
+  check('group returns', inner === 7);
 }
 "#;
 
@@ -647,10 +667,10 @@ fn every_javascript_sdk_call_works_under_quickjs_and_spidermonkey() {
             "{engine}: {}",
             doc["root_group"]
         );
-        // 30 checks an iteration (one is `http.verdict`'s, named after its request).
+        // 32 checks an iteration (one is `http.verdict`'s, named after its request).
         assert_eq!(
             value(&doc, "checks", "passes"),
-            6.0 * 30.0,
+            6.0 * 32.0,
             "{engine}: {}",
             doc["root_group"]
         );
@@ -664,7 +684,18 @@ fn every_javascript_sdk_call_works_under_quickjs_and_spidermonkey() {
             (0.0, 6.0),
             "{engine}"
         );
-        assert_eq!(value(&doc, "sdk_calls", "count"), 6.0, "{engine}");
+        assert_eq!(value(&doc, "sdk_calls", "count"), 12.0, "{engine}");
+        assert_eq!(
+            series_values(&doc, "sdk_calls", ("group", "::js outer")),
+            (0.0, 6.0),
+            "{engine}"
+        );
+        assert_eq!(
+            series_values(&doc, "checks", ("group", "::js outer::js inner")),
+            (6.0, 6.0),
+            "{engine}"
+        );
+        assert_eq!(value(&doc, "group_duration", "count"), 12.0, "{engine}");
         assert_eq!(value(&doc, "sdk_ok", "rate"), 1.0, "{engine}");
         assert_eq!(value(&doc, "sdk_took", "count"), 6.0, "{engine}");
         assert!(value(&doc, "sdk_mark_latency", "count") >= 6.0, "{engine}");
@@ -723,6 +754,17 @@ fn every_python_sdk_function_runs_and_shows_its_effect() {
         series_values(&doc, "http_req_failed", ("name", "judged")),
         (0.0, 6.0)
     );
+    // Groups, a `with` block and a decorated function inside it: each
+    // sample carries its group's path, the one after them none.
+    assert_eq!(value(&doc, "sdk_grouped", "count"), 6.0 * 7.0);
+    for (path, sum) in [("::py outer", 6.0), ("::py outer::py inner", 12.0)] {
+        assert_eq!(
+            series_values(&doc, "sdk_grouped", ("group", path)),
+            (0.0, sum),
+            "{path}"
+        );
+    }
+    assert_eq!(value(&doc, "group_duration", "count"), 12.0);
 }
 
 #[test]

@@ -205,7 +205,7 @@ fn the_rust_sdk_vu_data_log_and_metric_calls_do_what_they_say() {
             .unwrap_or_else(|| panic!("no {metric}.{field}"))
     };
     assert_eq!(v("checks", "fails"), 0.0);
-    assert_eq!(v("checks", "passes"), 6.0 * 9.0);
+    assert_eq!(v("checks", "passes"), 6.0 * 11.0);
     // `iteration_in_scenario`: 0 to 5, each once, over both VUs.
     let numbers = export_series(&doc, "sdk_scenario_iterations", "n");
     let want: Vec<(String, f64)> = (0..6).map(|n| (n.to_string(), 1.0)).collect();
@@ -229,5 +229,26 @@ fn the_rust_sdk_vu_data_log_and_metric_calls_do_what_they_say() {
         })
         .unwrap_or(0);
     assert_eq!(tagged, 1, "{}", doc["series"]);
+    // Groups: a sample carries the open group's path, none outside; each
+    // group's time is a `group_duration` sample per iteration.
+    assert_eq!(v("sdk_grouped", "count"), 6.0 * 7.0);
+    assert_eq!(
+        export_series(&doc, "sdk_grouped", "group"),
+        [
+            ("::sdk outer".to_string(), 6.0),
+            ("::sdk outer::sdk inner".to_string(), 12.0)
+        ]
+    );
+    let groups: Vec<String> = export_series(&doc, "group_duration", "group")
+        .into_iter()
+        .map(|(g, _)| g)
+        .collect();
+    assert_eq!(groups, ["::sdk outer", "::sdk outer::sdk inner"]);
+    assert_eq!(v("group_duration", "count"), 12.0);
+    let checks = export_series(&doc, "checks", "group");
+    assert!(
+        checks.iter().any(|(g, _)| g == "::sdk outer::sdk inner"),
+        "{checks:?}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -152,6 +152,12 @@ extern void __wasm_import_volley_scenario_metrics_method_trend_add(int32_t, doub
 __attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("check")))
 extern int32_t __wasm_import_volley_scenario_metrics_check(uint8_t *, size_t, int32_t, uint8_t *, size_t);
 
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("enter-group")))
+extern void __wasm_import_volley_scenario_metrics_enter_group(uint8_t *, size_t);
+
+__attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("leave-group")))
+extern void __wasm_import_volley_scenario_metrics_leave_group(void);
+
 __attribute__((__import_module__("volley:scenario/metrics@0.2.0"), __import_name__("mark")))
 extern void __wasm_import_volley_scenario_metrics_mark(uint8_t *, size_t, uint8_t *, size_t, int32_t);
 
@@ -2393,6 +2399,14 @@ void volley_scenario_metrics_method_trend_add(volley_scenario_metrics_borrow_tre
 bool volley_scenario_metrics_check(scenario_string_t *name, bool ok, volley_scenario_metrics_list_pair_t *tags) {
   int32_t ret = __wasm_import_volley_scenario_metrics_check((uint8_t *) (*name).ptr, (*name).len, ok, (uint8_t *) (*tags).ptr, (*tags).len);
   return ret;
+}
+
+void volley_scenario_metrics_enter_group(scenario_string_t *name) {
+  __wasm_import_volley_scenario_metrics_enter_group((uint8_t *) (*name).ptr, (*name).len);
+}
+
+void volley_scenario_metrics_leave_group(void) {
+  __wasm_import_volley_scenario_metrics_leave_group();
 }
 
 void volley_scenario_metrics_mark(scenario_string_t *metric, scenario_string_t *key, uint32_t expected) {

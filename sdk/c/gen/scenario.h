@@ -795,9 +795,20 @@ extern void volley_scenario_metrics_method_rate_add(volley_scenario_metrics_borr
 // As `counter.declare`, for a trend.
 extern bool volley_scenario_metrics_static_trend_declare(scenario_string_t *name, volley_scenario_metrics_own_trend_t *ret, scenario_string_t *err);
 extern void volley_scenario_metrics_method_trend_add(volley_scenario_metrics_borrow_trend_t self, double value, volley_scenario_metrics_list_pair_t *tags);
-// Records a check (`checks` metric, tagged `check=name` and `tags`, e.g.
-// k6's `group`); returns `ok`.
+// Records a check (`checks` metric, tagged `check=name` and `tags`);
+// returns `ok`.
 extern bool volley_scenario_metrics_check(scenario_string_t *name, bool ok, volley_scenario_metrics_list_pair_t *tags);
+// Enters the group `name` (k6's `group`, Gatling's): until the matching
+// `leave-group`, what this VU records carries the tag
+// `group=::outer::name` (the open groups' names, each after `::`): its
+// requests, checks, custom metrics' samples and the WebSocket sockets
+// it opens. A sample's own `group` tag wins. Groups nest; an iteration's
+// end leaves those still open, recording nothing for them.
+extern void volley_scenario_metrics_enter_group(scenario_string_t *name);
+// Leaves the innermost open group and records its `group_duration`
+// (trend, ms since its `enter-group`, tagged with its `group`). Nothing
+// when no group is open.
+extern void volley_scenario_metrics_leave_group(void);
 // An event identified by `key` starts now, on the engine's monotonic clock,
 // shared by every VU. `metric` names the trend its latency is recorded in;
 // the mark is kept until `expected` arrivals were seen (0 counts as 1) or

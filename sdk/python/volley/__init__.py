@@ -78,6 +78,33 @@ def check(name, ok, tags=None):
     return _metrics.check(name, bool(ok), tag_list)
 
 
+class group:
+    """k6's `group`, as a `with` block: `with volley.group("checkout"):`.
+    What the VU records inside (requests, checks, custom metrics, WebSocket
+    sockets it opens) carries the tag `group=::checkout` (`::outer::name`
+    when nested), and the block's time is a `group_duration` sample with
+    that tag. Also a decorator: `@volley.group("login")`."""
+
+    def __init__(self, name):
+        self._name = str(name)
+
+    def __enter__(self):
+        _metrics.enter_group(self._name)
+        return self
+
+    def __exit__(self, *exc):
+        _metrics.leave_group()
+        return False
+
+    def __call__(self, fn):
+        def grouped(*args, **kwargs):
+            with group(self._name):
+                return fn(*args, **kwargs)
+
+        grouped.__name__ = getattr(fn, "__name__", "grouped")
+        return grouped
+
+
 def _declare(kind, name):
     """The run's metric `name` of one kind; a name of another kind raises here."""
     try:

@@ -167,7 +167,7 @@ pub mod prelude {
     pub use crate::kafka;
     pub use crate::log;
     pub use crate::metrics::{
-        self, Counter, Gauge, Rate, Trend, arrive, check, check_tagged, mark,
+        self, Counter, Gauge, Rate, Trend, arrive, check, check_tagged, group, mark,
     };
     pub use crate::vu::{self, data};
     pub use crate::ws;

@@ -12,6 +12,18 @@ pub fn check_tagged(name: &str, ok: bool, tags: &[(&str, &str)]) -> bool {
     wit::check(name, ok, &pairs(tags))
 }
 
+/// Runs `f` inside the group `name` and returns what it returns (k6's
+/// `group`). What the VU records meanwhile (requests, checks, custom
+/// metrics, WebSocket sockets it opens) carries the tag `group=::name`
+/// (`::outer::name` when nested), and the group's time is recorded as a
+/// `group_duration` sample with that tag.
+pub fn group<R>(name: &str, f: impl FnOnce() -> R) -> R {
+    wit::enter_group(name);
+    let r = f();
+    wit::leave_group();
+    r
+}
+
 fn pairs(tags: &[(&str, &str)]) -> Vec<(String, String)> {
     tags.iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -122,7 +122,15 @@ static void vu_calls(void) {
     volley_rate_add("c_rate", true);
     volley_trend_add("c_trend", 12.5);
     volley_counter_add("c_trend", 1000); /* another kind: refused (logged), dropped */
+    volley_group_leave(); /* none open: nothing happens */
+    /* Outside any group, though the VU's last iteration ended inside one. */
+    volley_counter_add("c_grouped", 2);
+    volley_group_enter("c group"); /* what is recorded inside carries group=::c group */
+    volley_counter_add("c_grouped", 1);
+    volley_group_leave();
     volley_log(VOLLEY_INFO, "c log line from vu %u", volley_vu_id());
+    volley_group_enter("c left open"); /* the iteration's end leaves it */
+    volley_counter_add("c_grouped", 4);
 }
 
 const char *volley_run(const char *entry) {

@@ -5,14 +5,22 @@ metric the test reads from the summary export."""
 import random as pyrandom
 
 from volley import (
-    Counter, Fail, Gauge, HttpError, Rate, Trend, arrive, check, fail, http,
-    log, mark, random, sleep, vu,
+    Counter, Fail, Gauge, HttpError, Rate, Trend, arrive, check, fail, group,
+    http, log, mark, random, sleep, vu,
 )
 
 calls = Counter("sdk_calls")
 level = Gauge("sdk_level")
 ratio = Rate("sdk_ratio")
 spent = Trend("sdk_spent")
+
+
+grouped = Counter("sdk_grouped")
+
+
+@group("py inner")
+def inner():
+    grouped.add(2)
 
 
 def setup():
@@ -60,6 +68,11 @@ def default(data):
     mark("sdk_roundtrip", key)
     check("arrive", arrive(key) is not None and arrive("never-marked") is None)
     check("check with predicates", check(3, {"is three": lambda v: v == 3}))
+    # groups: what is recorded inside carries the group's path
+    with group("py outer"):
+        grouped.add(1)
+        inner()
+    grouped.add(4)
     # log
     log.debug("debug line")
     log.info("info line")
