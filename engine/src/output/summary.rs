@@ -224,17 +224,25 @@ pub fn render_summary(report: &Report, color: bool) -> String {
         out.push_str(&super::faults::table(f));
     }
 
-    let checks = agg.by_tag("checks", "check");
+    let checks = checks_by_group(agg);
     if !checks.is_empty() {
         let _ = writeln!(out, "\n  CHECKS");
-        for (name, v) in &checks {
+        let mut shown: &[String] = &[];
+        for ((group, name), v) in &checks {
+            // The headers of the groups this one is in that are not shown yet.
+            let same = shown.iter().zip(group).take_while(|(a, b)| a == b).count();
+            for (depth, g) in group.iter().enumerate().skip(same) {
+                let _ = writeln!(out, "    {}█ {}", "  ".repeat(depth), printable(g, 200));
+            }
+            shown = group;
+            let pad = "  ".repeat(group.len());
             if let Value::Rate { trues, total } = v {
                 let ok = trues == total;
-                let _ = writeln!(out, "    {} {}", st.ok(ok), printable(name, 200));
+                let _ = writeln!(out, "    {pad}{} {}", st.ok(ok), printable(name, 200));
                 if !ok {
                     let _ = writeln!(
                         out,
-                        "      {}",
+                        "      {pad}{}",
                         st.dim(&format!(
                             "↳ {:.0}% — ✓ {trues} / ✗ {}",
                             v.rate() * 100.0,
@@ -290,6 +298,33 @@ pub fn render_summary(report: &Report, color: bool) -> String {
         split_by_tag(&mut out, agg, name, listed, active);
     }
     let _ = writeln!(out);
+    out
+}
+
+/// The run's checks by group and name, as k6 lists them: those outside any
+/// group first, then each group's (its path `::outer::inner` split into
+/// names), each group after the one it is in.
+fn checks_by_group(agg: &Aggregate) -> BTreeMap<(Vec<String>, String), Value> {
+    let mut out: BTreeMap<(Vec<String>, String), Value> = BTreeMap::new();
+    for (tags, v) in agg
+        .metrics
+        .get("checks")
+        .map(|s| &s.by_tags)
+        .into_iter()
+        .flatten()
+    {
+        let Some(name) = tags.get("check") else {
+            continue;
+        };
+        let group = tags.get("group").unwrap_or("");
+        let path = group
+            .split("::")
+            .filter(|g| !g.is_empty())
+            .map(String::from);
+        (out.entry((path.collect(), name.to_string())))
+            .or_insert_with(|| Value::new(Kind::Rate))
+            .merge(v);
+    }
     out
 }
 
@@ -474,6 +509,41 @@ mod tests {
         );
         assert!(!text.contains('\x1b'));
         assert!(render_summary(&report(), true).contains('\x1b'));
+    }
+
+    #[test]
+    fn checks_are_listed_under_their_groups() {
+        let mut r = report();
+        for (group, check) in [
+            ("::cart", "added"),
+            ("::cart::pay", "paid"),
+            ("::cart", "shown"),
+            ("::browse", "listed"),
+        ] {
+            let mut v = Value::new(Kind::Rate);
+            v.add(1.0, 0);
+            let tags = Tags::new([("check", check), ("group", group)]);
+            r.aggregate.merge_value("checks", &tags, &v);
+        }
+        let text = render_summary(&r, false);
+        let at = text.find("  CHECKS\n").expect("a CHECKS section");
+        let lines: Vec<&str> = text[at..].lines().skip(1).take(10).collect();
+        assert_eq!(
+            lines,
+            [
+                "    ✗ body ok",
+                "      ↳ 50% — ✓ 1 / ✗ 1",
+                "    ✓ status is 200",
+                "    █ browse",
+                "      ✓ listed",
+                "    █ cart",
+                "      ✓ added",
+                "      ✓ shown",
+                "      █ pay",
+                "        ✓ paid",
+            ],
+            "{text}"
+        );
     }
 
     #[test]
