@@ -889,7 +889,7 @@ function build(method, url, body, params, timeoutMs, expect) {
   let statuses = expect || expected;
   const unjudged = statuses === UNJUDGED;
   if (unjudged) statuses = undefined;
-  if (bare(params, body) && !creds && !unjudged) {
+  if (!params && bare(params, body) && !creds && !unjudged) {
     // Most requests: no params, no body, no cookies, no tags.
     builtJar = undefined;
     return {
@@ -898,7 +898,7 @@ function build(method, url, body, params, timeoutMs, expect) {
     };
   }
   const auth = params ? params.auth : undefined;
-  checkAuth(auth);
+  if (auth !== undefined) checkAuth(auth);
   if (creds) url = creds.url;
   const jar = params && params.jar !== undefined && params.jar !== null ? params.jar : undefined;
   if (jar !== undefined && !(jar instanceof CookieJar)) {
@@ -1040,7 +1040,7 @@ function absorb(followed, jar) {
 
 /** Sends the request; its `Response` (throws the binding's error when there is no response). */
 function send(method, url, body, params, timeoutMs, expect) {
-  if (bare(params, body) && timeoutMs === undefined && !expect && !expected) {
+  if (!params && bare(params, body) && timeoutMs === undefined && !expect && !expected) {
     // Only a method and a URL: `send-url` lowers two strings where
     // `send-followed` lowers a request record field by field.
     url = String(url);
@@ -1071,8 +1071,9 @@ function send(method, url, body, params, timeoutMs, expect) {
   const type = params && params.responseType;
   const held = heldReplies ? whttp.sendHeld(req) : undefined;
   if (held && held.reply) {
-    const res = heldResponse(held, req.url);
-    res._req = req;
+    // `heldResponse`'s literal with the request in it: a property added
+    // after costs QuickJS a shape change per response.
+    const res = { __proto__: HELD, status: held.status, url: req.url, _reply: held.reply, _req: req };
     if (type) res._type = type;
     return res;
   }
