@@ -1072,7 +1072,9 @@ function send(method, url, body, params, timeoutMs, expect) {
   const held = heldReplies ? whttp.sendHeld(req) : undefined;
   if (held && held.reply) {
     // `heldResponse`'s literal with the request in it: a property added
-    // after costs QuickJS a shape change per response.
+    // after costs QuickJS a shape change per response. (Not one function
+    // for both with `_req: undefined` on a bare request: a GET + check
+    // 105,673 -> 106,874 instructions, this path 231,233 -> 233,351.)
     const res = { __proto__: HELD, status: held.status, url: req.url, _reply: held.reply, _req: req };
     if (type) res._type = type;
     return res;

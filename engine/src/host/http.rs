@@ -76,6 +76,21 @@ pub const REDIRECTS_TAG: &str = "volley_redirects";
 /// series up by hash on every request).
 const TAG_CACHE: usize = 32;
 
+/// What a request's series depend on besides the scenario: the key of the
+/// per-VU cache of [`RequestSeries`].
+pub(crate) struct RequestKey {
+    name: String,
+    method: String,
+    /// `status` and its value, or `error` and the error class.
+    outcome: (String, String),
+    /// k6's `expected_response`.
+    expected: bool,
+    /// The request's own tags.
+    extra: Vec<(String, String)>,
+    /// The open group's id ([`VuState::group_id`]).
+    group: u64,
+}
+
 /// A request's built-in series for one tag set, resolved once per VU and
 /// tag set: recording a request then looks nothing up.
 #[derive(Clone)]
@@ -125,11 +140,13 @@ impl VuState {
         extra: &[(String, String)],
     ) -> RequestSeries {
         let group = self.group_id();
-        let key = (name, method, outcome.0, outcome.1, expected);
         if let Some((_, series)) = self.instance.http_tags.iter().find(|(k, _)| {
-            (k.0.as_str(), k.1.as_str(), k.2.as_str(), k.3.as_str(), k.4) == key
-                && k.6 == group
-                && k.5 == extra
+            k.name == name
+                && k.method == method
+                && (k.outcome.0.as_str(), k.outcome.1.as_str()) == outcome
+                && k.expected == expected
+                && k.group == group
+                && k.extra == extra
         }) {
             return series.clone();
         }
@@ -143,15 +160,14 @@ impl VuState {
             .with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let series = RequestSeries::resolve(&self.shared.metrics, tags, &self.scenario.tags);
         if self.instance.http_tags.len() < TAG_CACHE {
-            let owned = (
-                name.to_string(),
-                method.to_string(),
-                outcome.0.to_string(),
-                outcome.1.to_string(),
+            let owned = RequestKey {
+                name: name.to_string(),
+                method: method.to_string(),
+                outcome: (outcome.0.to_string(), outcome.1.to_string()),
                 expected,
-                extra.to_vec(),
+                extra: extra.to_vec(),
                 group,
-            );
+            };
             // One entry at a time: most VUs send to a URL or two, and a
             // first push would make room for four (~600 bytes per VU).
             self.instance.http_tags.reserve_exact(1);

@@ -15,6 +15,15 @@ use crate::wasm::bindings::volley::scenario::metrics::{
 /// most scenarios run a handful of checks, each every iteration.
 const CHECK_CACHE: usize = 64;
 
+/// A check's series, by the check's name, its own tags and the open
+/// group's id ([`VuState::group_id`]).
+pub(crate) struct CheckSeries {
+    name: Box<str>,
+    own: Vec<(String, String)>,
+    group: u64,
+    series: SeriesHandle,
+}
+
 /// Groups (by path) whose tags and series an instance keeps: a script
 /// names a handful; past this the one entered longest ago is forgotten.
 const GROUP_CACHE: usize = 32;
@@ -229,16 +238,21 @@ impl VuState {
     /// hashed per check was an eighth of a GET + check's instructions).
     pub(crate) fn check_series(&mut self, name: &str, own: &[(String, String)]) -> SeriesHandle {
         let group = self.group_id();
-        if let Some(&(_, _, _, series)) = (self.instance.checks.iter())
-            .find(|(n, tags, g, _)| *g == group && **n == *name && tags.as_slice() == own)
+        if let Some(c) = (self.instance.checks.iter())
+            .find(|c| c.group == group && *c.name == *name && c.own == own)
         {
-            return series;
+            return c.series;
         }
         let tags = (self.base_tags().with([("check", name)]))
             .with(own.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let series = self.shared.metrics.series(Builtin::Checks, &tags);
         if self.instance.checks.len() < CHECK_CACHE {
-            (self.instance.checks).push((name.into(), own.into(), group, series));
+            (self.instance.checks).push(CheckSeries {
+                name: name.into(),
+                own: own.into(),
+                group,
+                series,
+            });
         }
         series
     }

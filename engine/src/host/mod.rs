@@ -29,26 +29,6 @@ use crate::protocol::ws::WsClient;
 pub use self::kafka::kafka_deliveries;
 pub use self::vu::DataSets;
 
-/// A request's tag-set key: (name, method, outcome key, outcome value,
-/// expected_response, the request's own tags, the open group's id).
-pub(crate) type HttpTagKey = (
-    String,
-    String,
-    String,
-    String,
-    bool,
-    Vec<(String, String)>,
-    u64,
-);
-
-/// A check's series, by its name, tags of its own and the open group's id.
-pub(crate) type CheckSeries = (
-    Box<str>,
-    Vec<(String, String)>,
-    u64,
-    crate::metrics::SeriesHandle,
-);
-
 /// What every VU of a run shares.
 #[derive(Debug)]
 pub struct Shared {
@@ -130,9 +110,9 @@ pub(crate) struct Instance {
     /// resolved for.
     pub(crate) iteration_series: Option<(Arc<ScenarioInfo>, [crate::metrics::SeriesHandle; 3])>,
     /// The series of this instance's checks, by check name and own tags.
-    pub(crate) checks: Vec<CheckSeries>,
+    pub(crate) checks: Vec<metrics::CheckSeries>,
     /// Tag sets and metric series of this VU's recent requests.
-    pub(crate) http_tags: Vec<(HttpTagKey, http::RequestSeries)>,
+    pub(crate) http_tags: Vec<(http::RequestKey, http::RequestSeries)>,
     /// The last response the scenario judges itself, until its verdict.
     pub(crate) verdict: Option<Box<http::DueVerdict>>,
     /// HTTP replies in `table` the guest has not dropped yet.
