@@ -13,8 +13,9 @@ export const options = {
   maxRedirects: 3,
   thresholds: {
     checks: ['rate==1'],
-    // Per iteration 1 answer is unexpected: the digest with a wrong password.
-    'http_reqs{expected_response:false}': ['count==2'],
+    // Per iteration 6 answers are unexpected: the digest with a wrong
+    // password and the five 401s of the URLs in turn.
+    'http_reqs{expected_response:false}': ['count==12'],
     'http_req_failed{expected_response:true}': ['rate==0'],
   },
 };
@@ -31,6 +32,13 @@ export default function () {
   });
   check(http.get(as('user', 'wrong', '/auth/digest'), { auth: 'digest' }), {
     'digest: a wrong password is refused': (r) => r.status === 401,
+  });
+  // Three URLs in turn, two with a user and one without: each request
+  // carries its own URL's user, whichever URL came before it.
+  const turns = [as('user', 'passwd', '/auth/basic'), `${ECHO}/auth/basic`, as('user', 'wrong', '/auth/basic')];
+  const seen = [0, 1, 2, 0, 1, 0, 2, 2, 0].map((i) => http.get(turns[i]).status);
+  check(seen, {
+    'URLs in turn: each its own user': (s) => s.join() === '200,401,401,200,401,200,401,401,200',
   });
 
   check(http.get(`${ECHO}/redirect/5`), {

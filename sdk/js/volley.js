@@ -361,21 +361,38 @@ function canonical(name) {
 const canonicalNames = new Map();
 
 /**
- * `fn` of one argument, remembering its last argument and answer: a
+ * `fn` of one argument, remembering its last two arguments and answers: a
  * server repeats its headers byte for byte (the date changes once a
- * second) and a script its URLs, so most calls find theirs made. Comparing
- * two strings costs a small fraction of splitting one under QuickJS, and
- * each object or property made costs thousands of instructions
- * (docs/PERFORMANCE.md).
+ * second) and a script its URLs, so most calls find theirs made. Two, not
+ * one: a script that alternates between two hosts or two header sets
+ * would otherwise miss every time. Comparing two strings costs a small
+ * fraction of splitting one under QuickJS, and each object or property
+ * made costs thousands of instructions (docs/PERFORMANCE.md).
  */
-function lastOnly(fn) {
-  let arg;
-  let answer;
+function lastTwo(fn) {
+  let a;
+  let answerA;
+  let b;
+  let answerB;
+  let older = 0;
   return (x) => {
-    if (x !== arg) {
-      answer = fn(x);
-      arg = x;
+    if (x === a) {
+      older = 1;
+      return answerA;
     }
+    if (x === b) {
+      older = 0;
+      return answerB;
+    }
+    const answer = fn(x);
+    if (older === 0) {
+      a = x;
+      answerA = answer;
+    } else {
+      b = x;
+      answerB = answer;
+    }
+    older ^= 1;
     return answer;
   };
 }
@@ -420,8 +437,8 @@ function namesOf(text) {
 }
 
 /** A response's header text as pairs, and by name: those of the last text if it is the same (shared: never changed). */
-const headerPairs = lastOnly(pairsOf);
-const headerNames = lastOnly(namesOf);
+const headerPairs = lastTwo(pairsOf);
+const headerNames = lastTwo(namesOf);
 
 // Where a response's `headers` keeps the shared names until its first write.
 const SHARED_NAMES = Symbol('shared header names');
@@ -838,9 +855,9 @@ export function __userinfo(url) {
   };
 }
 
-// Most scenarios send the same few URLs again and again: the last URL's
-// user part is kept, so a request to it runs no regular expression.
-const userinfoOf = lastOnly(__userinfo);
+// Most scenarios send the same few URLs again and again: the last two
+// URLs' user parts are kept, so a request to one runs no regular expression.
+const userinfoOf = lastTwo(__userinfo);
 
 /** The Response of a held answer (answered by the request's own URL, no cookie set): see `HELD`. */
 function heldResponse(held, url) {

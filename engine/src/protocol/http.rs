@@ -455,8 +455,8 @@ impl HttpClient {
         due: &Due,
         local: &mut Local,
     ) -> Result<Response, HttpError> {
-        let super::http1::Local { link, url } = local;
-        let url = url.parse(&req.url, &self.allow)?;
+        let super::http1::Local { link, urls } = local;
+        let url = urls.parse(&req.url, &self.allow)?;
         let target = self.write_http1(req, url, &mut link.out)?;
         // Not wrapped in a helper's future: that would copy the exchange's
         // state once more per request.
@@ -697,6 +697,34 @@ pub struct LastUrl {
     pub(super) port: Option<u16>,
     /// Where the path and query are in `url`; empty when it has none.
     target: Range<usize>,
+}
+
+/// A VU's last two URLs, parsed (`LastUrl`): a script that alternates
+/// between two (an API and its auth server) finds both here, where with
+/// one kept it parsed and checked each URL at every switch. The one used
+/// longer ago gives way to a new URL.
+#[derive(Default)]
+pub struct LastUrls {
+    slots: [LastUrl; 2],
+    /// The slot used longer ago.
+    older: usize,
+}
+
+impl LastUrls {
+    /// `url` (plain http), parsed and allowed by `allow`: see
+    /// `LastUrl::parse`.
+    pub(super) fn parse(
+        &mut self,
+        url: &str,
+        allow: &Arc<Allowlist>,
+    ) -> Result<&LastUrl, HttpError> {
+        let i = match self.slots.iter().position(|s| s.url == url) {
+            Some(i) => i,
+            None => self.older,
+        };
+        self.older = 1 - i;
+        self.slots[i].parse(url, allow)
+    }
 }
 
 impl LastUrl {
@@ -1102,6 +1130,31 @@ mod tests {
             assert_eq!(e.class, ErrorClass::NotAllowed, "{e:?}");
         }
         last.parse(url, &any).unwrap();
+    }
+
+    #[test]
+    fn the_last_two_urls_are_kept_the_one_used_longer_ago_gives_way() {
+        let any = Arc::new(Allowlist::parse(&["*"]).unwrap());
+        let mut urls = LastUrls::default();
+        let kept = |u: &LastUrls| {
+            let mut v: Vec<String> = u.slots.iter().map(|s| s.url.clone()).collect();
+            v.sort();
+            v
+        };
+        let (a, b, c) = ("http://a.test/", "http://b.test:81/x", "http://c.test/y");
+        for url in [a, b, a, b, a] {
+            assert_eq!(urls.parse(url, &any).unwrap().url, url);
+        }
+        assert_eq!(kept(&urls), [a, b]);
+        // `a` was used last: `b` gives way to `c`, then `a` to `b`.
+        assert_eq!(urls.parse(c, &any).unwrap().host(), "c.test");
+        assert_eq!(kept(&urls), [a, c]);
+        assert_eq!(urls.parse(b, &any).unwrap().port, Some(81));
+        assert_eq!(kept(&urls), [b, c]);
+        // A URL that does not parse is an error, and leaves the other kept.
+        let e = urls.parse("ftp://a.test/", &any).map(|_| ()).unwrap_err();
+        assert_eq!(e.class, ErrorClass::InvalidRequest, "{e:?}");
+        assert!(kept(&urls).contains(&b.to_string()), "{:?}", kept(&urls));
     }
 
     #[tokio::test]

@@ -26,12 +26,12 @@ const READ_CHUNK: usize = 8 << 10;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One VU's HTTP/1.1 state: its connection, its request buffer and its
-/// last URL, parsed. Lives with the VU's instance, so a re-instantiated VU
+/// last two URLs, parsed. Lives with the VU's instance, so a re-instantiated VU
 /// starts without it.
 #[derive(Default)]
 pub struct Local {
     pub(super) link: Link,
-    pub(super) url: super::http::LastUrl,
+    pub(super) urls: super::http::LastUrls,
 }
 
 /// Idle connections a VU keeps to hosts other than its last request's:
