@@ -72,6 +72,14 @@ export default function () {
     'string body: header sent': (r) => r.json('trace') === 't-1',
     'echo: header canonical': (r) => r.headers['X-Echo'] === 'yes',
   });
+  // A params literal made anew for each request, some alike, some not:
+  // each request sends its own URL and headers, and shows them.
+  const sent = [[0, 't-2'], [0, 't-2'], [0, 't-3'], [1, 't-3'], [1, 't-3']]
+    .map(([i, t]) => http.get(`${ECHO}/echo?i=${i}`, { headers: { 'X-Trace': t }, tags: { name: 'echo-trace' } }));
+  check(sent, {
+    'params alike and not: each its own headers': (s) => s.map((r) => r.json('trace')).join() === 't-2,t-2,t-3,t-3,t-3',
+    'params alike and not: each its own URL': (s) => s.map((r) => `${r.request.url.slice(-3)} ${r.request.headers['X-Trace']}`).join() === 'i=0 t-2,i=0 t-2,i=0 t-3,i=1 t-3,i=1 t-3',
+  });
 
   for (const [name, res] of [
     ['put', http.put(`${ECHO}/echo`, 'p')],

@@ -468,7 +468,7 @@ fn k6_conformance_scripts_run_unmodified() {
     let ws = auction.url();
     // (script, iterations, checks each iteration)
     let expected = [
-        ("http.js", 2.0, 36.0),
+        ("http.js", 2.0, 38.0),
         ("modules.js", 4.0, 16.0),
         ("scenarios.js", 9.0, 0.0),
         ("auth.js", 2.0, 12.0),
@@ -530,6 +530,13 @@ fn k6_conformance_scripts_run_unmodified() {
     assert_eq!(
         series_total(&http_doc, "http_reqs", "${}/echo?id=${}"),
         2.0,
+        "{}",
+        http_doc["series"]
+    );
+    // Five requests named by their params each iteration, alike or not.
+    assert_eq!(
+        series_total(&http_doc, "http_reqs", "echo-trace"),
+        10.0,
         "{}",
         http_doc["series"]
     );
