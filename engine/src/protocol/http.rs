@@ -301,14 +301,11 @@ impl HttpClient {
         local: &'a mut Local,
     ) -> impl Future<Output = Result<Response, HttpError>> + Send + 'a {
         async move {
-            // One clock read: the deadline and the first hop's duration
-            // count from it.
-            let start = Instant::now();
-            let due = Due::new(&req, start);
+            let due = Due::new(&req, Instant::now());
             if !is_plain_http(&req.url) {
                 return boxed(|| self.send_via(req, Some(local), Vec::new(), due)).await;
             }
-            let resp = self.send_inline_one(&req, start, &due, local).await?;
+            let resp = self.send_inline_one(&req, &due, local).await?;
             let mut hops = Vec::new();
             match self.follow(&mut req, resp, &mut hops) {
                 ControlFlow::Break(resp) => Ok(resp),
@@ -330,8 +327,7 @@ impl HttpClient {
         loop {
             let one = match local.as_deref_mut() {
                 Some(local) if is_plain_http(&req.url) => {
-                    self.send_inline_one(&req, Instant::now(), &due, local)
-                        .await
+                    self.send_inline_one(&req, &due, local).await
                 }
                 _ => self.send_one(&req, due).await,
             };
@@ -446,12 +442,13 @@ impl HttpClient {
         })
     }
 
-    /// One request on the VU's own HTTP/1.1 connection, no redirects;
-    /// its duration counts from `start`.
+    /// One request on the VU's own HTTP/1.1 connection, no redirects.
+    /// Its duration is k6's: sending, waiting and receiving, from the
+    /// request's first byte written to the response's last read; a
+    /// connection opened for it is in `connecting`, not in the duration.
     async fn send_inline_one(
         &self,
         req: &Request,
-        start: Instant,
         due: &Due,
         local: &mut Local,
     ) -> Result<Response, HttpError> {
@@ -478,7 +475,7 @@ impl HttpClient {
                 sending: Some(answer.sending),
                 waiting: answer.waiting,
                 receiving: answer.receiving,
-                duration: answer.ended - start,
+                duration: answer.sending + answer.waiting + answer.receiving,
             },
             bytes_sent: link.out.len() as u64,
             bytes_received: answer.bytes_received,

@@ -85,8 +85,6 @@ pub(super) struct Answer {
     /// From the request written until the response head arrived.
     pub waiting: Duration,
     pub receiving: Duration,
-    /// When its last byte was read.
-    pub ended: Instant,
 }
 
 /// A failed exchange, and whether the server had answered anything yet.
@@ -294,7 +292,6 @@ impl Conn {
             sending: sent - start,
             waiting: head_at - sent,
             receiving: end_at - head_at,
-            ended: end_at,
         };
         Ok((answer, keep_alive))
     }

@@ -124,7 +124,10 @@ typedef struct volley_scenario_http_timings_t {
   uint64_t   waiting_us;
   // From the response head until the last body byte, in microseconds.
   uint64_t   receiving_us;
-  // The whole request, in microseconds.
+  // The whole request, in microseconds: on a VU's own HTTP/1.1
+  // connection sending + waiting + receiving, as k6 counts it (a
+  // connection opened for the request is not in it); from the call over
+  // https and HTTP/2.
   uint64_t   duration_us;
 } volley_scenario_http_timings_t;
 
