@@ -127,7 +127,7 @@ typedef struct volley_scenario_http_timings_t {
   // The whole request, in microseconds: on a VU's own HTTP/1.1
   // connection sending + waiting + receiving, as k6 counts it (a
   // connection opened for the request is not in it); from the call over
-  // https and HTTP/2.
+  // https, HTTP/2 and in `send-batch`.
   uint64_t   duration_us;
 } volley_scenario_http_timings_t;
 
