@@ -411,6 +411,12 @@ impl HttpClient {
             .map_err(|_| due.timed_out())??;
         let end = Instant::now();
         let opening = parts.extensions.get::<Arc<Established>>().map(|e| e.take());
+        // As k6 counts them, and as a VU's own connection does: opening a
+        // connection (its `connecting` and `tls_handshaking`) is not part
+        // of the request's waiting or duration.
+        let opened = opening.map_or(Duration::ZERO, |o| {
+            o.connecting + o.handshaking.unwrap_or_default()
+        });
         let mut head_bytes = 15u64;
         let mut headers = Headers::default();
         for (k, v) in &parts.headers {
@@ -430,9 +436,9 @@ impl HttpClient {
             timings: Timings {
                 connecting: opening.map(|o| o.connecting),
                 tls_handshaking: opening.and_then(|o| o.handshaking),
-                waiting: head_at - start,
+                waiting: (head_at - start).saturating_sub(opened),
                 receiving: end - head_at,
-                duration: end - start,
+                duration: (end - start).saturating_sub(opened),
                 sending: None,
             },
             bytes_sent,

@@ -187,6 +187,78 @@ fn https_requests_report_connect_and_handshake_once_per_connection() {
     }
 }
 
+/// A relay on loopback to `to` that holds the server's first bytes back
+/// for `delay` (a slow TLS handshake, say), then passes everything on.
+/// Serves one connection (the VU's), which ends when either side closes.
+fn relay_with_slow_first_answer(to: u16, delay: Duration) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let pipe = |mut from: std::net::TcpStream, mut into: std::net::TcpStream, hold: Duration| {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16 << 10];
+            let mut first = true;
+            while let Ok(n) = from.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if std::mem::take(&mut first) {
+                    std::thread::sleep(hold);
+                }
+                if into.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = into.shutdown(std::net::Shutdown::Write);
+        });
+    };
+    std::thread::spawn(move || {
+        for client in listener.incoming().take(1) {
+            let Ok(client) = client else { break };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                break;
+            };
+            pipe(
+                client.try_clone().unwrap(),
+                server.try_clone().unwrap(),
+                Duration::ZERO,
+            );
+            pipe(server, client, delay);
+        }
+    });
+    port
+}
+
+/// The largest sample of a trend, in microseconds.
+fn trend_max_us(out: &volley::run::Outcome, name: &str) -> u64 {
+    match out.report.aggregate.metrics.get(name).map(|s| s.total()) {
+        Some(volley::metrics::Value::Trend(t)) => t.hist.max(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn a_slow_handshake_is_in_tls_handshaking_not_in_the_duration() {
+    // k6's http_req_duration is sending + waiting + receiving: the
+    // request that opened its connection does not count the opening.
+    let dir = scratch("nginx", "slow-handshake");
+    let server = nginx(&dir, 1000);
+    let hold = Duration::from_millis(400);
+    let port = relay_with_slow_first_answer(server.tls_port, hold);
+    let url = format!("https://127.0.0.1:{port}/");
+    let out = run_plan(gets_plan(&url, &url, 1, 3, "insecureSkipTLSVerify = true"));
+    assert_eq!(rate_counts(&out, "checks"), (3, 3));
+    assert_eq!(nonzero(&out, "http_req_tls_handshaking"), 1);
+    let hold_us = hold.as_micros() as u64;
+    assert!(trend_max_us(&out, "http_req_tls_handshaking") >= hold_us);
+    // The exchanges themselves take far less than the hold on loopback.
+    let longest = trend_max_us(&out, "http_req_duration");
+    assert!(
+        longest < hold_us,
+        "a duration of {longest} µs holds the handshake"
+    );
+}
+
 #[test]
 fn each_vu_reconnects_when_nginx_closes_its_keep_alive_connection() {
     let dir = scratch("nginx", "keepalive");

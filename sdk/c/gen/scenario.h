@@ -120,14 +120,13 @@ typedef struct volley_scenario_http_timings_t {
   // Until the response head arrived, in microseconds: from the
   // request's last byte written on a VU's own HTTP/1.1 connection
   // (plain http, as k6 times it), from the call over https and HTTP/2
-  // (where connecting and sending are part of it).
+  // (where sending is part of it; a new connection's opening is not).
   uint64_t   waiting_us;
   // From the response head until the last body byte, in microseconds.
   uint64_t   receiving_us;
-  // The whole request, in microseconds: on a VU's own HTTP/1.1
-  // connection sending + waiting + receiving, as k6 counts it (a
-  // connection opened for the request is not in it); from the call over
-  // https, HTTP/2 and in `send-batch`.
+  // The whole request, in microseconds: sending + waiting + receiving,
+  // as k6 counts it. Opening a connection for the request (connecting,
+  // the TLS handshake) is in neither this nor `waiting-us`.
   uint64_t   duration_us;
 } volley_scenario_http_timings_t;
 
