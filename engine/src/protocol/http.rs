@@ -21,7 +21,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::Allowlist;
 use super::boxed;
-use super::established::{Connector, Established, TcpConnector};
+use super::established::{Connector, Established, Opening, TcpConnector};
 pub use super::http1::Local;
 
 /// [`HttpClient::send_owned`]'s future: the VU's connection given back with
@@ -411,12 +411,6 @@ impl HttpClient {
             .map_err(|_| due.timed_out())??;
         let end = Instant::now();
         let opening = parts.extensions.get::<Arc<Established>>().map(|e| e.take());
-        // As k6 counts them, and as a VU's own connection does: opening a
-        // connection (its `connecting` and `tls_handshaking`) is not part
-        // of the request's waiting or duration.
-        let opened = opening.map_or(Duration::ZERO, |o| {
-            o.connecting + o.handshaking.unwrap_or_default()
-        });
         let mut head_bytes = 15u64;
         let mut headers = Headers::default();
         for (k, v) in &parts.headers {
@@ -436,9 +430,9 @@ impl HttpClient {
             timings: Timings {
                 connecting: opening.map(|o| o.connecting),
                 tls_handshaking: opening.and_then(|o| o.handshaking),
-                waiting: (head_at - start).saturating_sub(opened),
+                waiting: past_opening(head_at - start, opening),
                 receiving: end - head_at,
-                duration: (end - start).saturating_sub(opened),
+                duration: past_opening(end - start, opening),
                 sending: None,
             },
             bytes_sent,
@@ -702,6 +696,16 @@ pub struct LastUrl {
     target: Range<usize>,
 }
 
+/// `span`, from a request's call, without the opening of the connection
+/// it opened (connecting, the TLS handshake): k6's waiting and duration
+/// leave that out, as a VU's own connection's do.
+fn past_opening(span: Duration, opening: Option<Opening>) -> Duration {
+    let opened = opening.map_or(Duration::ZERO, |o| {
+        o.connecting + o.handshaking.unwrap_or_default()
+    });
+    span.saturating_sub(opened)
+}
+
 /// A VU's last two URLs, parsed (`LastUrl`): a script that alternates
 /// between two (an API and its auth server) finds both here, where with
 /// one kept it parsed and checked each URL at every switch. The one used
@@ -721,10 +725,7 @@ impl LastUrls {
         url: &str,
         allow: &Arc<Allowlist>,
     ) -> Result<&LastUrl, HttpError> {
-        let i = match self.slots.iter().position(|s| s.url == url) {
-            Some(i) => i,
-            None => self.older,
-        };
+        let i = (self.slots.iter().position(|s| s.url == url)).unwrap_or(self.older);
         self.older = 1 - i;
         self.slots[i].parse(url, allow)
     }
@@ -1133,6 +1134,33 @@ mod tests {
             assert_eq!(e.class, ErrorClass::NotAllowed, "{e:?}");
         }
         last.parse(url, &any).unwrap();
+    }
+
+    #[test]
+    fn waiting_and_duration_leave_a_new_connections_opening_out() {
+        let ms = Duration::from_millis;
+        let opened = Opening {
+            connecting: ms(3),
+            handshaking: Some(ms(400)),
+        };
+        // The request that opened the connection: 3 + 400 ms of its 410.
+        assert_eq!(past_opening(ms(410), Some(opened)), ms(7));
+        // Plain http: connecting only.
+        let plain = Opening {
+            handshaking: None,
+            ..opened
+        };
+        assert_eq!(past_opening(ms(410), Some(plain)), ms(407));
+        // A reused connection, or none known: the whole span.
+        let reused = Opening {
+            connecting: Duration::ZERO,
+            handshaking: Some(Duration::ZERO),
+        };
+        assert_eq!(past_opening(ms(410), Some(reused)), ms(410));
+        assert_eq!(past_opening(ms(410), None), ms(410));
+        // Reported to a request that waited less than the opening took
+        // (another one's connection on HTTP/2): none left, never negative.
+        assert_eq!(past_opening(ms(100), Some(opened)), Duration::ZERO);
     }
 
     #[test]
