@@ -888,9 +888,9 @@ function checkAuth(auth) {
   throw new Error(`params.auth: ${JSON.stringify(auth)} is not an authentication scheme volley knows ('basic', 'digest')`);
 }
 
-/** A request with no params and no body, sent by a VU without cookies or tags of its own. */
-function bare(params, body) {
-  return !params && (body === undefined || body === null) && !vuJar && !vuTagged;
+/** A request without params (its callers ask that first, no call made) and with no body, sent by a VU without cookies or tags of its own. */
+function bare(body) {
+  return (body === undefined || body === null) && !vuJar && !vuTagged;
 }
 
 /**
@@ -906,7 +906,7 @@ function build(method, url, body, params, timeoutMs, expect) {
   let statuses = expect || expected;
   const unjudged = statuses === UNJUDGED;
   if (unjudged) statuses = undefined;
-  if (!params && bare(params, body) && !creds && !unjudged) {
+  if (!params && bare(body) && !creds && !unjudged) {
     // Most requests: no params, no body, no cookies, no tags.
     builtJar = undefined;
     return {
@@ -1073,7 +1073,7 @@ function absorb(followed, jar) {
 
 /** Sends the request; its `Response` (throws the binding's error when there is no response). */
 function send(method, url, body, params, timeoutMs, expect) {
-  if (!params && bare(params, body) && timeoutMs === undefined && !expect && !expected) {
+  if (!params && bare(body) && timeoutMs === undefined && !expect && !expected) {
     // Only a method and a URL: `send-url` lowers two strings where
     // `send-followed` lowers a request record field by field.
     url = String(url);
