@@ -1046,10 +1046,9 @@ export default function () {
     assert_eq!(by("made", "legacy"), [("7".to_string(), 8.0)], "{err}");
 }
 
-/// Request params volley cannot honour are refused by name when the
-/// request is made, never ignored: a response callback that is a function
-/// (for the request or the VU) and `params.compression`; so is a member a
-/// k6 module lacks.
+/// k6's `res.timings`: the duration is sending + waiting + receiving, the
+/// first request of a VU connects and the next do not, and a response
+/// handed over whole (no phases known) shows zeros, not made-up values.
 #[test]
 fn response_timings_carry_connecting_and_sending() {
     let (doc, err) = run_script(
@@ -1188,6 +1187,10 @@ export default function () {
     assert_eq!(count(&doc, "group_duration", "count"), 12.0);
 }
 
+/// Request params volley cannot honour are refused by name when the
+/// request is made, never ignored: a response callback that is a function
+/// (for the request or the VU) and `params.compression`; so is a member a
+/// k6 module lacks.
 #[test]
 fn k6_params_volley_cannot_honour_fail_the_request_by_name() {
     let (doc, err) = run_script(

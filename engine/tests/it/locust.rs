@@ -571,3 +571,49 @@ fn a_request_that_gets_no_response_gives_a_response_with_its_error() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A response's `elapsed` is requests': from sending until the head
+/// arrived, not the body's download. A loopback server sends the head,
+/// then the body a second later; the task times the whole call itself, and
+/// at least half a second of it must be outside `elapsed` (the VU would have
+/// to stall half a second between head and body for this to fail).
+#[test]
+fn a_responses_elapsed_ends_when_its_head_arrived() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        // Bounded: the test's one VU sends two requests on one connection.
+        for mut conn in listener.incoming().flatten().take(4) {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            for _ in 0..2 {
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.ends_with("\r\n\r\n") {}
+                if line.is_empty() {
+                    break;
+                }
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n");
+                let _ = conn.flush();
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let _ = conn.write_all(b"body");
+            }
+        }
+    });
+    let text = "import time\nfrom locust import HttpUser, task, constant\n\n\
+                class Slow(HttpUser):\n    wait_time = constant(0)\n\n    \
+                @task\n    def slow(self):\n        \
+                t0 = time.monotonic()\n        \
+                r = self.client.get(\"/slow\")\n        \
+                whole = time.monotonic() - t0\n        \
+                assert r.status_code == 200 and r.text == \"body\", (r, r.text)\n        \
+                assert whole >= 1.0, whole\n        \
+                assert 0 < r.elapsed.total_seconds() <= whole - 0.5, (whole, r.elapsed)\n";
+    let dir = scratch_with("elapsed", &[("locustfile.py", text.to_string())]);
+    let doc = run(
+        &dir.join("locustfile.py"),
+        &["--target", &format!("host={host}"), "-i", "2"],
+    );
+    assert_eq!(count(&doc, "iterations"), 2.0, "{}", doc["metrics"]);
+    assert_eq!(count(&doc, "iterations_failed"), 0.0, "{}", doc["metrics"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -91,7 +91,9 @@ class Response:
         if name == "headers":
             value = CaseInsensitiveDict(_header_pairs(raw.headers) if raw is not None else ())
         elif name == "elapsed":
-            us = raw.timings.duration_us if raw is not None else 0
+            # requests' `elapsed`: from sending the request until its
+            # response head arrived, the body's download not counted.
+            us = raw.timings.duration_us - raw.timings.receiving_us if raw is not None else 0
             value = _datetime.timedelta(microseconds=us)
         elif name == "reason":
             value = _httpclient.responses.get(raw.status, "") if raw is not None else None
