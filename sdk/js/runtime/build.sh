@@ -101,6 +101,9 @@ export CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-Clink-arg=-shared -Clink-arg=--no-
 export CC_wasm32_wasip2="$work/bin/wasm-cc" AR_wasm32_wasip2="$AR" CFLAGS_wasm32_wasip2="-fPIC -O3 -ffile-prefix-map=$work=/volley-qjs-runtime"
 export RQUICKJS_SYS_NO_WASI_SDK=1
 export BINDGEN_EXTRA_CLANG_ARGS_wasm32_wasip2="--target=wasm32-wasi -isystem /usr/include/wasm32-wasi"
+# rquickjs-sys's build script does not watch the patched QuickJS: a change
+# to immortal.py alone would leave the last build's C in place.
+rm -rf "$CARGO_TARGET_DIR"/{wasm32-wasip2/,}release/{build,.fingerprint}/rquickjs-sys-*
 echo "build.sh: cargo build (wasm32-wasip2, release)"
 (cd "$work/src" && cargo build --quiet --target wasm32-wasip2 -p componentize-qjs-runtime --no-default-features --release --locked)
 cp "$CARGO_TARGET_DIR/wasm32-wasip2/release/componentize_qjs_runtime.wasm" "$out"
