@@ -25,7 +25,7 @@
 #   RUST=1 bench/vu-lines.sh                       # the Rust fixture's GET + check
 #   VOLLEY=/tmp/volley-before bench/vu-lines.sh    # another build
 #
-# Takes about ten minutes (lackey is about 300x slower than the engine).
+# Takes four (Rust) to ten (JavaScript) minutes: lackey is some 300x slower.
 # Needs: valgrind, nginx, a C compiler, nm. Only loopback is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
