@@ -726,8 +726,11 @@ impl LastUrls {
         allow: &Arc<Allowlist>,
     ) -> Result<&LastUrl, HttpError> {
         let i = (self.slots.iter().position(|s| s.url == url)).unwrap_or(self.older);
+        self.slots[i].parse(url, allow)?;
+        // Only a URL that parsed counts as used: a failed one leaves its
+        // slot empty, the first to give way.
         self.older = 1 - i;
-        self.slots[i].parse(url, allow)
+        Ok(&self.slots[i])
     }
 }
 
@@ -1186,6 +1189,9 @@ mod tests {
         let e = urls.parse("ftp://a.test/", &any).map(|_| ()).unwrap_err();
         assert_eq!(e.class, ErrorClass::InvalidRequest, "{e:?}");
         assert!(kept(&urls).contains(&b.to_string()), "{:?}", kept(&urls));
+        // ... and the slot it emptied is the next to take a URL.
+        urls.parse(c, &any).unwrap();
+        assert_eq!(kept(&urls), [b, c]);
     }
 
     #[tokio::test]
