@@ -10,7 +10,8 @@
 # Two VUs on one worker thread run N iterations under valgrind's lackey,
 # which traces every data access. Iterations are counted by the entry of a
 # host function each iteration calls once (MARK, a pattern for `nm -C`'s
-# names in the volley binary). In a window of iterations (two thirds in),
+# names in the volley binary: by default the one every HTTP request calls,
+# `VuState::recorder`; with RUST=1 the fixture's `fetch`). In a window of iterations (two thirds in),
 # the "quiet" ones are kept: those no background work of the engine (the
 # once-a-second metrics merge) ran in, a slow second under valgrind being
 # about one iteration. The guest's memory and the fiber stack a VU runs on
@@ -24,6 +25,8 @@
 #   SCENARIO=x.wasm EXEC=default bench/vu-lines.sh # another JavaScript scenario
 #   RUST=1 bench/vu-lines.sh                       # the Rust fixture's GET + check
 #   VOLLEY=/tmp/volley-before bench/vu-lines.sh    # another build
+#   MARK='VuState>::send_url_held$' VOLLEY=... bench/vu-lines.sh  # a build before
+#                                   # 2026-12-06, which had no `recorder`
 #
 # Takes four (Rust) to ten (JavaScript) minutes: lackey is some 300x slower.
 # Needs: valgrind, nginx, a C compiler, nm. Only loopback is used.
@@ -49,7 +52,7 @@ elif [ -z "${SCENARIO:-}" ]; then
   cp bench/k6/get-check.js "$OUT/get-check.js"
   SCENARIO=$("$VOLLEY" build "$OUT/get-check.js" 2>/dev/null | tail -1 | cut -d' ' -f1)
 fi
-MARK=${MARK:-'scenario::http::Host for volley::host::VuState>::send_url_held$'}
+MARK=${MARK:-'volley::host::VuState>::recorder$'}
 start_nginx "$OUT"
 cc -O2 -o "$OUT/trace" bench/lines/trace.c
 

@@ -128,7 +128,65 @@ impl RequestSeries {
     }
 }
 
+/// What recording a VU's requests needs besides the request: the run's
+/// metrics, the VU's cache of series, and the tags new series are resolved
+/// on. A VU's exchange takes it along and gives it back (see
+/// [`OwnExchange`]): a request is then recorded on the worker thread's
+/// stack, which every VU of the thread shares, not on the VU's fiber stack.
+pub(crate) struct Recorder {
+    shared: Arc<super::Shared>,
+    /// Tag sets and metric series of this VU's recent requests.
+    series: Vec<(RequestKey, RequestSeries)>,
+    /// The open group's id ([`VuState::group_id`]) and base tags
+    /// ([`VuState::base_tags`]) as of the request.
+    group: u64,
+    base: Tags,
+    /// The scenario's tags, which the data sent and received go on (an
+    /// instance runs one scenario version).
+    scenario: Tags,
+    /// The request an exchange is recording, while it runs.
+    pending: Option<Pending>,
+}
+
+/// A VU's [`Recorder`] as its exchange's client: the run's HTTP client.
+struct Recording(Box<Recorder>);
+
+impl std::ops::Deref for Recording {
+    type Target = HttpClient;
+
+    fn deref(&self) -> &HttpClient {
+        &self.0.shared.http
+    }
+}
+
 impl VuState {
+    /// The VU's [`Recorder`], taken from its instance (made on its first
+    /// request), with the tags of the group open now. Not inlined:
+    /// `bench/vu-lines.sh` counts a JavaScript VU's iterations by its entry.
+    #[inline(never)]
+    fn recorder(&mut self) -> Box<Recorder> {
+        let group = self.group_id();
+        match self.instance.recorder.take() {
+            Some(mut r) => {
+                if r.group != group {
+                    r.group = group;
+                    r.base = self.base_tags().clone();
+                }
+                r
+            }
+            None => Box::new(Recorder {
+                shared: self.shared.clone(),
+                series: Vec::new(),
+                group,
+                base: self.base_tags().clone(),
+                scenario: self.scenario.tags.clone(),
+                pending: None,
+            }),
+        }
+    }
+}
+
+impl Recorder {
     /// `expected` is k6's `expected_response` tag: whether the status was
     /// one the request expects (false for a request with no response).
     fn request_series(
@@ -139,8 +197,8 @@ impl VuState {
         expected: bool,
         extra: &[(String, String)],
     ) -> RequestSeries {
-        let group = self.group_id();
-        if let Some((_, series)) = self.instance.http_tags.iter().find(|(k, _)| {
+        let group = self.group;
+        if let Some((_, series)) = self.series.iter().find(|(k, _)| {
             k.name == name
                 && k.method == method
                 && (k.outcome.0.as_str(), k.outcome.1.as_str()) == outcome
@@ -150,7 +208,7 @@ impl VuState {
         }) {
             return series.clone();
         }
-        let tags = (self.base_tags())
+        let tags = (self.base)
             .with([
                 ("name", name),
                 ("method", method),
@@ -158,8 +216,8 @@ impl VuState {
                 ("expected_response", if expected { "true" } else { "false" }),
             ])
             .with(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let series = RequestSeries::resolve(&self.shared.metrics, tags, &self.scenario.tags);
-        if self.instance.http_tags.len() < TAG_CACHE {
+        let series = RequestSeries::resolve(&self.shared.metrics, tags, &self.scenario);
+        if self.series.len() < TAG_CACHE {
             let owned = RequestKey {
                 name: name.to_string(),
                 method: method.to_string(),
@@ -170,14 +228,12 @@ impl VuState {
             };
             // One entry at a time: most VUs send to a URL or two, and a
             // first push would make room for four (~600 bytes per VU).
-            self.instance.http_tags.reserve_exact(1);
-            self.instance.http_tags.push((owned, series.clone()));
+            self.series.reserve_exact(1);
+            self.series.push((owned, series.clone()));
         }
         series
     }
-}
 
-impl VuState {
     /// The built-in metrics of one answered request (or redirect hop).
     #[allow(
         clippy::too_many_arguments,
@@ -296,9 +352,10 @@ impl Pending {
 
 /// Splits a guest request into the protocol's request and what recording
 /// its result needs. Headers that do not parse fail it as invalid.
-/// Not inlined, as `record` and `spawn`: the host call's own frame stays on
-/// the VU's fiber stack through the request, and every page it makes the
-/// stack touch stays resident while the VU sleeps.
+/// Not inlined, as `record` and `spawn`: `send-batch` calls it on the VU's
+/// fiber, whose host call frame stays on the stack through the requests,
+/// and every page it makes the stack touch stays resident while the VU
+/// sleeps.
 #[inline(never)]
 fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
     let mut method = req.method;
@@ -356,22 +413,60 @@ fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
 
 type Outcome = Result<crate::protocol::http::Response, ProtoError>;
 
-/// A VU's connection given back with the outcome of an exchange on it.
-pub(crate) type Exchanged = (Box<crate::protocol::http::Local>, Outcome);
-
-/// The run's HTTP client, held through the run's shared state.
-struct SharedHttp(Arc<super::Shared>);
-
-impl std::ops::Deref for SharedHttp {
-    type Target = HttpClient;
-
-    fn deref(&self) -> &HttpClient {
-        &self.0.http
-    }
-}
+/// What an exchange gives back: the VU's connection and recorder, and
+/// the request's outcome, recorded.
+pub(crate) type Exchanged = (
+    Box<crate::protocol::http::Local>,
+    Box<Recorder>,
+    Result<Answer, NetError>,
+    Option<DueVerdict>,
+);
 
 /// Where a VU's host calls hand off their exchanges (see [`super::offload`]).
-pub(crate) type HttpOffload = super::offload::Offload<Exchanged>;
+pub(crate) type HttpOffload = super::offload::Offload<OwnExchange>;
+
+/// A guest's request, handed off with what sending and recording it
+/// need. The VU's task splits it, sends it (on the VU's own connection
+/// when it is plain http://) and records it, all on the worker thread's
+/// stack: the fiber's stack holds the request as the guest gave it and
+/// nothing more, and every line of the fiber's stack one request touches
+/// is a line of the VU's own (at 1,000 VUs, fetched from memory).
+pub(crate) struct OwnExchange {
+    request: wit::Request,
+    local: Box<crate::protocol::http::Local>,
+    recorder: Box<Recorder>,
+}
+
+impl super::offload::Start for OwnExchange {
+    type Output = Exchanged;
+
+    fn start(self) -> super::offload::Job<Exchanged> {
+        let OwnExchange {
+            request,
+            local,
+            mut recorder,
+        } = self;
+        let (mut pending, request) = prepare(request);
+        pending.sent = recorder.shared.timeline.flight(&pending.url);
+        let request = match request {
+            Ok(request) => request,
+            Err(e) => {
+                let (answer, due) = recorder.record(&mut pending, Err(e));
+                return Box::pin(std::future::ready((local, recorder, answer, due)));
+            }
+        };
+        // The pending request waits in the recorder: in the future, it
+        // would take it past the 1,032 bytes glibc serves from its
+        // per-thread cache.
+        recorder.pending = Some(pending);
+        let then = |Recording(mut recorder): Recording, local, result| {
+            let mut pending = (recorder.pending.take()).expect("an exchange's pending request");
+            let (answer, due) = recorder.record(&mut pending, result);
+            (local, recorder, answer, due)
+        };
+        HttpClient::send_owned(Recording(recorder), request, local, then)
+    }
+}
 
 /// Sends `request` as its own task: hyper's deep poll stack then lives on
 /// the worker thread, not on the VU's fiber, so the fiber stays shallow
@@ -394,14 +489,10 @@ async fn joined(task: tokio::task::JoinHandle<Outcome>) -> Outcome {
     })
 }
 
-impl VuState {
-    /// Puts the request on its target's timeline (fault detection).
-    fn on_timeline(&self, p: &mut Pending) {
-        p.sent = self.shared.timeline.flight(&p.url);
-    }
-
+impl Pending {
     /// Takes the request off its target's timeline with its outcome.
-    fn off_timeline(&self, p: &mut Pending, result: &Outcome) {
+    fn off_timeline(&mut self, result: &Outcome) {
+        let p = self;
         let Some(flight) = p.sent.take() else {
             return;
         };
@@ -425,17 +516,17 @@ impl VuState {
         };
         flight.end(class);
     }
+}
 
-    /// Records a request's metrics and converts its result for the guest.
-    fn finish(&mut self, p: &mut Pending, result: Outcome) -> Result<Followed, NetError> {
-        self.record(p, result).map(followed)
-    }
+/// A request's response, or the guest's error; and, when the scenario
+/// judges it (`volley_verdict=call`), what waits for its verdict.
+type Recorded = (Result<Answer, NetError>, Option<DueVerdict>);
 
-    /// Records a request's metrics (each redirect hop's too); its response
-    /// or the guest's error.
+impl Recorder {
+    /// Records a request's metrics (each redirect hop's too).
     #[inline(never)]
-    fn record(&mut self, p: &mut Pending, result: Outcome) -> Result<Answer, NetError> {
-        self.off_timeline(p, &result);
+    fn record(&mut self, p: &mut Pending, result: Outcome) -> Recorded {
+        p.off_timeline(&result);
         let expected = p.expected.as_deref();
         // Each redirect followed was a request of its own (as in k6).
         let hops = match &result {
@@ -474,15 +565,12 @@ impl VuState {
                     expected,
                     p.judge == Judge::Status,
                 );
-                if p.judge == Judge::Verdict {
-                    let name = name.into();
-                    self.await_verdict(DueVerdict {
-                        failed,
-                        expected,
-                        name,
-                    });
-                }
-                Ok(resp)
+                let due = (p.judge == Judge::Verdict).then(|| DueVerdict {
+                    failed,
+                    expected,
+                    name: name.into(),
+                });
+                (Ok(resp), due)
             }
             Err(e) => {
                 // A redirect's failure is named after the hop that failed.
@@ -499,10 +587,11 @@ impl VuState {
                     metrics.record_series(&[(series.reqs, 1.0)]);
                 }
                 metrics.failure(Builtin::HttpReqFailed, tags, &e.message);
-                Err(NetError {
+                let e = NetError {
                     class: e.class.into(),
                     message: e.message,
-                })
+                };
+                (Err(e), None)
             }
         }
     }
@@ -570,34 +659,30 @@ impl VuState {
     /// Sends one request, records it and gives `then` its answer.
     ///
     /// A plain function that returns the future: the guest's request is
-    /// split (and put on its target's timeline) before the future exists,
-    /// so the future holds only what the exchange needs. Made by an
-    /// `async fn`, it kept the guest's request (176 bytes) to its end, as
-    /// did each host call above it, and wasmtime boxes the host call's
-    /// future per request: the bytes it copies, and glibc's slow path for
-    /// blocks above 1 KiB, grew with it.
+    /// handed off (see [`OwnExchange`]) before the future exists, so the
+    /// future holds a reference and `then`, and the VU's task does the
+    /// rest. Made by an `async fn`, it kept the guest's request (176 bytes)
+    /// to its end, as did each host call above it, and wasmtime boxes the
+    /// host call's future per request: the bytes it copies, and glibc's
+    /// slow path for blocks above 1 KiB, grew with it.
     fn exchange<T>(
         &mut self,
         req: wit::Request,
         then: impl FnOnce(&mut Self, Result<Answer, NetError>) -> T + Send,
     ) -> impl Future<Output = T> + Send {
-        let (mut pending, request) = prepare(req);
-        self.on_timeline(&mut pending);
+        let exchange = OwnExchange {
+            request: req,
+            local: self.instance.http1.take().unwrap_or_default(),
+            recorder: self.recorder(),
+        };
+        self.offload.hand(exchange);
         async move {
-            let result = match request {
-                // On the VU's own connection, driven by the VU's task off
-                // the fiber stack: no task of its own, no pool.
-                Ok(request) if crate::protocol::http::is_plain_http(&request.url) => {
-                    let shared = SharedHttp(self.shared.clone());
-                    let local = self.instance.http1.take().unwrap_or_default();
-                    let job = HttpClient::send_owned(shared, request, local);
-                    let (local, result) = self.offload.run(job).await;
-                    self.instance.http1 = Some(local);
-                    result
-                }
-                request => joined(spawn(&self.shared.http, request)).await,
-            };
-            let answer = self.record(&mut pending, result);
+            let (local, recorder, answer, due) = self.offload.wait().await;
+            self.instance.http1 = Some(local);
+            self.instance.recorder = Some(recorder);
+            if let Some(due) = due {
+                self.await_verdict(due);
+            }
             then(self, answer)
         }
     }
@@ -796,7 +881,7 @@ impl Host for VuState {
         let mut tasks = Vec::with_capacity(n);
         for (i, req) in reqs.into_iter().enumerate() {
             let (mut pending, mut request) = prepare(req);
-            self.on_timeline(&mut pending);
+            pending.sent = self.shared.timeline.flight(&pending.url);
             if i >= MAX_BATCH {
                 request = Err(ProtoError::new(
                     ErrorClass::InvalidRequest,
@@ -809,10 +894,16 @@ impl Host for VuState {
             tasks.push((pending, spawn(&self.shared.http, request)));
         }
         let mut out = Vec::with_capacity(tasks.len());
+        let mut recorder = self.recorder();
         for (mut pending, task) in tasks {
             let result = joined(task).await;
-            out.push(self.finish(&mut pending, result));
+            let (answer, due) = recorder.record(&mut pending, result);
+            if let Some(due) = due {
+                self.await_verdict(due);
+            }
+            out.push(answer.map(followed));
         }
+        self.instance.recorder = Some(recorder);
         Ok(out)
     }
 }

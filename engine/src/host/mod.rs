@@ -111,8 +111,9 @@ pub(crate) struct Instance {
     pub(crate) iteration_series: Option<(Arc<ScenarioInfo>, [crate::metrics::SeriesHandle; 3])>,
     /// The series of this instance's checks, by check name and own tags.
     pub(crate) checks: Vec<metrics::CheckSeries>,
-    /// Tag sets and metric series of this VU's recent requests.
-    pub(crate) http_tags: Vec<(http::RequestKey, http::RequestSeries)>,
+    /// What recording this VU's requests needs (their series cached);
+    /// made on the first request, with an exchange while it runs.
+    pub(crate) recorder: Option<Box<http::Recorder>>,
     /// The last response the scenario judges itself, until its verdict.
     pub(crate) verdict: Option<Box<http::DueVerdict>>,
     /// HTTP replies in `table` the guest has not dropped yet.

@@ -10,44 +10,72 @@
 //! shallow future; the VU's task (see [`Driven`]) polls the exchange on the
 //! worker thread's stack, which every VU of the thread shares, and resumes
 //! the fiber once it is done.
+//!
+//! A job is handed off as what it needs ([`Start`]), not as its future:
+//! the future (an HTTP exchange's is over a KiB) is built and boxed when
+//! the VU's task first polls it, on the worker thread's stack, and the
+//! fiber's stack only ever holds the small inputs.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-type Job<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub type Job<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-enum Slot<T> {
+/// A job handed off and not started yet: what it needs, made into its
+/// future by the VU's task.
+pub trait Start: Send + 'static {
+    type Output: Send + 'static;
+
+    fn start(self) -> Job<Self::Output>;
+}
+
+/// A future is a job that needs nothing more to start.
+impl<T: Send + 'static> Start for Job<T> {
+    type Output = T;
+
+    fn start(self) -> Job<T> {
+        self
+    }
+}
+
+enum Slot<S: Start> {
     Idle,
-    Running(Job<T>),
-    Done(T),
+    Ready(S),
+    Running(Job<S::Output>),
+    Done(S::Output),
 }
 
 /// One VU's slot for work handed off by its host calls: one job at a time,
 /// as a VU makes one host call at a time.
-pub struct Offload<T> {
-    slot: Mutex<Slot<T>>,
+pub struct Offload<S: Start> {
+    slot: Mutex<Slot<S>>,
 }
 
-impl<T: Send + 'static> Offload<T> {
+impl<S: Start> Offload<S> {
     pub fn new() -> Arc<Self> {
         Arc::new(Offload {
             slot: Mutex::new(Slot::Idle),
         })
     }
 
-    fn slot(&self) -> MutexGuard<'_, Slot<T>> {
+    fn slot(&self) -> MutexGuard<'_, Slot<S>> {
         // A panic while the lock was held left the slot as it was; the
         // slot stays usable (the VU's call ends with that panic anyway).
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands `job` to the VU's task and waits, on the fiber, for its
-    /// output. The wait is polled only when the fiber is resumed, which
-    /// [`Driven`] does once the job is done: it needs no waker of its own.
-    pub fn run(&self, job: Job<T>) -> impl Future<Output = T> + Send + '_ {
-        *self.slot() = Slot::Running(job);
+    /// Hands `job` to the VU's task, which starts it once the call waits
+    /// (see [`Offload::wait`]).
+    pub fn hand(&self, job: S) {
+        *self.slot() = Slot::Ready(job);
+    }
+
+    /// Waits, on the fiber, for the output of the job handed off. The
+    /// wait is polled only when the fiber is resumed, which [`Driven`]
+    /// does once the job is done: it needs no waker of its own.
+    pub fn wait(&self) -> impl Future<Output = S::Output> + Send + '_ {
         std::future::poll_fn(move |_| {
             let mut slot = self.slot();
             if matches!(*slot, Slot::Done(_))
@@ -62,6 +90,11 @@ impl<T: Send + 'static> Offload<T> {
     /// Polls the job handed off, if there is one.
     fn drive(&self, cx: &mut Context<'_>) -> Drive {
         let mut slot = self.slot();
+        if matches!(*slot, Slot::Ready(_))
+            && let Slot::Ready(start) = std::mem::replace(&mut *slot, Slot::Idle)
+        {
+            *slot = Slot::Running(start.start());
+        }
         let Slot::Running(job) = &mut *slot else {
             return Drive::Idle;
         };
@@ -95,18 +128,18 @@ enum Drive {
 /// polled here, on the caller's stack: the call runs until it waits; if
 /// it waits on a handed-off job, the job is polled, and the call resumed
 /// when the job is done.
-pub struct Driven<'a, F, T: Send + 'static> {
+pub struct Driven<'a, F, S: Start> {
     call: F,
-    offload: &'a Offload<T>,
+    offload: &'a Offload<S>,
 }
 
-impl<'a, F, T: Send + 'static> Driven<'a, F, T> {
-    pub fn new(call: F, offload: &'a Offload<T>) -> Self {
+impl<'a, F, S: Start> Driven<'a, F, S> {
+    pub fn new(call: F, offload: &'a Offload<S>) -> Self {
         Driven { call, offload }
     }
 }
 
-impl<F: Future + Unpin, T: Send + 'static> Future for Driven<'_, F, T> {
+impl<F: Future + Unpin, S: Start> Future for Driven<'_, F, S> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
@@ -131,7 +164,7 @@ impl<F: Future + Unpin, T: Send + 'static> Future for Driven<'_, F, T> {
     }
 }
 
-impl<F, T: Send + 'static> Drop for Driven<'_, F, T> {
+impl<F, S: Start> Drop for Driven<'_, F, S> {
     fn drop(&mut self) {
         // A call cut off by its deadline leaves its job behind: drop it
         // with the call. The job held the VU's connection mid-exchange,
@@ -147,20 +180,23 @@ mod tests {
     use std::sync::Arc;
     use std::task::{Context, Poll, Waker};
 
-    use super::{Driven, Offload};
+    use super::{Driven, Job, Offload, Start};
 
     /// A call (as the fiber's would be) that hands `job` off and adds one
     /// to its output, counting how often it is polled.
     fn call<'a>(
-        offload: &'a Offload<u32>,
+        offload: &'a Offload<Job<u32>>,
         job: impl std::future::Future<Output = u32> + Send + 'static,
         polls: &'a Cell<u32>,
     ) -> impl std::future::Future<Output = u32> + 'a {
-        let mut job = Some(Box::pin(job));
+        let mut job: Option<Job<u32>> = Some(Box::pin(job));
         let mut wait = None;
         std::future::poll_fn(move |cx| {
             polls.set(polls.get() + 1);
-            let wait = wait.get_or_insert_with(|| Box::pin(offload.run(job.take().unwrap())));
+            let wait = wait.get_or_insert_with(|| {
+                offload.hand(job.take().unwrap());
+                Box::pin(offload.wait())
+            });
             wait.as_mut().poll(cx).map(|out| out + 1)
         })
     }
@@ -225,9 +261,39 @@ mod tests {
         assert_eq!(driven.as_mut().poll(&mut cx), Poll::Ready(2));
     }
 
+    /// A job made into its future only when started, counting starts.
+    struct Counted(Arc<std::sync::atomic::AtomicU32>);
+
+    impl Start for Counted {
+        type Output = u32;
+
+        fn start(self) -> Job<u32> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            Box::pin(async move { n * 10 })
+        }
+    }
+
+    #[test]
+    fn a_job_handed_off_is_started_by_the_caller_not_by_the_call() {
+        let offload = Offload::new();
+        let starts = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        offload.hand(Counted(starts.clone()));
+        let mut wait = pin!(offload.wait());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(wait.as_mut().poll(&mut cx), Poll::Pending);
+        assert_eq!(
+            starts.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "handing off does not start the job"
+        );
+        let mut driven = pin!(Driven::new(wait, &offload));
+        assert_eq!(driven.as_mut().poll(&mut cx), Poll::Ready(10));
+        assert_eq!(starts.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
     #[test]
     fn a_call_that_hands_off_nothing_is_polled_as_it_is() {
-        let offload = Offload::<u32>::new();
+        let offload = Offload::<Job<u32>>::new();
         let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
         let mut driven = pin!(Driven::new(
             Box::pin(async { rx.await.unwrap_or(0) }),

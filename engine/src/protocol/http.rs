@@ -24,10 +24,8 @@ use super::boxed;
 use super::established::{Connector, Established, Opening, TcpConnector};
 pub use super::http1::Local;
 
-/// [`HttpClient::send_owned`]'s future: the VU's connection given back with
-/// the response.
-pub type OwnedExchange =
-    Pin<Box<dyn Future<Output = (Box<Local>, Result<Response, HttpError>)> + Send>>;
+/// [`HttpClient::send_owned`]'s future.
+pub type OwnedExchange<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Idle keep-alive connections kept per host.
 const MAX_IDLE_PER_HOST: usize = 1024;
@@ -278,17 +276,25 @@ impl HttpClient {
     }
 
     /// [`HttpClient::send_inline`] as a future that owns what it uses: the
-    /// client (through `client`, an `Arc` holding it) and the VU's
-    /// connection, which it gives back with the response. A VU's task polls
-    /// it off the VU's fiber (see `host::offload`). Boxed once, here.
+    /// client (through `client`, which holds it) and the VU's connection,
+    /// which it gives to `then` with the response (and `client`). A VU's
+    /// task polls it off the VU's fiber (see `host::offload`), `then`
+    /// included. Boxed once, here.
     #[inline(never)]
-    pub fn send_owned<C>(client: C, req: Request, mut local: Box<Local>) -> OwnedExchange
+    pub fn send_owned<C, F, T>(
+        client: C,
+        req: Request,
+        mut local: Box<Local>,
+        then: F,
+    ) -> OwnedExchange<T>
     where
         C: std::ops::Deref<Target = HttpClient> + Send + Sync + 'static,
+        F: FnOnce(C, Box<Local>, Result<Response, HttpError>) -> T + Send + 'static,
+        T: 'static,
     {
         Box::pin(async move {
             let result = client.inline(req, &mut local).await;
-            (local, result)
+            then(client, local, result)
         })
     }
 
@@ -1063,8 +1069,12 @@ mod tests {
     fn the_inline_exchange_future_fits_the_allocators_thread_cache() {
         let client = Arc::new(client());
         let local = Box::default();
-        let exchange =
-            HttpClient::send_owned(client, get("http://127.0.0.1:1/".into(), None), local);
+        let exchange = HttpClient::send_owned(
+            client,
+            get("http://127.0.0.1:1/".into(), None),
+            local,
+            |_, local, result| (local, result),
+        );
         let size = std::mem::size_of_val(&*exchange);
         assert!(
             size <= 1_032,
