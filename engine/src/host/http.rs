@@ -414,11 +414,13 @@ fn prepare(req: wit::Request) -> (Pending, Result<Request, ProtoError>) {
 type Outcome = Result<crate::protocol::http::Response, ProtoError>;
 
 /// What an exchange gives back: the VU's connection and recorder, and
-/// the request's outcome, recorded.
+/// the request's outcome, recorded. The answer is boxed by the VU's task:
+/// its 248 bytes would otherwise be moved through the fiber's stack frame
+/// by frame down to the reply table, the deepest point of a VU's call.
 pub(crate) type Exchanged = (
     Box<crate::protocol::http::Local>,
     Box<Recorder>,
-    Result<Answer, NetError>,
+    Result<Box<Answer>, NetError>,
     Option<DueVerdict>,
 );
 
@@ -452,6 +454,7 @@ impl super::offload::Start for OwnExchange {
             Ok(request) => request,
             Err(e) => {
                 let (answer, due) = recorder.record(&mut pending, Err(e));
+                let answer = answer.map(Box::new);
                 return Box::pin(std::future::ready((local, recorder, answer, due)));
             }
         };
@@ -462,7 +465,7 @@ impl super::offload::Start for OwnExchange {
         let then = |Recording(mut recorder): Recording, local, result| {
             let mut pending = (recorder.pending.take()).expect("an exchange's pending request");
             let (answer, due) = recorder.record(&mut pending, result);
-            (local, recorder, answer, due)
+            (local, recorder, answer.map(Box::new), due)
         };
         HttpClient::send_owned(Recording(recorder), request, local, then)
     }
@@ -492,13 +495,12 @@ async fn joined(task: tokio::task::JoinHandle<Outcome>) -> Outcome {
 impl Pending {
     /// Takes the request off its target's timeline with its outcome.
     fn off_timeline(&mut self, result: &Outcome) {
-        let p = self;
-        let Some(flight) = p.sent.take() else {
+        let Some(flight) = self.sent.take() else {
             return;
         };
         let class = match result {
             Ok(r) => {
-                let expected = match p.expected.as_deref() {
+                let expected = match self.expected.as_deref() {
                     Some(list) => list.contains(&r.status),
                     None => r.status < 400,
                 };
@@ -649,7 +651,7 @@ fn bare_request(method: String, url: String) -> wit::Request {
 }
 
 /// A guest's `reply`: an answer the engine holds until the guest drops it.
-pub struct Reply(Answer);
+pub struct Reply(Box<Answer>);
 
 /// Replies one VU may hold at once: a scenario that never drops its
 /// replies would otherwise keep every response body until it ends.
@@ -668,7 +670,7 @@ impl VuState {
     fn exchange<T>(
         &mut self,
         req: wit::Request,
-        then: impl FnOnce(&mut Self, Result<Answer, NetError>) -> T + Send,
+        then: impl FnOnce(&mut Self, Result<Box<Answer>, NetError>) -> T + Send,
     ) -> impl Future<Output = T> + Send {
         let exchange = OwnExchange {
             request: req,
@@ -753,7 +755,7 @@ impl VuState {
     /// replies.
     fn held(
         &mut self,
-        answer: Result<Answer, NetError>,
+        answer: Result<Box<Answer>, NetError>,
     ) -> wasmtime::Result<Result<Held, NetError>> {
         let answer = match answer {
             Ok(answer) => answer,
@@ -767,7 +769,7 @@ impl VuState {
             return Ok(Ok(Held {
                 status,
                 reply: None,
-                followed: Some(followed(answer)),
+                followed: Some(followed(*answer)),
             }));
         }
         Ok(Ok(Held {
@@ -778,7 +780,7 @@ impl VuState {
     }
 
     /// `answer` held as a reply, counted toward the VU's bound.
-    fn hold(&mut self, answer: Answer) -> wasmtime::Result<Resource<Reply>> {
+    fn hold(&mut self, answer: Box<Answer>) -> wasmtime::Result<Resource<Reply>> {
         let reply = self.instance.table.push(Reply(answer))?;
         self.instance.replies += 1;
         Ok(reply)
@@ -811,7 +813,7 @@ impl Host for VuState {
         &mut self,
         req: wit::Request,
     ) -> impl Future<Output = wasmtime::Result<Result<Response, NetError>>> + Send {
-        self.exchange(req, |_, answer| Ok(answer.map(|a| followed(a).response)))
+        self.exchange(req, |_, answer| Ok(answer.map(|a| followed(*a).response)))
     }
 
     async fn send_batch(
@@ -829,7 +831,7 @@ impl Host for VuState {
         &mut self,
         req: wit::Request,
     ) -> impl Future<Output = wasmtime::Result<Result<Followed, NetError>>> + Send {
-        self.exchange(req, |_, answer| Ok(answer.map(followed)))
+        self.exchange(req, |_, answer| Ok(answer.map(|a| followed(*a))))
     }
 
     fn send_url(
@@ -838,7 +840,7 @@ impl Host for VuState {
         url: String,
     ) -> impl Future<Output = wasmtime::Result<Result<Followed, NetError>>> + Send {
         self.exchange(bare_request(method, url), |_, answer| {
-            Ok(answer.map(followed))
+            Ok(answer.map(|a| followed(*a)))
         })
     }
 
