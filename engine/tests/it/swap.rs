@@ -612,10 +612,13 @@ fn main() {
     )
     .unwrap();
     std::fs::write(scenario.join("version.txt"), "first\n").unwrap();
-    // The run ends once the second version has run (at most 180 s).
+    // The run ends once the second version has run 50 iterations (at most
+    // 180 s): well after the swap commits, which takes a few of them (its
+    // canary and waves). Ended at the first, the run could close while the
+    // swap was still rolling out, and roll it back.
     std::fs::write(
         scenario.join("plans/default.toml"),
-        "[scenarios.main]\nexecutor = \"constant-vus\"\nvus = 2\nduration = \"180s\"\n\n[thresholds]\nran_second = [{ threshold = \"count<1\", abortOnFail = true }]\n",
+        "[scenarios.main]\nexecutor = \"constant-vus\"\nvus = 2\nduration = \"180s\"\n\n[thresholds]\nran_second = [{ threshold = \"count<50\", abortOnFail = true }]\n",
     )
     .unwrap();
     let gate = dir.join("gate");
@@ -744,6 +747,10 @@ fn a_component_beyond_the_pooling_limits_is_refused_before_any_vu_moves() {
 /// setup) is swapped to once it runs. The watcher used to take the file's
 /// state when it started, after setup, so such a change was never seen:
 /// here a's setup signals the test, which saves b during setup's 2 s sleep.
+/// The run ends when b has run 100 iterations (an `abortOnFail` threshold):
+/// well after the swap commits, which takes a few (its canary and waves);
+/// ended at b's first, the run could close while the swap was still
+/// rolling out, and roll it back (seen once under load).
 #[test]
 fn a_change_saved_while_the_run_starts_is_swapped_to() {
     let (server_rt, server) = standalone_http();
@@ -777,7 +784,7 @@ export default function () {{ sleep(0.01); ran.add(1); }}
             vus = 2
             duration = "60s"
             [thresholds]
-            ran_b = [{{ threshold = "count<1", abortOnFail = true }}]
+            ran_b = [{{ threshold = "count<100", abortOnFail = true }}]
             "#,
             url = server.url()
         ),
@@ -802,8 +809,9 @@ export default function () {{ sleep(0.01); ran.add(1); }}
 /// After a hot swap the scenario is the new version: `teardown` and
 /// `handleSummary` at the end are the new component's (with the setup
 /// data the run started with), not the first one's. The run ends when b
-/// has run (an `abortOnFail` threshold on b's counter), not after a fixed
-/// time a slow swap on a busy machine could outlast.
+/// has run 100 iterations (an `abortOnFail` threshold on b's counter), not
+/// after a fixed time a slow swap on a busy machine could outlast, and
+/// not at b's first iteration, which comes before the swap commits.
 #[test]
 fn teardown_and_handle_summary_are_the_version_the_run_ended_on() {
     let dir = scratch("swap", "ended-on");
@@ -837,7 +845,7 @@ export function handleSummary(data) {{
         duration = "120s"
 
         [thresholds]
-        ran_b = [{ threshold = "count<1", abortOnFail = true }]
+        ran_b = [{ threshold = "count<100", abortOnFail = true }]
         "#,
         &watched,
     );
