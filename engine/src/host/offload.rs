@@ -42,9 +42,10 @@ impl<T: Send + 'static> Start for Job<T> {
 
 /// A VU's job in its three states, each its own field rather than an
 /// enum's variants: a job handed off or an output taken then moves as
-/// itself, not as the whole slot through a temporary on the fiber stack
-/// (the deepest point of a VU's fiber stack is the handing off; below
-/// 4 KiB, a sleeping VU keeps one page of it fewer).
+/// itself, not as the whole slot through a temporary on the fiber stack.
+/// Both happen at the deepest point of a VU's call, and a Rust VU's fiber
+/// stack is now within one page (docs/PERFORMANCE.md, "A request split,
+/// sent and recorded off the fiber").
 struct Slot<S: Start> {
     /// Handed off, not started.
     ready: Option<S>,
