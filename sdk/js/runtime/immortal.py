@@ -7,7 +7,9 @@
 #     malloc), so blocks allocated after the snapshot do not go to free
 #     blocks scattered over its pages;
 #   - a cache of freed small blocks per size class in front of malloc (see
-#     JS_BLOCK_CACHE_MAX), emptied by JS_SealArenas() too.
+#     JS_BLOCK_CACHE_MAX), emptied by JS_SealArenas() too;
+#   - string equality that skips a string compared with itself and compares
+#     one-byte strings eight bytes at a time.
 # Usage: python3 immortal.py <rquickjs-sys-0.13.0 folder>   (once; asserts each
 # edit matches exactly once, so a different QuickJS fails loudly)
 import re, sys
@@ -279,6 +281,40 @@ rep("""            rt->mf.js_free(rt->malloc_state.opaque, ar);
         }
         s->cache_len[i] = 0;
     }
+}
+""")
+# Strict equality of two strings (`===`, `typeof x === 'string'`, a Map's
+# keys): the same string is equal without reading it, and one-byte strings
+# are compared eight bytes at a time, not by wasi-libc's byte-by-byte
+# memcmp (about a twentieth of a k6 request with params and a header
+# check went to comparing strings).
+rep("""static bool js_string_eq(JSString *p1, JSString *p2) {
+    if (p1->len != p2->len)
+        return false;
+    return js_string_memcmp(p1, p2, p1->len) == 0;
+}
+""", """static bool js_string_eq(JSString *p1, JSString *p2) {
+    if (p1 == p2)
+        return true;
+    if (p1->len != p2->len)
+        return false;
+    if (likely(!p1->is_wide_char && !p2->is_wide_char)) {
+        /* volley: a word at a time */
+        const uint8_t *a = str8(p1), *b = str8(p2);
+        uint32_t n = p1->len;
+        for (; n >= 8; n -= 8, a += 8, b += 8) {
+            uint64_t x, y;
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y)
+                return false;
+        }
+        for (; n > 0; n--)
+            if (*a++ != *b++)
+                return false;
+        return true;
+    }
+    return js_string_memcmp(p1, p2, p1->len) == 0;
 }
 """)
 # A size class's block: its size from the table, not from malloc (two calls
