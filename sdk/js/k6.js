@@ -141,18 +141,11 @@ function k6method(method, withBody) {
   };
 }
 
-// `http.request`'s methods, each made once (a script names a few).
-const anyMethod = new Map();
+const k6methodCall = volley.__byMethod((m) => k6method(m, true));
 
 /** k6 `http.request(method, url, body, params)`. */
 function k6request(method, target, body, params) {
-  const m = String(method).toUpperCase();
-  let call = anyMethod.get(m);
-  if (call === undefined) {
-    call = k6method(m, true);
-    if (anyMethod.size < 64) anyMethod.set(m, call);
-  }
-  return call(target, body, params);
+  return k6methodCall(method)(target, body, params);
 }
 
 // Digest authentication (digest.js), added by the generated main module

@@ -1196,18 +1196,29 @@ function httpFailure(e) {
   return p ? new HttpError(p.class, p.message) : e;
 }
 
-// `http.request`'s methods, each made once (a script names a few).
-const anyMethod = new Map();
+/**
+ * @internal `(method) => make(METHOD)` for `http.request`: each method's
+ * function made once, the method in upper case (a script names a few; at
+ * most 64 are kept).
+ */
+export function __byMethod(make) {
+  const made = new Map();
+  return (method) => {
+    const m = String(method).toUpperCase();
+    let call = made.get(m);
+    if (call === undefined) {
+      call = make(m);
+      if (made.size < 64) made.set(m, call);
+    }
+    return call;
+  };
+}
+
+const methodCall = __byMethod((m) => httpMethod(m, true));
 
 /** `http.request(method, url, body, params)`. */
 function request(method, url, body, params) {
-  const m = String(method).toUpperCase();
-  let call = anyMethod.get(m);
-  if (call === undefined) {
-    call = httpMethod(m, true);
-    if (anyMethod.size < 64) anyMethod.set(m, call);
-  }
-  return call(url, body, params);
+  return methodCall(method)(url, body, params);
 }
 
 /** @internal k6/http's request: no response is a Response with status 0 and `error` set. */
