@@ -315,6 +315,73 @@ export default function () {
     assert_eq!(server.stats().requests, 4);
 }
 
+/// The runtime's fast paths (`sdk/js/runtime/immortal.py`: strict
+/// equality decided by the tags, an object literal's new field, a new
+/// function's `length` and `name`, `Object.keys`' array, the binding's
+/// record fields) give what QuickJS's generic code gives, in the cases
+/// they take and in those they leave to it: every check here must pass.
+#[test]
+fn the_runtime_s_fast_paths_keep_javascript_s_semantics() {
+    let (_rt, server) = standalone_http();
+    let dir = scratch("jsrt", "fast-paths");
+    let script = dir.join("fast.js");
+    std::fs::write(
+        &script,
+        r#"import { http, check, vu } from 'volley';
+
+class Fields { f = 1; g = 'two'; }
+const proto = { inherited: 'yes' };
+
+export default function () {
+  const o = { a: 1 };
+  const s = Symbol('s');
+  const built = 'ab' + String(vu.iteration >= 0 ? 'c' : 'd');
+  const f = () => 0;
+  const many = {};
+  for (let i = 0; i < 100; i++) many['k' + i] = i;
+  const hidden = { a: 1 };
+  Object.defineProperty(hidden, 'h', { value: 2, enumerable: false });
+  hidden[Symbol('x')] = 3;
+  const extended = (x, y) => x + y;
+  extended.extra = 1;
+  const r = http.post(`${vu.param('api')}/echo/fast`, 'x');
+  check(null, {
+    'numbers': () => 1 === 1.0 && 0.1 + 0.2 !== 0.3 && NaN !== NaN && -0 === 0 && !(1 === '1') && 2 ** 40 === 2 ** 40,
+    'undefined, null and booleans': () => undefined === undefined && null === null && null !== undefined
+      && true === true && true !== false && !(false === 0) && !(undefined === null) && !('' === false),
+    'objects and symbols by identity': () => o === o && o !== { ...o } && s === s && Symbol('a') !== Symbol('a')
+      && Symbol.for('a') === Symbol.for('a') && f === f && f !== (() => 0),
+    'strings by content': () => built === 'abc' && built !== 'abd' && 'abc' === built && '' !== undefined
+      && 'x' !== null && '1' !== 1 && 'a'.repeat(300) === 'a'.repeat(300) && 'a'.repeat(300) !== 'a'.repeat(299) + 'b',
+    'bigints': () => 1n === 1n && 2n ** 70n === 2n ** 70n && !(1n === 1),
+    'a repeated literal key keeps its last value, in its first place': () => ({ a: 1, b: 2, a: 3 }).a === 3
+      && Object.keys({ a: 1, b: 2, a: 3 }).join() === 'a,b',
+    'literal fields in order': () => JSON.stringify({ x: 1, y: 'two', z: [3] }) === '{"x":1,"y":"two","z":[3]}'
+      && Object.keys({ 2: 'b', 1: 'a', x: 'c' }).join() === '1,2,x',
+    'class fields, __proto__ and getters in literals': () => new Fields().g === 'two' && Object.keys(new Fields()).join() === 'f,g'
+      && ({ __proto__: proto, q: 1 }).inherited === 'yes' && Object.keys({ __proto__: proto, q: 1 }).join() === 'q'
+      && ({ get g() { return 5; } }).g === 5,
+    'a function\'s length and name': () => ((a, b) => 0).length === 2 && (function named(x) { return x; }).name === 'named'
+      && (() => 0).name === '' && f.name === 'f' && Object.keys(f).length === 0
+      && Object.getOwnPropertyDescriptor(f, 'name').configurable === true
+      && Object.getOwnPropertyDescriptor(f, 'length').writable === false
+      && Object.keys(extended).join() === 'extra' && extended.length === 2,
+    'Object.keys and its kin': () => Object.keys(many).length === 100 && Object.keys(many)[99] === 'k99'
+      && Object.keys(hidden).join() === 'a' && Object.getOwnPropertyNames(hidden).join() === 'a,h'
+      && Object.keys([5, 6]).join() === '0,1' && Object.keys('ab').join() === '0,1' && Object.keys({}).length === 0
+      && Object.entries({ a: 1 }).join() === 'a,1' && Object.values({ a: 1, b: 2 }).join() === '1,2',
+    'the binding\'s records': () => r.status === 200 && r.json('body') === 'x' && r.timings.duration >= 0
+      && typeof r.headers === 'object',
+  });
+}
+"#,
+    )
+    .unwrap();
+    let doc = run_one_vu(&script, &server.url(), 2);
+    assert_clean_run(&doc, 2, 22, 2);
+    assert_eq!(server.stats().requests, 2);
+}
+
 /// A runtime file built from volley's runtime (`VOLLEY_QJS_RUNTIME=<file>`,
 /// e.g. a rebuilt one being measured) gets the SDK's held responses, as
 /// the default runtime does, so that it is measured on the same path.

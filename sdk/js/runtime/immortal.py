@@ -9,7 +9,12 @@
 #   - a cache of freed small blocks per size class in front of malloc (see
 #     JS_BLOCK_CACHE_MAX), emptied by JS_SealArenas() too;
 #   - string equality that skips a string compared with itself and compares
-#     one-byte strings eight bytes at a time.
+#     one-byte strings eight bytes at a time;
+#   - fast paths for what every request's JavaScript does (the generic
+#     path kept for the rest): strict equality decided in the interpreter
+#     when the tags decide it, an object literal's new field added
+#     directly, a new function's `length` and `name` added directly, and
+#     Object.keys' array filled directly.
 # Usage: python3 immortal.py <rquickjs-sys-0.13.0 folder>   (once; asserts each
 # edit matches exactly once, so a different QuickJS fails loudly)
 import re, sys
@@ -344,11 +349,215 @@ rep("""        if (b == arena_zero_block(rt)) {
         } else {
             JSMallocBlockHeader *nb;
 """)
+# Strict equality decided in the interpreter where the tags decide it, and
+# an object literal's new field added directly (volley); see the README.
+rep("""static no_inline int js_strict_eq_slow(JSContext *ctx, JSValue *sp,
+                                       bool is_neq)
+""", """/* volley: a tag whose values are strictly equal only to values of the
+   same tag (no number, bigint or rope string) */
+static inline bool js_strict_eq_tag_alone(int tag)
+{
+    return tag == JS_TAG_UNDEFINED || tag == JS_TAG_NULL ||
+        tag == JS_TAG_BOOL || tag == JS_TAG_OBJECT ||
+        tag == JS_TAG_SYMBOL || tag == JS_TAG_STRING;
+}
+
+/* volley: JS_FreeValue inlined (the interpreter's strict equality) */
+static inline void js_free_value_inline(JSContext *ctx, JSValue v)
+{
+    if (JS_VALUE_HAS_REF_COUNT(v)) {
+        void *p = JS_VALUE_GET_PTR(v);
+        if (!js_rc_is_immortal(JS_REF_COUNT(p)) && --JS_REF_COUNT(p) <= 0)
+            js_free_value_rt(ctx->rt, v);
+    }
+}
+
+static no_inline int js_strict_eq_slow(JSContext *ctx, JSValue *sp,
+                                       bool is_neq)
+""")
+rep("""            OP_CMP(OP_strict_eq, ==, js_strict_eq_slow(ctx, sp, 0));
+            OP_CMP(OP_strict_neq, !=, js_strict_eq_slow(ctx, sp, 1));
+""", """/* volley: besides two ints, what the tags decide is decided here (about
+   150 instructions less than js_strict_eq_slow's three calls): undefined,
+   null and booleans by value, objects and symbols by identity, a string
+   compared with itself, and two values of different tags that are never
+   equal. Anything else (numbers, bigints, two strings) goes the slow way. */
+#define OP_STRICT_EQ(opcode, is_neq)                                    \\
+            CASE(opcode):                                               \\
+                {                                                       \\
+                JSValue op1, op2;                                       \\
+                int t1, t2;                                             \\
+                bool res;                                               \\
+                op1 = sp[-2];                                           \\
+                op2 = sp[-1];                                           \\
+                if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {           \\
+                    res = JS_VALUE_GET_INT(op1) == JS_VALUE_GET_INT(op2); \\
+                    goto opcode ## _done;                               \\
+                }                                                       \\
+                t1 = JS_VALUE_GET_NORM_TAG(op1);                        \\
+                t2 = JS_VALUE_GET_NORM_TAG(op2);                        \\
+                if (t1 == t2 && (t1 == JS_TAG_UNDEFINED || t1 == JS_TAG_NULL || \\
+                                 t1 == JS_TAG_BOOL)) {                  \\
+                    res = JS_VALUE_GET_INT(op1) == JS_VALUE_GET_INT(op2); \\
+                } else if (t1 == t2 && (t1 == JS_TAG_OBJECT || t1 == JS_TAG_SYMBOL || \\
+                                        (t1 == JS_TAG_STRING &&         \\
+                                         JS_VALUE_GET_PTR(op1) == JS_VALUE_GET_PTR(op2)))) { \\
+                    res = JS_VALUE_GET_PTR(op1) == JS_VALUE_GET_PTR(op2); \\
+                    js_free_value_inline(ctx, op1);                     \\
+                    js_free_value_inline(ctx, op2);                     \\
+                } else if (t1 != t2 && js_strict_eq_tag_alone(t1) &&    \\
+                           js_strict_eq_tag_alone(t2)) {                \\
+                    res = false;                                        \\
+                    js_free_value_inline(ctx, op1);                     \\
+                    js_free_value_inline(ctx, op2);                     \\
+                } else {                                                \\
+                    sf->cur_pc = pc;                                    \\
+                    if (js_strict_eq_slow(ctx, sp, is_neq))             \\
+                        goto exception;                                 \\
+                    sp--;                                               \\
+                    BREAK;                                              \\
+                }                                                       \\
+            opcode ## _done:                                            \\
+                sp[-2] = js_bool(res ^ is_neq);                         \\
+                sp--;                                                   \\
+                }                                                       \\
+            BREAK
+
+            OP_STRICT_EQ(OP_strict_eq, 0);
+            OP_STRICT_EQ(OP_strict_neq, 1);
+""")
+rep("""                atom = get_u32(pc);
+                pc += 4;
+
+                ret = JS_DefinePropertyValue(ctx, sp[-2], atom, sp[-1],
+                                             JS_PROP_C_W_E | JS_PROP_THROW);
+""", """                atom = get_u32(pc);
+                pc += 4;
+
+                /* volley: a field an ordinary object lacks (an object
+                   literal's) is added here, the value moved in: what
+                   JS_DefineProperty ends in, without its checks and a
+                   dup and free of the value (about 400 instructions). */
+                if (likely(JS_VALUE_GET_TAG(sp[-2]) == JS_TAG_OBJECT)) {
+                    JSObject *p = JS_VALUE_GET_OBJ(sp[-2]);
+                    JSProperty *pr;
+                    if (!p->is_exotic && !p->fast_array && p->extensible &&
+                        !find_own_property(&pr, p, atom)) {
+                        pr = add_property(ctx, p, atom, JS_PROP_C_W_E);
+                        if (unlikely(!pr))
+                            goto exception;
+                        pr->u.value = sp[-1];
+                        sp--;
+                        BREAK;
+                    }
+                }
+                ret = JS_DefinePropertyValue(ctx, sp[-2], atom, sp[-1],
+                                             JS_PROP_C_W_E | JS_PROP_THROW);
+""")
+# A new function's `length` and `name`, and Object.keys' array, made
+# without the generic define (volley).
+rep("""    /* ES6 feature non compatible with ES5.1: length is configurable */
+    JS_DefinePropertyValue(ctx, func_obj, JS_ATOM_length, js_int32(len),
+                           JS_PROP_CONFIGURABLE);
+""", """    JSObject *p = JS_VALUE_GET_OBJ(func_obj);
+    JSProperty *pr;
+    /* volley: a function made just now (a closure, on every evaluation
+       of its expression) has no property yet: both are added directly,
+       as JS_DefinePropertyValue would end up doing, about 800
+       instructions less per function. */
+    if (p->shape->prop_count == 0 && !p->is_exotic && p->extensible) {
+        pr = add_property(ctx, p, JS_ATOM_length, JS_PROP_CONFIGURABLE);
+        if (unlikely(!pr))
+            return;
+        pr->u.value = js_int32(len);
+        pr = add_property(ctx, p, JS_ATOM_name, JS_PROP_CONFIGURABLE);
+        if (unlikely(!pr))
+            return;
+        pr->u.value = JS_AtomToString(ctx, name);
+        return;
+    }
+    /* ES6 feature non compatible with ES5.1: length is configurable */
+    JS_DefinePropertyValue(ctx, func_obj, JS_ATOM_length, js_int32(len),
+                           JS_PROP_CONFIGURABLE);
+""")
+rep("""    r = JS_NewArray(ctx);
+    if (JS_IsException(r))
+        goto exception;
+    for(j = i = 0; i < len; i++) {
+        JSAtom atom = atoms[i].atom;
+""", """    r = JS_NewArray(ctx);
+    if (JS_IsException(r))
+        goto exception;
+    /* volley: room for every name at once (filled below) */
+    if (len > 0 && expand_fast_array(ctx, JS_VALUE_GET_OBJ(r), len))
+        goto exception;
+    for(j = i = 0; i < len; i++) {
+        JSAtom atom = atoms[i].atom;
+""")
+rep("""            if (JS_CreateDataPropertyUint32(ctx, val, 1, value, JS_PROP_THROW) < 0)
+                goto exception1;
+            break;
+        }
+        if (JS_CreateDataPropertyUint32(ctx, r, j++, val, 0) < 0)
+            goto exception;
+""", """            if (JS_CreateDataPropertyUint32(ctx, val, 1, value, JS_PROP_THROW) < 0)
+                goto exception1;
+            break;
+        }
+        /* volley: appended to the new array as JS_CreateDataPropertyUint32
+           would end up doing, without the generic define (about 700
+           instructions a name) */
+        if (likely(JS_VALUE_GET_OBJ(r)->fast_array &&
+                   j == JS_VALUE_GET_OBJ(r)->u.array.count)) {
+            j++;
+            if (add_fast_array_element(ctx, JS_VALUE_GET_OBJ(r), val, 0) < 0)
+                goto exception;
+            continue;
+        }
+        if (JS_CreateDataPropertyUint32(ctx, r, j++, val, 0) < 0)
+            goto exception;
+""")
+# A new object's field defined from C (the binding's records) added
+# directly too, by a function of its own (JS_DefinePropertyValue is
+# inlined into the interpreter: making it larger made every bytecode
+# dearer, 792 -> 804 instructions a loop turn).
+rep("""int JS_DefinePropertyValueValue(JSContext *ctx, JSValueConst this_obj,
+                                JSValue prop, JSValue val, int flags)
+{
+""", """/* volley: `this_obj[prop]` defined as `val` (taken over), enumerable,
+   writable and configurable, for a field of an object made just now (the
+   binding's records and tagged values): a data property an ordinary
+   extensible object lacks is added directly, as JS_DefineProperty would
+   end up doing, about 700 instructions less than JS_SetProperty. */
+int JS_DefineNewField(JSContext *ctx, JSValueConst this_obj, JSAtom prop,
+                      JSValue val)
+{
+    if (JS_VALUE_GET_TAG(this_obj) == JS_TAG_OBJECT) {
+        JSObject *p = JS_VALUE_GET_OBJ(this_obj);
+        JSProperty *pr;
+        if (!p->is_exotic && !p->fast_array && p->extensible &&
+            !find_own_property(&pr, p, prop)) {
+            pr = add_property(ctx, p, prop, JS_PROP_C_W_E);
+            if (unlikely(!pr)) {
+                JS_FreeValue(ctx, val);
+                return -1;
+            }
+            pr->u.value = val;
+            return true;
+        }
+    }
+    return JS_DefinePropertyValue(ctx, this_obj, prop, val, JS_PROP_C_W_E);
+}
+
+int JS_DefinePropertyValueValue(JSContext *ctx, JSValueConst this_obj,
+                                JSValue prop, JSValue val, int flags)
+{
+""")
 open(p, 'w').write(s)
 h = root + '/quickjs/quickjs.h'
 t = open(h).read()
 old = "JS_EXTERN void JS_RunGC(JSRuntime *rt);\n"
 assert t.count(old) == 1
-t = t.replace(old, old + "/* volley: make every value alive now immortal; stop reusing the\n   arenas' current free blocks (see quickjs.c) */\nJS_EXTERN void JS_MakeImmortal(JSRuntime *rt);\nJS_EXTERN void JS_SealArenas(JSRuntime *rt);\n")
+t = t.replace(old, old + "/* volley: make every value alive now immortal; stop reusing the\n   arenas' current free blocks (see quickjs.c) */\nJS_EXTERN void JS_MakeImmortal(JSRuntime *rt);\nJS_EXTERN void JS_SealArenas(JSRuntime *rt);\n/* volley: a new object's field (see quickjs.c) */\nJS_EXTERN int JS_DefineNewField(JSContext *ctx, JSValueConst this_obj, JSAtom prop, JSValue val);\n")
 open(h, 'w').write(t)
 print("substitutions:", n)
