@@ -349,6 +349,44 @@ rep("""        if (b == arena_zero_block(rt)) {
         } else {
             JSMallocBlockHeader *nb;
 """)
+# JS_FreeValueRT's body as an inline function, for the interpreter's strict
+# equality too; and the test for a field added directly (volley).
+rep("""void JS_FreeValueRT(JSRuntime *rt, JSValue v)
+{
+    if (JS_VALUE_HAS_REF_COUNT(v)) {
+        void *p = JS_VALUE_GET_PTR(v);
+        if (!js_rc_is_immortal(JS_REF_COUNT(p)) && --JS_REF_COUNT(p) <= 0) {
+            js_free_value_rt(rt, v);
+        }
+    }
+}
+""", """/* volley: JS_FreeValueRT, inlined where it is called (the interpreter's
+   strict equality) */
+static inline void js_free_value_inline(JSRuntime *rt, JSValue v)
+{
+    if (JS_VALUE_HAS_REF_COUNT(v)) {
+        void *p = JS_VALUE_GET_PTR(v);
+        if (!js_rc_is_immortal(JS_REF_COUNT(p)) && --JS_REF_COUNT(p) <= 0) {
+            js_free_value_rt(rt, v);
+        }
+    }
+}
+
+void JS_FreeValueRT(JSRuntime *rt, JSValue v)
+{
+    js_free_value_inline(rt, v);
+}
+
+/* volley: whether `atom` may be added to `p` by add_property, as
+   JS_DefineProperty would end up doing for a data property: an ordinary,
+   extensible object that lacks it */
+static inline bool js_ordinary_lacks(JSObject *p, JSAtom atom)
+{
+    JSProperty *pr;
+    return !p->is_exotic && !p->fast_array && p->extensible &&
+        !find_own_property(&pr, p, atom);
+}
+""")
 # Strict equality decided in the interpreter where the tags decide it, and
 # an object literal's new field added directly (volley); see the README.
 rep("""static no_inline int js_strict_eq_slow(JSContext *ctx, JSValue *sp,
@@ -360,16 +398,6 @@ static inline bool js_strict_eq_tag_alone(int tag)
     return tag == JS_TAG_UNDEFINED || tag == JS_TAG_NULL ||
         tag == JS_TAG_BOOL || tag == JS_TAG_OBJECT ||
         tag == JS_TAG_SYMBOL || tag == JS_TAG_STRING;
-}
-
-/* volley: JS_FreeValue inlined (the interpreter's strict equality) */
-static inline void js_free_value_inline(JSContext *ctx, JSValue v)
-{
-    if (JS_VALUE_HAS_REF_COUNT(v)) {
-        void *p = JS_VALUE_GET_PTR(v);
-        if (!js_rc_is_immortal(JS_REF_COUNT(p)) && --JS_REF_COUNT(p) <= 0)
-            js_free_value_rt(ctx->rt, v);
-    }
 }
 
 static no_inline int js_strict_eq_slow(JSContext *ctx, JSValue *sp,
@@ -403,13 +431,13 @@ rep("""            OP_CMP(OP_strict_eq, ==, js_strict_eq_slow(ctx, sp, 0));
                                         (t1 == JS_TAG_STRING &&         \\
                                          JS_VALUE_GET_PTR(op1) == JS_VALUE_GET_PTR(op2)))) { \\
                     res = JS_VALUE_GET_PTR(op1) == JS_VALUE_GET_PTR(op2); \\
-                    js_free_value_inline(ctx, op1);                     \\
-                    js_free_value_inline(ctx, op2);                     \\
+                    js_free_value_inline(ctx->rt, op1);                 \\
+                    js_free_value_inline(ctx->rt, op2);                 \\
                 } else if (t1 != t2 && js_strict_eq_tag_alone(t1) &&    \\
                            js_strict_eq_tag_alone(t2)) {                \\
                     res = false;                                        \\
-                    js_free_value_inline(ctx, op1);                     \\
-                    js_free_value_inline(ctx, op2);                     \\
+                    js_free_value_inline(ctx->rt, op1);                 \\
+                    js_free_value_inline(ctx->rt, op2);                 \\
                 } else {                                                \\
                     sf->cur_pc = pc;                                    \\
                     if (js_strict_eq_slow(ctx, sp, is_neq))             \\
@@ -441,8 +469,7 @@ rep("""                atom = get_u32(pc);
                 if (likely(JS_VALUE_GET_TAG(sp[-2]) == JS_TAG_OBJECT)) {
                     JSObject *p = JS_VALUE_GET_OBJ(sp[-2]);
                     JSProperty *pr;
-                    if (!p->is_exotic && !p->fast_array && p->extensible &&
-                        !find_own_property(&pr, p, atom)) {
+                    if (js_ordinary_lacks(p, atom)) {
                         pr = add_property(ctx, p, atom, JS_PROP_C_W_E);
                         if (unlikely(!pr))
                             goto exception;
@@ -535,8 +562,7 @@ int JS_DefineNewField(JSContext *ctx, JSValueConst this_obj, JSAtom prop,
     if (JS_VALUE_GET_TAG(this_obj) == JS_TAG_OBJECT) {
         JSObject *p = JS_VALUE_GET_OBJ(this_obj);
         JSProperty *pr;
-        if (!p->is_exotic && !p->fast_array && p->extensible &&
-            !find_own_property(&pr, p, prop)) {
+        if (js_ordinary_lacks(p, prop)) {
             pr = add_property(ctx, p, prop, JS_PROP_C_W_E);
             if (unlikely(!pr)) {
                 JS_FreeValue(ctx, val);
