@@ -32,12 +32,20 @@ let maybeUnhandled = false;
 // and runs what came (an `immediate` one does its work at once), and
 // `reset()`, which drops it all after a failed call.
 const sources = [];
+/**
+ * True when the loop surely has nothing to run (no reaction, timer,
+ * unhandled rejection or source): the runner then skips `drive` on an
+ * iteration's way out (under QuickJS a call costs about 1,000 instructions).
+ * False may be stale; `drive` makes it true again.
+ */
+export let idle = true;
 /** How long the loop waits on open sockets when no timer is due sooner. */
 const IO_WAIT_MS = 1000;
 
 /** @internal registers a source of work the loop waits on (once). */
 export function __io(source) {
   if (sources.includes(source)) return;
+  idle = false;
   // Immediate sources first: queued requests go before a wait on sockets.
   if (source.immediate) sources.unshift(source);
   else sources.push(source);
@@ -48,7 +56,10 @@ function ioPending() {
   return false;
 }
 
-function queue(job) { jobs.push(job); }
+function queue(job) {
+  idle = false;
+  jobs.push(job);
+}
 
 const PENDING = 0;
 const FULFILLED = 1;
@@ -110,6 +121,7 @@ export class Promise {
     if (state === REJECTED && this._reactions.length === 0) {
       unhandled.add(this);
       maybeUnhandled = true;
+      idle = false;
     }
     for (const r of this._reactions) this._react(r);
     this._reactions = null;
@@ -214,6 +226,7 @@ function addTimer(fn, ms, args, repeat) {
   if (typeof fn !== 'function') throw new TypeError('setTimeout/setInterval: the callback must be a function');
   const delay = Math.max(0, Number(ms) || 0);
   const id = ++timerSeq;
+  idle = false;
   timers.push({ id, at: nowMs() + delay, fn, args, every: repeat ? delay : undefined });
   return id;
 }
@@ -235,6 +248,7 @@ export function reset() {
   unhandled.clear();
   maybeUnhandled = false;
   for (const s of sources) s.reset();
+  idle = sources.length === 0;
 }
 
 function describeReason(e) {
@@ -250,7 +264,10 @@ export function drive(out, sleepMs) {
   // A plain function that left nothing to run: no loop to drive. (An
   // `undefined` result is not asked `instanceof`, about 900 instructions.)
   if (head >= jobs.length && !timers.length && !maybeUnhandled && (out === undefined || !(out instanceof Promise))
-    && !(sources.length && ioPending())) return out;
+    && !(sources.length && ioPending())) {
+    idle = sources.length === 0;
+    return out;
+  }
   const awaited = out instanceof Promise ? out : undefined;
   if (awaited) unhandled.delete(awaited);
   let steps = 0;
@@ -300,6 +317,7 @@ export function drive(out, sleepMs) {
       }
     }
     maybeUnhandled = false;
+    idle = sources.length === 0;
     if (awaited && awaited._state === REJECTED) throw awaited._value;
     return awaited ? awaited._value : out;
   } catch (e) {

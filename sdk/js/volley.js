@@ -1495,7 +1495,9 @@ export function __runner(load, embedded) {
         throw `no entry \`${entry}\`: export ${entry === 'default' ? 'default function (data) {...}' : `function ${entry}(data) {...}`} from the script`;
       }
       try {
-        loop.drive(fn(data), sleepLoop);
+        // A plain function that left nothing to run: no loop to drive.
+        const out = fn(data);
+        if (out !== undefined || !loop.idle) loop.drive(out, sleepLoop);
       } catch (e) {
         throw failed(e);
       }

@@ -382,6 +382,135 @@ export default function () {
     assert_eq!(server.stats().requests, 2);
 }
 
+/// A plain (not async) default function that leaves work behind still has
+/// it run before its iteration ends, as k6 does: a timer, a promise
+/// reaction, an unhandled rejection (which fails the iteration). The runner
+/// skips the event loop on the way out only when nothing is left, and an
+/// iteration after a failed one starts clean.
+#[test]
+fn a_plain_function_s_timers_reactions_and_rejections_run_before_its_iteration_ends() {
+    let dir = scratch("jsrt", "plain-loop");
+    let script = dir.join("plain.js");
+    std::fs::write(
+        &script,
+        r#"import { check, vu } from 'volley';
+
+export default function () {
+  const i = vu.iteration;
+  if (i % 4 === 1) {
+    setTimeout(() => check(null, { 'a timer a plain function set ran': () => true }), 5);
+  } else if (i % 4 === 2) {
+    Promise.resolve(i).then((v) => check(v, { 'a reaction a plain function queued ran': (x) => x === i }));
+  } else if (i % 4 === 3) {
+    Promise.reject(new Error('left unhandled'));
+  } else {
+    check(null, { 'nothing left to run': () => true });
+  }
+}
+"#,
+    )
+    .unwrap();
+    let export = script.with_extension("summary.json");
+    let (code, _, stderr) = volley_with(
+        &[
+            "run",
+            script.to_str().unwrap(),
+            "--vus",
+            "1",
+            "--iterations",
+            "8",
+            "--quiet",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let metrics = &doc["metrics"];
+    let count = |m: &str| metrics[m]["values"]["count"].as_f64();
+    assert_eq!(count("iterations"), Some(8.0), "{doc}");
+    // Iterations 3 and 7 left a rejection nobody handled.
+    assert_eq!(count("iterations_failed"), Some(2.0), "{doc}");
+    let checks = |field: &str| metrics["checks"]["values"][field].as_f64();
+    assert_eq!(checks("passes"), Some(6.0), "{doc}");
+    assert_eq!(checks("fails"), Some(0.0), "{doc}");
+    let groups = &doc["root_group"]["checks"];
+    for name in [
+        "a timer a plain function set ran",
+        "a reaction a plain function queued ran",
+        "nothing left to run",
+    ] {
+        assert_eq!(groups[name]["passes"].as_f64(), Some(2.0), "{name}: {doc}");
+    }
+}
+
+/// The runtime hands a short string the engine sends again as the last
+/// one's QuickJS string (the runner's entry name, every iteration): the
+/// strings must still be what was sent, each time, whatever the script
+/// does with the one it got before (appending to it included).
+#[test]
+fn strings_the_engine_sends_again_are_still_what_it_sent() {
+    let dir = scratch("jsrt", "strings-again");
+    let script = dir.join("again.js");
+    std::fs::write(
+        &script,
+        r#"import { check, vu } from 'volley';
+
+export default function () {
+  const a = vu.param('same');
+  let b = vu.param('same');
+  b += '!';
+  check(null, {
+    'the same text twice': () => a === 'text' && vu.param('same') === a && b === 'text!' && a.length === 4,
+    'other texts between': () => vu.param('other') === 'other text' && vu.param('same') === 'text'
+      && vu.param('num') === '123' && vu.param('num') === '123' && vu.param('same') !== vu.param('other'),
+    'long and non-ASCII texts': () => vu.param('long') === 'x'.repeat(40) && vu.param('long') === vu.param('long')
+      && vu.param('wide') === 'h\u00e9llo' && vu.param('wide').length === 5 && vu.param('empty') === '',
+    'an appended copy leaves the next one alone': () => { let s = vu.param('same'); s += s; return s === 'texttext' && vu.param('same') === 'text'; },
+  });
+}
+"#,
+    )
+    .unwrap();
+    let export = script.with_extension("summary.json");
+    let long = format!("long={}", "x".repeat(40));
+    let (code, _, stderr) = volley_with(
+        &[
+            "run",
+            script.to_str().unwrap(),
+            "--vus",
+            "1",
+            "--iterations",
+            "3",
+            "-e",
+            "same=text",
+            "-e",
+            "other=other text",
+            "-e",
+            "num=123",
+            "-e",
+            &long,
+            "-e",
+            "wide=h\u{e9}llo",
+            "-e",
+            "empty=",
+            "--quiet",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let count = |m: &str, field: &str| doc["metrics"][m]["values"][field].as_f64();
+    assert_eq!(count("iterations", "count"), Some(3.0), "{doc}");
+    assert_eq!(count("checks", "passes"), Some(12.0), "{doc}");
+    assert_eq!(count("checks", "fails"), Some(0.0), "{doc}");
+}
+
 /// A runtime file built from volley's runtime (`VOLLEY_QJS_RUNTIME=<file>`,
 /// e.g. a rebuilt one being measured) gets the SDK's held responses, as
 /// the default runtime does, so that it is measured on the same path.
