@@ -34,24 +34,7 @@ export default function () {
 "#,
     )
     .unwrap();
-    let export = dir.join("summary.json");
-    let (code, _, stderr) = volley_with(
-        &[
-            "run",
-            script.to_str().unwrap(),
-            "--vus",
-            "1",
-            "--iterations",
-            "400",
-            "--quiet",
-            "--summary-export",
-            export.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let (doc, stderr) = run_summary(&script, 400, &[]);
     let metrics = &doc["metrics"];
     assert_eq!(
         metrics["iterations"]["values"]["count"].as_f64(),
@@ -410,24 +393,7 @@ export default function () {
 "#,
     )
     .unwrap();
-    let export = script.with_extension("summary.json");
-    let (code, _, stderr) = volley_with(
-        &[
-            "run",
-            script.to_str().unwrap(),
-            "--vus",
-            "1",
-            "--iterations",
-            "8",
-            "--quiet",
-            "--summary-export",
-            export.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let (doc, _) = run_summary(&script, 8, &[]);
     let metrics = &doc["metrics"];
     let count = |m: &str| metrics[m]["values"]["count"].as_f64();
     assert_eq!(count("iterations"), Some(8.0), "{doc}");
@@ -474,16 +440,11 @@ export default function () {
 "#,
     )
     .unwrap();
-    let export = script.with_extension("summary.json");
     let long = format!("long={}", "x".repeat(40));
-    let (code, _, stderr) = volley_with(
+    let (doc, _) = run_summary(
+        &script,
+        3,
         &[
-            "run",
-            script.to_str().unwrap(),
-            "--vus",
-            "1",
-            "--iterations",
-            "3",
             "-e",
             "same=text",
             "-e",
@@ -496,15 +457,8 @@ export default function () {
             "wide=h\u{e9}llo",
             "-e",
             "empty=",
-            "--quiet",
-            "--summary-export",
-            export.to_str().unwrap(),
         ],
-        &[],
     );
-    assert_eq!(code, 0, "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     let count = |m: &str, field: &str| doc["metrics"][m]["values"][field].as_f64();
     assert_eq!(count("iterations", "count"), Some(3.0), "{doc}");
     assert_eq!(count("checks", "passes"), Some(12.0), "{doc}");
@@ -568,28 +522,36 @@ fn assert_clean_run(doc: &serde_json::Value, iterations: u32, passes: u32, reque
 /// `api` (the script's `api` parameter); its summary export, once the run
 /// passed.
 fn run_one_vu(script: &std::path::Path, api: &str, iterations: u32) -> serde_json::Value {
-    let export = script.with_extension("summary.json");
     let host = api.trim_start_matches("http://");
-    let (code, _, stderr) = volley_with(
-        &[
-            "run",
-            script.to_str().unwrap(),
-            "--vus",
-            "1",
-            "--iterations",
-            &iterations.to_string(),
-            "-e",
-            &format!("api={api}"),
-            "--allow-host",
-            host,
-            "--quiet",
-            "--summary-export",
-            export.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let api = format!("api={api}");
+    run_summary(script, iterations, &["-e", &api, "--allow-host", host]).0
+}
+
+/// Runs `script` with one VU for `iterations`, `args` added to the run's
+/// flags; its summary export and its stderr, once the run passed.
+fn run_summary(
+    script: &std::path::Path,
+    iterations: u32,
+    args: &[&str],
+) -> (serde_json::Value, String) {
+    let export = script.with_extension("summary.json");
+    let iterations = iterations.to_string();
+    let mut all = vec![
+        "run",
+        script.to_str().unwrap(),
+        "--vus",
+        "1",
+        "--iterations",
+        &iterations,
+        "--quiet",
+        "--summary-export",
+        export.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let (code, _, stderr) = volley_with(&all, &[]);
     assert_eq!(code, 0, "{stderr}");
-    serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap()
+    let doc = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    (doc, stderr)
 }
 
 /// The point of the runtime: sleeping VUs share the snapshot's pages
