@@ -365,6 +365,66 @@ export default function () {
     assert_eq!(server.stats().requests, 2);
 }
 
+/// QuickJS makes some properties on first use: each built-in method, a
+/// function's `prototype`. volley's runtime makes them all at the end of
+/// the build's initialization, so that a VU making one does not write the
+/// snapshot's pages (`sdk/js/runtime/immortal.py`,
+/// `js_make_autoinit_properties`). They must be what QuickJS would have
+/// made later: the same values, attributes and identities, in every
+/// iteration; every check here must pass.
+#[test]
+fn properties_quickjs_makes_on_first_use_are_what_they_were() {
+    let dir = scratch("jsrt", "autoinit");
+    let script = dir.join("autoinit.js");
+    std::fs::write(
+        &script,
+        r#"import { check } from 'volley';
+
+function Plain(x) { this.x = x; }
+
+export default function () {
+  function Fresh() {}
+  check(null, {
+    'a function\'s prototype': () => {
+      const d = Object.getOwnPropertyDescriptor(Plain, 'prototype');
+      return d.writable && !d.enumerable && !d.configurable && Plain.prototype.constructor === Plain
+        && Object.getPrototypeOf(new Plain(1)) === Plain.prototype && new Plain(1) instanceof Plain
+        && Object.keys(Plain.prototype).length === 0 && Object.getOwnPropertyNames(Plain.prototype).join() === 'constructor';
+    },
+    'a function made in the iteration has its own': () => Fresh.prototype !== Plain.prototype
+      && Fresh.prototype.constructor === Fresh && !(new Fresh() instanceof Plain),
+    'a built-in method': () => {
+      const d = Object.getOwnPropertyDescriptor(String.prototype, 'padStart');
+      return typeof d.value === 'function' && d.writable && !d.enumerable && d.configurable
+        && d.value.name === 'padStart' && d.value.length === 1 && 'a'.padStart(3, '-') === '--a'
+        && [[1], [2]].flatMap((x) => x).join() === '1,2' && Array.prototype.map === [].map;
+    },
+    'Symbol.hasInstance stays read-only': () => {
+      const d = Object.getOwnPropertyDescriptor(Function.prototype, Symbol.hasInstance);
+      return typeof d.value === 'function' && !d.writable && !d.configurable && !d.enumerable;
+    },
+    'a built-in the script replaces, then restores': () => {
+      const before = Array.prototype.at;
+      Array.prototype.at = function () { return 'mine'; };
+      const replaced = [1].at(0) === 'mine';
+      Array.prototype.at = before;
+      return replaced && [1].at(0) === 1 && Array.prototype.at === before;
+    },
+    'properties in their places': () => Object.getOwnPropertyNames(Plain).join() === 'length,name,prototype'
+      && Object.getOwnPropertyNames(Math).slice(0, 4).join() === 'min,max,abs,floor' && Object.keys(Math).length === 0
+      && Object.getOwnPropertyNames(String.prototype).slice(0, 3).join() === 'length,at,charCodeAt',
+  });
+}
+"#,
+    )
+    .unwrap();
+    let (doc, _) = run_summary(&script, 2, &[]);
+    let count = |m: &str, field: &str| doc["metrics"][m]["values"][field].as_f64();
+    assert_eq!(count("iterations", "count"), Some(2.0), "{doc}");
+    assert_eq!(count("checks", "passes"), Some(12.0), "{doc}");
+    assert_eq!(count("checks", "fails"), Some(0.0), "{doc}");
+}
+
 /// A plain (not async) default function that leaves work behind still has
 /// it run before its iteration ends, as k6 does: a timer, a promise
 /// reaction, an unhandled rejection (which fails the iteration). The runner

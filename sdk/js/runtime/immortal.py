@@ -107,6 +107,51 @@ static void js_immortal_value(JSValueConst v)
     }
 }
 
+static int JS_AutoInitProperty(JSContext *ctx, JSObject *p, JSAtom prop,
+                               JSProperty *pr, JSShapeProperty *prs);
+
+/* Make now every property QuickJS makes on first use: a built-in method, a
+   function's `prototype`, a module namespace. Made by a VU, each wrote a
+   property of an object in the snapshot, so each such object's page
+   became that VU's own copy (9 pages, 36 KiB, for a k6 GET + check). Made
+   here, they are in the snapshot, shared by every VU. The collector is
+   held off meanwhile: it would move the objects this walk goes through. */
+static void js_make_autoinit_properties(JSRuntime *rt)
+{
+    struct list_head *el;
+    JSContext *ctx;
+    size_t threshold = rt->malloc_gc_threshold;
+
+    if (list_empty(&rt->context_list))
+        return;
+    ctx = list_entry(rt->context_list.next, JSContext, link);
+    rt->malloc_gc_threshold = SIZE_MAX;
+    /* objects made on the way are added at the list's end, so visited too */
+    list_for_each(el, &rt->gc_obj_list) {
+        JSGCObjectHeader *gp = list_entry(el, JSGCObjectHeader, link);
+        JSObject *p;
+        uint32_t i;
+
+        if (JS_GC_TYPE(gp) != JS_GC_OBJ_TYPE_JS_OBJECT)
+            continue;
+        p = (JSObject *)gp;
+        /* by index: making one may move the shape and the properties */
+        for (i = 0; i < p->shape->prop_count; i++) {
+            JSShapeProperty *prs = get_shape_prop(p->shape) + i;
+            if (prs->atom == JS_ATOM_NULL ||
+                (prs->flags & JS_PROP_TMASK) != JS_PROP_AUTOINIT)
+                continue;
+            if (JS_AutoInitProperty(ctx, p, prs->atom, &p->prop[i], prs) < 0) {
+                /* left as it was (out of memory) or undefined: first use
+                   would have thrown the same */
+                JS_FreeValue(ctx, JS_GetException(ctx));
+                break;
+            }
+        }
+    }
+    rt->malloc_gc_threshold = threshold;
+}
+
 /* Make every value alive now immortal: the GC objects (except contexts,
    open variable references and async function states), all atoms, the
    loaded modules and the strings/bigints directly held by object
@@ -120,6 +165,7 @@ void JS_MakeImmortal(JSRuntime *rt)
     JSContext *ctx;
     int i;
 
+    js_make_autoinit_properties(rt);
     for (i = 1; i < rt->atom_size; i++) {
         JSAtomStruct *a = rt->atom_array[i];
         if (!atom_is_free(a))
@@ -612,11 +658,28 @@ int JS_DefinePropertyValueValue(JSContext *ctx, JSValueConst this_obj,
                                 JSValue prop, JSValue val, int flags)
 {
 """)
+# An atom of the text, if there is one (none is made): the binding's short
+# strings (trivia::short_string) take the atom a literal of the same text
+# made, and make a plain string for a text no atom has. A new atom writes
+# the atom table, which lies in the snapshot's pages: made by a VU, three
+# of those pages became its own.
+rep("""static void JS_FreeAtomStruct(JSRuntime *rt, JSAtomStruct *p)
+{""", """/* volley: the atom of an ASCII text, duplicated, or JS_ATOM_NULL when no
+   atom has that text (none is made). Numeric texts have no string atom. */
+JSAtom JS_FindAtomLen(JSContext *ctx, const char *str, size_t len)
+{
+    if (len != 0 && is_digit(*str))
+        return JS_ATOM_NULL;
+    return __JS_FindAtom(ctx->rt, str, len, JS_ATOM_TYPE_STRING);
+}
+
+static void JS_FreeAtomStruct(JSRuntime *rt, JSAtomStruct *p)
+{""")
 open(p, 'w').write(s)
 h = root + '/quickjs/quickjs.h'
 t = open(h).read()
 old = "JS_EXTERN void JS_RunGC(JSRuntime *rt);\n"
 assert t.count(old) == 1
-t = t.replace(old, old + "/* volley: make every value alive now immortal; stop reusing the\n   arenas' current free blocks (see quickjs.c) */\nJS_EXTERN void JS_MakeImmortal(JSRuntime *rt);\nJS_EXTERN void JS_SealArenas(JSRuntime *rt);\n/* volley: a new object's field (see quickjs.c) */\nJS_EXTERN int JS_DefineNewField(JSContext *ctx, JSValueConst this_obj, JSAtom prop, JSValue val);\n")
+t = t.replace(old, old + "/* volley: make every value alive now immortal; stop reusing the\n   arenas' current free blocks (see quickjs.c) */\nJS_EXTERN void JS_MakeImmortal(JSRuntime *rt);\nJS_EXTERN void JS_SealArenas(JSRuntime *rt);\n/* volley: a new object's field (see quickjs.c) */\nJS_EXTERN int JS_DefineNewField(JSContext *ctx, JSValueConst this_obj, JSAtom prop, JSValue val);\n/* volley: an ASCII text's atom if one exists, none made (see quickjs.c) */\nJS_EXTERN JSAtom JS_FindAtomLen(JSContext *ctx, const char *str, size_t len);\n")
 open(h, 'w').write(t)
 print("substitutions:", n)
