@@ -2,7 +2,9 @@
 #   - immortal values: JS_MakeImmortal() makes everything alive at the end of
 #     the build's snapshot immortal (its reference counts are never written
 #     again, the cycle collector never scans it), so the snapshot's pages stay
-#     shared between VUs;
+#     shared between VUs; before that, it makes every property QuickJS
+#     makes on first use (built-in methods, function prototypes), so no VU
+#     writes the snapshot's objects to make one;
 #   - JS_SealArenas(), and no small-block arenas at all (every block from
 #     malloc), so blocks allocated after the snapshot do not go to free
 #     blocks scattered over its pages;
@@ -14,7 +16,8 @@
 #     path kept for the rest): strict equality decided in the interpreter
 #     when the tags decide it, an object literal's new field added
 #     directly, a new function's `length` and `name` added directly,
-#     Object.keys' array filled directly, and JS_DefineNewField().
+#     Object.keys' array filled directly, and JS_DefineNewField();
+#   - JS_FindAtomLen(): an existing atom looked up, none made.
 # Usage: python3 immortal.py <rquickjs-sys-0.13.0 folder>   (once; asserts each
 # edit matches exactly once, so a different QuickJS fails loudly)
 import re, sys
