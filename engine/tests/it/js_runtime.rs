@@ -618,8 +618,10 @@ fn run_summary(
 /// instead of each writing its own copy. The same script built on the
 /// runtime componentize-qjs bundles (`VOLLEY_QJS_RUNTIME=cli`) takes about
 /// 1.7x the memory per VU (docs/PERFORMANCE.md); here volley's must take
-/// under 0.8x of it, measured as the growth of volley's proportional set
-/// size from 10 to 160 VUs. Also: the build names the runtime it used, and
+/// under 0.55x of it, measured as the growth of volley's proportional set
+/// size from 10 to 160 VUs (0.46x since the built-in methods are made
+/// before the snapshot: 179 against 389 KiB; 0.57x before, 223 against
+/// 390, when each VU wrote the pages they sit on: the build before fails). Also: the build names the runtime it used, and
 /// a runtime path that is not there is refused by name.
 #[test]
 fn vus_on_volley_s_runtime_share_the_snapshot_pages() {
@@ -680,7 +682,7 @@ export default function () {
     }
     let (volley, cli) = (per_vu[0], per_vu[1]);
     assert!(
-        volley < 0.8 * cli,
+        volley < 0.55 * cli,
         "PSS per sleeping VU: volley's runtime {volley:.0} KiB, the CLI's {cli:.0} KiB"
     );
 
