@@ -169,6 +169,8 @@ void JS_MakeImmortal(JSRuntime *rt)
     int i;
 
     js_make_autoinit_properties(rt);
+    /* the shapes kept become immortal below with everything else */
+    memset(rt->shape_keep, 0, sizeof(rt->shape_keep));
     for (i = 1; i < rt->atom_size; i++) {
         JSAtomStruct *a = rt->atom_array[i];
         if (!atom_is_free(a))
@@ -678,6 +680,91 @@ JSAtom JS_FindAtomLen(JSContext *ctx, const char *str, size_t len)
 
 static void JS_FreeAtomStruct(JSRuntime *rt, JSAtomStruct *p)
 {""")
+# The last shapes freed are kept (at most JS_SHAPE_KEEP): an object made
+# on every iteration (a params literal, a response, a check's table) found
+# no shape of its properties, since the last one died with the last object,
+# and built one anew: a clone, a shape change per property, a free (about
+# 3% of a k6 request with params). A kept shape is found by the hash as a
+# live one is, so the next object takes it.
+rep("""struct JSRuntime {
+""", """#define JS_SHAPE_KEEP 64 /* volley: freed shapes kept (js_free_shape0) */
+#define JS_SHAPE_KEEP_PROPS 32
+
+struct JSRuntime {
+""")
+rep("""    struct list_head immortal_obj_list; /* GC objects made immortal, never scanned */
+""", """    struct list_head immortal_obj_list; /* GC objects made immortal, never scanned */
+    /* volley: the last hashed shapes freed, each holding a reference
+       (js_free_shape0); a ring, the oldest let go for a new one */
+    JSShape *shape_keep[JS_SHAPE_KEEP];
+    uint32_t shape_keep_next;
+""")
+rep("""static void js_free_shape0(JSRuntime *rt, JSShape *sh)
+{
+    uint32_t i;
+    JSShapeProperty *pr;
+
+    assert(JS_REF_COUNT(sh) == 0);
+    if (sh->is_hashed)
+""", """static void js_free_shape_now(JSRuntime *rt, JSShape *sh);
+
+/* volley: lets go of the shape in the ring's slot i, if any */
+static void js_shape_keep_release(JSRuntime *rt, uint32_t i)
+{
+    JSShape *old = rt->shape_keep[i];
+    rt->shape_keep[i] = NULL;
+    if (old && !js_rc_is_immortal(JS_REF_COUNT(old)) && --JS_REF_COUNT(old) <= 0)
+        js_free_shape_now(rt, old);
+}
+
+/* volley: a hashed shape no object holds any more is kept by the ring
+   (its count back to 1) while the next JS_SHAPE_KEEP shapes freed are not,
+   so that the next object with those properties finds it. Only a shape
+   whose prototype is immortal (or none): a kept shape holds its
+   prototype, and one made in an iteration (a class declared there) may
+   hold megabytes through its methods' closures. Only a shape of at most
+   JS_SHAPE_KEEP_PROPS properties, so the ring holds a few dozen KiB at
+   most. Not while the cycle collector frees a cycle (JS_GC_PHASE_DECREF
+   is also the phase of every free of a count dropped to zero), nor once
+   the runtime is being freed. */
+static void js_free_shape0(JSRuntime *rt, JSShape *sh)
+{
+    if (sh->is_hashed && sh->prop_count <= JS_SHAPE_KEEP_PROPS
+        && (!sh->proto || js_rc_is_immortal(JS_REF_COUNT(sh->proto)))
+        && rt->gc_phase != JS_GC_PHASE_REMOVE_CYCLES && !rt->in_free) {
+        uint32_t i = rt->shape_keep_next;
+        rt->shape_keep_next = (i + 1) % JS_SHAPE_KEEP;
+        JS_REF_COUNT(sh) = 1;
+        /* released after the slot is reused: freeing the old shape may
+           free objects whose shapes come back here */
+        JSShape *old = rt->shape_keep[i];
+        rt->shape_keep[i] = sh;
+        if (old && !js_rc_is_immortal(JS_REF_COUNT(old)) && --JS_REF_COUNT(old) <= 0)
+            js_free_shape_now(rt, old);
+        return;
+    }
+    js_free_shape_now(rt, sh);
+}
+
+static void js_free_shape_now(JSRuntime *rt, JSShape *sh)
+{
+    uint32_t i;
+    JSShapeProperty *pr;
+
+    assert(JS_REF_COUNT(sh) == 0);
+    if (sh->is_hashed)
+""")
+rep("""static void js_free_shape(JSRuntime *rt, JSShape *sh);
+""", """static void js_free_shape(JSRuntime *rt, JSShape *sh);
+static void js_shape_keep_release(JSRuntime *rt, uint32_t i);
+""")
+rep("""    rt->in_free = true;
+    JS_FreeValueRT(rt, rt->current_exception);
+""", """    rt->in_free = true;
+    for (i = 0; i < JS_SHAPE_KEEP; i++)
+        js_shape_keep_release(rt, i);
+    JS_FreeValueRT(rt, rt->current_exception);
+""")
 open(p, 'w').write(s)
 h = root + '/quickjs/quickjs.h'
 t = open(h).read()
