@@ -18,6 +18,8 @@
 #     directly, a new function's `length` and `name` added directly,
 #     Object.keys' array filled directly, and JS_DefineNewField();
 #   - JS_FindAtomLen(): an existing atom looked up, none made.
+#   - the last JS_SHAPE_KEEP shapes freed kept, for the next object with
+#     the same properties (js_free_shape0).
 # Usage: python3 immortal.py <rquickjs-sys-0.13.0 folder>   (once; asserts each
 # edit matches exactly once, so a different QuickJS fails loudly)
 import re, sys
