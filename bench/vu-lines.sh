@@ -21,6 +21,13 @@
 # an iteration with background work counts as shared: the own figure errs
 # low.)
 #
+# Then the pages of the VU's memory image it wrote in the whole run, each
+# from then on its own copy (a page it only read stays one physical page for
+# every VU), named by the function that wrote it first: the guest's by
+# wasmtime's perf map (VOLLEY_PERFMAP=1), the engine's by `nm`. A page first
+# written by a guest function that runs once (a built-in made on first use,
+# a new atom) costs every sleeping VU 4 KiB.
+#
 #   bench/vu-lines.sh                              # the k6 GET + check as pasted
 #   SCENARIO=x.wasm EXEC=default bench/vu-lines.sh # another JavaScript scenario
 #   RUST=1 bench/vu-lines.sh                       # the Rust fixture's GET + check
@@ -71,7 +78,7 @@ valgrind --tool=none "$VOLLEY" run "$SCENARIO" "${RUN[@]}" --iterations 2 >"$OUT
 
 FROM=$((N * 2 / 3))
 echo "== $(basename "$SCENARIO") --exec $EXEC, 2 VUs, $N iterations under lackey; iterations $FROM-$((FROM + WINDOW)) kept" >&2
-sh -c 'echo $$ > "$0/pid"; exec valgrind --tool=lackey --trace-mem=yes --log-fd=9 "$@" 9>&1 >"$0/run.log" 2>&1' \
+VOLLEY_PERFMAP=1 sh -c 'echo $$ > "$0/pid"; exec valgrind --tool=lackey --trace-mem=yes --log-fd=9 "$@" 9>&1 >"$0/run.log" 2>&1' \
   "$OUT" "$VOLLEY" run "$SCENARIO" "${RUN[@]}" --iterations "$N" \
   | "$OUT/trace" "$ADDR" "$FROM" "$((FROM + WINDOW))" "$OUT/accesses" "$OUT/pages" 2>"$OUT/trace.log" &
 traced=$!
@@ -88,13 +95,16 @@ while kill -0 "$(cat "$OUT/pid")" 2>/dev/null; do
   sleep 5
 done
 wait $traced || { cat "$OUT/run.log" "$OUT/trace.log" >&2; exit 1; }
+# wasmtime's names for the guest's compiled functions, by address.
+mv "/tmp/perf-$(cat "$OUT/pid").map" "$OUT/perf.map" 2>/dev/null || touch "$OUT/perf.map"
+nm -C "$VOLLEY" | grep -E "^[0-9a-f]+ [TtWw] " >"$OUT/volley.nm" || true
 cat "$OUT/trace.log" >&2
 grep -q "^0*108000-.* 00000000 .*/$(basename "$VOLLEY")\$" "$OUT/maps" \
   || { echo "vu-lines.sh: valgrind did not load volley at 0x108000; MARK's address is wrong" >&2; exit 1; }
 
-python3 - "$OUT/accesses" "$OUT/pages" "$OUT/maps" <<'PY'
-import bisect, collections, sys
-accesses, pages, maps = sys.argv[1:]
+python3 - "$OUT/accesses" "$OUT/pages" "$OUT/maps" "$OUT/perf.map" "$OUT/volley.nm" "$(basename "$VOLLEY")" <<'PY'
+import bisect, collections, re, sys
+accesses, pages, maps, perfmap, volley_nm, exe = sys.argv[1:]
 regions = []
 for line in open(maps):
     p = line.split()
@@ -102,7 +112,11 @@ for line in open(maps):
     regions.append((start, end, p[1], p[5] if len(p) > 5 else ""))
 starts = [r[0] for r in regions]
 images = [(s, e) for s, e, perm, name in regions if "/components/" in name and perm == "rw-p"]
-written = {int(x, 16) for x in open(pages)}
+first_writer = {}
+for line in open(pages):
+    page, by = line.split()
+    first_writer[int(page, 16)] = int(by, 16)
+written = set(first_writer)
 
 def kind(line):
     a = line << 6
@@ -172,4 +186,38 @@ print(f"a VU's own: {len(mine_lines) * 64 / 1024:.1f} KiB per iteration on "
       f"{len({x >> 6 for x in mine_lines})} pages; shared: {len(shared) * 64 / 1024:.1f} KiB")
 print("(a snapshot page is one physical page for every VU, so the cache holds it once;"
       " each VU reads it at its own address, so it is the VU's own in the TLB only)")
+
+# The pages of this VU's memory image written in the whole run, by the
+# function that first wrote each.
+names = []
+for line in open(perfmap):
+    start, size, name = line.rstrip("\n").split(" ", 2)
+    # "wasm[2]::function[796]::JS_CallInternal", a Rust name with its hash
+    name = re.sub(r"::h[0-9a-f]{16}$", "", re.sub(r"^wasm\[\d+\]::function\[\d+\]::", "", name))
+    names.append((int(start, 16), int(size, 16), "guest " + name))
+for line in open(volley_nm):
+    parts = line.rstrip("\n").split(" ", 2)
+    if len(parts) == 3:
+        # valgrind loads a position-independent executable at 0x108000.
+        names.append((0x108000 + int(parts[0], 16), 0, parts[2]))
+names.sort()
+name_starts = [n[0] for n in names]
+
+def writer(address):
+    i = bisect.bisect_right(starts, address) - 1
+    if i >= 0 and regions[i][0] <= address < regions[i][1] and regions[i][3] \
+            and not regions[i][3].endswith("/" + exe) and "/components/" not in regions[i][3]:
+        return regions[i][3].rsplit("/", 1)[-1]  # a library (libc...)
+    j = bisect.bisect_right(name_starts, address) - 1
+    if j < 0 or (names[j][1] and address >= names[j][0] + names[j][1]):
+        return f"{address:#x}"
+    return names[j][2]
+
+image = next((s, e) for s, e in images if s == mine)
+own_pages = sorted(p for p in written if image[0] <= p << 12 < image[1])
+print(f"\npages of the VU's memory image written in the run: {len(own_pages)}"
+      f" of {(image[1] - image[0]) >> 12} (each the VU's own copy from then on)")
+print(f"{'pages':>5}  first written by")
+for name, n in collections.Counter(writer(first_writer[p]) for p in own_pages).most_common(15):
+    print(f"{n:>5}  {name[:100]}")
 PY
