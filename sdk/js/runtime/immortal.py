@@ -710,13 +710,19 @@ rep("""static void js_free_shape0(JSRuntime *rt, JSShape *sh)
     if (sh->is_hashed)
 """, """static void js_free_shape_now(JSRuntime *rt, JSShape *sh);
 
+/* volley: drops the ring's reference to a shape it held, if any */
+static void js_shape_keep_drop(JSRuntime *rt, JSShape *old)
+{
+    if (old && !js_rc_is_immortal(JS_REF_COUNT(old)) && --JS_REF_COUNT(old) <= 0)
+        js_free_shape_now(rt, old);
+}
+
 /* volley: lets go of the shape in the ring's slot i, if any */
 static void js_shape_keep_release(JSRuntime *rt, uint32_t i)
 {
     JSShape *old = rt->shape_keep[i];
     rt->shape_keep[i] = NULL;
-    if (old && !js_rc_is_immortal(JS_REF_COUNT(old)) && --JS_REF_COUNT(old) <= 0)
-        js_free_shape_now(rt, old);
+    js_shape_keep_drop(rt, old);
 }
 
 /* volley: a hashed shape no object holds any more is kept by the ring
@@ -741,8 +747,7 @@ static void js_free_shape0(JSRuntime *rt, JSShape *sh)
            free objects whose shapes come back here */
         JSShape *old = rt->shape_keep[i];
         rt->shape_keep[i] = sh;
-        if (old && !js_rc_is_immortal(JS_REF_COUNT(old)) && --JS_REF_COUNT(old) <= 0)
-            js_free_shape_now(rt, old);
+        js_shape_keep_drop(rt, old);
         return;
     }
     js_free_shape_now(rt, sh);
