@@ -107,7 +107,16 @@ if (problems.length) {
   process.exit(1);
 }
 const chunk = output.find((o) => o.type === 'chunk');
-const code = chunk.code.replace(/\n\/\/# sourceMappingURL=.*$/, '');
+// A default or namespace import of a module that says it is one (k6's
+// modules: `__esModule` and its own `default`) reads that module itself, not
+// rolldown's copy whose every member is a getter: `http.get` in a script
+// that imports `http` by default would call two functions on every read.
+// The helper is appended, a declaration, so no line moves.
+const code = `${chunk.code.replace(/\n\/\/# sourceMappingURL=.*$/, '').replace(/(= *)__toESM\(/g, '$1__volleyESM(__toESM, ')}
+function __volleyESM(toESM, m, isNodeMode, target) {
+  return m !== null && typeof m === 'object' && m.__esModule === true && Object.prototype.hasOwnProperty.call(m, 'default')
+    ? m : toESM(m, isNodeMode, target);
+}`;
 
 // Source map -> one [source, line] per generated line (its first mapping).
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

@@ -1196,6 +1196,7 @@ fn k6_params_volley_cannot_honour_fail_the_request_by_name() {
     let (doc, err) = run_script(
         "params-refused",
         r#"import http from 'k6/http';
+import * as httpModule from 'k6/http';
 import * as k6 from 'k6';
 import { check } from 'k6';
 export const options = { iterations: 1, thresholds: { checks: ['rate==1'] } };
@@ -1220,6 +1221,10 @@ export default async function () {
     // Members are plain properties; an object's own methods still answer.
     'members': () => typeof http.get === 'function' && http.hasOwnProperty('get')
       && !('nonexistent' in http) && http.default === http && refusal(() => http.expectedStatuses(200)) === '',
+    // Imported whole or by default, the module itself: a member is read as
+    // it is, not through a getter called on every read.
+    'imported as it is': () => httpModule === http
+      && Object.getOwnPropertyDescriptor(httpModule, 'get').value === http.get,
   });
   // Requests queued together: the refused ones reject (one at once, one
   // when the queue goes), alone.
@@ -1237,7 +1242,7 @@ export default async function () {
 }
 "#,
     );
-    assert_eq!(count(&doc, "checks", "passes"), 9.0, "{err}");
+    assert_eq!(count(&doc, "checks", "passes"), 10.0, "{err}");
     // Nothing refused was sent: only the asyncRequest beside one.
     assert_eq!(count(&doc, "http_reqs", "count"), 1.0, "{err}");
 }

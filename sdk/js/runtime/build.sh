@@ -11,6 +11,8 @@
 #                                        # from local clones (offline)
 #   WIT_DYLIB_FFI_DIR=<wasm-tools checkout>/crates/wit-dylib/ffi ...
 #                                        # that folder, at the pinned commit
+#   OPCOUNT=1 sdk/js/runtime/build.sh /tmp/opcount.wasm
+#                                        # a profiling runtime (opcount.py)
 #
 # Needs: rustup's stable toolchain with the wasm32-wasip2 target (its
 # position-independent wasi-libc), clang-19 (clang 16 ignores -fPIC for
@@ -71,6 +73,9 @@ echo "build.sh: rquickjs-sys $RQUICKJS_SYS from crates.io, patched"
 curl -sSfL "https://static.crates.io/crates/rquickjs-sys/rquickjs-sys-$RQUICKJS_SYS.crate" | tar -xz -C "$work"
 mv "$work/rquickjs-sys-$RQUICKJS_SYS" "$work/rquickjs-sys"
 python3 "$here/immortal.py" "$work/rquickjs-sys"
+# A profiling build (bench/opcodes.sh), never the committed runtime: the
+# interpreter counts its instructions per function.
+[ "${OPCOUNT:-}" = 1 ] && python3 "$here/opcount.py" "$work/rquickjs-sys"
 
 (cd "$work/src" && patch -s -p1 < "$here/runtime.patch")
 # The versions the committed runtime was built with (rquickjs 0.13.0).
