@@ -109,23 +109,24 @@ function named(target, params) {
  */
 function k6method(method, withBody) {
   return (target, a, b) => {
-    let body = null;
-    let params = a;
+    // `var`: QuickJS checks a `let` or `const` on every read (volley.js, `build`).
+    var body = null;
+    var params = a;
     if (withBody) {
       body = a;
       params = b;
     }
     // No array unless the URL is a template: QuickJS destructures an array
     // through its iterator, about a tenth of a bare GET's instructions.
-    let url = target;
+    var url = target;
     // `typeof` first: an `instanceof` costs a string URL about 900 instructions.
     if (typeof target === 'object' && target instanceof TemplateURL) {
-      const both = named(target, params);
+      var both = named(target, params);
       url = both[0];
       params = both[1];
     }
-    let timeout;
-    let expect;
+    var timeout;
+    var expect;
     if (params) {
       // Calls only for the params that are there: a property read costs
       // far less than a call.
