@@ -74,7 +74,7 @@ curl -sSfL "https://static.crates.io/crates/rquickjs-sys/rquickjs-sys-$RQUICKJS_
 mv "$work/rquickjs-sys-$RQUICKJS_SYS" "$work/rquickjs-sys"
 python3 "$here/immortal.py" "$work/rquickjs-sys"
 # A profiling build (bench/opcodes.sh), never the committed runtime: the
-# interpreter counts its instructions per function.
+# interpreter counts its instructions per line of each function.
 [ "${OPCOUNT:-}" = 1 ] && python3 "$here/opcount.py" "$work/rquickjs-sys"
 
 (cd "$work/src" && patch -s -p1 < "$here/runtime.patch")

@@ -4,7 +4,7 @@
 # returns them as text, one line of source a line ("<count> <function>
 # <file>:<line> <the function's first line>", most first), then
 # zeroes them when `reset` is true. `bench/opcodes.sh` builds a runtime with
-# it and prints what one iteration of a script runs, function by function.
+# it and prints what one iteration of a script runs, by function and line.
 # Usage: python3 opcount.py <rquickjs-sys-0.13.0 folder>, after immortal.py
 # (build.sh does it when OPCOUNT=1).
 import sys
@@ -25,9 +25,10 @@ rep("""#if !DIRECT_DISPATCH
 #define SWITCH(pc)      volley_opcount(ctx, b, pc); switch (opcode = *pc++)""")
 
 rep("""/* argv[] is modified if (flags & JS_CALL_FLAG_COPY_ARGV) = 0. */
-static JSValue JS_CallInternal(""", """/* volley's instruction counts, per function (opcount.py). A function is
-   known by its bytecode's address, which a function freed and another made
-   may share: good enough to profile a script whose functions live on. */
+static JSValue JS_CallInternal(""", """/* volley's instruction counts, per line of each function (opcount.py).
+   A function is known by its bytecode's address, which a function freed
+   and another made may share: good enough to profile a script whose
+   functions live on. */
 #define VOLLEY_OPCOUNT_SLOTS 4096
 static struct { JSFunctionBytecode *b; int line; uint64_t ops; } volley_opcounts[VOLLEY_OPCOUNT_SLOTS];
 
