@@ -39,14 +39,23 @@ pub fn check(
     default_port: u16,
     websocket: bool,
 ) -> Result<(), Refused> {
-    let lower = name.trim().to_ascii_lowercase();
-    let handshake = websocket && (lower.starts_with("sec-websocket-") || lower == "host");
-    if FRAMING.contains(&lower.as_str()) || handshake {
+    // Compared whatever the case, not lowered into a new string: this runs
+    // for every header of every request.
+    let name = name.trim();
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    let host = is("host");
+    let prefix = "sec-websocket-";
+    let handshake = websocket
+        && (host
+            || (name.len() >= prefix.len()
+                && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())));
+    if FRAMING.iter().any(|f| is(f)) || handshake {
+        let lower = name.to_ascii_lowercase();
         return Err(Refused::Reserved(format!(
             "header `{lower}` is written by volley, not by the scenario (framing, connection and handshake headers come from the protocol)"
         )));
     }
-    if lower == "host" {
+    if host {
         let v = value.trim();
         let (host, port) = split(v).ok_or_else(|| {
             Refused::Reserved(format!("header `host: {v}` is not a host or host:port"))

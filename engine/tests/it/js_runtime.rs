@@ -301,7 +301,7 @@ export default function () {
 /// The runtime's fast paths (`sdk/js/runtime/immortal.py`: strict
 /// equality decided by the tags, an object literal's new field, a new
 /// function's `length` and `name`, `Object.keys`' array, the binding's
-/// record fields) give what QuickJS's generic code gives, in the cases
+/// record fields, the global `undefined` read as the value) give what QuickJS's generic code gives, in the cases
 /// they take and in those they leave to it: every check here must pass.
 #[test]
 fn the_runtime_s_fast_paths_keep_javascript_s_semantics() {
@@ -355,13 +355,25 @@ export default function () {
       && Object.entries({ a: 1 }).join() === 'a,1' && Object.values({ a: 1, b: 2 }).join() === '1,2',
     'the binding\'s records': () => r.status === 200 && r.json('body') === 'x' && r.timings.duration >= 0
       && typeof r.headers === 'object',
+    'undefined is the value unless a scope declares it': () => {
+      var absent;
+      const shadowed = (undefined) => undefined === 3 && undefined !== void 0;
+      function declared() { var undefined = 5; return () => undefined; }
+      return absent === undefined && undefined === void 0 && typeof undefined === 'undefined' && 0 !== undefined
+        && shadowed(3) && declared()() === 5 && globalThis.undefined === undefined
+        && Object.getOwnPropertyDescriptor(globalThis, 'undefined').writable === false
+        && (0, eval)('undefined') === undefined
+        && new Function('with ({ undefined: 7 }) return undefined')() === 7
+        && new Function('eval("var undefined = 8"); return undefined')() === 8
+        && new Function('return undefined')() === undefined;
+    },
   });
 }
 "#,
     )
     .unwrap();
     let doc = run_one_vu(&script, &server.url(), 2);
-    assert_clean_run(&doc, 2, 22, 2);
+    assert_clean_run(&doc, 2, 24, 2);
     assert_eq!(server.stats().requests, 2);
 }
 

@@ -20,6 +20,7 @@
 #   - JS_FindAtomLen(): an existing atom looked up, none made.
 #   - the last JS_SHAPE_KEEP shapes freed kept, for the next object with
 #     the same properties (js_free_shape0).
+#   - a read of the global `undefined` compiled as the value, not a lookup.
 # Usage: python3 immortal.py <rquickjs-sys-0.13.0 folder>   (once; asserts each
 # edit matches exactly once, so a different QuickJS fails loudly)
 import re, sys
@@ -771,6 +772,26 @@ rep("""    rt->in_free = true;
     for (i = 0; i < JS_SHAPE_KEEP; i++)
         js_shape_keep_release(rt, i);
     JS_FreeValueRT(rt, rt->current_exception);
+""")
+# A read of `undefined` that no scope declares is the value itself, not a
+# lookup on the global object (`get_var`: the global's shape searched,
+# about 108 machine instructions; the SDK reads it about 11 times a
+# request). The global `undefined` can be neither written nor deleted,
+# and this is the fallback after every scope (`with` objects and a sloppy
+# eval's variables included) has been searched. `x === undefined` then
+# becomes `is_undefined` by the peephole pass, which sees `undefined`.
+rep("""    case OP_scope_get_var_undef:
+    case OP_scope_get_var:
+    case OP_scope_put_var:
+        dbuf_putc(bc, OP_get_var_undef + (op - OP_scope_get_var_undef));
+""", """    case OP_scope_get_var_undef:
+    case OP_scope_get_var:
+    case OP_scope_put_var:
+        if (op == OP_scope_get_var && var_name == JS_ATOM_undefined) {
+            dbuf_putc(bc, OP_undefined); /* volley */
+            break;
+        }
+        dbuf_putc(bc, OP_get_var_undef + (op - OP_scope_get_var_undef));
 """)
 open(p, 'w').write(s)
 h = root + '/quickjs/quickjs.h'
