@@ -24,13 +24,17 @@ import * as loop from './loop.js';
 
 export const VERSION = '0.1.0';
 
-// QuickJS has no TextEncoder/TextDecoder: UTF-8 by hand there, through
-// the native functions QuickJS has where they do the work. A loop in
-// JavaScript costs thousands of instructions a character under QuickJS;
-// `String.fromCharCode.apply`, `escape`, `decodeURIComponent` and a
-// regular expression's scan run in C (docs/PERFORMANCE.md).
+// QuickJS has no TextEncoder/TextDecoder. volley's runtime has UTF-8 in C
+// (`__volley_utf8_encode`, `__volley_utf8_decode`: sdk/js/runtime); another
+// QuickJS gets it by hand, through the native functions QuickJS has where
+// they do the work. A loop in JavaScript costs thousands of instructions a
+// character under QuickJS; `String.fromCharCode.apply`, `escape`,
+// `decodeURIComponent` and a regular expression's scan run in C
+// (docs/PERFORMANCE.md).
 const NON_ASCII = /[^\x00-\x7f]/;
-const encoder = typeof TextEncoder === 'function' ? new TextEncoder() : {
+const nativeEncode = typeof __volley_utf8_encode === 'function' ? __volley_utf8_encode : undefined;
+const nativeDecode = typeof __volley_utf8_decode === 'function' ? __volley_utf8_decode : undefined;
+const encoder = typeof TextEncoder === 'function' ? new TextEncoder() : nativeEncode ? { encode: nativeEncode } : {
   encode(text) {
     text = String(text);
     let bin = text;
@@ -51,6 +55,7 @@ const decoder = typeof TextDecoder === 'function' ? new TextDecoder() : {
   decode(bytes) {
     if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
     else if (!(bytes instanceof Uint8Array)) bytes = Uint8Array.from(bytes || []);
+    if (nativeDecode) return nativeDecode(bytes);
     if (!bytes.length) return '';
     let bin = '';
     // Arguments by the chunk: an engine's limit on them stays far off.

@@ -264,7 +264,8 @@ export default function () {{
 }
 
 /// Text and its UTF-8 bytes under QuickJS, which has no TextEncoder or
-/// TextDecoder (the SDK converts through QuickJS's native functions): a
+/// TextDecoder (volley's runtime converts in C, `sdk/js/runtime/immortal.py`;
+/// the SDK by hand on another QuickJS): a
 /// body with two-, three- and four-byte characters, longer than one of the
 /// decoder's chunks, arrives as sent and reads back the same; bytes that are
 /// not UTF-8 read as text without throwing; a lone surrogate is encoded.
@@ -275,10 +276,18 @@ fn text_and_utf8_bytes_convert_both_ways_in_javascript() {
     let script = dir.join("utf8.js");
     std::fs::write(
         &script,
-        r#"import { http, check, vu } from 'volley';
+        r#"import { http, check, vu, __encoder, __decoder } from 'volley';
 import encoding from 'k6/encoding';
 
 export default function () {
+  check(null, {
+    'the runtime converts in C': () => typeof __volley_utf8_encode === 'function'
+      && typeof __volley_utf8_decode === 'function' && !Object.keys(globalThis).includes('__volley_utf8_encode'),
+    'a part of a buffer decodes alone': () => __decoder.decode(__encoder.encode('ab\u00e9cd').subarray(2, 4)) === '\u00e9'
+      && __decoder.decode(new Uint8Array(0)) === '' && __decoder.decode([104, 105]) === 'hi'
+      && __decoder.decode(new Uint8Array([0x68, 0x69]).buffer) === 'hi' && __encoder.encode('').length === 0
+      && __encoder.encode(12).join() === '49,50',
+  });
   const api = vu.param('api');
   const text = `h\u00e9llo \u20ac \u{1F600} ${'x'.repeat(20000)} \u00e9`;
   const wide = http.post(`${api}/echo/utf8`, text);
@@ -294,14 +303,15 @@ export default function () {
     )
     .unwrap();
     let doc = run_one_vu(&script, &server.url(), 2);
-    assert_clean_run(&doc, 2, 10, 4);
+    assert_clean_run(&doc, 2, 14, 4);
     assert_eq!(server.stats().requests, 4);
 }
 
 /// The runtime's fast paths (`sdk/js/runtime/immortal.py`: strict
 /// equality decided by the tags, an object literal's new field, a new
 /// function's `length` and `name`, `Object.keys`' array, the binding's
-/// record fields, the global `undefined` read as the value) give what QuickJS's generic code gives, in the cases
+/// record fields, the global `undefined` read as the value, JSON.stringify's
+/// runs of characters that need no escape) give what QuickJS's generic code gives, in the cases
 /// they take and in those they leave to it: every check here must pass.
 #[test]
 fn the_runtime_s_fast_paths_keep_javascript_s_semantics() {
@@ -355,6 +365,10 @@ export default function () {
       && Object.entries({ a: 1 }).join() === 'a,1' && Object.values({ a: 1, b: 2 }).join() === '1,2',
     'the binding\'s records': () => r.status === 200 && r.json('body') === 'x' && r.timings.duration >= 0
       && typeof r.headers === 'object',
+    'JSON.stringify escapes what it must, in runs or not': () => JSON.stringify({ 'a"b': 'q"\\\n\t\u0001\u007f\u00e9 end', n: 'x'.repeat(300) })
+        === '{"a\\"b":"q\\"\\\\\\n\\t\\u0001\u007f\u00e9 end","n":"' + 'x'.repeat(300) + '"}'
+      && JSON.stringify('\u{1F600}\ud800"') === '"\u{1F600}\\ud800\\""' && JSON.stringify('') === '""'
+      && JSON.stringify(['\\', '"', 'plain']) === '["\\\\","\\"","plain"]',
     'undefined is the value unless a scope declares it': () => {
       var absent;
       const shadowed = (undefined) => undefined === 3 && undefined !== void 0;
@@ -373,7 +387,7 @@ export default function () {
     )
     .unwrap();
     let doc = run_one_vu(&script, &server.url(), 2);
-    assert_clean_run(&doc, 2, 24, 2);
+    assert_clean_run(&doc, 2, 26, 2);
     assert_eq!(server.stats().requests, 2);
 }
 
