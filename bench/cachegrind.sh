@@ -39,13 +39,8 @@ CACHE=${CACHE:-$HOME/.cache/volley}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 OUT=$(mktemp -d)
 trap 'kill $(cat "$OUT/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"' EXIT
-command -v nginx >/dev/null || apt-get install -y -qq nginx >/dev/null
-command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
-
 . bench/nginx.sh
-volley_and_fixture
-FIXTURE=${SCENARIO:-$FIXTURE}
-start_nginx "$OUT"
+valgrind_scenario
 NET=(-e "url=$URL" --allow-host "127.0.0.1:$PORT" --quiet --no-summary ${ARGS:-})
 # The first run compiles the component into the cache, not counted. Under
 # valgrind the CPU looks different (its features are part of the cache key),

@@ -28,13 +28,8 @@ CACHE=${CACHE:-$HOME/.cache/volley}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 OUT=$(mktemp -d)
 trap 'kill $(cat "$OUT/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"' EXIT
-command -v nginx >/dev/null || apt-get install -y -qq nginx >/dev/null
-command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
-
 . bench/nginx.sh
-volley_and_fixture
-FIXTURE=${SCENARIO:-$FIXTURE}
-start_nginx "$OUT"
+valgrind_scenario
 RUN=(--exec "$EXEC" --vus "$VUS" --threads 1 -e "url=$URL" --allow-host "127.0.0.1:$PORT"
   --quiet --no-summary --no-pooling)
 # The first run compiles the component into the cache under valgrind's CPU

@@ -29,3 +29,15 @@ volley_and_fixture() {
   fi
   FIXTURE=$("$VOLLEY" build engine/tests/guests/fixture 2>/dev/null | tail -1)
 }
+
+# The valgrind benches' start (bench/cachegrind.sh, bench/callgrind.sh):
+# nginx and valgrind installed when missing, volley and the scenario in
+# FIXTURE (SCENARIO, else the test fixture), nginx started on loopback in
+# $OUT, which the caller's trap stops and removes.
+valgrind_scenario() {
+  command -v nginx >/dev/null || apt-get install -y -qq nginx >/dev/null
+  command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+  volley_and_fixture
+  FIXTURE=${SCENARIO:-$FIXTURE}
+  start_nginx "$OUT"
+}

@@ -15,7 +15,11 @@ function hashOf(algorithm) {
 }
 
 function out(bytes, enc) {
-  if (enc === 'hex') return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  if (enc === 'hex') {
+    // Uint8Array's own hex where the engine has it (QuickJS, in C).
+    if (bytes instanceof Uint8Array && typeof bytes.toHex === 'function') return bytes.toHex();
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
   if (enc === 'base64') return volley.bytesB64(bytes);
   if (enc === 'base64url' || enc === 'base64rawurl') {
     const s = volley.bytesB64(bytes).replace(/\+/g, '-').replace(/\//g, '_');

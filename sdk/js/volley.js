@@ -1373,9 +1373,19 @@ export function open(path, mode) {
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+// Uint8Array's own base64 (QuickJS has it, in C): a character costs it a
+// fraction of what the loops below cost in JavaScript.
+const NATIVE_B64 = typeof Uint8Array.fromBase64 === 'function' && typeof Uint8Array.prototype.toBase64 === 'function';
 /** Base64 (standard or URL alphabet, padding optional) to bytes. */
 export function b64bytes(text) {
   const clean = String(text).replace(/[\s=]/g, '').replace(/-/g, '+').replace(/_/g, '/');
+  if (NATIVE_B64) {
+    try {
+      return Uint8Array.fromBase64(clean);
+    } catch (_) {
+      // the loop below names the character it cannot read
+    }
+  }
   const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
   let bits = 0;
   let acc = 0;
@@ -1394,6 +1404,7 @@ export function b64bytes(text) {
 }
 /** Bytes to base64 (standard alphabet, padded). */
 export function bytesB64(bytes) {
+  if (NATIVE_B64 && bytes instanceof Uint8Array) return bytes.toBase64();
   let out = '';
   for (let i = 0; i < bytes.length; i += 3) {
     const a = bytes[i];

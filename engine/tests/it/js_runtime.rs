@@ -268,7 +268,8 @@ export default function () {{
 /// the SDK by hand on another QuickJS): a
 /// body with two-, three- and four-byte characters, longer than one of the
 /// decoder's chunks, arrives as sent and reads back the same; bytes that are
-/// not UTF-8 read as text without throwing; a lone surrogate is encoded.
+/// not UTF-8 read as text without throwing; a lone surrogate is encoded;
+/// base64 (Uint8Array's own where the engine has it) and hex as k6 gives them.
 #[test]
 fn text_and_utf8_bytes_convert_both_ways_in_javascript() {
     let (_rt, server) = standalone_http();
@@ -278,11 +279,13 @@ fn text_and_utf8_bytes_convert_both_ways_in_javascript() {
         &script,
         r#"import { http, check, vu, __encoder, __decoder } from 'volley';
 import encoding from 'k6/encoding';
+import crypto from 'k6/crypto';
 
 export default function () {
   check(null, {
     'the runtime converts in C': () => typeof __volley_utf8_encode === 'function'
-      && typeof __volley_utf8_decode === 'function' && !Object.keys(globalThis).includes('__volley_utf8_encode'),
+      && typeof __volley_utf8_decode === 'function' && !Object.keys(globalThis).includes('__volley_utf8_encode')
+      && typeof Uint8Array.fromBase64 === 'function' && typeof new Uint8Array(1).toHex === 'function',
     'a part of a buffer decodes alone': () => __decoder.decode(__encoder.encode('ab\u00e9cd').subarray(2, 4)) === '\u00e9'
       && __decoder.decode(new Uint8Array(0)) === '' && __decoder.decode([104, 105]) === 'hi'
       && __decoder.decode(new Uint8Array([0x68, 0x69]).buffer) === 'hi' && __encoder.encode('').length === 0
@@ -298,12 +301,21 @@ export default function () {
   check(encoding.b64decode('/w==', 'std', 's'), { 'bytes that are not UTF-8 read as text': (t) => t === '\ufffd' });
   check(encoding.b64encode('\ud800x'), { 'a lone surrogate is encoded': (t) => t === '7aCAeA==' });
   check(encoding.b64encode('h\u00e9\u{1F600}'), { 'UTF-8 of a string': (t) => t === 'aMOp8J+YgA==' });
+  check(null, {
+    'base64 and hex, either way': () => encoding.b64decode('aGk', 'rawstd', 's') === 'hi' && encoding.b64encode('hi') === 'aGk='
+      && encoding.b64encode(new Uint8Array([251, 255]).buffer, 'rawurl') === '-_8'
+      && new Uint8Array(encoding.b64decode('-_8', 'rawurl')).join() === '251,255'
+      && new Uint8Array(encoding.b64decode(' +/8= ')).join() === '251,255'
+      && (() => { try { encoding.b64decode('a*b='); return false; } catch (e) { return String(e.message).includes('not base64: "*" at 1'); } })()
+      && crypto.sha256('abc', 'hex') === 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+      && crypto.md5('', 'base64') === '1B2M2Y8AsgTpgAmY7PhCfg==',
+  });
 }
 "#,
     )
     .unwrap();
     let doc = run_one_vu(&script, &server.url(), 2);
-    assert_clean_run(&doc, 2, 14, 4);
+    assert_clean_run(&doc, 2, 16, 4);
     assert_eq!(server.stats().requests, 4);
 }
 
