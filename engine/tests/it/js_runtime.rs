@@ -269,7 +269,8 @@ export default function () {{
 /// body with two-, three- and four-byte characters, longer than one of the
 /// decoder's chunks, arrives as sent and reads back the same; bytes that are
 /// not UTF-8 read as text without throwing; a lone surrogate is encoded;
-/// base64 (Uint8Array's own where the engine has it) and hex as k6 gives them.
+/// base64 (Uint8Array's own where the engine has it) and hex as k6 gives
+/// them; digests and HMACs (in C in volley's runtime) as Python's give them.
 #[test]
 fn text_and_utf8_bytes_convert_both_ways_in_javascript() {
     let (_rt, server) = standalone_http();
@@ -309,13 +310,30 @@ export default function () {
       && (() => { try { encoding.b64decode('a*b='); return false; } catch (e) { return String(e.message).includes('not base64: "*" at 1'); } })()
       && crypto.sha256('abc', 'hex') === 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
       && crypto.md5('', 'base64') === '1B2M2Y8AsgTpgAmY7PhCfg==',
+    // Each length about a block's edge, each algorithm: the hex joined,
+    // then hashed (the expected value from Python's hashlib).
+    'md5, sha1 and sha256 at every padding edge': () => {
+      let all = '';
+      for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000]) {
+        const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 255);
+        for (const a of ['md5', 'sha1', 'sha256']) all += crypto[a](bytes.buffer, 'hex');
+      }
+      return typeof __volley_digest === 'function'
+        && crypto.sha256(all, 'hex') === 'e35c800d1cff6a037d4f9ef57fdb2806d50e9aacc8b39bda65924581e3a58785'
+        && crypto.md5('abc', 'hex') === '900150983cd24fb0d6963f7d28e17f72'
+        && crypto.sha1('abc', 'hex') === 'a9993e364706816aba3e25717850c26c9cd0d89d';
+    },
+    'HMAC, a key longer than a block too': () => typeof __volley_hmac === 'function'
+      && crypto.hmac('SHA-256', 'secret-key', 'GET\n/api/items\n0', 'hex') === '6a080b3aed457c9baaa0c2334216ba81d7d4f42f7c752a296b7a11bfe32f11a5'
+      && crypto.hmac('sha1', 'k'.repeat(100), 'msg', 'hex') === 'a3f6e90d792b6ca5ed3bfc556a4aa73d62d7cae4'
+      && crypto.hmac('md5', 'key', 'The quick brown fox', 'hex') === 'd006bc60c92ff6e54f615474fe835e02',
   });
 }
 "#,
     )
     .unwrap();
     let doc = run_one_vu(&script, &server.url(), 2);
-    assert_clean_run(&doc, 2, 16, 4);
+    assert_clean_run(&doc, 2, 20, 4);
     assert_eq!(server.stats().requests, 4);
 }
 

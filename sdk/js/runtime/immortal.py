@@ -24,6 +24,8 @@
 #   - UTF-8 encoding and decoding in C for the SDK (__volley_utf8_encode,
 #     __volley_utf8_decode).
 #   - JSON.stringify copying a string's runs that need no escape at once.
+#   - MD5, SHA-1 and SHA-256, and their HMACs, in C for the SDK
+#     (__volley_digest, __volley_hmac).
 # Usage: python3 immortal.py <rquickjs-sys-0.13.0 folder>   (once; asserts each
 # edit matches exactly once, so a different QuickJS fails loudly)
 import re, sys
@@ -869,6 +871,240 @@ rep("""    if (string_buffer_putc8(b, '\\"'))
         c = string_getc(p, &i);
         switch(c) {
         case '\\t':""")
+# Digests in C for the SDK's k6/crypto, WebCrypto and digest authentication:
+# `__volley_digest(name, bytes)` and `__volley_hmac(name, key, bytes)`, name
+# 'md5', 'sha1' or 'sha256', each give a Uint8Array. In JavaScript an HMAC-SHA256 of a short text ran 81,876
+# bytecode instructions (a 32-bit rotation per call of an arrow function).
+# The round constants are computed as the SDK's hash.js computes them, when
+# the context is made (so in the build's snapshot, never written by a VU).
+rep("""/* volley: UTF-8 for the SDK (see immortal.py) */""", """/* volley: digests for the SDK (see immortal.py) */
+static uint32_t vd_k256[64], vd_kmd5[64];
+
+static void vd_constants(void)
+{
+    int n, found = 0, i;
+    for (n = 2; found < 64; n++) {
+        for (i = 2; i * i <= n && n % i; i++)
+            ;
+        if (i * i <= n)
+            continue;
+        double c = cbrt((double)n);
+        vd_k256[found++] = (uint32_t)floor((c - floor(c)) * 4294967296.0);
+    }
+    for (i = 0; i < 64; i++)
+        vd_kmd5[i] = (uint32_t)floor(fabs(sin((double)(i + 1))) * 4294967296.0);
+}
+
+#define VD_ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
+#define VD_ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static uint32_t vd_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void vd_sha256_block(uint32_t *h, const uint8_t *p)
+{
+    uint32_t w[64], a, b, c, d, e, f, g, hh, t1, t2;
+    int t;
+    for (t = 0; t < 16; t++)
+        w[t] = vd_be32(p + 4 * t);
+    for (t = 16; t < 64; t++) {
+        uint32_t s0 = VD_ROR(w[t - 15], 7) ^ VD_ROR(w[t - 15], 18) ^ (w[t - 15] >> 3);
+        uint32_t s1 = VD_ROR(w[t - 2], 17) ^ VD_ROR(w[t - 2], 19) ^ (w[t - 2] >> 10);
+        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+    }
+    a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4]; f = h[5]; g = h[6]; hh = h[7];
+    for (t = 0; t < 64; t++) {
+        t1 = hh + (VD_ROR(e, 6) ^ VD_ROR(e, 11) ^ VD_ROR(e, 25)) + ((e & f) ^ (~e & g)) + vd_k256[t] + w[t];
+        t2 = (VD_ROR(a, 2) ^ VD_ROR(a, 13) ^ VD_ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+}
+
+static void vd_sha1_block(uint32_t *h, const uint8_t *p)
+{
+    uint32_t w[80], a, b, c, d, e, f, k, t1;
+    int t;
+    for (t = 0; t < 16; t++)
+        w[t] = vd_be32(p + 4 * t);
+    for (t = 16; t < 80; t++)
+        w[t] = VD_ROL(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+    a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4];
+    for (t = 0; t < 80; t++) {
+        if (t < 20) {
+            f = (b & c) | (~b & d); k = 0x5a827999;
+        } else if (t < 40) {
+            f = b ^ c ^ d; k = 0x6ed9eba1;
+        } else if (t < 60) {
+            f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc;
+        } else {
+            f = b ^ c ^ d; k = 0xca62c1d6;
+        }
+        t1 = VD_ROL(a, 5) + f + e + k + w[t];
+        e = d; d = c; c = VD_ROL(b, 30); b = a; a = t1;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+}
+
+static void vd_md5_block(uint32_t *h, const uint8_t *p)
+{
+    static const uint8_t s[16] = { 7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21 };
+    uint32_t m[16], a, b, c, d, f, tmp;
+    int t, g;
+    for (t = 0; t < 16; t++)
+        m[t] = p[4 * t] | ((uint32_t)p[4 * t + 1] << 8) | ((uint32_t)p[4 * t + 2] << 16) | ((uint32_t)p[4 * t + 3] << 24);
+    a = h[0]; b = h[1]; c = h[2]; d = h[3];
+    for (t = 0; t < 64; t++) {
+        if (t < 16) {
+            f = (b & c) | (~b & d); g = t;
+        } else if (t < 32) {
+            f = (d & b) | (~d & c); g = (5 * t + 1) % 16;
+        } else if (t < 48) {
+            f = b ^ c ^ d; g = (3 * t + 5) % 16;
+        } else {
+            f = c ^ (b | ~d); g = (7 * t) % 16;
+        }
+        tmp = d; d = c; c = b;
+        b = b + VD_ROL(a + f + vd_kmd5[t] + m[g], s[(t >> 4) * 4 + (t & 3)]);
+        a = tmp;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d;
+}
+
+/* Merkle-Damgard: every whole block, then the rest with 0x80, zeros and
+   the length in bits (big-endian, or little for MD5) in one or two more. */
+static void vd_run(uint32_t *h, const uint8_t *p, size_t len,
+                   void (*block)(uint32_t *, const uint8_t *), int little)
+{
+    uint8_t tail[128];
+    uint64_t bits = (uint64_t)len * 8;
+    size_t i, rest, n;
+    int k;
+    for (i = 0; i + 64 <= len; i += 64)
+        block(h, p + i);
+    rest = len - i;
+    if (rest)
+        memcpy(tail, p + i, rest);
+    tail[rest] = 0x80;
+    n = rest <= 55 ? 64 : 128;
+    memset(tail + rest + 1, 0, n - rest - 1);
+    for (k = 0; k < 8; k++)
+        tail[n - 8 + k] = little ? (uint8_t)(bits >> (8 * k)) : (uint8_t)(bits >> (56 - 8 * k));
+    block(h, tail);
+    if (n == 128)
+        block(h, tail + 64);
+}
+
+static const uint32_t vd_iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+static const uint32_t vd_iv1[5] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 };
+
+typedef struct {
+    void (*block)(uint32_t *, const uint8_t *);
+    const uint32_t *iv;
+    int words, little;
+} VdAlgo;
+
+/* The algorithm `name` names (each with 64-byte blocks), or NULL with a
+   TypeError thrown. */
+static const VdAlgo *vd_algo(JSContext *ctx, JSValueConst name)
+{
+    static const VdAlgo sha256 = { vd_sha256_block, vd_iv, 8, 0 };
+    static const VdAlgo sha1 = { vd_sha1_block, vd_iv1, 5, 0 };
+    static const VdAlgo md5 = { vd_md5_block, vd_iv1, 4, 1 };
+    const VdAlgo *a = NULL;
+    const char *s = JS_ToCString(ctx, name);
+    if (!s)
+        return NULL;
+    if (!strcmp(s, "sha256"))
+        a = &sha256;
+    else if (!strcmp(s, "sha1"))
+        a = &sha1;
+    else if (!strcmp(s, "md5"))
+        a = &md5;
+    JS_FreeCString(ctx, s);
+    if (!a)
+        JS_ThrowTypeError(ctx, "volley's digests: md5, sha1 or sha256");
+    return a;
+}
+
+/* The digest of p[0..len) into out (at most 32 bytes); its length. */
+static int vd_digest(const VdAlgo *a, const uint8_t *p, size_t len, uint8_t *out)
+{
+    uint32_t h[8];
+    int i;
+    memcpy(h, a->iv, a->words * sizeof(uint32_t));
+    vd_run(h, p, len, a->block, a->little);
+    for (i = 0; i < a->words * 4; i++)
+        out[i] = a->little ? (uint8_t)(h[i / 4] >> (8 * (i % 4))) : (uint8_t)(h[i / 4] >> (24 - 8 * (i % 4)));
+    return a->words * 4;
+}
+
+static JSValue js_volley_digest(JSContext *ctx, JSValueConst this_val,
+                                int argc, JSValueConst *argv)
+{
+    const VdAlgo *a;
+    uint8_t out[32], *p;
+    size_t len;
+
+    a = vd_algo(ctx, argc > 0 ? argv[0] : JS_UNDEFINED);
+    if (!a)
+        return JS_EXCEPTION;
+    p = JS_GetUint8Array(ctx, &len, argc > 1 ? argv[1] : JS_UNDEFINED);
+    if (!p)
+        return JS_EXCEPTION;
+    return JS_NewUint8ArrayCopy(ctx, out, vd_digest(a, p, len, out));
+}
+
+/* HMAC (RFC 2104) of msg under key: a key longer than the 64-byte block is
+   hashed first. */
+static JSValue js_volley_hmac(JSContext *ctx, JSValueConst this_val,
+                              int argc, JSValueConst *argv)
+{
+    const VdAlgo *a;
+    uint8_t k[64], inner[32], out[32], outer[64 + 32], *key, *msg, *buf;
+    size_t klen, mlen;
+    int i, n;
+
+    a = vd_algo(ctx, argc > 0 ? argv[0] : JS_UNDEFINED);
+    if (!a)
+        return JS_EXCEPTION;
+    key = JS_GetUint8Array(ctx, &klen, argc > 1 ? argv[1] : JS_UNDEFINED);
+    if (!key)
+        return JS_EXCEPTION;
+    msg = JS_GetUint8Array(ctx, &mlen, argc > 2 ? argv[2] : JS_UNDEFINED);
+    if (!msg)
+        return JS_EXCEPTION;
+    memset(k, 0, sizeof(k));
+    if (klen > 64)
+        vd_digest(a, key, klen, k);
+    else
+        memcpy(k, key, klen);
+    buf = js_malloc(ctx, 64 + mlen);
+    if (!buf)
+        return JS_EXCEPTION;
+    for (i = 0; i < 64; i++)
+        buf[i] = k[i] ^ 0x36;
+    memcpy(buf + 64, msg, mlen);
+    n = vd_digest(a, buf, 64 + mlen, inner);
+    js_free(ctx, buf);
+    for (i = 0; i < 64; i++)
+        outer[i] = k[i] ^ 0x5c;
+    memcpy(outer + 64, inner, n);
+    return JS_NewUint8ArrayCopy(ctx, out, vd_digest(a, outer, 64 + n, out));
+}
+
+/* volley: UTF-8 for the SDK (see immortal.py) */""")
+rep("""    JS_DefinePropertyValueStr(ctx, ctx->global_obj, "__volley_utf8_encode",""", """    vd_constants();
+    JS_DefinePropertyValueStr(ctx, ctx->global_obj, "__volley_digest",
+                              JS_NewCFunction(ctx, js_volley_digest, "__volley_digest", 2),
+                              JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+    JS_DefinePropertyValueStr(ctx, ctx->global_obj, "__volley_hmac",
+                              JS_NewCFunction(ctx, js_volley_hmac, "__volley_hmac", 3),
+                              JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+    JS_DefinePropertyValueStr(ctx, ctx->global_obj, "__volley_utf8_encode",""")
 open(p, 'w').write(s)
 h = root + '/quickjs/quickjs.h'
 t = open(h).read()
