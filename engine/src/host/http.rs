@@ -19,21 +19,6 @@ use wasmtime::component::Resource;
 /// The most requests one `send-batch` call sends; the WIT names the bound.
 pub const MAX_BATCH: usize = 256;
 
-/// `n` in decimal, written into `buf`: a status tag per request without
-/// an allocation.
-fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
-}
-
 fn micros(d: Duration) -> u64 {
     d.as_micros() as u64
 }
@@ -250,8 +235,8 @@ impl Recorder {
         expected: Option<&[u16]>,
         judge: bool,
     ) -> (Series, bool) {
-        let mut digits = [0u8; 5];
-        let status_text = decimal(status, &mut digits);
+        let mut digits = [0u8; 20];
+        let status_text = crate::protocol::http::decimal(status.into(), &mut digits);
         let expected = match expected {
             Some(list) => list.contains(&status),
             None => status < 400,
@@ -907,16 +892,5 @@ impl Host for VuState {
         }
         self.instance.recorder = Some(recorder);
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn statuses_are_written_in_decimal() {
-        let mut buf = [0u8; 5];
-        for n in [0u16, 7, 200, 404, 65535] {
-            assert_eq!(super::decimal(n, &mut buf), n.to_string());
-        }
     }
 }

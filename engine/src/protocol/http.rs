@@ -674,19 +674,24 @@ fn push_scenario_header(out: &mut Vec<u8>, name: &str, value: &str) -> Result<()
     Ok(())
 }
 
-/// `n` in decimal, without the formatting machinery.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+/// `n` in decimal, written into the end of `buf`: without the formatting
+/// machinery or an allocation (a status tag and a request's numbers, on
+/// every request).
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
     loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend_from_slice(&digits[i..]);
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(n, &mut [0; 20]).as_bytes());
 }
 
 fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
