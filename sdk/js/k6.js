@@ -6,7 +6,7 @@
 // by volley: k6/http.X"), never answered with a silent no-op.
 
 import * as volley from './volley.js';
-import { __send, __k6Failure } from './volley.js';
+import { __send, __k6Failure, __CONSTANT } from './volley.js';
 import * as wvu from 'volley:scenario/vu@0.2.0';
 import * as loop from './loop.js';
 
@@ -128,11 +128,21 @@ function k6method(method, withBody) {
     var timeout;
     var expect;
     if (params) {
-      // Calls only for the params that are there: a property read costs
-      // far less than a call.
-      if (params.timeout !== undefined) timeout = durationMs(params.timeout);
-      if (params.compression !== undefined || params.responseCallback !== undefined) expect = expectOf(params);
-      if (params.auth === 'digest') return digestRequest(method, url, body, params, timeout, expect);
+      // Params `volley build` made once per VU (volley.js, `__const`): what
+      // they say, read the first time.
+      var box = params[__CONSTANT];
+      var said = box !== undefined ? box.k6 : undefined;
+      if (said !== undefined) {
+        timeout = said.timeout;
+        expect = said.expect;
+      } else {
+        // Calls only for the params that are there: a property read costs
+        // far less than a call.
+        if (params.timeout !== undefined) timeout = durationMs(params.timeout);
+        if (params.compression !== undefined || params.responseCallback !== undefined) expect = expectOf(params);
+        if (params.auth === 'digest') return digestRequest(method, url, body, params, timeout, expect);
+        if (box !== undefined) box.k6 = { timeout, expect };
+      }
     }
     try {
       return __send(method, url, body, params, timeout, expect);

@@ -19,6 +19,7 @@ import * as vm from 'node:vm';
 const [rolldownDir, entryArg, stage, held] = process.argv.slice(2);
 const entry = path.resolve(entryArg);
 const { rolldown } = await import(pathToFileURL(path.join(rolldownDir, 'dist/index.mjs')).href);
+const { parseAst } = await import(pathToFileURL(path.join(rolldownDir, 'dist/parse-ast-index.mjs')).href);
 const root = path.dirname(entry);
 
 const SUPPORTED = new Set(['volley', 'k6', 'k6/http', 'k6/metrics', 'k6/data', 'k6/execution', 'k6/encoding', 'k6/crypto', 'k6/timers', 'k6/ws', 'k6/websockets', 'k6/experimental/websockets']);
@@ -49,6 +50,253 @@ const LAZY = {
 const JSLIB = /^https:\/\/jslib\.k6\.io\/(k6-utils|k6-summary|url)\/[0-9][^/]*\/index\.js$/;
 const lazyUsed = new Set();
 let k6Used = false;
+
+// ------------------------------------------------------------ literals once
+//
+// A k6 script writes its request params and its checks as literals in the
+// call: `http.get(url, { headers: {...}, tags: { name: 'home' } })`,
+// `check(r, { 'is 200': (r) => r.status === 200 })`. Made anew on every
+// call, they cost QuickJS an object per literal and the SDK its work on
+// them each time (about a quarter of such an iteration's instructions).
+// Such a literal that is the same on every call (constants, and functions
+// that read nothing of the function around the call) is made once per VU
+// instead, in place so no line moves: `(__volley_cN || (__volley_cN =
+// __volley_const({...})))`, frozen, where the SDK keeps what it derives
+// from it (volley.js, `__const`). Which calls: a k6/http or volley `http`
+// method's params, and `check`'s checks (k6's and volley's).
+
+const PARAMS_AT = { get: 1, head: 1, options: 2, del: 2, post: 2, put: 2, patch: 2, request: 3 };
+
+/** Whether `node` is a literal whose value is the same each time it runs: functions are judged later, by what they read (`functions` collects them). */
+function constantShape(node, functions) {
+  switch (node.type) {
+    case 'Literal':
+      return node.regex === undefined; // a regular expression literal is a new object each time
+    case 'TemplateLiteral':
+      return node.expressions.length === 0;
+    case 'UnaryExpression':
+      return (node.operator === '-' || node.operator === '+') && node.argument.type === 'Literal' && typeof node.argument.value === 'number';
+    case 'ArrayExpression':
+      return node.elements.every((e) => e === null || constantShape(e, functions));
+    case 'ObjectExpression':
+      return node.properties.every((p) => p.type === 'Property' && p.kind === 'init' && !p.computed && !p.shorthand
+        && (p.key.type === 'Identifier' || p.key.type === 'Literal') && constantShape(p.value, functions));
+    case 'ArrowFunctionExpression':
+    case 'FunctionExpression':
+      functions.push(node);
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The names a binding pattern declares. */
+function boundNames(pattern, out = []) {
+  if (!pattern) return out;
+  switch (pattern.type) {
+    case 'Identifier': out.push(pattern.name); break;
+    case 'ObjectPattern': for (const p of pattern.properties) boundNames(p.type === 'RestElement' ? p.argument : p.value, out); break;
+    case 'ArrayPattern': for (const e of pattern.elements) boundNames(e, out); break;
+    case 'RestElement': boundNames(pattern.argument, out); break;
+    case 'AssignmentPattern': boundNames(pattern.left, out); break;
+    default: break;
+  }
+  return out;
+}
+
+const isNode = (v) => v !== null && typeof v === 'object' && typeof v.type === 'string';
+const isFunction = (n) => n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression';
+
+function eachChild(node, fn) {
+  for (const key of Object.keys(node)) {
+    if (key === 'type' || key === 'start' || key === 'end') continue;
+    const v = node[key];
+    if (Array.isArray(v)) {
+      for (const c of v) if (isNode(c)) fn(c, key);
+    } else if (isNode(v)) {
+      fn(v, key);
+    }
+  }
+}
+
+/** `var` names declared in a function's body (not in functions inside it). */
+function varNames(node, out) {
+  eachChild(node, (c) => {
+    if (isFunction(c) || c.type === 'StaticBlock') return;
+    if (c.type === 'VariableDeclaration' && c.kind === 'var') for (const d of c.declarations) boundNames(d.id, out);
+    varNames(c, out);
+  });
+  return out;
+}
+
+/** Names a block (or a program's, a switch's cases') statements declare in it. */
+function lexicalNames(statements, out) {
+  for (let st of statements) {
+    if (st.type === 'ExportNamedDeclaration' || st.type === 'ExportDefaultDeclaration') st = st.declaration || st;
+    if (st.type === 'VariableDeclaration' && st.kind !== 'var') for (const d of st.declarations) boundNames(d.id, out);
+    else if ((st.type === 'FunctionDeclaration' || st.type === 'ClassDeclaration') && st.id) out.push(st.id.name);
+  }
+  return out;
+}
+
+/** The scope `node` opens, if any: the names declared in it. */
+function scopeOf(node) {
+  if (isFunction(node)) {
+    const names = ['arguments'];
+    if (node.type === 'FunctionExpression' && node.id) names.push(node.id.name);
+    for (const p of node.params) boundNames(p, names);
+    if (node.body.type === 'BlockStatement') {
+      varNames(node.body, names);
+      lexicalNames(node.body.body, names);
+    }
+    return names;
+  }
+  switch (node.type) {
+    case 'BlockStatement':
+    case 'StaticBlock':
+      return lexicalNames(node.body, node.type === 'StaticBlock' ? varNames(node, []) : []);
+    case 'SwitchStatement':
+      return lexicalNames(node.cases.flatMap((c) => c.consequent), []);
+    case 'ForStatement':
+      return node.init && node.init.type === 'VariableDeclaration' ? lexicalNames([node.init], []) : [];
+    case 'ForInStatement':
+    case 'ForOfStatement':
+      return node.left.type === 'VariableDeclaration' ? lexicalNames([node.left], []) : [];
+    case 'CatchClause':
+      return boundNames(node.param, []);
+    case 'ClassExpression':
+    case 'ClassDeclaration':
+      return node.id ? [node.id.name] : [];
+    default:
+      return null;
+  }
+}
+
+/**
+ * The literals of `code` (a module) that can be made once: each a
+ * [start, end] of the source text. A function in one may read the
+ * module's names and globals, never a name of a function or block around
+ * the call (or `this`, `arguments`, `super`, `new.target`, `eval`), since
+ * the first call's would be the one every later call sees.
+ */
+function literalsOnce(ast) {
+  // Who the calls are: the module's imports of k6/http, k6 and volley.
+  const httpObjects = new Set(); // `http` in http.get(...)
+  const httpMethods = new Map(); // a method imported by name: local -> method
+  const checkNames = new Set();
+  const namespaces = new Set(); // `volley` in volley.check / volley.http.get
+  for (const st of ast.body) {
+    if (st.type !== 'ImportDeclaration') continue;
+    const from = st.source.value;
+    for (const sp of st.specifiers) {
+      const local = sp.local.name;
+      const imported = sp.type === 'ImportSpecifier' ? (sp.imported.name ?? sp.imported.value) : null;
+      if (from === 'k6/http') {
+        if (imported === null || imported === 'default') httpObjects.add(local);
+        else if (PARAMS_AT[imported] !== undefined) httpMethods.set(local, imported);
+      } else if (from === 'k6' || from === 'volley') {
+        if (imported === 'check') checkNames.add(local);
+        else if (from === 'volley' && imported === 'http') httpObjects.add(local);
+        else if (imported === null || imported === 'default') namespaces.add(local);
+      }
+    }
+  }
+  const atModule = new Set(lexicalNames(ast.body, varNames(ast, [])));
+  const named = (n, set) => n.type === 'Identifier' && set.has(n.name);
+  const member = (n) => (n.type === 'MemberExpression' && !n.computed && n.property.type === 'Identifier' ? n.property.name : null);
+  /** The argument of `call` that is its params or checks, if the callee is one of those. */
+  function target(call) {
+    const c = call.callee;
+    let at;
+    if (named(c, checkNames)) at = 1;
+    else if (c.type === 'Identifier' && httpMethods.has(c.name)) at = PARAMS_AT[httpMethods.get(c.name)];
+    else if (member(c) !== null) {
+      const m = member(c);
+      const o = c.object;
+      if (named(o, httpObjects) || (member(o) === 'http' && named(o.object, namespaces))) at = PARAMS_AT[m];
+      else if (m === 'check' && named(o, namespaces)) at = 1;
+    }
+    const arg = at === undefined ? undefined : call.arguments[at];
+    return arg && arg.type === 'ObjectExpression' ? arg : undefined;
+  }
+  const rootName = (n) => (n.type === 'MemberExpression' ? rootName(n.object) : n.name);
+  const candidates = [];
+  const scopes = [];
+  const open = []; // [candidate, the depth of its function's scope]
+  function visit(node, parent, key) {
+    if (node.type === 'CallExpression') {
+      const arg = target(node);
+      const functions = [];
+      // The callee's name must be the import's, not a name declared again
+      // around the call (a parameter `http`, say).
+      if (arg) {
+        const callee = rootName(node.callee);
+        let i = scopes.length - 1;
+        while (i > 0 && !scopes[i].has(callee)) i--;
+        if (i === 0 && constantShape(arg, functions)) candidates.push({ node: arg, functions: new Set(functions), ok: true });
+      }
+    }
+    const names = node.type === 'Program' ? [...atModule] : scopeOf(node);
+    if (names !== null) scopes.push(new Set(names));
+    let opened = 0;
+    if (isFunction(node)) {
+      for (const c of candidates) {
+        if (c.functions.has(node)) {
+          open.push([c, scopes.length - 1]);
+          opened++;
+        }
+      }
+    }
+    if (open.length) {
+      const reads = node.type === 'Identifier'
+        && !(parent && parent.type === 'MemberExpression' && key === 'property' && !parent.computed)
+        && !(parent && (parent.type === 'Property' || parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') && key === 'key' && !parent.computed);
+      if (node.type === 'ThisExpression' || node.type === 'Super' || node.type === 'MetaProperty'
+        || (node.type === 'Identifier' && (node.name === 'arguments' || node.name === 'eval'))) {
+        for (const [c] of open) c.ok = false;
+      } else if (reads) {
+        let i = scopes.length - 1;
+        while (i >= 0 && !scopes[i].has(node.name)) i--;
+        // Found in a scope around the function but not the module's: the call's own.
+        for (const [c, depth] of open) if (i > 0 && i < depth) c.ok = false;
+      }
+    }
+    eachChild(node, (c, k) => visit(c, node, k));
+    open.length -= opened;
+    if (names !== null) scopes.pop();
+  }
+  visit(ast, null, null);
+  // Not one inside another: the outer one is made once with it.
+  const out = [];
+  for (const c of candidates.filter((x) => x.ok).sort((a, b) => a.node.start - b.node.start)) {
+    if (out.length && c.node.start < out[out.length - 1][1]) continue;
+    out.push([c.node.start, c.node.end]);
+  }
+  return out;
+}
+
+/** `code` with its constant literals made once per VU (see above), or null if it has none. */
+function makeLiteralsOnce(code) {
+  if (code.includes('__volley_')) return null;
+  let ast;
+  try {
+    ast = parseAst(code);
+  } catch {
+    return null; // rolldown reports the script's syntax error itself
+  }
+  const spans = literalsOnce(ast);
+  if (!spans.length) return null;
+  let out = '';
+  let at = 0;
+  spans.forEach(([start, end], i) => {
+    out += `${code.slice(at, start)}(__volley_c${i} || (__volley_c${i} = __volley_const(${code.slice(start, end)})))`;
+    at = end;
+  });
+  out += code.slice(at);
+  // On the first line, before it: no line moves.
+  const vars = spans.map((_, i) => `__volley_c${i}`).join(', ');
+  return `import { __const as __volley_const } from 'volley'; let ${vars}; ${out}`;
+}
 
 const plugin = {
   name: 'volley',
@@ -85,7 +333,8 @@ const plugin = {
       files[name.replace(/^\.\//, '')] = entryOf;
       files[path.relative(root, file)] = entryOf;
     }
-    return null;
+    const once = makeLiteralsOnce(code);
+    return once === null ? null : { code: once, map: null };
   },
 };
 

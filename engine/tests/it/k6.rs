@@ -1376,3 +1376,176 @@ fn a_shared_array_is_made_once_and_read_by_every_vu() {
     assert_eq!(count(&doc, "checks", "fails"), 0.0, "{doc}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `volley build` makes a request's params and a check's literal once per
+/// VU when they are the same on every call (constants, and functions that
+/// read nothing of the function around them): what it makes once and what
+/// it leaves to be made every call, in the generated module.
+#[test]
+fn literals_the_same_on_every_call_are_made_once_per_vu() {
+    let dir = scratch("k6", "literals-once");
+    let main_of = |name: &str, script: &str| {
+        let folder = dir.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("s.js"), script).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+            .args(["build"])
+            .arg(folder.join("s.js"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("volley runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(folder.join("target/volley/build-js/src/__volley_main.js")).unwrap()
+    };
+    let k6 = main_of(
+        "k6",
+        r#"import http from 'k6/http';
+import { check } from 'k6';
+import { get as fetch } from 'k6/http';
+const WANT = 200;
+export default function (data) {
+  const i = __ITER;
+  const r = http.get('http://127.0.0.1:9/', { headers: { 'X-A': 'once-1' }, tags: { name: 'once-1' } });
+  http.post('http://127.0.0.1:9/', { body: 'every-body' }, { tags: { name: 'once-2' }, timeout: '5s', x: [1, -2, null, true, `t`] });
+  fetch('http://127.0.0.1:9/', { tags: { name: 'once-3' } });
+  check(r, { 'once-4': (r) => r.status === WANT && JSON.stringify(r) !== '' && __ITER >= 0, 'once-4b'(r) { return !!r; } });
+  http.get('http://127.0.0.1:9/', { tags: { name: `every-1 ${i}` } });
+  http.get('http://127.0.0.1:9/', { tags: { name: 'every-2', n: i } });
+  check(r, { 'every-3': (r) => r.status === i });
+  check(r, { 'every-4': () => data });
+  check(r, { 'every-5': function () { return this; } });
+  check(r, { 'every-6': () => arguments.length });
+  check(r, { 'every-7': /every-7/ });
+  check(r, { get 'every-8'() { return true; } });
+  check(r, { ...{ 'every-9': true } });
+  for (const n of [1]) check(r, { 'every-10': () => n });
+  check(r, { 'every-11': (r, k = i) => k });
+  check(r, { 'every-12': (r) => r.status + ((i) => i)(1) + i });
+  foo.get('http://127.0.0.1:9/', { tags: { name: 'every-13' } });
+  if (i < 0) other(http);
+}
+function other(http) {
+  http.get('http://127.0.0.1:9/', { tags: { name: 'every-14' } });
+}
+"#,
+    );
+    // Where the literals made once are: from each `__const)(` to its `)`.
+    let once_spans = |main: &str| {
+        let mut spans = Vec::new();
+        for (at, m) in main.match_indices("__const)(") {
+            let start = at + m.len();
+            let mut depth = 1;
+            let end = main[start..]
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map(|(i, _)| start + i)
+                .unwrap_or(main.len());
+            spans.push(start..end);
+        }
+        spans
+    };
+    let made_once = |main: &str, marker: &str| {
+        let at = main
+            .find(&format!("{marker}'"))
+            .or_else(|| main.find(&format!("{marker}\"")))
+            .or_else(|| main.find(marker))
+            .unwrap_or_else(|| panic!("{marker} not in\n{main}"));
+        once_spans(main).iter().any(|s| s.contains(&at))
+    };
+    for once in ["once-1", "once-2", "once-3", "once-4"] {
+        assert!(made_once(&k6, once), "{once} made every call:\n{k6}");
+    }
+    for n in 1..=14 {
+        let every = format!("every-{n}");
+        assert!(!made_once(&k6, &every), "{every} made once:\n{k6}");
+    }
+    // volley's own SDK, by name and through the module.
+    let sdk = main_of(
+        "sdk",
+        r#"import { http, check } from 'volley';
+import * as volley from 'volley';
+export default function () {
+  const r = http.get('http://127.0.0.1:9/', { tags: { name: 'sdk-1' } });
+  volley.http.get('http://127.0.0.1:9/', { tags: { name: 'sdk-2' } });
+  check(r, { 'sdk-3': (r) => r.status === 200 });
+  volley.check(r, { 'sdk-4': (r) => r.status === 200 });
+}
+"#,
+    );
+    for marker in ["sdk-1", "sdk-2", "sdk-3", "sdk-4"] {
+        assert!(made_once(&sdk, marker), "{marker} made every call:\n{sdk}");
+    }
+}
+
+/// What a literal made once per VU does at run time: the same params sent
+/// to two URLs and by two methods, with a text body that changes, next to
+/// params made every call, with the VU's cookies and tags (which change
+/// between requests) still on a request whose params were made once; every
+/// check passes and the target saw each request.
+#[test]
+fn requests_with_params_made_once_send_what_the_script_says() {
+    // One VU: its caches see every request, in order.
+    let (doc, err) = run_script(
+        "made-once",
+        r#"
+import http from 'k6/http';
+import { check } from 'k6';
+import exec from 'k6/execution';
+
+export const options = { vus: 1, iterations: 8 };
+const E = __ENV.ECHO_URL;
+
+export default function () {
+  const i = exec.scenario.iterationInTest;
+  const a = http.get(`${E}/echo?a`, { headers: { 'X-Trace': 'same' }, tags: { name: 'same' } });
+  const b = http.post(`${E}/echo?b`, 'x', { headers: { 'X-Trace': 'same' }, tags: { name: 'same' } });
+  check(a, { 'made once: header': (r) => r.json().trace === 'same', 'made once: GET': (r) => r.json().method === 'GET' });
+  check(b, { 'made once: POST with its body': (r) => r.json().method === 'POST' && r.json().body === 'x' });
+  const d = http.post(`${E}/echo`, `body-${i % 2}`, { headers: { 'Content-Type': 'text/plain' }, tags: { name: 'bodies' } });
+  check(d, { "made once: this call's body": (r) => r.json().body === `body-${i % 2}` && r.json().contentType === 'text/plain' });
+  const c = http.get(`${E}/echo`, { headers: { 'X-Trace': `it-${i}` }, tags: { name: i % 2 ? 'odd' : 'even' } });
+  check(c, { 'made every call: header': (r) => r.json().trace === `it-${i}` });
+  if (i < 4) return;
+  // From here on the VU has cookies and tags of its own, which change.
+  http.get(`${E}/cookies/set?n=${i}`);
+  const k = http.get(`${E}/cookies`, { tags: { name: 'jar' } });
+  check(k, { "made once: the VU jar's cookie": (r) => r.json().cookie.includes(`n=${i}`) });
+  exec.vu.tags.round = `r${i % 2}`;
+  http.get(`${E}/json`, { tags: { name: 'tagged' } });
+}
+"#,
+    );
+    assert_eq!(count(&doc, "iterations", "count"), 8.0, "{err}");
+    assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
+    assert_eq!(count(&doc, "checks", "passes"), 8.0 * 5.0 + 4.0, "{err}");
+    assert_eq!(count(&doc, "checks", "fails"), 0.0, "{err}");
+    assert_eq!(series_total(&doc, "http_reqs", "same"), 16.0);
+    assert_eq!(series_total(&doc, "http_reqs", "bodies"), 8.0);
+    assert_eq!(series_total(&doc, "http_reqs", "odd"), 4.0);
+    assert_eq!(series_total(&doc, "http_reqs", "even"), 4.0);
+    assert_eq!(series_total(&doc, "http_reqs", "jar"), 4.0);
+    // The VU's tag as it was at each request, not as it was at the first.
+    let mut rounds = std::collections::BTreeMap::new();
+    for e in doc["series"].as_array().into_iter().flatten() {
+        if e["metric"] == "http_reqs" && e["tags"]["name"] == "tagged" {
+            let round = e["tags"]["round"].as_str().unwrap_or("none").to_string();
+            *rounds.entry(round).or_insert(0.0) +=
+                e["total"].as_f64().or(e["sum"].as_f64()).unwrap_or(0.0);
+        }
+    }
+    assert_eq!(
+        rounds.into_iter().collect::<Vec<_>>(),
+        [("r0".to_string(), 2.0), ("r1".to_string(), 2.0)]
+    );
+}
