@@ -204,40 +204,73 @@ function literalsOnce(ast) {
   const atModule = new Set(lexicalNames(ast.body, varNames(ast, [])));
   const named = (n, set) => n.type === 'Identifier' && set.has(n.name);
   const member = (n) => (n.type === 'MemberExpression' && !n.computed && n.property.type === 'Identifier' ? n.property.name : null);
-  /** The argument of `call` that is its params or checks, if the callee is one of those. */
-  function target(call) {
+  /** Which argument of `call` is its params or checks, if the callee is one of those. */
+  function paramsAt(call) {
     const c = call.callee;
-    let at;
-    if (named(c, checkNames)) at = 1;
-    else if (c.type === 'Identifier' && httpMethods.has(c.name)) at = PARAMS_AT[httpMethods.get(c.name)];
-    else if (member(c) !== null) {
-      const m = member(c);
-      const o = c.object;
-      if (named(o, httpObjects) || (member(o) === 'http' && named(o.object, namespaces))) at = PARAMS_AT[m];
-      else if (m === 'check' && named(o, namespaces)) at = 1;
-    }
-    const arg = at === undefined ? undefined : call.arguments[at];
-    return arg && arg.type === 'ObjectExpression' ? arg : undefined;
+    if (named(c, checkNames)) return 1;
+    if (c.type === 'Identifier' && httpMethods.has(c.name)) return PARAMS_AT[httpMethods.get(c.name)];
+    const m = member(c);
+    if (m === null) return undefined;
+    const o = c.object;
+    if (named(o, httpObjects) || (member(o) === 'http' && named(o.object, namespaces))) return PARAMS_AT[m];
+    return m === 'check' && named(o, namespaces) ? 1 : undefined;
   }
   const rootName = (n) => (n.type === 'MemberExpression' ? rootName(n.object) : n.name);
   const candidates = [];
+  // Each scope: its names, each mapped to the candidate its `const` holds
+  // (a literal in a function, given to calls only), else null.
   const scopes = [];
   const open = []; // [candidate, the depth of its function's scope]
+  const resolve = (name) => {
+    let i = scopes.length - 1;
+    while (i >= 0 && !scopes[i].has(name)) i--;
+    return i;
+  };
+  /** Whether `call`'s callee is the import's (not a name declared again around it, a parameter `http` say). */
+  const imported = (call) => resolve(rootName(call.callee)) <= 0;
+  /** A candidate for `literal`, if its shape is constant. */
+  function candidate(literal) {
+    const functions = [];
+    if (!constantShape(literal, functions)) return null;
+    const c = { node: literal, functions: new Set(functions), ok: true };
+    candidates.push(c);
+    return c;
+  }
+  /** The statements a scope node holds directly (where its `const`s are). */
+  function statementsOf(node) {
+    if (isFunction(node)) return node.body.type === 'BlockStatement' ? node.body.body : [];
+    if (node.type === 'BlockStatement' || node.type === 'StaticBlock') return node.body;
+    if (node.type === 'SwitchStatement') return node.cases.flatMap((c) => c.consequent);
+    return [];
+  }
   function visit(node, parent, key) {
     if (node.type === 'CallExpression') {
-      const arg = target(node);
-      const functions = [];
-      // The callee's name must be the import's, not a name declared again
-      // around the call (a parameter `http`, say).
-      if (arg) {
-        const callee = rootName(node.callee);
-        let i = scopes.length - 1;
-        while (i > 0 && !scopes[i].has(callee)) i--;
-        if (i === 0 && constantShape(arg, functions)) candidates.push({ node: arg, functions: new Set(functions), ok: true });
+      const at = paramsAt(node);
+      const arg = at === undefined ? undefined : node.arguments[at];
+      if (arg && arg.type === 'ObjectExpression' && imported(node)) candidate(arg);
+    }
+    let names = null;
+    if (node.type === 'Program') {
+      names = new Map([...atModule].map((n) => [n, null]));
+    } else if (!(node.type === 'BlockStatement' && key === 'body' && isFunction(parent))) {
+      // (A function's body is in the function's scope.)
+      const declared = scopeOf(node);
+      if (declared !== null) {
+        names = new Map(declared.map((n) => [n, null]));
+        // `const params = { ... }` in a function, then `http.get(url, params)`:
+        // made once too, if the name is only ever given to such calls.
+        for (const st of statementsOf(node)) {
+          if (st.type !== 'VariableDeclaration' || st.kind !== 'const') continue;
+          for (const d of st.declarations) {
+            if (d.id.type === 'Identifier' && d.init && d.init.type === 'ObjectExpression') {
+              const c = candidate(d.init);
+              if (c !== null) names.set(d.id.name, c);
+            }
+          }
+        }
       }
     }
-    const names = node.type === 'Program' ? [...atModule] : scopeOf(node);
-    if (names !== null) scopes.push(new Set(names));
+    if (names !== null) scopes.push(names);
     let opened = 0;
     if (isFunction(node)) {
       for (const c of candidates) {
@@ -247,19 +280,26 @@ function literalsOnce(ast) {
         }
       }
     }
-    if (open.length) {
-      const reads = node.type === 'Identifier'
-        && !(parent && parent.type === 'MemberExpression' && key === 'property' && !parent.computed)
-        && !(parent && (parent.type === 'Property' || parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') && key === 'key' && !parent.computed);
-      if (node.type === 'ThisExpression' || node.type === 'Super' || node.type === 'MetaProperty'
-        || (node.type === 'Identifier' && (node.name === 'arguments' || node.name === 'eval'))) {
-        for (const [c] of open) c.ok = false;
-      } else if (reads) {
-        let i = scopes.length - 1;
-        while (i >= 0 && !scopes[i].has(node.name)) i--;
-        // Found in a scope around the function but not the module's: the call's own.
-        for (const [c, depth] of open) if (i > 0 && i < depth) c.ok = false;
+    const reads = node.type === 'Identifier'
+      && !(parent && parent.type === 'MemberExpression' && key === 'property' && !parent.computed)
+      && !(parent && (parent.type === 'Property' || parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') && key === 'key' && !parent.computed)
+      && !(parent && parent.type === 'VariableDeclarator' && key === 'id');
+    if (reads) {
+      const i = resolve(node.name);
+      const held = i > 0 ? scopes[i].get(node.name) : null;
+      // A `const` candidate read anywhere but as a call's params or checks
+      // could be changed or kept: then it is made each time, as written.
+      if (held) {
+        const given = parent.type === 'CallExpression' && key === 'arguments'
+          && parent.arguments[paramsAt(parent)] === node && imported(parent);
+        if (!given) held.ok = false;
       }
+      // A function's name found in a scope around it but not the module's: the call's own.
+      for (const [c, depth] of open) if (i > 0 && i < depth) c.ok = false;
+    }
+    if (open.length && (node.type === 'ThisExpression' || node.type === 'Super' || node.type === 'MetaProperty'
+      || (node.type === 'Identifier' && (node.name === 'arguments' || node.name === 'eval')))) {
+      for (const [c] of open) c.ok = false;
     }
     eachChild(node, (c, k) => visit(c, node, k));
     open.length -= opened;

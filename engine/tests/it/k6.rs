@@ -1379,8 +1379,9 @@ fn a_shared_array_is_made_once_and_read_by_every_vu() {
 
 /// `volley build` makes a request's params and a check's literal once per
 /// VU when they are the same on every call (constants, and functions that
-/// read nothing of the function around them): what it makes once and what
-/// it leaves to be made every call, in the generated module.
+/// read nothing of the function around them), written in the call or held
+/// by a `const` only given to such calls: what it makes once and what it
+/// leaves to be made every call, in the generated module.
 #[test]
 fn literals_the_same_on_every_call_are_made_once_per_vu() {
     let dir = scratch("k6", "literals-once");
@@ -1427,6 +1428,15 @@ export default function (data) {
   check(r, { 'every-12': (r) => r.status + ((i) => i)(1) + i });
   foo.get('http://127.0.0.1:9/', { tags: { name: 'every-13' } });
   if (i < 0) other(http);
+  const params = { tags: { name: 'once-5' } };
+  http.get('http://127.0.0.1:9/', params);
+  http.post('http://127.0.0.1:9/', null, params);
+  const changed = { tags: { name: 'every-15' } };
+  changed.tags.name = 'x';
+  http.get('http://127.0.0.1:9/', changed);
+  const kept = { tags: { name: 'every-16' } };
+  http.get('http://127.0.0.1:9/', kept);
+  return kept;
 }
 function other(http) {
   http.get('http://127.0.0.1:9/', { tags: { name: 'every-14' } });
@@ -1463,10 +1473,10 @@ function other(http) {
             .unwrap_or_else(|| panic!("{marker} not in\n{main}"));
         once_spans(main).iter().any(|s| s.contains(&at))
     };
-    for once in ["once-1", "once-2", "once-3", "once-4"] {
+    for once in ["once-1", "once-2", "once-3", "once-4", "once-5"] {
         assert!(made_once(&k6, once), "{once} made every call:\n{k6}");
     }
-    for n in 1..=14 {
+    for n in 1..=16 {
         let every = format!("every-{n}");
         assert!(!made_once(&k6, &every), "{every} made once:\n{k6}");
     }
@@ -1512,7 +1522,8 @@ export default function () {
   const b = http.post(`${E}/echo?b`, 'x', { headers: { 'X-Trace': 'same' }, tags: { name: 'same' } });
   check(a, { 'made once: header': (r) => r.json().trace === 'same', 'made once: GET': (r) => r.json().method === 'GET' });
   check(b, { 'made once: POST with its body': (r) => r.json().method === 'POST' && r.json().body === 'x' });
-  const d = http.post(`${E}/echo`, `body-${i % 2}`, { headers: { 'Content-Type': 'text/plain' }, tags: { name: 'bodies' } });
+  const text = { headers: { 'Content-Type': 'text/plain' }, tags: { name: 'bodies' } };
+  const d = http.post(`${E}/echo`, `body-${i % 2}`, text);
   check(d, { "made once: this call's body": (r) => r.json().body === `body-${i % 2}` && r.json().contentType === 'text/plain' });
   const c = http.get(`${E}/echo`, { headers: { 'X-Trace': `it-${i}` }, tags: { name: i % 2 ? 'odd' : 'even' } });
   check(c, { 'made every call: header': (r) => r.json().trace === `it-${i}` });
