@@ -835,6 +835,25 @@ export default function () {
     );
 }
 
+/// Builds `script` (saved as `s.js` in `folder`): the module `volley build`
+/// generated around it.
+fn built_main(folder: &Path, script: &str) -> String {
+    std::fs::create_dir_all(folder).unwrap();
+    std::fs::write(folder.join("s.js"), script).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(["build"])
+        .arg(folder.join("s.js"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("volley runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(folder.join("target/volley/build-js/src/__volley_main.js")).unwrap()
+}
+
 /// A component holds only the SDK modules its script uses (each one costs
 /// every VU memory): no k6 modules for a script on volley's SDK alone, no
 /// WebCrypto, `k6/crypto`, digest or jslib module for a k6 script that
@@ -842,23 +861,7 @@ export default function () {
 #[test]
 fn a_component_holds_only_the_modules_its_script_uses() {
     let dir = scratch("k6", "lazy-modules");
-    let main_of = |name: &str, script: &str| {
-        let folder = dir.join(name);
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("s.js"), script).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_volley"))
-            .args(["build"])
-            .arg(folder.join("s.js"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("volley runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::read_to_string(folder.join("target/volley/build-js/src/__volley_main.js")).unwrap()
-    };
+    let main_of = |name: &str, script: &str| built_main(&dir.join(name), script);
     let imports = |main: &str| {
         [
             "./k6.js",
@@ -1385,23 +1388,7 @@ fn a_shared_array_is_made_once_and_read_by_every_vu() {
 #[test]
 fn literals_the_same_on_every_call_are_made_once_per_vu() {
     let dir = scratch("k6", "literals-once");
-    let main_of = |name: &str, script: &str| {
-        let folder = dir.join(name);
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("s.js"), script).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_volley"))
-            .args(["build"])
-            .arg(folder.join("s.js"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("volley runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::read_to_string(folder.join("target/volley/build-js/src/__volley_main.js")).unwrap()
-    };
+    let main_of = |name: &str, script: &str| built_main(&dir.join(name), script);
     let k6 = main_of(
         "k6",
         r#"import http from 'k6/http';
