@@ -351,17 +351,18 @@ export class HttpError extends Error {
 
 /** Where a literal `volley build` made once per VU keeps what the SDK derived from it (`__const`). */
 const CONSTANT = Symbol('volley constant');
+export { CONSTANT as __CONSTANT };
 
 /**
  * For `volley build`, not for scripts: an object literal in a script's
  * call to a k6/http method or to `check` that is the same on every call
- * (constants, and arrow functions that read nothing of the function around
+ * (constants, and functions that read nothing of the function around
  * them) is made once per VU and passed through here, frozen, with a place
- * to keep what the SDK derives from it (the request record, the check
- * names): under QuickJS each object made costs about 1,300 instructions
- * and `build` about 200 bytecode instructions for a request with params.
+ * to keep what the SDK derives from it (the request record and its body,
+ * the check names, what k6's method reads from params): under QuickJS
+ * each object made costs about 1,300 instructions and `build` about 200
+ * bytecode instructions for a request with params.
  */
-export { CONSTANT as __CONSTANT };
 export function __const(o) {
   Object.defineProperty(o, CONSTANT, { value: { req: undefined, body: undefined, names: undefined, k6: undefined } });
   return deepFreeze(o);

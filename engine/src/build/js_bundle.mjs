@@ -67,27 +67,69 @@ let k6Used = false;
 
 const PARAMS_AT = { get: 1, head: 1, options: 2, del: 2, post: 2, put: 2, patch: 2, request: 3 };
 
-/** Whether `node` is a literal whose value is the same each time it runs: functions are judged later, by what they read (`functions` collects them). */
-function constantShape(node, functions) {
+/**
+ * Whether `node` is a literal whose value is the same each time it runs.
+ * A name it reads must be one of `fixed` (the module's `const`s that hold
+ * a string, number or boolean); that it is the module's, and what its
+ * functions read, is checked later (`literalsOnce`).
+ */
+function constantShape(node, fixed) {
   switch (node.type) {
-    case 'Literal':
-      return node.regex === undefined; // a regular expression literal is a new object each time
-    case 'TemplateLiteral':
-      return node.expressions.length === 0;
-    case 'UnaryExpression':
-      return (node.operator === '-' || node.operator === '+') && node.argument.type === 'Literal' && typeof node.argument.value === 'number';
     case 'ArrayExpression':
-      return node.elements.every((e) => e === null || constantShape(e, functions));
+      return node.elements.every((e) => e === null || constantShape(e, fixed));
     case 'ObjectExpression':
       return node.properties.every((p) => p.type === 'Property' && p.kind === 'init' && !p.computed && !p.shorthand
-        && (p.key.type === 'Identifier' || p.key.type === 'Literal') && constantShape(p.value, functions));
+        && (p.key.type === 'Identifier' || p.key.type === 'Literal') && constantShape(p.value, fixed));
     case 'ArrowFunctionExpression':
     case 'FunctionExpression':
-      functions.push(node);
       return true;
+    default:
+      return primitive(node, fixed, false);
+  }
+}
+
+/**
+ * Whether `node` is a string, number, boolean, null or undefined that is
+ * the same each time: literals (not a regular expression's: a new object
+ * each time), names of `fixed`, `undefined`, and operators on those; at
+ * the module's top level (`atInit`, run once) `__ENV.NAME` too.
+ */
+function primitive(node, fixed, atInit) {
+  const p = (n) => primitive(n, fixed, atInit);
+  switch (node.type) {
+    case 'Literal':
+      return node.regex === undefined;
+    case 'Identifier':
+      return fixed.has(node.name) || node.name === 'undefined';
+    case 'TemplateLiteral':
+      return node.expressions.every(p);
+    case 'UnaryExpression':
+      return node.operator !== 'delete' && p(node.argument);
+    case 'BinaryExpression':
+      return node.operator !== 'in' && node.operator !== 'instanceof' && p(node.left) && p(node.right);
+    case 'LogicalExpression':
+      return p(node.left) && p(node.right);
+    case 'ConditionalExpression':
+      return p(node.test) && p(node.consequent) && p(node.alternate);
+    case 'MemberExpression':
+      return atInit && node.object.type === 'Identifier' && node.object.name === '__ENV' && !fixed.has('__ENV')
+        && (node.computed ? node.property.type === 'Literal' : node.property.type === 'Identifier');
     default:
       return false;
   }
+}
+
+/** The module's `const`s (at its top level) that hold a string, number or boolean fixed at init. */
+function fixedConsts(ast) {
+  const fixed = new Set();
+  for (let st of ast.body) {
+    if (st.type === 'ExportNamedDeclaration' && st.declaration) st = st.declaration;
+    if (st.type !== 'VariableDeclaration' || st.kind !== 'const') continue;
+    for (const d of st.declarations) {
+      if (d.id.type === 'Identifier' && d.init && primitive(d.init, fixed, true)) fixed.add(d.id.name);
+    }
+  }
+  return fixed;
 }
 
 /** The names a binding pattern declares. */
@@ -202,6 +244,8 @@ function literalsOnce(ast) {
     }
   }
   const atModule = new Set(lexicalNames(ast.body, varNames(ast, [])));
+  // (`__ENV` declared by the module is not the engine's: no name is fixed then.)
+  const fixed = atModule.has('__ENV') ? new Set() : fixedConsts(ast);
   const named = (n, set) => n.type === 'Identifier' && set.has(n.name);
   const member = (n) => (n.type === 'MemberExpression' && !n.computed && n.property.type === 'Identifier' ? n.property.name : null);
   /** Which argument of `call` is its params or checks, if the callee is one of those. */
@@ -220,7 +264,7 @@ function literalsOnce(ast) {
   // Each scope: its names, each mapped to the candidate its `const` holds
   // (a literal in a function, given to calls only), else null.
   const scopes = [];
-  const open = []; // [candidate, the depth of its function's scope]
+  const open = []; // [candidate, how many scopes were around its literal]
   const resolve = (name) => {
     let i = scopes.length - 1;
     while (i >= 0 && !scopes[i].has(name)) i--;
@@ -230,9 +274,8 @@ function literalsOnce(ast) {
   const imported = (call) => resolve(rootName(call.callee)) <= 0;
   /** A candidate for `literal`, if its shape is constant. */
   function candidate(literal) {
-    const functions = [];
-    if (!constantShape(literal, functions)) return null;
-    const c = { node: literal, functions: new Set(functions), ok: true };
+    if (!constantShape(literal, fixed)) return null;
+    const c = { node: literal, ok: true };
     candidates.push(c);
     return c;
   }
@@ -270,16 +313,16 @@ function literalsOnce(ast) {
         }
       }
     }
-    if (names !== null) scopes.push(names);
+    // A candidate's literal: every name read in it from here on must be
+    // found in a scope inside it, or the module's, or be a global.
     let opened = 0;
-    if (isFunction(node)) {
-      for (const c of candidates) {
-        if (c.functions.has(node)) {
-          open.push([c, scopes.length - 1]);
-          opened++;
-        }
+    for (const c of candidates) {
+      if (c.node === node) {
+        open.push([c, scopes.length]);
+        opened++;
       }
     }
+    if (names !== null) scopes.push(names);
     const reads = node.type === 'Identifier'
       && !(parent && parent.type === 'MemberExpression' && key === 'property' && !parent.computed)
       && !(parent && (parent.type === 'Property' || parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') && key === 'key' && !parent.computed)
@@ -294,7 +337,7 @@ function literalsOnce(ast) {
           && parent.arguments[paramsAt(parent)] === node && imported(parent);
         if (!given) held.ok = false;
       }
-      // A function's name found in a scope around it but not the module's: the call's own.
+      // Found in a scope around the literal but not the module's: the call's own.
       for (const [c, depth] of open) if (i > 0 && i < depth) c.ok = false;
     }
     if (open.length && (node.type === 'ThisExpression' || node.type === 'Super' || node.type === 'MetaProperty'

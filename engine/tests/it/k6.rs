@@ -1383,8 +1383,9 @@ fn a_shared_array_is_made_once_and_read_by_every_vu() {
 /// `volley build` makes a request's params and a check's literal once per
 /// VU when they are the same on every call (constants, and functions that
 /// read nothing of the function around them), written in the call or held
-/// by a `const` only given to such calls: what it makes once and what it
-/// leaves to be made every call, in the generated module.
+/// by a `const` only given to such calls, reading the module's `const`s of
+/// fixed text: what it makes once and what it leaves to be made every
+/// call, in the generated module.
 #[test]
 fn literals_the_same_on_every_call_are_made_once_per_vu() {
     let dir = scratch("k6", "literals-once");
@@ -1395,6 +1396,8 @@ fn literals_the_same_on_every_call_are_made_once_per_vu() {
 import { check } from 'k6';
 import { get as fetch } from 'k6/http';
 const WANT = 200;
+const TOKEN = __ENV.TOKEN || 'abc';
+let CHANGES = 'a';
 export default function (data) {
   const i = __ITER;
   const r = http.get('http://127.0.0.1:9/', { headers: { 'X-A': 'once-1' }, tags: { name: 'once-1' } });
@@ -1423,6 +1426,9 @@ export default function (data) {
   http.get('http://127.0.0.1:9/', changed);
   const kept = { tags: { name: 'every-16' } };
   http.get('http://127.0.0.1:9/', kept);
+  http.get('http://127.0.0.1:9/', { headers: { Authorization: `Bearer ${TOKEN}` }, tags: { name: 'once-6' } });
+  http.get('http://127.0.0.1:9/', { headers: { 'X-A': CHANGES }, tags: { name: 'every-17' } });
+  http.get('http://127.0.0.1:9/', { headers: { 'X-A': __ENV.TOKEN }, tags: { name: 'every-18' } });
   return kept;
 }
 function other(http) {
@@ -1460,10 +1466,10 @@ function other(http) {
             .unwrap_or_else(|| panic!("{marker} not in\n{main}"));
         once_spans(main).iter().any(|s| s.contains(&at))
     };
-    for once in ["once-1", "once-2", "once-3", "once-4", "once-5"] {
+    for once in ["once-1", "once-2", "once-3", "once-4", "once-5", "once-6"] {
         assert!(made_once(&k6, once), "{once} made every call:\n{k6}");
     }
-    for n in 1..=16 {
+    for n in 1..=18 {
         let every = format!("every-{n}");
         assert!(!made_once(&k6, &every), "{every} made once:\n{k6}");
     }
@@ -1502,9 +1508,12 @@ import exec from 'k6/execution';
 
 export const options = { vus: 1, iterations: 8 };
 const E = __ENV.ECHO_URL;
+const TRACE = `fixed-${__ENV.NO_SUCH_NAME || 'trace'}`;
 
 export default function () {
   const i = exec.scenario.iterationInTest;
+  const f = http.get(`${E}/echo`, { headers: { 'X-Trace': TRACE }, tags: { name: 'same' } });
+  check(f, { "made once: a module const's header": (r) => r.json().trace === 'fixed-trace' });
   const a = http.get(`${E}/echo?a`, { headers: { 'X-Trace': 'same' }, tags: { name: 'same' } });
   const b = http.post(`${E}/echo?b`, 'x', { headers: { 'X-Trace': 'same' }, tags: { name: 'same' } });
   check(a, { 'made once: header': (r) => r.json().trace === 'same', 'made once: GET': (r) => r.json().method === 'GET' });
@@ -1526,9 +1535,9 @@ export default function () {
     );
     assert_eq!(count(&doc, "iterations", "count"), 8.0, "{err}");
     assert_eq!(count(&doc, "iterations_failed", "count"), 0.0, "{err}");
-    assert_eq!(count(&doc, "checks", "passes"), 8.0 * 5.0 + 4.0, "{err}");
+    assert_eq!(count(&doc, "checks", "passes"), 8.0 * 6.0 + 4.0, "{err}");
     assert_eq!(count(&doc, "checks", "fails"), 0.0, "{err}");
-    assert_eq!(series_total(&doc, "http_reqs", "same"), 16.0);
+    assert_eq!(series_total(&doc, "http_reqs", "same"), 24.0);
     assert_eq!(series_total(&doc, "http_reqs", "bodies"), 8.0);
     assert_eq!(series_total(&doc, "http_reqs", "odd"), 4.0);
     assert_eq!(series_total(&doc, "http_reqs", "even"), 4.0);
