@@ -260,7 +260,7 @@ function literalsOnce(ast) {
     return m === 'check' && named(o, namespaces) ? 1 : undefined;
   }
   const rootName = (n) => (n.type === 'MemberExpression' ? rootName(n.object) : n.name);
-  const candidates = [];
+  const candidates = new Map(); // literal node -> { node, ok }
   // Each scope: its names, each mapped to the candidate its `const` holds
   // (a literal in a function, given to calls only), else null.
   const scopes = [];
@@ -276,7 +276,7 @@ function literalsOnce(ast) {
   function candidate(literal) {
     if (!constantShape(literal, fixed)) return null;
     const c = { node: literal, ok: true };
-    candidates.push(c);
+    candidates.set(literal, c);
     return c;
   }
   /** The statements a scope node holds directly (where its `const`s are). */
@@ -315,13 +315,8 @@ function literalsOnce(ast) {
     }
     // A candidate's literal: every name read in it from here on must be
     // found in a scope inside it, or the module's, or be a global.
-    let opened = 0;
-    for (const c of candidates) {
-      if (c.node === node) {
-        open.push([c, scopes.length]);
-        opened++;
-      }
-    }
+    const literal = candidates.get(node);
+    if (literal !== undefined) open.push([literal, scopes.length]);
     if (names !== null) scopes.push(names);
     const reads = node.type === 'Identifier'
       && !(parent && parent.type === 'MemberExpression' && key === 'property' && !parent.computed)
@@ -345,13 +340,13 @@ function literalsOnce(ast) {
       for (const [c] of open) c.ok = false;
     }
     eachChild(node, (c, k) => visit(c, node, k));
-    open.length -= opened;
+    if (literal !== undefined) open.pop();
     if (names !== null) scopes.pop();
   }
   visit(ast, null, null);
   // Not one inside another: the outer one is made once with it.
   const out = [];
-  for (const c of candidates.filter((x) => x.ok).sort((a, b) => a.node.start - b.node.start)) {
+  for (const c of [...candidates.values()].filter((x) => x.ok).sort((a, b) => a.node.start - b.node.start)) {
     if (out.length && c.node.start < out[out.length - 1][1]) continue;
     out.push([c.node.start, c.node.end]);
   }
